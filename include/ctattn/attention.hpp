@@ -1,0 +1,143 @@
+// Multi-head attention, as the seeds walk through it:
+//   Q = X Wq + bq, K = X Wk + bk, V = X Wv + bv                 (per token projections)
+//   for each head h:  P_h = softmax(mask(Q_h K_g^T / sqrt(head_dim)))   g = h / (heads / kv_heads)
+//                     O_h = P_h V_g
+//   Y = concat_h(O_h) Wo + bo
+// With kv_heads < heads, consecutive query heads share one K/V head (grouped-query attention;
+// kv_heads = 1 is multi-query). `attend` is the core shared with the KV-cache decoder: it reads K
+// and V from wherever they live, so a cache is just a longer K/V buffer.
+#pragma once
+
+#include <cstddef>
+
+#include "config.hpp"
+#include "kernels/aggregate.hpp"
+#include "kernels/mask.hpp"
+#include "kernels/projection.hpp"
+#include "kernels/scores.hpp"
+#include "kernels/softmax.hpp"
+#include "simd.hpp"
+#include "status.hpp"
+#include "storage.hpp"
+
+namespace ctattn {
+
+// Biases exist only when the configuration asks for them: no storage, no reads otherwise.
+template <attention_configuration Config, bool = Config::bias>
+struct attention_bias {
+    row_vector<Config::d_model> bq;  // (d_model)
+    row_vector<Config::kv_dim> bk;   // (kv_dim)
+    row_vector<Config::kv_dim> bv;   // (kv_dim)
+    row_vector<Config::d_model> bo;  // (d_model)
+    const float* q_bias() const noexcept { return bq.data(); }
+    const float* k_bias() const noexcept { return bk.data(); }
+    const float* v_bias() const noexcept { return bv.data(); }
+    const float* o_bias() const noexcept { return bo.data(); }
+};
+
+template <attention_configuration Config>
+struct attention_bias<Config, false> {
+    static constexpr const float* q_bias() noexcept { return nullptr; }
+    static constexpr const float* k_bias() noexcept { return nullptr; }
+    static constexpr const float* v_bias() noexcept { return nullptr; }
+    static constexpr const float* o_bias() noexcept { return nullptr; }
+};
+
+// Weights in the `x @ W` convention (a projection from Din to Dout is Din x Dout, row-major).
+template <attention_configuration Config>
+struct attention_weights : attention_bias<Config> {
+    matrix<Config::d_model, Config::d_model> wq;  // (d_model, heads * head_dim)
+    matrix<Config::d_model, Config::kv_dim> wk;   // (d_model, kv_heads * head_dim)
+    matrix<Config::d_model, Config::kv_dim> wv;   // (d_model, kv_heads * head_dim)
+    matrix<Config::d_model, Config::d_model> wo;  // (heads * head_dim, d_model)
+};
+
+// Scratch for one full-sequence forward pass; caller-owned, sized by the configuration.
+template <attention_configuration Config>
+struct attention_workspace {
+    matrix<Config::seq_capacity, Config::d_model> q;        // (seq, heads * head_dim)
+    matrix<Config::seq_capacity, Config::kv_dim> k;         // (seq, kv_heads * head_dim)
+    matrix<Config::seq_capacity, Config::kv_dim> v;         // (seq, kv_heads * head_dim)
+    matrix<Config::seq_capacity, Config::d_model> context;  // (seq, heads * head_dim): concat of O_h
+    row_vector<Config::seq_capacity> scores;                // (seq): one query row of one head
+};
+
+// Optional readout of the attention weights P, [heads x seq_capacity x seq_capacity]: element
+// (h * seq_capacity + i, j) is how much query i of head h attends to key j (0 where masked).
+template <attention_configuration Config>
+using attention_readout = matrix<Config::heads * Config::seq_capacity, Config::seq_capacity>;
+
+// The attention core for all heads. Queries sit at absolute positions query_pos0 .. +n_queries-1;
+// keys and values at 0 .. n_keys-1 (rows of kv_dim floats, row stride KvStride).
+//   q:        n_queries x d_model (row stride d_model), all heads side by side
+//   context:  n_queries x d_model, receives concat_h(O_h)
+//   scores:   scratch of at least n_keys floats
+//   readout:  nullptr, or where P goes: element (h, i, j) at h*readout_head_stride + i*readout_row_stride + j
+template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim>
+inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0, std::size_t n_keys, const float* k,
+                   const float* v, const typename Config::mask::params& mask, float* context, float* scores,
+                   float* readout = nullptr, std::size_t readout_row_stride = 0,
+                   std::size_t readout_head_stride = 0) noexcept {
+    using Mask = typename Config::mask;
+    constexpr std::size_t head_dim = Config::head_dim;
+    for (std::size_t h = 0; h < Config::heads; ++h) {
+        const std::size_t kv_head = h / Config::group_size;
+        const float* k_head = k + kv_head * head_dim;
+        const float* v_head = v + kv_head * head_dim;
+        for (std::size_t i = 0; i < n_queries; ++i) {
+            const key_range visible = Mask::visible_keys(mask, query_pos0 + i, n_keys);
+            kernels::score_row<head_dim, Arch, KvStride>(q + i * Config::d_model + h * head_dim, k_head, n_keys,
+                                                         visible, Config::score_scale, scores);
+            kernels::softmax_row<Arch>(scores, n_keys, visible);
+            if (readout) {
+                float* out = readout + h * readout_head_stride + i * readout_row_stride;
+                for (std::size_t j = 0; j < n_keys; ++j) out[j] = scores[j];
+            }
+            kernels::aggregate_row<head_dim, Arch, KvStride>(scores, v_head, visible,
+                                                             context + i * Config::d_model + h * head_dim);
+        }
+    }
+}
+
+template <attention_configuration Config, class Arch = simd::default_arch>
+struct multi_head_attention {
+    using config = Config;
+    using arch = Arch;
+    using weights_type = attention_weights<Config>;
+    using workspace_type = attention_workspace<Config>;
+    using readout_type = attention_readout<Config>;
+    using mask_params = typename Config::mask::params;
+
+    static constexpr std::size_t weight_bytes = sizeof(weights_type);
+    static constexpr std::size_t workspace_bytes = sizeof(workspace_type);
+
+    // x: seq_len x d_model input rows; y: seq_len x d_model output rows (y may be x).
+    // Returns invalid_argument for null pointers, invalid_length unless 1 <= seq_len <= seq_capacity,
+    // invalid_mask for a mask parameter out of range; y and readout are untouched on error.
+    [[nodiscard]] static status forward(const weights_type& w, const float* x, std::size_t seq_len, float* y,
+                                        workspace_type& ws, const mask_params& mask = {},
+                                        readout_type* readout = nullptr) noexcept {
+        if (x == nullptr || y == nullptr) return status::invalid_argument;
+        if (seq_len == 0 || seq_len > Config::seq_capacity) return status::invalid_length;
+        if (const status s = Config::mask::validate(mask, seq_len); s != status::ok) return s;
+
+        constexpr std::size_t D = Config::d_model, KvD = Config::kv_dim, S = Config::seq_capacity;
+        kernels::project<D, D, Arch>(seq_len, x, w.wq.data(), w.q_bias(), ws.q.data());
+        kernels::project<D, KvD, Arch>(seq_len, x, w.wk.data(), w.k_bias(), ws.k.data());
+        kernels::project<D, KvD, Arch>(seq_len, x, w.wv.data(), w.v_bias(), ws.v.data());
+        attend<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask, ws.context.data(),
+                             ws.scores.data(), readout ? readout->data() : nullptr, S, S * S);
+        kernels::project<D, D, Arch>(seq_len, ws.context.data(), w.wo.data(), w.o_bias(), y);
+        return status::ok;
+    }
+
+    // Typed overload: whole matrices sized by the configuration.
+    [[nodiscard]] static status forward(const weights_type& w, const matrix<Config::seq_capacity, Config::d_model>& x,
+                                        std::size_t seq_len, matrix<Config::seq_capacity, Config::d_model>& y,
+                                        workspace_type& ws, const mask_params& mask = {},
+                                        readout_type* readout = nullptr) noexcept {
+        return forward(w, x.data(), seq_len, y.data(), ws, mask, readout);
+    }
+};
+
+}  // namespace ctattn

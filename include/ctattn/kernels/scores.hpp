@@ -1,0 +1,94 @@
+// Attention scores: s[j] = scale * (q . k_j) for the keys a mask lets the query see, -inf for the
+// rest (so softmax gives them weight exactly 0). The dot product runs along head_dim, which is
+// contiguous in both Q and K rows; four keys share each loaded q vector.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+
+#include "../simd.hpp"
+#include "mask.hpp"
+
+namespace ctattn::kernels {
+
+// q . k over HeadDim elements: SIMD over full vectors, scalar tail.
+template <std::size_t HeadDim, class Arch = simd::default_arch>
+inline float dot(const float* a, const float* b) noexcept {
+    using V = simd::ops<Arch>;
+    constexpr std::size_t W = V::width;
+    constexpr std::size_t full = HeadDim / W * W;
+    float sum = 0.0f;
+    if constexpr (full > 0) {
+        typename V::vec acc = V::zero();
+        for (std::size_t d = 0; d < full; d += W) acc = V::fma(V::load(a + d), V::load(b + d), acc);
+        sum = V::reduce_add(acc);
+    }
+    for (std::size_t d = full; d < HeadDim; ++d) sum += a[d] * b[d];
+    return sum;
+}
+
+namespace detail {
+// Four dot products against one q: each q vector is loaded once for four keys.
+template <std::size_t HeadDim, class Arch, std::size_t KStride>
+inline void dot4(const float* q, const float* k, float* out) noexcept {
+    using V = simd::ops<Arch>;
+    constexpr std::size_t W = V::width;
+    constexpr std::size_t full = HeadDim / W * W;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    if constexpr (full > 0) {
+        typename V::vec a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+        for (std::size_t d = 0; d < full; d += W) {
+            const typename V::vec qv = V::load(q + d);
+            a0 = V::fma(qv, V::load(k + 0 * KStride + d), a0);
+            a1 = V::fma(qv, V::load(k + 1 * KStride + d), a1);
+            a2 = V::fma(qv, V::load(k + 2 * KStride + d), a2);
+            a3 = V::fma(qv, V::load(k + 3 * KStride + d), a3);
+        }
+        s0 = V::reduce_add(a0);
+        s1 = V::reduce_add(a1);
+        s2 = V::reduce_add(a2);
+        s3 = V::reduce_add(a3);
+    }
+    for (std::size_t d = full; d < HeadDim; ++d) {
+        s0 += q[d] * k[0 * KStride + d];
+        s1 += q[d] * k[1 * KStride + d];
+        s2 += q[d] * k[2 * KStride + d];
+        s3 += q[d] * k[3 * KStride + d];
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+}  // namespace detail
+
+// One query row against n_keys keys (K rows of HeadDim, row stride KStride). Writes n_keys scores:
+// scale * q.k_j inside `visible`, -inf outside.
+template <std::size_t HeadDim, class Arch = simd::default_arch, std::size_t KStride = HeadDim>
+inline void score_row(const float* q, const float* k, std::size_t n_keys, key_range visible, float scale,
+                      float* scores) noexcept {
+    constexpr float minus_inf = -std::numeric_limits<float>::infinity();
+    for (std::size_t j = 0; j < visible.begin && j < n_keys; ++j) scores[j] = minus_inf;
+    std::size_t j = visible.begin;
+    for (; j + 4 <= visible.end; j += 4) {
+        detail::dot4<HeadDim, Arch, KStride>(q, k + j * KStride, scores + j);
+        for (std::size_t t = 0; t < 4; ++t) scores[j + t] *= scale;
+    }
+    for (; j < visible.end; ++j) scores[j] = scale * dot<HeadDim, Arch>(q, k + j * KStride);
+    for (j = visible.end; j < n_keys; ++j) scores[j] = minus_inf;
+}
+
+// The full score matrix for one head: queries at absolute positions query_pos0 .. +n_queries-1
+// against keys 0 .. n_keys-1, masked by Mask. scores is n_queries x n_keys, row stride SStride.
+template <std::size_t HeadDim, mask_policy Mask, class Arch = simd::default_arch, std::size_t QStride = HeadDim,
+          std::size_t KStride = HeadDim>
+inline void attention_scores(std::size_t n_queries, const float* q, std::size_t query_pos0, std::size_t n_keys,
+                             const float* k, const typename Mask::params& mask, float scale, float* scores,
+                             std::size_t scores_stride) noexcept {
+    for (std::size_t i = 0; i < n_queries; ++i)
+        score_row<HeadDim, Arch, KStride>(q + i * QStride, k, n_keys,
+                                          Mask::visible_keys(mask, query_pos0 + i, n_keys), scale,
+                                          scores + i * scores_stride);
+}
+
+}  // namespace ctattn::kernels

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fresh Debian 12 to the whole test suite: install what is missing, then build and test every
+# configuration below (each in its own folder) and print one closing line "N passed, M failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tools/deps.sh
+ctattn_install_missing "${CTATTN_PACKAGES[@]}" "${CTATTN_CROSS_PACKAGES[@]}"
+
+# folder | meson setup options
+builds=(
+  "build-simd|-Dsimd=auto"
+  "build-scalar|-Dsimd=scalar"
+)
+
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+report=()
+for entry in "${builds[@]}"; do
+  dir=${entry%%|*}
+  opts=${entry#*|}
+  echo "=== $dir ($opts)"
+  t0=$(date +%s)
+  # shellcheck disable=SC2086
+  if [ -d "$dir" ]; then meson setup --reconfigure "$dir" $opts >/dev/null; else meson setup "$dir" $opts >/dev/null; fi
+  meson compile -C "$dir" -j "$jobs"
+  t1=$(date +%s)
+  meson test -C "$dir" --num-processes "$jobs" --print-errorlogs || true
+  t2=$(date +%s)
+  counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    r = json.loads(line).get("result", "")
+    if r in ("OK", "EXPECTEDFAIL"):
+        ok += 1
+    elif r != "SKIP":
+        bad += 1
+print(ok, bad)
+PY
+)
+  read -r ok bad <<<"$counts"
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  report+=("$dir: build $((t1 - t0))s, tests $((t2 - t1))s, $ok passed, $bad failed")
+done
+
+echo
+echo "=== summary"
+for line in "${report[@]}"; do echo "$line"; done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
