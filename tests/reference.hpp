@@ -23,6 +23,19 @@ inline vec matmul(const vec& x, const vec& w, const vec* b, std::size_t rows, st
     return y;
 }
 
+// sum_k |x[r,k] * w[k,c]| + |b[c]| for every output element: the scale of the rounding error a
+// float dot product can make (|error| <= gamma_{din+1} * this sum for any summation order).
+inline vec matmul_abs(const vec& x, const vec& w, const vec* b, std::size_t rows, std::size_t din, std::size_t dout) {
+    vec y(rows * dout, 0.0);
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < dout; ++c) {
+            double acc = b ? std::abs((*b)[c]) : 0.0;
+            for (std::size_t k = 0; k < din; ++k) acc += std::abs(x[r * din + k] * w[k * dout + c]);
+            y[r * dout + c] = acc;
+        }
+    return y;
+}
+
 // Softmax of one row with -inf entries as masked; a fully masked row gives zeros.
 inline vec softmax(const vec& s) {
     double m = -std::numeric_limits<double>::infinity();

@@ -31,10 +31,16 @@ template <std::size_t HeadDim, class Arch = simd::default_arch, std::size_t VStr
 inline void aggregate_row(const float* p, const float* v, key_range visible, float* out) noexcept {
     constexpr std::size_t W = simd::ops<Arch>::width;
     constexpr std::size_t block = 4 * W;
-    std::size_t d = 0;
-    for (; d + block <= HeadDim; d += block) detail::aggregate_block<Arch, 4, VStride>(p, v + d, visible, out + d);
-    for (; d + W <= HeadDim; d += W) detail::aggregate_block<Arch, 1, VStride>(p, v + d, visible, out + d);
-    for (; d < HeadDim; ++d) detail::aggregate_block<simd::scalar_arch, 1, VStride>(p, v + d, visible, out + d);
+    // Loop bounds are constants so dead loops vanish at compile time (GCC 12 otherwise reports a
+    // false -Waggressive-loop-optimizations error on them, e.g. HeadDim 40 on the scalar path).
+    constexpr std::size_t blocks_end = HeadDim / block * block;
+    constexpr std::size_t vectors_end = blocks_end + (HeadDim - blocks_end) / W * W;
+    for (std::size_t d = 0; d < blocks_end; d += block)
+        detail::aggregate_block<Arch, 4, VStride>(p, v + d, visible, out + d);
+    for (std::size_t d = blocks_end; d < vectors_end; d += W)
+        detail::aggregate_block<Arch, 1, VStride>(p, v + d, visible, out + d);
+    for (std::size_t d = vectors_end; d < HeadDim; ++d)
+        detail::aggregate_block<simd::scalar_arch, 1, VStride>(p, v + d, visible, out + d);
 }
 
 // O = P V for one head: n_queries rows of weights (row stride p_stride, masked entries 0) against

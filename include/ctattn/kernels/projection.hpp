@@ -55,9 +55,11 @@ inline void projection_rows(const float* x, const float* w, const float* bias, f
         for (; c + W <= Dout; c += W)
             projection_tile<Arch, TileRows, 1, Din, XStride, Dout, YStride>(x, w + c, bias ? bias + c : nullptr, y + c);
     }
-    for (; c < Dout; ++c)
-        projection_tile<simd::scalar_arch, TileRows, 1, Din, XStride, Dout, YStride>(x, w + c, bias ? bias + c : nullptr,
-                                                                                    y + c);
+    // The vector loops end at Dout / W * W; starting the tail from that constant (not from `c`)
+    // lets GCC see the tail's trip count (it otherwise warns of a wrapping loop for e.g. Dout 88).
+    for (std::size_t t = Dout / W * W; t < Dout; ++t)
+        projection_tile<simd::scalar_arch, TileRows, 1, Din, XStride, Dout, YStride>(x, w + t, bias ? bias + t : nullptr,
+                                                                                    y + t);
 }
 
 }  // namespace detail
@@ -71,10 +73,12 @@ inline void project(std::size_t rows, const float* x, const float* w, const floa
     static_assert(Din > 0 && Dout > 0, "ctattn: projection extents must be at least 1");
     static_assert(XStride >= Din && YStride >= Dout, "ctattn: a row stride must cover the row");
     constexpr std::size_t tile_rows = projection_tile_shape<Arch>::rows;
-    std::size_t r = 0;
-    for (; r + tile_rows <= rows; r += tile_rows)
+    // Both loops count up to a bound computed once: when rows is a constant multiple of tile_rows
+    // GCC 12 otherwise reports a false -Waggressive-loop-optimizations error on the dead tail loop.
+    const std::size_t tiled_rows = rows / tile_rows * tile_rows;
+    for (std::size_t r = 0; r < tiled_rows; r += tile_rows)
         detail::projection_rows<Arch, tile_rows, Din, Dout, XStride, YStride>(x + r * XStride, w, bias, y + r * YStride);
-    for (; r < rows; ++r)
+    for (std::size_t r = tiled_rows; r < rows; ++r)
         detail::projection_rows<Arch, 1, Din, Dout, XStride, YStride>(x + r * XStride, w, bias, y + r * YStride);
 }
 

@@ -1,0 +1,132 @@
+// The ceilings every other figure is a fraction of: this core's FMA throughput on its widest
+// vector (many independent FMA chains, so latency is hidden and only the FMA ports limit), and
+// read bandwidth from L2, L3 and DRAM (decode streams every weight once per token).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
+#include "bench_common.hpp"
+
+namespace ctattn_bench {
+namespace {
+
+// The widest FMA the compiler targets. Chains: FMA latency x FMA ports is 4 x 2 = 8 on Zen 3 and
+// Skylake-X, so 12 (AVX2: 12 accumulators + 2 operands fit the 16 ymm registers) or 24 (AVX-512:
+// 32 zmm registers) independent accumulators keep both ports busy on any current core.
+#if defined(__AVX512F__)
+using vreg = __m512;
+constexpr int lanes = 16, chains = 24;
+inline vreg splat(float x) { return _mm512_set1_ps(x); }
+inline vreg fma(vreg a, vreg b, vreg c) { return _mm512_fmadd_ps(a, b, c); }
+inline vreg add(vreg a, vreg b) { return _mm512_add_ps(a, b); }
+inline vreg load(const float* p) { return _mm512_load_ps(p); }
+inline float lane0(vreg v) { return _mm512_cvtss_f32(v); }
+constexpr const char* isa = "avx512";
+#elif defined(__FMA__)
+using vreg = __m256;
+constexpr int lanes = 8, chains = 12;
+inline vreg splat(float x) { return _mm256_set1_ps(x); }
+inline vreg fma(vreg a, vreg b, vreg c) { return _mm256_fmadd_ps(a, b, c); }
+inline vreg add(vreg a, vreg b) { return _mm256_add_ps(a, b); }
+inline vreg load(const float* p) { return _mm256_load_ps(p); }
+inline float lane0(vreg v) { return _mm256_cvtss_f32(v); }
+constexpr const char* isa = "avx2+fma";
+#elif defined(__aarch64__)
+using vreg = float32x4_t;
+constexpr int lanes = 4, chains = 16;
+inline vreg splat(float x) { return vdupq_n_f32(x); }
+inline vreg fma(vreg a, vreg b, vreg c) { return vfmaq_f32(c, a, b); }
+inline vreg add(vreg a, vreg b) { return vaddq_f32(a, b); }
+inline vreg load(const float* p) { return vld1q_f32(p); }
+inline float lane0(vreg v) { return vgetq_lane_f32(v, 0); }
+constexpr const char* isa = "neon";
+#else
+using vreg = float;
+constexpr int lanes = 1, chains = 8;
+inline vreg splat(float x) { return x; }
+inline vreg fma(vreg a, vreg b, vreg c) { return std::fma(a, b, c); }
+inline vreg add(vreg a, vreg b) { return a + b; }
+inline vreg load(const float* p) { return *p; }
+inline float lane0(vreg v) { return v; }
+constexpr const char* isa = "scalar";
+#endif
+
+constexpr int fma_steps = 1024;  // per chain per iteration: long enough to amortise the loop
+
+// acc <- acc * a + b stays bounded (a < 1), so no chain overflows or turns denormal.
+void fma_peak(benchmark::State& state) {
+    const float a = 0.999f, b = 0.001f;
+    vreg acc[chains];
+    auto run = [&] {
+        for (int c = 0; c < chains; ++c) acc[c] = splat(float(c));
+        const vreg va = splat(a), vb = splat(b);
+        for (int step = 0; step < fma_steps; ++step)
+            for (int c = 0; c < chains; ++c) acc[c] = fma(acc[c], va, vb);
+    };
+    run();
+    // Each lane of chain c runs the same recurrence as std::fma in float: exactly equal.
+    for (int c = 0; c < chains; ++c) {
+        float expect = float(c);
+        for (int step = 0; step < fma_steps; ++step) expect = std::fma(expect, a, b);
+        if (lane0(acc[c]) != expect) {
+            state.SkipWithError("fma chain result differs from std::fma");
+            ++failure_count();
+            return;
+        }
+    }
+    for (auto _ : state) {
+        run();
+        for (int c = 0; c < chains; ++c) benchmark::DoNotOptimize(acc[c]);
+    }
+    set_flops(state, 2.0 * lanes * chains * fma_steps);
+    state.SetLabel(isa);
+}
+
+// Sum of a buffer of `bytes`: four accumulators so the adds never limit the loads.
+void read_bandwidth(benchmark::State& state, std::size_t bytes) {
+    const std::size_t n = bytes / sizeof(float);
+    aligned_block<float> buffer(n);
+    for (std::size_t i = 0; i < n; ++i) buffer[i] = float(i % 7) - 3.0f;  // exact in float, sums exactly
+    auto run = [&] {
+        vreg s0 = splat(0), s1 = splat(0), s2 = splat(0), s3 = splat(0);
+        for (std::size_t i = 0; i < n; i += 4 * lanes) {
+            s0 = add(s0, load(buffer.data() + i));
+            s1 = add(s1, load(buffer.data() + i + lanes));
+            s2 = add(s2, load(buffer.data() + i + 2 * lanes));
+            s3 = add(s3, load(buffer.data() + i + 3 * lanes));
+        }
+        return add(add(s0, s1), add(s2, s3));
+    };
+    // Lane 0 sums elements i = 0 mod lanes: integers, small enough to be exact in float.
+    double expect = 0.0;
+    for (std::size_t i = 0; i < n; i += lanes) expect += double(buffer[i]);
+    if (double(lane0(run())) != expect) {
+        state.SkipWithError("bandwidth kernel's sum is wrong");
+        ++failure_count();
+        return;
+    }
+    for (auto _ : state) {
+        vreg s = run();
+        benchmark::DoNotOptimize(s);
+    }
+    state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(bytes));
+}
+
+}  // namespace
+
+void register_ceiling_benchmarks() {
+    benchmark::RegisterBenchmark("ceiling/fma_peak", fma_peak);
+    benchmark::RegisterBenchmark("ceiling/read_bandwidth/L2_256KiB", read_bandwidth, std::size_t(256) << 10);
+    benchmark::RegisterBenchmark("ceiling/read_bandwidth/L3_8MiB", read_bandwidth, std::size_t(8) << 20);
+    benchmark::RegisterBenchmark("ceiling/read_bandwidth/DRAM_256MiB", read_bandwidth, std::size_t(256) << 20);
+}
+
+}  // namespace ctattn_bench

@@ -1,0 +1,29 @@
+// The baseline a firmware engineer writes by hand, in the style of llama2.c's run.c: run-time
+// sizes, weights stored (out_features, in_features) so each output is one dot product, softmax and
+// attention as straight loops over the keys a token may see. The same source (plain_loops_impl.hpp)
+// is compiled twice: `plain` with exactly ctattn's flags, `plain_fast` with -O3 -march=native
+// -ffast-math (the only way its reductions vectorise).
+#pragma once
+
+#include <cstddef>
+
+#define CTATTN_PLAIN_DECLARATIONS                                                                          \
+    /* xout (d) = W (d, n) . x (n) */                                                                      \
+    void matmul(float* xout, const float* x, const float* w, int n, int d);                                \
+    void softmax(float* x, int size);                                                                      \
+    /* scores (n_keys) = q . k_t / sqrt(head_dim) for t < n_keys; k rows have stride k_stride */           \
+    void scores(float* att, const float* q, const float* k, int n_keys, int head_dim, int k_stride);       \
+    /* out (head_dim) = sum_t att[t] v_t for t < n_keys */                                                 \
+    void aggregate(float* out, const float* att, const float* v, int n_keys, int head_dim, int v_stride);  \
+    /* Multi-head attention over a sequence, llama2.c-style one token at a time.                           \
+       wq, wo: (dim, dim); wk, wv: (kv_dim, dim) -- (out, in) layout. x, y: (seq, dim).                    \
+       scratch: at least seq * (dim + 2 * kv_dim) + dim + seq floats. */                                   \
+    void mha(float* y, const float* x, int seq, int dim, int heads, int kv_heads, bool causal,            \
+             const float* wq, const float* wk, const float* wv, const float* wo, float* scratch);
+
+namespace plain {
+CTATTN_PLAIN_DECLARATIONS
+}
+namespace plain_fast {
+CTATTN_PLAIN_DECLARATIONS
+}

@@ -1,0 +1,164 @@
+// One transformer block: attention and feed-forward sublayers, each wrapped in a residual
+// connection and a norm. Where the norm sits is a policy:
+//   post_norm (seed 003, the 2017 paper, PyTorch default):  x = N1(x + Attn(x));   x = N2(x + FFN(x))
+//   pre_norm  (GPT-2, llama):                               x = x + Attn(N1(x));   x = x + FFN(N2(x))
+// The block runs `rows` new tokens at absolute positions pos0.. against K/V rows that live in a
+// caller buffer (the KV cache, or the full-sequence workspace): their new K/V rows are written at
+// pos0.. and attention reads rows 0 .. pos0+rows-1. Full-sequence forward is pos0 = 0, rows = n;
+// one decode step is rows = 1.
+#pragma once
+
+#include <cstddef>
+
+#include "attention.hpp"
+#include "config.hpp"
+#include "ffn.hpp"
+#include "kernels/norm.hpp"
+#include "kernels/projection.hpp"
+#include "position.hpp"
+#include "simd.hpp"
+#include "storage.hpp"
+
+namespace ctattn {
+
+struct post_norm {
+    static constexpr const char* name = "post_norm";
+    static constexpr bool norm_first = false;
+};
+struct pre_norm {
+    static constexpr const char* name = "pre_norm";
+    static constexpr bool norm_first = true;
+};
+
+template <class P>
+concept norm_placement = std::same_as<P, post_norm> || std::same_as<P, pre_norm>;
+
+// Attention:  an attention_config (d_model, heads, kv_heads, capacity, bias, mask).
+// Ffn:        an ffn_config with the same d_model (d_ff, dense/gated, activation, bias).
+// Norm:       layer_norm<Eps> or rms_norm<Eps>.
+// Placement:  post_norm or pre_norm.
+template <attention_configuration Attention, ffn_configuration Ffn, class Norm = layer_norm<>,
+          class Placement = post_norm>
+struct block_config {
+    static_assert(Ffn::d_model == Attention::d_model,
+                  "ctattn: the block's FFN must have the attention's d_model (they share the residual stream)");
+    static_assert(norm_policy<Norm>, "ctattn: Norm must be a norm policy: layer_norm<Eps>, rms_norm<Eps> or no_norm");
+    static_assert(norm_placement<Placement>, "ctattn: Placement must be post_norm or pre_norm");
+    using attention = Attention;
+    using ffn = Ffn;
+    using norm = Norm;
+    using placement = Placement;
+    using mask = typename Attention::mask;
+    static constexpr std::size_t d_model = Attention::d_model;
+    static constexpr std::size_t d_ff = Ffn::d_ff;
+    static constexpr std::size_t kv_dim = Attention::kv_dim;
+    static constexpr std::size_t seq_capacity = Attention::seq_capacity;
+};
+
+template <class B>
+concept block_configuration = requires {
+    typename B::attention;
+    typename B::ffn;
+    typename B::norm;
+    typename B::placement;
+    B::d_model; B::d_ff; B::kv_dim; B::seq_capacity;
+};
+
+template <block_configuration Block>
+struct block_weights {
+    using norm_weights = typename Block::norm::template weights<Block::d_model>;
+    attention_weights<typename Block::attention> attention;  // wq wk wv wo (+ biases)
+    norm_weights attention_norm;                             // N1: before attention (pre) or after its residual (post)
+    ffn_weights<typename Block::ffn> ffn;                    // w1 w2 (w3) (+ biases)
+    norm_weights ffn_norm;                                   // N2
+};
+
+// Scratch rows for a block, owned by the caller (model workspace or decoder). Each points to at
+// least rows x width floats for the widths named; `scores` holds one row of seq_capacity.
+struct block_buffers {
+    float* normed;    // rows x d_model: N(x) for pre-norm
+    float* q;         // rows x d_model: queries, all heads
+    float* context;   // rows x d_model: concat of the heads' outputs
+    float* sublayer;  // rows x d_model: a sublayer's output before the residual add
+    float* hidden;    // rows x d_ff
+    float* up;        // rows x d_ff (gated FFN only)
+    float* scores;    // seq_capacity
+};
+
+template <block_configuration Block, position_policy Position, class Arch = simd::default_arch>
+struct transformer_block {
+    using config = Block;
+    using attention_config = typename Block::attention;
+    using weights_type = block_weights<Block>;
+    using mask_params = typename Block::mask::params;
+    static constexpr std::size_t d_model = Block::d_model;
+    static constexpr std::size_t kv_dim = Block::kv_dim;
+
+    // x:       rows x d_model, the residual stream of tokens at positions pos0 .. pos0+rows-1; updated in place.
+    // k_cache, v_cache: (seq_capacity, kv_dim) rows for this layer; rows pos0.. are written, 0 .. pos0+rows-1 read.
+    // The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
+    static void run(const weights_type& w, std::size_t rows, std::size_t pos0, float* x, float* k_cache,
+                    float* v_cache, const block_buffers& buf, const mask_params& mask) noexcept {
+        using Norm = typename Block::norm;
+        constexpr bool norm_first = Block::placement::norm_first;
+
+        // ---- attention sublayer
+        const float* attention_in = x;
+        if constexpr (norm_first) {
+            for (std::size_t r = 0; r < rows; ++r)
+                Norm::template apply<d_model, Arch>(w.attention_norm, x + r * d_model, buf.normed + r * d_model);
+            attention_in = buf.normed;
+        }
+        self_attention(w.attention, rows, pos0, attention_in, k_cache, v_cache, buf, mask, buf.sublayer);
+        residual_add(rows, x, buf.sublayer);
+        if constexpr (!norm_first)
+            for (std::size_t r = 0; r < rows; ++r)
+                Norm::template apply<d_model, Arch>(w.attention_norm, x + r * d_model, x + r * d_model);
+
+        // ---- feed-forward sublayer
+        const float* ffn_in = x;
+        if constexpr (norm_first) {
+            for (std::size_t r = 0; r < rows; ++r)
+                Norm::template apply<d_model, Arch>(w.ffn_norm, x + r * d_model, buf.normed + r * d_model);
+            ffn_in = buf.normed;
+        }
+        feed_forward<typename Block::ffn, Arch>::forward(w.ffn, rows, ffn_in, buf.sublayer, buf.hidden, buf.up);
+        residual_add(rows, x, buf.sublayer);
+        if constexpr (!norm_first)
+            for (std::size_t r = 0; r < rows; ++r)
+                Norm::template apply<d_model, Arch>(w.ffn_norm, x + r * d_model, x + r * d_model);
+    }
+
+    // Q/K/V projections (K, V straight into the cache rows), RoPE if the policy says so, the shared
+    // attention core over cached keys, output projection into `out` (rows x d_model).
+    static void self_attention(const attention_weights<attention_config>& w, std::size_t rows, std::size_t pos0,
+                               const float* in, float* k_cache, float* v_cache, const block_buffers& buf,
+                               const mask_params& mask, float* out) noexcept {
+        using A = attention_config;
+        float* k_new = k_cache + pos0 * kv_dim;
+        float* v_new = v_cache + pos0 * kv_dim;
+        kernels::project<d_model, d_model, Arch>(rows, in, w.wq.data(), w.q_bias(), buf.q);
+        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wk.data(), w.k_bias(), k_new);
+        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wv.data(), w.v_bias(), v_new);
+        if constexpr (Position::rotary) {
+            for (std::size_t r = 0; r < rows; ++r) {
+                Position::template rotate<A::head_dim, A::heads>(buf.q + r * d_model, pos0 + r);
+                Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
+            }
+        }
+        attend<A, Arch, kv_dim>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.scores);
+        kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
+    }
+
+    static void residual_add(std::size_t rows, float* x, const float* delta) noexcept {
+        using V = simd::ops<Arch>;
+        constexpr std::size_t W = V::width;
+        const std::size_t count = rows * d_model;
+        std::size_t i = 0;
+        if constexpr (W > 1)
+            for (; i + W <= count; i += W) V::store(x + i, V::load(x + i) + V::load(delta + i));
+        for (; i < count; ++i) x[i] += delta[i];
+    }
+};
+
+}  // namespace ctattn

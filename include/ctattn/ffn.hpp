@@ -1,0 +1,129 @@
+// Position-wise feed-forward network, applied to every token row independently:
+//   dense:  y = act(x W1 + b1) W2 + b2                       (the encoder FFN, seeds 002/003)
+//   gated:  y = (act(x W1 + b1) * (x W3 + b3)) W2 + b2       (SwiGLU when act = silu, llama: no biases)
+// W1 (and W3) are d_model x d_ff, W2 is d_ff x d_model, in the x @ W convention; every matmul is
+// kernels::project. d_ff is a template parameter, 4 x d_model unless said otherwise.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+
+#include "kernels/activation.hpp"
+#include "kernels/projection.hpp"
+#include "simd.hpp"
+#include "storage.hpp"
+
+namespace ctattn {
+
+// FFN kinds (policy types).
+template <activation_policy Activation = relu, bool Bias = true>
+struct dense_ffn {
+    using activation = Activation;
+    static constexpr bool bias = Bias;
+    static constexpr bool gated = false;
+    static constexpr const char* name = "dense";
+};
+
+template <activation_policy Activation = silu, bool Bias = false>
+struct gated_ffn {
+    using activation = Activation;
+    static constexpr bool bias = Bias;
+    static constexpr bool gated = true;
+    static constexpr const char* name = "gated";
+};
+
+// llama's FFN: silu(x W1) * (x W3), then W2; no biases.
+using swiglu = gated_ffn<silu, false>;
+
+template <class K>
+concept ffn_kind = requires {
+    typename K::activation;
+    { K::bias } -> std::convertible_to<bool>;
+    { K::gated } -> std::convertible_to<bool>;
+} && activation_policy<typename K::activation>;
+
+template <std::size_t DModel, class Kind = dense_ffn<relu>, std::size_t DFF = 4 * DModel>
+struct ffn_config {
+    static_assert(DModel > 0, "ctattn: the FFN's d_model must be at least 1");
+    static_assert(DFF > 0, "ctattn: the FFN's d_ff (hidden width) must be at least 1");
+    static_assert(ffn_kind<Kind>, "ctattn: Kind must be an FFN kind: dense_ffn<Act, Bias> or gated_ffn<Act, Bias> (swiglu)");
+    static constexpr std::size_t d_model = DModel;
+    static constexpr std::size_t d_ff = DFF;
+    using kind = Kind;
+    using activation = typename Kind::activation;
+    static constexpr bool bias = Kind::bias;
+    static constexpr bool gated = Kind::gated;
+};
+
+template <class C>
+concept ffn_configuration = requires {
+    C::d_model; C::d_ff; C::bias; C::gated;
+    typename C::kind;
+    typename C::activation;
+};
+
+namespace detail {
+// Biases and the gate's third matrix exist only when the kind asks for them.
+template <std::size_t D, std::size_t F, bool Bias>
+struct ffn_bias {
+    row_vector<F> b1;  // (d_ff)
+    row_vector<D> b2;  // (d_model)
+    const float* b1_data() const noexcept { return b1.data(); }
+    const float* b2_data() const noexcept { return b2.data(); }
+};
+template <std::size_t D, std::size_t F>
+struct ffn_bias<D, F, false> {
+    static constexpr const float* b1_data() noexcept { return nullptr; }
+    static constexpr const float* b2_data() noexcept { return nullptr; }
+};
+
+template <std::size_t D, std::size_t F, bool Gated, bool Bias>
+struct ffn_gate {
+    matrix<D, F> w3;   // (d_model, d_ff): the linear "up" branch
+    row_vector<F> b3;  // (d_ff)
+    const float* w3_data() const noexcept { return w3.data(); }
+    const float* b3_data() const noexcept { return b3.data(); }
+};
+template <std::size_t D, std::size_t F>
+struct ffn_gate<D, F, true, false> {
+    matrix<D, F> w3;  // (d_model, d_ff)
+    const float* w3_data() const noexcept { return w3.data(); }
+    static constexpr const float* b3_data() noexcept { return nullptr; }
+};
+template <std::size_t D, std::size_t F, bool Bias>
+struct ffn_gate<D, F, false, Bias> {};
+}  // namespace detail
+
+template <ffn_configuration C>
+struct ffn_weights : detail::ffn_bias<C::d_model, C::d_ff, C::bias>,
+                     detail::ffn_gate<C::d_model, C::d_ff, C::gated, C::bias> {
+    matrix<C::d_model, C::d_ff> w1;  // (d_model, d_ff): the activated branch
+    matrix<C::d_ff, C::d_model> w2;  // (d_ff, d_model)
+};
+
+template <ffn_configuration C, class Arch = simd::default_arch>
+struct feed_forward {
+    using config = C;
+    using weights_type = ffn_weights<C>;
+    static constexpr std::size_t d_model = C::d_model;
+    static constexpr std::size_t d_ff = C::d_ff;
+
+    // rows: tokens to transform.  x, y: rows x d_model (y must not overlap x).
+    // hidden: rows x d_ff scratch.  up: rows x d_ff scratch, used only by gated kinds (may be null otherwise).
+    static void forward(const weights_type& w, std::size_t rows, const float* x, float* y, float* hidden,
+                        float* up) noexcept {
+        using Act = typename C::activation;
+        kernels::project<d_model, d_ff, Arch>(rows, x, w.w1.data(), w.b1_data(), hidden);
+        if constexpr (C::gated) {
+            kernels::project<d_model, d_ff, Arch>(rows, x, w.w3_data(), w.b3_data(), up);
+            for (std::size_t r = 0; r < rows; ++r)
+                kernels::activate_gated_row<Act, d_ff, Arch>(hidden + r * d_ff, up + r * d_ff);
+        } else {
+            (void)up;
+            for (std::size_t r = 0; r < rows; ++r) kernels::activate_row<Act, d_ff, Arch>(hidden + r * d_ff);
+        }
+        kernels::project<d_ff, d_model, Arch>(rows, hidden, w.w2.data(), w.b2_data(), y);
+    }
+};
+
+}  // namespace ctattn

@@ -1,0 +1,150 @@
+// KV cache and incremental decoding. Each layer keeps the K and V rows of every position seen so
+// far in static storage, (seq_capacity x kv_dim) per layer, sized by the configuration. A decode
+// step embeds one token, and in every layer projects only that token's q/k/v, appends k/v to the
+// cache and attends over the cached rows: O(n) work at position n instead of the O(n^2) of
+// re-running the whole prefix, with bit-for-bit the same kernels as the full forward.
+//
+//   static ctattn::decoder<cfg> dec;        // cache + scratch, zero heap (put it in static storage)
+//   dec.attach(weights);
+//   dec.prefill(prompt, n, logits);          // logits of the position after the prompt
+//   dec.decode_step(next, logits);           // one token in, next-token logits out
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+#include "model.hpp"
+#include "simd.hpp"
+#include "status.hpp"
+#include "storage.hpp"
+
+namespace ctattn {
+
+// One layer's cached rows. RoPE has already been applied to the keys.
+template <block_configuration Block>
+struct layer_kv {
+    matrix<Block::seq_capacity, Block::kv_dim> k;  // (seq_capacity, kv_heads * head_dim)
+    matrix<Block::seq_capacity, Block::kv_dim> v;  // (seq_capacity, kv_heads * head_dim)
+};
+
+template <model_configuration Config>
+struct kv_cache {
+    static constexpr std::size_t capacity = Config::seq_capacity;
+    typename Config::template per_layer<layer_kv> layers;  // hana::tuple of layer_kv, one per block
+    std::size_t length = 0;                                // positions held: 0 .. capacity
+
+    // Rows past `length` are never read before they are rewritten, so forgetting is O(1).
+    void reset() noexcept { length = 0; }
+    std::size_t size() const noexcept { return length; }
+    bool full() const noexcept { return length >= capacity; }
+};
+
+namespace detail {
+// Decoding reads the cache as the past: a query at position p must not see keys after p.
+template <class Mask>
+inline constexpr bool causal_for_decoding = Mask::visible_keys(typename Mask::params{}, 0, 2).end <= 1;
+template <class LayerList>
+struct all_layers_causal;
+template <class... Blocks>
+struct all_layers_causal<hana::tuple<Blocks...>> {
+    static constexpr bool value = (causal_for_decoding<typename Blocks::mask> && ...);
+};
+}  // namespace detail
+
+// The decoding state: a KV cache, row scratch for PrefillRows tokens at a time, and the weights it
+// reads. Every call validates first and changes nothing (cache, logits) when it fails.
+template <model_configuration Config, class Arch = simd::default_arch, std::size_t PrefillRows = 1>
+class decoder {
+    static_assert(PrefillRows >= 1, "ctattn: the decoder needs PrefillRows >= 1 (tokens per prefill chunk)");
+    static_assert(detail::all_layers_causal<typename Config::template per_layer<std::type_identity_t>>::value,
+                  "ctattn: incremental decoding needs causal masks (causal_mask or sliding_window_mask) in every "
+                  "layer: a cached prefix cannot attend to tokens that have not arrived");
+
+  public:
+    using config = Config;
+    using model_type = language_model<Config, Arch>;
+    using weights_type = model_weights<Config>;
+    using cache_type = kv_cache<Config>;
+    using scratch_type = activation_scratch<Config, PrefillRows>;
+    static constexpr std::size_t vocab_size = Config::vocab;
+    static constexpr std::size_t capacity = Config::seq_capacity;
+    static constexpr std::size_t prefill_rows = PrefillRows;
+
+    // Default-constructed decoders are all zeros (static storage goes to .bss); attach weights
+    // before use. Calls on a decoder without weights return status::invalid_argument.
+    decoder() = default;
+    explicit decoder(const weights_type& w) noexcept : weights_(&w) {}
+
+    void attach(const weights_type& w) noexcept {
+        weights_ = &w;
+        cache_.reset();
+    }
+    void reset() noexcept { cache_.reset(); }
+    std::size_t position() const noexcept { return cache_.length; }
+    const cache_type& cache() const noexcept { return cache_; }
+
+    // Feeds n tokens at positions position() .. position()+n-1. last_logits (vocab floats, or null)
+    // receives the logits after the last of them. Errors, checked before anything changes:
+    // invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
+    // not fit), invalid_token (an id >= vocab).
+    [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits) noexcept {
+        if (weights_ == nullptr || tokens == nullptr) return status::invalid_argument;
+        if (n == 0) return status::invalid_length;
+        if (n > capacity - cache_.length) return status::cache_full;
+        if (const status s = model_type::check_tokens(tokens, n); s != status::ok) return s;
+        run(tokens, n, last_logits);
+        return status::ok;
+    }
+
+    // One token in, the next position's logits (vocab floats) out. cache_full when position()
+    // == capacity, invalid_token for id >= vocab, invalid_argument for null logits or no weights.
+    [[nodiscard]] status decode_step(token_id token, float* logits) noexcept {
+        if (weights_ == nullptr || logits == nullptr) return status::invalid_argument;
+        if (cache_.full()) return status::cache_full;
+        if (token >= vocab_size) return status::invalid_token;
+        run(&token, 1, logits);
+        return status::ok;
+    }
+
+  private:
+    void run(const token_id* tokens, std::size_t n, float* last_logits) noexcept {
+        const weights_type& w = *weights_;
+        const block_buffers buffers = scratch_.buffers();
+        std::size_t rows = 0;
+        for (std::size_t done = 0; done < n; done += rows) {
+            rows = n - done < PrefillRows ? n - done : PrefillRows;
+            const std::size_t pos0 = cache_.length;
+            model_type::embed(w, tokens + done, rows, pos0, scratch_.x.data());
+            model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, [&](auto layer_index) {
+                auto& kv = hana::at(cache_.layers, layer_index);
+                return std::pair<float*, float*>{kv.k.data(), kv.v.data()};
+            });
+            cache_.length += rows;
+        }
+        if (last_logits != nullptr)
+            model_type::head_logits(w, scratch_.x.row(rows - 1), scratch_.normed.row(0), last_logits);
+    }
+
+    const weights_type* weights_ = nullptr;
+    cache_type cache_;
+    scratch_type scratch_;
+};
+
+// Free-function forms: the shape the generation helper (sample.hpp) is written against.
+template <model_configuration Config, class Arch, std::size_t PrefillRows>
+[[nodiscard]] inline status decode_step(decoder<Config, Arch, PrefillRows>& state, token_id token,
+                                        float* logits) noexcept {
+    return state.decode_step(token, logits);
+}
+template <model_configuration Config, class Arch, std::size_t PrefillRows>
+[[nodiscard]] inline status prefill(decoder<Config, Arch, PrefillRows>& state, const token_id* tokens, std::size_t n,
+                                    float* last_logits) noexcept {
+    return state.prefill(tokens, n, last_logits);
+}
+template <model_configuration Config, class Arch, std::size_t PrefillRows>
+inline void reset(decoder<Config, Arch, PrefillRows>& state) noexcept {
+    state.reset();
+}
+
+}  // namespace ctattn

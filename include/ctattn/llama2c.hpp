@@ -1,0 +1,183 @@
+// Loader for llama2.c's legacy ("version 0") checkpoint format, from a caller-provided byte buffer
+// into the weights of a matching compile-time configuration. The file is 7 little-endian int32
+// (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; vocab_size < 0 means an
+// untied classifier follows) then float32 tensors whose matrices are (out, in) row-major because
+// llama2.c computes W.x; ctattn's x @ W convention wants (in, out), so each matrix is transposed
+// on the way in. The header is checked against the configuration before a single weight is
+// written: a mismatch is status::format_error and the weights are untouched. No heap, no file I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "block.hpp"
+#include "ffn.hpp"
+#include "kernels/norm.hpp"
+#include "model.hpp"
+#include "position.hpp"
+#include "status.hpp"
+
+namespace ctattn::llama2c {
+
+struct header {
+    std::int32_t dim = 0;
+    std::int32_t hidden_dim = 0;
+    std::int32_t n_layers = 0;
+    std::int32_t n_heads = 0;
+    std::int32_t n_kv_heads = 0;
+    std::int32_t vocab_size = 0;  // negative: the classifier is stored separately (untied)
+    std::int32_t seq_len = 0;
+};
+
+inline constexpr std::size_t header_bytes = 7 * sizeof(std::int32_t);
+
+namespace detail {
+// Little-endian int32/float32 from any alignment (the buffer may be a byte array or a flash image).
+inline std::int32_t read_i32(const unsigned char* p) noexcept {
+    const std::uint32_t u = std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
+                            (std::uint32_t(p[3]) << 24);
+    std::int32_t v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+}
+inline float read_f32(const unsigned char* p) noexcept {
+    const std::uint32_t u = std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
+                            (std::uint32_t(p[3]) << 24);
+    float v;
+    std::memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+// Reads floats in file order.
+struct float_reader {
+    const unsigned char* at;
+    float next() noexcept {
+        const float v = read_f32(at);
+        at += 4;
+        return v;
+    }
+    void skip(std::size_t floats) noexcept { at += floats * 4; }
+    // dst[0..n) in file order (vectors: norms, embedding rows).
+    void copy(float* dst, std::size_t n) noexcept {
+        for (std::size_t i = 0; i < n; ++i) dst[i] = next();
+    }
+    // A file matrix (Out, In) row-major into dst (In, Out) row-major: dst[i][o] = file[o][i].
+    void copy_transposed(float* dst, std::size_t out_features, std::size_t in_features) noexcept {
+        for (std::size_t o = 0; o < out_features; ++o)
+            for (std::size_t i = 0; i < in_features; ++i) dst[i * out_features + o] = next();
+    }
+};
+
+template <class Norm>
+inline constexpr bool is_rms_norm = false;
+template <float Eps>
+inline constexpr bool is_rms_norm<rms_norm<Eps>> = true;
+
+// What a block must be to hold a llama2.c layer.
+template <class Block>
+inline constexpr bool llama_block = std::is_same_v<typename Block::placement, pre_norm> &&
+                                    !Block::attention::bias && Block::ffn::gated && !Block::ffn::bias &&
+                                    std::is_same_v<typename Block::ffn::activation, silu> &&
+                                    is_rms_norm<typename Block::norm>;
+template <class LayerList>
+struct uniform_llama_layers;
+template <class First, class... Rest>
+struct uniform_llama_layers<hana::tuple<First, Rest...>> {
+    static constexpr bool llama = llama_block<First> && (llama_block<Rest> && ...);
+    static constexpr bool uniform = ((Rest::attention::heads == First::attention::heads &&
+                                      Rest::attention::kv_heads == First::attention::kv_heads &&
+                                      Rest::d_ff == First::d_ff) && ...);
+    using first = First;
+};
+}  // namespace detail
+
+// The header, or format_error if the buffer is too short to hold one.
+[[nodiscard]] inline status read_header(const unsigned char* bytes, std::size_t size, header& out) noexcept {
+    if (bytes == nullptr) return status::invalid_argument;
+    if (size < header_bytes) return status::format_error;
+    header h;
+    h.dim = detail::read_i32(bytes + 0);
+    h.hidden_dim = detail::read_i32(bytes + 4);
+    h.n_layers = detail::read_i32(bytes + 8);
+    h.n_heads = detail::read_i32(bytes + 12);
+    h.n_kv_heads = detail::read_i32(bytes + 16);
+    h.vocab_size = detail::read_i32(bytes + 20);
+    h.seq_len = detail::read_i32(bytes + 24);
+    out = h;
+    return status::ok;
+}
+
+// File size implied by a header (0 if the header is nonsense).
+[[nodiscard]] constexpr std::size_t checkpoint_bytes(const header& h) noexcept {
+    if (h.dim <= 0 || h.hidden_dim <= 0 || h.n_layers <= 0 || h.n_heads <= 0 || h.n_kv_heads <= 0 ||
+        h.vocab_size == 0 || h.seq_len <= 0 || h.dim % h.n_heads != 0)
+        return 0;
+    const std::size_t D = std::size_t(h.dim), F = std::size_t(h.hidden_dim), L = std::size_t(h.n_layers);
+    const std::size_t V = std::size_t(h.vocab_size < 0 ? -std::int64_t(h.vocab_size) : h.vocab_size);
+    const std::size_t head_dim = D / std::size_t(h.n_heads), kv_dim = std::size_t(h.n_kv_heads) * head_dim;
+    std::size_t floats = V * D                       // token_embedding
+                         + L * D                     // rms_att
+                         + L * D * D + 2 * L * kv_dim * D + L * D * D  // wq, wk, wv, wo
+                         + L * D                     // rms_ffn
+                         + 3 * L * F * D             // w1, w2, w3
+                         + D                         // rms_final
+                         + std::size_t(h.seq_len) * head_dim;  // freq_cis_real + freq_cis_imag (seq_len x head_dim/2 each)
+    if (h.vocab_size < 0) floats += V * D;           // wcls
+    return header_bytes + floats * sizeof(float);
+}
+
+// Whether a checkpoint with this header fits the configuration's shapes and head kind.
+template <model_configuration Config>
+[[nodiscard]] constexpr bool matches(const header& h) noexcept {
+    using layers = detail::uniform_llama_layers<typename Config::template per_layer<std::type_identity_t>>;
+    using A = typename layers::first::attention;
+    const std::size_t vocab = std::size_t(h.vocab_size < 0 ? -std::int64_t(h.vocab_size) : h.vocab_size);
+    return h.dim == std::int32_t(Config::d_model) && h.hidden_dim == std::int32_t(layers::first::d_ff) &&
+           h.n_layers == std::int32_t(Config::layers) && h.n_heads == std::int32_t(A::heads) &&
+           h.n_kv_heads == std::int32_t(A::kv_heads) && vocab == Config::vocab &&
+           (h.vocab_size > 0) == Config::head::tied;
+}
+
+// Loads a whole checkpoint (bytes[0..size)) into w. format_error when the header does not match
+// the configuration or the size is not exactly what the header implies; w untouched then.
+template <model_configuration Config>
+[[nodiscard]] status load(const unsigned char* bytes, std::size_t size, model_weights<Config>& w) noexcept {
+    using layers = detail::uniform_llama_layers<typename Config::template per_layer<std::type_identity_t>>;
+    static_assert(layers::llama, "ctattn: a llama2.c checkpoint needs pre_norm blocks with rms_norm, no attention "
+                                 "bias and a swiglu FFN (gated_ffn<silu, false>)");
+    static_assert(layers::uniform, "ctattn: a llama2.c checkpoint has the same heads, kv_heads and d_ff in every layer");
+    static_assert(Config::position::rotary, "ctattn: llama2.c models use rotary_positions<10000>");
+    static_assert(detail::is_rms_norm<typename Config::final_norm>,
+                  "ctattn: llama2.c models end with an rms_norm");
+    static_assert(Config::head::tied || !Config::head::bias, "ctattn: llama2.c classifiers have no bias");
+
+    header h;
+    if (const status s = read_header(bytes, size, h); s != status::ok) return s;
+    if (!matches<Config>(h)) return status::format_error;
+    if (checkpoint_bytes(h) != size) return status::format_error;
+
+    constexpr std::size_t D = Config::d_model, V = Config::vocab;
+    constexpr std::size_t F = layers::first::d_ff, kv_dim = layers::first::attention::kv_dim;
+    constexpr std::size_t head_dim = layers::first::attention::head_dim;
+    detail::float_reader in{bytes + header_bytes};
+    constexpr auto each_layer = hana::make_range(hana::size_c<0>, hana::size_c<Config::layers>);
+
+    in.copy(w.embedding.data(), V * D);
+    hana::for_each(each_layer, [&](auto l) { in.copy(hana::at(w.layers, l).attention_norm.gain.data(), D); });
+    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wq.data(), D, D); });
+    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wk.data(), kv_dim, D); });
+    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wv.data(), kv_dim, D); });
+    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wo.data(), D, D); });
+    hana::for_each(each_layer, [&](auto l) { in.copy(hana::at(w.layers, l).ffn_norm.gain.data(), D); });
+    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).ffn.w1.data(), F, D); });
+    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).ffn.w2.data(), D, F); });
+    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).ffn.w3.data(), F, D); });
+    in.copy(w.final_norm.gain.data(), D);
+    in.skip(std::size_t(h.seq_len) * head_dim);  // precomputed RoPE tables: unused, ctattn computes RoPE
+    if constexpr (!Config::head::tied) in.copy_transposed(w.head.w_out.data(), V, D);
+    return status::ok;
+}
+
+}  // namespace ctattn::llama2c

@@ -1,0 +1,288 @@
+// A decoder-style language model stamped out at compile time:
+//   x = embedding[tokens] (+ positions)            (rows of d_model: the residual stream)
+//   for each block l:  x = block_l(x)               (attention + FFN, norms per block_config)
+//   logits = head(final_norm(x))                   (untied x @ W_out (+ b), or tied x @ embedding^T)
+//   probabilities = softmax(logits) over the vocabulary
+// The layer stack is a Boost.Hana tuple of block types, so layers may differ (per-layer sliding
+// windows, heads, d_ff, norm placement) and each layer's kernels are instantiated for its own
+// constants; iteration is unrolled at compile time, nothing is dispatched at run time.
+// Incremental decoding with a KV cache lives in kv_cache.hpp; it shares `run_layers` with forward.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include <boost/hana/at.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/range.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+
+#include "block.hpp"
+#include "kernels/norm.hpp"
+#include "kernels/scores.hpp"
+#include "kernels/softmax.hpp"
+#include "position.hpp"
+#include "simd.hpp"
+#include "status.hpp"
+#include "storage.hpp"
+
+namespace ctattn {
+
+namespace hana = boost::hana;
+
+// Token ids index the vocabulary; unsigned so that "id >= vocab" is the only invalid case.
+using token_id = std::uint32_t;
+
+// ---- language-model heads ---------------------------------------------------------------
+
+namespace detail {
+template <std::size_t D, std::size_t Vocab, bool Bias>
+struct untied_head_weights {
+    matrix<D, Vocab> w_out;   // (d_model, vocab)
+    row_vector<Vocab> b_out;  // (vocab)
+};
+template <std::size_t D, std::size_t Vocab>
+struct untied_head_weights<D, Vocab, false> {
+    matrix<D, Vocab> w_out;  // (d_model, vocab)
+};
+}  // namespace detail
+
+// Untied: logits = x @ W_out (+ b_out), W_out is (d_model, vocab).
+template <bool Bias = false>
+struct untied_head {
+    static constexpr const char* name = "untied";
+    static constexpr bool tied = false;
+    static constexpr bool bias = Bias;
+    template <std::size_t D, std::size_t Vocab>
+    using weights = detail::untied_head_weights<D, Vocab, Bias>;
+};
+
+// Tied: the output matrix is the token embedding itself, logits[t] = x . embedding[t]
+// (llama2.c checkpoints with a positive vocab_size, GPT-2). Nothing extra is stored.
+struct tied_head {
+    static constexpr const char* name = "tied";
+    static constexpr bool tied = true;
+    static constexpr bool bias = false;
+    template <std::size_t D, std::size_t Vocab>
+    struct weights {};
+};
+
+template <class H>
+concept head_policy = requires {
+    { H::tied } -> std::convertible_to<bool>;
+    { H::bias } -> std::convertible_to<bool>;
+    typename H::template weights<1, 1>;
+};
+
+// ---- configuration ----------------------------------------------------------------------
+
+// Vocab:     vocabulary size.
+// Position:  no_positions, sinusoidal_positions, learned_positions or rotary_positions<Theta>.
+// FinalNorm: no_norm, layer_norm<Eps> or rms_norm<Eps>, applied before the head.
+// Head:      untied_head<Bias> or tied_head.
+// Blocks:    one block_config per layer, bottom first; all share d_model and seq_capacity.
+template <std::size_t Vocab, class Position, class FinalNorm, class Head, class... Blocks>
+struct model_config {
+    static_assert(Vocab > 0, "ctattn: the vocabulary needs at least one token");
+    static_assert(sizeof...(Blocks) > 0, "ctattn: a model needs at least one block (layer)");
+    static_assert((block_configuration<Blocks> && ...), "ctattn: every layer must be a block_config<...>");
+    static_assert(position_policy<Position>,
+                  "ctattn: Position must be no_positions, sinusoidal_positions, learned_positions or rotary_positions<>");
+    static_assert(norm_policy<FinalNorm>, "ctattn: FinalNorm must be no_norm, layer_norm<Eps> or rms_norm<Eps>");
+    static_assert(head_policy<Head>, "ctattn: Head must be untied_head<Bias> or tied_head");
+
+    // The Hana list of layer types: index it with block<I>, iterate it with hana::for_each.
+    static constexpr auto block_types = hana::tuple_t<Blocks...>;
+    template <std::size_t I>
+    using block = typename decltype(+hana::at_c<I>(hana::tuple_t<Blocks...>))::type;
+    // A Hana tuple holding F<Block> for every layer, e.g. each layer's weights or KV rows.
+    template <template <class> class F>
+    using per_layer = hana::tuple<F<Blocks>...>;
+
+    static constexpr std::size_t vocab = Vocab;
+    static constexpr std::size_t layers = sizeof...(Blocks);
+    static constexpr std::size_t d_model = block<0>::d_model;
+    static constexpr std::size_t seq_capacity = block<0>::seq_capacity;
+    static_assert(((Blocks::d_model == d_model) && ...),
+                  "ctattn: every layer must have the same d_model (they share the residual stream)");
+    static_assert(((Blocks::seq_capacity == seq_capacity) && ...),
+                  "ctattn: every layer must have the same seq_capacity (one position range for the whole model)");
+
+    // Scratch is sized by the widest layer, since layers run one after another.
+    static constexpr std::size_t max_d_ff = std::max({Blocks::d_ff...});
+    static constexpr std::size_t max_kv_dim = std::max({Blocks::kv_dim...});
+    static constexpr bool any_gated_ffn = (Blocks::ffn::gated || ...);
+
+    using position = Position;
+    using final_norm = FinalNorm;
+    using head = Head;
+
+    // Validates each layer's mask with default parameters for a sequence of n keys.
+    static constexpr status validate_masks(std::size_t n) noexcept {
+        status result = status::ok;
+        ((result = result == status::ok ? Blocks::mask::validate(typename Blocks::mask::params{}, n) : result), ...);
+        return result;
+    }
+};
+
+namespace detail {
+template <std::size_t, class T>
+using repeat_type = T;
+template <std::size_t Vocab, class Position, class FinalNorm, class Head, class Block, class Indices>
+struct stacked;
+template <std::size_t Vocab, class Position, class FinalNorm, class Head, class Block, std::size_t... I>
+struct stacked<Vocab, Position, FinalNorm, Head, Block, std::index_sequence<I...>> {
+    using type = model_config<Vocab, Position, FinalNorm, Head, repeat_type<I, Block>...>;
+};
+}  // namespace detail
+
+// Layers copies of one block type: the common uniform stack.
+template <std::size_t Vocab, std::size_t Layers, class Block, class Position, class FinalNorm, class Head>
+using stacked_model_config =
+    typename detail::stacked<Vocab, Position, FinalNorm, Head, Block, std::make_index_sequence<Layers>>::type;
+
+template <class C>
+concept model_configuration = requires {
+    C::vocab; C::layers; C::d_model; C::seq_capacity; C::max_d_ff; C::max_kv_dim;
+    typename C::position;
+    typename C::final_norm;
+    typename C::head;
+};
+
+// ---- weights and scratch ----------------------------------------------------------------
+
+template <model_configuration Config>
+struct model_weights {
+    static constexpr std::size_t D = Config::d_model, V = Config::vocab, S = Config::seq_capacity;
+    matrix<V, D> embedding;                                                     // (vocab, d_model)
+    typename Config::position::template weights<D, S> positions;                 // learned: (seq_capacity, d_model)
+    typename Config::template per_layer<block_weights> layers;                   // hana::tuple of block_weights
+    typename Config::final_norm::template weights<D> final_norm;                 // (d_model) gain (+ bias)
+    typename Config::head::template weights<D, V> head;                          // untied: (d_model, vocab) (+ bias)
+
+    template <std::size_t I>
+    auto& layer() noexcept { return hana::at_c<I>(layers); }
+    template <std::size_t I>
+    const auto& layer() const noexcept { return hana::at_c<I>(layers); }
+};
+
+// Activations for up to Rows tokens at once: Rows = seq_capacity for a full forward, a small
+// chunk for the decoder. Widths are the widest layer's.
+template <model_configuration Config, std::size_t Rows>
+struct activation_scratch {
+    static constexpr std::size_t D = Config::d_model, F = Config::max_d_ff;
+    static constexpr std::size_t rows = Rows;
+    matrix<Rows, D> x;         // (rows, d_model): the residual stream
+    matrix<Rows, D> normed;    // (rows, d_model)
+    matrix<Rows, D> q;         // (rows, d_model)
+    matrix<Rows, D> context;   // (rows, d_model)
+    matrix<Rows, D> sublayer;  // (rows, d_model)
+    matrix<Rows, F> hidden;    // (rows, max d_ff)
+    matrix<Config::any_gated_ffn ? Rows : 1, Config::any_gated_ffn ? F : 1> up;  // (rows, max d_ff) if gated
+    row_vector<Config::seq_capacity> scores;                                    // (seq_capacity)
+
+    block_buffers buffers() noexcept {
+        return {normed.data(), q.data(), context.data(), sublayer.data(), hidden.data(), up.data(), scores.data()};
+    }
+};
+
+// Everything one full-sequence forward needs besides the weights: activations for every position
+// and one layer's K/V rows (layers run in turn, so one K/V buffer serves them all).
+template <model_configuration Config>
+struct model_workspace {
+    activation_scratch<Config, Config::seq_capacity> activations;
+    matrix<Config::seq_capacity, Config::max_kv_dim> k;  // (seq_capacity, kv_dim of the current layer)
+    matrix<Config::seq_capacity, Config::max_kv_dim> v;  // (seq_capacity, kv_dim of the current layer)
+};
+
+// ---- the model --------------------------------------------------------------------------
+
+template <model_configuration Config, class Arch = simd::default_arch>
+struct language_model {
+    using config = Config;
+    using arch = Arch;
+    using weights_type = model_weights<Config>;
+    using workspace_type = model_workspace<Config>;
+    using position = typename Config::position;
+    static constexpr std::size_t vocab_size = Config::vocab;
+    static constexpr std::size_t d_model = Config::d_model;
+    static constexpr std::size_t seq_capacity = Config::seq_capacity;
+    static constexpr std::size_t layers = Config::layers;
+    static constexpr std::size_t weight_bytes = sizeof(weights_type);
+    static constexpr std::size_t workspace_bytes = sizeof(workspace_type);
+
+    // tokens[n] -> logits[n x vocab]: row p holds the scores for the token after position p.
+    // invalid_argument for null pointers, invalid_length unless 1 <= n <= seq_capacity,
+    // invalid_token for an id >= vocab, or a layer's mask status; logits untouched on error.
+    [[nodiscard]] static status forward(const weights_type& w, const token_id* tokens, std::size_t n, float* logits,
+                                        workspace_type& ws) noexcept {
+        if (tokens == nullptr || logits == nullptr) return status::invalid_argument;
+        if (n == 0 || n > seq_capacity) return status::invalid_length;
+        if (const status s = check_tokens(tokens, n); s != status::ok) return s;
+        if (const status s = Config::validate_masks(n); s != status::ok) return s;
+
+        auto& act = ws.activations;
+        embed(w, tokens, n, 0, act.x.data());
+        run_layers(w, n, 0, act.x.data(), act.buffers(),
+                   [&](auto) { return std::pair<float*, float*>{ws.k.data(), ws.v.data()}; });
+        for (std::size_t r = 0; r < n; ++r) head_logits(w, act.x.row(r), act.normed.row(r), logits + r * vocab_size);
+        return status::ok;
+    }
+
+    // Next-token probabilities from one row of logits: softmax over the vocabulary (probs may be logits).
+    static void probabilities(const float* logits, float* probs) noexcept {
+        if (probs != logits)
+            for (std::size_t t = 0; t < vocab_size; ++t) probs[t] = logits[t];
+        kernels::softmax_row<Arch>(probs, vocab_size);
+    }
+
+    // ---- steps shared with the KV-cache decoder (kv_cache.hpp) ----
+
+    [[nodiscard]] static status check_tokens(const token_id* tokens, std::size_t n) noexcept {
+        for (std::size_t i = 0; i < n; ++i)
+            if (tokens[i] >= vocab_size) return status::invalid_token;
+        return status::ok;
+    }
+
+    // x rows = embedding[tokens] (+ position pos0 + r for additive position policies).
+    static void embed(const weights_type& w, const token_id* tokens, std::size_t rows, std::size_t pos0,
+                      float* x) noexcept {
+        for (std::size_t r = 0; r < rows; ++r) {
+            const float* e = w.embedding.row(tokens[r]);
+            float* row = x + r * d_model;
+            for (std::size_t i = 0; i < d_model; ++i) row[i] = e[i];
+            if constexpr (position::additive) position::add(w.positions, pos0 + r, row);
+        }
+    }
+
+    // Every block in order over `rows` tokens at positions pos0..; kv_rows(hana::size_c<I>) gives
+    // layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each.
+    template <class KvRows>
+    static void run_layers(const weights_type& w, std::size_t rows, std::size_t pos0, float* x,
+                           const block_buffers& buffers, KvRows&& kv_rows) noexcept {
+        hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<layers>), [&](auto layer_index) {
+            using block = typename Config::template block<decltype(layer_index)::value>;
+            const std::pair<float*, float*> kv = kv_rows(layer_index);
+            transformer_block<block, position, Arch>::run(hana::at(w.layers, layer_index), rows, pos0, x, kv.first,
+                                                          kv.second, buffers, typename block::mask::params{});
+        });
+    }
+
+    // One row of the residual stream -> vocab logits (normed: d_model scratch).
+    static void head_logits(const weights_type& w, const float* x, float* normed, float* logits) noexcept {
+        Config::final_norm::template apply<d_model, Arch>(w.final_norm, x, normed);
+        if constexpr (Config::head::tied) {
+            for (std::size_t t = 0; t < vocab_size; ++t)
+                logits[t] = kernels::dot<d_model, Arch>(normed, w.embedding.row(t));
+        } else if constexpr (Config::head::bias) {
+            kernels::project<d_model, vocab_size, Arch>(1, normed, w.head.w_out.data(), w.head.b_out.data(), logits);
+        } else {
+            kernels::project<d_model, vocab_size, Arch>(1, normed, w.head.w_out.data(), nullptr, logits);
+        }
+    }
+};
+
+}  // namespace ctattn

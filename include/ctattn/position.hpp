@@ -1,0 +1,101 @@
+// Position policies: how a token's place in the sequence reaches attention.
+//   no_positions           nothing (the seed-000 toy model)
+//   sinusoidal_positions   x += PE[p], PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same)
+//   learned_positions      x += P[p], a trained (capacity x d_model) table
+//   rotary_positions<T>    RoPE: rotate each (2i, 2i+1) pair of every q and k head by p / T^(2i/head_dim)
+// Additive policies act once on the embedding; rotary acts inside every attention layer, after
+// the Q/K projection, on queries and on the keys as they enter the cache (so a cached key is
+// already rotated and decoding never re-rotates anything).
+#pragma once
+
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+
+#include "simd.hpp"
+#include "storage.hpp"
+
+namespace ctattn {
+
+struct no_positions {
+    static constexpr const char* name = "none";
+    static constexpr bool additive = false;
+    static constexpr bool rotary = false;
+    template <std::size_t D, std::size_t Capacity>
+    struct weights {};
+};
+
+struct sinusoidal_positions {
+    static constexpr const char* name = "sinusoidal";
+    static constexpr bool additive = true;
+    static constexpr bool rotary = false;
+    template <std::size_t D, std::size_t Capacity>
+    struct weights {};  // computed, nothing stored
+
+    // x[0..D) += PE[pos]. The angle is formed in float like llama2.c forms RoPE's: the same on
+    // every target, and accurate to ~pos * 1e-7 rad, far inside the model tolerance.
+    template <std::size_t D, std::size_t Capacity>
+    static void add(const weights<D, Capacity>&, std::size_t pos, float* x) noexcept {
+        for (std::size_t i = 0; i < D; i += 2) {
+            const float inv_freq = 1.0f / std::pow(10000.0f, float(i) / float(D));
+            const float angle = float(pos) * inv_freq;
+            x[i] += std::sin(angle);
+            if (i + 1 < D) x[i + 1] += std::cos(angle);
+        }
+    }
+};
+
+struct learned_positions {
+    static constexpr const char* name = "learned";
+    static constexpr bool additive = true;
+    static constexpr bool rotary = false;
+    template <std::size_t D, std::size_t Capacity>
+    struct weights {
+        matrix<Capacity, D> table;  // (seq_capacity, d_model)
+    };
+    template <std::size_t D, std::size_t Capacity>
+    static void add(const weights<D, Capacity>& w, std::size_t pos, float* x) noexcept {
+        const float* row = w.table.row(pos);
+        for (std::size_t i = 0; i < D; ++i) x[i] += row[i];
+    }
+};
+
+// RoPE as llama2.c applies it: pairs (2i, 2i+1) inside each head, frequency Theta^(-2i/head_dim).
+template <unsigned Theta = 10000>
+struct rotary_positions {
+    static_assert(Theta > 1, "ctattn: rotary_positions needs a base theta > 1");
+    static constexpr const char* name = "rope";
+    static constexpr bool additive = false;
+    static constexpr bool rotary = true;
+    static constexpr float theta = float(Theta);
+    template <std::size_t D, std::size_t Capacity>
+    struct weights {};
+
+    // row: Heads heads of HeadDim floats side by side (a q row, or a k row with kv_heads heads).
+    // Each pair's cos/sin is computed once and applied to every head.
+    template <std::size_t HeadDim, std::size_t Heads>
+    static void rotate(float* row, std::size_t pos) noexcept {
+        static_assert(HeadDim % 2 == 0, "ctattn: rotary_positions needs an even head_dim (it rotates pairs)");
+        for (std::size_t i = 0; i < HeadDim; i += 2) {
+            const float inv_freq = 1.0f / std::pow(theta, float(i) / float(HeadDim));
+            const float angle = float(pos) * inv_freq;
+            const float c = std::cos(angle), s = std::sin(angle);
+            for (std::size_t h = 0; h < Heads; ++h) {
+                float* pair = row + h * HeadDim + i;
+                const float x0 = pair[0], x1 = pair[1];
+                pair[0] = x0 * c - x1 * s;
+                pair[1] = x0 * s + x1 * c;
+            }
+        }
+    }
+};
+
+template <class P>
+concept position_policy = requires {
+    { P::additive } -> std::convertible_to<bool>;
+    { P::rotary } -> std::convertible_to<bool>;
+    { P::name } -> std::convertible_to<const char*>;
+    typename P::template weights<2, 1>;
+};
+
+}  // namespace ctattn

@@ -1,0 +1,56 @@
+// Pass/fail bookkeeping for firmware tests: each check prints one line, "pass" or "FAIL", with its
+// worst error next to the tolerance, and main() returns the count of failures so startup.cpp can
+// report it to QEMU as the exit status.
+#pragma once
+
+#include <cstddef>
+
+#include "print.hpp"
+
+namespace embedded {
+
+class checker {
+public:
+    // Worst |got - want| over n values against a tolerance atol + rtol * |want| per element.
+    // NaN in `got` counts as a failure (the comparison is written so that NaN never passes).
+    void close(const char* what, const float* got, const float* want, std::size_t n, double atol, double rtol) noexcept {
+        double worst = 0.0;
+        bool ok = true;
+        for (std::size_t i = 0; i < n; ++i) {
+            const double want_i = want[i];
+            const double err = got[i] > want_i ? got[i] - want_i : want_i - got[i];
+            const double tol = atol + rtol * (want_i < 0 ? -want_i : want_i);
+            if (!(err <= tol)) ok = false;
+            if (!(err <= worst)) worst = err;
+        }
+        report(what, ok, worst, atol, rtol);
+    }
+
+    // A check whose per-element bound the caller evaluated: `worst_ratio` is the largest
+    // |err| / bound seen (<= 1 passes), `worst` the |err| at that element.
+    void bounded(const char* what, double worst, double worst_ratio) noexcept {
+        const bool ok = worst_ratio <= 1.0;  // NaN fails
+        count(ok);
+        print(ok ? "pass " : "FAIL ", what, ": max |err| ", worst, " (", worst_ratio, " of its bound)\n");
+    }
+
+    void is_true(const char* what, bool ok) noexcept {
+        count(ok);
+        print(ok ? "pass " : "FAIL ", what, "\n");
+    }
+
+    std::size_t failures() const noexcept { return failed_; }
+    std::size_t checks() const noexcept { return passed_ + failed_; }
+
+private:
+    void report(const char* what, bool ok, double worst, double atol, double rtol) noexcept {
+        count(ok);
+        print(ok ? "pass " : "FAIL ", what, ": max |err| ", worst, " (tol ", atol, " + ", rtol, " |ref|)\n");
+    }
+    void count(bool ok) noexcept { ok ? ++passed_ : ++failed_; }
+
+    std::size_t passed_ = 0;
+    std::size_t failed_ = 0;
+};
+
+}  // namespace embedded

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Link-time and compile-time proofs for the firmware, run by meson test (tests/embedded/meson.build).
+
+    link_probe.py heap   WORKDIR SRCDIR -- COMPILER... -- COMPILE_FLAGS... -- LINK_FLAGS...
+    link_probe.py budget WORKDIR SRCDIR -- COMPILER... -- COMPILE_FLAGS...
+    link_probe.py clean  ELF... -- NM OBJDUMP
+
+heap:   heap_probe.cpp + startup.cpp must link without allocating (control) and must fail to link
+        with `new` and with `malloc`, and the linker must say why (an undefined __wrap_malloc).
+budget: budget_probe.cpp must compile within a generous budget (control) and fail with the
+        budget's name in the error when RAM or flash is one byte short.
+clean:  firmware images must hold no allocator and no static constructors.
+Each step prints what it ran and what it saw; any surprise exits 1.
+"""
+import os
+import subprocess
+import sys
+
+failures = 0
+
+
+def say(ok, what):
+    global failures
+    print(('pass ' if ok else 'FAIL ') + what)
+    if not ok:
+        failures += 1
+
+
+def split_dashes(args):
+    groups, current = [], []
+    for a in args:
+        if a == '--':
+            groups.append(current)
+            current = []
+        else:
+            current.append(a)
+    groups.append(current)
+    return groups
+
+
+def run(cmd):
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return result.returncode, result.stdout
+
+
+def heap(workdir, srcdir, compiler, cflags, lflags):
+    os.makedirs(workdir, exist_ok=True)
+    sources = [os.path.join(srcdir, 'heap_probe.cpp'), os.path.join(srcdir, 'startup.cpp')]
+    for kind, name in ((0, 'no allocation'), (1, 'operator new'), (2, 'malloc')):
+        out = os.path.join(workdir, f'heap_probe_{kind}.elf')
+        cmd = compiler + cflags + [f'-DCTATTN_PROBE_ALLOCATION={kind}'] + sources + lflags + ['-o', out]
+        code, text = run(cmd)
+        if kind == 0:
+            say(code == 0, f'a firmware without allocation links')
+            if code != 0:
+                print(' '.join(cmd) + '\n' + text)
+        else:
+            undefined_wrap = 'undefined reference to `__wrap_' in text
+            say(code != 0 and undefined_wrap, f'a firmware calling {name} is a link error (undefined __wrap_*)')
+            if not (code != 0 and undefined_wrap):
+                print(' '.join(cmd) + '\n' + text)
+            else:
+                print('      linker: ' + next(l for l in text.splitlines() if '__wrap_' in l).strip())
+
+
+def budget(workdir, srcdir, compiler, cflags):
+    os.makedirs(workdir, exist_ok=True)
+    source = os.path.join(srcdir, 'budget_probe.cpp')
+    out = os.path.join(workdir, 'budget_probe.o')
+    # Footprint of attention_config<20, 5, 5, 13> (float, 64-byte aligned rows; see footprint.hpp):
+    # weights 4*20*20*4 + 4*(20*4 padded to 128) = 6912 bytes; RAM is printed by the control run.
+    cases = (
+        ('a generous budget', 1 << 20, 1 << 20, None),
+        ('a RAM budget of 1 KiB', 1024, 1 << 20, 'ram_budget_too_small_for_activations_kv_and_scratch'),
+        ('a flash budget of 1 KiB', 1 << 20, 1024, 'flash_budget_too_small_for_weights'),
+    )
+    for what, ram, flash, expected in cases:
+        cmd = compiler + cflags + [f'-DCTATTN_PROBE_RAM_BYTES={ram}', f'-DCTATTN_PROBE_FLASH_BYTES={flash}',
+                                   '-c', source, '-o', out]
+        code, text = run(cmd)
+        if expected is None:
+            say(code == 0, f'static_assert(fits<Config>(...)) passes within {what}')
+            if code != 0:
+                print(' '.join(cmd) + '\n' + text)
+        else:
+            ok = code != 0 and expected in text
+            say(ok, f'static_assert(fits<Config>(...)) stops the build with {what}, naming {expected}')
+            lines = [l.strip() for l in text.splitlines() if expected in l]
+            if ok:
+                print('      compiler: ' + lines[0])
+            else:
+                print(' '.join(cmd) + '\n' + text)
+
+
+def clean(elves, nm, objdump):
+    allocators = {'malloc', 'free', 'calloc', 'realloc', '_malloc_r', '_free_r', '_sbrk', '_sbrk_r',
+                  '_Znwj', '_Znaj', '_Znwm', '_Znam'}
+    for elf in elves:
+        name = os.path.basename(elf)
+        code, symbols = run(nm + [elf])
+        found = sorted({line.split()[-1] for line in symbols.splitlines() if line.split() and line.split()[-1] in allocators})
+        say(code == 0 and not found, f'{name} holds no allocator' + (f' (found {", ".join(found)})' if found else ''))
+        code, headers = run(objdump + ['-h', elf])
+        init_size = 0
+        for line in headers.splitlines():
+            words = line.split()
+            if len(words) > 2 and words[1] == '.init_array':
+                init_size = int(words[2], 16)
+        say(code == 0 and init_size == 0, f'{name} has no static constructors (.init_array is {init_size} bytes)')
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == 'heap':
+        workdir, srcdir = sys.argv[2], sys.argv[3]
+        _, compiler, cflags, lflags = split_dashes(sys.argv[4:])
+        heap(workdir, srcdir, compiler, cflags, lflags)
+    elif mode == 'budget':
+        workdir, srcdir = sys.argv[2], sys.argv[3]
+        _, compiler, cflags = split_dashes(sys.argv[4:])
+        budget(workdir, srcdir, compiler, cflags)
+    elif mode == 'clean':
+        elves, tools = split_dashes(sys.argv[2:])
+        clean(elves, [tools[0]], [tools[1]])
+    else:
+        sys.exit(__doc__)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == '__main__':
+    main()

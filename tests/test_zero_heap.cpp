@@ -1,0 +1,231 @@
+// Zero heap: this program replaces every global operator new/delete and the C allocator
+// (malloc, calloc, realloc, free, aligned_alloc, posix_memalign, memalign, valloc, pvalloc) with
+// versions that count calls and forward to glibc's internal allocator, then runs forward passes
+// of several configurations on the xsimd and scalar paths (successful and failing calls) and
+// requires the count not to move. It first proves the counters work: a deliberate new, new[],
+// aligned new, malloc, calloc, realloc and posix_memalign must each be counted.
+// No Catch2 here (its bookkeeping allocates); exit status 0 = pass.
+#include <ctattn/ctattn.hpp>
+
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+#include <malloc.h>
+
+extern "C" {
+// glibc's allocator under its internal names, so the replacements below can forward to it.
+void* __libc_malloc(std::size_t size);
+void* __libc_calloc(std::size_t count, std::size_t size);
+void* __libc_realloc(void* p, std::size_t size);
+void* __libc_memalign(std::size_t alignment, std::size_t size);
+void __libc_free(void* p);
+}
+
+namespace {
+// Plain counters: the program is single-threaded, and constant-initialised globals are ready
+// before the first allocation made by the C runtime.
+std::size_t allocation_calls = 0;
+std::size_t release_calls = 0;
+
+void* counted_malloc(std::size_t size) noexcept {
+    ++allocation_calls;
+    return __libc_malloc(size);
+}
+void* counted_aligned(std::size_t alignment, std::size_t size) noexcept {
+    ++allocation_calls;
+    return __libc_memalign(alignment, size);
+}
+void counted_free(void* p) noexcept {
+    if (p != nullptr) ++release_calls;
+    __libc_free(p);
+}
+void* new_or_abort(void* p) {
+    if (p == nullptr) std::abort();  // the test never runs out of memory; no exceptions needed
+    return p;
+}
+}  // namespace
+
+// ---- the C allocator ----------------------------------------------------------------------------
+extern "C" {
+void* malloc(std::size_t size) noexcept { return counted_malloc(size); }
+void* calloc(std::size_t count, std::size_t size) noexcept {
+    ++allocation_calls;
+    return __libc_calloc(count, size);
+}
+void* realloc(void* p, std::size_t size) noexcept {
+    ++allocation_calls;
+    return __libc_realloc(p, size);
+}
+void free(void* p) noexcept { counted_free(p); }
+void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
+void* memalign(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
+int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
+    void* p = counted_aligned(alignment, size);
+    if (p == nullptr) return 12;  // ENOMEM
+    *out = p;
+    return 0;
+}
+void* valloc(std::size_t size) noexcept { return counted_aligned(4096, size); }
+void* pvalloc(std::size_t size) noexcept { return counted_aligned(4096, (size + 4095) / 4096 * 4096); }
+}
+
+// ---- every replaceable global operator new / delete ----------------------------------------------
+void* operator new(std::size_t size) { return new_or_abort(counted_malloc(size ? size : 1)); }
+void* operator new[](std::size_t size) { return new_or_abort(counted_malloc(size ? size : 1)); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size ? size : 1); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size ? size : 1); }
+void* operator new(std::size_t size, std::align_val_t al) {
+    return new_or_abort(counted_aligned(std::size_t(al), size ? size : 1));
+}
+void* operator new[](std::size_t size, std::align_val_t al) {
+    return new_or_abort(counted_aligned(std::size_t(al), size ? size : 1));
+}
+void* operator new(std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
+    return counted_aligned(std::size_t(al), size ? size : 1);
+}
+void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
+    return counted_aligned(std::size_t(al), size ? size : 1);
+}
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
+
+namespace {
+
+int failures = 0;
+
+void expect(bool ok, const char* what) {
+    std::printf("%s: %s\n", ok ? "ok  " : "FAIL", what);
+    if (!ok) ++failures;
+}
+
+// Sinks the optimiser cannot see through, so the deliberate allocations below really happen.
+void* volatile keep_pointer = nullptr;
+
+void counters_see_deliberate_allocations() {
+    std::size_t before = allocation_calls;
+    keep_pointer = new int(7);
+    const bool new_counted = allocation_calls == before + 1;
+    const std::size_t released = release_calls;
+    delete static_cast<int*>(keep_pointer);
+    const bool delete_counted = release_calls == released + 1;
+    expect(new_counted, "a deliberate new is counted");
+    expect(delete_counted, "a deliberate delete is counted");
+
+    before = allocation_calls;
+    keep_pointer = new float[13];
+    delete[] static_cast<float*>(keep_pointer);
+    struct alignas(128) over_aligned { float lanes[32]; };
+    keep_pointer = new over_aligned;
+    delete static_cast<over_aligned*>(keep_pointer);
+    keep_pointer = new (std::nothrow) double;
+    delete static_cast<double*>(keep_pointer);
+    expect(allocation_calls == before + 3, "new[], aligned new and nothrow new are counted");
+
+    before = allocation_calls;
+    void* (*volatile c_malloc)(std::size_t) = std::malloc;  // through a volatile pointer: not elided
+    keep_pointer = c_malloc(24);
+    keep_pointer = std::realloc(keep_pointer, 48);
+    std::free(keep_pointer);
+    keep_pointer = std::calloc(3, 8);
+    std::free(keep_pointer);
+    void* aligned = nullptr;
+    const int memalign_result = posix_memalign(&aligned, 64, 256);
+    keep_pointer = aligned;
+    std::free(keep_pointer);
+    keep_pointer = std::aligned_alloc(64, 128);
+    std::free(keep_pointer);
+    const std::size_t counted = allocation_calls - before;  // read before printf, which may allocate
+    expect(memalign_result == 0, "posix_memalign succeeds");
+    expect(counted == 5, "malloc, realloc, calloc, posix_memalign and aligned_alloc are counted");
+}
+
+// Deterministic fill without <random> (its engines do not allocate, but keep this file minimal).
+float next_value(unsigned& state) {
+    state = state * 1664525u + 1013904223u;
+    return float(int(state >> 9) - (1 << 22)) / float(1 << 23);  // [-0.5, 0.5)
+}
+
+template <class M>
+void fill(M& m, unsigned& state) {
+    for (std::size_t i = 0; i < M::size; ++i) m[i] = next_value(state);
+}
+
+// Static storage: the test itself must not allocate either, or the count would mean nothing.
+template <class Config, class Arch>
+struct forward_run {
+    using mha = ctattn::multi_head_attention<Config, Arch>;
+    static inline typename mha::weights_type weights{};
+    static inline typename mha::workspace_type workspace{};
+    static inline typename mha::readout_type readout{};
+    static inline ctattn::matrix<Config::seq_capacity, Config::d_model> x{}, y{};
+
+    static void prepare() {
+        unsigned state = 12345u + unsigned(Config::d_model);
+        fill(weights.wq, state);
+        fill(weights.wk, state);
+        fill(weights.wv, state);
+        fill(weights.wo, state);
+        if constexpr (Config::bias) {
+            fill(weights.bq, state);
+            fill(weights.bk, state);
+            fill(weights.bv, state);
+            fill(weights.bo, state);
+        }
+        fill(x, state);
+    }
+
+    // Forward passes of every length, with and without readout, plus failing calls; returns how
+    // many calls did not give the expected status.
+    static int run(const typename mha::mask_params& mask) {
+        int wrong = 0;
+        for (std::size_t seq_len = 1; seq_len <= Config::seq_capacity; ++seq_len) {
+            typename mha::mask_params m = mask;
+            if constexpr (requires { m.valid_len; }) m.valid_len = (seq_len + 1) / 2;
+            wrong += mha::forward(weights, x, seq_len, y, workspace, m, &readout) != ctattn::status::ok;
+            wrong += mha::forward(weights, x.data(), seq_len, y.data(), workspace, m) != ctattn::status::ok;
+        }
+        wrong += mha::forward(weights, x, 0, y, workspace, mask) != ctattn::status::invalid_length;
+        wrong += mha::forward(weights, nullptr, 1, y.data(), workspace, mask) != ctattn::status::invalid_argument;
+        return wrong;
+    }
+};
+
+template <class Config>
+void check_config(const char* name, const typename Config::mask::params& mask = {}) {
+    using simd_run = forward_run<Config, ctattn::simd::default_arch>;
+    using scalar_run = forward_run<Config, ctattn::simd::scalar_arch>;
+    simd_run::prepare();
+    scalar_run::prepare();
+    const std::size_t before = allocation_calls, released = release_calls;
+    const int wrong = simd_run::run(mask) + scalar_run::run(mask);
+    const std::size_t allocated = allocation_calls - before, freed = release_calls - released;
+    std::printf("%s: %zu allocations, %zu releases, %d unexpected statuses\n", name, allocated, freed, wrong);
+    expect(allocated == 0 && freed == 0, "forward passes allocate nothing");
+    expect(wrong == 0, "forward passes return the expected statuses");
+}
+
+}  // namespace
+
+int main() {
+    counters_see_deliberate_allocations();
+    check_config<ctattn::attention_config<32, 4, 4, 16, true, ctattn::causal_mask>>("mha d32 h4 causal bias");
+    check_config<ctattn::attention_config<24, 6, 2, 9, false, ctattn::key_padding_mask>>("gqa d24 h6 kv2 padding",
+                                                                                          {1});
+    check_config<ctattn::attention_config<20, 5, 1, 13, true, ctattn::sliding_window_mask<4>>>(
+        "mqa d20 h5 kv1 window4 bias");
+    check_config<ctattn::attention_config<12, 3, 3, 5, false, ctattn::no_mask>>("mha d12 h3 no mask");
+    std::printf("%s\n", failures == 0 ? "zero heap: pass" : "zero heap: FAIL");
+    return failures == 0 ? 0 : 1;
+}
