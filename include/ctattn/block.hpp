@@ -150,14 +150,18 @@ struct transformer_block {
         kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
     }
 
+    // x += delta over rows x d_model. Per row with constant bounds: GCC 12 mistakes a tail loop
+    // after a run-time-bounded vector loop for a wrapping one (-Waggressive-loop-optimizations).
     static void residual_add(std::size_t rows, float* x, const float* delta) noexcept {
         using V = simd::ops<Arch>;
         constexpr std::size_t W = V::width;
-        const std::size_t count = rows * d_model;
-        std::size_t i = 0;
-        if constexpr (W > 1)
-            for (; i + W <= count; i += W) V::store(x + i, V::load(x + i) + V::load(delta + i));
-        for (; i < count; ++i) x[i] += delta[i];
+        constexpr std::size_t full = d_model / W * W;
+        for (std::size_t r = 0; r < rows; ++r) {
+            float* row = x + r * d_model;
+            const float* add = delta + r * d_model;
+            for (std::size_t i = 0; i < full; i += W) V::store(row + i, V::load(row + i) + V::load(add + i));
+            for (std::size_t i = full; i < d_model; ++i) row[i] += add[i];
+        }
     }
 };
 

@@ -1,7 +1,8 @@
 // Compile-time memory bounds. Every buffer ctattn touches is sized by the configuration type, so
-// what a layer needs is known before the program exists:
+// what a layer or a model needs is known before the program exists:
 //   flash = weights                         (constant: may live in flash / .rodata)
-//   RAM   = activations + KV + scratch      (input and output rows, K/V rows, Q rows, context, scores)
+//   RAM   = activations + KV + scratch      (layer: input/output rows, K/V rows, Q rows, context, scores;
+//                                            model: token ids and a logits row, KV cache, decoder scratch)
 // and `static_assert(ctattn::fits<Config>(ram_bytes, flash_bytes))` stops a build that cannot fit.
 #pragma once
 
@@ -9,13 +10,19 @@
 
 #include "attention.hpp"
 #include "config.hpp"
+#include "kv_cache.hpp"
+#include "model.hpp"
 #include "storage.hpp"
 
 namespace ctattn {
 
-// Byte counts for one multi-head attention layer (`multi_head_attention<Config>::forward`).
+// Byte counts per configuration: an attention_config (one layer) or a model config.
+template <class Config>
+struct footprint;
+
+// One multi-head attention layer (`multi_head_attention<Config>::forward`).
 template <attention_configuration Config>
-struct footprint {
+struct footprint<Config> {
     using config = Config;
 
     // Flash: Wq, Wk, Wv, Wo and the biases when the configuration has them.
@@ -34,6 +41,33 @@ struct footprint {
     static constexpr std::size_t flash_bytes = weight_bytes;
 };
 
+// A language model decoding token by token (`decoder<Config>`: prefill, then decode_step), the
+// way a device runs one. A full-sequence `language_model::forward` needs forward_bytes instead.
+template <model_configuration Config>
+struct footprint<Config> {
+    using config = Config;
+
+    // Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier.
+    static constexpr std::size_t weight_bytes = sizeof(model_weights<Config>);
+
+    // RAM, activations: the token ids of a full context and one row of logits.
+    static constexpr std::size_t activation_bytes =
+        Config::seq_capacity * sizeof(token_id) + sizeof(row_vector<Config::vocab>);
+    // RAM, the KV cache: K and V rows of every layer for every position, plus its length.
+    static constexpr std::size_t kv_bytes = sizeof(kv_cache<Config>);
+    // RAM, the rest of the decoder: scratch for one token (residual, normed, q, context, FFN
+    // hidden rows, one score row), its weights pointer and alignment padding.
+    static constexpr std::size_t scratch_bytes = sizeof(decoder<Config>) - kv_bytes;
+    static constexpr std::size_t readout_bytes = 0;
+
+    static constexpr std::size_t ram_bytes = activation_bytes + kv_bytes + scratch_bytes;
+    static constexpr std::size_t flash_bytes = weight_bytes;
+
+    // A full-sequence forward instead: its workspace and the (seq_capacity, vocab) logits.
+    static constexpr std::size_t forward_bytes =
+        sizeof(model_workspace<Config>) + sizeof(matrix<Config::seq_capacity, Config::vocab>);
+};
+
 namespace footprint_diagnostics {
 // Deliberately not constexpr: reaching one of these inside a constant expression ends
 // compilation with an error naming the function, i.e. the budget that was exceeded, and the
@@ -48,7 +82,7 @@ inline void flash_budget_too_small_for_weights(std::size_t /*flash_budget_bytes*
 // is a compile error that names it, e.g. "call to non-'constexpr' function 'void
 // ram_budget_too_small_for_activations_kv_and_scratch<98560>(std::size_t)'"; at run time it
 // simply returns false.
-template <attention_configuration Config>
+template <class Config>
 [[nodiscard]] constexpr bool fits(std::size_t ram_bytes, std::size_t flash_bytes) noexcept {
     using need = footprint<Config>;
     bool ok = true;
@@ -65,7 +99,7 @@ template <attention_configuration Config>
 
 // The same check with the budgets as template arguments, for a message in plain words:
 //   static_assert(ctattn::fits_budget<cfg, 64 * 1024, 256 * 1024>);
-template <attention_configuration Config, std::size_t RamBytes, std::size_t FlashBytes>
+template <class Config, std::size_t RamBytes, std::size_t FlashBytes>
 struct budget_check {
     static_assert(footprint<Config>::ram_bytes <= RamBytes,
                   "ctattn: RAM budget too small: activations + K/V + scratch (footprint<Config>::ram_bytes) "
@@ -75,7 +109,7 @@ struct budget_check {
     static constexpr bool value = true;
 };
 
-template <attention_configuration Config, std::size_t RamBytes, std::size_t FlashBytes>
+template <class Config, std::size_t RamBytes, std::size_t FlashBytes>
 inline constexpr bool fits_budget = budget_check<Config, RamBytes, FlashBytes>::value;
 
 }  // namespace ctattn

@@ -127,8 +127,10 @@ class decoder {
     }
 
     const weights_type* weights_ = nullptr;
-    cache_type cache_;
-    scratch_type scratch_;
+    // Value-initialised so a static decoder is constant-initialised: zeros in .bss, no static
+    // constructor (members left indeterminate would make its initialisation dynamic).
+    cache_type cache_{};
+    scratch_type scratch_{};
 };
 
 // Free-function forms: the shape the generation helper (sample.hpp) is written against.

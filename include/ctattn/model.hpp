@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -23,7 +24,6 @@
 #include "block.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/scores.hpp"
-#include "kernels/softmax.hpp"
 #include "position.hpp"
 #include "simd.hpp"
 #include "status.hpp"
@@ -232,11 +232,27 @@ struct language_model {
         return status::ok;
     }
 
-    // Next-token probabilities from one row of logits: softmax over the vocabulary (probs may be logits).
+    // Next-token probabilities from one row of logits: p_t = exp(l_t - max) / sum exp(l_s - max)
+    // over the vocabulary (probs may be logits). Loops have constant bounds (vocab_size), which
+    // also keeps GCC 12's -Waggressive-loop-optimizations quiet for vocabularies divisible by W.
     static void probabilities(const float* logits, float* probs) noexcept {
-        if (probs != logits)
-            for (std::size_t t = 0; t < vocab_size; ++t) probs[t] = logits[t];
-        kernels::softmax_row<Arch>(probs, vocab_size);
+        using V = simd::ops<Arch>;
+        constexpr std::size_t W = V::width;
+        constexpr std::size_t full = vocab_size / W * W;
+        float max = logits[0];
+        for (std::size_t t = 1; t < vocab_size; ++t) max = logits[t] > max ? logits[t] : max;
+        const typename V::vec max_v = V::broadcast(max);
+        typename V::vec sum_v = V::zero();
+        for (std::size_t t = 0; t < full; t += W) {
+            const typename V::vec e = V::exp(V::sub(V::load(logits + t), max_v));
+            V::store(probs + t, e);
+            sum_v = sum_v + e;
+        }
+        float sum = V::reduce_add(sum_v);
+        for (std::size_t t = full; t < vocab_size; ++t) sum += (probs[t] = std::exp(logits[t] - max));
+        // sum >= 1: the largest logit contributes exp(0).
+        const float inv_sum = 1.0f / sum;
+        for (std::size_t t = 0; t < vocab_size; ++t) probs[t] *= inv_sum;
     }
 
     // ---- steps shared with the KV-cache decoder (kv_cache.hpp) ----

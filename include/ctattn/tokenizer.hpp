@@ -13,14 +13,10 @@
 #include <limits>
 #include <string_view>
 
-#include "sample.hpp"  // token_id
+#include "sample.hpp"  // token_id, bos_token, eos_token
 #include "status.hpp"
 
 namespace ctattn {
-
-// SentencePiece / llama2.c conventions: 0 <unk>, 1 <s> (BOS), 2 </s> (EOS).
-inline constexpr token_id bos_token = 1;
-inline constexpr token_id eos_token = 2;
 
 namespace detail {
 

@@ -71,10 +71,11 @@ constexpr layer::weights_type make_weights() {
 }  // namespace
 
 // Named, external objects so tools/footprint.py can read their sizes from the symbol table.
+// constinit: zeros in .bss by constant initialisation, never a static constructor.
 extern constexpr layer::weights_type layer_weights = make_weights();  // flash
-layer::workspace_type layer_workspace;                               // RAM: K/V + scratch
-ctattn::matrix<seq, d_model> layer_output;                           // RAM: activations out
-layer::readout_type layer_readout;                                    // RAM: test-only readout
+constinit layer::workspace_type layer_workspace{};                   // RAM: K/V + scratch
+constinit ctattn::matrix<seq, d_model> layer_output{};               // RAM: activations out
+constinit layer::readout_type layer_readout{};                        // RAM: test-only readout
 
 namespace {
 
@@ -115,8 +116,12 @@ void check_projection(embedded::checker& check, const char* what, const float* w
     check.bounded(what, worst, worst_ratio);
 }
 
-float q_rows[seq * d_model];  // (seq, d_model): projection kernel output
-float k_rows[seq * kv_dim];   // (seq, kv_dim)
+}  // namespace
+
+constinit float kernel_check_q_rows[seq * d_model]{};  // (seq, d_model): projection kernel output, test-only
+constinit float kernel_check_k_rows[seq * kv_dim]{};   // (seq, kv_dim), test-only
+
+namespace {
 
 int run() {
     embedded::checker check;
@@ -126,9 +131,9 @@ int run() {
 
     // --- kernels ---
     check_projection<d_model, d_model>(check, "projection x @ Wq + bq (kernels::project)", layer_weights.wq.data(),
-                                       layer_weights.q_bias(), q_rows);
+                                       layer_weights.q_bias(), kernel_check_q_rows);
     check_projection<d_model, kv_dim>(check, "projection x @ Wk + bk, kv_dim columns", layer_weights.wk.data(),
-                                      layer_weights.k_bias(), k_rows);
+                                      layer_weights.k_bias(), kernel_check_k_rows);
 
     // --- the whole layer ---
     const ctattn::status s =

@@ -58,7 +58,7 @@ inline void print(double value) noexcept {
     text[n++] = 'e';
     text[n++] = exponent < 0 ? '-' : '+';
     const int magnitude = exponent < 0 ? -exponent : exponent;
-    text[n++] = static_cast<char>('0' + magnitude / 100 % 10);
+    if (magnitude >= 100) text[n++] = static_cast<char>('0' + magnitude / 100 % 10);
     text[n++] = static_cast<char>('0' + magnitude / 10 % 10);
     text[n++] = static_cast<char>('0' + magnitude % 10);
     text[n] = '\0';

@@ -1,5 +1,5 @@
 // Reset to firmware_main() on QEMU's MPS2/MPS3 Cortex-M boards, with no C library start-up code:
-// vector table, FPU enable, .data copy, .bss clear, stack painting, static constructors, main,
+// vector table, FPU enable, .data copy, .bss clear, stack painting, static constructors, the test,
 // then SYS_EXIT with its verdict. The symbols come from boards/firmware.ld.
 #include <cstddef>
 #include <cstdint>

@@ -5,9 +5,9 @@
 // Tolerance: inputs are rounded to float (6e-8 relative), then about eight chained float stages
 // (Q/K/V projection, scores, softmax, aggregation, output projection, LayerNorm, two FFN
 // projections of up to 4 d_model = 96 terms, LayerNorm) each add a few ulps times their length:
-// ~8 * 100 * 6e-8 = 5e-5 of the magnitudes involved. LayerNorm divides by the row's standard
-// deviation, which can amplify that when a row's variance is small, so:
-//   |y - y_gold| <= 1e-4 * |y_gold| + 1e-4 * max|y_gold|.
+// ~8 * 100 * 6e-8 = 5e-5 of the magnitudes involved (a worst case; random rounding grows like
+// sqrt(terms), and the measured errors are ~3e-7 of max|y|), so:
+//   |y - y_gold| <= 1e-4 * |y_gold| + 5e-5 * max|y_gold|.
 #include <catch2/catch.hpp>
 
 #include <ctattn/block.hpp>
@@ -20,7 +20,7 @@
 namespace {
 
 constexpr double relative_tolerance = 1e-4;
-constexpr double scale_tolerance = 1e-4;
+constexpr double scale_tolerance = 5e-5;
 
 template <class Block>
 void check_encoder_case(const std::string& file_name) {

@@ -6,15 +6,18 @@
 // pre-norm) -> x @ w_out + b_out. llama_*: llama2.c semantics (RMSNorm, RoPE, GQA, SwiGLU, final
 // RMSNorm, untied classifier, no biases).
 //
-// Tolerance: each layer adds the ~5e-5 relative float error of an encoder block (see
-// test_golden_encoder.cpp); errors compound through L layers and the head's d_model-term dot
-// products, and sinusoidal angles are formed in float (|error| <= pos * 1e-7 rad), so for logits
+// Tolerance: each layer adds at most the ~5e-5 relative float error of an encoder block (see
+// test_golden_encoder.cpp; measured ~3e-7); norms keep it from compounding beyond the sum over
+// L <= 3 layers plus the head's d_model-term dot products, and sinusoidal angles are formed in
+// float (|error| <= pos * 1e-7 rad), so for logits
 //   |got - want| <= 2e-4 * |want| + 2e-4 * max|want|,
-// and for probabilities (softmax is 1-Lipschitz in the logits' max-norm, and p <= 1) 2e-4 absolute.
+// and for probabilities 2e-4 absolute (a softmax output moves by at most the largest change of
+// its logits, and logits here are O(1)).
 #include <catch2/catch.hpp>
 
 #include <ctattn/model.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -64,7 +67,9 @@ void check_lm_case(const std::string& file_name) {
     auto w = std::make_unique<model_weights<Config>>();
     copy_array(gc, "embedding", w->embedding);
     hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<Config::layers>), [&](auto l) {
-        ctattn_test::load_encoder_block(gc, "l" + std::to_string(decltype(l)::value) + ".", hana::at(w->layers, l));
+        char prefix[16];
+        std::snprintf(prefix, sizeof prefix, "l%zu.", std::size_t(decltype(l)::value));
+        ctattn_test::load_encoder_block(gc, prefix, hana::at(w->layers, l));
     });
     copy_array(gc, "w_out", w->head.w_out);
     copy_array(gc, "b_out", w->head.b_out);
@@ -134,7 +139,7 @@ TEST_CASE("a llama model with RoPE, GQA and SwiGLU matches PyTorch (llama_v64_s1
     auto dec = std::make_unique<decoder<config>>(*w);
     std::vector<float> step_logits(10 * 64);
     for (std::size_t p = 0; p < 10; ++p) REQUIRE(dec->decode_step(tokens[p], step_logits.data() + p * 64) == status::ok);
-    require_close(gc.name + "(decode)", "logits", step_logits, gc.at("logits"));
+    require_close(gc.name, "decoded", step_logits, gc.at("logits"));
 }
 
 TEST_CASE("every enc_, lm_ and llama_ golden file is covered by a model test", "[model][golden]") {

@@ -25,9 +25,19 @@ bool ctattn_test::heap_counting_available() noexcept {
     return true;
 }
 
-#if defined(__GLIBC__)
+#if defined(__SANITIZE_ADDRESS__)
+#define CTATTN_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CTATTN_TEST_SANITIZED 1
+#endif
+#endif
+
+#if defined(__GLIBC__) && !defined(CTATTN_TEST_SANITIZED)
 // glibc lets a program define malloc & co. itself; these count and forward to glibc's allocator
-// (its __libc_* entry points), so memory from either side can be freed by the other.
+// (its __libc_* entry points), so memory from either side can be freed by the other. Not under
+// AddressSanitizer: its malloc must stay in place to keep redzones around every block (operator
+// new is still counted, and reaches ASan's malloc).
 extern "C" {
 void* __libc_malloc(std::size_t);
 void* __libc_calloc(std::size_t, std::size_t);

@@ -71,13 +71,18 @@ std::vector<piece_entry> test_vocabulary() {
         {"or", -8.0f},     // 273
         {"\xC3\xA9", -2.0f},  // 274: e-acute, one two-byte code point
         {"lo", -3.0f},     // 275: ties with "he"; the leftmost pair merges first
+        {"a", -2.0f},      // 276
+        {"b", -2.0f},      // 277
+        {"c", -2.0f},      // 278
+        {"ab", -3.0f},     // 279: ties with "bc", so "abc" shows which pair of a tie merges
+        {"bc", -3.0f},     // 280
     };
     v.insert(v.end(), pieces.begin(), pieces.end());
     return v;
 }
 
-constexpr std::size_t test_vocab = 276;
-constexpr std::size_t test_piece_bytes = 256 * 6 + 64;  // byte tokens + 5 + 3 + 4 + ... < 64
+constexpr std::size_t test_vocab = 281;
+constexpr std::size_t test_piece_bytes = 256 * 6 + 64;  // byte tokens, then 53 bytes of other pieces
 using test_tokenizer = ctattn::tokenizer<test_vocab, test_piece_bytes>;
 
 const std::vector<unsigned char>& test_file() {
@@ -147,6 +152,10 @@ TEST_CASE("encode merges the best-scoring pair first, as traced by hand", "[toke
     // Empty text: no dummy prefix.
     CHECK(encode(tok, "", true, false) == std::vector<token_id>{1});
     CHECK(encode(tok, "", false, false).empty());
+    // "ab" and "bc" score the same: the leftmost pair wins (llama2.c keeps the first best), and
+    // then "ab" + "c" is not a piece.
+    CHECK(encode(tok, "abc", false, false) == std::vector<token_id>{259, 279, 278});
+    CHECK(encode(tok, "cabc", false, false) == std::vector<token_id>{259, 278, 279, 278});
     // A single unknown ASCII letter falls back to its byte token.
     CHECK(encode(tok, "z", false, false) == std::vector<token_id>{259, 'z' + 3u});
 }

@@ -1,0 +1,163 @@
+// Firmware test: a small llama-style language model (2 layers, d_model 32, 4 heads sharing 2 K/V
+// heads, RoPE, SwiGLU, RMSNorm; the PyTorch reference case llama_v64_s10_e32_h4_kv2_l2 compiled in
+// by tools/embed_golden.py) run the way a device runs one: weights as a constexpr object in flash,
+// a decoder (KV cache + one row of scratch) in .bss, a prompt prefilled, then one decode step per
+// token. Checks, each printed as pass/FAIL:
+//   prefill of a 4-token prompt   logits after the prompt  vs PyTorch's logits row 3
+//   decode steps 4..9             each step's logits        vs PyTorch's rows 4..9
+//   full-sequence forward         all 10 rows of logits     vs PyTorch
+//   run-time errors               cache_full, invalid_token; logits and cache untouched
+// firmware_main() returns the number of failures; startup.cpp turns it into QEMU's exit status.
+#include <cstddef>
+
+#include <ctattn/footprint.hpp>
+#include <ctattn/kv_cache.hpp>
+#include <ctattn/model.hpp>
+
+#include CTATTN_GOLDEN_HEADER
+
+#include "check.hpp"
+#include "print.hpp"
+#include "stack.hpp"
+
+namespace {
+
+using namespace ctattn;
+using block = block_config<attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq, false,
+                                            causal_mask>,
+                           ffn_config<golden::d_model, swiglu, golden::hidden>, rms_norm<1e-5f>, pre_norm>;
+using config = stacked_model_config<golden::vocab, golden::layers, block, rotary_positions<10000>, rms_norm<1e-5f>,
+                                    untied_head<false>>;
+using arch = simd::default_arch;
+using model = language_model<config, arch>;
+using model_decoder = decoder<config, arch>;
+using footprint = ctattn::footprint<config>;
+static_assert(golden::layers == 2, "model_fw: the weight loader below names layers 0 and 1");
+
+constexpr std::size_t vocab = config::vocab;
+constexpr std::size_t seq = config::seq_capacity;
+constexpr std::size_t prompt_length = 4;
+
+static_assert(ctattn::fits<config>(CTATTN_BOARD_RAM_BYTES, CTATTN_BOARD_FLASH_BYTES));
+
+template <std::size_t N, class Matrix>
+constexpr void copy_values(const float (&from)[N], Matrix& to) {
+    static_assert(N == Matrix::size, "model_fw: a reference array's size differs from the weight it fills");
+    for (std::size_t i = 0; i < N; ++i) to[i] = from[i];
+}
+
+template <class BlockWeights>
+constexpr void fill_layer(BlockWeights& layer, const float (&attn_norm)[golden::d_model], const auto& wq,
+                          const auto& wk, const auto& wv, const auto& wo, const float (&ffn_norm)[golden::d_model],
+                          const auto& w1, const auto& w3, const auto& w2) {
+    copy_values(attn_norm, layer.attention_norm.gain);
+    copy_values(wq, layer.attention.wq);
+    copy_values(wk, layer.attention.wk);
+    copy_values(wv, layer.attention.wv);
+    copy_values(wo, layer.attention.wo);
+    copy_values(ffn_norm, layer.ffn_norm.gain);
+    copy_values(w1, layer.ffn.w1);
+    copy_values(w3, layer.ffn.w3);
+    copy_values(w2, layer.ffn.w2);
+}
+
+constexpr model_weights<config> make_weights() {
+    model_weights<config> w{};
+    copy_values(golden::embedding, w.embedding);
+    fill_layer(hana::at_c<0>(w.layers), golden::l0_attn_norm, golden::l0_wq, golden::l0_wk, golden::l0_wv,
+               golden::l0_wo, golden::l0_ffn_norm, golden::l0_w1, golden::l0_w3, golden::l0_w2);
+    fill_layer(hana::at_c<1>(w.layers), golden::l1_attn_norm, golden::l1_wq, golden::l1_wk, golden::l1_wv,
+               golden::l1_wo, golden::l1_ffn_norm, golden::l1_w1, golden::l1_w3, golden::l1_w2);
+    copy_values(golden::final_norm, w.final_norm.gain);
+    copy_values(golden::w_cls, w.head.w_out);
+    return w;
+}
+
+}  // namespace
+
+// Named, external objects so tools/footprint.py can read their sizes from the symbol table;
+// constinit: zeros in .bss by constant initialisation, never a static constructor.
+extern constexpr model_weights<config> model_weights_rom = make_weights();  // flash
+constinit model_decoder model_state{};                                      // RAM: KV cache + row scratch
+constinit float model_logits[vocab]{};                                      // RAM: one row of logits
+constinit model::workspace_type model_forward_workspace{};                  // RAM: test-only full forward
+constinit float model_forward_logits[seq * vocab]{};                        // RAM: test-only (seq, vocab)
+
+namespace {
+
+token_id golden_token(std::size_t p) { return static_cast<token_id>(golden::tokens[p]); }
+
+// Logits pass through 2 layers of float attention and SwiGLU and a 32-term classifier; the host
+// test of the same case (tests/model/test_golden_lm.cpp) bounds the error by
+// 2e-4 * |want| + 2e-4 * max|want|. Here max|want| of a row is folded into the absolute term.
+constexpr double logits_rtol = 2e-4;
+double logits_atol(const float* want, std::size_t n) {
+    double largest = 0.0;
+    for (std::size_t i = 0; i < n; ++i) largest = want[i] > largest ? want[i] : (-want[i] > largest ? -want[i] : largest);
+    return 2e-4 * largest;
+}
+
+int run() {
+    embedded::checker check;
+    embedded::print("case ", golden::case_name, ": vocab ", vocab, ", layers ", config::layers, ", d_model ",
+                    config::d_model, ", heads ", std::size_t(golden::heads), ", kv_heads ",
+                    std::size_t(golden::kv_heads), ", d_ff ", std::size_t(golden::hidden), ", capacity ", seq,
+                    ", arch ", simd::arch_name<arch>(), "\n");
+
+    // --- prefill a prompt, then decode one token at a time through the KV cache ---
+    model_state.attach(model_weights_rom);
+    token_id prompt[prompt_length];
+    for (std::size_t p = 0; p < prompt_length; ++p) prompt[p] = golden_token(p);
+    check.is_true("prefill of a 4-token prompt returns ok",
+                  model_state.prefill(prompt, prompt_length, model_logits) == status::ok);
+    const float* want = golden::logits + (prompt_length - 1) * vocab;
+    check.close("logits after the prompt vs PyTorch row 3", model_logits, want, vocab, logits_atol(want, vocab),
+                logits_rtol);
+    bool steps_ok = true;
+    double worst_step_ratio = 0.0, worst_step_error = 0.0;
+    for (std::size_t p = prompt_length; p < seq; ++p) {
+        steps_ok = steps_ok && model_state.decode_step(golden_token(p), model_logits) == status::ok;
+        want = golden::logits + p * vocab;
+        const double atol = logits_atol(want, vocab);
+        for (std::size_t i = 0; i < vocab; ++i) {
+            const double err = model_logits[i] > want[i] ? model_logits[i] - want[i] : want[i] - model_logits[i];
+            const double ratio = err / (atol + logits_rtol * (want[i] < 0 ? -want[i] : want[i]));
+            if (!(ratio <= worst_step_ratio)) worst_step_ratio = ratio, worst_step_error = err;
+        }
+    }
+    check.is_true("decode steps 4..9 return ok", steps_ok);
+    check.bounded("decode-step logits vs PyTorch rows 4..9 (bound 2e-4 |ref| + 2e-4 max|row|)", worst_step_error,
+                  worst_step_ratio);
+
+    // --- errors: a full cache and a token outside the vocabulary change nothing ---
+    for (std::size_t i = 0; i < vocab; ++i) model_logits[i] = 7.0f;
+    check.is_true("decode_step on a full cache gives cache_full", model_state.decode_step(1, model_logits) ==
+                                                                        status::cache_full);
+    model_state.reset();
+    check.is_true("decode_step with token id = vocab gives invalid_token",
+                  model_state.decode_step(token_id(vocab), model_logits) == status::invalid_token);
+    bool untouched = model_state.position() == 0;
+    for (std::size_t i = 0; i < vocab; ++i) untouched = untouched && model_logits[i] == 7.0f;
+    check.is_true("logits and cache are untouched after the errors", untouched);
+
+    // --- the whole sequence at once ---
+    token_id tokens[seq];
+    for (std::size_t p = 0; p < seq; ++p) tokens[p] = golden_token(p);
+    check.is_true("full-sequence forward returns ok",
+                  model::forward(model_weights_rom, tokens, seq, model_forward_logits, model_forward_workspace) ==
+                      status::ok);
+    check.close("full-sequence logits (10 x 64) vs PyTorch", model_forward_logits, golden::logits, seq * vocab,
+                logits_atol(golden::logits, seq * vocab), logits_rtol);
+
+    embedded::print("footprint flash_bound_bytes ", footprint::flash_bytes, " ram_bound_bytes ", footprint::ram_bytes,
+                    " readout_bytes 0\n");
+    embedded::print("stack_high_water_bytes ", embedded::stack_high_water_bytes(), " of ",
+                    embedded::stack_size_bytes(), "\n");
+    embedded::print(check.failures() == 0 ? "PASS " : "FAIL ", golden::case_name, ": ",
+                    check.checks() - check.failures(), " of ", check.checks(), " checks passed\n");
+    return static_cast<int>(check.failures());
+}
+
+}  // namespace
+
+int firmware_main() { return run(); }
