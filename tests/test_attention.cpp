@@ -31,6 +31,18 @@ constexpr double output_tolerance = 2e-5;  // relative to max(1, max|y_ref|), se
 constexpr double weight_tolerance = 1e-5;  // absolute, on probabilities
 constexpr float readout_sentinel = -77.0f;
 
+// Two runs of the same arithmetic that may differ only in FMA contraction: a few ulp of the output scale.
+constexpr double same_arithmetic_tolerance = 1e-6;
+
+double largest_difference(const std::vector<float>& a, const std::vector<float>& b) {
+    double worst = 0.0;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        const double d = std::abs(double(a[i]) - double(b[i]));
+        worst = d > worst || std::isnan(d) ? d : worst;
+    }
+    return a.size() == b.size() ? worst : INFINITY;
+}
+
 template <class Mask>
 ref::mask_kind kind_of() {
     if constexpr (std::is_same_v<Mask, ctattn::no_mask>)
@@ -105,10 +117,12 @@ void check_forward(std::size_t seq_len, const typename Config::mask::params& mas
     CHECK(masked_exact);
     CHECK(outside_untouched);
 
-    // Asking for the readout must not change the output.
+    // Asking for the readout must not change the output beyond rounding: the arithmetic is the
+    // same, but GCC may contract a*b+c into an FMA differently at the two inlined call sites
+    // (seen on the scalar path), so allow a few ulp rather than demanding identical bits.
     std::vector<float> y_plain(seq_len * D);
     REQUIRE(mha::forward(*w, x.data(), seq_len, y_plain.data(), *ws, mask) == ctattn::status::ok);
-    CHECK(std::memcmp(y_plain.data(), y.data(), y_plain.size() * sizeof(float)) == 0);
+    CHECK(largest_difference(y_plain, y) <= same_arithmetic_tolerance * y_scale);
 }
 
 template <class Config>
@@ -169,10 +183,10 @@ TEST_CASE("forward may write its output over its input (y == x)", "[attention][m
     auto ws = std::make_unique<mha::workspace_type>();
     REQUIRE(mha::forward(*w, x.data(), seq_len, y.data(), *ws) == ctattn::status::ok);
     REQUIRE(mha::forward(*w, x.data(), seq_len, x.data(), *ws) == ctattn::status::ok);
-    CHECK(std::memcmp(x.data(), y.data(), y.size() * sizeof(float)) == 0);  // same arithmetic, same bits
+    CHECK(largest_difference(x, y) <= same_arithmetic_tolerance);  // |y| is O(1) here: same arithmetic
 }
 
-TEST_CASE("the typed forward overload on whole matrices gives the same bits as the pointer overload",
+TEST_CASE("the typed forward overload on whole matrices gives the same result as the pointer overload",
           "[attention][mha]") {
     using config = ctattn::attention_config<20, 5, 5, 13, false, ctattn::no_mask>;
     using mha = ctattn::multi_head_attention<config>;
@@ -182,9 +196,10 @@ TEST_CASE("the typed forward overload on whole matrices gives the same bits as t
     auto y = std::make_unique<ctattn::matrix<13, 20>>();
     const auto input = ctattn_test::random_input<config>(13, 9);
     std::memcpy(x->data(), input.data(), sizeof(float) * input.size());
-    std::vector<float> y_ptr(seq_len * 20);
+    std::vector<float> y_ptr(seq_len * 20), y_typed;
     auto ws = std::make_unique<mha::workspace_type>();
     REQUIRE(mha::forward(*w, *x, seq_len, *y, *ws) == ctattn::status::ok);
     REQUIRE(mha::forward(*w, x->data(), seq_len, y_ptr.data(), *ws) == ctattn::status::ok);
-    CHECK(std::memcmp(y->data(), y_ptr.data(), y_ptr.size() * sizeof(float)) == 0);
+    y_typed.assign(y->data(), y->data() + seq_len * 20);
+    CHECK(largest_difference(y_typed, y_ptr) <= same_arithmetic_tolerance);
 }

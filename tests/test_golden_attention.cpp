@@ -6,11 +6,13 @@
 // Error measures, per array: "rel" is the largest |got - want| / |want| over the elements whose
 // |want| is at least 1e-3 of the array's largest magnitude (smaller ones are cancellation noise,
 // dominated by the error of their larger neighbours); "norm" is max|got - want| / max|want|.
-// Tolerance: the library computes in float from float-rounded inputs. Rounding the inputs to
-// float perturbs each by u = 6e-8 relative, and four chained float stages of at most 130 terms
-// add up to ~4 * 130 * u = 3e-5 of the magnitudes involved (see test_attention.cpp). So
-//   |y - y_gold| <= 1e-4 * |y_gold| + 3e-5 * max|y_gold|   and   |P - P_gold| <= 1e-5 (absolute),
-// which is the README's suggested 1e-5..1e-4 band; masked weights must be exactly 0.
+// Tolerance: the library computes in float from float-rounded inputs (u = 2^-24 = 6e-8). Four
+// chained float stages of at most 130 terms give a worst-case bound of ~4 * 130 * u = 3e-5 of the
+// magnitudes involved (see test_attention.cpp); rounding errors of random sign grow like sqrt(n),
+// so the typical error is ~50x smaller, and the measured normwise errors are <= 5e-7. We use
+//   |y - y_gold| <= 1e-4 * |y_gold| + 1e-5 * max|y_gold|   and   |P - P_gold| <= 1e-5 (absolute),
+// inside the README's suggested 1e-5..1e-4 band and 20x above what is measured; masked weights
+// must be exactly 0.
 #include <catch2/catch.hpp>
 
 #include <ctattn/ctattn.hpp>
@@ -31,7 +33,7 @@ namespace {
 using ctattn::simd::default_arch;
 
 constexpr double y_relative_tolerance = 1e-4;
-constexpr double y_scale_tolerance = 3e-5;
+constexpr double y_scale_tolerance = 1e-5;
 constexpr double weight_tolerance = 1e-5;
 
 // The cases this file tests, by file name; the coverage test compares it with the folder.

@@ -51,6 +51,7 @@ struct ops<scalar_arch> {
     static vec exp(vec x) noexcept { return std::exp(x); }
     static float reduce_add(vec v) noexcept { return v; }
     static float reduce_max(vec v) noexcept { return v; }
+    static vec reduce_add_each(const vec* rows) noexcept { return rows[0]; }
 };
 
 #if defined(CTATTN_HAS_XSIMD)
@@ -70,6 +71,9 @@ struct ops {
     static vec max(vec a, vec b) noexcept { return xsimd::max(a, b); }
     static vec exp(vec x) noexcept { return xsimd::exp(x); }
     static float reduce_add(vec v) noexcept { return xsimd::hadd(v); }  // 8.1 has no reduce_add
+    // Lane i = sum of rows[i]'s lanes, for `width` rows at once: one transpose-and-add network
+    // instead of `width` separate horizontal sums (scores for a vector of keys in one go).
+    static vec reduce_add_each(const vec* rows) noexcept { return xsimd::haddp(rows); }
     static float reduce_max(vec v) noexcept {
         alignas(64) float lanes[width];
         v.store_unaligned(lanes);

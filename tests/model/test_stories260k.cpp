@@ -8,6 +8,7 @@
 #include <ctattn/kv_cache.hpp>
 #include <ctattn/llama2c.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -268,6 +269,22 @@ TEST_CASE("stories260K's forward pass matches a double-precision llama2.c refere
     // Float vs double through 5 layers of d_model 64 / hidden 172 dot products: the attention
     // golden tests' 1e-4-of-scale band (measured ~2e-6 here).
     REQUIRE(errors.norm <= 1e-4);
+
+    // Next-token probabilities over the 512-token vocabulary (a multiple of every SIMD width, so
+    // the vector loop covers it all) against the double softmax of the reference logits: a
+    // probability moves by at most p * 2 * max|logit error| <= 1e-4.
+    std::vector<float> probs(V);
+    stories_model::probabilities(logits.data() + (tokens.size() - 1) * V, probs.data());
+    const dvec& last = want.back();
+    const double max_logit = *std::max_element(last.begin(), last.end());
+    double sum = 0.0, max_p_err = 0.0, total = 0.0;
+    for (double l : last) sum += std::exp(l - max_logit);
+    for (std::size_t t = 0; t < V; ++t) {
+        max_p_err = std::max(max_p_err, std::abs(probs[t] - std::exp(last[t] - max_logit) / sum));
+        total += probs[t];
+    }
+    REQUIRE(max_p_err <= 1e-4);
+    REQUIRE(std::abs(total - 1.0) <= 1e-5);
 }
 
 TEST_CASE("stories260K decodes like its forward pass and greedy generation from BOS is deterministic",

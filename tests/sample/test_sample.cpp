@@ -419,3 +419,85 @@ TEST_CASE("sampling makes no heap allocation", "[sample][alloc]") {
     CHECK(ctattn_test::heap_allocations() > v0);
     CHECK(grows.size() == 100);
 }
+
+TEST_CASE("the top-k and nucleus selections equal the sorted definitions", "[sample]") {
+    // Small integer logits (many ties) and probabilities (logit + 1) / 1024: every sum is exact in
+    // float, so the selected sets must equal the sort-based reference exactly, at every size
+    // (above and below the heap-sort cutoff of 16) and every threshold.
+    std::vector<std::uint32_t> sizes = {1, 2, 3, 5, 13, 16, 17, 31, 64, 100, 257, 1000, 2000};
+    std::uint64_t state = 12345;
+    auto next = [&] {  // a small LCG: test data only
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        return std::uint32_t(state >> 33u);
+    };
+    std::size_t mismatches = 0, cases = 0;
+    for (std::uint32_t n : sizes) {
+        for (int trial = 0; trial < 20; ++trial) {
+            std::vector<float> logits(n), probs(n);
+            const std::uint32_t levels = 1 + next() % 8;
+            for (std::size_t i = 0; i < n; ++i) {
+                logits[i] = float(next() % levels);
+                probs[i] = (logits[i] + 1.0f) / 1024.0f;
+            }
+            const std::vector<token_id> order = reference_order(logits);
+            const ctattn::detail::logit_order by_logit{logits.data()};
+
+            const std::size_t k = 1 + next() % n;
+            std::vector<token_id> ids(n);
+            std::iota(ids.begin(), ids.end(), token_id{0});
+            ctattn::detail::select_best_k(ids.data(), n, k, by_logit);
+            std::vector<bool> want(n, false), got(n, false);
+            for (std::size_t c = 0; c < k; ++c) want[order[c]] = true;
+            for (std::size_t c = 0; c < k; ++c) got[ids[c]] = true;
+            mismatches += want != got;
+            // The heap variant (used for k <= n / 16) returns the same k, sorted into `order`.
+            std::iota(ids.begin(), ids.end(), token_id{0});
+            ctattn::detail::best_k_sorted(ids.data(), n, k, by_logit);
+            mismatches += !std::equal(order.begin(), order.begin() + std::ptrdiff_t(k), ids.begin());
+
+            float total = 0.0f;
+            for (float p : probs) total += p;
+            const float needed = float(next() % 1025) / 1024.0f * total;
+            std::iota(ids.begin(), ids.end(), token_id{0});
+            const std::size_t m = ctattn::detail::select_nucleus(ids.data(), n, probs.data(), needed, by_logit);
+            float cumulative = 0.0f;
+            std::size_t prefix = 0;
+            while (prefix < n) {
+                cumulative += probs[order[prefix++]];
+                if (cumulative >= needed) break;
+            }
+            std::fill(want.begin(), want.end(), false);
+            std::fill(got.begin(), got.end(), false);
+            for (std::size_t c = 0; c < prefix; ++c) want[order[c]] = true;
+            for (std::size_t c = 0; c < m; ++c) got[ids[c]] = true;
+            mismatches += m != prefix || want != got;
+            // Both selections only permute: every id is still present once.
+            std::vector<token_id> sorted_ids = ids;
+            std::sort(sorted_ids.begin(), sorted_ids.end());
+            for (std::size_t i = 0; i < n; ++i) mismatches += sorted_ids[i] != i;
+            cases += 2;
+        }
+    }
+    CHECK(cases == 2 * 20 * sizes.size());
+    CHECK(mismatches == 0);
+}
+
+TEST_CASE("top_tokens lists the k largest logits best first, ties to the lower id", "[sample]") {
+    const std::vector<float> logits = tied_logits_13();
+    const std::vector<token_id> order = reference_order(logits);
+    for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(4), std::size_t(5),
+                          std::size_t(13), std::size_t(20)}) {
+        INFO("k = " << k);
+        token_id ids[20];
+        std::size_t count = 99;
+        REQUIRE(ctattn::top_tokens<13>(logits.data(), k, ids, count) == status::ok);
+        REQUIRE(count == std::min<std::size_t>(k, 13));
+        CHECK(std::equal(ids, ids + count, order.begin()));
+    }
+    const float nan_row[3] = {0.0f, std::numeric_limits<float>::quiet_NaN(), 1.0f};
+    token_id ids[3] = {7, 7, 7};
+    std::size_t count = 99;
+    CHECK(ctattn::top_tokens<3>(nan_row, 2, ids, count) == status::invalid_argument);
+    CHECK(count == 99);
+    CHECK(ids[0] == 7);
+}

@@ -139,6 +139,9 @@ TEST_CASE("the tokenizer loads llama2.c's format and looks pieces up", "[tokeniz
     CHECK(tok.find("\xC3\xA9") == 274);
     CHECK(tok.find("hel") == -1);
     CHECK(tok.find("") == -1);
+    // 256 byte tokens of 6 bytes plus 53 bytes of other pieces, from the file size alone.
+    CHECK(ctattn::tokenizer_piece_bytes(test_file().size(), test_vocab) == 256 * 6 + 53);
+    CHECK(ctattn::tokenizer_piece_bytes(10, test_vocab) == 0);
 }
 
 TEST_CASE("encode merges the best-scoring pair first, as traced by hand", "[tokenizer]") {
@@ -198,6 +201,32 @@ TEST_CASE("decode(encode(text)) gives the text back, byte fallback included", "[
         CHECK(ids.front() == ctattn::bos_token);
         CHECK(ids.back() == ctattn::eos_token);
         CHECK(decode_all(tok, ids) == text);
+    }
+}
+
+TEST_CASE("encode with a pair cache gives the same ids as without, on short and long texts", "[tokenizer]") {
+    const test_tokenizer& tok = loaded_tokenizer();
+    std::vector<std::string> texts = {"hello world", "abc", "cabc", "", "z", "caf\xC3\xA9 \xE2\x82\xAC 5",
+                                      "hellohellohello", " w or ld"};
+    // A long text from the vocabulary's pieces and some bytes without pieces, pseudo-random.
+    const char* parts[] = {"hello", " ", "world", "ab", "c", "l", "o", "\xC3\xA9", "\xE2\x82\xAC", "zz", "or", "he"};
+    std::string long_text;
+    std::uint32_t state = 99;
+    while (long_text.size() < 3000) {
+        state = state * 1664525u + 1013904223u;  // a small LCG: test data only
+        long_text += parts[(state >> 16) % 12];
+    }
+    texts.push_back(long_text);
+    for (const std::string& text : texts) {
+        INFO("text of " << text.size() << " bytes");
+        const std::vector<token_id> plain = encode(tok, text, true, true);
+        std::vector<token_id> cached(test_tokenizer::encode_capacity(text.size()));
+        std::vector<std::int32_t> scratch(cached.size());
+        std::size_t n = 0;
+        REQUIRE(tok.encode(text, true, true, cached.data(), cached.size(), n, scratch.data()) == status::ok);
+        cached.resize(n);
+        CHECK(cached == plain);
+        CHECK(decode_all(tok, cached) == text);
     }
 }
 
@@ -288,6 +317,9 @@ TEST_CASE("tokenizer load, encode and decode make no heap allocation", "[tokeniz
     int failures = 0;
     const std::size_t before = ctattn_test::heap_allocations();
     failures += tok.load(file.data(), file.size()) != status::ok;
+    static std::int32_t pair_scratch[sizeof ids / sizeof ids[0]];
+    std::size_t n_cached = 0;
+    failures += tok.encode(text, true, true, ids, sizeof ids / sizeof ids[0], n_cached, pair_scratch) != status::ok;
     failures += tok.encode(text, true, true, ids, sizeof ids / sizeof ids[0], n) != status::ok;
     for (std::size_t i = 1; i < n; ++i) {
         std::string_view piece;
@@ -297,6 +329,7 @@ TEST_CASE("tokenizer load, encode and decode make no heap allocation", "[tokeniz
     const std::size_t after = ctattn_test::heap_allocations();
     CHECK(failures == 0);
     CHECK(after == before);
+    CHECK(n_cached == n);
     // The text, less the dummy prefix space (stripped after BOS), plus "</s>" for EOS.
     CHECK(decoded_bytes == sizeof text - 1 + 4);
 }

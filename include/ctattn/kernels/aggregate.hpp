@@ -1,6 +1,7 @@
 // Value aggregation: out[d] = sum_j p[j] * v_j[d] over the visible keys, the attention-weighted
 // mix of value rows. SIMD runs along head_dim (contiguous in V): each weight is broadcast once and
-// multiplied into up to four vectors of the output held in registers.
+// multiplied into up to four vectors of the output held in registers, with consecutive keys in
+// separate partial sums so the FMAs do not wait on each other.
 #pragma once
 
 #include <cstddef>
@@ -11,17 +12,34 @@
 namespace ctattn::kernels {
 
 namespace detail {
+// FMA latency x FMA ports (4 x 2 on current cores) independent accumulators keep the FMA ports
+// busy; a block of Vecs output vectors has only Vecs chains, so consecutive keys feed `Chains`
+// separate partial sums that are added once at the end.
+template <std::size_t Vecs>
+inline constexpr std::size_t aggregate_chains = Vecs >= 8 ? 1 : (8 / Vecs > 4 ? 4 : 8 / Vecs);
+
 template <class Arch, std::size_t Vecs, std::size_t VStride>
 inline void aggregate_block(const float* p, const float* v, key_range visible, float* out) noexcept {
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
-    typename V::vec acc[Vecs];
-    for (std::size_t n = 0; n < Vecs; ++n) acc[n] = V::zero();
-    for (std::size_t j = visible.begin; j < visible.end; ++j) {
+    constexpr std::size_t Chains = aggregate_chains<Vecs>;
+    typename V::vec acc[Chains][Vecs];
+    for (std::size_t c = 0; c < Chains; ++c)
+        for (std::size_t n = 0; n < Vecs; ++n) acc[c][n] = V::zero();
+    std::size_t j = visible.begin;
+    for (; j + Chains <= visible.end; j += Chains)
+        for (std::size_t c = 0; c < Chains; ++c) {
+            const typename V::vec pj = V::broadcast(p[j + c]);
+            for (std::size_t n = 0; n < Vecs; ++n)
+                acc[c][n] = V::fma(pj, V::load(v + (j + c) * VStride + n * W), acc[c][n]);
+        }
+    for (; j < visible.end; ++j) {
         const typename V::vec pj = V::broadcast(p[j]);
-        for (std::size_t n = 0; n < Vecs; ++n) acc[n] = V::fma(pj, V::load(v + j * VStride + n * W), acc[n]);
+        for (std::size_t n = 0; n < Vecs; ++n) acc[0][n] = V::fma(pj, V::load(v + j * VStride + n * W), acc[0][n]);
     }
-    for (std::size_t n = 0; n < Vecs; ++n) V::store(out + n * W, acc[n]);
+    for (std::size_t c = 1; c < Chains; ++c)
+        for (std::size_t n = 0; n < Vecs; ++n) acc[0][n] = acc[0][n] + acc[c][n];
+    for (std::size_t n = 0; n < Vecs; ++n) V::store(out + n * W, acc[0][n]);
 }
 }  // namespace detail
 

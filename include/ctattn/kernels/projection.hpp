@@ -1,10 +1,12 @@
 // Projection: Y[rows x Dout] = X[rows x Din] . W[Din x Dout] (+ b), the `x @ W` convention.
-// Register-blocked: a tile of `tile_rows` rows by `tile_vecs` vectors of columns lives in
-// registers while k runs over Din; each step broadcasts one x and reuses each loaded W vector for
-// every row of the tile. Column tails narrower than a vector run the same tile on the scalar path.
+// Register-blocked: a tile of `rows` rows by `vecs` vectors of columns lives in registers while k
+// runs over Din; each step broadcasts one x per row and reuses each loaded W vector for every row
+// of the tile. The tile is chosen at compile time from the register file and the row count, and
+// the column panel is the outer loop so a panel of W stays in L1 while every row block uses it.
 #pragma once
 
 #include <cstddef>
+#include <utility>
 
 #include "../simd.hpp"
 
@@ -12,9 +14,24 @@ namespace ctattn::kernels {
 
 template <class Arch>
 struct projection_tile_shape {
-    // Accumulators = rows * vecs, leaving room for the W vectors and one broadcast.
-    static constexpr std::size_t rows = 4;
-    static constexpr std::size_t vecs = simd::ops<Arch>::registers >= 32 ? 4 : 2;
+    static constexpr std::size_t registers = simd::ops<Arch>::registers;
+    static constexpr bool is_vector = simd::ops<Arch>::width > 1;
+    // Row block of the main tile. Vector paths: rows * vecs accumulators + vecs W vectors + one
+    // broadcast must fit the register file, and FMA latency x FMA ports (4 x 2 on current x86 and
+    // big ARM cores) independent accumulators are needed to keep the FMA ports busy: 6 x 2 = 12
+    // with 16 registers (AVX2, NEON's 32 would allow more but 6 x 4 needs 29), 6 x 4 = 24 with 32.
+    // Scalar path: 4 x 2, sized for Cortex-M's 16 single-precision registers.
+    static constexpr std::size_t rows = is_vector ? 6 : 4;
+    static constexpr std::size_t vecs = registers >= 32 ? 4 : 2;
+
+    // Vectors per tile for a block of `tile_rows` rows (a remainder block, or one row in decode).
+    // One row: the W operand of each FMA comes straight from memory, so half the register file can
+    // be accumulators. Otherwise the widest tile whose accumulators, W vectors and broadcast fit.
+    static constexpr std::size_t vecs_for_rows(std::size_t tile_rows) noexcept {
+        if (tile_rows == rows) return vecs;
+        const std::size_t fit = tile_rows == 1 ? registers / 2 : (registers - 2) / (tile_rows + 1);
+        return fit > 0 ? fit : 1;
+    }
 };
 
 namespace detail {
@@ -41,25 +58,45 @@ inline void projection_tile(const float* x, const float* w, const float* bias, f
         for (std::size_t n = 0; n < TileVecs; ++n) V::store(y + m * YStride + n * W, acc[m][n]);
 }
 
-// All Dout columns for TileRows rows: wide tiles, then single vectors, then scalar columns.
+// n_rows (a multiple of TileRows) rows, all Dout columns: panels of the widest tile, then one tile
+// of the leftover whole vectors, then scalar columns. Every bound is a constant, so the leftover
+// tiles are chosen at compile time and loops that cannot run are not emitted.
 template <class Arch, std::size_t TileRows, std::size_t Din, std::size_t Dout, std::size_t XStride,
           std::size_t YStride>
-inline void projection_rows(const float* x, const float* w, const float* bias, float* y) noexcept {
+inline void projection_row_blocks(std::size_t n_rows, const float* x, const float* w, const float* bias,
+                                  float* y) noexcept {
     constexpr std::size_t W = simd::ops<Arch>::width;
-    constexpr std::size_t wide = projection_tile_shape<Arch>::vecs * W;
-    std::size_t c = 0;
-    if constexpr (W > 1 || wide > 1) {
-        for (; c + wide <= Dout; c += wide)
-            projection_tile<Arch, TileRows, projection_tile_shape<Arch>::vecs, Din, XStride, Dout, YStride>(
-                x, w + c, bias ? bias + c : nullptr, y + c);
-        for (; c + W <= Dout; c += W)
-            projection_tile<Arch, TileRows, 1, Din, XStride, Dout, YStride>(x, w + c, bias ? bias + c : nullptr, y + c);
-    }
-    // The vector loops end at Dout / W * W; starting the tail from that constant (not from `c`)
-    // lets GCC see the tail's trip count (it otherwise warns of a wrapping loop for e.g. Dout 88).
-    for (std::size_t t = Dout / W * W; t < Dout; ++t)
-        projection_tile<simd::scalar_arch, TileRows, 1, Din, XStride, Dout, YStride>(x, w + t, bias ? bias + t : nullptr,
-                                                                                    y + t);
+    constexpr std::size_t wanted_vecs = projection_tile_shape<Arch>::vecs_for_rows(TileRows);
+    constexpr std::size_t row_vecs = Dout / W;
+    constexpr std::size_t vecs = wanted_vecs < row_vecs ? wanted_vecs : (row_vecs > 0 ? row_vecs : 1);
+    constexpr std::size_t panel = vecs * W;
+    constexpr std::size_t panels_end = Dout / panel * panel;
+    constexpr std::size_t leftover_vecs = (Dout - panels_end) / W;
+    constexpr std::size_t vectors_end = panels_end + leftover_vecs * W;
+
+    for (std::size_t c = 0; c < panels_end; c += panel)
+        for (std::size_t r = 0; r < n_rows; r += TileRows)
+            projection_tile<Arch, TileRows, vecs, Din, XStride, Dout, YStride>(
+                x + r * XStride, w + c, bias ? bias + c : nullptr, y + r * YStride + c);
+    if constexpr (leftover_vecs > 0)
+        for (std::size_t r = 0; r < n_rows; r += TileRows)
+            projection_tile<Arch, TileRows, leftover_vecs, Din, XStride, Dout, YStride>(
+                x + r * XStride, w + panels_end, bias ? bias + panels_end : nullptr, y + r * YStride + panels_end);
+    // Columns narrower than a vector: the scalar tile, one column at a time.
+    for (std::size_t t = vectors_end; t < Dout; ++t)
+        for (std::size_t r = 0; r < n_rows; r += TileRows)
+            projection_tile<simd::scalar_arch, TileRows, 1, Din, XStride, Dout, YStride>(
+                x + r * XStride, w + t, bias ? bias + t : nullptr, y + r * YStride + t);
+}
+
+// The last rows % TileRows rows, as one block of exactly that many rows (its own tile width).
+template <class Arch, std::size_t Din, std::size_t Dout, std::size_t XStride, std::size_t YStride, std::size_t... Counts>
+inline void projection_remainder(std::size_t n_rows, const float* x, const float* w, const float* bias, float* y,
+                                 std::index_sequence<Counts...>) noexcept {
+    ((n_rows == Counts + 1
+          ? projection_row_blocks<Arch, Counts + 1, Din, Dout, XStride, YStride>(Counts + 1, x, w, bias, y)
+          : void()),
+     ...);
 }
 
 }  // namespace detail
@@ -67,19 +104,20 @@ inline void projection_rows(const float* x, const float* w, const float* bias, f
 // rows:  how many rows of X to project (run-time: the tokens present).
 // x:     rows x Din, row stride XStride.   w: Din x Dout, dense.   bias: Dout or nullptr.
 // y:     rows x Dout, row stride YStride. y must not overlap x.
+// Each output is bias + sum over k in order 0..Din-1 of x[k] * w[k][c], whatever the tile.
 template <std::size_t Din, std::size_t Dout, class Arch = simd::default_arch, std::size_t XStride = Din,
           std::size_t YStride = Dout>
 inline void project(std::size_t rows, const float* x, const float* w, const float* bias, float* y) noexcept {
     static_assert(Din > 0 && Dout > 0, "ctattn: projection extents must be at least 1");
     static_assert(XStride >= Din && YStride >= Dout, "ctattn: a row stride must cover the row");
     constexpr std::size_t tile_rows = projection_tile_shape<Arch>::rows;
-    // Both loops count up to a bound computed once: when rows is a constant multiple of tile_rows
-    // GCC 12 otherwise reports a false -Waggressive-loop-optimizations error on the dead tail loop.
-    const std::size_t tiled_rows = rows / tile_rows * tile_rows;
-    for (std::size_t r = 0; r < tiled_rows; r += tile_rows)
-        detail::projection_rows<Arch, tile_rows, Din, Dout, XStride, YStride>(x + r * XStride, w, bias, y + r * YStride);
-    for (std::size_t r = tiled_rows; r < rows; ++r)
-        detail::projection_rows<Arch, 1, Din, Dout, XStride, YStride>(x + r * XStride, w, bias, y + r * YStride);
+    const std::size_t full_rows = rows / tile_rows * tile_rows;
+    if (full_rows > 0)
+        detail::projection_row_blocks<Arch, tile_rows, Din, Dout, XStride, YStride>(full_rows, x, w, bias, y);
+    if (rows > full_rows)
+        detail::projection_remainder<Arch, Din, Dout, XStride, YStride>(rows - full_rows, x + full_rows * XStride, w,
+                                                                       bias, y + full_rows * YStride,
+                                                                       std::make_index_sequence<tile_rows - 1>{});
 }
 
 }  // namespace ctattn::kernels

@@ -1,6 +1,8 @@
 // Attention scores: s[j] = scale * (q . k_j) for the keys a mask lets the query see, -inf for the
 // rest (so softmax gives them weight exactly 0). The dot product runs along head_dim, which is
-// contiguous in both Q and K rows; four keys share each loaded q vector.
+// contiguous in both Q and K rows, so K is read as stored, never transposed: a vector's width of
+// keys share each loaded q vector, and one transpose-and-add turns their partial sums into a
+// vector of scores (four keys at a time when head_dim is narrower than a vector).
 #pragma once
 
 #include <cstddef>
@@ -28,6 +30,33 @@ inline float dot(const float* a, const float* b) noexcept {
 }
 
 namespace detail {
+// q . k_t for the `width` consecutive keys t = 0..width-1 (rows of K, stride KStride), as one
+// vector: lane t holds key t's dot product. Needs HeadDim >= width.
+template <std::size_t HeadDim, class Arch, std::size_t KStride>
+inline typename simd::ops<Arch>::vec dot_keys(const float* q, const float* k) noexcept {
+    using V = simd::ops<Arch>;
+    constexpr std::size_t W = V::width;
+    constexpr std::size_t full = HeadDim / W * W;
+    static_assert(full > 0, "ctattn: dot_keys needs head_dim >= the vector width");
+    typename V::vec acc[W];
+    for (std::size_t t = 0; t < W; ++t) acc[t] = V::zero();
+    for (std::size_t d = 0; d < full; d += W) {
+        const typename V::vec qv = V::load(q + d);
+        for (std::size_t t = 0; t < W; ++t) acc[t] = V::fma(qv, V::load(k + t * KStride + d), acc[t]);
+    }
+    typename V::vec sums = V::reduce_add_each(acc);
+    if constexpr (full < HeadDim) {
+        alignas(64) float tail[W];
+        for (std::size_t t = 0; t < W; ++t) {
+            float s = 0.0f;
+            for (std::size_t d = full; d < HeadDim; ++d) s += q[d] * k[t * KStride + d];
+            tail[t] = s;
+        }
+        sums = sums + V::load(tail);
+    }
+    return sums;
+}
+
 // Four dot products against one q: each q vector is loaded once for four keys.
 template <std::size_t HeadDim, class Arch, std::size_t KStride>
 inline void dot4(const float* q, const float* k, float* out) noexcept {
@@ -70,6 +99,12 @@ inline void score_row(const float* q, const float* k, std::size_t n_keys, key_ra
     constexpr float minus_inf = -std::numeric_limits<float>::infinity();
     for (std::size_t j = 0; j < visible.begin && j < n_keys; ++j) scores[j] = minus_inf;
     std::size_t j = visible.begin;
+    using V = simd::ops<Arch>;
+    if constexpr (V::width > 1 && HeadDim >= V::width) {
+        const typename V::vec scale_v = V::broadcast(scale);
+        for (; j + V::width <= visible.end; j += V::width)
+            V::store(scores + j, V::mul(detail::dot_keys<HeadDim, Arch, KStride>(q, k + j * KStride), scale_v));
+    }
     for (; j + 4 <= visible.end; j += 4) {
         detail::dot4<HeadDim, Arch, KStride>(q, k + j * KStride, scores + j);
         for (std::size_t t = 0; t < 4; ++t) scores[j + t] *= scale;
