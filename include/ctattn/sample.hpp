@@ -70,8 +70,10 @@ struct logit_order {
 // when std::sort/std::partial_sort inline into small fixed arrays.
 
 // Binary heap over ids whose root is the candidate that comes LAST in `order` (the weakest), so
-// top-k can replace its weakest member in O(log k) and heap sort leaves the best first.
-inline void sift_down(token_id* heap, std::size_t n, std::size_t at, logit_order order) noexcept {
+// top-k can replace its weakest member in O(log k) and heap sort leaves the best first. `order`
+// is any strict total order on ids (the tokenizer sorts its pieces with these too).
+template <class Order>
+inline void sift_down(token_id* heap, std::size_t n, std::size_t at, Order order) noexcept {
     for (;;) {
         const std::size_t left = 2 * at + 1;
         if (left >= n) return;
@@ -86,12 +88,14 @@ inline void sift_down(token_id* heap, std::size_t n, std::size_t at, logit_order
     }
 }
 
-inline void make_heap(token_id* heap, std::size_t n, logit_order order) noexcept {
+template <class Order>
+inline void make_heap(token_id* heap, std::size_t n, Order order) noexcept {
     for (std::size_t at = n / 2; at-- > 0;) sift_down(heap, n, at, order);
 }
 
 // Sorts a heap into `order` (best first) by moving the weakest to the back n - 1 times.
-inline void sort_heap(token_id* heap, std::size_t n, logit_order order) noexcept {
+template <class Order>
+inline void sort_heap(token_id* heap, std::size_t n, Order order) noexcept {
     for (std::size_t end = n; end > 1; --end) {
         const token_id weakest = heap[0];
         heap[0] = heap[end - 1];
@@ -100,8 +104,16 @@ inline void sort_heap(token_id* heap, std::size_t n, logit_order order) noexcept
     }
 }
 
+// Heap sort of ids[0, n) into `order`: O(n log n), in place, no recursion.
+template <class Order>
+inline void sort_ids(token_id* ids, std::size_t n, Order order) noexcept {
+    make_heap(ids, n, order);
+    sort_heap(ids, n, order);
+}
+
 // Reorders ids[0, n) so that ids[0, k) are the k best in `order`, sorted: O(n log k).
-inline void best_k_sorted(token_id* ids, std::size_t n, std::size_t k, logit_order order) noexcept {
+template <class Order>
+inline void best_k_sorted(token_id* ids, std::size_t n, std::size_t k, Order order) noexcept {
     if (k > n) k = n;
     if (k == 0) return;
     make_heap(ids, k, order);

@@ -13,7 +13,7 @@
 #include <limits>
 #include <string_view>
 
-#include "sample.hpp"  // token_id, bos_token, eos_token
+#include "sample.hpp"  // token_id, bos_token, eos_token, detail::sort_ids
 #include "status.hpp"
 
 namespace ctattn {
@@ -130,10 +130,13 @@ public:
         for (std::size_t id = 0; id < Vocab; ++id) {
             scores_[id] = reader.f32();
             const auto length = std::size_t(reader.i32());
+            // Pass 1 proved offset + length <= PieceBytes; the clamp restates it where the compiler
+            // can see it (GCC 12 -O3 otherwise warns of an overflow of bytes_ that cannot happen).
+            const std::size_t copied = length < PieceBytes - offset ? length : PieceBytes - offset;
             offsets_[id] = offset;
-            std::copy_n(file + reader.position, length, bytes_ + offset);
+            for (std::size_t b = 0; b < copied; ++b) bytes_[offset + b] = static_cast<char>(file[reader.position + b]);
             reader.position += length;
-            offset += static_cast<std::uint32_t>(length);
+            offset += static_cast<std::uint32_t>(copied);
         }
         offsets_[Vocab] = offset;
 
@@ -145,7 +148,7 @@ public:
         // Sorted ids turn "is this string a piece?" into a binary search; ties by id make the
         // lowest id the answer for duplicated pieces.
         for (std::size_t id = 0; id < Vocab; ++id) sorted_[id] = static_cast<token_id>(id);
-        std::sort(sorted_, sorted_ + Vocab, [this](token_id a, token_id b) {
+        detail::sort_ids(sorted_, Vocab, [this](token_id a, token_id b) {
             const std::string_view pa = piece_unchecked(a), pb = piece_unchecked(b);
             return pa < pb || (pa == pb && a < b);
         });

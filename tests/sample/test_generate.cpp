@@ -112,6 +112,15 @@ TEST_CASE("generation stops on the stop token without emitting or feeding it", "
     CHECK(report.generated == 3);
     CHECK(report.stopped_on_token);
     CHECK(model.position == 5);  // 5, 1, 4, 0, 3
+
+    // The very first draw is the stop token: nothing is emitted, nothing decoded after the prompt.
+    bigram_model<16, true> quiet;
+    recorder none;
+    REQUIRE(ctattn::generate(quiet, prompt, 2, s, {100, 4}, logits, none, report) == status::ok);
+    CHECK(none.tokens.empty());
+    CHECK(report.generated == 0);
+    CHECK(report.stopped_on_token);
+    CHECK(quiet.position == 2);
 }
 
 TEST_CASE("a callback returning false ends generation", "[generate]") {

@@ -13,17 +13,27 @@
 
 namespace ctattn::kernels {
 
-// q . k over HeadDim elements: SIMD over full vectors, scalar tail.
+// q . k over HeadDim elements: SIMD over full vectors, scalar tail. Long rows (a tied LM head
+// dots d_model-long rows) split the vectors over up to four partial sums so consecutive FMAs do
+// not wait on each other's latency.
 template <std::size_t HeadDim, class Arch = simd::default_arch>
 inline float dot(const float* a, const float* b) noexcept {
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
     constexpr std::size_t full = HeadDim / W * W;
+    constexpr std::size_t vectors = HeadDim / W;
+    constexpr std::size_t chains = vectors >= 16 ? 4 : (vectors >= 8 ? 2 : 1);
+    constexpr std::size_t chained_end = vectors / chains * chains * W;
     float sum = 0.0f;
     if constexpr (full > 0) {
-        typename V::vec acc = V::zero();
-        for (std::size_t d = 0; d < full; d += W) acc = V::fma(V::load(a + d), V::load(b + d), acc);
-        sum = V::reduce_add(acc);
+        typename V::vec acc[chains];
+        for (std::size_t c = 0; c < chains; ++c) acc[c] = V::zero();
+        for (std::size_t d = 0; d < chained_end; d += chains * W)
+            for (std::size_t c = 0; c < chains; ++c)
+                acc[c] = V::fma(V::load(a + d + c * W), V::load(b + d + c * W), acc[c]);
+        for (std::size_t d = chained_end; d < full; d += W) acc[0] = V::fma(V::load(a + d), V::load(b + d), acc[0]);
+        for (std::size_t c = 1; c < chains; ++c) acc[0] = acc[0] + acc[c];
+        sum = V::reduce_add(acc[0]);
     }
     for (std::size_t d = full; d < HeadDim; ++d) sum += a[d] * b[d];
     return sum;
