@@ -20,9 +20,9 @@ template <std::size_t Dim, std::size_t Hidden, std::size_t Layers, std::size_t H
 struct llama_shape {
     using attention = ctattn::attention_config<Dim, Heads, KvHeads, Seq, false, ctattn::causal_mask>;
     using ffn = ctattn::ffn_config<Dim, ctattn::swiglu, Hidden>;
-    using block = ctattn::block_config<attention, ffn, ctattn::rms_norm<1e-5f>, ctattn::pre_norm>;
+    using block = ctattn::block_config<attention, ffn, ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::pre_norm>;
     using config = ctattn::stacked_model_config<Vocab, Layers, block, ctattn::rotary_positions<10000>,
-                                                ctattn::rms_norm<1e-5f>, ctattn::tied_head>;
+                                                ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::tied_head>;
     static constexpr plain_llama_shape plain{int(Dim), int(Hidden), int(Layers), int(Heads), int(KvHeads), int(Vocab),
                                              int(Seq)};
 };

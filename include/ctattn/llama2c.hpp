@@ -72,7 +72,7 @@ struct float_reader {
 
 template <class Norm>
 inline constexpr bool is_rms_norm = false;
-template <float Eps>
+template <class Eps>
 inline constexpr bool is_rms_norm<rms_norm<Eps>> = true;
 
 // What a block must be to hold a llama2.c layer.

@@ -93,7 +93,7 @@ TEST_CASE("a 2-layer post-norm ReLU language model matches PyTorch (lm_v22_s6_e8
           "[model][golden][lm]") {
     using namespace ctattn;
     using block = block_config<attention_config<8, 2, 2, 6, true, causal_mask>, ffn_config<8, dense_ffn<relu>, 32>,
-                               layer_norm<1e-5f>, post_norm>;
+                               layer_norm<eps_1e_minus<5>>, post_norm>;
     using config = stacked_model_config<22, 2, block, sinusoidal_positions, no_norm, untied_head<true>>;
     check_lm_case<config>("lm_v22_s6_e8_h2_l2_relu_post.txt");
 }
@@ -102,7 +102,7 @@ TEST_CASE("a 3-layer pre-norm GELU language model matches PyTorch (lm_v50_s12_e3
           "[model][golden][lm]") {
     using namespace ctattn;
     using block = block_config<attention_config<32, 4, 4, 12, true, causal_mask>,
-                               ffn_config<32, dense_ffn<gelu_erf>, 128>, layer_norm<1e-5f>, pre_norm>;
+                               ffn_config<32, dense_ffn<gelu_erf>, 128>, layer_norm<eps_1e_minus<5>>, pre_norm>;
     using config = stacked_model_config<50, 3, block, sinusoidal_positions, no_norm, untied_head<true>>;
     check_lm_case<config>("lm_v50_s12_e32_h4_l3_gelu_pre.txt");
 }
@@ -111,8 +111,8 @@ TEST_CASE("a llama model with RoPE, GQA and SwiGLU matches PyTorch (llama_v64_s1
           "[model][golden][llama]") {
     using namespace ctattn;
     using block = block_config<attention_config<32, 4, 2, 10, false, causal_mask>, ffn_config<32, swiglu, 88>,
-                               rms_norm<1e-5f>, pre_norm>;
-    using config = stacked_model_config<64, 2, block, rotary_positions<10000>, rms_norm<1e-5f>, untied_head<false>>;
+                               rms_norm<eps_1e_minus<5>>, pre_norm>;
+    using config = stacked_model_config<64, 2, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<false>>;
     using model = language_model<config>;
     const ctattn_test::golden_case gc = ctattn_test::load_golden("llama_v64_s10_e32_h4_kv2_l2.txt");
     INFO("golden file in " << CTATTN_GOLDEN_DIR);

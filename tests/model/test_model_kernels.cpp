@@ -175,8 +175,8 @@ TEST_CASE("LayerNorm and RMSNorm match the double reference on awkward widths", 
 
 TEST_CASE("norm policies apply their eps, gain and bias", "[model][kernels][norm]") {
     // A constant row has zero variance: LayerNorm gives bias exactly (0 * 1/sqrt(eps) * gain + bias).
-    ctattn::layer_norm<1e-3f>::weights<5> ln{};
-    ctattn::rms_norm<1e-3f>::weights<5> rms{};
+    ctattn::layer_norm<ctattn::eps_1e_minus<3>>::weights<5> ln{};
+    ctattn::rms_norm<ctattn::eps_1e_minus<3>>::weights<5> rms{};
     for (std::size_t i = 0; i < 5; ++i) {
         ln.gain[i] = 2.0f;
         ln.bias[i] = float(i);
@@ -184,10 +184,10 @@ TEST_CASE("norm policies apply their eps, gain and bias", "[model][kernels][norm
     }
     const float constant[5] = {4, 4, 4, 4, 4}, tiny[5] = {0, 0, 0, 0, 0.01f};
     float y[5];
-    ctattn::layer_norm<1e-3f>::apply<5, default_arch>(ln, constant, y);
+    ctattn::layer_norm<ctattn::eps_1e_minus<3>>::apply<5, default_arch>(ln, constant, y);
     for (std::size_t i = 0; i < 5; ++i) REQUIRE(y[i] == float(i));
     // RMSNorm of a tiny row: mean square 2e-5 is swamped by eps 1e-3, so y = x / sqrt(1.02e-3).
-    ctattn::rms_norm<1e-3f>::apply<5, default_arch>(rms, tiny, y);
+    ctattn::rms_norm<ctattn::eps_1e_minus<3>>::apply<5, default_arch>(rms, tiny, y);
     REQUIRE(std::abs(y[4] - 0.01 / std::sqrt(1e-3 + 2e-5)) <= 1e-6);
     STATIC_REQUIRE(ctattn::layer_norm<>::eps == 1e-5f);
 }

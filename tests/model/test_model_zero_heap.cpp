@@ -78,11 +78,11 @@ using namespace ctattn;
 // A llama2.c-shaped model (RoPE, GQA, SwiGLU, tied head) and a GPT-shaped one (sinusoidal,
 // post-norm, biases, untied head), on the default and the scalar architecture.
 using llama_block = block_config<attention_config<24, 6, 2, 12, false, causal_mask>, ffn_config<24, swiglu, 40>,
-                                 rms_norm<1e-5f>, pre_norm>;
-using llama_cfg = stacked_model_config<33, 2, llama_block, rotary_positions<10000>, rms_norm<1e-5f>, tied_head>;
+                                 rms_norm<eps_1e_minus<5>>, pre_norm>;
+using llama_cfg = stacked_model_config<33, 2, llama_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 using gpt_block = block_config<attention_config<20, 4, 4, 9, true, sliding_window_mask<4>>,
-                               ffn_config<20, dense_ffn<gelu_erf>>, layer_norm<1e-5f>, post_norm>;
-using gpt_cfg = stacked_model_config<17, 3, gpt_block, sinusoidal_positions, layer_norm<1e-5f>, untied_head<true>>;
+                               ffn_config<20, dense_ffn<gelu_erf>>, layer_norm<eps_1e_minus<5>>, post_norm>;
+using gpt_cfg = stacked_model_config<17, 3, gpt_block, sinusoidal_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>>;
 
 // A llama2.c checkpoint image of llama_cfg, built in static memory: header + deterministic floats.
 constexpr llama2c::header llama_header{24, 40, 2, 6, 2, 33, 12};

@@ -33,8 +33,8 @@ constexpr std::size_t stories_bytes = 1056540;
 constexpr const char* stories_sha256 = "9414d5a285453a7eab631713d171753232c978f6f97654211469aff8be93c8d6";
 
 using stories_attention = attention_config<64, 8, 4, 128, false, causal_mask>;
-using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<1e-5f>, pre_norm>;
-using stories_config = stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<1e-5f>, tied_head>;
+using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
+using stories_config = stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 using stories_model = language_model<stories_config>;
 constexpr std::size_t V = 512, D = 64;
 
@@ -247,8 +247,8 @@ TEST_CASE("a checkpoint that does not fit the configuration is rejected and the 
     REQUIRE(untouched());
 
     // The same file into configurations of another shape or head kind.
-    using four_layers = stacked_model_config<512, 4, stories_block, rotary_positions<>, rms_norm<1e-5f>, tied_head>;
-    using untied = stacked_model_config<512, 5, stories_block, rotary_positions<>, rms_norm<1e-5f>, untied_head<>>;
+    using four_layers = stacked_model_config<512, 4, stories_block, rotary_positions<>, rms_norm<eps_1e_minus<5>>, tied_head>;
+    using untied = stacked_model_config<512, 5, stories_block, rotary_positions<>, rms_norm<eps_1e_minus<5>>, untied_head<>>;
     auto w4 = std::make_unique<model_weights<four_layers>>();
     auto wu = std::make_unique<model_weights<untied>>();
     REQUIRE(llama2c::load<four_layers>(bytes.data(), bytes.size(), *w4) == status::format_error);

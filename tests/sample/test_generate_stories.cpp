@@ -24,9 +24,9 @@ namespace {
 // is an upper bound; a shorter cache is enough here and keeps the test light).
 using attn = ctattn::attention_config<64, 8, 4, 64, false, ctattn::causal_mask>;
 using ffn = ctattn::ffn_config<64, ctattn::swiglu, 172>;
-using block = ctattn::block_config<attn, ffn, ctattn::rms_norm<1e-5f>, ctattn::pre_norm>;
-using cfg = ctattn::stacked_model_config<512, 5, block, ctattn::rotary_positions<10000>, ctattn::rms_norm<1e-5f>,
-                                         ctattn::tied_head>;
+using rms = ctattn::rms_norm<ctattn::eps_1e_minus<5>>;
+using block = ctattn::block_config<attn, ffn, rms, ctattn::pre_norm>;
+using cfg = ctattn::stacked_model_config<512, 5, block, ctattn::rotary_positions<10000>, rms, ctattn::tied_head>;
 using lm = ctattn::language_model<cfg>;
 constexpr std::size_t vocab = cfg::vocab;
 

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
+#include <ratio>
 
 #include "../simd.hpp"
 #include "../storage.hpp"
@@ -98,12 +100,32 @@ namespace ctattn {
 // Norm policies. Each says what weights a norm of width D holds and how it maps one row;
 // blocks and models take them as plain template parameters.
 
+// eps as an exact ratio type (std::ratio<Num, Den>) rather than a float template argument: float
+// non-type template parameters are C++20 but not in every compiler (clang < 18).
+// eps_1e_minus<5> is std::ratio<1, 100000>, i.e. 1e-5.
+namespace detail {
+constexpr std::intmax_t power_of_ten(int exponent) noexcept {
+    std::intmax_t p = 1;
+    for (int i = 0; i < exponent; ++i) p *= 10;
+    return p;
+}
+template <class R>
+concept ratio_type = requires {
+    { R::num } -> std::convertible_to<std::intmax_t>;
+    { R::den } -> std::convertible_to<std::intmax_t>;
+};
+}  // namespace detail
+
+template <int Exponent>
+using eps_1e_minus = std::ratio<1, detail::power_of_ten(Exponent)>;
+
 // LayerNorm (PyTorch nn.LayerNorm, elementwise affine). Eps is a template parameter because it is
 // part of the trained model's definition, not a run-time choice.
-template <float Eps = 1e-5f>
+template <class Eps = eps_1e_minus<5>>
 struct layer_norm {
-    static_assert(Eps > 0.0f, "ctattn: layer_norm eps must be positive (it keeps 1/sqrt(var + eps) finite)");
-    static constexpr float eps = Eps;
+    static_assert(detail::ratio_type<Eps>, "ctattn: layer_norm's Eps is a std::ratio, e.g. eps_1e_minus<5> for 1e-5");
+    static_assert(Eps::num > 0, "ctattn: layer_norm eps must be positive (it keeps 1/sqrt(var + eps) finite)");
+    static constexpr float eps = float(double(Eps::num) / double(Eps::den));
     static constexpr const char* name = "layer_norm";
     template <std::size_t D>
     struct weights {
@@ -112,15 +134,16 @@ struct layer_norm {
     };
     template <std::size_t D, class Arch>
     static void apply(const weights<D>& w, const float* x, float* y) noexcept {
-        kernels::layer_norm_row<D, Arch>(x, w.gain.data(), w.bias.data(), Eps, y);
+        kernels::layer_norm_row<D, Arch>(x, w.gain.data(), w.bias.data(), eps, y);
     }
 };
 
 // RMSNorm (llama): scale only, no centring and no bias.
-template <float Eps = 1e-5f>
+template <class Eps = eps_1e_minus<5>>
 struct rms_norm {
-    static_assert(Eps > 0.0f, "ctattn: rms_norm eps must be positive (it keeps 1/sqrt(mean(x^2) + eps) finite)");
-    static constexpr float eps = Eps;
+    static_assert(detail::ratio_type<Eps>, "ctattn: rms_norm's Eps is a std::ratio, e.g. eps_1e_minus<5> for 1e-5");
+    static_assert(Eps::num > 0, "ctattn: rms_norm eps must be positive (it keeps 1/sqrt(mean(x^2) + eps) finite)");
+    static constexpr float eps = float(double(Eps::num) / double(Eps::den));
     static constexpr const char* name = "rms_norm";
     template <std::size_t D>
     struct weights {
@@ -128,7 +151,7 @@ struct rms_norm {
     };
     template <std::size_t D, class Arch>
     static void apply(const weights<D>& w, const float* x, float* y) noexcept {
-        kernels::rms_norm_row<D, Arch>(x, w.gain.data(), Eps, y);
+        kernels::rms_norm_row<D, Arch>(x, w.gain.data(), eps, y);
     }
 };
 

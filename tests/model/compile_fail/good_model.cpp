@@ -4,8 +4,8 @@
 
 using namespace ctattn;
 using block = block_config<attention_config<16, 4, 2, 8, false, causal_mask>, ffn_config<16, swiglu, 24>,
-                           rms_norm<1e-5f>, pre_norm>;
-using config = stacked_model_config<10, 2, block, rotary_positions<>, rms_norm<1e-5f>, tied_head>;
+                           rms_norm<eps_1e_minus<5>>, pre_norm>;
+using config = stacked_model_config<10, 2, block, rotary_positions<>, rms_norm<eps_1e_minus<5>>, tied_head>;
 
 status use(const model_weights<config>& w, decoder<config>& d, model_workspace<config>& ws, float* logits) {
     const token_id tokens[2] = {1, 2};
