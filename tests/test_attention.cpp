@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "attention_fixture.hpp"
@@ -204,4 +205,58 @@ TEST_CASE("the typed forward overload on whole matrices gives the same result as
     REQUIRE(mha::forward(*w, x->data(), seq_len, y_ptr.data(), *ws) == ctattn::status::ok);
     y_typed.assign(y->data(), y->data() + seq_len * 20);
     CHECK(largest_difference(y_typed, y_ptr, y_ptr.size()) <= same_arithmetic_tolerance);
+}
+
+TEST_CASE("attend reads K and V rows from a wider cache and serves a later chunk of queries like the full pass",
+          "[attention][attend][gqa]") {
+    // The decoder's view: keys 0..n_keys-1 sit in a cache whose rows are wider than kv_dim, and the
+    // queries are the last few positions. Every (head, query) row must equal the reference's.
+    using config = ctattn::attention_config<30, 6, 3, 16, false, ctattn::causal_mask>;  // head_dim 5, groups of 2
+    constexpr std::size_t D = config::d_model, KvD = config::kv_dim, hd = config::head_dim;
+    constexpr std::size_t cache_stride = KvD + 3;
+    for (std::size_t n_keys : {1, 6, 13}) {
+        for (std::size_t n_queries : {std::size_t(1), n_keys / 2 + 1}) {
+            const std::size_t pos0 = n_keys - n_queries;
+            INFO("keys " << n_keys << " queries from position " << pos0);
+            std::mt19937 rng(unsigned(n_keys * 10 + n_queries));
+            std::vector<float> q(n_queries * D), cache_k(n_keys * cache_stride, NAN), cache_v(n_keys * cache_stride, NAN);
+            ctattn_test::fill_uniform(q.data(), q.size(), 3, rng);
+            for (std::size_t j = 0; j < n_keys; ++j) {  // the padding columns stay NaN: they must not be read
+                ctattn_test::fill_uniform(cache_k.data() + j * cache_stride, KvD, 3, rng);
+                ctattn_test::fill_uniform(cache_v.data() + j * cache_stride, KvD, 3, rng);
+            }
+            for (int path = 0; path < 2; ++path) {
+                std::vector<float> context(n_queries * D), scores(n_keys), readout(config::heads * n_queries * n_keys);
+                if (path == 0)
+                    ctattn::attend<config, default_arch, cache_stride>(n_queries, q.data(), pos0, n_keys, cache_k.data(),
+                                                                       cache_v.data(), {}, context.data(), scores.data(),
+                                                                       readout.data(), n_keys, n_queries * n_keys);
+                else
+                    ctattn::attend<config, scalar_arch, cache_stride>(n_queries, q.data(), pos0, n_keys, cache_k.data(),
+                                                                      cache_v.data(), {}, context.data(), scores.data(),
+                                                                      readout.data(), n_keys, n_queries * n_keys);
+                for (std::size_t h = 0; h < config::heads; ++h) {
+                    const std::size_t g = h / config::group_size;
+                    for (std::size_t i = 0; i < n_queries; ++i) {
+                        ref::vec s(n_keys, -INFINITY);
+                        for (std::size_t j = 0; j <= pos0 + i && j < n_keys; ++j) {
+                            double dot = 0.0;
+                            for (std::size_t d = 0; d < hd; ++d)
+                                dot += double(q[i * D + h * hd + d]) * cache_k[j * cache_stride + g * hd + d];
+                            s[j] = dot / std::sqrt(double(hd));
+                        }
+                        const ref::vec p = ref::softmax(s);
+                        for (std::size_t j = 0; j < n_keys; ++j)
+                            REQUIRE(std::abs(readout[(h * n_queries + i) * n_keys + j] - p[j]) <= weight_tolerance);
+                        for (std::size_t d = 0; d < hd; ++d) {
+                            double o = 0.0;
+                            for (std::size_t j = 0; j < n_keys; ++j) o += p[j] * cache_v[j * cache_stride + g * hd + d];
+                            // |v| <= 1 and the weights sum to 1: the output tolerance with scale 1.
+                            REQUIRE(std::abs(context[i * D + h * hd + d] - o) <= output_tolerance);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -228,7 +228,9 @@ struct language_model {
         embed(w, tokens, n, 0, act.x.data());
         run_layers(w, n, 0, act.x.data(), act.buffers(),
                    [&](auto) { return std::pair<float*, float*>{ws.k.data(), ws.v.data()}; });
-        for (std::size_t r = 0; r < n; ++r) head_logits(w, act.x.row(r), act.normed.row(r), logits + r * vocab_size);
+        for (std::size_t r = 0; r < n; ++r)
+            Config::final_norm::template apply<d_model, Arch>(w.final_norm, act.x.row(r), act.normed.row(r));
+        head_rows(w, n, act.normed.data(), logits);
         return status::ok;
     }
 
@@ -290,13 +292,20 @@ struct language_model {
     // One row of the residual stream -> vocab logits (normed: d_model scratch).
     static void head_logits(const weights_type& w, const float* x, float* normed, float* logits) noexcept {
         Config::final_norm::template apply<d_model, Arch>(w.final_norm, x, normed);
+        head_rows(w, 1, normed, logits);
+    }
+
+    // rows x d_model normed rows -> rows x vocab logits: one projection over all rows (untied), or
+    // a dot product with every embedding row (tied).
+    static void head_rows(const weights_type& w, std::size_t rows, const float* normed, float* logits) noexcept {
         if constexpr (Config::head::tied) {
-            for (std::size_t t = 0; t < vocab_size; ++t)
-                logits[t] = kernels::dot<d_model, Arch>(normed, w.embedding.row(t));
+            for (std::size_t r = 0; r < rows; ++r)
+                for (std::size_t t = 0; t < vocab_size; ++t)
+                    logits[r * vocab_size + t] = kernels::dot<d_model, Arch>(normed + r * d_model, w.embedding.row(t));
         } else if constexpr (Config::head::bias) {
-            kernels::project<d_model, vocab_size, Arch>(1, normed, w.head.w_out.data(), w.head.b_out.data(), logits);
+            kernels::project<d_model, vocab_size, Arch>(rows, normed, w.head.w_out.data(), w.head.b_out.data(), logits);
         } else {
-            kernels::project<d_model, vocab_size, Arch>(1, normed, w.head.w_out.data(), nullptr, logits);
+            kernels::project<d_model, vocab_size, Arch>(rows, normed, w.head.w_out.data(), nullptr, logits);
         }
     }
 };

@@ -323,3 +323,61 @@ TEST_CASE("stories260K decodes like its forward pass and greedy generation from 
     std::printf("stories260K scalar vs default arch: largest logit difference %.3e\n", scalar_err);
     REQUIRE(scalar_err <= 1e-4 * max_logit);
 }
+
+TEST_CASE("llama2.c loading puts every file float at its transposed place (untied classifier)",
+          "[model][llama2c]") {
+    // A synthetic checkpoint whose float number i holds the value i, so every loaded weight says
+    // where in the file it came from. dim 8, hidden 12, 2 layers, 2 heads sharing 1 KV head
+    // (kv_dim 4), vocab 10 stored as -10 (untied classifier at the end), seq_len 4.
+    using block = block_config<attention_config<8, 2, 1, 6, false, causal_mask>, ffn_config<8, swiglu, 12>,
+                               rms_norm<eps_1e_minus<5>>, pre_norm>;
+    using config = stacked_model_config<10, 2, block, rotary_positions<>, rms_norm<eps_1e_minus<5>>, untied_head<>>;
+    constexpr std::size_t d = 8, f = 12, layers = 2, kv = 4, vocab = 10, seq = 4, head_dim = 4;
+    const llama2c::header h{8, 12, 2, 2, 1, -10, 4};
+    const std::size_t bytes = llama2c::checkpoint_bytes(h);
+    REQUIRE(bytes != 0);
+    std::vector<unsigned char> image(bytes);
+    const std::int32_t fields[7] = {h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, h.vocab_size, h.seq_len};
+    std::memcpy(image.data(), fields, sizeof fields);
+    for (std::size_t i = 0; (i + 1) * 4 + llama2c::header_bytes <= bytes; ++i) {
+        const float value = float(i);  // exact: fewer than 2^24 floats
+        std::memcpy(image.data() + llama2c::header_bytes + 4 * i, &value, 4);
+    }
+    auto w = std::make_unique<model_weights<config>>();
+    REQUIRE(llama2c::load<config>(image.data(), image.size(), *w) == status::ok);
+
+    // File offsets (in floats) of each tensor, in llama2.c's order.
+    const std::size_t embedding = 0, rms_att = embedding + vocab * d, wq = rms_att + layers * d,
+                      wk = wq + layers * d * d, wv = wk + layers * kv * d, wo = wv + layers * kv * d,
+                      rms_ffn = wo + layers * d * d, w1 = rms_ffn + layers * d, w2 = w1 + layers * f * d,
+                      w3 = w2 + layers * d * f, rms_final = w3 + layers * f * d, rope_tables = rms_final + d,
+                      classifier = rope_tables + seq * head_dim;
+    REQUIRE((classifier + vocab * d) * 4 + llama2c::header_bytes == bytes);
+    for (std::size_t t = 0; t < vocab; ++t)
+        for (std::size_t i = 0; i < d; ++i) {
+            REQUIRE(w->embedding(t, i) == float(embedding + t * d + i));
+            REQUIRE(w->head.w_out(i, t) == float(classifier + t * d + i));  // file (vocab, dim)
+        }
+    for (std::size_t i = 0; i < d; ++i) REQUIRE(w->final_norm.gain[i] == float(rms_final + i));
+    auto check_layer = [&](const auto& layer, std::size_t l) {
+        for (std::size_t i = 0; i < d; ++i) {
+            REQUIRE(layer.attention_norm.gain[i] == float(rms_att + l * d + i));
+            REQUIRE(layer.ffn_norm.gain[i] == float(rms_ffn + l * d + i));
+            for (std::size_t o = 0; o < d; ++o) {  // file matrices are (out, in); ours (in, out)
+                REQUIRE(layer.attention.wq(i, o) == float(wq + l * d * d + o * d + i));
+                REQUIRE(layer.attention.wo(i, o) == float(wo + l * d * d + o * d + i));
+            }
+            for (std::size_t o = 0; o < kv; ++o) {
+                REQUIRE(layer.attention.wk(i, o) == float(wk + l * kv * d + o * d + i));
+                REQUIRE(layer.attention.wv(i, o) == float(wv + l * kv * d + o * d + i));
+            }
+            for (std::size_t o = 0; o < f; ++o) {
+                REQUIRE(layer.ffn.w1(i, o) == float(w1 + l * f * d + o * d + i));
+                REQUIRE(layer.ffn.w3(i, o) == float(w3 + l * f * d + o * d + i));
+                REQUIRE(layer.ffn.w2(o, i) == float(w2 + l * d * f + i * f + o));  // file (dim, hidden)
+            }
+        }
+    };
+    check_layer(w->layer<0>(), 0);
+    check_layer(w->layer<1>(), 1);
+}
