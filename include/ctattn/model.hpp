@@ -15,6 +15,11 @@
 #include <cstdint>
 #include <utility>
 
+#if defined(__has_include)
+#if !__has_include(<boost/hana/tuple.hpp>)
+#error "ctattn: model.hpp needs Boost.Hana (header-only, Boost >= 1.74: apt install libboost-dev, or add its include folder)"
+#endif
+#endif
 #include <boost/hana/at.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/range.hpp>

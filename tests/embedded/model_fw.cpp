@@ -25,8 +25,8 @@ namespace {
 using namespace ctattn;
 using block = block_config<attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq, false,
                                             causal_mask>,
-                           ffn_config<golden::d_model, swiglu, golden::hidden>, rms_norm<1e-5f>, pre_norm>;
-using config = stacked_model_config<golden::vocab, golden::layers, block, rotary_positions<10000>, rms_norm<1e-5f>,
+                           ffn_config<golden::d_model, swiglu, golden::hidden>, rms_norm<eps_1e_minus<5>>, pre_norm>;
+using config = stacked_model_config<golden::vocab, golden::layers, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>,
                                     untied_head<false>>;
 using arch = simd::default_arch;
 using model = language_model<config, arch>;

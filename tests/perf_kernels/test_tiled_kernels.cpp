@@ -1,0 +1,176 @@
+// The code paths issue 5's optimisation added to the kernels, each against a double reference:
+// projection tiles picked per row count (1..2*tile_rows+1 rows, leftover-vector tiles, scalar
+// column tails), dot products split over several partial sums, scores for a vector of keys at
+// once (reduce_add_each, head_dim tails), and aggregation over interleaved partial sums.
+#include <catch2/catch.hpp>
+
+#include <ctattn/kernels/aggregate.hpp>
+#include <ctattn/kernels/projection.hpp>
+#include <ctattn/kernels/scores.hpp>
+#include <ctattn/simd.hpp>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace {
+
+using default_arch = ctattn::simd::default_arch;
+using scalar_arch = ctattn::simd::scalar_arch;
+
+// Float summation of n products, any order, errs by at most gamma_n * sum|terms| with
+// gamma_n = n u / (1 - n u), u = 2^-24 (Higham, Accuracy and Stability, 3.1). Tests use 2x that.
+double sum_bound(std::size_t n_terms, double abs_sum) {
+    const double u = std::ldexp(1.0, -24), nu = double(n_terms) * u;
+    return 2.0 * nu / (1.0 - nu) * abs_sum + 1e-30;
+}
+
+std::vector<float> random_vector(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+template <std::size_t Din, std::size_t Dout, class Arch>
+void check_projection_rows(std::size_t max_rows, bool with_bias) {
+    const auto x = random_vector(max_rows * Din, unsigned(Din * 7 + Dout)), w = random_vector(Din * Dout, 3),
+               b = random_vector(Dout, 5);
+    for (std::size_t rows = 1; rows <= max_rows; ++rows) {
+        std::vector<float> y(rows * Dout + 1, 0.0f);
+        y[rows * Dout] = 77.0f;  // one past the output: must stay
+        ctattn::kernels::project<Din, Dout, Arch>(rows, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data());
+        INFO("Din " << Din << " Dout " << Dout << " rows " << rows << " arch " << ctattn::simd::arch_name<Arch>());
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t c = 0; c < Dout; ++c) {
+                double want = with_bias ? b[c] : 0.0, abs_sum = with_bias ? std::fabs(b[c]) : 0.0;
+                for (std::size_t k = 0; k < Din; ++k) {
+                    want += double(x[r * Din + k]) * w[k * Dout + c];
+                    abs_sum += std::fabs(double(x[r * Din + k]) * w[k * Dout + c]);
+                }
+                REQUIRE(std::fabs(y[r * Dout + c] - want) <= sum_bound(Din + 1, abs_sum));
+            }
+        REQUIRE(y[rows * Dout] == 77.0f);
+    }
+}
+
+template <std::size_t N, class Arch>
+void check_dot() {
+    const auto a = random_vector(N, unsigned(N)), b = random_vector(N, unsigned(N + 1));
+    double want = 0.0, abs_sum = 0.0;
+    for (std::size_t i = 0; i < N; ++i) want += double(a[i]) * b[i], abs_sum += std::fabs(double(a[i]) * b[i]);
+    INFO("N " << N << " arch " << ctattn::simd::arch_name<Arch>());
+    REQUIRE(std::fabs(ctattn::kernels::dot<N, Arch>(a.data(), b.data()) - want) <= sum_bound(N, abs_sum));
+}
+
+// Every visible run [begin, end) of up to 21 keys, keys strided by KStride > HeadDim.
+template <std::size_t HeadDim, class Arch>
+void check_scores() {
+    constexpr std::size_t n_keys = 21, k_stride = HeadDim + 3;
+    const auto q = random_vector(HeadDim, 11), k = random_vector(n_keys * k_stride, 13);
+    const float scale = 0.25f;
+    for (std::size_t begin = 0; begin <= n_keys; ++begin)
+        for (std::size_t end = begin; end <= n_keys; ++end) {
+            std::vector<float> s(n_keys, 123.0f);
+            ctattn::kernels::score_row<HeadDim, Arch, k_stride>(q.data(), k.data(), n_keys, {begin, end}, scale, s.data());
+            INFO("head_dim " << HeadDim << " visible " << begin << ".." << end << " arch " << ctattn::simd::arch_name<Arch>());
+            for (std::size_t j = 0; j < n_keys; ++j) {
+                if (j < begin || j >= end) {
+                    REQUIRE(s[j] == -std::numeric_limits<float>::infinity());
+                    continue;
+                }
+                double want = 0.0, abs_sum = 0.0;
+                for (std::size_t d = 0; d < HeadDim; ++d) {
+                    want += double(q[d]) * k[j * k_stride + d];
+                    abs_sum += std::fabs(double(q[d]) * k[j * k_stride + d]);
+                }
+                // One more rounding for the scale (a power of two here, so exact) and the store.
+                REQUIRE(std::fabs(s[j] - scale * want) <= scale * sum_bound(HeadDim + 1, abs_sum));
+            }
+        }
+}
+
+template <std::size_t HeadDim, class Arch>
+void check_aggregate() {
+    constexpr std::size_t n_keys = 19, v_stride = HeadDim + 5;
+    const auto p = random_vector(n_keys, 17), v = random_vector(n_keys * v_stride, 19);
+    for (std::size_t begin = 0; begin <= n_keys; ++begin)
+        for (std::size_t end = begin; end <= n_keys; ++end) {
+            std::vector<float> out(HeadDim + 1, 9.0f);
+            ctattn::kernels::aggregate_row<HeadDim, Arch, v_stride>(p.data(), v.data(), {begin, end}, out.data());
+            INFO("head_dim " << HeadDim << " visible " << begin << ".." << end << " arch " << ctattn::simd::arch_name<Arch>());
+            for (std::size_t d = 0; d < HeadDim; ++d) {
+                double want = 0.0, abs_sum = 0.0;
+                for (std::size_t j = begin; j < end; ++j) {
+                    want += double(p[j]) * v[j * v_stride + d];
+                    abs_sum += std::fabs(double(p[j]) * v[j * v_stride + d]);
+                }
+                REQUIRE(std::fabs(out[d] - want) <= sum_bound(n_keys, abs_sum));
+            }
+            REQUIRE(out[HeadDim] == 9.0f);
+        }
+}
+
+}  // namespace
+
+TEST_CASE("projection picks a correct tile for every row count, leftover vector and scalar column",
+          "[perf_kernels][projection]") {
+    // Dout 1, 7: only scalar columns; 17: one vector + a scalar tail (AVX2), 40: a main-tile panel
+    // + leftover vectors; 172 (stories260K's hidden width): panels + leftover + 4 scalar columns.
+    check_projection_rows<13, 1, default_arch>(13, true);
+    check_projection_rows<5, 7, default_arch>(13, false);
+    check_projection_rows<9, 17, default_arch>(13, true);
+    check_projection_rows<16, 40, default_arch>(13, false);
+    check_projection_rows<64, 172, default_arch>(13, true);
+    check_projection_rows<9, 17, scalar_arch>(9, true);
+    check_projection_rows<64, 172, scalar_arch>(5, false);
+}
+
+TEST_CASE("dot over one, two and four partial sums matches the double reference", "[perf_kernels][dot]") {
+    check_dot<1, default_arch>();
+    check_dot<13, default_arch>();
+    check_dot<64, default_arch>();
+    check_dot<77, default_arch>();
+    check_dot<288, default_arch>();
+    check_dot<77, scalar_arch>();
+    check_dot<288, scalar_arch>();
+}
+
+TEST_CASE("scores for a vector of keys at once match the double reference for every visible run",
+          "[perf_kernels][scores]") {
+    check_scores<3, default_arch>();   // narrower than a vector: the four-key path only
+    check_scores<8, default_arch>();
+    check_scores<13, default_arch>();  // head_dim tail after whole vectors
+    check_scores<32, default_arch>();
+    check_scores<13, scalar_arch>();
+}
+
+TEST_CASE("reduce_add_each puts each row's sum in its own lane", "[perf_kernels][simd]") {
+    using V = ctattn::simd::ops<default_arch>;
+    constexpr std::size_t W = V::width;
+    float values[W][W];
+    typename V::vec rows[W];
+    for (std::size_t r = 0; r < W; ++r) {
+        for (std::size_t l = 0; l < W; ++l) values[r][l] = float(r * 100 + l);  // integers: sums are exact
+        rows[r] = V::load(values[r]);
+    }
+    float sums[W];
+    V::store(sums, V::reduce_add_each(rows));
+    for (std::size_t r = 0; r < W; ++r) {
+        float want = 0.0f;
+        for (std::size_t l = 0; l < W; ++l) want += values[r][l];
+        REQUIRE(sums[r] == want);
+    }
+}
+
+TEST_CASE("aggregation over interleaved partial sums matches the double reference for every visible run",
+          "[perf_kernels][aggregate]") {
+    check_aggregate<1, default_arch>();
+    check_aggregate<8, default_arch>();    // one vector: four partial sums (AVX2)
+    check_aggregate<13, default_arch>();   // one vector + scalar tail
+    check_aggregate<32, default_arch>();   // four vectors: two partial sums (AVX2)
+    check_aggregate<72, default_arch>();   // a block of four + one more vector
+    check_aggregate<13, scalar_arch>();
+}
