@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "reference.hpp"
@@ -513,4 +514,18 @@ TEST_CASE("the xsimd path agrees with the scalar path on identical inputs", "[ke
         // (softmax bound above, twice, plus the score difference); |v| <= 1 adds n u: 1e-5 covers it.
         for (std::size_t d = 0; d < head_dim; ++d) REQUIRE(std::abs(o_simd[d] - o_scalar[d]) <= 1e-5);
     }
+}
+
+TEST_CASE("the auto build really uses xsimd, so the cross-path test compares two different paths", "[kernels][simd]") {
+#if defined(CTATTN_SIMD_SCALAR)
+    CHECK(std::is_same_v<default_arch, scalar_arch>);  // -Dsimd=scalar: the plain C++ path only
+#else
+#if !defined(CTATTN_HAS_XSIMD)
+    FAIL("built with simd=auto but <xsimd/xsimd.hpp> was not found: default_arch fell back to scalar");
+#endif
+#if defined(__SSE2__) || defined(__ARM_NEON)
+    // Every x86-64 and AArch64 target has 128-bit vectors at least.
+    CHECK(ctattn::simd::width<default_arch> >= 4);
+#endif
+#endif
 }
