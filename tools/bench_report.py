@@ -205,19 +205,33 @@ def main():
     build = os.path.abspath(os.path.join(ROOT, args.build)) if not os.path.isabs(args.build) else args.build
 
     data = json.load(open(args.json)) if args.json else run_benchmarks(build, args.min_time, args.filter)
-    if args.save_json:
-        json.dump(data, open(args.save_json, "w"), indent=1)
     results = index_results(data)
     peak = metric(results.get("ceiling/fma_peak"), "GFLOPs")
     bandwidth = {k.split("/")[-1]: metric(v, "bytes_per_second") for k, v in results.items()
                  if k.startswith("ceiling/read_bandwidth/")}
     dram = bandwidth.get("DRAM_256MiB")
 
-    counts = {} if args.no_callgrind else callgrind_counts(build, [
-        ("ctattn", "stories260K", 64), ("plain", "stories260K", 64), ("plain_fastmath", "stories260K", 64),
-        ("ctattn_scalar", "stories260K", 64),
-        ("ctattn", "stories15M", 4), ("plain", "stories15M", 4), ("plain_fastmath", "stories15M", 4)])
-    build_times = time_builds() if args.build_times else {}
+    if "callgrind" in data:  # saved with the results: reuse (valgrind takes minutes)
+        counts = {tuple(c["case"]): c["per_token"] for c in data["callgrind"]}
+    else:
+        counts = {} if args.no_callgrind else callgrind_counts(build, [
+            ("ctattn", "stories260K", 64), ("plain", "stories260K", 64), ("plain_fastmath", "stories260K", 64),
+            ("ctattn_scalar", "stories260K", 64),
+            ("ctattn", "stories15M", 2), ("plain", "stories15M", 2), ("plain_fastmath", "stories15M", 2)])
+        data["callgrind"] = [{"case": list(k), "per_token": v} for k, v in counts.items()]
+    if args.save_json:
+        json.dump(data, open(args.save_json, "w"), indent=1)
+    # Build times: measured now with --build-times (and saved), else the last saved measurement.
+    times_file = os.path.join(ROOT, "bench", "build_times.json")
+    if args.build_times:
+        build_times = {k: {"seconds": v[0], "ok": v[1], "when": datetime.datetime.utcnow().isoformat(timespec="minutes"),
+                           "how": "fresh meson folder, meson compile -j 2"} for k, v in time_builds().items()}
+        json.dump(build_times, open(times_file, "w"), indent=1)
+    else:
+        try:
+            build_times = json.load(open(times_file))
+        except (OSError, ValueError):
+            build_times = {}
 
     info = machine_info()
     out = []
@@ -313,14 +327,49 @@ def main():
                                              fmt(ratio(base, per_token), 2) + "x"))
         w("")
     if build_times:
-        w("## Build times (fresh folder, `meson compile -j 2`, this shared 2-core machine)")
+        w("## Build times (2 cores shared with other builds: the load average was 6-7 while these ran)")
         w("")
-        w("| what | seconds | ok |")
-        w("| --- | --- | --- |")
-        for label, (secs, ok) in build_times.items():
-            w("| %s | %s | %s |" % (label, fmt(secs, 0), "yes" if ok else "FAILED"))
+        w("From bench/build_times.json (rewritten by `tools/bench_report.py --build-times`).")
+        w("")
+        w("| what | wall seconds | CPU seconds | ok | when | how |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        for label, t in build_times.items():
+            w("| %s | %s | %s | %s | %s | %s |" % (label, fmt(t.get("seconds"), 0), fmt(t.get("cpu_seconds"), 0),
+                                                "yes" if t.get("ok") else "FAILED", t.get("when", "?"), t.get("how", "?")))
         w("")
 
+    w("## Grid kept")
+    w("")
+    w("- projection: S in {16, 64, 256} x width in {64, 128, 256, 512}, every implementation; Eigen fixed-size at")
+    w("  S=64 for every width and at S=16/256 for width 256 (each fixed shape is its own instantiation of Eigen's")
+    w("  product, the slowest thing in the bench to compile).")
+    w("- scores, softmax, aggregation: S=64 for every width x heads in {1, 4, 8} x {causal, none}, plus S=16 and")
+    w("  S=256 at width 256 / 8 heads; Eigen dynamic only (an Eigen user writes these with run-time blocks).")
+    w("- multi-head layer: the full grid S x width x heads x mask for ctattn, its scalar path, both plain builds")
+    w("  and Eigen dynamic (ctattn instantiates per width x heads x mask; S is a run-time length up to a capacity")
+    w("  of 256); Eigen fixed-size at the target point (S=64, width 256, 8 heads, causal and none) and one axis")
+    w("  at a time from it (S 16/256, width 64/128/512, heads 1/4), plus S=16/width 64/4 heads for bench_smoke.")
+    w("- decode: stories260K (512 tokens, ctattn, its scalar path, plain, plain -ffast-math) and stories15M")
+    w("  (256 tokens, without the scalar path: seconds per sequence, nothing new), plus a 16-token stories260K")
+    w("  run for bench_smoke. kv_heads == heads in the layer grid; the decode shapes use the models' own.")
+    w("")
+    w("## Method and correctness gate")
+    w("")
+    w("Before timing, every benchmark computes its result once and compares it with a double-precision")
+    w("reference (bench/reference_double.hpp; the decode benchmarks compare every step's logits with the")
+    w("plain model on the same checkpoint bytes); a mismatch skips the benchmark with an error and makes")
+    w("the binary exit 1 (`meson test bench_smoke` runs the small points this way). Rates use CPU time")
+    w("(Google Benchmark's default for counters), which on this shared machine excludes the time the")
+    w("process waited for a core; wall-clock times are up to 3x longer while other builds run.")
+    w("")
+    w("What the kernels do (include/ctattn/kernels/): projection tiles of 6 rows x 2 vectors (AVX2; 6 x 4 with")
+    w("32 registers) with the column panel as the outer loop, remainder row blocks and decode's single row")
+    w("get their own wider tiles chosen at compile time (1 row: 8 vectors); scores compute a vector's width of")
+    w("keys at once from K as stored (no transpose) and reduce the partial sums with one transpose-and-add")
+    w("(`simd::ops::reduce_add_each`, xsimd's haddp); aggregation and long dot products split their sums")
+    w("over several accumulators so FMAs do not wait on each other. No -ffast-math: every reassociation is")
+    w("explicit in the code, and the tests' tolerances bound it.")
+    w("")
     # Closing note: the issue's targets.
     w("## Targets (issue 5)")
     w("")

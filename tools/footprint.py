@@ -25,8 +25,11 @@ DEFAULT_BUILDS = ['build-m3', 'build-m4', 'build-m7', 'build-m55']
 
 # Objects the firmware names so their sizes can be read here. Library objects are what a device
 # needs; test objects (attention readout, kernel-check buffers, the full-forward check) are not.
-WEIGHT_SYMBOLS = {'layer_weights', 'model_weights_rom'}
-LIBRARY_RAM_SYMBOLS = {'layer_workspace', 'layer_output', 'model_state', 'model_logits'}
+# stories_weights is the exception that lives in RAM: llama2c::load fills it from the checkpoint
+# file, which is what sits in .rodata there.
+WEIGHT_SYMBOLS = {'layer_weights', 'model_weights_rom', 'stories_weights'}
+LIBRARY_RAM_SYMBOLS = {'layer_workspace', 'layer_output', 'model_state', 'model_logits', 'stories_state',
+                       'stories_logits'}
 TEST_RAM_SYMBOLS = {'layer_readout', 'kernel_check_q_rows', 'kernel_check_k_rows', 'model_forward_workspace',
                     'model_forward_logits'}
 
@@ -153,7 +156,8 @@ def main():
         '  the 64-byte vector table; .rodata also holds the test\'s reference inputs and outputs).',
         '- **stack**: the high-water mark measured by the firmware itself: startup code paints the stack',
         '  with a pattern, and the deepest overwritten word after all checks gives the bytes used',
-        '  (out of the 32 KiB the linker script reserves).',
+        '  (out of the 32 KiB the linker script reserves; an upper bound, as it includes the start-up',
+        '  code\'s own frame and a 64-byte unpainted margin).',
         '- **flash bound**: `ctattn::footprint<Config>::flash_bytes` (the weights), computed at compile',
         '  time; **weights** is the size of the weights object in the image (`nm -S`): they are equal',
         '  because the weights are one constexpr object placed in .rodata.',
@@ -164,6 +168,9 @@ def main():
         '  context of token ids. **test RAM** is .bss used only by the checks (the attention readout, the',
         '  projection-kernel check\'s rows, the model\'s full-sequence forward), which a device would not',
         '  carry. The 1 KiB or so of .data is newlib\'s reentrancy structure (errno for `expf`).',
+        '- **stories260k** is the real llama2.c checkpoint (MPS2 boards only): its file is linked into',
+        '  .rodata unchanged and `llama2c::load` converts it into the weights object, which therefore',
+        '  sits in .bss here (.bss = weights + library RAM), next to a 128-position KV cache.',
         '',
         'Build: `meson setup build-mN --cross-file cross/cortex-mN.ini --cross-file cross/arm-none-eabi.ini`',
         '(scalar path, `-fno-exceptions -fno-rtti`, newlib\'s libm, no heap); regenerate with',
