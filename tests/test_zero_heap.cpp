@@ -1,6 +1,5 @@
-// Zero heap: this program replaces every global operator new/delete and the C allocator
-// (malloc, calloc, realloc, free, aligned_alloc, posix_memalign, memalign, valloc, pvalloc) with
-// versions that count calls and forward to glibc's internal allocator, then runs forward passes
+// Zero heap: this program links tests/heap_counter.cpp, which replaces every global operator
+// new/delete and the C allocator with versions that count calls, then runs forward passes
 // of several configurations on the xsimd and scalar paths (successful and failing calls) and
 // requires the count not to move. It first proves the counters work: a deliberate new, new[],
 // aligned new, malloc, calloc, realloc and posix_memalign must each be counted.
@@ -12,94 +11,7 @@
 #include <cstdlib>
 #include <new>
 
-#include <malloc.h>
-
-extern "C" {
-// glibc's allocator under its internal names, so the replacements below can forward to it.
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* p, std::size_t size);
-void* __libc_memalign(std::size_t alignment, std::size_t size);
-void __libc_free(void* p);
-}
-
-namespace {
-// Plain counters: the program is single-threaded, and constant-initialised globals are ready
-// before the first allocation made by the C runtime.
-std::size_t allocation_calls = 0;
-std::size_t release_calls = 0;
-
-void* counted_malloc(std::size_t size) noexcept {
-    ++allocation_calls;
-    return __libc_malloc(size);
-}
-void* counted_aligned(std::size_t alignment, std::size_t size) noexcept {
-    ++allocation_calls;
-    return __libc_memalign(alignment, size);
-}
-void counted_free(void* p) noexcept {
-    if (p != nullptr) ++release_calls;
-    __libc_free(p);
-}
-void* new_or_abort(void* p) {
-    if (p == nullptr) std::abort();  // the test never runs out of memory; no exceptions needed
-    return p;
-}
-}  // namespace
-
-// ---- the C allocator ----------------------------------------------------------------------------
-extern "C" {
-void* malloc(std::size_t size) noexcept { return counted_malloc(size); }
-void* calloc(std::size_t count, std::size_t size) noexcept {
-    ++allocation_calls;
-    return __libc_calloc(count, size);
-}
-void* realloc(void* p, std::size_t size) noexcept {
-    ++allocation_calls;
-    return __libc_realloc(p, size);
-}
-void free(void* p) noexcept { counted_free(p); }
-void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
-void* memalign(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
-    void* p = counted_aligned(alignment, size);
-    if (p == nullptr) return 12;  // ENOMEM
-    *out = p;
-    return 0;
-}
-void* valloc(std::size_t size) noexcept { return counted_aligned(4096, size); }
-void* pvalloc(std::size_t size) noexcept { return counted_aligned(4096, (size + 4095) / 4096 * 4096); }
-}
-
-// ---- every replaceable global operator new / delete ----------------------------------------------
-void* operator new(std::size_t size) { return new_or_abort(counted_malloc(size ? size : 1)); }
-void* operator new[](std::size_t size) { return new_or_abort(counted_malloc(size ? size : 1)); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size ? size : 1); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size ? size : 1); }
-void* operator new(std::size_t size, std::align_val_t al) {
-    return new_or_abort(counted_aligned(std::size_t(al), size ? size : 1));
-}
-void* operator new[](std::size_t size, std::align_val_t al) {
-    return new_or_abort(counted_aligned(std::size_t(al), size ? size : 1));
-}
-void* operator new(std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
-    return counted_aligned(std::size_t(al), size ? size : 1);
-}
-void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
-    return counted_aligned(std::size_t(al), size ? size : 1);
-}
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
+#include "heap_counter.hpp"
 
 namespace {
 
@@ -114,16 +26,16 @@ void expect(bool ok, const char* what) {
 void* volatile keep_pointer = nullptr;
 
 void counters_see_deliberate_allocations() {
-    std::size_t before = allocation_calls;
+    std::size_t before = ctattn_test::heap_allocations();
     keep_pointer = new int(7);
-    const bool new_counted = allocation_calls == before + 1;
-    const std::size_t released = release_calls;
+    const bool new_counted = ctattn_test::heap_allocations() == before + 1;
+    const std::size_t released = ctattn_test::heap_releases();
     delete static_cast<int*>(keep_pointer);
-    const bool delete_counted = release_calls == released + 1;
+    const bool delete_counted = ctattn_test::heap_releases() == released + 1;
     expect(new_counted, "a deliberate new is counted");
     expect(delete_counted, "a deliberate delete is counted");
 
-    before = allocation_calls;
+    before = ctattn_test::heap_allocations();
     keep_pointer = new float[13];
     delete[] static_cast<float*>(keep_pointer);
     struct alignas(128) over_aligned { float lanes[32]; };
@@ -131,9 +43,9 @@ void counters_see_deliberate_allocations() {
     delete static_cast<over_aligned*>(keep_pointer);
     keep_pointer = new (std::nothrow) double;
     delete static_cast<double*>(keep_pointer);
-    expect(allocation_calls == before + 3, "new[], aligned new and nothrow new are counted");
+    expect(ctattn_test::heap_allocations() == before + 3, "new[], aligned new and nothrow new are counted");
 
-    before = allocation_calls;
+    before = ctattn_test::heap_allocations();
     void* (*volatile c_malloc)(std::size_t) = std::malloc;  // through a volatile pointer: not elided
     keep_pointer = c_malloc(24);
     keep_pointer = std::realloc(keep_pointer, 48);
@@ -146,7 +58,7 @@ void counters_see_deliberate_allocations() {
     std::free(keep_pointer);
     keep_pointer = std::aligned_alloc(64, 128);
     std::free(keep_pointer);
-    const std::size_t counted = allocation_calls - before;  // read before printf, which may allocate
+    const std::size_t counted = ctattn_test::heap_allocations() - before;  // read before printf, which may allocate
     expect(memalign_result == 0, "posix_memalign succeeds");
     expect(counted == 5, "malloc, realloc, calloc, posix_memalign and aligned_alloc are counted");
 }
@@ -208,9 +120,9 @@ void check_config(const char* name, const typename Config::mask::params& mask = 
     using scalar_run = forward_run<Config, ctattn::simd::scalar_arch>;
     simd_run::prepare();
     scalar_run::prepare();
-    const std::size_t before = allocation_calls, released = release_calls;
+    const std::size_t before = ctattn_test::heap_allocations(), released = ctattn_test::heap_releases();
     const int wrong = simd_run::run(mask) + scalar_run::run(mask);
-    const std::size_t allocated = allocation_calls - before, freed = release_calls - released;
+    const std::size_t allocated = ctattn_test::heap_allocations() - before, freed = ctattn_test::heap_releases() - released;
     std::printf("%s: %zu allocations, %zu releases, %d unexpected statuses\n", name, allocated, freed, wrong);
     expect(allocated == 0 && freed == 0, "forward passes allocate nothing");
     expect(wrong == 0, "forward passes return the expected statuses");

@@ -1,7 +1,6 @@
-// Zero heap for models: every global operator new/delete form and the C allocator (malloc,
-// calloc, realloc, aligned_alloc, posix_memalign, memalign) are replaced here by versions that
-// count calls and hand the work to glibc's own allocator. The program first checks that a
-// deliberate allocation of each kind is counted, then loads a llama2.c checkpoint image, runs
+// Zero heap for models: tests/heap_counter.cpp replaces every global operator new/delete form
+// and the C allocator by versions that count calls and hand the work to glibc's own allocator.
+// The program first checks that a deliberate allocation of each kind is counted, then loads a llama2.c checkpoint image, runs
 // full forward passes, prefill, decode steps, reset and rejected calls on several model
 // configurations (xsimd and scalar paths), and requires the count not to move.
 // No Catch2 here (its bookkeeping allocates); exit status 0 = pass.
@@ -15,62 +14,7 @@
 #include <cstring>
 #include <new>
 
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* p, std::size_t size);
-void* __libc_memalign(std::size_t alignment, std::size_t size);
-void __libc_free(void* p);
-}
-
-namespace {
-std::size_t heap_calls = 0;  // single-threaded program; constant-initialised before main
-
-void* count(void* p) noexcept {
-    ++heap_calls;
-    return p;
-}
-void* never_null(void* p) {
-    if (p == nullptr) std::abort();  // the test never runs out of memory; no exceptions needed
-    return p;
-}
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t size) noexcept { return count(__libc_malloc(size)); }
-void* calloc(std::size_t n, std::size_t size) noexcept { return count(__libc_calloc(n, size)); }
-void* realloc(void* p, std::size_t size) noexcept { return count(__libc_realloc(p, size)); }
-void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
-    return count(__libc_memalign(alignment, size));
-}
-void* memalign(std::size_t alignment, std::size_t size) noexcept { return count(__libc_memalign(alignment, size)); }
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
-    *out = count(__libc_memalign(alignment, size));
-    return *out ? 0 : 12;  // ENOMEM
-}
-void free(void* p) noexcept { __libc_free(p); }
-}
-
-void* operator new(std::size_t n) { return never_null(count(__libc_malloc(n))); }
-void* operator new[](std::size_t n) { return never_null(count(__libc_malloc(n))); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return count(__libc_malloc(n)); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return count(__libc_malloc(n)); }
-void* operator new(std::size_t n, std::align_val_t a) { return never_null(count(__libc_memalign(std::size_t(a), n))); }
-void* operator new[](std::size_t n, std::align_val_t a) { return never_null(count(__libc_memalign(std::size_t(a), n))); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return count(__libc_memalign(std::size_t(a), n));
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-    return count(__libc_memalign(std::size_t(a), n));
-}
-void operator delete(void* p) noexcept { __libc_free(p); }
-void operator delete[](void* p) noexcept { __libc_free(p); }
-void operator delete(void* p, std::size_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { __libc_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+#include "../heap_counter.hpp"
 
 namespace {
 using namespace ctattn;
@@ -169,18 +113,30 @@ int run_models() {
 }
 }  // namespace
 
+// Where the deliberate allocations below are stored: a volatile the optimiser cannot see through.
+void* volatile keep_pointer = nullptr;
+
 int main() {
     // The counters see every road to the heap.
-    const std::size_t start = heap_calls;
+    // Each pointer goes through a volatile sink, so the optimiser cannot elide an allocation
+    // whose memory is never used (new/delete and malloc/free pairs may otherwise vanish).
+    const std::size_t start = ctattn_test::heap_allocations();
     int* one = new int(1);
+    keep_pointer = one;
     int* many = new int[8];
+    keep_pointer = many;
     auto* aligned = new (std::align_val_t(128)) float;
+    keep_pointer = aligned;
     void* m = std::malloc(16);
+    keep_pointer = m;
     void* c = std::calloc(2, 8);
+    keep_pointer = c;
     void* r = std::realloc(m, 64);
+    keep_pointer = r;
     void* pm = nullptr;
     expect(posix_memalign(&pm, 64, 32) == 0, "posix_memalign succeeds");
-    expect(heap_calls - start == 7, "seven deliberate allocations are counted");
+    keep_pointer = pm;
+    expect(ctattn_test::heap_allocations() - start == 7, "seven deliberate allocations are counted");
     delete one;
     delete[] many;
     ::operator delete(aligned, std::align_val_t(128));
@@ -204,9 +160,9 @@ int main() {
     std::printf("model zero-heap test: llama weights %zu bytes, decoder %zu bytes\n", sizeof llama_weights,
                 sizeof llama_decoder);  // stdio's buffer is allocated here, outside the measurement
 
-    const std::size_t before = heap_calls;
+    const std::size_t before = ctattn_test::heap_allocations();
     const int wrong_status = run_models();
-    const std::size_t during = heap_calls - before;
+    const std::size_t during = ctattn_test::heap_allocations() - before;
 
     expect(wrong_status == 0, "every call returns its expected status");
     expect(during == 0, "load, forward, prefill, decode_step, reset and rejected calls allocate nothing");

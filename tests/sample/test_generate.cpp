@@ -8,7 +8,7 @@
 
 #include <ctattn/generate.hpp>
 
-#include "alloc_counter.hpp"
+#include "../heap_counter.hpp"
 
 using ctattn::status;
 using ctattn::token_id;

@@ -12,7 +12,7 @@
 #include <ctattn/kv_cache.hpp>
 #include <ctattn/llama2c.hpp>
 
-#include "alloc_counter.hpp"
+#include "../heap_counter.hpp"
 
 using ctattn::status;
 using ctattn::token_id;

@@ -12,7 +12,7 @@
 #include <ctattn/random.hpp>
 #include <ctattn/sample.hpp>
 
-#include "alloc_counter.hpp"
+#include "../heap_counter.hpp"
 
 using ctattn::sampling_params;
 using ctattn::status;

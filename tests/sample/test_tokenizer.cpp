@@ -13,7 +13,7 @@
 
 #include <ctattn/tokenizer.hpp>
 
-#include "alloc_counter.hpp"
+#include "../heap_counter.hpp"
 
 using ctattn::status;
 using ctattn::token_id;
