@@ -2,6 +2,8 @@
 // in this binary: ctattn's scalar path, plain llama2.c-style loops (ctattn's flags, and
 // -ffast-math), Eigen 3.4 dynamic matrices and, for projection, fixed-size ones. Names read
 // kernel/shape/implementation, e.g. projection/S64/D256/ctattn.
+// Compiled twice (bench/meson.build): CTATTN_BENCH_KERNELS_PART 1 holds projection, 2 the
+// attention-core kernels, so the two halves, each a long compile, build in parallel.
 #include <ctattn/ctattn.hpp>
 
 #include <Eigen/Dense>
@@ -14,6 +16,10 @@
 #include "bench_common.hpp"
 #include "plain_loops.hpp"
 #include "reference_double.hpp"
+
+#if CTATTN_BENCH_KERNELS_PART != 1 && CTATTN_BENCH_KERNELS_PART != 2
+#error "compile bench_kernels.cpp with -DCTATTN_BENCH_KERNELS_PART=1 or 2"
+#endif
 
 namespace ctattn_bench {
 namespace {
@@ -37,6 +43,7 @@ T& cached(std::map<std::string, std::unique_ptr<T>>& cache, const std::string& k
     return *slot;
 }
 
+#if CTATTN_BENCH_KERNELS_PART == 1
 // ---- projection: Y (S, D) = X (S, D) @ W (D, D) -----------------------------------------------
 
 struct projection_inputs {
@@ -131,6 +138,9 @@ void projection_eigen_fixed(benchmark::State& state) {
     set_flops(state, 2.0 * S * D * D);
 }
 
+#endif  // part 1
+
+#if CTATTN_BENCH_KERNELS_PART == 2
 // ---- attention core: scores, softmax, aggregation over all heads of a layer --------------------
 // Q, K, V are (S, D) with head h in columns h*head_dim..; scores and P are (heads, S, S).
 
@@ -380,14 +390,20 @@ void aggregate_eigen_dynamic(benchmark::State& state, std::size_t seq, std::size
     set_flops(state, 2.0 * double(hd) * visible_pairs(in));
 }
 
+#endif  // part 2
+
 // ---- registration -------------------------------------------------------------------------------
 
 std::string point_name(const char* kernel, std::size_t seq, std::size_t dim) {
     return std::string(kernel) + "/S" + std::to_string(seq) + "/D" + std::to_string(dim);
 }
+#if CTATTN_BENCH_KERNELS_PART == 2
 std::string point_name(const char* kernel, std::size_t seq, std::size_t dim, std::size_t heads, bool causal) {
     return point_name(kernel, seq, dim) + "/H" + std::to_string(heads) + (causal ? "/causal" : "/none");
 }
+#endif
+
+#if CTATTN_BENCH_KERNELS_PART == 1
 
 template <std::size_t D>
 void register_projection(std::size_t seq) {
@@ -404,6 +420,9 @@ void register_projection_fixed() {
     benchmark::RegisterBenchmark((point_name("projection", S, D) + "/eigen_fixed").c_str(), projection_eigen_fixed<S, D>);
 }
 
+#endif  // part 1
+
+#if CTATTN_BENCH_KERNELS_PART == 2
 template <std::size_t D, std::size_t H, class Mask>
 void register_core(std::size_t seq) {
     constexpr bool causal = std::is_same_v<Mask, ctattn::causal_mask>;
@@ -433,13 +452,16 @@ void register_core_both_masks(std::size_t seq) {
     register_core<D, H, ctattn::no_mask>(seq);
 }
 
+#endif  // part 2
+
 }  // namespace
 
 // Grid kept (see docs/performance.md): projection at every S x width; the attention-core kernels
 // at S=64 for every width x heads, plus S=16 and S=256 at width 256 / 8 heads; Eigen fixed-size
 // projection at S=64 for every width and at S=16/256 for width 256 (each fixed shape is a
 // separate instantiation of Eigen's product, the slowest thing in this binary to compile).
-void register_kernel_benchmarks() {
+#if CTATTN_BENCH_KERNELS_PART == 1
+void register_projection_benchmarks() {
     for (std::size_t seq : {16, 64, 256}) {
         register_projection<64>(seq);
         register_projection<128>(seq);
@@ -452,7 +474,9 @@ void register_kernel_benchmarks() {
     register_projection_fixed<64, 512>();
     register_projection_fixed<16, 256>();
     register_projection_fixed<256, 256>();
-
+}
+#else
+void register_attention_kernel_benchmarks() {
     register_core_both_masks<64, 1>(64);
     register_core_both_masks<64, 4>(64);
     register_core_both_masks<64, 8>(64);
@@ -468,5 +492,6 @@ void register_kernel_benchmarks() {
     register_core_both_masks<256, 8>(16);
     register_core_both_masks<256, 8>(256);
 }
+#endif
 
 }  // namespace ctattn_bench

@@ -11,7 +11,8 @@
 
 namespace ctattn_bench {
 void register_ceiling_benchmarks();
-void register_kernel_benchmarks();
+void register_projection_benchmarks();
+void register_attention_kernel_benchmarks();
 void register_mha_benchmarks();
 void register_decode_benchmarks();
 }  // namespace ctattn_bench
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::AddCustomContext("ctattn_arch", ctattn::simd::arch_name<ctattn::simd::default_arch>());
     ctattn_bench::register_ceiling_benchmarks();
-    ctattn_bench::register_kernel_benchmarks();
+    ctattn_bench::register_projection_benchmarks();
+    ctattn_bench::register_attention_kernel_benchmarks();
     ctattn_bench::register_mha_benchmarks();
     ctattn_bench::register_decode_benchmarks();
     benchmark::RunSpecifiedBenchmarks();
