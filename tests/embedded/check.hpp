@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "print.hpp"
+#include "stack.hpp"
 
 namespace embedded {
 
@@ -52,5 +53,18 @@ private:
     std::size_t passed_ = 0;
     std::size_t failed_ = 0;
 };
+
+// The closing lines of every firmware test: the compile-time bounds and the painted-stack
+// high-water mark (tools/footprint.py parses these two lines), then the verdict. Returns the
+// failure count, which startup.cpp reports to QEMU as the exit status.
+inline int finish(const checker& check, const char* case_name, std::size_t flash_bound_bytes,
+                  std::size_t ram_bound_bytes, std::size_t readout_bytes) noexcept {
+    print("footprint flash_bound_bytes ", flash_bound_bytes, " ram_bound_bytes ", ram_bound_bytes, " readout_bytes ",
+          readout_bytes, "\n");
+    print("stack_high_water_bytes ", stack_high_water_bytes(), " of ", stack_size_bytes(), "\n");
+    print(check.failures() == 0 ? "PASS " : "FAIL ", case_name, ": ", check.checks() - check.failures(), " of ",
+          check.checks(), " checks passed\n");
+    return static_cast<int>(check.failures());
+}
 
 }  // namespace embedded

@@ -193,14 +193,8 @@ int run() {
     check.is_true("a key-padding length of 0 gives invalid_mask (padding cases)", bad_mask);
     check.is_true("the output is untouched after every error", untouched);
 
-    // Lines tools/footprint.py reads back.
-    embedded::print("footprint flash_bound_bytes ", footprint::flash_bytes, " ram_bound_bytes ", footprint::ram_bytes,
-                    " readout_bytes ", footprint::readout_bytes, "\n");
-    embedded::print("stack_high_water_bytes ", embedded::stack_high_water_bytes(), " of ",
-                    embedded::stack_size_bytes(), "\n");
-    embedded::print(check.failures() == 0 ? "PASS " : "FAIL ", golden::case_name, ": ",
-                    check.checks() - check.failures(), " of ", check.checks(), " checks passed\n");
-    return static_cast<int>(check.failures());
+    return embedded::finish(check, golden::case_name, footprint::flash_bytes, footprint::ram_bytes,
+                            footprint::readout_bytes);
 }
 
 }  // namespace

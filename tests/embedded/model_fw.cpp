@@ -149,13 +149,7 @@ int run() {
     check.close("full-sequence logits (10 x 64) vs PyTorch", model_forward_logits, golden::logits, seq * vocab,
                 logits_atol(golden::logits, seq * vocab), logits_rtol);
 
-    embedded::print("footprint flash_bound_bytes ", footprint::flash_bytes, " ram_bound_bytes ", footprint::ram_bytes,
-                    " readout_bytes 0\n");
-    embedded::print("stack_high_water_bytes ", embedded::stack_high_water_bytes(), " of ",
-                    embedded::stack_size_bytes(), "\n");
-    embedded::print(check.failures() == 0 ? "PASS " : "FAIL ", golden::case_name, ": ",
-                    check.checks() - check.failures(), " of ", check.checks(), " checks passed\n");
-    return static_cast<int>(check.failures());
+    return embedded::finish(check, golden::case_name, footprint::flash_bytes, footprint::ram_bytes, 0);
 }
 
 }  // namespace

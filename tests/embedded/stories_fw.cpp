@@ -88,13 +88,7 @@ int run() {
     check.is_true("prefill and every decode step return ok", ok);
     check.is_true("24 greedy tokens equal the host's", matching == steps);
 
-    embedded::print("footprint flash_bound_bytes ", footprint::flash_bytes, " ram_bound_bytes ", footprint::ram_bytes,
-                    " readout_bytes 0\n");
-    embedded::print("stack_high_water_bytes ", embedded::stack_high_water_bytes(), " of ",
-                    embedded::stack_size_bytes(), "\n");
-    embedded::print(check.failures() == 0 ? "PASS " : "FAIL ", "stories260K: ", check.checks() - check.failures(),
-                    " of ", check.checks(), " checks passed\n");
-    return static_cast<int>(check.failures());
+    return embedded::finish(check, "stories260K", footprint::flash_bytes, footprint::ram_bytes, 0);
 }
 
 }  // namespace
