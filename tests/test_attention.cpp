@@ -2,7 +2,7 @@
 // multi-head, grouped-query (kv_heads < heads) and multi-query (kv_heads = 1) attention, with and
 // without bias, under every mask policy, on widths and head dims that are not multiples of the
 // SIMD width, for sequence lengths from 1 up to the capacity, on both the xsimd and scalar paths,
-// including the attention-weights readout.
+// including the attention-weights readout and weights packed into panels.
 //
 // Tolerance: the forward pass chains four float stages (Q/K/V projection over d_model terms,
 // scores over head_dim terms, softmax, P V plus the output projection). Each stage is within
@@ -126,6 +126,18 @@ void check_forward(std::size_t seq_len, const typename Config::mask::params& mas
     std::vector<float> y_plain(seq_len * D);
     REQUIRE(mha::forward(*w, x.data(), seq_len, y_plain.data(), *ws, mask) == ctattn::status::ok);
     CHECK(largest_difference(y_plain, y, seq_len * D) <= same_arithmetic_tolerance * y_scale);
+
+    // Packed weights run the same tiles over the same sums in the same order: on a vector path,
+    // where every FMA is explicit, the output is bit-identical; on the scalar path the compiler's
+    // contraction of a*b+c may differ between the two inlined kernels, so a few ulp are allowed.
+    auto packed = std::make_unique<typename mha::packed_weights_type>();
+    ctattn::pack(*w, *packed);
+    std::vector<float> y_packed(seq_len * D);
+    REQUIRE(mha::forward(*packed, x.data(), seq_len, y_packed.data(), *ws, mask) == ctattn::status::ok);
+    if constexpr (ctattn::simd::width<Arch> > 1)
+        CHECK(largest_difference(y_packed, y_plain, seq_len * D) == 0.0);
+    else
+        CHECK(largest_difference(y_packed, y_plain, seq_len * D) <= same_arithmetic_tolerance * y_scale);
 }
 
 template <class Config>

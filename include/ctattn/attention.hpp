@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "kernels/aggregate.hpp"
 #include "kernels/mask.hpp"
+#include "kernels/packed_projection.hpp"
 #include "kernels/projection.hpp"
 #include "kernels/scores.hpp"
 #include "kernels/softmax.hpp"
@@ -43,14 +44,39 @@ struct attention_bias<Config, false> {
     static constexpr const float* o_bias() noexcept { return nullptr; }
 };
 
-// Weights in the `x @ W` convention (a projection from Din to Dout is Din x Dout, row-major).
-template <attention_configuration Config>
-struct attention_weights : attention_bias<Config> {
-    matrix<Config::d_model, Config::d_model> wq;  // (d_model, heads * head_dim)
-    matrix<Config::d_model, Config::kv_dim> wk;   // (d_model, kv_heads * head_dim)
-    matrix<Config::d_model, Config::kv_dim> wv;   // (d_model, kv_heads * head_dim)
-    matrix<Config::d_model, Config::d_model> wo;  // (heads * head_dim, d_model)
+// How projection weights are stored: row-major (what checkpoints hold), or packed into column
+// panels for one arch's projection tile (kernels/packed_projection.hpp), which the projections
+// stream contiguously. Both give bit-identical outputs.
+struct row_major_layout {
+    template <std::size_t Rows, std::size_t Cols>
+    using matrix_type = matrix<Rows, Cols>;
 };
+template <class Arch = simd::default_arch>
+struct packed_layout {
+    template <std::size_t Rows, std::size_t Cols>
+    using matrix_type = kernels::packed_matrix<Rows, Cols, Arch>;
+};
+
+// Weights in the `x @ W` convention (a projection from Din to Dout is Din x Dout).
+template <attention_configuration Config, class Layout = row_major_layout>
+struct attention_weights : attention_bias<Config> {
+    template <std::size_t Rows, std::size_t Cols>
+    using matrix_type = typename Layout::template matrix_type<Rows, Cols>;
+    matrix_type<Config::d_model, Config::d_model> wq;  // (d_model, heads * head_dim)
+    matrix_type<Config::d_model, Config::kv_dim> wk;   // (d_model, kv_heads * head_dim)
+    matrix_type<Config::d_model, Config::kv_dim> wv;   // (d_model, kv_heads * head_dim)
+    matrix_type<Config::d_model, Config::d_model> wo;  // (heads * head_dim, d_model)
+};
+
+// Packs row-major weights once (at load time) for the packed layout; biases are copied as they are.
+template <attention_configuration Config, class Arch>
+inline void pack(const attention_weights<Config>& dense, attention_weights<Config, packed_layout<Arch>>& packed) noexcept {
+    static_cast<attention_bias<Config>&>(packed) = static_cast<const attention_bias<Config>&>(dense);
+    packed.wq.pack(dense.wq);
+    packed.wk.pack(dense.wk);
+    packed.wv.pack(dense.wv);
+    packed.wo.pack(dense.wo);
+}
 
 // Scratch for one full-sequence forward pass; caller-owned, sized by the configuration.
 template <attention_configuration Config>
@@ -103,7 +129,8 @@ template <attention_configuration Config, class Arch = simd::default_arch>
 struct multi_head_attention {
     using config = Config;
     using arch = Arch;
-    using weights_type = attention_weights<Config>;
+    using weights_type = attention_weights<Config>;                             // row-major
+    using packed_weights_type = attention_weights<Config, packed_layout<Arch>>;  // see pack()
     using workspace_type = attention_workspace<Config>;
     using readout_type = attention_readout<Config>;
     using mask_params = typename Config::mask::params;
@@ -112,27 +139,31 @@ struct multi_head_attention {
     static constexpr std::size_t workspace_bytes = sizeof(workspace_type);
 
     // x: seq_len x d_model input rows; y: seq_len x d_model output rows (y may be x).
+    // w: row-major (weights_type) or packed (packed_weights_type) weights, the same result.
     // Returns invalid_argument for null pointers, invalid_length unless 1 <= seq_len <= seq_capacity,
     // invalid_mask for a mask parameter out of range; y and readout are untouched on error.
-    [[nodiscard]] static status forward(const weights_type& w, const float* x, std::size_t seq_len, float* y,
-                                        workspace_type& ws, const mask_params& mask = {},
+    template <class Layout>
+    [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w, const float* x, std::size_t seq_len,
+                                        float* y, workspace_type& ws, const mask_params& mask = {},
                                         readout_type* readout = nullptr) noexcept {
         if (x == nullptr || y == nullptr) return status::invalid_argument;
         if (seq_len == 0 || seq_len > Config::seq_capacity) return status::invalid_length;
         if (const status s = Config::mask::validate(mask, seq_len); s != status::ok) return s;
 
         constexpr std::size_t D = Config::d_model, KvD = Config::kv_dim, S = Config::seq_capacity;
-        kernels::project<D, D, Arch>(seq_len, x, w.wq.data(), w.q_bias(), ws.q.data());
-        kernels::project<D, KvD, Arch>(seq_len, x, w.wk.data(), w.k_bias(), ws.k.data());
-        kernels::project<D, KvD, Arch>(seq_len, x, w.wv.data(), w.v_bias(), ws.v.data());
+        kernels::project<D, D, Arch>(seq_len, x, w.wq, w.q_bias(), ws.q.data());
+        kernels::project<D, KvD, Arch>(seq_len, x, w.wk, w.k_bias(), ws.k.data());
+        kernels::project<D, KvD, Arch>(seq_len, x, w.wv, w.v_bias(), ws.v.data());
         attend<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask, ws.context.data(),
                              ws.scores.data(), readout ? readout->data() : nullptr, S, S * S);
-        kernels::project<D, D, Arch>(seq_len, ws.context.data(), w.wo.data(), w.o_bias(), y);
+        kernels::project<D, D, Arch>(seq_len, ws.context.data(), w.wo, w.o_bias(), y);
         return status::ok;
     }
 
     // Typed overload: whole matrices sized by the configuration.
-    [[nodiscard]] static status forward(const weights_type& w, const matrix<Config::seq_capacity, Config::d_model>& x,
+    template <class Layout>
+    [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w,
+                                        const matrix<Config::seq_capacity, Config::d_model>& x,
                                         std::size_t seq_len, matrix<Config::seq_capacity, Config::d_model>& y,
                                         workspace_type& ws, const mask_params& mask = {},
                                         readout_type* readout = nullptr) noexcept {

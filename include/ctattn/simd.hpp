@@ -11,7 +11,26 @@
 
 #if !defined(CTATTN_SIMD_SCALAR) && defined(__has_include)
 #if __has_include(<xsimd/xsimd.hpp>)
+// GCC 12.2 (Debian 12) misreports its own AVX-512 intrinsics once they are inlined into a kernel:
+// `__m512 __Y = __Y;` in _mm512_undefined_ps as an uninitialised read (GCC PR 105593), and the
+// vector loads of a loop that cannot run for a row shorter than one vector (13 floats, 16 lanes)
+// as out of bounds. Both break -Werror builds for -march targets with AVX-512. They are silenced
+// for the intrinsic headers and for ctattn's wrappers below (the warnings are reported at the
+// intrinsic's line), so diagnostics in user code stay as they are.
+#if defined(__GNUC__) && !defined(__clang__)
+#define CTATTN_SILENCE_INTRINSIC_WARNINGS                                \
+    _Pragma("GCC diagnostic push")                                      \
+    _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")               \
+    _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")         \
+    _Pragma("GCC diagnostic ignored \"-Warray-bounds\"")
+#define CTATTN_RESTORE_WARNINGS _Pragma("GCC diagnostic pop")
+#else
+#define CTATTN_SILENCE_INTRINSIC_WARNINGS
+#define CTATTN_RESTORE_WARNINGS
+#endif
+CTATTN_SILENCE_INTRINSIC_WARNINGS
 #include <xsimd/xsimd.hpp>
+CTATTN_RESTORE_WARNINGS
 #define CTATTN_HAS_XSIMD 1
 #endif
 #endif
@@ -42,9 +61,17 @@ struct ops<scalar_arch> {
     static vec broadcast(float x) noexcept { return x; }
     static vec load(const float* p) noexcept { return *p; }
     static void store(float* p, vec v) noexcept { *p = v; }
-    // a*b+c rather than std::fma: on soft-float cores fmaf is a slow library call, and
-    // where the FPU has a fused multiply-add the compiler contracts this itself.
-    static vec fma(vec a, vec b, vec c) noexcept { return a * b + c; }
+    // Fused where the target has a fused multiply-add (x86 FMA, AArch64, Cortex-M4F/M7/M55), so
+    // every call rounds once whatever the compiler's contraction choices at each inlined site
+    // (packed and row-major projections agree bit for bit); a*b+c on cores without one (Cortex-M3
+    // soft float), where fmaf would be a slow library call.
+    static vec fma(vec a, vec b, vec c) noexcept {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+        return __builtin_fmaf(a, b, c);
+#else
+        return a * b + c;
+#endif
+    }
     static vec mul(vec a, vec b) noexcept { return a * b; }
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return a > b ? a : b; }
@@ -55,6 +82,35 @@ struct ops<scalar_arch> {
 };
 
 #if defined(CTATTN_HAS_XSIMD)
+CTATTN_SILENCE_INTRINSIC_WARNINGS  // see the include of xsimd above
+#if defined(__AVX512F__)
+namespace detail {
+// Lane t of the result = the sum of rows[t]'s 16 lanes, in 15 steps of two 128-bit-lane shuffles
+// and an add: each step halves the lanes a row occupies and packs two rows' halves into one
+// vector. The network leaves slot s's sum in lane 4 * (s % 4) + s / 4, so slot s is fed row
+// 4 * (s % 4) + s / 4 (that map is its own inverse) and lane t comes out holding row t.
+template <class Vec>
+inline Vec transpose_add_16(const Vec* rows) noexcept {
+    auto slot = [rows](int s) -> __m512 { return rows[4 * (s % 4) + s / 4]; };
+    __m512 pairs[8];  // 128-bit lanes 0-1: slot 2i folded to 8 lanes, 2-3: slot 2i + 1
+    for (int i = 0; i < 8; ++i) {
+        const __m512 a = slot(2 * i), b = slot(2 * i + 1);
+        pairs[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    }
+    __m512 quads[4];  // 128-bit lane L: slot 4j + L folded to 4 lanes
+    for (int j = 0; j < 4; ++j) {
+        const __m512 a = pairs[2 * j], b = pairs[2 * j + 1];
+        quads[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD));
+    }
+    __m512 octs[2];  // within 128-bit lane L: two lanes each of slots 8k + L and 8k + 4 + L
+    for (int k = 0; k < 2; ++k) {
+        const __m512 a = quads[2 * k], b = quads[2 * k + 1];
+        octs[k] = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
+    }
+    return Vec(_mm512_add_ps(_mm512_shuffle_ps(octs[0], octs[1], 0x88), _mm512_shuffle_ps(octs[0], octs[1], 0xDD)));
+}
+}  // namespace detail
+#endif
 template <class Arch>
 struct ops {
     using vec = xsimd::batch<float, Arch>;
@@ -73,7 +129,13 @@ struct ops {
     static float reduce_add(vec v) noexcept { return xsimd::hadd(v); }  // 8.1 has no reduce_add
     // Lane i = sum of rows[i]'s lanes, for `width` rows at once: one transpose-and-add network
     // instead of `width` separate horizontal sums (scores for a vector of keys in one go).
-    static vec reduce_add_each(const vec* rows) noexcept { return xsimd::haddp(rows); }
+    // xsimd 8.1's AVX-512 haddp returns wrong sums, so 16-lane vectors use ctattn's own network.
+    static vec reduce_add_each(const vec* rows) noexcept {
+#if defined(__AVX512F__)
+        if constexpr (width == 16) return detail::transpose_add_16(rows);
+#endif
+        return xsimd::haddp(rows);
+    }
     static float reduce_max(vec v) noexcept {
         alignas(64) float lanes[width];
         v.store_unaligned(lanes);
@@ -82,6 +144,7 @@ struct ops {
         return m;
     }
 };
+CTATTN_RESTORE_WARNINGS
 
 using default_arch = std::conditional_t<std::is_same_v<xsimd::default_arch, xsimd::unavailable>,
                                         scalar_arch, xsimd::default_arch>;

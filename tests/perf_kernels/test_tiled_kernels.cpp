@@ -1,16 +1,18 @@
 // The code paths issue 5's optimisation added to the kernels, each against a double reference:
-// projection tiles picked per row count (1..2*tile_rows+1 rows, leftover-vector tiles, scalar
+// projection tiles picked per row count, from row-major and from packed weights (1..2*tile_rows+1 rows, leftover-vector tiles, scalar
 // column tails), dot products split over several partial sums, scores for a vector of keys at
 // once (reduce_add_each, head_dim tails), and aggregation over interleaved partial sums.
 #include <catch2/catch.hpp>
 
 #include <ctattn/kernels/aggregate.hpp>
+#include <ctattn/kernels/packed_projection.hpp>
 #include <ctattn/kernels/projection.hpp>
 #include <ctattn/kernels/scores.hpp>
 #include <ctattn/simd.hpp>
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -53,6 +55,17 @@ void check_projection_rows(std::size_t max_rows, bool with_bias) {
                 REQUIRE(std::fabs(y[r * Dout + c] - want) <= sum_bound(Din + 1, abs_sum));
             }
         REQUIRE(y[rows * Dout] == 77.0f);
+
+        // The same weights packed into panels: the same tiles and summation order, the same bits.
+        auto packed = std::make_unique<ctattn::kernels::packed_matrix<Din, Dout, Arch>>();
+        packed->pack(w.data());
+        for (std::size_t k = 0; k < Din; ++k)
+            for (std::size_t c = 0; c < Dout; ++c) REQUIRE((*packed)(k, c) == w[k * Dout + c]);
+        std::vector<float> y_packed(rows * Dout + 1, 0.0f);
+        y_packed[rows * Dout] = 77.0f;
+        ctattn::kernels::project(rows, x.data(), *packed, with_bias ? b.data() : nullptr, y_packed.data());
+        for (std::size_t i = 0; i < rows * Dout; ++i) REQUIRE(y_packed[i] == y[i]);
+        REQUIRE(y_packed[rows * Dout] == 77.0f);
     }
 }
 
@@ -115,7 +128,7 @@ void check_aggregate() {
 
 }  // namespace
 
-TEST_CASE("projection picks a correct tile for every row count, leftover vector and scalar column",
+TEST_CASE("projection, row-major and packed, picks a correct tile for every row count, leftover vector and scalar column",
           "[perf_kernels][projection]") {
     // Dout 1, 7: only scalar columns; 17: one vector + a scalar tail (AVX2), 40: a main-tile panel
     // + leftover vectors; 172 (stories260K's hidden width): panels + leftover + 4 scalar columns.
@@ -126,6 +139,7 @@ TEST_CASE("projection picks a correct tile for every row count, leftover vector 
     check_projection_rows<64, 172, default_arch>(13, true);
     check_projection_rows<9, 17, scalar_arch>(9, true);
     check_projection_rows<64, 172, scalar_arch>(5, false);
+    check_projection_rows<256, 256, default_arch>(13, false);  // whole panels only (the MHA bench width)
 }
 
 TEST_CASE("dot over one, two and four partial sums matches the double reference", "[perf_kernels][dot]") {
