@@ -219,7 +219,7 @@ TEST_CASE("the typed forward overload on whole matrices gives the same result as
     CHECK(largest_difference(y_typed, y_ptr, y_ptr.size()) <= same_arithmetic_tolerance);
 }
 
-TEST_CASE("attend reads K and V rows from a wider cache and serves a later chunk of queries like the full pass",
+TEST_CASE("attend and attend_blocked read K and V rows from a wider cache and serve a later chunk of queries like the full pass",
           "[attention][attend][gqa]") {
     // The decoder's view: keys 0..n_keys-1 sit in a cache whose rows are wider than kv_dim, and the
     // queries are the last few positions. Every (head, query) row must equal the reference's.
@@ -237,16 +237,28 @@ TEST_CASE("attend reads K and V rows from a wider cache and serves a later chunk
                 ctattn_test::fill_uniform(cache_k.data() + j * cache_stride, KvD, 3, rng);
                 ctattn_test::fill_uniform(cache_v.data() + j * cache_stride, KvD, 3, rng);
             }
-            for (int path = 0; path < 2; ++path) {
+            // Paths: the one-row core on both arches, and the blocked core (a query block at a time) on both.
+            auto blocked_simd = std::make_unique<ctattn::blocked_attention_scratch<config, default_arch>>();
+            auto blocked_scalar = std::make_unique<ctattn::blocked_attention_scratch<config, scalar_arch>>();
+            for (int path = 0; path < 4; ++path) {
+                INFO("path " << path);
                 std::vector<float> context(n_queries * D), scores(n_keys), readout(config::heads * n_queries * n_keys);
                 if (path == 0)
                     ctattn::attend<config, default_arch, cache_stride>(n_queries, q.data(), pos0, n_keys, cache_k.data(),
                                                                        cache_v.data(), {}, context.data(), scores.data(),
                                                                        readout.data(), n_keys, n_queries * n_keys);
-                else
+                else if (path == 1)
                     ctattn::attend<config, scalar_arch, cache_stride>(n_queries, q.data(), pos0, n_keys, cache_k.data(),
                                                                       cache_v.data(), {}, context.data(), scores.data(),
                                                                       readout.data(), n_keys, n_queries * n_keys);
+                else if (path == 2)
+                    ctattn::attend_blocked<config, default_arch, cache_stride>(
+                        n_queries, q.data(), pos0, n_keys, cache_k.data(), cache_v.data(), {}, context.data(),
+                        *blocked_simd, readout.data(), n_keys, n_queries * n_keys);
+                else
+                    ctattn::attend_blocked<config, scalar_arch, cache_stride>(
+                        n_queries, q.data(), pos0, n_keys, cache_k.data(), cache_v.data(), {}, context.data(),
+                        *blocked_scalar, readout.data(), n_keys, n_queries * n_keys);
                 for (std::size_t h = 0; h < config::heads; ++h) {
                     const std::size_t g = h / config::group_size;
                     for (std::size_t i = 0; i < n_queries; ++i) {

@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "config.hpp"
 #include "kernels/aggregate.hpp"
 #include "kernels/mask.hpp"
 #include "kernels/packed_projection.hpp"
 #include "kernels/projection.hpp"
+#include "kernels/row_dispatch.hpp"
 #include "kernels/scores.hpp"
 #include "kernels/softmax.hpp"
 #include "simd.hpp"
@@ -78,14 +80,34 @@ inline void pack(const attention_weights<Config>& dense, attention_weights<Confi
     packed.wo.pack(dense.wo);
 }
 
+// Scratch of the blocked attention core (attend_blocked): one KV head's K transposed, and the
+// scores, then weights, of one block of query rows. Rows are padded to whole vectors.
+template <attention_configuration Config, class Arch>
+struct blocked_attention_scratch {
+    static constexpr std::size_t tile_rows = kernels::projection_tile_shape<Arch>::rows;
+    static constexpr std::size_t width = simd::width<Arch>;
+    static constexpr std::size_t key_stride = (Config::seq_capacity + width - 1) / width * width;
+    matrix<Config::head_dim, key_stride> keys_transposed;  // (head_dim, seq): K_g^T
+    matrix<tile_rows, key_stride> score_block;              // (tile_rows, seq): raw scores, then P
+};
+struct no_blocked_scratch {};
+
+// Vector arches run the blocked core; the scalar path (Cortex-M) keeps the one-row core and
+// spends no RAM on the blocked scratch ((head_dim + tile rows) x seq_capacity floats).
+template <class Arch>
+inline constexpr bool uses_blocked_attention = simd::width<Arch> > 1;
+
 // Scratch for one full-sequence forward pass; caller-owned, sized by the configuration.
-template <attention_configuration Config>
+template <attention_configuration Config, class Arch = simd::default_arch>
 struct attention_workspace {
     matrix<Config::seq_capacity, Config::d_model> q;        // (seq, heads * head_dim)
     matrix<Config::seq_capacity, Config::kv_dim> k;         // (seq, kv_heads * head_dim)
     matrix<Config::seq_capacity, Config::kv_dim> v;         // (seq, kv_heads * head_dim)
     matrix<Config::seq_capacity, Config::d_model> context;  // (seq, heads * head_dim): concat of O_h
     row_vector<Config::seq_capacity> scores;                // (seq): one query row of one head
+    [[no_unique_address]] std::conditional_t<uses_blocked_attention<Arch>, blocked_attention_scratch<Config, Arch>,
+                                             no_blocked_scratch>
+        blocked;
 };
 
 // Optional readout of the attention weights P, [heads x seq_capacity x seq_capacity]: element
@@ -125,13 +147,69 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
     }
 }
 
+// The same result as attend (up to rounding: sums run in another order), for many queries at
+// once, as small GEMMs: for each KV head, K_g is transposed once into scratch; then for each of
+// its query heads and each block of tile_rows queries, the raw scores of the whole block come
+// from one register tile (Q rows times K_g^T columns, only the keys some row of the block can see),
+// each row goes through the scaled, masked softmax in place, and P V is a second register tile
+// in which every loaded V vector serves all rows of the block. n_keys <= Config::seq_capacity.
+template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim>
+inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t query_pos0, std::size_t n_keys,
+                           const float* k, const float* v, const typename Config::mask::params& mask, float* context,
+                           blocked_attention_scratch<Config, Arch>& scratch, float* readout = nullptr,
+                           std::size_t readout_row_stride = 0, std::size_t readout_head_stride = 0) noexcept {
+    using Mask = typename Config::mask;
+    using Scratch = blocked_attention_scratch<Config, Arch>;
+    constexpr std::size_t head_dim = Config::head_dim, D = Config::d_model;
+    constexpr std::size_t tile_rows = Scratch::tile_rows, key_stride = Scratch::key_stride;
+    float* kt = scratch.keys_transposed.data();
+    float* block = scratch.score_block.data();
+    for (std::size_t g = 0; g < Config::kv_heads; ++g) {
+        kernels::transpose_keys<head_dim, KvStride, key_stride, Scratch::width>(n_keys, k + g * head_dim, kt);
+        for (std::size_t h = g * Config::group_size; h < (g + 1) * Config::group_size; ++h)
+            for (std::size_t i0 = 0; i0 < n_queries; i0 += tile_rows) {
+                const std::size_t block_rows = n_queries - i0 < tile_rows ? n_queries - i0 : tile_rows;
+                kernels::with_row_count<tile_rows>(block_rows, [&](auto rows_constant) {
+                    constexpr std::size_t rows = decltype(rows_constant)::value;
+                    key_range visible[rows];
+                    key_range any{n_keys, 0};  // the keys at least one row of the block sees
+                    for (std::size_t r = 0; r < rows; ++r) {
+                        visible[r] = Mask::visible_keys(mask, query_pos0 + i0 + r, n_keys);
+                        if (visible[r].empty()) continue;
+                        any.begin = visible[r].begin < any.begin ? visible[r].begin : any.begin;
+                        any.end = visible[r].end > any.end ? visible[r].end : any.end;
+                    }
+                    const float* q_rows = q + i0 * D + h * head_dim;
+                    float* out_rows = context + i0 * D + h * head_dim;
+                    if (any.empty()) {  // every row fully masked: weights 0, output 0
+                        any = {0, 0};
+                    } else {
+                        kernels::score_rows_transposed<head_dim, rows, Arch, D, key_stride, key_stride>(
+                            any.begin, any.end, q_rows, kt, block);
+                    }
+                    for (std::size_t r = 0; r < rows; ++r) {
+                        float* p = block + r * key_stride;
+                        kernels::softmax_row<Arch>(p, n_keys, visible[r], Config::score_scale);
+                        if (readout) {
+                            float* out = readout + h * readout_head_stride + (i0 + r) * readout_row_stride;
+                            for (std::size_t j = 0; j < n_keys; ++j) out[j] = p[j];
+                        }
+                    }
+                    // Over [any.begin, any.end) every row's weights are its own, with 0 outside its run.
+                    kernels::aggregate_rows<head_dim, rows, Arch, key_stride, KvStride, D>(
+                        any.begin, any.end, block, v + g * head_dim, out_rows);
+                });
+            }
+    }
+}
+
 template <attention_configuration Config, class Arch = simd::default_arch>
 struct multi_head_attention {
     using config = Config;
     using arch = Arch;
     using weights_type = attention_weights<Config>;                             // row-major
     using packed_weights_type = attention_weights<Config, packed_layout<Arch>>;  // see pack()
-    using workspace_type = attention_workspace<Config>;
+    using workspace_type = attention_workspace<Config, Arch>;
     using readout_type = attention_readout<Config>;
     using mask_params = typename Config::mask::params;
 
@@ -154,8 +232,13 @@ struct multi_head_attention {
         kernels::project<D, D, Arch>(seq_len, x, w.wq, w.q_bias(), ws.q.data());
         kernels::project<D, KvD, Arch>(seq_len, x, w.wk, w.k_bias(), ws.k.data());
         kernels::project<D, KvD, Arch>(seq_len, x, w.wv, w.v_bias(), ws.v.data());
-        attend<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask, ws.context.data(),
-                             ws.scores.data(), readout ? readout->data() : nullptr, S, S * S);
+        float* weights_out = readout ? readout->data() : nullptr;
+        if constexpr (uses_blocked_attention<Arch>)
+            attend_blocked<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask,
+                                         ws.context.data(), ws.blocked, weights_out, S, S * S);
+        else
+            attend<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask, ws.context.data(),
+                                 ws.scores.data(), weights_out, S, S * S);
         kernels::project<D, D, Arch>(seq_len, ws.context.data(), w.wo, w.o_bias(), y);
         return status::ok;
     }

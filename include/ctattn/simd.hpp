@@ -76,6 +76,7 @@ struct ops<scalar_arch> {
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return a > b ? a : b; }
     static vec exp(vec x) noexcept { return std::exp(x); }
+    static vec select_first(std::size_t count, vec v, float fill) noexcept { return count > 0 ? v : fill; }
     static float reduce_add(vec v) noexcept { return v; }
     static float reduce_max(vec v) noexcept { return v; }
     static vec reduce_add_each(const vec* rows) noexcept { return rows[0]; }
@@ -83,6 +84,9 @@ struct ops<scalar_arch> {
 
 #if defined(CTATTN_HAS_XSIMD)
 CTATTN_SILENCE_INTRINSIC_WARNINGS  // see the include of xsimd above
+namespace detail {
+alignas(64) inline constexpr float lane_numbers[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+}  // namespace detail
 #if defined(__AVX512F__)
 namespace detail {
 // Lane t of the result = the sum of rows[t]'s 16 lanes, in 15 steps of two 128-bit-lane shuffles
@@ -126,6 +130,10 @@ struct ops {
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return xsimd::max(a, b); }
     static vec exp(vec x) noexcept { return xsimd::exp(x); }
+    // Lanes 0..count-1 of v, `fill` in the others: a row's last partial vector, loaded whole.
+    static vec select_first(std::size_t count, vec v, float fill) noexcept {
+        return xsimd::select(vec::load_aligned(detail::lane_numbers) < vec(float(count)), v, vec(fill));
+    }
     static float reduce_add(vec v) noexcept { return xsimd::hadd(v); }  // 8.1 has no reduce_add
     // Lane i = sum of rows[i]'s lanes, for `width` rows at once: one transpose-and-add network
     // instead of `width` separate horizontal sums (scores for a vector of keys in one go).

@@ -8,12 +8,15 @@
 #include <ctattn/kernels/packed_projection.hpp>
 #include <ctattn/kernels/projection.hpp>
 #include <ctattn/kernels/scores.hpp>
+#include <ctattn/kernels/softmax.hpp>
 #include <ctattn/simd.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -126,7 +129,113 @@ void check_aggregate() {
         }
 }
 
+// Softmax of every visible run of a 21-key row, with NaN in every masked slot (a blocked score
+// tile leaves whatever it computed there): the tail vector is loaded whole or lane by lane, its
+// padding lanes replaced, and the masked slots must come out exactly 0.
+template <class Arch>
+void check_softmax_runs(float scale) {
+    constexpr std::size_t n = 21;
+    const auto scores = random_vector(n, 23);
+    for (std::size_t begin = 0; begin <= n; ++begin)
+        for (std::size_t end = begin; end <= n; ++end) {
+            std::vector<float> row(n, NAN);
+            for (std::size_t j = begin; j < end; ++j) row[j] = 4.0f * scores[j];
+            ctattn::kernels::softmax_row<Arch>(row.data(), n, {begin, end}, scale);
+            INFO("visible " << begin << ".." << end << " scale " << scale << " arch " << ctattn::simd::arch_name<Arch>());
+            double max = -INFINITY, sum = 0.0;
+            for (std::size_t j = begin; j < end; ++j) max = std::max(max, double(scale) * 4.0 * scores[j]);
+            for (std::size_t j = begin; j < end; ++j) sum += std::exp(double(scale) * 4.0 * scores[j] - max);
+            for (std::size_t j = 0; j < n; ++j) {
+                if (j < begin || j >= end) {
+                    REQUIRE(row[j] == 0.0f);
+                    continue;
+                }
+                // exp's own error (a few ulp) plus the scaled shift's rounding (|scale * s| <= 4):
+                // 1e-6 relative is ~8 ulp, and a lane taken from the padding would be off by O(1).
+                const double want = std::exp(double(scale) * 4.0 * scores[j] - max) / sum;
+                REQUIRE(std::fabs(row[j] - want) <= 1e-6 * want + 1e-9);
+            }
+        }
+}
+
+// Blocked scores from transposed K (keys strided in a cache wider than head_dim), for a block of
+// Rows queries over key runs [begin, end): every visible column against the double dot product.
+template <std::size_t HeadDim, std::size_t Rows, class Arch>
+void check_score_rows_transposed() {
+    constexpr std::size_t n_keys = 37, k_stride = HeadDim + 3, q_stride = HeadDim + 5;
+    constexpr std::size_t W = ctattn::simd::width<Arch>, kt_stride = (n_keys + W - 1) / W * W;
+    const auto q = random_vector(Rows * q_stride, 29), k = random_vector(n_keys * k_stride, 31);
+    std::vector<float> kt(HeadDim * kt_stride, NAN);
+    ctattn::kernels::transpose_keys<HeadDim, k_stride, kt_stride, W>(n_keys, k.data(), kt.data());
+    for (std::size_t d = 0; d < HeadDim; ++d)
+        for (std::size_t j = 0; j < kt_stride; ++j) REQUIRE(kt[d * kt_stride + j] == (j < n_keys ? k[j * k_stride + d] : 0.0f));
+    for (const auto& [begin, end] : {std::pair<std::size_t, std::size_t>{0, n_keys}, {0, 1}, {5, 22}, {17, 18}, {16, 37}}) {
+        std::vector<float> s(Rows * kt_stride, 5.0f);
+        ctattn::kernels::score_rows_transposed<HeadDim, Rows, Arch, q_stride, kt_stride, kt_stride>(begin, end, q.data(),
+                                                                                                  kt.data(), s.data());
+        INFO("head_dim " << HeadDim << " rows " << Rows << " keys " << begin << ".." << end << " arch "
+                         << ctattn::simd::arch_name<Arch>());
+        for (std::size_t r = 0; r < Rows; ++r)
+            for (std::size_t j = begin; j < end; ++j) {
+                double want = 0.0, abs_sum = 0.0;
+                for (std::size_t d = 0; d < HeadDim; ++d) {
+                    want += double(q[r * q_stride + d]) * k[j * k_stride + d];
+                    abs_sum += std::fabs(double(q[r * q_stride + d]) * k[j * k_stride + d]);
+                }
+                REQUIRE(std::fabs(s[r * kt_stride + j] - want) <= sum_bound(HeadDim, abs_sum));
+            }
+    }
+}
+
+// P V for a block of Rows query rows over keys [begin, end), values strided in a wider cache.
+template <std::size_t HeadDim, std::size_t Rows, class Arch>
+void check_aggregate_rows() {
+    constexpr std::size_t n_keys = 23, p_stride = n_keys + 1, v_stride = HeadDim + 5, o_stride = HeadDim + 2;
+    const auto p = random_vector(Rows * p_stride, 37), v = random_vector(n_keys * v_stride, 41);
+    for (const auto& [begin, end] : {std::pair<std::size_t, std::size_t>{0, n_keys}, {0, 0}, {3, 4}, {2, 19}}) {
+        std::vector<float> out(Rows * o_stride, 9.0f);
+        ctattn::kernels::aggregate_rows<HeadDim, Rows, Arch, p_stride, v_stride, o_stride>(begin, end, p.data(), v.data(),
+                                                                                          out.data());
+        INFO("head_dim " << HeadDim << " rows " << Rows << " keys " << begin << ".." << end << " arch "
+                         << ctattn::simd::arch_name<Arch>());
+        for (std::size_t r = 0; r < Rows; ++r) {
+            for (std::size_t d = 0; d < HeadDim; ++d) {
+                double want = 0.0, abs_sum = 0.0;
+                for (std::size_t j = begin; j < end; ++j) {
+                    want += double(p[r * p_stride + j]) * v[j * v_stride + d];
+                    abs_sum += std::fabs(double(p[r * p_stride + j]) * v[j * v_stride + d]);
+                }
+                REQUIRE(std::fabs(out[r * o_stride + d] - want) <= sum_bound(n_keys, abs_sum));
+            }
+            for (std::size_t d = HeadDim; d < o_stride; ++d) REQUIRE(out[r * o_stride + d] == 9.0f);  // untouched
+        }
+    }
+}
+
 }  // namespace
+
+TEST_CASE("softmax over every visible run ignores what masked slots hold, with and without a folded scale",
+          "[perf_kernels][softmax]") {
+    check_softmax_runs<default_arch>(1.0f);
+    check_softmax_runs<default_arch>(0.125f);
+    check_softmax_runs<scalar_arch>(0.125f);
+}
+
+TEST_CASE("blocked scores from transposed keys match the double reference for every row count and key run",
+          "[perf_kernels][scores]") {
+    check_score_rows_transposed<3, 1, default_arch>();
+    check_score_rows_transposed<13, 5, default_arch>();
+    check_score_rows_transposed<32, 6, default_arch>();
+    check_score_rows_transposed<17, 4, scalar_arch>();
+}
+
+TEST_CASE("blocked aggregation of several query rows matches the double reference", "[perf_kernels][aggregate]") {
+    check_aggregate_rows<1, 3, default_arch>();
+    check_aggregate_rows<13, 6, default_arch>();   // one vector + scalar tail (AVX2), scalar only (AVX-512)
+    check_aggregate_rows<32, 6, default_arch>();
+    check_aggregate_rows<72, 2, default_arch>();   // a full tile block + leftover vectors
+    check_aggregate_rows<13, 4, scalar_arch>();
+}
 
 TEST_CASE("projection, row-major and packed, picks a correct tile for every row count, leftover vector and scalar column",
           "[perf_kernels][projection]") {

@@ -7,11 +7,11 @@
 #pragma once
 
 #include <cstddef>
-#include <utility>
 
 #include "../simd.hpp"
 #include "../storage.hpp"
 #include "projection.hpp"
+#include "row_dispatch.hpp"
 
 namespace ctattn::kernels {
 
@@ -86,14 +86,6 @@ inline void packed_row_blocks(std::size_t n_rows, const float* x, const packed_m
     }
 }
 
-template <class Arch, std::size_t Din, std::size_t Dout, std::size_t XStride, std::size_t YStride, std::size_t... Counts>
-inline void packed_remainder(std::size_t n_rows, const float* x, const packed_matrix<Din, Dout, Arch>& w,
-                             const float* bias, float* y, std::index_sequence<Counts...>) noexcept {
-    ((n_rows == Counts + 1 ? packed_row_blocks<Arch, Counts + 1, Din, Dout, XStride, YStride>(Counts + 1, x, w, bias, y)
-                           : void()),
-     ...);
-}
-
 }  // namespace detail
 
 // As kernels::project, with W packed: rows of X (stride XStride) times W, into rows of Y (stride
@@ -106,9 +98,10 @@ inline void project(std::size_t rows, const float* x, const packed_matrix<Din, D
     const std::size_t full_rows = rows / tile_rows * tile_rows;
     if (full_rows > 0) detail::packed_row_blocks<Arch, tile_rows, Din, Dout, XStride, YStride>(full_rows, x, w, bias, y);
     if (rows > full_rows)
-        detail::packed_remainder<Arch, Din, Dout, XStride, YStride>(rows - full_rows, x + full_rows * XStride, w, bias,
-                                                                   y + full_rows * YStride,
-                                                                   std::make_index_sequence<tile_rows - 1>{});
+        with_row_count<tile_rows - 1>(rows - full_rows, [&](auto block_rows) {
+            detail::packed_row_blocks<Arch, decltype(block_rows)::value, Din, Dout, XStride, YStride>(
+                block_rows, x + full_rows * XStride, w, bias, y + full_rows * YStride);
+        });
 }
 
 // The row-major matrix, for code written once over either layout.

@@ -6,9 +6,9 @@
 #pragma once
 
 #include <cstddef>
-#include <utility>
 
 #include "../simd.hpp"
+#include "row_dispatch.hpp"
 
 namespace ctattn::kernels {
 
@@ -89,16 +89,6 @@ inline void projection_row_blocks(std::size_t n_rows, const float* x, const floa
                 x + r * XStride, w + t, bias ? bias + t : nullptr, y + r * YStride + t);
 }
 
-// The last rows % TileRows rows, as one block of exactly that many rows (its own tile width).
-template <class Arch, std::size_t Din, std::size_t Dout, std::size_t XStride, std::size_t YStride, std::size_t... Counts>
-inline void projection_remainder(std::size_t n_rows, const float* x, const float* w, const float* bias, float* y,
-                                 std::index_sequence<Counts...>) noexcept {
-    ((n_rows == Counts + 1
-          ? projection_row_blocks<Arch, Counts + 1, Din, Dout, XStride, YStride>(Counts + 1, x, w, bias, y)
-          : void()),
-     ...);
-}
-
 }  // namespace detail
 
 // rows:  how many rows of X to project (run-time: the tokens present).
@@ -114,10 +104,12 @@ inline void project(std::size_t rows, const float* x, const float* w, const floa
     const std::size_t full_rows = rows / tile_rows * tile_rows;
     if (full_rows > 0)
         detail::projection_row_blocks<Arch, tile_rows, Din, Dout, XStride, YStride>(full_rows, x, w, bias, y);
+    // The last rows % tile_rows rows: one block of exactly that many rows (its own tile width).
     if (rows > full_rows)
-        detail::projection_remainder<Arch, Din, Dout, XStride, YStride>(rows - full_rows, x + full_rows * XStride, w,
-                                                                       bias, y + full_rows * YStride,
-                                                                       std::make_index_sequence<tile_rows - 1>{});
+        with_row_count<tile_rows - 1>(rows - full_rows, [&](auto block_rows) {
+            detail::projection_row_blocks<Arch, decltype(block_rows)::value, Din, Dout, XStride, YStride>(
+                block_rows, x + full_rows * XStride, w, bias, y + full_rows * YStride);
+        });
 }
 
 }  // namespace ctattn::kernels

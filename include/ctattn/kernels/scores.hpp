@@ -10,6 +10,7 @@
 
 #include "../simd.hpp"
 #include "mask.hpp"
+#include "projection.hpp"
 
 namespace ctattn::kernels {
 
@@ -121,6 +122,37 @@ inline void score_row(const float* q, const float* k, std::size_t n_keys, key_ra
     }
     for (; j < visible.end; ++j) scores[j] = scale * dot<HeadDim, Arch>(q, k + j * KStride);
     for (j = visible.end; j < n_keys; ++j) scores[j] = minus_inf;
+}
+
+// K of one head transposed, for scoring a block of queries at once: kt[d][j] = k_j[d] for keys
+// j < n_keys, then 0 up to the next multiple of the vector width (a score tile's last vector reads
+// those columns; zeros keep the lanes finite, and softmax never looks past the visible keys).
+template <std::size_t HeadDim, std::size_t KStride, std::size_t KtStride, std::size_t Width>
+inline void transpose_keys(std::size_t n_keys, const float* k, float* kt) noexcept {
+    const std::size_t padded = (n_keys + Width - 1) / Width * Width;
+    for (std::size_t d = 0; d < HeadDim; ++d) {
+        for (std::size_t j = 0; j < n_keys; ++j) kt[d * KtStride + j] = k[j * KStride + d];
+        for (std::size_t j = n_keys; j < padded; ++j) kt[d * KtStride + j] = 0.0f;
+    }
+}
+
+// Raw dot products q_r . k_j (unscaled: softmax_row applies the scale) of Rows queries against the
+// keys [begin, end) from transposed K, as a GEMM tile: each step broadcasts one q element per row
+// and loads a vector of keys, so neither operand is transposed in registers and nothing is
+// reduced horizontally. Columns are written from begin rounded down to the vector width up to end
+// rounded up (scores, row stride SStride, must have room; kt is padded by transpose_keys).
+template <std::size_t HeadDim, std::size_t Rows, class Arch, std::size_t QStride, std::size_t KtStride,
+          std::size_t SStride>
+inline void score_rows_transposed(std::size_t begin, std::size_t end, const float* q, const float* kt,
+                                  float* scores) noexcept {
+    constexpr std::size_t W = simd::ops<Arch>::width;
+    constexpr std::size_t tile_vecs = projection_tile_shape<Arch>::vecs;  // what the register file holds
+    std::size_t j = begin / W * W;
+    for (; j + tile_vecs * W <= end; j += tile_vecs * W)
+        detail::projection_tile<Arch, Rows, tile_vecs, HeadDim, QStride, KtStride, SStride>(q, kt + j, nullptr,
+                                                                                           scores + j);
+    for (; j < end; j += W)
+        detail::projection_tile<Arch, Rows, 1, HeadDim, QStride, KtStride, SStride>(q, kt + j, nullptr, scores + j);
 }
 
 // The full score matrix for one head: queries at absolute positions query_pos0 .. +n_queries-1
