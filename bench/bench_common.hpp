@@ -76,6 +76,21 @@ inline bool agrees(benchmark::State& state, const char* what, const float* got, 
     return true;
 }
 
+// The skeleton every benchmark shares: run once, let `check` compare that result with the
+// reference (a mismatch has already skipped the benchmark: nothing is timed), then time `run`.
+// `output` is escaped every iteration so the compiler cannot drop the work as unused.
+template <class Run, class Check>
+bool check_then_time(benchmark::State& state, const void* output, Run&& run, Check&& check) {
+    run();
+    if (!check()) return false;
+    for (auto _ : state) {
+        run();
+        benchmark::DoNotOptimize(output);
+        benchmark::ClobberMemory();
+    }
+    return true;
+}
+
 // Useful floating-point work per iteration, reported as GFLOP/s (masked-out work is not counted,
 // so an implementation that computes masked scores and throws them away is not credited for them).
 inline void set_flops(benchmark::State& state, double flops_per_iteration) {

@@ -87,6 +87,18 @@ void projection_ctattn(benchmark::State& state, std::size_t seq) {
     set_flops(state, 2.0 * double(seq) * D * D);
 }
 
+// The same projection from weights packed into panels once (untimed, as at weight-load time).
+template <std::size_t D>
+void projection_ctattn_packed(benchmark::State& state, std::size_t seq) {
+    const auto& in = projection_data(seq, D);
+    aligned_block<ctattn::kernels::packed_matrix<D, D, simd_arch>> w(1);
+    w[0].pack(in.w.data());
+    aligned_block<float> y(seq * D);
+    auto run = [&] { ctattn::kernels::project(seq, in.x.data(), w[0], nullptr, y.data()); };
+    auto check = [&] { return agrees(state, "projection", y.data(), in.expected.data(), seq * D, kernel_tolerance); };
+    if (check_then_time(state, y.data(), run, check)) set_flops(state, 2.0 * double(seq) * D * D);
+}
+
 template <void (*Matmul)(float*, const float*, const float*, int, int)>
 void projection_plain(benchmark::State& state, std::size_t seq, std::size_t dim) {
     const auto& in = projection_data(seq, dim);
@@ -217,6 +229,36 @@ void scores_ctattn(benchmark::State& state, std::size_t seq) {
     set_flops(state, 2.0 * hd * visible_pairs(in));
 }
 
+// The blocked core's scores (what multi_head_attention runs on vector arches): per head, K
+// transposed once, then one register tile per block of query rows over the keys the block sees.
+// Raw dot products come out (softmax applies the scale); the check scales a copy.
+template <std::size_t D, std::size_t H, class Mask>
+void scores_ctattn_blocked(benchmark::State& state, std::size_t seq) {
+    constexpr std::size_t hd = D / H, rows = ctattn::kernels::projection_tile_shape<simd_arch>::rows;
+    constexpr std::size_t key_stride = ctattn::blocked_key_stride<256>, W = ctattn::simd::width<simd_arch>;
+    const auto& in = core_data(seq, D, H, std::is_same_v<Mask, ctattn::causal_mask>);
+    aligned_block<float> s(H * seq * key_stride), kt(hd * key_stride), checked(H * seq * seq);
+    auto run = [&] {
+        for (std::size_t h = 0; h < H; ++h) {
+            ctattn::kernels::transpose_keys<hd, D, key_stride, W>(seq, in.k.data() + h * hd, kt.data());
+            for (std::size_t i0 = 0; i0 < seq; i0 += rows)  // the last block may be shorter
+                ctattn::kernels::with_row_count<rows>(seq - i0 < rows ? seq - i0 : rows, [&](auto n) {
+                    constexpr std::size_t block_rows = decltype(n)::value;
+                    const std::size_t end = Mask::visible_keys({}, i0 + block_rows - 1, seq).end;
+                    ctattn::kernels::score_rows_transposed<hd, block_rows, simd_arch, D, key_stride, key_stride>(
+                        0, end, in.q.data() + i0 * D + h * hd, kt.data(), s.data() + (h * seq + i0) * key_stride);
+                });
+        }
+    };
+    auto check = [&] {
+        const float scale = float(1.0 / std::sqrt(double(hd)));
+        for (std::size_t r = 0; r < H * seq; ++r)
+            for (std::size_t j = 0; j < seq; ++j) checked[r * seq + j] = scale * s[r * key_stride + j];
+        return visible_agree(state, "scores", in, checked.data(), in.scores);
+    };
+    if (check_then_time(state, s.data(), run, check)) set_flops(state, 2.0 * hd * visible_pairs(in));
+}
+
 template <void (*Scores)(float*, const float*, const float*, int, int, int)>
 void scores_plain(benchmark::State& state, std::size_t seq, std::size_t dim, std::size_t heads, bool causal) {
     const auto& in = core_data(seq, dim, heads, causal);
@@ -343,6 +385,32 @@ void aggregate_ctattn(benchmark::State& state, std::size_t seq) {
     set_flops(state, 2.0 * hd * visible_pairs(in));
 }
 
+// The blocked core's P V: a register tile per block of query rows, every loaded V vector serving
+// all rows of the block, over the keys the block sees (weights outside a row's run are 0). P sits
+// at the layer's score-block row stride (copied there once, untimed).
+template <std::size_t D, std::size_t H, class Mask>
+void aggregate_ctattn_blocked(benchmark::State& state, std::size_t seq) {
+    constexpr std::size_t hd = D / H, rows = ctattn::kernels::projection_tile_shape<simd_arch>::rows;
+    constexpr std::size_t key_stride = ctattn::blocked_key_stride<256>;
+    const auto& in = core_data(seq, D, H, std::is_same_v<Mask, ctattn::causal_mask>);
+    aligned_block<float> context(seq * D), p(H * seq * key_stride);
+    for (std::size_t r = 0; r < H * seq; ++r)
+        for (std::size_t j = 0; j < seq; ++j) p[r * key_stride + j] = in.p_in[r * seq + j];
+    auto run = [&] {
+        for (std::size_t h = 0; h < H; ++h)
+            for (std::size_t i0 = 0; i0 < seq; i0 += rows)
+                ctattn::kernels::with_row_count<rows>(seq - i0 < rows ? seq - i0 : rows, [&](auto n) {
+                    constexpr std::size_t block_rows = decltype(n)::value;
+                    const std::size_t end = Mask::visible_keys({}, i0 + block_rows - 1, seq).end;
+                    ctattn::kernels::aggregate_rows<hd, block_rows, simd_arch, key_stride, D, D>(
+                        0, end, p.data() + (h * seq + i0) * key_stride, in.v.data() + h * hd,
+                        context.data() + i0 * D + h * hd);
+                });
+    };
+    auto check = [&] { return agrees(state, "aggregate", context.data(), in.context.data(), seq * D, kernel_tolerance); };
+    if (check_then_time(state, context.data(), run, check)) set_flops(state, 2.0 * hd * visible_pairs(in));
+}
+
 template <void (*Aggregate)(float*, const float*, const float*, int, int, int)>
 void aggregate_plain(benchmark::State& state, std::size_t seq, std::size_t dim, std::size_t heads, bool causal) {
     const auto& in = core_data(seq, dim, heads, causal);
@@ -409,6 +477,7 @@ template <std::size_t D>
 void register_projection(std::size_t seq) {
     const std::string base = point_name("projection", seq, D);
     benchmark::RegisterBenchmark((base + "/ctattn").c_str(), projection_ctattn<D, simd_arch>, seq);
+    benchmark::RegisterBenchmark((base + "/ctattn_packed").c_str(), projection_ctattn_packed<D>, seq);
     benchmark::RegisterBenchmark((base + "/ctattn_scalar").c_str(), projection_ctattn<D, scalar_arch>, seq);
     benchmark::RegisterBenchmark((base + "/plain").c_str(), projection_plain<plain::matmul>, seq, D);
     benchmark::RegisterBenchmark((base + "/plain_fastmath").c_str(), projection_plain<plain_fast::matmul>, seq, D);
@@ -427,7 +496,8 @@ template <std::size_t D, std::size_t H, class Mask>
 void register_core(std::size_t seq) {
     constexpr bool causal = std::is_same_v<Mask, ctattn::causal_mask>;
     std::string base = point_name("scores", seq, D, H, causal);
-    benchmark::RegisterBenchmark((base + "/ctattn").c_str(), scores_ctattn<D, H, Mask, simd_arch>, seq);
+    benchmark::RegisterBenchmark((base + "/ctattn").c_str(), scores_ctattn_blocked<D, H, Mask>, seq);
+    benchmark::RegisterBenchmark((base + "/ctattn_onerow").c_str(), scores_ctattn<D, H, Mask, simd_arch>, seq);
     benchmark::RegisterBenchmark((base + "/ctattn_scalar").c_str(), scores_ctattn<D, H, Mask, scalar_arch>, seq);
     benchmark::RegisterBenchmark((base + "/plain").c_str(), scores_plain<plain::scores>, seq, D, H, causal);
     benchmark::RegisterBenchmark((base + "/plain_fastmath").c_str(), scores_plain<plain_fast::scores>, seq, D, H, causal);
@@ -439,7 +509,8 @@ void register_core(std::size_t seq) {
     benchmark::RegisterBenchmark((base + "/plain_fastmath").c_str(), softmax_plain<plain_fast::softmax>, seq, D, H, causal);
     benchmark::RegisterBenchmark((base + "/eigen_dynamic").c_str(), softmax_eigen_dynamic, seq, D, H, causal);
     base = point_name("aggregate", seq, D, H, causal);
-    benchmark::RegisterBenchmark((base + "/ctattn").c_str(), aggregate_ctattn<D, H, Mask, simd_arch>, seq);
+    benchmark::RegisterBenchmark((base + "/ctattn").c_str(), aggregate_ctattn_blocked<D, H, Mask>, seq);
+    benchmark::RegisterBenchmark((base + "/ctattn_onerow").c_str(), aggregate_ctattn<D, H, Mask, simd_arch>, seq);
     benchmark::RegisterBenchmark((base + "/ctattn_scalar").c_str(), aggregate_ctattn<D, H, Mask, scalar_arch>, seq);
     benchmark::RegisterBenchmark((base + "/plain").c_str(), aggregate_plain<plain::aggregate>, seq, D, H, causal);
     benchmark::RegisterBenchmark((base + "/plain_fastmath").c_str(), aggregate_plain<plain_fast::aggregate>, seq, D, H, causal);

@@ -14,6 +14,7 @@ void register_ceiling_benchmarks();
 void register_projection_benchmarks();
 void register_attention_kernel_benchmarks();
 void register_mha_benchmarks();
+void register_block_benchmarks();
 void register_decode_benchmarks();
 }  // namespace ctattn_bench
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     ctattn_bench::register_projection_benchmarks();
     ctattn_bench::register_attention_kernel_benchmarks();
     ctattn_bench::register_mha_benchmarks();
+    ctattn_bench::register_block_benchmarks();
     ctattn_bench::register_decode_benchmarks();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

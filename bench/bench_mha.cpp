@@ -80,26 +80,26 @@ void mha_ctattn(benchmark::State& state, std::size_t seq) {
     using layer = ctattn::multi_head_attention<config, Arch>;
     constexpr bool causal = std::is_same_v<Mask, ctattn::causal_mask>;
     const auto& in = layer_data(seq, D, H, causal);
-    aligned_block<typename layer::weights_type> w(1);
+    aligned_block<typename layer::weights_type> dense(1);
+    aligned_block<typename layer::packed_weights_type> w(1);  // packed once, as at weight-load time
     aligned_block<typename layer::workspace_type> ws(1);
     for (std::size_t i = 0; i < D * D; ++i) {
-        w[0].wq[i] = in.wq[i];
-        w[0].wk[i] = in.wk[i];
-        w[0].wv[i] = in.wv[i];
-        w[0].wo[i] = in.wo[i];
+        dense[0].wq[i] = in.wq[i];
+        dense[0].wk[i] = in.wk[i];
+        dense[0].wv[i] = in.wv[i];
+        dense[0].wo[i] = in.wo[i];
     }
+    ctattn::pack(dense[0], w[0]);
     aligned_block<float> y(seq * D);
-    if (layer::forward(w[0], in.x.data(), seq, y.data(), ws[0]) != ctattn::status::ok) {
+    ctattn::status status = ctattn::status::ok;
+    auto run = [&] { status = layer::forward(w[0], in.x.data(), seq, y.data(), ws[0]); };
+    auto check = [&] {
+        if (status == ctattn::status::ok) return agrees(state, "mha", y.data(), in.expected.data(), seq * D, layer_tolerance);
         state.SkipWithError("forward returned an error status");
         ++failure_count();
-        return;
-    }
-    if (!agrees(state, "mha", y.data(), in.expected.data(), seq * D, layer_tolerance)) return;
-    for (auto _ : state) {
-        benchmark::DoNotOptimize(layer::forward(w[0], in.x.data(), seq, y.data(), ws[0]));
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, layer_flops(seq, D, H, causal));
+        return false;
+    };
+    if (check_then_time(state, y.data(), run, check)) set_flops(state, layer_flops(seq, D, H, causal));
 }
 
 template <void (*Mha)(float*, const float*, int, int, int, int, bool, const float*, const float*, const float*,

@@ -48,6 +48,9 @@ struct plain_llama_state {
        scratch: at least seq * (dim + 2 * kv_dim) + dim + seq floats. */                                   \
     void mha(float* y, const float* x, int seq, int dim, int heads, int kv_heads, bool causal,            \
              const float* wq, const float* wk, const float* wv, const float* wo, float* scratch);             \
+    /* One layer of the llama model for the token at position pos, on the residual row s.x. */           \
+    void llama_layer(const plain_llama_shape& p, const plain_llama_weights& w, plain_llama_state& s, int l, \
+                     int pos);                                                                             \
     /* One decode step of the llama model: token at position pos in, s.logits out. */                     \
     void llama_forward(const plain_llama_shape& p, const plain_llama_weights& w, plain_llama_state& s,     \
                        int token, int pos);

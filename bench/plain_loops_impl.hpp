@@ -79,57 +79,61 @@ void rmsnorm(float* o, const float* x, const float* weight, int size) {
     for (int j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
-void llama_forward(const plain_llama_shape& p, const plain_llama_weights& w, plain_llama_state& s, int token,
-                   int pos) {
+// One layer of the llama model for the token at position pos, on the residual row s.x.
+void llama_layer(const plain_llama_shape& p, const plain_llama_weights& w, plain_llama_state& s, int l, int pos) {
     const int dim = p.dim, hidden_dim = p.hidden_dim, head_size = dim / p.n_heads;
     const int kv_dim = (p.dim * p.n_kv_heads) / p.n_heads, kv_mul = p.n_heads / p.n_kv_heads;
     float* x = s.x;
-    std::memcpy(x, w.token_embedding + token * dim, std::size_t(dim) * sizeof(float));
+    rmsnorm(s.xb, x, w.rms_att + l * dim, dim);
+    const int loff = l * p.seq_len * kv_dim;
+    float* k = s.key_cache + loff + pos * kv_dim;
+    float* v = s.value_cache + loff + pos * kv_dim;
+    matmul(s.q, s.xb, w.wq + l * dim * dim, dim, dim);
+    matmul(k, s.xb, w.wk + l * dim * kv_dim, dim, kv_dim);
+    matmul(v, s.xb, w.wv + l * dim * kv_dim, dim, kv_dim);
 
-    for (int l = 0; l < p.n_layers; l++) {
-        rmsnorm(s.xb, x, w.rms_att + l * dim, dim);
-        const int loff = l * p.seq_len * kv_dim;
-        float* k = s.key_cache + loff + pos * kv_dim;
-        float* v = s.value_cache + loff + pos * kv_dim;
-        matmul(s.q, s.xb, w.wq + l * dim * dim, dim, dim);
-        matmul(k, s.xb, w.wk + l * dim * kv_dim, dim, kv_dim);
-        matmul(v, s.xb, w.wv + l * dim * kv_dim, dim, kv_dim);
-
-        // RoPE: rotate each pair (i, i+1) of q and k by pos / 10000^(i_in_head / head_size).
-        for (int i = 0; i < dim; i += 2) {
-            const int head_dim = i % head_size;
-            const float freq = 1.0f / std::pow(10000.0f, float(head_dim) / float(head_size));
-            const float val = float(pos) * freq, fcr = std::cos(val), fci = std::sin(val);
-            const int rotn = i < kv_dim ? 2 : 1;
-            for (int r = 0; r < rotn; r++) {
-                float* vec = r == 0 ? s.q : k;
-                const float v0 = vec[i], v1 = vec[i + 1];
-                vec[i] = v0 * fcr - v1 * fci;
-                vec[i + 1] = v0 * fci + v1 * fcr;
-            }
+    // RoPE: rotate each pair (i, i+1) of q and k by pos / 10000^(i_in_head / head_size).
+    for (int i = 0; i < dim; i += 2) {
+        const int head_dim = i % head_size;
+        const float freq = 1.0f / std::pow(10000.0f, float(head_dim) / float(head_size));
+        const float val = float(pos) * freq, fcr = std::cos(val), fci = std::sin(val);
+        const int rotn = i < kv_dim ? 2 : 1;
+        for (int r = 0; r < rotn; r++) {
+            float* vec = r == 0 ? s.q : k;
+            const float v0 = vec[i], v1 = vec[i + 1];
+            vec[i] = v0 * fcr - v1 * fci;
+            vec[i + 1] = v0 * fci + v1 * fcr;
         }
-
-        for (int h = 0; h < p.n_heads; h++) {
-            float* att = s.att + h * p.seq_len;
-            const int kv_off = (h / kv_mul) * head_size;
-            scores(att, s.q + h * head_size, s.key_cache + loff + kv_off, pos + 1, head_size, kv_dim);
-            softmax(att, pos + 1);
-            aggregate(s.xb + h * head_size, att, s.value_cache + loff + kv_off, pos + 1, head_size, kv_dim);
-        }
-        matmul(s.xb2, s.xb, w.wo + l * dim * dim, dim, dim);
-        for (int i = 0; i < dim; i++) x[i] += s.xb2[i];
-
-        rmsnorm(s.xb, x, w.rms_ffn + l * dim, dim);
-        matmul(s.hb, s.xb, w.w1 + l * dim * hidden_dim, dim, hidden_dim);
-        matmul(s.hb2, s.xb, w.w3 + l * dim * hidden_dim, dim, hidden_dim);
-        for (int i = 0; i < hidden_dim; i++) {
-            float val = s.hb[i];
-            val *= 1.0f / (1.0f + std::exp(-val));  // SiLU
-            s.hb[i] = val * s.hb2[i];
-        }
-        matmul(s.xb, s.hb, w.w2 + l * dim * hidden_dim, hidden_dim, dim);
-        for (int i = 0; i < dim; i++) x[i] += s.xb[i];
     }
+
+    for (int h = 0; h < p.n_heads; h++) {
+        float* att = s.att + h * p.seq_len;
+        const int kv_off = (h / kv_mul) * head_size;
+        scores(att, s.q + h * head_size, s.key_cache + loff + kv_off, pos + 1, head_size, kv_dim);
+        softmax(att, pos + 1);
+        aggregate(s.xb + h * head_size, att, s.value_cache + loff + kv_off, pos + 1, head_size, kv_dim);
+    }
+    matmul(s.xb2, s.xb, w.wo + l * dim * dim, dim, dim);
+    for (int i = 0; i < dim; i++) x[i] += s.xb2[i];
+
+    rmsnorm(s.xb, x, w.rms_ffn + l * dim, dim);
+    matmul(s.hb, s.xb, w.w1 + l * dim * hidden_dim, dim, hidden_dim);
+    matmul(s.hb2, s.xb, w.w3 + l * dim * hidden_dim, dim, hidden_dim);
+    for (int i = 0; i < hidden_dim; i++) {
+        float val = s.hb[i];
+        val *= 1.0f / (1.0f + std::exp(-val));  // SiLU
+        s.hb[i] = val * s.hb2[i];
+    }
+    matmul(s.xb, s.hb, w.w2 + l * dim * hidden_dim, hidden_dim, dim);
+    for (int i = 0; i < dim; i++) x[i] += s.xb[i];
+}
+
+void llama_forward(const plain_llama_shape& p, const plain_llama_weights& w, plain_llama_state& s, int token,
+                   int pos) {
+    const int dim = p.dim;
+    float* x = s.x;
+    std::memcpy(x, w.token_embedding + token * dim, std::size_t(dim) * sizeof(float));
+    for (int l = 0; l < p.n_layers; l++) llama_layer(p, w, s, l, pos);
     rmsnorm(x, x, w.rms_final, dim);
     matmul(s.logits, x, w.wcls, dim, p.vocab_size);
 }

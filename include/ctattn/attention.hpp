@@ -82,11 +82,16 @@ inline void pack(const attention_weights<Config>& dense, attention_weights<Confi
 
 // Scratch of the blocked attention core (attend_blocked): one KV head's K transposed, and the
 // scores, then weights, of one block of query rows. Rows are padded to whole vectors.
+// Sizes that serve every vector arch (a model's scratch is laid out before an arch is chosen):
+// query blocks of at most 6 rows (the projection tile), rows padded to 16 floats (widths 4, 8, 16).
+inline constexpr std::size_t blocked_tile_rows_max = 6;
+template <std::size_t SeqCapacity>
+inline constexpr std::size_t blocked_key_stride = (SeqCapacity + 15) / 16 * 16;
+
 template <attention_configuration Config, class Arch>
 struct blocked_attention_scratch {
     static constexpr std::size_t tile_rows = kernels::projection_tile_shape<Arch>::rows;
-    static constexpr std::size_t width = simd::width<Arch>;
-    static constexpr std::size_t key_stride = (Config::seq_capacity + width - 1) / width * width;
+    static constexpr std::size_t key_stride = blocked_key_stride<Config::seq_capacity>;
     matrix<Config::head_dim, key_stride> keys_transposed;  // (head_dim, seq): K_g^T
     matrix<tile_rows, key_stride> score_block;              // (tile_rows, seq): raw scores, then P
 };
@@ -153,19 +158,21 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
 // from one register tile (Q rows times K_g^T columns, only the keys some row of the block can see),
 // each row goes through the scaled, masked softmax in place, and P V is a second register tile
 // in which every loaded V vector serves all rows of the block. n_keys <= Config::seq_capacity.
-template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim>
+// Scratch as two buffers: kt of head_dim x KeyStride floats, block of tile rows x KeyStride
+// (blocked_attention_scratch, or a model's scratch sized for its widest layer).
+template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim,
+          std::size_t KeyStride = blocked_key_stride<Config::seq_capacity>>
 inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t query_pos0, std::size_t n_keys,
                            const float* k, const float* v, const typename Config::mask::params& mask, float* context,
-                           blocked_attention_scratch<Config, Arch>& scratch, float* readout = nullptr,
-                           std::size_t readout_row_stride = 0, std::size_t readout_head_stride = 0) noexcept {
+                           float* kt, float* block, float* readout = nullptr, std::size_t readout_row_stride = 0,
+                           std::size_t readout_head_stride = 0) noexcept {
     using Mask = typename Config::mask;
-    using Scratch = blocked_attention_scratch<Config, Arch>;
-    constexpr std::size_t head_dim = Config::head_dim, D = Config::d_model;
-    constexpr std::size_t tile_rows = Scratch::tile_rows, key_stride = Scratch::key_stride;
-    float* kt = scratch.keys_transposed.data();
-    float* block = scratch.score_block.data();
+    constexpr std::size_t head_dim = Config::head_dim, D = Config::d_model, key_stride = KeyStride;
+    constexpr std::size_t tile_rows = kernels::projection_tile_shape<Arch>::rows;
+    static_assert(tile_rows <= blocked_tile_rows_max && key_stride % simd::width<Arch> == 0,
+                  "ctattn: the blocked attention scratch does not fit this arch's tiles");
     for (std::size_t g = 0; g < Config::kv_heads; ++g) {
-        kernels::transpose_keys<head_dim, KvStride, key_stride, Scratch::width>(n_keys, k + g * head_dim, kt);
+        kernels::transpose_keys<head_dim, KvStride, key_stride, simd::width<Arch>>(n_keys, k + g * head_dim, kt);
         for (std::size_t h = g * Config::group_size; h < (g + 1) * Config::group_size; ++h)
             for (std::size_t i0 = 0; i0 < n_queries; i0 += tile_rows) {
                 const std::size_t block_rows = n_queries - i0 < tile_rows ? n_queries - i0 : tile_rows;
@@ -203,6 +210,16 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
     }
 }
 
+template <attention_configuration Config, class Arch, std::size_t KvStride = Config::kv_dim>
+inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t query_pos0, std::size_t n_keys,
+                           const float* k, const float* v, const typename Config::mask::params& mask, float* context,
+                           blocked_attention_scratch<Config, Arch>& scratch, float* readout = nullptr,
+                           std::size_t readout_row_stride = 0, std::size_t readout_head_stride = 0) noexcept {
+    attend_blocked<Config, Arch, KvStride>(n_queries, q, query_pos0, n_keys, k, v, mask, context,
+                                           scratch.keys_transposed.data(), scratch.score_block.data(), readout,
+                                           readout_row_stride, readout_head_stride);
+}
+
 template <attention_configuration Config, class Arch = simd::default_arch>
 struct multi_head_attention {
     using config = Config;
@@ -218,11 +235,14 @@ struct multi_head_attention {
 
     // x: seq_len x d_model input rows; y: seq_len x d_model output rows (y may be x).
     // w: row-major (weights_type) or packed (packed_weights_type) weights, the same result.
+    // ws: workspace_type runs the blocked attention core on vector arches; a workspace made for
+    // another arch (attention_workspace<Config> in a scalar_arch layer) runs the one-row core.
     // Returns invalid_argument for null pointers, invalid_length unless 1 <= seq_len <= seq_capacity,
     // invalid_mask for a mask parameter out of range; y and readout are untouched on error.
-    template <class Layout>
+    template <class Layout, class WorkspaceArch>
     [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w, const float* x, std::size_t seq_len,
-                                        float* y, workspace_type& ws, const mask_params& mask = {},
+                                        float* y, attention_workspace<Config, WorkspaceArch>& ws,
+                                        const mask_params& mask = {},
                                         readout_type* readout = nullptr) noexcept {
         if (x == nullptr || y == nullptr) return status::invalid_argument;
         if (seq_len == 0 || seq_len > Config::seq_capacity) return status::invalid_length;
@@ -233,7 +253,7 @@ struct multi_head_attention {
         kernels::project<D, KvD, Arch>(seq_len, x, w.wk, w.k_bias(), ws.k.data());
         kernels::project<D, KvD, Arch>(seq_len, x, w.wv, w.v_bias(), ws.v.data());
         float* weights_out = readout ? readout->data() : nullptr;
-        if constexpr (uses_blocked_attention<Arch>)
+        if constexpr (uses_blocked_attention<Arch> && std::is_same_v<WorkspaceArch, Arch>)
             attend_blocked<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask,
                                          ws.context.data(), ws.blocked, weights_out, S, S * S);
         else
@@ -244,11 +264,11 @@ struct multi_head_attention {
     }
 
     // Typed overload: whole matrices sized by the configuration.
-    template <class Layout>
+    template <class Layout, class WorkspaceArch>
     [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w,
                                         const matrix<Config::seq_capacity, Config::d_model>& x,
                                         std::size_t seq_len, matrix<Config::seq_capacity, Config::d_model>& y,
-                                        workspace_type& ws, const mask_params& mask = {},
+                                        attention_workspace<Config, WorkspaceArch>& ws, const mask_params& mask = {},
                                         readout_type* readout = nullptr) noexcept {
         return forward(w, x.data(), seq_len, y.data(), ws, mask, readout);
     }

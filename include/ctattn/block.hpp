@@ -83,6 +83,9 @@ struct block_buffers {
     float* hidden;    // rows x d_ff
     float* up;        // rows x d_ff (gated FFN only)
     float* scores;    // seq_capacity
+    // Optional, for the blocked attention core on vector arches (nullptr: one query row at a time):
+    float* keys_transposed;  // max head_dim x blocked_key_stride<seq_capacity>
+    float* score_block;      // blocked_tile_rows_max x blocked_key_stride<seq_capacity>
 };
 
 template <block_configuration Block, position_policy Position, class Arch = simd::default_arch>
@@ -146,7 +149,16 @@ struct transformer_block {
                 Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
             }
         }
-        attend<A, Arch, kv_dim>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.scores);
+        bool blocked = false;
+        if constexpr (uses_blocked_attention<Arch>) {
+            blocked = rows > 1 && buf.score_block != nullptr;
+            if (blocked)
+                attend_blocked<A, Arch, kv_dim, blocked_key_stride<A::seq_capacity>>(
+                    rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.keys_transposed,
+                    buf.score_block);
+        }
+        if (!blocked)  // one token (decode), or no blocked scratch: one query row at a time
+            attend<A, Arch, kv_dim>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.scores);
         kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
     }
 

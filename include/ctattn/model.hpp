@@ -119,6 +119,7 @@ struct model_config {
     // Scratch is sized by the widest layer, since layers run one after another.
     static constexpr std::size_t max_d_ff = std::max({Blocks::d_ff...});
     static constexpr std::size_t max_kv_dim = std::max({Blocks::kv_dim...});
+    static constexpr std::size_t max_head_dim = std::max({Blocks::attention::head_dim...});
     static constexpr bool any_gated_ffn = (Blocks::ffn::gated || ...);
 
     using position = Position;
@@ -188,9 +189,23 @@ struct activation_scratch {
     matrix<Rows, F> hidden;    // (rows, max d_ff)
     matrix<Config::any_gated_ffn ? Rows : 1, Config::any_gated_ffn ? F : 1> up;  // (rows, max d_ff) if gated
     row_vector<Config::seq_capacity> scores;                                    // (seq_capacity)
+    // The blocked attention core's scratch, for several rows at once on a vector arch (absent,
+    // 1 x 1, on scalar builds: Cortex-M RAM goes to nothing it does not use).
+    static constexpr bool blocked = Rows > 1 && uses_blocked_attention<simd::default_arch>;
+    static constexpr std::size_t key_stride = blocked_key_stride<Config::seq_capacity>;
+    matrix<blocked ? Config::max_head_dim : 1, blocked ? key_stride : 1> keys_transposed;  // (head_dim, seq)
+    matrix<blocked ? blocked_tile_rows_max : 1, blocked ? key_stride : 1> score_block;    // (tile rows, seq)
 
     block_buffers buffers() noexcept {
-        return {normed.data(), q.data(), context.data(), sublayer.data(), hidden.data(), up.data(), scores.data()};
+        return {normed.data(),
+                q.data(),
+                context.data(),
+                sublayer.data(),
+                hidden.data(),
+                up.data(),
+                scores.data(),
+                blocked ? keys_transposed.data() : nullptr,
+                blocked ? score_block.data() : nullptr};
     }
 };
 
@@ -301,12 +316,14 @@ struct language_model {
     }
 
     // rows x d_model normed rows -> rows x vocab logits: one projection over all rows (untied), or
-    // a dot product with every embedding row (tied).
+    // a dot product with every embedding row (tied). The tied head is the attention score kernel
+    // with the vocabulary as keys: a vector's width of embedding rows per step share each loaded
+    // normed vector, and one transpose-and-add replaces that many horizontal sums.
     static void head_rows(const weights_type& w, std::size_t rows, const float* normed, float* logits) noexcept {
         if constexpr (Config::head::tied) {
             for (std::size_t r = 0; r < rows; ++r)
-                for (std::size_t t = 0; t < vocab_size; ++t)
-                    logits[r * vocab_size + t] = kernels::dot<d_model, Arch>(normed + r * d_model, w.embedding.row(t));
+                kernels::dot_rows<d_model, vocab_size, Arch>(normed + r * d_model, w.embedding.data(),
+                                                             logits + r * vocab_size);
         } else if constexpr (Config::head::bias) {
             kernels::project<d_model, vocab_size, Arch>(rows, normed, w.head.w_out.data(), w.head.b_out.data(), logits);
         } else {

@@ -124,6 +124,24 @@ inline void score_row(const float* q, const float* k, std::size_t n_keys, key_ra
     for (j = visible.end; j < n_keys; ++j) scores[j] = minus_inf;
 }
 
+// out[t] = q . k_t for a compile-time number of rows k_t (stride KStride): a tied LM head, whose
+// keys are the vocabulary's embedding rows. The same vector-of-keys, four-key and single-key steps
+// as score_row, with constant bounds throughout (GCC 12 misreads a run-time tail bound after the
+// vector loop as overflowing, -Waggressive-loop-optimizations).
+template <std::size_t HeadDim, std::size_t Rows, class Arch = simd::default_arch, std::size_t KStride = HeadDim>
+inline void dot_rows(const float* q, const float* k, float* out) noexcept {
+    using V = simd::ops<Arch>;
+    constexpr std::size_t W = V::width;
+    constexpr bool vector_of_keys = W > 1 && HeadDim >= W;
+    constexpr std::size_t vectors_end = vector_of_keys ? Rows / W * W : 0;
+    constexpr std::size_t fours_end = vectors_end + (Rows - vectors_end) / 4 * 4;
+    if constexpr (vector_of_keys)
+        for (std::size_t j = 0; j < vectors_end; j += W)
+            V::store(out + j, detail::dot_keys<HeadDim, Arch, KStride>(q, k + j * KStride));
+    for (std::size_t j = vectors_end; j < fours_end; j += 4) detail::dot4<HeadDim, Arch, KStride>(q, k + j * KStride, out + j);
+    for (std::size_t j = fours_end; j < Rows; ++j) out[j] = dot<HeadDim, Arch>(q, k + j * KStride);
+}
+
 // K of one head transposed, for scoring a block of queries at once: kt[d][j] = k_j[d] for keys
 // j < n_keys, then 0 up to the next multiple of the vector width (a score tile's last vector reads
 // those columns; zeros keep the lanes finite, and softmax never looks past the visible keys).
