@@ -132,6 +132,7 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
                    float* readout = nullptr, std::size_t readout_row_stride = 0,
                    std::size_t readout_head_stride = 0) noexcept {
     using Mask = typename Config::mask;
+    using HeadArch = simd::arch_for_width<Arch, Config::head_dim>;  // kernels along head_dim
     constexpr std::size_t head_dim = Config::head_dim;
     for (std::size_t h = 0; h < Config::heads; ++h) {
         const std::size_t kv_head = h / Config::group_size;
@@ -139,15 +140,15 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
         const float* v_head = v + kv_head * head_dim;
         for (std::size_t i = 0; i < n_queries; ++i) {
             const key_range visible = Mask::visible_keys(mask, query_pos0 + i, n_keys);
-            kernels::score_row<head_dim, Arch, KvStride>(q + i * Config::d_model + h * head_dim, k_head, n_keys,
-                                                         visible, Config::score_scale, scores);
+            kernels::score_row<head_dim, HeadArch, KvStride>(q + i * Config::d_model + h * head_dim, k_head, n_keys,
+                                                             visible, Config::score_scale, scores);
             kernels::softmax_row<Arch>(scores, n_keys, visible);
             if (readout) {
                 float* out = readout + h * readout_head_stride + i * readout_row_stride;
                 for (std::size_t j = 0; j < n_keys; ++j) out[j] = scores[j];
             }
-            kernels::aggregate_row<head_dim, Arch, KvStride>(scores, v_head, visible,
-                                                             context + i * Config::d_model + h * head_dim);
+            kernels::aggregate_row<head_dim, HeadArch, KvStride>(scores, v_head, visible,
+                                                                 context + i * Config::d_model + h * head_dim);
         }
     }
 }
@@ -203,8 +204,8 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                         }
                     }
                     // Over [any.begin, any.end) every row's weights are its own, with 0 outside its run.
-                    kernels::aggregate_rows<head_dim, rows, Arch, key_stride, KvStride, D>(
-                        any.begin, any.end, block, v + g * head_dim, out_rows);
+                    kernels::aggregate_rows<head_dim, rows, simd::arch_for_width<Arch, head_dim>, key_stride,
+                                            KvStride, D>(any.begin, any.end, block, v + g * head_dim, out_rows);
                 });
             }
     }

@@ -156,9 +156,42 @@ CTATTN_RESTORE_WARNINGS
 
 using default_arch = std::conditional_t<std::is_same_v<xsimd::default_arch, xsimd::unavailable>,
                                         scalar_arch, xsimd::default_arch>;
+
+// The next narrower vector arch the target has (with FMA where it has one): AVX-512 -> AVX2 ->
+// SSE4.2; 128-bit vectors (SSE, NEON) -> scalar.
+template <class Arch>
+auto narrower_arch_of() {
+    if constexpr (std::is_same_v<Arch, scalar_arch>) return scalar_arch{};
+#if XSIMD_WITH_FMA3_AVX2
+    else if constexpr (ops<Arch>::width == 16) return xsimd::fma3<xsimd::avx2>{};
+#endif
+#if XSIMD_WITH_FMA3_SSE
+    else if constexpr (ops<Arch>::width == 8) return xsimd::fma3<xsimd::sse4_2>{};
+#elif XSIMD_WITH_SSE4_2
+    else if constexpr (ops<Arch>::width == 8) return xsimd::sse4_2{};
+#endif
+    else return scalar_arch{};
+}
 #else
 using default_arch = scalar_arch;
+template <class Arch>
+auto narrower_arch_of() {
+    return scalar_arch{};
+}
 #endif
+
+// The widest arch, from Arch down, whose vector holds at most MaxWidth floats. Kernels that
+// vectorise along head_dim use it, so a head narrower than the default vector (head_dim 8 under
+// AVX-512: stories260K) runs on 8-wide vectors instead of falling back to scalar.
+template <class Arch, std::size_t MaxWidth>
+auto arch_fitting_width() {
+    if constexpr (std::is_same_v<Arch, scalar_arch> || ops<Arch>::width <= MaxWidth)
+        return Arch{};
+    else
+        return arch_fitting_width<decltype(narrower_arch_of<Arch>()), MaxWidth>();
+}
+template <class Arch, std::size_t MaxWidth>
+using arch_for_width = decltype(arch_fitting_width<Arch, MaxWidth>());
 
 template <class Arch>
 inline constexpr std::size_t width = ops<Arch>::width;

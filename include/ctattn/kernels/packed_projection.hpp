@@ -66,8 +66,6 @@ template <class Arch, std::size_t TileRows, std::size_t Din, std::size_t Dout, s
 inline void packed_row_blocks(std::size_t n_rows, const float* x, const packed_matrix<Din, Dout, Arch>& w,
                               const float* bias, float* y) noexcept {
     using P = packed_matrix<Din, Dout, Arch>;
-    constexpr std::size_t W = simd::ops<Arch>::width;
-    constexpr std::size_t leftover_vecs = P::leftover_width / W;
     constexpr std::size_t leftover_start = P::panels * P::panel_width;
     for (std::size_t r = 0; r < n_rows; r += TileRows) {
         const float* x_rows = x + r * XStride;
@@ -77,12 +75,10 @@ inline void packed_row_blocks(std::size_t n_rows, const float* x, const packed_m
             projection_tile<Arch, TileRows, P::panel_vecs, Din, XStride, P::panel_width, YStride>(
                 x_rows, w.panel(p), bias ? bias + c : nullptr, y_rows + c);
         }
-        if constexpr (leftover_vecs > 0)
-            projection_tile<Arch, TileRows, leftover_vecs, Din, XStride, P::leftover_width, YStride>(
-                x_rows, w.leftover(), bias ? bias + leftover_start : nullptr, y_rows + leftover_start);
-        for (std::size_t t = leftover_vecs * W; t < P::leftover_width; ++t)
-            projection_tile<simd::scalar_arch, TileRows, 1, Din, XStride, P::leftover_width, YStride>(
-                x_rows, w.leftover() + t, bias ? bias + leftover_start + t : nullptr, y_rows + leftover_start + t);
+        // The leftover panel is a dense Din x leftover_width matrix: whole vectors, then narrower arches.
+        if constexpr (P::leftover_width > 0)
+            projection_row_blocks<Arch, TileRows, Din, P::leftover_width, P::leftover_width, XStride, YStride>(
+                TileRows, x_rows, w.leftover(), bias ? bias + leftover_start : nullptr, y_rows + leftover_start);
     }
 }
 
