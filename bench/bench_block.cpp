@@ -88,20 +88,14 @@ void block_ctattn(benchmark::State& state, std::size_t seq) {
         std::memcpy(x.data(), f.prompt.data(), seq * D * sizeof(float));
         block_type::run(layer, seq, 0, x.data(), k.data(), v.data(), buffers, {});
     };
-    run();
-    {  // the gate: the plain layer (ctattn's flags) on the same checkpoint bytes
+    auto check = [&] {  // the gate: the plain layer (ctattn's flags) on the same checkpoint bytes
         plain_llama_model reference(Shape::plain, f.bytes);
         std::vector<float> want(seq * D);
         plain_block<plain::llama_layer>(reference, f.prompt.data(), seq, want.data());
         const std::vector<double> want_d(want.begin(), want.end());
-        if (!agrees(state, "block output", x.data(), want_d.data(), seq * D, block_tolerance)) return;
-    }
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(x.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, block_flops<Shape>(seq));
+        return agrees(state, "block output", x.data(), want_d.data(), seq * D, block_tolerance);
+    };
+    if (check_then_time(state, x.data(), run, check)) set_flops(state, block_flops<Shape>(seq));
 }
 
 template <class Shape, void (*Layer)(const plain_llama_shape&, const plain_llama_weights&, plain_llama_state&, int, int)>
@@ -109,17 +103,15 @@ void block_plain(benchmark::State& state, std::size_t seq) {
     auto& f = block_data<Shape>();
     const std::size_t D = std::size_t(Shape::plain.dim);
     plain_llama_model model(Shape::plain, f.bytes), reference(Shape::plain, f.bytes);
-    std::vector<float> out(seq * D), want(seq * D);
-    plain_block<Layer>(model, f.prompt.data(), seq, out.data());
-    plain_block<plain::llama_layer>(reference, f.prompt.data(), seq, want.data());
-    const std::vector<double> want_d(want.begin(), want.end());
-    if (!agrees(state, "block output", out.data(), want_d.data(), seq * D, block_tolerance)) return;
-    for (auto _ : state) {
-        plain_block<Layer>(model, f.prompt.data(), seq, out.data());
-        benchmark::DoNotOptimize(out.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, block_flops<Shape>(seq));
+    std::vector<float> out(seq * D);
+    auto run = [&] { plain_block<Layer>(model, f.prompt.data(), seq, out.data()); };
+    auto check = [&] {
+        std::vector<float> want(seq * D);
+        plain_block<plain::llama_layer>(reference, f.prompt.data(), seq, want.data());
+        const std::vector<double> want_d(want.begin(), want.end());
+        return agrees(state, "block output", out.data(), want_d.data(), seq * D, block_tolerance);
+    };
+    if (check_then_time(state, out.data(), run, check)) set_flops(state, block_flops<Shape>(seq));
 }
 
 template <class Shape>

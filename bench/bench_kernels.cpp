@@ -77,14 +77,9 @@ template <std::size_t D, class Arch>
 void projection_ctattn(benchmark::State& state, std::size_t seq) {
     const auto& in = projection_data(seq, D);
     aligned_block<float> y(seq * D);
-    ctattn::kernels::project<D, D, Arch>(seq, in.x.data(), in.w.data(), nullptr, y.data());
-    if (!agrees(state, "projection", y.data(), in.expected.data(), seq * D, kernel_tolerance)) return;
-    for (auto _ : state) {
-        ctattn::kernels::project<D, D, Arch>(seq, in.x.data(), in.w.data(), nullptr, y.data());
-        benchmark::DoNotOptimize(y.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * double(seq) * D * D);
+    auto run = [&] { ctattn::kernels::project<D, D, Arch>(seq, in.x.data(), in.w.data(), nullptr, y.data()); };
+    auto check = [&] { return agrees(state, "projection", y.data(), in.expected.data(), seq * D, kernel_tolerance); };
+    if (check_then_time(state, y.data(), run, check)) set_flops(state, 2.0 * double(seq) * D * D);
 }
 
 // The same projection from weights packed into panels once (untimed, as at weight-load time).
@@ -106,14 +101,8 @@ void projection_plain(benchmark::State& state, std::size_t seq, std::size_t dim)
     auto run = [&] {
         for (std::size_t r = 0; r < seq; ++r) Matmul(y.data() + r * dim, in.x.data() + r * dim, in.w_out_in.data(), int(dim), int(dim));
     };
-    run();
-    if (!agrees(state, "projection", y.data(), in.expected.data(), seq * dim, kernel_tolerance)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(y.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * double(seq) * double(dim) * double(dim));
+    auto check = [&] { return agrees(state, "projection", y.data(), in.expected.data(), seq * dim, kernel_tolerance); };
+    if (check_then_time(state, y.data(), run, check)) set_flops(state, 2.0 * double(seq) * double(dim) * double(dim));
 }
 
 void projection_eigen_dynamic(benchmark::State& state, std::size_t seq, std::size_t dim) {
@@ -121,14 +110,9 @@ void projection_eigen_dynamic(benchmark::State& state, std::size_t seq, std::siz
     const dyn_matrix x = const_dyn_map(in.x.data(), Eigen::Index(seq), Eigen::Index(dim));
     const dyn_matrix w = const_dyn_map(in.w.data(), Eigen::Index(dim), Eigen::Index(dim));
     dyn_matrix y(seq, dim);
-    y.noalias() = x * w;
-    if (!agrees(state, "projection", y.data(), in.expected.data(), seq * dim, kernel_tolerance)) return;
-    for (auto _ : state) {
-        y.noalias() = x * w;
-        benchmark::DoNotOptimize(y.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * double(seq) * double(dim) * double(dim));
+    auto run = [&] { y.noalias() = x * w; };
+    auto check = [&] { return agrees(state, "projection", y.data(), in.expected.data(), seq * dim, kernel_tolerance); };
+    if (check_then_time(state, y.data(), run, check)) set_flops(state, 2.0 * double(seq) * double(dim) * double(dim));
 }
 
 template <int S, int D>
@@ -140,14 +124,11 @@ void projection_eigen_fixed(benchmark::State& state) {
     auto w = std::make_unique<weight_type>();
     *x = Eigen::Map<const rows_type>(in.x.data());
     *w = Eigen::Map<const weight_type>(in.w.data());
-    y->noalias() = *x * *w;
-    if (!agrees(state, "projection", y->data(), in.expected.data(), std::size_t(S) * D, kernel_tolerance)) return;
-    for (auto _ : state) {
-        y->noalias() = *x * *w;
-        benchmark::DoNotOptimize(y->data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * S * D * D);
+    auto run = [&] { y->noalias() = *x * *w; };
+    auto check = [&] {
+        return agrees(state, "projection", y->data(), in.expected.data(), std::size_t(S) * D, kernel_tolerance);
+    };
+    if (check_then_time(state, y->data(), run, check)) set_flops(state, 2.0 * S * D * D);
 }
 
 #endif  // part 1
@@ -219,14 +200,8 @@ void scores_ctattn(benchmark::State& state, std::size_t seq) {
             ctattn::kernels::attention_scores<hd, Mask, Arch, D, D>(seq, in.q.data() + h * hd, 0, seq, in.k.data() + h * hd,
                                                                     {}, scale, s.data() + h * seq * seq, seq);
     };
-    run();
-    if (!visible_agree(state, "scores", in, s.data(), in.scores)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(s.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * hd * visible_pairs(in));
+    auto check = [&] { return visible_agree(state, "scores", in, s.data(), in.scores); };
+    if (check_then_time(state, s.data(), run, check)) set_flops(state, 2.0 * hd * visible_pairs(in));
 }
 
 // The blocked core's scores (what multi_head_attention runs on vector arches): per head, K
@@ -270,14 +245,8 @@ void scores_plain(benchmark::State& state, std::size_t seq, std::size_t dim, std
                 Scores(s.data() + (h * seq + i) * seq, in.q.data() + i * dim + h * hd, in.k.data() + h * hd,
                        int(ref::visible_keys(causal, i, seq)), int(hd), int(dim));
     };
-    run();
-    if (!visible_agree(state, "scores", in, s.data(), in.scores)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(s.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * double(hd) * visible_pairs(in));
+    auto check = [&] { return visible_agree(state, "scores", in, s.data(), in.scores); };
+    if (check_then_time(state, s.data(), run, check)) set_flops(state, 2.0 * double(hd) * visible_pairs(in));
 }
 
 // Eigen as an Eigen user writes it: the whole Q_h K_h^T product, then -inf over the future.
@@ -295,14 +264,8 @@ void scores_eigen_dynamic(benchmark::State& state, std::size_t seq, std::size_t 
             if (causal) block.triangularView<Eigen::StrictlyUpper>().setConstant(-std::numeric_limits<float>::infinity());
         }
     };
-    run();
-    if (!visible_agree(state, "scores", in, s.data(), in.scores)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(s.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * double(hd) * visible_pairs(in));
+    auto check = [&] { return visible_agree(state, "scores", in, s.data(), in.scores); };
+    if (check_then_time(state, s.data(), run, check)) set_flops(state, 2.0 * double(hd) * visible_pairs(in));
 }
 
 // Softmax runs in place, so the check runs once on the scores and the timed loop re-normalises the
@@ -316,14 +279,8 @@ void softmax_ctattn(benchmark::State& state, std::size_t seq, std::size_t dim, s
         for (std::size_t r = 0; r < heads * seq; ++r)
             ctattn::kernels::softmax_row<Arch>(p.data() + r * seq, seq, Mask::visible_keys({}, r % seq, seq));
     };
-    run();
-    if (!visible_agree(state, "softmax", in, p.data(), in.p)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(p.data());
-        benchmark::ClobberMemory();
-    }
-    set_elements(state, visible_pairs(in));
+    auto check = [&] { return visible_agree(state, "softmax", in, p.data(), in.p); };
+    if (check_then_time(state, p.data(), run, check)) set_elements(state, visible_pairs(in));
 }
 
 template <void (*Softmax)(float*, int)>
@@ -334,14 +291,8 @@ void softmax_plain(benchmark::State& state, std::size_t seq, std::size_t dim, st
     auto run = [&] {
         for (std::size_t r = 0; r < heads * seq; ++r) Softmax(p.data() + r * seq, int(ref::visible_keys(causal, r % seq, seq)));
     };
-    run();
-    if (!visible_agree(state, "softmax", in, p.data(), in.p)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(p.data());
-        benchmark::ClobberMemory();
-    }
-    set_elements(state, visible_pairs(in));
+    auto check = [&] { return visible_agree(state, "softmax", in, p.data(), in.p); };
+    if (check_then_time(state, p.data(), run, check)) set_elements(state, visible_pairs(in));
 }
 
 void softmax_eigen_dynamic(benchmark::State& state, std::size_t seq, std::size_t dim, std::size_t heads, bool causal) {
@@ -354,14 +305,8 @@ void softmax_eigen_dynamic(benchmark::State& state, std::size_t seq, std::size_t
             row /= row.sum();
         }
     };
-    run();
-    if (!visible_agree(state, "softmax", in, p.data(), in.p)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(p.data());
-        benchmark::ClobberMemory();
-    }
-    set_elements(state, visible_pairs(in));
+    auto check = [&] { return visible_agree(state, "softmax", in, p.data(), in.p); };
+    if (check_then_time(state, p.data(), run, check)) set_elements(state, visible_pairs(in));
 }
 
 template <std::size_t D, std::size_t H, class Mask, class Arch>
@@ -375,14 +320,8 @@ void aggregate_ctattn(benchmark::State& state, std::size_t seq) {
                 ctattn::kernels::aggregate_row<hd, Arch, D>(in.p_in.data() + (h * seq + i) * seq, in.v.data() + h * hd,
                                                             Mask::visible_keys({}, i, seq), context.data() + i * D + h * hd);
     };
-    run();
-    if (!agrees(state, "aggregate", context.data(), in.context.data(), seq * D, kernel_tolerance)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(context.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * hd * visible_pairs(in));
+    auto check = [&] { return agrees(state, "aggregate", context.data(), in.context.data(), seq * D, kernel_tolerance); };
+    if (check_then_time(state, context.data(), run, check)) set_flops(state, 2.0 * hd * visible_pairs(in));
 }
 
 // The blocked core's P V: a register tile per block of query rows, every loaded V vector serving
@@ -422,14 +361,8 @@ void aggregate_plain(benchmark::State& state, std::size_t seq, std::size_t dim, 
                 Aggregate(context.data() + i * dim + h * hd, in.p_in.data() + (h * seq + i) * seq, in.v.data() + h * hd,
                           int(ref::visible_keys(causal, i, seq)), int(hd), int(dim));
     };
-    run();
-    if (!agrees(state, "aggregate", context.data(), in.context.data(), seq * dim, kernel_tolerance)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(context.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * double(hd) * visible_pairs(in));
+    auto check = [&] { return agrees(state, "aggregate", context.data(), in.context.data(), seq * dim, kernel_tolerance); };
+    if (check_then_time(state, context.data(), run, check)) set_flops(state, 2.0 * double(hd) * visible_pairs(in));
 }
 
 // Eigen: P_h V_h, with P_h's lower triangle only when causal (what an Eigen user would write).
@@ -448,14 +381,8 @@ void aggregate_eigen_dynamic(benchmark::State& state, std::size_t seq, std::size
                 context.middleCols(h * hd, hd).noalias() = p.middleRows(h * S, S) * v.middleCols(h * hd, hd);
         }
     };
-    run();
-    if (!agrees(state, "aggregate", context.data(), in.context.data(), seq * dim, kernel_tolerance)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(context.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, 2.0 * double(hd) * visible_pairs(in));
+    auto check = [&] { return agrees(state, "aggregate", context.data(), in.context.data(), seq * dim, kernel_tolerance); };
+    if (check_then_time(state, context.data(), run, check)) set_flops(state, 2.0 * double(hd) * visible_pairs(in));
 }
 
 #endif  // part 2

@@ -111,14 +111,8 @@ void mha_plain(benchmark::State& state, std::size_t seq, std::size_t dim, std::s
         Mha(y.data(), in.x.data(), int(seq), int(dim), int(heads), int(heads), causal, in.wq_t.data(), in.wk_t.data(),
             in.wv_t.data(), in.wo_t.data(), scratch.data());
     };
-    run();
-    if (!agrees(state, "mha", y.data(), in.expected.data(), seq * dim, layer_tolerance)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(y.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, layer_flops(seq, dim, heads, causal));
+    auto check = [&] { return agrees(state, "mha", y.data(), in.expected.data(), seq * dim, layer_tolerance); };
+    if (check_then_time(state, y.data(), run, check)) set_flops(state, layer_flops(seq, dim, heads, causal));
 }
 
 // Eigen, written as an Eigen user would: whole-matrix products for Q, K, V and each head's
@@ -165,14 +159,8 @@ void mha_eigen_dynamic(benchmark::State& state, std::size_t seq, std::size_t dim
         }
         l.y.noalias() = l.context * l.wo;
     };
-    run();
-    if (!agrees(state, "mha", l.y.data(), in.expected.data(), seq * dim, layer_tolerance)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(l.y.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, layer_flops(seq, dim, heads, causal));
+    auto check = [&] { return agrees(state, "mha", l.y.data(), in.expected.data(), seq * dim, layer_tolerance); };
+    if (check_then_time(state, l.y.data(), run, check)) set_flops(state, layer_flops(seq, dim, heads, causal));
 }
 
 template <int S, int D, int H, bool Causal>
@@ -204,14 +192,8 @@ void mha_eigen_fixed(benchmark::State& state) {
         }
         l->y.noalias() = l->context * l->wo;
     };
-    run();
-    if (!agrees(state, "mha", l->y.data(), in.expected.data(), std::size_t(S) * D, layer_tolerance)) return;
-    for (auto _ : state) {
-        run();
-        benchmark::DoNotOptimize(l->y.data());
-        benchmark::ClobberMemory();
-    }
-    set_flops(state, layer_flops(S, D, H, Causal));
+    auto check = [&] { return agrees(state, "mha", l->y.data(), in.expected.data(), std::size_t(S) * D, layer_tolerance); };
+    if (check_then_time(state, l->y.data(), run, check)) set_flops(state, layer_flops(S, D, H, Causal));
 }
 
 std::string layer_name(std::size_t seq, std::size_t dim, std::size_t heads, bool causal) {
