@@ -195,9 +195,14 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                         kernels::score_rows_transposed<head_dim, rows, Arch, D, key_stride, key_stride>(
                             any.begin, any.end, q_rows, kt, block);
                     }
+                    // Weights are written (0 outside a row's run) as far as P V reads them, whole
+                    // vectors past any.end; the readout wants every key.
+                    constexpr std::size_t W = simd::width<Arch>;
+                    const std::size_t any_end_vectors = (any.end + W - 1) / W * W;
+                    const std::size_t written = readout || any_end_vectors > n_keys ? n_keys : any_end_vectors;
                     for (std::size_t r = 0; r < rows; ++r) {
                         float* p = block + r * key_stride;
-                        kernels::softmax_row<Arch>(p, n_keys, visible[r], Config::score_scale);
+                        kernels::softmax_row<Arch>(p, written, visible[r], Config::score_scale);
                         if (readout) {
                             float* out = readout + h * readout_head_stride + (i0 + r) * readout_row_stride;
                             for (std::size_t j = 0; j < n_keys; ++j) out[j] = p[j];

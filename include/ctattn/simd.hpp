@@ -39,6 +39,17 @@ CTATTN_RESTORE_WARNINGS
 #error "ctattn needs xsimd >= 8 (Debian 12 ships 8.1); build with -Dsimd=scalar to do without it"
 #endif
 
+// Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
+// in registers: at -Os (the usual firmware setting) GCC leaves such loops rolled and keeps acc[][]
+// on the stack, a load and a store around every multiply-add. The tile loops say so explicitly.
+#if defined(__GNUC__) && !defined(__clang__)
+#define CTATTN_UNROLL _Pragma("GCC unroll 32")
+#elif defined(__clang__)
+#define CTATTN_UNROLL _Pragma("unroll")
+#else
+#define CTATTN_UNROLL
+#endif
+
 namespace ctattn::simd {
 
 // The peer of xsimd's architecture tags for targets without vector units.

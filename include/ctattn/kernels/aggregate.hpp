@@ -25,22 +25,22 @@ inline void aggregate_block(const float* p, const float* v, key_range visible, f
     constexpr std::size_t W = V::width;
     constexpr std::size_t Chains = aggregate_chains<Vecs>;
     typename V::vec acc[Chains][Vecs];
-    for (std::size_t c = 0; c < Chains; ++c)
-        for (std::size_t n = 0; n < Vecs; ++n) acc[c][n] = V::zero();
+    CTATTN_UNROLL for (std::size_t c = 0; c < Chains; ++c)
+        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[c][n] = V::zero();
     std::size_t j = visible.begin;
     for (; j + Chains <= visible.end; j += Chains)
-        for (std::size_t c = 0; c < Chains; ++c) {
+        CTATTN_UNROLL for (std::size_t c = 0; c < Chains; ++c) {
             const typename V::vec pj = V::broadcast(p[j + c]);
-            for (std::size_t n = 0; n < Vecs; ++n)
+            CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n)
                 acc[c][n] = V::fma(pj, V::load(v + (j + c) * VStride + n * W), acc[c][n]);
         }
     for (; j < visible.end; ++j) {
         const typename V::vec pj = V::broadcast(p[j]);
-        for (std::size_t n = 0; n < Vecs; ++n) acc[0][n] = V::fma(pj, V::load(v + j * VStride + n * W), acc[0][n]);
+        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[0][n] = V::fma(pj, V::load(v + j * VStride + n * W), acc[0][n]);
     }
-    for (std::size_t c = 1; c < Chains; ++c)
-        for (std::size_t n = 0; n < Vecs; ++n) acc[0][n] = acc[0][n] + acc[c][n];
-    for (std::size_t n = 0; n < Vecs; ++n) V::store(out + n * W, acc[0][n]);
+    CTATTN_UNROLL for (std::size_t c = 1; c < Chains; ++c)
+        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[0][n] = acc[0][n] + acc[c][n];
+    CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) V::store(out + n * W, acc[0][n]);
 }
 }  // namespace detail
 
@@ -70,18 +70,18 @@ inline void aggregate_tile(std::size_t begin, std::size_t end, const float* p, c
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
     typename V::vec acc[Rows][Vecs];
-    for (std::size_t r = 0; r < Rows; ++r)
-        for (std::size_t n = 0; n < Vecs; ++n) acc[r][n] = V::zero();
+    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r)
+        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[r][n] = V::zero();
     for (std::size_t j = begin; j < end; ++j) {
         typename V::vec v_row[Vecs];
-        for (std::size_t n = 0; n < Vecs; ++n) v_row[n] = V::load(v + j * VStride + n * W);
-        for (std::size_t r = 0; r < Rows; ++r) {
+        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) v_row[n] = V::load(v + j * VStride + n * W);
+        CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
             const typename V::vec pj = V::broadcast(p[r * PStride + j]);
-            for (std::size_t n = 0; n < Vecs; ++n) acc[r][n] = V::fma(pj, v_row[n], acc[r][n]);
+            CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[r][n] = V::fma(pj, v_row[n], acc[r][n]);
         }
     }
-    for (std::size_t r = 0; r < Rows; ++r)
-        for (std::size_t n = 0; n < Vecs; ++n) V::store(out + r * OStride + n * W, acc[r][n]);
+    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r)
+        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) V::store(out + r * OStride + n * W, acc[r][n]);
 }
 }  // namespace detail
 

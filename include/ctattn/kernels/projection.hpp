@@ -42,20 +42,20 @@ inline void projection_tile(const float* x, const float* w, const float* bias, f
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
     typename V::vec acc[TileRows][TileVecs];
-    for (std::size_t n = 0; n < TileVecs; ++n) {
+    CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) {
         const typename V::vec init = bias ? V::load(bias + n * W) : V::zero();
-        for (std::size_t m = 0; m < TileRows; ++m) acc[m][n] = init;
+        CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) acc[m][n] = init;
     }
     for (std::size_t k = 0; k < Din; ++k) {
         typename V::vec w_row[TileVecs];
-        for (std::size_t n = 0; n < TileVecs; ++n) w_row[n] = V::load(w + k * WStride + n * W);
-        for (std::size_t m = 0; m < TileRows; ++m) {
+        CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) w_row[n] = V::load(w + k * WStride + n * W);
+        CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) {
             const typename V::vec xb = V::broadcast(x[m * XStride + k]);
-            for (std::size_t n = 0; n < TileVecs; ++n) acc[m][n] = V::fma(xb, w_row[n], acc[m][n]);
+            CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) acc[m][n] = V::fma(xb, w_row[n], acc[m][n]);
         }
     }
-    for (std::size_t m = 0; m < TileRows; ++m)
-        for (std::size_t n = 0; n < TileVecs; ++n) V::store(y + m * YStride + n * W, acc[m][n]);
+    CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m)
+        CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) V::store(y + m * YStride + n * W, acc[m][n]);
 }
 
 // n_rows (a multiple of TileRows) rows, columns [0, Cols) of W (row stride WStride): panels of the

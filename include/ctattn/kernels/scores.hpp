@@ -28,12 +28,12 @@ inline float dot(const float* a, const float* b) noexcept {
     float sum = 0.0f;
     if constexpr (full > 0) {
         typename V::vec acc[chains];
-        for (std::size_t c = 0; c < chains; ++c) acc[c] = V::zero();
+        CTATTN_UNROLL for (std::size_t c = 0; c < chains; ++c) acc[c] = V::zero();
         for (std::size_t d = 0; d < chained_end; d += chains * W)
-            for (std::size_t c = 0; c < chains; ++c)
+            CTATTN_UNROLL for (std::size_t c = 0; c < chains; ++c)
                 acc[c] = V::fma(V::load(a + d + c * W), V::load(b + d + c * W), acc[c]);
         for (std::size_t d = chained_end; d < full; d += W) acc[0] = V::fma(V::load(a + d), V::load(b + d), acc[0]);
-        for (std::size_t c = 1; c < chains; ++c) acc[0] = acc[0] + acc[c];
+        CTATTN_UNROLL for (std::size_t c = 1; c < chains; ++c) acc[0] = acc[0] + acc[c];
         sum = V::reduce_add(acc[0]);
     }
     for (std::size_t d = full; d < HeadDim; ++d) sum += a[d] * b[d];
@@ -50,15 +50,15 @@ inline typename simd::ops<Arch>::vec dot_keys(const float* q, const float* k) no
     constexpr std::size_t full = HeadDim / W * W;
     static_assert(full > 0, "ctattn: dot_keys needs head_dim >= the vector width");
     typename V::vec acc[W];
-    for (std::size_t t = 0; t < W; ++t) acc[t] = V::zero();
+    CTATTN_UNROLL for (std::size_t t = 0; t < W; ++t) acc[t] = V::zero();
     for (std::size_t d = 0; d < full; d += W) {
         const typename V::vec qv = V::load(q + d);
-        for (std::size_t t = 0; t < W; ++t) acc[t] = V::fma(qv, V::load(k + t * KStride + d), acc[t]);
+        CTATTN_UNROLL for (std::size_t t = 0; t < W; ++t) acc[t] = V::fma(qv, V::load(k + t * KStride + d), acc[t]);
     }
     typename V::vec sums = V::reduce_add_each(acc);
     if constexpr (full < HeadDim) {
         alignas(64) float tail[W];
-        for (std::size_t t = 0; t < W; ++t) {
+        CTATTN_UNROLL for (std::size_t t = 0; t < W; ++t) {
             float s = 0.0f;
             for (std::size_t d = full; d < HeadDim; ++d) s += q[d] * k[t * KStride + d];
             tail[t] = s;
