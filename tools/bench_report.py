@@ -216,6 +216,9 @@ def main():
     ap.add_argument("--save-json", default="", help="also save the raw results here")
     ap.add_argument("--build-times", action="store_true", help="time fresh builds of tests and benchmarks (slow)")
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--firmware-builds", default="build-m3,build-m4,build-m7",
+                    help="comma-separated Cortex-M build folders for the emulated-core instruction counts "
+                         "(those that exist; '' for none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
     args = ap.parse_args()
     build = os.path.abspath(os.path.join(ROOT, args.build)) if not os.path.isabs(args.build) else args.build
@@ -238,6 +241,19 @@ def main():
             ("ctattn_scalar", "stories260K", 64),
             ("ctattn", "stories15M", 2), ("plain", "stories15M", 2), ("plain_fastmath", "stories15M", 2)])
         data["callgrind"] = [{"case": list(k), "per_token": v} for k, v in counts.items()]
+    if "emulated" not in data:  # instruction counts on emulated Cortex-M cores (tools/emulated_counts.py)
+        builds = [b for b in args.firmware_builds.split(",") if b and
+                  os.path.exists(os.path.join(ROOT, b, "tests", "embedded", "emulated_counts.json"))]
+        data["emulated"] = []
+        if builds:
+            cmd = [sys.executable, os.path.join(ROOT, "tools", "emulated_counts.py"), "--check", "--json"]
+            for b in builds:
+                cmd += ["--build", os.path.join(ROOT, b)]
+            print("running:", " ".join(cmd), file=sys.stderr)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            data["emulated"] = json.loads(proc.stdout) if proc.stdout.strip() else []
+            data["emulated_status"] = proc.returncode
+            data["emulated_builds"] = builds
     if args.save_json:
         json.dump(data, open(args.save_json, "w"), indent=1)
     # Build times: measured now with --build-times (and saved), else the last saved measurement.
@@ -354,6 +370,29 @@ def main():
             base = counts.get(("plain", model, steps))
             w("| %s (%d) | %s | %s | %s |" % (model, steps, impl, "-" if per_token is None else "{:,.0f}".format(per_token),
                                              fmt(ratio(base, per_token), 2) + "x"))
+        w("")
+    if data.get("emulated"):
+        w("## Decode on emulated Cortex-M cores (exact instruction counts)")
+        w("")
+        w("`python3 tools/emulated_counts.py --build %s`: the real stories260K checkpoint decodes greedily "
+          "from BOS in firmware (bench/embedded/decode_count_fw.cpp), through ctattn's decoder (its scalar path, "
+          "as every Cortex-M build uses) and through the plain llama2.c-style loops built with the same flags "
+          "(-Os, the firmware setting), under qemu-system-arm with tools/qemu_insn_count.c counting every guest "
+          "instruction. Two images per implementation (8 and 40 steps): the difference of their counts over 32 "
+          "is the cost of one step at positions 8..39. QEMU is not cycle-accurate; the counts are exact and "
+          "repeatable. Both implementations generate the same tokens (checked; exit status %s)." % (
+              " --build ".join(data.get("emulated_builds", [])), data.get("emulated_status", "?")))
+        w("")
+        w("| core (QEMU board) | implementation | instructions per token | plain / this |")
+        w("| --- | --- | --- | --- |")
+        cores = {"mps2-an385": "Cortex-M3, soft float", "mps2-an386": "Cortex-M4F", "mps2-an500": "Cortex-M7"}
+        for r in data["emulated"]:
+            plain = r["impls"].get("plain", {}).get("per_token")
+            for impl, v in r["impls"].items():
+                pt = v["per_token"]
+                w("| %s (%s) | %s | %s | %s |" % (cores.get(r["machine"], "?"), r["machine"], impl,
+                                                 "-" if pt is None else "{:,.0f}".format(pt),
+                                                 fmt(ratio(plain, pt), 2) + "x"))
         w("")
     if build_times:
         w("## Build times")

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #if defined(__has_include)
@@ -189,12 +190,18 @@ struct activation_scratch {
     matrix<Rows, F> hidden;    // (rows, max d_ff)
     matrix<Config::any_gated_ffn ? Rows : 1, Config::any_gated_ffn ? F : 1> up;  // (rows, max d_ff) if gated
     row_vector<Config::seq_capacity> scores;                                    // (seq_capacity)
-    // The blocked attention core's scratch, for several rows at once on a vector arch (absent,
-    // 1 x 1, on scalar builds: Cortex-M RAM goes to nothing it does not use).
+    // The blocked attention core's scratch, for several rows at once on a vector arch; absent (an
+    // empty member taking no bytes) for one row and on scalar builds: Cortex-M RAM goes to
+    // nothing it does not use.
     static constexpr bool blocked = Rows > 1 && uses_blocked_attention<simd::default_arch>;
     static constexpr std::size_t key_stride = blocked_key_stride<Config::seq_capacity>;
-    matrix<blocked ? Config::max_head_dim : 1, blocked ? key_stride : 1> keys_transposed;  // (head_dim, seq)
-    matrix<blocked ? blocked_tile_rows_max : 1, blocked ? key_stride : 1> score_block;    // (tile rows, seq)
+    struct absent {
+        static constexpr float* data() noexcept { return nullptr; }
+    };
+    template <std::size_t R, std::size_t C>
+    using blocked_matrix = std::conditional_t<blocked, matrix<R, C>, absent>;
+    [[no_unique_address]] blocked_matrix<Config::max_head_dim, key_stride> keys_transposed;  // (head_dim, seq)
+    [[no_unique_address]] blocked_matrix<blocked_tile_rows_max, key_stride> score_block;    // (tile rows, seq)
 
     block_buffers buffers() noexcept {
         return {normed.data(),
@@ -204,8 +211,8 @@ struct activation_scratch {
                 hidden.data(),
                 up.data(),
                 scores.data(),
-                blocked ? keys_transposed.data() : nullptr,
-                blocked ? score_block.data() : nullptr};
+                keys_transposed.data(),
+                score_block.data()};
     }
 };
 
