@@ -156,6 +156,16 @@ struct ops {
         return xsimd::haddp(rows);
     }
     static float reduce_max(vec v) noexcept {
+#if defined(__AVX512F__)
+        if constexpr (width == 16) return _mm512_reduce_max_ps(v);
+#endif
+#if defined(__AVX__)
+        if constexpr (width == 8) {  // halves, then pairs, then neighbours: three max steps
+            const __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            const __m128 m2 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            return _mm_cvtss_f32(_mm_max_ss(m2, _mm_shuffle_ps(m2, m2, 1)));
+        }
+#endif
         alignas(64) float lanes[width];
         v.store_unaligned(lanes);
         float m = lanes[0];

@@ -288,6 +288,30 @@ TEST_CASE("reduce_add_each puts each row's sum in its own lane", "[perf_kernels]
     }
 }
 
+// The largest lane wherever it sits, on the default arch and on each narrower one the kernels use
+// (a wrong max would hide inside softmax, which is shift-invariant).
+template <class Arch>
+void check_reduce_max() {
+    using V = ctattn::simd::ops<Arch>;
+    constexpr std::size_t W = V::width;
+    for (std::size_t hot = 0; hot < W; ++hot) {
+        alignas(64) float lanes[W];
+        for (std::size_t l = 0; l < W; ++l) lanes[l] = -float(l) - 2.0f;
+        lanes[hot] = 1.5f;
+        INFO("arch " << ctattn::simd::arch_name<Arch>() << " largest lane " << hot);
+        REQUIRE(V::reduce_max(V::load(lanes)) == 1.5f);
+    }
+}
+
+TEST_CASE("reduce_max finds the largest lane on every arch width", "[perf_kernels][simd]") {
+    check_reduce_max<default_arch>();
+    check_reduce_max<ctattn::simd::arch_for_width<default_arch, 8>>();
+    check_reduce_max<ctattn::simd::arch_for_width<default_arch, 4>>();
+    check_reduce_max<scalar_arch>();
+    STATIC_REQUIRE(ctattn::simd::width<ctattn::simd::arch_for_width<default_arch, 8>> <= 8);
+    STATIC_REQUIRE(ctattn::simd::width<ctattn::simd::arch_for_width<default_arch, 3>> == 1);
+}
+
 TEST_CASE("aggregation over interleaved partial sums matches the double reference for every visible run",
           "[perf_kernels][aggregate]") {
     check_aggregate<1, default_arch>();
