@@ -16,18 +16,8 @@
 #include <ctattn/llama2c.hpp>
 
 #include "../../tests/embedded/print.hpp"
+#include "../../tests/embedded/stories260k_blob.hpp"
 #include "../plain_loops.hpp"
-
-asm(".section .rodata.stories260k, \"a\"\n"
-    ".balign 4\n"
-    ".global stories260k_begin\n"
-    "stories260k_begin:\n"
-    ".incbin \"" CTATTN_STORIES_PATH "\"\n"
-    ".global stories260k_end\n"
-    "stories260k_end:\n"
-    ".previous\n");
-extern "C" const unsigned char stories260k_begin[];
-extern "C" const unsigned char stories260k_end[];
 
 namespace {
 

@@ -19,18 +19,7 @@
 #include "check.hpp"
 #include "print.hpp"
 #include "stack.hpp"
-
-// The checkpoint, byte for byte. CTATTN_STORIES_PATH comes from meson.build.
-asm(".section .rodata.stories260k, \"a\"\n"
-    ".balign 4\n"
-    ".global stories260k_begin\n"
-    "stories260k_begin:\n"
-    ".incbin \"" CTATTN_STORIES_PATH "\"\n"
-    ".global stories260k_end\n"
-    "stories260k_end:\n"
-    ".previous\n");
-extern "C" const unsigned char stories260k_begin[];
-extern "C" const unsigned char stories260k_end[];
+#include "stories260k_blob.hpp"
 
 namespace {
 

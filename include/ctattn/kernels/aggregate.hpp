@@ -62,29 +62,6 @@ inline void aggregate_row(const float* p, const float* v, key_range visible, flo
         detail::aggregate_block<simd::scalar_arch, 1, VStride>(p, v + d, visible, out + d);
 }
 
-namespace detail {
-// out[r] (Vecs vectors) = sum over keys j in [begin, end), in order, of p[r][j] * v_j for Rows
-// query rows at once: each V vector loaded serves every row of the tile, the GEMM form of P V.
-template <class Arch, std::size_t Rows, std::size_t Vecs, std::size_t PStride, std::size_t VStride, std::size_t OStride>
-inline void aggregate_tile(std::size_t begin, std::size_t end, const float* p, const float* v, float* out) noexcept {
-    using V = simd::ops<Arch>;
-    constexpr std::size_t W = V::width;
-    typename V::vec acc[Rows][Vecs];
-    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r)
-        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[r][n] = V::zero();
-    for (std::size_t j = begin; j < end; ++j) {
-        typename V::vec v_row[Vecs];
-        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) v_row[n] = V::load(v + j * VStride + n * W);
-        CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
-            const typename V::vec pj = V::broadcast(p[r * PStride + j]);
-            CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[r][n] = V::fma(pj, v_row[n], acc[r][n]);
-        }
-    }
-    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r)
-        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) V::store(out + r * OStride + n * W, acc[r][n]);
-}
-}  // namespace detail
-
 // O = P V for a block of Rows query rows of one head over the keys [begin, end), where every
 // row's weights outside its own visible run are 0 (softmax_row writes them so): p is Rows x keys
 // (row stride PStride), v the value rows (stride VStride), out Rows x HeadDim (stride OStride).
@@ -99,12 +76,13 @@ inline void aggregate_rows(std::size_t begin, std::size_t end, const float* p, c
     constexpr std::size_t blocks_end = HeadDim / block * block;
     constexpr std::size_t vectors_end = blocks_end + (HeadDim - blocks_end) / W * W;
     for (std::size_t d = 0; d < blocks_end; d += block)
-        detail::aggregate_tile<Arch, Rows, tile_vecs, PStride, VStride, OStride>(begin, end, p, v + d, out + d);
+        detail::multiply_tile<Arch, Rows, tile_vecs, PStride, VStride, OStride>(begin, end, p, v + d, nullptr, out + d);
     if constexpr (vectors_end > blocks_end)
-        detail::aggregate_tile<Arch, Rows, (vectors_end - blocks_end) / W, PStride, VStride, OStride>(
-            begin, end, p, v + blocks_end, out + blocks_end);
+        detail::multiply_tile<Arch, Rows, (vectors_end - blocks_end) / W, PStride, VStride, OStride>(
+            begin, end, p, v + blocks_end, nullptr, out + blocks_end);
     for (std::size_t d = vectors_end; d < HeadDim; ++d)
-        detail::aggregate_tile<simd::scalar_arch, Rows, 1, PStride, VStride, OStride>(begin, end, p, v + d, out + d);
+        detail::multiply_tile<simd::scalar_arch, Rows, 1, PStride, VStride, OStride>(begin, end, p, v + d, nullptr,
+                                                                                    out + d);
 }
 
 // O = P V for one head: n_queries rows of weights (row stride p_stride, masked entries 0) against

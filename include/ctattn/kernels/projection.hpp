@@ -36,9 +36,14 @@ struct projection_tile_shape {
 
 namespace detail {
 
-template <class Arch, std::size_t TileRows, std::size_t TileVecs, std::size_t Din, std::size_t XStride,
-          std::size_t WStride, std::size_t YStride>
-inline void projection_tile(const float* x, const float* w, const float* bias, float* y) noexcept {
+// The register tile every GEMM-shaped kernel runs: y[m][0 .. TileVecs*W) = bias + the sum over
+// k in [k_begin, k_end), in order, of x[m][k] * w[k][...], for TileRows rows at once (rows of x
+// have stride XStride, rows of w WStride, rows of y YStride). Projections run k over all of Din;
+// P V (aggregate_rows) runs it over the keys a query block sees, with P as x and V as w.
+template <class Arch, std::size_t TileRows, std::size_t TileVecs, std::size_t XStride, std::size_t WStride,
+          std::size_t YStride>
+inline void multiply_tile(std::size_t k_begin, std::size_t k_end, const float* x, const float* w, const float* bias,
+                          float* y) noexcept {
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
     typename V::vec acc[TileRows][TileVecs];
@@ -46,7 +51,7 @@ inline void projection_tile(const float* x, const float* w, const float* bias, f
         const typename V::vec init = bias ? V::load(bias + n * W) : V::zero();
         CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) acc[m][n] = init;
     }
-    for (std::size_t k = 0; k < Din; ++k) {
+    for (std::size_t k = k_begin; k < k_end; ++k) {
         typename V::vec w_row[TileVecs];
         CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) w_row[n] = V::load(w + k * WStride + n * W);
         CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) {
@@ -56,6 +61,12 @@ inline void projection_tile(const float* x, const float* w, const float* bias, f
     }
     CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m)
         CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) V::store(y + m * YStride + n * W, acc[m][n]);
+}
+
+template <class Arch, std::size_t TileRows, std::size_t TileVecs, std::size_t Din, std::size_t XStride,
+          std::size_t WStride, std::size_t YStride>
+inline void projection_tile(const float* x, const float* w, const float* bias, float* y) noexcept {
+    multiply_tile<Arch, TileRows, TileVecs, XStride, WStride, YStride>(0, Din, x, w, bias, y);
 }
 
 // n_rows (a multiple of TileRows) rows, columns [0, Cols) of W (row stride WStride): panels of the

@@ -11,6 +11,7 @@
 #include "../simd.hpp"
 #include "mask.hpp"
 #include "projection.hpp"
+#include "row_dispatch.hpp"
 
 namespace ctattn::kernels {
 
@@ -169,8 +170,13 @@ inline void score_rows_transposed(std::size_t begin, std::size_t end, const floa
     for (; j + tile_vecs * W <= end; j += tile_vecs * W)
         detail::projection_tile<Arch, Rows, tile_vecs, HeadDim, QStride, KtStride, SStride>(q, kt + j, nullptr,
                                                                                            scores + j);
-    for (; j < end; j += W)
-        detail::projection_tile<Arch, Rows, 1, HeadDim, QStride, KtStride, SStride>(q, kt + j, nullptr, scores + j);
+    // The rest in one tile as wide as it needs (each q element is broadcast once per tile, so one
+    // 3-vector tile beats three 1-vector ones).
+    if (j < end)
+        with_row_count<tile_vecs>((end - j + W - 1) / W, [&](auto vecs) {
+            detail::projection_tile<Arch, Rows, decltype(vecs)::value, HeadDim, QStride, KtStride, SStride>(
+                q, kt + j, nullptr, scores + j);
+        });
 }
 
 // The full score matrix for one head: queries at absolute positions query_pos0 .. +n_queries-1
