@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "../simd.hpp"
 #include "row_dispatch.hpp"
@@ -39,10 +40,12 @@ namespace detail {
 // The register tile every GEMM-shaped kernel runs: y[m][0 .. TileVecs*W) = bias + the sum over
 // k in [k_begin, k_end), in order, of x[m][k] * w[k][...], for TileRows rows at once (rows of x
 // have stride XStride, rows of w WStride, rows of y YStride). Projections run k over all of Din;
-// P V (aggregate_rows) runs it over the keys a query block sees, with P as x and V as w.
+// P V (aggregate_rows) runs it over the keys a query block sees, with P as x and V as w. The
+// bounds are std::size_t or std::integral_constant: a projection's are constants, so the
+// instantiation it calls (out of line at -Os) still has a compile-time trip count.
 template <class Arch, std::size_t TileRows, std::size_t TileVecs, std::size_t XStride, std::size_t WStride,
-          std::size_t YStride>
-inline void multiply_tile(std::size_t k_begin, std::size_t k_end, const float* x, const float* w, const float* bias,
+          std::size_t YStride, class KBegin, class KEnd>
+inline void multiply_tile(KBegin k_begin, KEnd k_end, const float* x, const float* w, const float* bias,
                           float* y) noexcept {
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
@@ -51,7 +54,7 @@ inline void multiply_tile(std::size_t k_begin, std::size_t k_end, const float* x
         const typename V::vec init = bias ? V::load(bias + n * W) : V::zero();
         CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) acc[m][n] = init;
     }
-    for (std::size_t k = k_begin; k < k_end; ++k) {
+    for (std::size_t k = std::size_t(k_begin); k < std::size_t(k_end); ++k) {
         typename V::vec w_row[TileVecs];
         CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) w_row[n] = V::load(w + k * WStride + n * W);
         CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) {
@@ -66,7 +69,8 @@ inline void multiply_tile(std::size_t k_begin, std::size_t k_end, const float* x
 template <class Arch, std::size_t TileRows, std::size_t TileVecs, std::size_t Din, std::size_t XStride,
           std::size_t WStride, std::size_t YStride>
 inline void projection_tile(const float* x, const float* w, const float* bias, float* y) noexcept {
-    multiply_tile<Arch, TileRows, TileVecs, XStride, WStride, YStride>(0, Din, x, w, bias, y);
+    multiply_tile<Arch, TileRows, TileVecs, XStride, WStride, YStride>(
+        std::integral_constant<std::size_t, 0>{}, std::integral_constant<std::size_t, Din>{}, x, w, bias, y);
 }
 
 // n_rows (a multiple of TileRows) rows, columns [0, Cols) of W (row stride WStride): panels of the
