@@ -527,8 +527,9 @@ def main():
                      "reductions), while Eigen's layer runs at about its projections' speed. The ratio moves with "
                      "the machine between runs (1.23x to 1.46x seen on this VM with the same binary). Next steps: an "
                      "in-register 16x16 transpose for K, and an exp built on AVX-512's vscalefps.")
-    lines.append("- Blocked scores lose to the one-row kernel at head_dim 128 and more (see the scores table, "
-                 "ctattn_onerow): there the transposition of K costs more than the horizontal sums it saves.")
+    lines.append("- Blocked scores lose to the one-row kernel for causal masks at head_dim 64 and more (the scores "
+                 "table, ctattn vs ctattn_onerow): K is transposed whole while a causal row sees half of it on "
+                 "average, and wide heads have few keys per head to amortise the transposition over.")
     out.extend(lines)
     w("")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
