@@ -55,6 +55,17 @@ void plain_block(plain_llama_model& m, const float* prompt, std::size_t seq, flo
     }
 }
 
+// The gate every block benchmark passes: `got` (seq x dim) against the plain layer built with
+// ctattn's flags, on the same checkpoint bytes and prompt.
+template <class Shape>
+bool agrees_with_plain_layer(benchmark::State& state, block_fixture<Shape>& f, std::size_t seq, const float* got) {
+    plain_llama_model reference(Shape::plain, f.bytes);
+    std::vector<float> want(seq * std::size_t(Shape::plain.dim));
+    plain_block<plain::llama_layer>(reference, f.prompt.data(), seq, want.data());
+    const std::vector<double> want_d(want.begin(), want.end());
+    return agrees(state, "block output", got, want_d.data(), want.size(), block_tolerance);
+}
+
 template <class Shape>
 double block_flops(std::size_t seq) {
     using config = typename Shape::config;
@@ -88,13 +99,7 @@ void block_ctattn(benchmark::State& state, std::size_t seq) {
         std::memcpy(x.data(), f.prompt.data(), seq * D * sizeof(float));
         block_type::run(layer, seq, 0, x.data(), k.data(), v.data(), buffers, {});
     };
-    auto check = [&] {  // the gate: the plain layer (ctattn's flags) on the same checkpoint bytes
-        plain_llama_model reference(Shape::plain, f.bytes);
-        std::vector<float> want(seq * D);
-        plain_block<plain::llama_layer>(reference, f.prompt.data(), seq, want.data());
-        const std::vector<double> want_d(want.begin(), want.end());
-        return agrees(state, "block output", x.data(), want_d.data(), seq * D, block_tolerance);
-    };
+    auto check = [&] { return agrees_with_plain_layer(state, f, seq, x.data()); };
     if (check_then_time(state, x.data(), run, check)) set_flops(state, block_flops<Shape>(seq));
 }
 
@@ -102,15 +107,10 @@ template <class Shape, void (*Layer)(const plain_llama_shape&, const plain_llama
 void block_plain(benchmark::State& state, std::size_t seq) {
     auto& f = block_data<Shape>();
     const std::size_t D = std::size_t(Shape::plain.dim);
-    plain_llama_model model(Shape::plain, f.bytes), reference(Shape::plain, f.bytes);
+    plain_llama_model model(Shape::plain, f.bytes);
     std::vector<float> out(seq * D);
     auto run = [&] { plain_block<Layer>(model, f.prompt.data(), seq, out.data()); };
-    auto check = [&] {
-        std::vector<float> want(seq * D);
-        plain_block<plain::llama_layer>(reference, f.prompt.data(), seq, want.data());
-        const std::vector<double> want_d(want.begin(), want.end());
-        return agrees(state, "block output", out.data(), want_d.data(), seq * D, block_tolerance);
-    };
+    auto check = [&] { return agrees_with_plain_layer(state, f, seq, out.data()); };
     if (check_then_time(state, out.data(), run, check)) set_flops(state, block_flops<Shape>(seq));
 }
 

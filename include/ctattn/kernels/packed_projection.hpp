@@ -90,14 +90,10 @@ template <std::size_t Din, std::size_t Dout, class Arch, std::size_t XStride = D
 inline void project(std::size_t rows, const float* x, const packed_matrix<Din, Dout, Arch>& w, const float* bias,
                     float* y) noexcept {
     static_assert(XStride >= Din && YStride >= Dout, "ctattn: a row stride must cover the row");
-    constexpr std::size_t tile_rows = projection_tile_shape<Arch>::rows;
-    const std::size_t full_rows = rows / tile_rows * tile_rows;
-    if (full_rows > 0) detail::packed_row_blocks<Arch, tile_rows, Din, Dout, XStride, YStride>(full_rows, x, w, bias, y);
-    if (rows > full_rows)
-        with_row_count<tile_rows - 1>(rows - full_rows, [&](auto block_rows) {
-            detail::packed_row_blocks<Arch, decltype(block_rows)::value, Din, Dout, XStride, YStride>(
-                block_rows, x + full_rows * XStride, w, bias, y + full_rows * YStride);
-        });
+    for_row_blocks<projection_tile_shape<Arch>::rows>(rows, [&](auto block_rows, std::size_t first, std::size_t n) {
+        detail::packed_row_blocks<Arch, decltype(block_rows)::value, Din, Dout, XStride, YStride>(
+            n, x + first * XStride, w, bias, y + first * YStride);
+    });
 }
 
 // The row-major matrix, for code written once over either layout.
