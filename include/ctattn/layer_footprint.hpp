@@ -6,6 +6,8 @@
 // Needs no Boost: an attention-only firmware includes this; footprint.hpp adds the model bounds.
 #pragma once
 
+#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "attention.hpp"
