@@ -3,6 +3,7 @@
 runs what they build. One route per call, so each is its own meson test:
 
   run_consumer.py SOURCE_DIR cmake {subdirectory,fetchcontent,package} {host,m4}
+  run_consumer.py SOURCE_DIR meson-subproject
   run_consumer.py SOURCE_DIR meson-install-pkgconfig
   run_consumer.py SOURCE_DIR bare-headers
 
@@ -82,6 +83,20 @@ def cmake_route(source, route, target, work):
         run_firmware(build / "attention_fw.elf")
     else:
         run([build / "readme_example"])
+
+
+def meson_subproject(source, work):
+    # A copy of the consumer with subprojects/ctattn linked to the source tree: the wrap file's
+    # directory exists, so meson uses it instead of cloning.
+    consumer = work / "consumer"
+    shutil.copytree(HERE / "meson", consumer)
+    (consumer / "subprojects" / "ctattn").symlink_to(source, target_is_directory=True)
+    build = work / "build"
+    run(["meson", "setup", build, consumer, f"-Dreadme_example={source / 'examples' / 'readme_example.cpp'}"])
+    run(["meson", "compile", "-C", build, "-j", "1"])
+    if object_files(build / "subprojects"):
+        sys.exit("FAIL: the subproject compiled its own tests, benchmarks or examples")
+    run([build / "readme_example"])
 
 
 def object_files(build_dir):
@@ -187,7 +202,7 @@ def bare_headers(source, work):
 def main():
     source = pathlib.Path(sys.argv[1]).resolve()
     mode = sys.argv[2]
-    tools = {"cmake": ["cmake", "ninja"], "meson-install-pkgconfig": ["meson", "pkg-config", "cmake", "ninja"],
+    tools = {"cmake": ["cmake", "ninja"], "meson-subproject": ["meson", "ninja"], "meson-install-pkgconfig": ["meson", "pkg-config", "cmake", "ninja"],
              "bare-headers": []}.get(mode, [])
     if mode == "bare-headers" or (mode == "cmake" and sys.argv[4] == "m4") or mode == "meson-install-pkgconfig":
         tools += ["arm-none-eabi-g++", "qemu-system-arm"]
@@ -199,6 +214,8 @@ def main():
         work = pathlib.Path(tmp)
         if mode == "cmake":
             cmake_route(source, sys.argv[3], sys.argv[4], work)
+        elif mode == "meson-subproject":
+            meson_subproject(source, work)
         elif mode == "meson-install-pkgconfig":
             meson_install_pkgconfig(source, work)
         elif mode == "bare-headers":
