@@ -171,6 +171,18 @@ def bare_headers(source, work):
                                                   "-Werror", "-I", source / "include", "-isystem", packages]
     # The README example with xsimd's folder visible: the scalar path is chosen without any define.
     run(common + ["-std=c++20", "-Os", "-c", source / "examples" / "readme_example.cpp", "-o", work / "readme.o"])
+    # The path simd.hpp picks by itself: scalar on Cortex-M4F and M55 (no xsimd arch; M55's MVE is not
+    # one), NEON on a bare-metal Cortex-A9 (newlib, strict -std=c++20: xsimd needs posix_memalign,
+    # which newlib hides there), and scalar again on the Cortex-A9 when CTATTN_SIMD_SCALAR is defined.
+    arch_targets = [
+        (M4_FLAGS, 1),
+        (["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"], 1),
+        (["-mcpu=cortex-a9", "-mfpu=neon", "-mfloat-abi=hard"], 4),
+        (["-mcpu=cortex-a9", "-mfpu=neon", "-mfloat-abi=hard", "-DCTATTN_SIMD_SCALAR"], 1),
+    ]
+    for flags, width in arch_targets:
+        run(["arm-none-eabi-g++", "-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-I", source / "include",
+             "-isystem", packages, f"-DCTATTN_EXPECTED_WIDTH={width}"] + flags + [HERE / "arch_check.cpp"])
     # The model headers with Boost's folder alone.
     run(common + ["-std=c++20", "-Os", "-c", HERE / "cmake" / "model_header.cpp", "-o", work / "model.o"])
     # The attention-only headers with no package folder at all (no xsimd, no Boost), linked into
