@@ -13,6 +13,7 @@ happens in a temporary folder; the exit status is the verdict."""
 import json
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
@@ -183,6 +184,12 @@ def bare_headers(source, work):
     for flags, width in arch_targets:
         run(["arm-none-eabi-g++", "-std=c++20", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-I", source / "include",
              "-isystem", packages, f"-DCTATTN_EXPECTED_WIDTH={width}"] + flags + [HERE / "arch_check.cpp"])
+    # On an x86-64 host, what a consumer without -march gets (SSE2, 4 lanes: the README's warning)
+    # and with -march=x86-64-v3 (AVX2, 8 lanes).
+    if platform.machine() in ("x86_64", "AMD64"):
+        for flags, width in [([], 4), (["-march=x86-64-v3"], 8)]:
+            run(["c++", "-std=c++20", "-fsyntax-only", "-I", source / "include", f"-DCTATTN_EXPECTED_WIDTH={width}"]
+                + flags + [HERE / "arch_check.cpp"])
     # The model headers with Boost's folder alone.
     run(common + ["-std=c++20", "-Os", "-c", HERE / "cmake" / "model_header.cpp", "-o", work / "model.o"])
     # The attention-only headers with no package folder at all (no xsimd, no Boost), linked into
