@@ -8,9 +8,10 @@
 //   static mha::workspace_type ws;  // mha::workspace_bytes, no heap
 //   ctattn::status s = mha::forward(w, x, n_tokens, y, ws);   // x, y: n_tokens x 64
 //
-// Every extent is a template parameter; every buffer a fixed-size member; run-time errors are
-// `ctattn::status` values. The kernels (kernels/) vectorise through xsimd, or run as plain C++
-// on `simd::scalar_arch` for cores without SIMD.
+// Every extent is a template parameter; every buffer a fixed-size member, so the layer's RAM and
+// flash bounds are constants (`ctattn::footprint<cfg>`; `static_assert(ctattn::fits<cfg>(ram,
+// flash))`); run-time errors are `ctattn::status` values. The kernels (kernels/) vectorise
+// through xsimd, or run as plain C++ on `simd::scalar_arch` for cores without SIMD. No Boost.
 #pragma once
 
 #include "cxx_version.hpp"  // first: under an older -std the first error names C++20
@@ -22,6 +23,7 @@
 #include "kernels/projection.hpp"
 #include "kernels/scores.hpp"
 #include "kernels/softmax.hpp"
+#include "layer_footprint.hpp"
 #include "simd.hpp"
 #include "status.hpp"
 #include "storage.hpp"
