@@ -23,9 +23,10 @@ builds=(
 # ---- clang (issue 11) -----------------------------------------------------------------------
 # `bash tools/run_tests.sh --clang` also builds and runs the host test suite with Debian's clang 14
 # (cross/clang-14.ini, -Werror as with GCC, benchmarks off) in build-clang. Not in CI's default
-# run: clang needs about GCC's CPU time per test file (77 s against 73 s for test_kernels,
-# test_attention and test_decode together), so it would add roughly another build-scalar (~2 min
-# on 2 idle cores, tests 9 s) to a suite that already takes ~15 and must stay under 20 minutes.
+# run: clang takes about GCC's CPU time per file (77 s against 73 s for test_kernels,
+# test_attention and test_decode), and the clang folder's compile steps added up to 1.55x
+# build-scalar's on the same loaded machine, i.e. ~160 s on 2 idle cores plus 9 s of tests, on
+# top of a suite that took ~15 minutes before this session's additions and must stay under 20.
 for arg in "$@"; do
   if [ "$arg" = "--clang" ]; then
     ctattn_install_missing clang-14
