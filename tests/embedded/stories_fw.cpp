@@ -29,6 +29,10 @@ using arch = simd::default_arch;
 using footprint = ctattn::footprint<config>;
 
 static_assert(ctattn::fits<config>(CTATTN_BOARD_RAM_BYTES, CTATTN_BOARD_FLASH_BYTES));
+// The compile-time bound with the weights in flash: the KV cache (655,360 bytes at 512 positions)
+// plus a few KiB, where loading the weights into RAM would need 1.04 MB more.
+static_assert(config::seq_capacity != 512 || footprint::ram_bytes <= 700000,
+              "stories260K at capacity 512 must fit 700,000 bytes of RAM with its weights in flash");
 
 constexpr token_id bos = 1;
 // Greedy continuation of BOS, from the host run described above.
@@ -51,6 +55,8 @@ int run() {
     embedded::print("stories260K: weights ", sizeof(ctattn_stories260k_weights), " bytes in flash, KV cache ",
                     footprint::kv_bytes, " bytes for ", config::seq_capacity, " positions, arch ",
                     simd::arch_name<arch>(), "\n");
+    embedded::print("RAM bound ", footprint::ram_bytes, " bytes with the weights in flash, ",
+                    footprint::ram_bytes_loaded_weights, " bytes if they were loaded into RAM\n");
     check.is_true("the weights view points into the constant array",
                   stories_weights.embedding.data() == ctattn_stories260k_weights &&
                       stories_weights.final_norm.gain.data() + config::d_model ==
