@@ -3,6 +3,9 @@
 //   flash = weights                         (constant: may live in flash / .rodata)
 //   RAM   = activations + KV + scratch      (layer: input/output rows, K/V rows, Q rows, context, scores;
 //                                            model: token ids and a logits row, KV cache, decoder scratch)
+// A model's weights count in flash only when they are constant: a constexpr model_weights, or a
+// model_weights_view of constant arrays (model/weights_image.hpp). Weights loaded into RAM at
+// start-up (llama2c::load into a model_weights) add ram_bytes_loaded_weights instead.
 // and `static_assert(ctattn::fits<Config>(ram_bytes, flash_bytes))` stops a build that cannot fit.
 // The layer bounds, fits and budget_check are in layer_footprint.hpp (no Boost); this adds models.
 #pragma once
@@ -13,6 +16,7 @@
 #include "kv_cache.hpp"
 #include "layer_footprint.hpp"  // footprint<attention_config>, fits, budget_check
 #include "model.hpp"
+#include "model/weights_image.hpp"
 #include "storage.hpp"
 
 namespace ctattn {
@@ -23,8 +27,11 @@ template <model_configuration Config>
 struct footprint<Config> {
     using config = Config;
 
-    // Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier.
+    // Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier: as one
+    // owned (constexpr) object, or as a contiguous image plus the view that points into it.
     static constexpr std::size_t weight_bytes = sizeof(model_weights<Config>);
+    static constexpr std::size_t weights_image_bytes =
+        weights_image_floats<Config> * sizeof(float) + sizeof(model_weights_view<Config>);
 
     // RAM, activations: the token ids of a full context and one row of logits.
     static constexpr std::size_t activation_bytes =
@@ -36,8 +43,11 @@ struct footprint<Config> {
     static constexpr std::size_t scratch_bytes = sizeof(decoder<Config>) - kv_bytes;
     static constexpr std::size_t readout_bytes = 0;
 
+    // Weights in flash (constant): RAM is the KV cache, activations and the decoder's scratch only.
     static constexpr std::size_t ram_bytes = activation_bytes + kv_bytes + scratch_bytes;
-    static constexpr std::size_t flash_bytes = weight_bytes;
+    static constexpr std::size_t flash_bytes = weight_bytes > weights_image_bytes ? weight_bytes : weights_image_bytes;
+    // Weights copied into RAM at start-up instead (llama2c::load into a model_weights).
+    static constexpr std::size_t ram_bytes_loaded_weights = ram_bytes + weight_bytes;
 
     // A full-sequence forward instead: its workspace and the (seq_capacity, vocab) logits.
     static constexpr std::size_t forward_bytes =
