@@ -3,7 +3,7 @@
 // checkpoint file is linked in unchanged (.incbin into .rodata, i.e. flash), llama2c::load
 // converts it into the weights object in RAM (the file stores W as out x in; ctattn wants x @ W),
 // and a decoder with a 128-position KV cache generates greedily from BOS. Checks:
-//   the checkpoint loads; a truncated one is a format_error
+//   the checkpoint loads; a truncated one is status::truncated
 //   24 greedy tokens equal the ones the same decoder produces on the x86-64 host (both the AVX
 //   and the scalar build print this list); the smallest top-1/top-2 logit margin on the host is
 //   0.053, four orders of magnitude above float rounding differences between targets, so an
@@ -54,9 +54,9 @@ int run() {
                     sizeof(stories_weights), " bytes, KV cache ", footprint::kv_bytes, " bytes, arch ",
                     simd::arch_name<arch>(), "\n");
 
-    check.is_true("a truncated checkpoint is a format_error",
+    check.is_true("a truncated checkpoint is status::truncated",
                   llama2c::load<config>(stories260k_begin, file_bytes - 4, stories_weights) ==
-                      status::format_error);
+                      status::truncated);
     check.is_true("the checkpoint loads into the configuration",
                   llama2c::load<config>(stories260k_begin, file_bytes, stories_weights) == status::ok);
 

@@ -85,7 +85,7 @@ int run_models() {
     const token_id tokens[12] = {1, 5, 9, 2, 11, 7, 7, 0, 12, 3, 16, 4};  // all < 17, both vocabularies
 
     want(llama2c::load<llama_cfg>(checkpoint_image, image_bytes, llama_weights), status::ok);
-    want(llama2c::load<llama_cfg>(checkpoint_image, image_bytes - 4, llama_weights), status::format_error);
+    want(llama2c::load<llama_cfg>(checkpoint_image, image_bytes - 4, llama_weights), status::truncated);
     want(language_model<llama_cfg>::forward(llama_weights, tokens, 12, logits, llama_ws), status::ok);
     want(language_model<llama_cfg, simd::scalar_arch>::forward(llama_weights, tokens, 7, logits, llama_ws), status::ok);
     want(language_model<gpt_cfg>::forward(gpt_weights, tokens, 9, logits, gpt_ws), status::ok);

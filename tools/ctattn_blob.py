@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Writes a ctattn weight blob (docs/formats.md) from a llama2.c checkpoint: the validated binary
+format that include/ctattn/model/blob.hpp reads. Standard library only.
+
+    python3 tools/ctattn_blob.py CHECKPOINT OUT.ctw      write the blob
+    python3 tools/ctattn_blob.py --info BLOB              print its header and table
+
+As a module (tools/ctattn_gen.py --blob OUT calls it):
+    import ctattn_blob
+    ctattn_blob.write_blob(checkpoint_bytes, out_path)   # or blob_from_checkpoint(bytes) -> bytes
+
+The checkpoint's matrices are (out, in) row-major (llama2.c computes W.x); the blob holds them as
+(in, out), the layout ctattn's x @ W kernels read, so nothing is transposed on the device.
+"""
+import argparse
+import array
+import struct
+import sys
+import zlib
+
+MAGIC = b"CTATTNWB"
+FORMAT_VERSION = 1
+HEADER_BYTES = 64
+ENTRY_BYTES = 32
+ALIGNMENT = 64
+DTYPE_F32 = 1
+LAYOUT_ROW_MAJOR = 0
+KINDS = ["embedding", "attention_norm", "wq", "wk", "wv", "wo", "ffn_norm", "w1", "w2", "w3",
+         "final_norm", "classifier"]  # ids 1..12, as blob::tensor_kind
+
+
+class FormatError(ValueError):
+    pass
+
+
+def read_llama2c_header(data):
+    if len(data) < 28:
+        raise FormatError("shorter than a llama2.c header")
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = struct.unpack_from("<7i", data, 0)
+    if min(dim, hidden, layers, heads, kv_heads, seq_len) <= 0 or vocab == 0:
+        raise FormatError("header fields must be positive")
+    if dim % heads or kv_heads > heads or heads % kv_heads:
+        raise FormatError("heads must divide dim and kv_heads must divide heads")
+    return {"dim": dim, "hidden_dim": hidden, "n_layers": layers, "n_heads": heads, "n_kv_heads": kv_heads,
+            "vocab_size": abs(vocab), "tied": vocab > 0, "seq_len": seq_len}
+
+
+def config_text(h):
+    """The canonical text whose FNV-1a 64 is the configuration hash (blob::config_hash<Config>)."""
+    return ("ctattn-blob/1 llama d_model={dim} d_ff={hidden_dim} layers={n_layers} heads={n_heads} "
+            "kv_heads={n_kv_heads} vocab={vocab_size} head={head} layout=row_major").format(
+                head="tied" if h["tied"] else "untied", **h)
+
+
+def fnv1a64(text):
+    h = 0xcbf29ce484222325
+    for b in text.encode("ascii"):
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def config_hash(h):
+    return fnv1a64(config_text(h))
+
+
+def _transpose(values, rows, cols):
+    """(rows, cols) row-major -> (cols, rows) row-major."""
+    out = array.array("f")
+    for c in range(cols):
+        out.extend(values[c::cols])
+    return out
+
+
+def tensors_from_checkpoint(data):
+    """[(kind id, layer, array('f'))] in blob order, matrices as (in, out)."""
+    h = read_llama2c_header(data)
+    d, f, n_layers, v = h["dim"], h["hidden_dim"], h["n_layers"], h["vocab_size"]
+    head_dim = d // h["n_heads"]
+    kv_dim = h["n_kv_heads"] * head_dim
+    floats = array.array("f")
+    floats.frombytes(bytes(data[28:28 + (len(data) - 28) // 4 * 4]))
+    if sys.byteorder != "little":
+        floats.byteswap()
+    at = 0
+
+    def take(count):
+        nonlocal at
+        if at + count > len(floats):
+            raise FormatError("checkpoint truncated")
+        chunk = floats[at:at + count]
+        at += count
+        return chunk
+
+    tensors = [(1, 0, take(v * d))]
+    per_kind = []  # llama2.c order: one kind for every layer, then the next kind
+    shapes = [("attention_norm", None), ("wq", (d, d)), ("wk", (kv_dim, d)), ("wv", (kv_dim, d)), ("wo", (d, d)),
+              ("ffn_norm", None), ("w1", (f, d)), ("w2", (d, f)), ("w3", (f, d))]
+    for name, mat in shapes:
+        for layer in range(n_layers):
+            if mat is None:
+                per_kind.append((KINDS.index(name) + 1, layer, take(d)))
+            else:
+                out_features, in_features = mat
+                per_kind.append((KINDS.index(name) + 1, layer,
+                                 _transpose(take(out_features * in_features), out_features, in_features)))
+    tensors += per_kind
+    tensors.append((11, 0, take(d)))
+    take(2 * h["seq_len"] * (head_dim // 2))  # RoPE tables: ctattn computes RoPE itself
+    if not h["tied"]:
+        tensors.append((12, 0, _transpose(take(v * d), v, d)))
+    if at != len(floats) or (len(data) - 28) % 4:
+        raise FormatError("checkpoint has bytes after its last tensor")
+    return h, tensors
+
+
+def blob_from_tensors(h, tensors):
+    table = bytearray()
+    payload = bytearray()
+    for kind, layer, values in tensors:
+        raw = values.tobytes() if sys.byteorder == "little" else _swapped(values)
+        offset = len(payload)
+        table += struct.pack("<IIQQII", kind, layer, offset, len(raw), DTYPE_F32, LAYOUT_ROW_MAJOR)
+        payload += raw
+        payload += bytes(-len(payload) % ALIGNMENT)
+    payload_offset = HEADER_BYTES + len(table)
+    payload_offset += -payload_offset % ALIGNMENT
+    file_bytes = payload_offset + len(payload)
+    header = bytearray(MAGIC + struct.pack("<IIQIIQQII", FORMAT_VERSION, HEADER_BYTES, config_hash(h), len(tensors),
+                                           ENTRY_BYTES, payload_offset, len(payload), zlib.crc32(payload), 0))
+    header += struct.pack("<Q", file_bytes)
+    assert len(header) == HEADER_BYTES
+    padding = bytes(payload_offset - HEADER_BYTES - len(table))
+    # Header CRC: bytes 0..52 and 56..64 of the header, then the table (not the padding after it).
+    header_crc = zlib.crc32(bytes(header[56:]) + bytes(table), zlib.crc32(bytes(header[:52])))
+    struct.pack_into("<I", header, 52, header_crc)
+    return bytes(header) + bytes(table) + padding + bytes(payload)
+
+
+def _swapped(values):
+    copy = array.array("f", values)
+    copy.byteswap()
+    return copy.tobytes()
+
+
+def blob_from_checkpoint(data):
+    h, tensors = tensors_from_checkpoint(data)
+    return blob_from_tensors(h, tensors)
+
+
+def write_blob(checkpoint, out_path):
+    """checkpoint: bytes, or a path to a llama2.c checkpoint. Returns the blob's size."""
+    if not isinstance(checkpoint, (bytes, bytearray, memoryview)):
+        with open(checkpoint, "rb") as f:
+            checkpoint = f.read()
+    blob = blob_from_checkpoint(checkpoint)
+    with open(out_path, "wb") as f:
+        f.write(blob)
+    return len(blob)
+
+
+def describe(blob):
+    if blob[:8] != MAGIC:
+        raise FormatError("bad magic")
+    (version, header_bytes, chash, count, entry_bytes, payload_offset, payload_bytes, payload_crc, header_crc,
+     file_bytes) = struct.unpack_from("<IIQIIQQIIQ", blob, 8)
+    lines = ["version {} config_hash {:016x} tensors {} payload {} bytes at {} crc32 {:08x} header crc32 {:08x} "
+             "file {} bytes".format(version, chash, count, payload_bytes, payload_offset, payload_crc, header_crc,
+                                    file_bytes)]
+    for i in range(count):
+        kind, layer, offset, size, dtype, layout = struct.unpack_from("<IIQQII", blob, HEADER_BYTES + i * ENTRY_BYTES)
+        name = KINDS[kind - 1] if 1 <= kind <= len(KINDS) else "kind{}".format(kind)
+        lines.append("  {:2d} {:14s} layer {:2d} offset {:8d} bytes {:8d}".format(i, name, layer, offset, size))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--info", metavar="BLOB", help="print a blob's header and tensor table")
+    parser.add_argument("checkpoint", nargs="?", help="llama2.c checkpoint (legacy version-0 format)")
+    parser.add_argument("out", nargs="?", help="blob to write")
+    args = parser.parse_args(argv)
+    try:
+        if args.info:
+            with open(args.info, "rb") as f:
+                print(describe(f.read()))
+            return 0
+        if not args.checkpoint or not args.out:
+            parser.error("give CHECKPOINT and OUT (or --info BLOB)")
+        size = write_blob(args.checkpoint, args.out)
+    except FileNotFoundError as e:
+        print("ctattn_blob: file not found: {}".format(e.filename), file=sys.stderr)
+        return 2
+    except FormatError as e:
+        print("ctattn_blob: {}: {}".format(args.checkpoint or args.info, e), file=sys.stderr)
+        return 1
+    print("{}: {} bytes".format(args.out, size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
