@@ -113,36 +113,11 @@ int run_models() {
 }
 }  // namespace
 
-// Where the deliberate allocations below are stored: a volatile the optimiser cannot see through.
-void* volatile keep_pointer = nullptr;
-
 int main() {
-    // The counters see every road to the heap.
-    // Each pointer goes through a volatile sink, so the optimiser cannot elide an allocation
-    // whose memory is never used (new/delete and malloc/free pairs may otherwise vanish).
-    const std::size_t start = ctattn_test::heap_allocations();
-    int* one = new int(1);
-    keep_pointer = one;
-    int* many = new int[8];
-    keep_pointer = many;
-    auto* aligned = new (std::align_val_t(128)) float;
-    keep_pointer = aligned;
-    void* m = std::malloc(16);
-    keep_pointer = m;
-    void* c = std::calloc(2, 8);
-    keep_pointer = c;
-    void* r = std::realloc(m, 64);
-    keep_pointer = r;
-    void* pm = nullptr;
-    expect(posix_memalign(&pm, 64, 32) == 0, "posix_memalign succeeds");
-    keep_pointer = pm;
-    expect(ctattn_test::heap_allocations() - start == 7, "seven deliberate allocations are counted");
-    delete one;
-    delete[] many;
-    ::operator delete(aligned, std::align_val_t(128));
-    std::free(r);
-    std::free(c);
-    std::free(pm);
+    // The counters see every road to the heap: each allocation function once, through calls no
+    // optimiser can remove (tests/heap_counter.cpp).
+    const ctattn_test::heap_self_check c = ctattn_test::check_heap_counting();
+    expect(c.ok(), "every deliberate allocation and release is counted");
 
     build_image();
     fill(gpt_weights.embedding, 1);
