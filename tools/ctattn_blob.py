@@ -9,8 +9,10 @@ As a module (tools/ctattn_gen.py --blob OUT calls it):
     import ctattn_blob
     ctattn_blob.write_blob(checkpoint_bytes, out_path)   # or blob_from_checkpoint(bytes) -> bytes
 
-The checkpoint's matrices are (out, in) row-major (llama2.c computes W.x); the blob holds them as
-(in, out), the layout ctattn's x @ W kernels read, so nothing is transposed on the device.
+The checkpoint's matrices are (out, in) row-major (llama2.c computes W.x); the blob's payload is
+the weights image of include/ctattn/model/weights_image.hpp: matrices (in, out), the layout ctattn's
+x @ W kernels read, tensors in its canonical order, each padded to 16 floats, so a device reads the
+weights in place (blob::view) with nothing transposed or copied.
 """
 import argparse
 import array
@@ -25,8 +27,12 @@ ENTRY_BYTES = 32
 ALIGNMENT = 64
 DTYPE_F32 = 1
 LAYOUT_ROW_MAJOR = 0
-KINDS = ["embedding", "attention_norm", "wq", "wk", "wv", "wo", "ffn_norm", "w1", "w2", "w3",
-         "final_norm", "classifier"]  # ids 1..12, as blob::tensor_kind
+# Tensor kinds: 1-based index of the name in this list (blob::tensor_names in model/blob.hpp).
+TENSOR_NAMES = ["embedding", "positions", "attention_norm.gain", "attention_norm.bias", "attention.wq",
+                "attention.wk", "attention.wv", "attention.wo", "attention.bq", "attention.bk", "attention.bv",
+                "attention.bo", "ffn_norm.gain", "ffn_norm.bias", "ffn.w1", "ffn.w3", "ffn.w2", "ffn.b1", "ffn.b3",
+                "ffn.b2", "final_norm.gain", "final_norm.bias", "head.w_out", "head.b_out"]
+MODEL_LEVEL = 0xFFFFFFFF  # the layer field of tensors outside the layer stack
 
 
 class FormatError(ValueError):
@@ -45,11 +51,29 @@ def read_llama2c_header(data):
             "vocab_size": abs(vocab), "tied": vocab > 0, "seq_len": seq_len}
 
 
+def tensor_shapes(h):
+    """[(name, layer or None, rows, cols)] of a llama-shaped model, in the canonical image order
+    (model/weights_image.hpp's for_each_tensor): matrices as (in, out)."""
+    d, f, v = h["dim"], h["hidden_dim"], h["vocab_size"]
+    kv_dim = h["n_kv_heads"] * (d // h["n_heads"])
+    shapes = [("embedding", None, v, d)]
+    for layer in range(h["n_layers"]):
+        shapes += [("attention_norm.gain", layer, 1, d), ("attention.wq", layer, d, d), ("attention.wk", layer, d, kv_dim),
+                   ("attention.wv", layer, d, kv_dim), ("attention.wo", layer, d, d), ("ffn_norm.gain", layer, 1, d),
+                   ("ffn.w1", layer, d, f), ("ffn.w3", layer, d, f), ("ffn.w2", layer, f, d)]
+    shapes.append(("final_norm.gain", None, 1, d))
+    if not h["tied"]:
+        shapes.append(("head.w_out", None, d, v))
+    return shapes
+
+
 def config_text(h):
     """The canonical text whose FNV-1a 64 is the configuration hash (blob::config_hash<Config>)."""
-    return ("ctattn-blob/1 llama d_model={dim} d_ff={hidden_dim} layers={n_layers} heads={n_heads} "
-            "kv_heads={n_kv_heads} vocab={vocab_size} head={head} layout=row_major").format(
-                head="tied" if h["tied"] else "untied", **h)
+    parts = ["ctattn-blob/1 image16"]
+    parts += ["L{}:heads={}/{}".format(l, h["n_heads"], h["n_kv_heads"]) for l in range(h["n_layers"])]
+    for name, layer, rows, cols in tensor_shapes(h):
+        parts.append("{}{}:{}x{}".format(name, "" if layer is None else "@{}".format(layer), rows, cols))
+    return " ".join(parts)
 
 
 def fnv1a64(text):
@@ -72,7 +96,7 @@ def _transpose(values, rows, cols):
 
 
 def tensors_from_checkpoint(data):
-    """[(kind id, layer, array('f'))] in blob order, matrices as (in, out)."""
+    """(header, [(name, layer or None, array('f'))]) in the canonical image order, matrices as (in, out)."""
     h = read_llama2c_header(data)
     d, f, n_layers, v = h["dim"], h["hidden_dim"], h["n_layers"], h["vocab_size"]
     head_dim = d // h["n_heads"]
@@ -91,35 +115,39 @@ def tensors_from_checkpoint(data):
         at += count
         return chunk
 
-    tensors = [(1, 0, take(v * d))]
-    per_kind = []  # llama2.c order: one kind for every layer, then the next kind
-    shapes = [("attention_norm", None), ("wq", (d, d)), ("wk", (kv_dim, d)), ("wv", (kv_dim, d)), ("wo", (d, d)),
-              ("ffn_norm", None), ("w1", (f, d)), ("w2", (d, f)), ("w3", (f, d))]
-    for name, mat in shapes:
+    # llama2.c's order: the embedding, then each kind stacked over the layers; matrices (out, in).
+    found = {("embedding", None): take(v * d)}
+    for name, mat in [("attention_norm.gain", None), ("attention.wq", (d, d)), ("attention.wk", (kv_dim, d)),
+                      ("attention.wv", (kv_dim, d)), ("attention.wo", (d, d)), ("ffn_norm.gain", None),
+                      ("ffn.w1", (f, d)), ("ffn.w2", (d, f)), ("ffn.w3", (f, d))]:
         for layer in range(n_layers):
             if mat is None:
-                per_kind.append((KINDS.index(name) + 1, layer, take(d)))
+                found[(name, layer)] = take(d)
             else:
                 out_features, in_features = mat
-                per_kind.append((KINDS.index(name) + 1, layer,
-                                 _transpose(take(out_features * in_features), out_features, in_features)))
-    tensors += per_kind
-    tensors.append((11, 0, take(d)))
+                found[(name, layer)] = _transpose(take(out_features * in_features), out_features, in_features)
+    found[("final_norm.gain", None)] = take(d)
     take(2 * h["seq_len"] * (head_dim // 2))  # RoPE tables: ctattn computes RoPE itself
     if not h["tied"]:
-        tensors.append((12, 0, _transpose(take(v * d), v, d)))
+        found[("head.w_out", None)] = _transpose(take(v * d), v, d)
     if at != len(floats) or (len(data) - 28) % 4:
         raise FormatError("checkpoint has bytes after its last tensor")
+    tensors = []
+    for name, layer, rows, cols in tensor_shapes(h):
+        values = found[(name, layer)]
+        assert len(values) == rows * cols
+        tensors.append((name, layer, values))
     return h, tensors
 
 
 def blob_from_tensors(h, tensors):
     table = bytearray()
     payload = bytearray()
-    for kind, layer, values in tensors:
+    for name, layer, values in tensors:
         raw = values.tobytes() if sys.byteorder == "little" else _swapped(values)
         offset = len(payload)
-        table += struct.pack("<IIQQII", kind, layer, offset, len(raw), DTYPE_F32, LAYOUT_ROW_MAJOR)
+        table += struct.pack("<IIQQII", TENSOR_NAMES.index(name) + 1, MODEL_LEVEL if layer is None else layer, offset,
+                             len(raw), DTYPE_F32, LAYOUT_ROW_MAJOR)
         payload += raw
         payload += bytes(-len(payload) % ALIGNMENT)
     payload_offset = HEADER_BYTES + len(table)
@@ -168,8 +196,9 @@ def describe(blob):
                                     file_bytes)]
     for i in range(count):
         kind, layer, offset, size, dtype, layout = struct.unpack_from("<IIQQII", blob, HEADER_BYTES + i * ENTRY_BYTES)
-        name = KINDS[kind - 1] if 1 <= kind <= len(KINDS) else "kind{}".format(kind)
-        lines.append("  {:2d} {:14s} layer {:2d} offset {:8d} bytes {:8d}".format(i, name, layer, offset, size))
+        name = TENSOR_NAMES[kind - 1] if 1 <= kind <= len(TENSOR_NAMES) else "kind{}".format(kind)
+        where = "" if layer == MODEL_LEVEL else "layer {}".format(layer)
+        lines.append("  {:3d} {:20s} {:8s} offset {:8d} bytes {:8d}".format(i, name, where, offset, size))
     return "\n".join(lines)
 
 

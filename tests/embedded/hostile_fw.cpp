@@ -7,7 +7,8 @@
 //     over-read this test reproduced before the fix), a NaN weight is non_finite, a truncated file
 //     is truncated, and the weights stay untouched through all of them; the good file loads;
 //   - a ctattn blob written by tools/ctattn_blob.py (linked into flash) loads to the same weights as
-//     the checkpoint, and blob headers whose 64-bit fields do not fit size_t are size_overflow.
+//     the checkpoint and is read in place by a view; blob headers whose 64-bit fields do not fit
+//     size_t are size_overflow.
 // firmware_main() returns the number of failures.
 #include <cstddef>
 #include <cstdint>
@@ -134,6 +135,15 @@ int run() {
     // Python transposed the blob's matrices, llama2c::load transposed the checkpoint's here.
     check.is_true("the blob's weights equal the checkpoint's, bit for bit",
                   std::memcmp(&hostile_weights, &reference_weights, sizeof hostile_weights) == 0);
+    // In place from flash: the view points into the blob, its floats are the loaded ones.
+    model_weights_view<cfg> in_flash{};
+    check.is_true("a view over the blob in flash validates",
+                  blob::view<cfg>(tiny_blob_begin, blob_bytes, in_flash) == status::ok);
+    check.is_true("the view reads the blob in place, the same floats",
+                  in_flash.embedding.data() >= reinterpret_cast<const float*>(tiny_blob_begin) &&
+                      in_flash.embedding.data() < reinterpret_cast<const float*>(tiny_blob_end) &&
+                      std::memcmp(in_flash.layer<0>().ffn.w2.data(), reference_weights.layer<0>().ffn.w2.data(),
+                                  sizeof reference_weights.layer<0>().ffn.w2) == 0);
 
     return embedded::finish(check, "hostile input", footprint<cfg>::flash_bytes, footprint<cfg>::ram_bytes, 0);
 }

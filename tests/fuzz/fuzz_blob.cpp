@@ -1,4 +1,4 @@
-// libFuzzer target: blob::validate and blob::load (include/ctattn/model/blob.hpp) on arbitrary
+// libFuzzer target: blob::validate, blob::load and blob::view (include/ctattn/model/blob.hpp) on arbitrary
 // bytes, for the tiny llama configuration. Seeds are blobs that tools/ctattn_blob.py wrote from the
 // tiny checkpoint, so mutations explore header, table and payload. A mutation almost never keeps
 // the CRCs right, so each input is also tried "resealed": a copy whose two CRC fields are
@@ -55,6 +55,10 @@ int check_one(const std::uint8_t* data, std::size_t size) {
     std::memset(static_cast<void*>(&weights), 0x5a, sizeof weights);
     std::memset(static_cast<void*>(&pristine), 0x5a, sizeof pristine);
     const status s = blob::load<tiny_llama::config>(data, size, weights);
+    model_weights_view<tiny_llama::config> view{};
+    const status v = blob::view<tiny_llama::config>(data, size, view);
+    if (v != s && !(v == status::misaligned && s == status::ok)) std::abort();  // the same checks
+    if (v == status::ok && reinterpret_cast<const std::uint8_t*>(view.embedding.data()) < data) std::abort();
     if (s != status::ok) {
         if (std::memcmp(&weights, &pristine, sizeof weights) != 0) std::abort();
         return 0;

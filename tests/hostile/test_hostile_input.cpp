@@ -24,6 +24,7 @@
 
 #include <ctattn/io/checked_size.hpp>
 #include <ctattn/llama2c.hpp>
+#include <ctattn/kv_cache.hpp>
 #include <ctattn/model/blob.hpp>
 #include <ctattn/tokenizer.hpp>
 
@@ -265,9 +266,9 @@ TEST_CASE("language_model::probabilities reports non-finite logits instead of re
 TEST_CASE("CRC32 and the configuration hash agree with tools/ctattn_blob.py", "[hostile][blob]") {
     constexpr unsigned char check[] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
     STATIC_REQUIRE(blob::crc32(check, 9) == 0xCBF43926u);  // the CRC-32/ISO-HDLC check value
-    // FNV-1a 64 of "ctattn-blob/1 llama d_model=8 d_ff=12 layers=1 heads=2 kv_heads=1 vocab=5
-    // head=tied layout=row_major": tools/ctattn_blob.py config_hash({dim 8, hidden_dim 12, ...})
-    STATIC_REQUIRE(blob::config_hash<tiny_llama::config>() == 0x95551982475be524ull);
+    // FNV-1a 64 of "ctattn-blob/1 image16 L0:heads=2/1 embedding:5x8 attention_norm.gain@0:1x8 ...
+    // final_norm.gain:1x8", from tools/ctattn_blob.py's config_hash for the tiny llama header.
+    STATIC_REQUIRE(blob::config_hash<tiny_llama::config>() == 0xaa300cda7454d4cbull);
 }
 
 TEST_CASE("a blob written by tools/ctattn_blob.py loads into the same weights as its llama2.c checkpoint",
@@ -331,7 +332,8 @@ TEST_CASE("every damaged blob is rejected with its own status, and the weights s
         {"table byte", [](auto& v, auto) { v[64 + 8] ^= 0x40; }, false, status::checksum_mismatch},
         {"config hash", [](auto& v, auto) { v[16] ^= 1; }, true, status::config_mismatch},
         {"tensor count", [](auto& v, auto) { put_u32(v, 24, 12); }, true, status::config_mismatch},
-        {"tensor kind", [](auto& v, auto) { put_u32(v, 64 + 32, 3); }, true, status::config_mismatch},
+        {"tensor kind", [](auto& v, auto) { put_u32(v, 64 + 32, 5); }, true, status::config_mismatch},
+        {"tensor layer", [](auto& v, auto) { put_u32(v, 64 + 32 + 4, 1); }, true, status::config_mismatch},
         {"tensor bytes", [](auto& v, auto) { put_u64(v, 64 + 16, 156); }, true, status::config_mismatch},
         {"dtype", [](auto& v, auto) { put_u32(v, 64 + 24, 2); }, true, status::config_mismatch},
         {"offset out of the payload", [](auto& v, auto) { put_u64(v, 64 + 32 * 10 + 8, 1u << 20); }, true,
@@ -363,4 +365,42 @@ TEST_CASE("every damaged blob is rejected with its own status, and the weights s
     guarded_weights<tiny_weights> reference;
     REQUIRE(llama2c::load<tiny_llama::config>(checkpoint.data(), checkpoint.size(), *reference.w) == status::ok);
     CHECK(std::memcmp(g.w.get(), reference.w.get(), sizeof(tiny_weights)) == 0);
+}
+
+TEST_CASE("a view over a validated blob reads the weights in place and computes the same logits", "[hostile][blob][view]") {
+    using stories_block = block_config<attention_config<64, 8, 4, 32, false, causal_mask>, ffn_config<64, swiglu, 172>,
+                                       rms_norm<eps_1e_minus<5>>, pre_norm>;
+    using stories_config = stacked_model_config<512, 5, stories_block, rotary_positions<10000>,
+                                                rms_norm<eps_1e_minus<5>>, tied_head>;
+    using lm = language_model<stories_config>;
+    const auto file = read_file(CTATTN_STORIES_BLOB);
+    REQUIRE(file.size() > blob::header_bytes);
+    // A 64-byte aligned copy (as a blob sits in flash or a static buffer), and one shifted by a byte.
+    struct alignas(64) line { unsigned char bytes[64]; };
+    std::vector<line> storage(file.size() / 64 + 2);
+    unsigned char* aligned = storage.front().bytes;
+    std::memcpy(aligned, file.data(), file.size());
+
+    model_weights_view<stories_config> view{};
+    REQUIRE(blob::view<stories_config>(aligned, file.size(), view) == status::ok);
+    blob::validated<stories_config> v;
+    REQUIRE(blob::validate<stories_config>(aligned, file.size(), v) == status::ok);
+    CHECK(reinterpret_cast<const unsigned char*>(view.embedding.data()) == v.payload);  // no copy
+    CHECK(reinterpret_cast<const unsigned char*>(view.final_norm.gain.data()) ==
+          v.payload + blob::image_table<stories_config>::entries.back().offset);
+
+    auto owned = std::make_unique<model_weights<stories_config>>();
+    REQUIRE(blob::load<stories_config>(aligned, file.size(), *owned) == status::ok);
+    const token_id tokens[7] = {1, 403, 261, 347, 300, 13, 511};
+    auto ws = std::make_unique<model_workspace<stories_config>>();
+    std::vector<float> from_view(7 * 512), from_owned(7 * 512);
+    REQUIRE(lm::forward(view, tokens, 7, from_view.data(), *ws) == status::ok);
+    REQUIRE(lm::forward(*owned, tokens, 7, from_owned.data(), *ws) == status::ok);
+    CHECK(std::memcmp(from_view.data(), from_owned.data(), from_view.size() * sizeof(float)) == 0);  // same floats, same kernels
+
+    std::memmove(aligned + 1, aligned, file.size());
+    model_weights_view<stories_config> untouched_view = view;
+    CHECK(blob::view<stories_config>(aligned + 1, file.size(), view) == status::misaligned);
+    CHECK(view.embedding.data() == untouched_view.embedding.data());
+    CHECK(blob::load<stories_config>(aligned + 1, file.size(), *owned) == status::ok);  // a copy needs no alignment
 }

@@ -1,11 +1,14 @@
 // The validated binary weight format ("ctattn blob", docs/formats.md) for weights that arrive at
 // run time (SD card, OTA): a 64-byte header (magic, version, configuration hash, CRC32s), a table
-// of tensors (kind, layer, offset, bytes), then the float32 payload in the layout the kernels read
-// (matrices (in, out) row-major, as model_weights holds them), each tensor 64-byte aligned.
+// of tensors (kind, layer, offset, bytes), then the payload, which is exactly the weights image of
+// model/weights_image.hpp: every tensor in the kernels' layout (x @ W, (in, out) row-major), in
+// for_each_tensor's canonical order, each padded to 16 floats.
 // blob::validate<Config> checks everything before a weight is used (sizes in the target's size_t
 // with overflow checks, configuration hash, table against the configuration, payload CRC32 and
-// finiteness in one fused pass) and never reads outside [bytes, bytes + size); blob::load copies
-// the validated tensors into model_weights<Config>. Written by tools/ctattn_blob.py.
+// finiteness in one fused pass) and never reads outside [bytes, bytes + size). Then either
+//   blob::view<Config>  a model_weights_view into the caller's buffer: nothing is copied, or
+//   blob::load<Config>  a copy into model_weights<Config> (RAM).
+// Written by tools/ctattn_blob.py (and tools/ctattn_gen.py --blob).
 #pragma once
 
 #include <array>
@@ -19,6 +22,7 @@
 #include "../llama2c.hpp"
 #include "../model.hpp"
 #include "../status.hpp"
+#include "weights_image.hpp"
 
 namespace ctattn::blob {
 
@@ -30,21 +34,29 @@ inline constexpr std::size_t tensor_alignment = 64;  // of offsets in the file (
 inline constexpr std::uint32_t dtype_f32 = 1;        // little-endian IEEE-754 binary32
 inline constexpr std::uint32_t layout_row_major = 0; // vectors, and matrices (in, out) row-major
 
-// Tensors in file order; a per-layer kind appears once per layer, layers in order.
-enum class tensor_kind : std::uint32_t {
-    embedding = 1,       // (vocab, d_model)
-    attention_norm = 2,  // (d_model) RMSNorm gain, per layer
-    wq = 3,              // (d_model, heads * head_dim), per layer
-    wk = 4,              // (d_model, kv_heads * head_dim), per layer
-    wv = 5,              // (d_model, kv_heads * head_dim), per layer
-    wo = 6,              // (heads * head_dim, d_model), per layer
-    ffn_norm = 7,        // (d_model), per layer
-    w1 = 8,              // (d_model, d_ff) gate, per layer
-    w2 = 9,              // (d_ff, d_model) down, per layer
-    w3 = 10,             // (d_model, d_ff) up, per layer
-    final_norm = 11,     // (d_model)
-    classifier = 12,     // (d_model, vocab), untied heads only
-};
+inline constexpr std::uint32_t model_level_layer = 0xffffffffu;  // the layer field of tensors outside the stack
+
+// Tensor kinds: the 1-based index of the tensor's name (for_each_tensor's) in this list.
+inline constexpr const char* tensor_names[] = {
+    "embedding",       "positions",      "attention_norm.gain", "attention_norm.bias", "attention.wq",
+    "attention.wk",    "attention.wv",   "attention.wo",        "attention.bq",        "attention.bk",
+    "attention.bv",    "attention.bo",   "ffn_norm.gain",       "ffn_norm.bias",       "ffn.w1",
+    "ffn.w3",          "ffn.w2",         "ffn.b1",              "ffn.b3",              "ffn.b2",
+    "final_norm.gain", "final_norm.bias", "head.w_out",         "head.b_out"};
+
+namespace detail {
+constexpr bool same_text(const char* a, const char* b) noexcept {
+    for (; *a != '\0' && *a == *b; ++a, ++b) {
+    }
+    return *a == *b;
+}
+}  // namespace detail
+
+[[nodiscard]] constexpr std::uint32_t tensor_kind(const char* name) noexcept {
+    for (std::uint32_t i = 0; i < sizeof tensor_names / sizeof tensor_names[0]; ++i)
+        if (detail::same_text(tensor_names[i], name)) return i + 1;
+    return 0;
+}
 
 // ---- CRC-32 (ISO-HDLC: zlib's and Python's zlib.crc32), table-driven, 1 KiB of constants ----
 namespace detail {
@@ -77,9 +89,7 @@ constexpr std::uint32_t crc32_update(std::uint32_t crc, const unsigned char* p, 
 }
 constexpr std::uint32_t crc32(const unsigned char* p, std::size_t n) noexcept { return crc32_update(0, p, n); }
 
-// ---- the configuration hash: FNV-1a 64 of a canonical text that spells the shape ----
-// "ctattn-blob/1 llama d_model=64 d_ff=172 layers=5 heads=8 kv_heads=4 vocab=512 head=tied
-// layout=row_major" for stories260K; tools/ctattn_blob.py builds the same text from a checkpoint.
+// ---- the tensors a configuration's image holds, and the configuration hash ----
 namespace detail {
 struct fnv1a {
     std::uint64_t h = 0xcbf29ce484222325ull;
@@ -101,65 +111,94 @@ struct fnv1a {
     }
 };
 
-template <model_configuration Config>
-using llama_layers = llama2c::detail::uniform_llama_layers<typename Config::template per_layer<std::type_identity_t>>;
+template <class LayerTuple>
+struct layer_heads;
+template <class... Blocks>
+struct layer_heads<hana::tuple<Blocks...>> {
+    static constexpr std::size_t layers = sizeof...(Blocks);
+    static constexpr std::size_t heads[] = {Blocks::attention::heads...};
+    static constexpr std::size_t kv_heads[] = {Blocks::attention::kv_heads...};
+};
 }  // namespace detail
 
 template <model_configuration Config>
+struct image_table {
+    struct entry {
+        std::uint32_t kind = 0;
+        std::uint32_t layer = 0;
+        std::size_t offset = 0;  // bytes from the payload's start
+        std::size_t floats = 0;
+        std::size_t rows = 0, cols = 0;
+        const char* name = nullptr;
+    };
+    static constexpr std::size_t count = [] {
+        model_weights_view<Config> shapes{};
+        std::size_t n = 0;
+        for_each_tensor(shapes, [&](auto&, const char*, std::size_t) { ++n; });
+        return n;
+    }();
+    static constexpr std::array<entry, count> entries = [] {
+        model_weights_view<Config> shapes{};
+        std::array<entry, count> table{};
+        std::size_t i = 0, offset = 0;
+        for_each_tensor(shapes, [&](auto& t, const char* name, std::size_t layer) {
+            using tensor = std::remove_cvref_t<decltype(t)>;
+            table[i].kind = tensor_kind(name);
+            table[i].layer = layer == model_level_tensor ? model_level_layer : std::uint32_t(layer);
+            table[i].offset = offset;
+            table[i].floats = tensor::size;
+            table[i].rows = tensor::rows;
+            table[i].cols = tensor::cols;
+            table[i].name = name;
+            offset += 4 * padded_tensor_floats(tensor::size);
+            ++i;
+        });
+        return table;
+    }();
+    static constexpr std::size_t payload_bytes = 4 * weights_image_floats<Config>;
+};
+
+// FNV-1a 64 of a text that spells the shape: every layer's heads and kv heads, then every tensor's
+// name, layer and extents in file order, e.g. for stories260K
+//   "ctattn-blob/1 image16 L0:heads=8/4 ... L4:heads=8/4 embedding:512x64
+//    attention_norm.gain@0:1x64 attention.wq@0:64x64 ... head.w_out ..."
+// (single spaces; tools/ctattn_blob.py builds the same text from a llama2.c header).
+template <model_configuration Config>
 [[nodiscard]] constexpr std::uint64_t config_hash() noexcept {
-    using layers = detail::llama_layers<Config>;
-    using A = typename layers::first::attention;
+    using heads = detail::layer_heads<typename Config::template per_layer<std::type_identity_t>>;
     detail::fnv1a f;
-    f.text("ctattn-blob/1 llama d_model=");
-    f.number(Config::d_model);
-    f.text(" d_ff=");
-    f.number(layers::first::d_ff);
-    f.text(" layers=");
-    f.number(Config::layers);
-    f.text(" heads=");
-    f.number(A::heads);
-    f.text(" kv_heads=");
-    f.number(A::kv_heads);
-    f.text(" vocab=");
-    f.number(Config::vocab);
-    f.text(Config::head::tied ? " head=tied" : " head=untied");
-    f.text(" layout=row_major");
+    f.text("ctattn-blob/1 image16");
+    for (std::size_t l = 0; l < heads::layers; ++l) {
+        f.text(" L");
+        f.number(l);
+        f.text(":heads=");
+        f.number(heads::heads[l]);
+        f.text("/");
+        f.number(heads::kv_heads[l]);
+    }
+    for (const auto& e : image_table<Config>::entries) {
+        f.text(" ");
+        f.text(e.name);
+        if (e.layer != model_level_layer) {
+            f.text("@");
+            f.number(e.layer);
+        }
+        f.text(":");
+        f.number(e.rows);
+        f.text("x");
+        f.number(e.cols);
+    }
     return f.h;
 }
 
-// ---- the expected table of a configuration ----
-template <model_configuration Config>
-struct shape {
-    using layers = detail::llama_layers<Config>;
-    static constexpr std::size_t D = Config::d_model, V = Config::vocab, L = Config::layers;
-    static constexpr std::size_t F = layers::first::d_ff, kv_dim = layers::first::attention::kv_dim;
-    static constexpr std::size_t per_layer_kinds = 9;  // attention_norm .. w3
-    static constexpr std::size_t tensor_count = 1 + per_layer_kinds * L + 1 + (Config::head::tied ? 0 : 1);
-
-    struct entry {
-        tensor_kind kind;
-        std::uint32_t layer;
-        std::size_t floats;
-    };
-    // The i-th tensor of the file (i < tensor_count).
-    static constexpr entry at(std::size_t i) noexcept {
-        if (i == 0) return {tensor_kind::embedding, 0, V * D};
-        if (i == 1 + per_layer_kinds * L) return {tensor_kind::final_norm, 0, D};
-        if (i == 2 + per_layer_kinds * L) return {tensor_kind::classifier, 0, D * V};
-        // llama2.c's order: each kind for every layer, then the next kind.
-        const std::size_t k = (i - 1) / L, layer = (i - 1) % L;
-        constexpr std::size_t floats[per_layer_kinds] = {D, D * D, D * kv_dim, D * kv_dim, D * D, D, D * F, F * D, D * F};
-        return {static_cast<tensor_kind>(2 + k), std::uint32_t(layer), floats[k]};
-    }
-};
-
-// A blob whose every check passed: where each tensor's floats start, in the caller's buffer.
+// A blob whose every check passed: its payload (the weights image) in the caller's buffer.
 template <model_configuration Config>
 struct validated {
-    const unsigned char* payload = nullptr;
-    std::size_t offsets[shape<Config>::tensor_count] = {};  // bytes from payload, in file order
+    const unsigned char* payload = nullptr;  // image_table<Config>::payload_bytes bytes
 
-    [[nodiscard]] const unsigned char* tensor(std::size_t i) const noexcept { return payload + offsets[i]; }
+    [[nodiscard]] const unsigned char* tensor(std::size_t i) const noexcept {
+        return payload + image_table<Config>::entries[i].offset;
+    }
 };
 
 // Checks a whole blob, bytes[0, size), against Config; on ok fills `out`, otherwise leaves it
@@ -171,10 +210,9 @@ struct validated {
 //   config_mismatch    configuration hash, tensor count, kinds, layers, sizes or types differ
 //   non_finite         a payload float is NaN or +-inf
 // The header and table checks are O(tensors); the payload costs one pass (CRC32 and the finite
-// test fused, docs/model.md has the cost).
+// test fused, docs/formats.md has the cost).
 template <model_configuration Config>
 [[nodiscard]] status validate(const unsigned char* bytes, std::size_t size, validated<Config>& out) noexcept {
-    using S = shape<Config>;
     using n = io::checked_size<>;
     if (bytes == nullptr) return status::invalid_argument;
     if (size < header_bytes) return status::truncated;
@@ -199,34 +237,27 @@ template <model_configuration Config>
     std::uint32_t crc = crc32(bytes, 52);
     crc = crc32_update(crc, bytes + 56, table_end.value() - 56);
     if (crc != detail::read_u32(bytes + 52)) return status::checksum_mismatch;
-    if (detail::read_u64(bytes + 16) != config_hash<Config>() || count != S::tensor_count)
-        return status::config_mismatch;
+    using table = image_table<Config>;
+    if (detail::read_u64(bytes + 16) != config_hash<Config>() || count != table::count) return status::config_mismatch;
 
-    validated<Config> result;
-    result.payload = bytes + payload_offset.value();
-    std::size_t end_of_previous = 0;
-    for (std::size_t i = 0; i < S::tensor_count; ++i) {
+    // Each entry against the configuration's image: the same tensor, type and size, at the very
+    // offset the image has it (so the payload is the image, and a view can point into it).
+    for (std::size_t i = 0; i < table::count; ++i) {
         const unsigned char* e = bytes + header_bytes + i * entry_bytes;
-        const auto want = S::at(i);
-        const n offset = n::from_field(detail::read_u64(e + 8)), tensor_bytes = n::from_field(detail::read_u64(e + 16));
-        if (detail::read_u32(e) != std::uint32_t(want.kind) || detail::read_u32(e + 4) != want.layer ||
+        const auto& want = table::entries[i];
+        if (detail::read_u32(e) != want.kind || detail::read_u32(e + 4) != want.layer ||
             detail::read_u32(e + 24) != dtype_f32 || detail::read_u32(e + 28) != layout_row_major)
             return status::config_mismatch;
+        const n offset = n::from_field(detail::read_u64(e + 8)), tensor_bytes = n::from_field(detail::read_u64(e + 16));
         if (!offset.ok() || !tensor_bytes.ok()) return status::size_overflow;
-        if (tensor_bytes.value() / 4 != want.floats || tensor_bytes.value() % 4 != 0) return status::config_mismatch;
-        const n end = offset + tensor_bytes;
-        if (!end.ok()) return status::size_overflow;
-        if (offset.value() % tensor_alignment != 0 || offset.value() < end_of_previous ||
-            end.value() > payload_bytes.value())
-            return status::format_error;
-        end_of_previous = end.value();
-        result.offsets[i] = offset.value();
+        if (tensor_bytes.value() != 4 * want.floats) return status::config_mismatch;
+        if (offset.value() != want.offset) return status::format_error;
     }
-    if (payload_bytes.value() % 4 != 0) return status::format_error;
+    if (payload_bytes.value() != table::payload_bytes) return status::format_error;
 
     // One pass over the payload: CRC32 of its bytes and the finite test of its words (tensor
     // floats and zero padding alike), 4 bytes per step.
-    const unsigned char* p = result.payload;
+    const unsigned char* p = bytes + payload_offset.value();
     std::uint32_t c = ~std::uint32_t(0), non_finite = 0;
     for (std::size_t at = 0; at < payload_bytes.value(); at += 4) {
         const std::uint32_t word = detail::read_u32(p + at);
@@ -238,7 +269,7 @@ template <model_configuration Config>
     }
     if (~c != detail::read_u32(bytes + 48)) return status::checksum_mismatch;
     if (non_finite != 0) return status::non_finite;
-    out = result;
+    out.payload = p;
     return status::ok;
 }
 
@@ -251,34 +282,32 @@ inline void copy_floats(float* dst, const unsigned char* src, std::size_t n) noe
 }
 }  // namespace detail
 
-// Validates, then copies every tensor into w (w untouched unless the result is ok). For weights in
-// RAM; weights read in place from the blob use a view (no copy) over the same validated tensors.
+// Validates, then copies every tensor into w (w untouched unless the result is ok): weights in RAM.
 template <model_configuration Config>
 [[nodiscard]] status load(const unsigned char* bytes, std::size_t size, model_weights<Config>& w) noexcept {
-    using S = shape<Config>;
-    static_assert(S::layers::llama && S::layers::uniform,
-                  "ctattn: the blob format holds llama-shaped models (pre_norm rms_norm blocks, swiglu, no bias)");
     validated<Config> v;
     if (const status s = validate<Config>(bytes, size, v); s != status::ok) return s;
-    constexpr std::size_t L = Config::layers;
-    constexpr auto each_layer = hana::make_range(hana::size_c<0>, hana::size_c<L>);
-    auto copy = [&](float* dst, std::size_t i) { detail::copy_floats(dst, v.tensor(i), S::at(i).floats); };
-    copy(w.embedding.data(), 0);
-    hana::for_each(each_layer, [&](auto l) {
-        auto& layer = hana::at(w.layers, l);
-        constexpr std::size_t i = decltype(l)::value;
-        copy(layer.attention_norm.gain.data(), 1 + 0 * L + i);
-        copy(layer.attention.wq.data(), 1 + 1 * L + i);
-        copy(layer.attention.wk.data(), 1 + 2 * L + i);
-        copy(layer.attention.wv.data(), 1 + 3 * L + i);
-        copy(layer.attention.wo.data(), 1 + 4 * L + i);
-        copy(layer.ffn_norm.gain.data(), 1 + 5 * L + i);
-        copy(layer.ffn.w1.data(), 1 + 6 * L + i);
-        copy(layer.ffn.w2.data(), 1 + 7 * L + i);
-        copy(layer.ffn.w3.data(), 1 + 8 * L + i);
+    std::size_t i = 0;
+    for_each_tensor(w, [&](auto& t, const char*, std::size_t) {
+        detail::copy_floats(t.data(), v.tensor(i), image_table<Config>::entries[i].floats);
+        ++i;
     });
-    copy(w.final_norm.gain.data(), 1 + 9 * L);
-    if constexpr (!Config::head::tied) copy(w.head.w_out.data(), 2 + 9 * L);
+    return status::ok;
+}
+
+// Validates, then points `weights` into the blob's payload: no copy, the blob must outlive the
+// view (and any decoder attached to it). status::misaligned when the payload is not float-aligned
+// in memory (a blob placed at a 64-byte boundary has every tensor on a cache line). The floats
+// are read in place, so this needs a little-endian target (every Arm Cortex-M and x86 is).
+template <model_configuration Config>
+[[nodiscard]] status view(const unsigned char* bytes, std::size_t size, model_weights_view<Config>& weights) noexcept {
+    static_assert(std::endian::native == std::endian::little,
+                  "ctattn: blob::view reads little-endian floats in place; use blob::load on this target");
+    validated<Config> v;
+    if (const status s = validate<Config>(bytes, size, v); s != status::ok) return s;
+    if (reinterpret_cast<std::uintptr_t>(v.payload) % alignof(float) != 0) return status::misaligned;
+    // The payload's bytes are the weights image; the kernels read them as floats.
+    weights = make_weights_view<Config>(reinterpret_cast<const float*>(v.payload));
     return status::ok;
 }
 
