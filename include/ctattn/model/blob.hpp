@@ -19,7 +19,6 @@
 #include <type_traits>
 
 #include "../io/checked_size.hpp"
-#include "../llama2c.hpp"
 #include "../model.hpp"
 #include "../status.hpp"
 #include "weights_image.hpp"
@@ -213,6 +212,13 @@ struct validated {
 // test fused, docs/formats.md has the cost).
 template <model_configuration Config>
 [[nodiscard]] status validate(const unsigned char* bytes, std::size_t size, validated<Config>& out) noexcept {
+    static_assert(
+        [] {
+            for (const auto& e : image_table<Config>::entries)
+                if (e.kind == 0) return false;
+            return true;
+        }(),
+        "ctattn: the configuration has a tensor with no blob kind; add its name to blob::tensor_names");
     using n = io::checked_size<>;
     if (bytes == nullptr) return status::invalid_argument;
     if (size < header_bytes) return status::truncated;
