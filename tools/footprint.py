@@ -27,7 +27,8 @@ DEFAULT_BUILDS = ['build-m3', 'build-m4', 'build-m7', 'build-m55']
 # needs; test objects (attention readout, kernel-check buffers, the full-forward check) are not.
 # stories260K's weights are the generated constant array (ctattn_stories260k_weights, flash) and
 # the view that points into it (stories_weights, flash too).
-WEIGHT_SYMBOLS = {'layer_weights', 'model_weights_rom', 'stories_weights', 'ctattn_stories260k_weights'}
+WEIGHT_SYMBOLS = {'layer_weights', 'model_weights_rom', 'stories_weights', 'ctattn_stories260k_weights',
+                  '(anonymous namespace)::builtin_weights'}
 LIBRARY_RAM_SYMBOLS = {'layer_workspace', 'layer_output', 'model_state', 'model_logits', 'stories_state',
                        'stories_logits', 'example_state', 'example_logits'}
 TEST_RAM_SYMBOLS = {'layer_readout', 'kernel_check_q_rows', 'kernel_check_k_rows', 'model_forward_workspace',
@@ -83,11 +84,12 @@ def section_sizes(elf):
 
 
 def symbol_sizes(elf):
-    _, text = run(['arm-none-eabi-nm', '-S', elf])
+    # Demangled (-C): objects with internal linkage (`static const` arrays) are mangled otherwise.
+    _, text = run(['arm-none-eabi-nm', '-S', '-C', elf])
     sizes = {}
     for line in text.splitlines():
-        words = line.split()
-        if len(words) == 4:
+        words = line.split(maxsplit=3)
+        if len(words) == 4 and words[2] in 'bBdDrR':
             sizes[words[3]] = int(words[1], 16)
     return sizes
 
@@ -159,8 +161,10 @@ def main():
         '  (out of the 32 KiB the linker script reserves; an upper bound, as it includes the start-up',
         '  code\'s own frame and a 64-byte unpainted margin).',
         '- **flash bound**: `ctattn::footprint<Config>::flash_bytes` (the weights), computed at compile',
-        '  time; **weights** is the size of the weights object in the image (`nm -S`): they are equal',
-        '  because the weights are one constexpr object placed in .rodata.',
+        '  time; **weights** is the size of the weights in the image (`nm -S`), all in .rodata. A model\'s',
+        '  bound covers both ways of holding constant weights, one constexpr `model_weights` object (the',
+        '  llama case: 24 bytes under the bound) or an image plus the `model_weights_view` into it',
+        '  (stories260k, c_example: equal to the bound).',
         '- **RAM bound**: `footprint<Config>::ram_bytes`: activations + K/V + scratch. For a layer the',
         '  activations are its input and output rows; the firmware keeps the input in .rodata, so its',
         '  RAM (**library RAM**: workspace + output) is the bound minus one `seq x d_model` matrix. For',
