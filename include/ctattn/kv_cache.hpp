@@ -81,23 +81,38 @@ class decoder {
     decoder() = default;
     explicit decoder(const weights_type& w) noexcept : weights_(&w) {}
 
+    using mask_params = typename Config::mask_params;
+
     void attach(const weights_type& w) noexcept {
         weights_ = &w;
-        cache_.reset();
+        reset();
     }
-    void reset() noexcept { cache_.reset(); }
+    // Empties the cache; the mask parameters go back to their defaults.
+    void reset() noexcept {
+        cache_.reset();
+        masks_ = mask_params{};
+    }
     std::size_t position() const noexcept { return cache_.length; }
     const cache_type& cache() const noexcept { return cache_; }
 
     // Feeds n tokens at positions position() .. position()+n-1. last_logits (vocab floats, or null)
     // receives the logits after the last of them. Errors, checked before anything changes:
     // invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
-    // not fit), invalid_token (an id >= vocab).
+    // not fit), invalid_token (an id >= vocab), a layer's mask status.
     [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits) noexcept {
+        return prefill(tokens, n, last_logits, masks_);
+    }
+    // The same with the sequence's mask parameters per layer (only causal policies decode, so they
+    // are those of user-defined causal masks, e.g. one that hides a left-padded prompt's padding):
+    // kept for the following prefill and decode_step calls until reset().
+    [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits,
+                                 const mask_params& masks) noexcept {
         if (weights_ == nullptr || tokens == nullptr) return status::invalid_argument;
         if (n == 0) return status::invalid_length;
         if (n > capacity - cache_.length) return status::cache_full;
         if (const status s = model_type::check_tokens(tokens, n); s != status::ok) return s;
+        if (const status s = Config::validate_masks(masks, cache_.length + n); s != status::ok) return s;
+        masks_ = masks;
         run(tokens, n, last_logits);
         return status::ok;
     }
@@ -108,6 +123,7 @@ class decoder {
         if (weights_ == nullptr || logits == nullptr) return status::invalid_argument;
         if (cache_.full()) return status::cache_full;
         if (token >= vocab_size) return status::invalid_token;
+        if (const status s = Config::validate_masks(masks_, cache_.length + 1); s != status::ok) return s;
         run(&token, 1, logits);
         return status::ok;
     }
@@ -121,7 +137,7 @@ class decoder {
             rows = n - done < PrefillRows ? n - done : PrefillRows;
             const std::size_t pos0 = cache_.length;
             model_type::embed(w, tokens + done, rows, pos0, scratch_.x.data());
-            model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, [&](auto layer_index) {
+            model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, masks_, [&](auto layer_index) {
                 auto& kv = hana::at(cache_.layers, layer_index);
                 return std::pair<float*, float*>{kv.k.data(), kv.v.data()};
             });
@@ -136,6 +152,7 @@ class decoder {
     // constructor (members left indeterminate would make its initialisation dynamic).
     cache_type cache_{};
     scratch_type scratch_{};
+    [[no_unique_address]] mask_params masks_{};  // no bytes for masks without parameters
 };
 
 // Free-function forms: the shape the generation helper (sample.hpp) is written against.

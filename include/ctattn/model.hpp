@@ -85,6 +85,25 @@ concept head_policy = requires {
     typename H::template weights<1, 1>;
 };
 
+// ---- run-time mask parameters per layer ---------------------------------------------------
+
+namespace detail {
+// A mask's default parameters, with valid_len set where the policy has one (key padding).
+template <class Params>
+constexpr Params with_valid_len(std::size_t valid_len) noexcept {
+    Params p{};
+    if constexpr (requires { p.valid_len = valid_len; }) p.valid_len = valid_len;
+    return p;
+}
+// Layer I's mask validated with element I of the tuple, bottom layer first; the first failure wins.
+template <class... Masks, class Tuple, std::size_t... I>
+constexpr status validate_each_mask(const Tuple& masks, std::size_t n_keys, std::index_sequence<I...>) noexcept {
+    status result = status::ok;
+    ((result = result == status::ok ? Masks::validate(hana::at_c<I>(masks), n_keys) : result), ...);
+    return result;
+}
+}  // namespace detail
+
 // ---- configuration ----------------------------------------------------------------------
 
 // Vocab:     vocabulary size.
@@ -129,12 +148,21 @@ struct model_config {
     using final_norm = FinalNorm;
     using head = Head;
 
-    // Validates each layer's mask with default parameters for a sequence of n keys.
-    static constexpr status validate_masks(std::size_t n) noexcept {
-        status result = status::ok;
-        ((result = result == status::ok ? Blocks::mask::validate(typename Blocks::mask::params{}, n) : result), ...);
-        return result;
+    // Every layer's run-time mask parameters, bottom layer first: element I is block<I>'s
+    // mask::params (a key-padding layer's valid_len; empty for no mask, causal, sliding window).
+    using mask_params = hana::tuple<typename Blocks::mask::params...>;
+
+    // The parameters of one padded sequence: valid_len for every layer whose mask takes one (key
+    // padding), defaults for the others.
+    static constexpr mask_params sequence_mask_params(std::size_t valid_len) noexcept {
+        return mask_params{detail::with_valid_len<typename Blocks::mask::params>(valid_len)...};
     }
+
+    // Validates each layer's mask parameters (defaults when none are given) for n keys.
+    static constexpr status validate_masks(const mask_params& masks, std::size_t n) noexcept {
+        return detail::validate_each_mask<typename Blocks::mask...>(masks, n, std::index_sequence_for<Blocks...>{});
+    }
+    static constexpr status validate_masks(std::size_t n) noexcept { return validate_masks(mask_params{}, n); }
 };
 
 namespace detail {
@@ -256,20 +284,25 @@ struct language_model {
     static constexpr std::size_t weight_bytes = sizeof(weights_type);
     static constexpr std::size_t workspace_bytes = sizeof(workspace_type);
 
+    using mask_params = typename Config::mask_params;
+
     // tokens[n] -> logits[n x vocab]: row p holds the scores for the token after position p.
+    // masks: each layer's mask parameters (Config::sequence_mask_params(valid_len) for a padded
+    // sequence); without them every layer gets its defaults, which a key-padding layer rejects.
     // invalid_argument for null pointers, invalid_length unless 1 <= n <= seq_capacity,
     // invalid_token for an id >= vocab, or a layer's mask status; logits untouched on error.
     template <class Storage>
     [[nodiscard]] static status forward(const model_weights<Config, Storage>& w, const token_id* tokens,
-                                        std::size_t n, float* logits, workspace_type& ws) noexcept {
+                                        std::size_t n, float* logits, workspace_type& ws,
+                                        const mask_params& masks = mask_params{}) noexcept {
         if (tokens == nullptr || logits == nullptr) return status::invalid_argument;
         if (n == 0 || n > seq_capacity) return status::invalid_length;
         if (const status s = check_tokens(tokens, n); s != status::ok) return s;
-        if (const status s = Config::validate_masks(n); s != status::ok) return s;
+        if (const status s = Config::validate_masks(masks, n); s != status::ok) return s;
 
         auto& act = ws.activations;
         embed(w, tokens, n, 0, act.x.data());
-        run_layers(w, n, 0, act.x.data(), act.buffers(),
+        run_layers(w, n, 0, act.x.data(), act.buffers(), masks,
                    [&](auto) { return std::pair<float*, float*>{ws.k.data(), ws.v.data()}; });
         for (std::size_t r = 0; r < n; ++r)
             Config::final_norm::template apply<d_model, Arch>(w.final_norm, act.x.row(r), act.normed.row(r));
@@ -329,15 +362,15 @@ struct language_model {
     }
 
     // Every block in order over `rows` tokens at positions pos0..; kv_rows(hana::size_c<I>) gives
-    // layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each.
+    // layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each; layer I's mask gets masks[I].
     template <class Storage, class KvRows>
     static void run_layers(const model_weights<Config, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
-                           const block_buffers& buffers, KvRows&& kv_rows) noexcept {
+                           const block_buffers& buffers, const mask_params& masks, KvRows&& kv_rows) noexcept {
         hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<layers>), [&](auto layer_index) {
             using block = typename Config::template block<decltype(layer_index)::value>;
             const std::pair<float*, float*> kv = kv_rows(layer_index);
             transformer_block<block, position, Arch>::run(hana::at(w.layers, layer_index), rows, pos0, x, kv.first,
-                                                          kv.second, buffers, typename block::mask::params{});
+                                                          kv.second, buffers, hana::at(masks, layer_index));
         });
     }
 
