@@ -90,7 +90,7 @@ class decoder {
     // Empties the cache; the mask parameters go back to their defaults.
     void reset() noexcept {
         cache_.reset();
-        masks_ = mask_params{};
+        if constexpr (stores_masks) masks_ = mask_params{};
     }
     std::size_t position() const noexcept { return cache_.length; }
     const cache_type& cache() const noexcept { return cache_; }
@@ -100,7 +100,7 @@ class decoder {
     // invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
     // not fit), invalid_token (an id >= vocab), a layer's mask status.
     [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits) noexcept {
-        return prefill(tokens, n, last_logits, masks_);
+        return prefill(tokens, n, last_logits, masks());
     }
     // The same with the sequence's mask parameters per layer (only causal policies decode, so they
     // are those of user-defined causal masks, e.g. one that hides a left-padded prompt's padding):
@@ -112,7 +112,7 @@ class decoder {
         if (n > capacity - cache_.length) return status::cache_full;
         if (const status s = model_type::check_tokens(tokens, n); s != status::ok) return s;
         if (const status s = Config::validate_masks(masks, cache_.length + n); s != status::ok) return s;
-        masks_ = masks;
+        if constexpr (stores_masks) masks_ = masks;
         run(tokens, n, last_logits);
         return status::ok;
     }
@@ -123,7 +123,7 @@ class decoder {
         if (weights_ == nullptr || logits == nullptr) return status::invalid_argument;
         if (cache_.full()) return status::cache_full;
         if (token >= vocab_size) return status::invalid_token;
-        if (const status s = Config::validate_masks(masks_, cache_.length + 1); s != status::ok) return s;
+        if (const status s = Config::validate_masks(masks(), cache_.length + 1); s != status::ok) return s;
         run(&token, 1, logits);
         return status::ok;
     }
@@ -137,7 +137,7 @@ class decoder {
             rows = n - done < PrefillRows ? n - done : PrefillRows;
             const std::size_t pos0 = cache_.length;
             model_type::embed(w, tokens + done, rows, pos0, scratch_.x.data());
-            model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, masks_, [&](auto layer_index) {
+            model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, masks(), [&](auto layer_index) {
                 auto& kv = hana::at(cache_.layers, layer_index);
                 return std::pair<float*, float*>{kv.k.data(), kv.v.data()};
             });
@@ -152,7 +152,18 @@ class decoder {
     // constructor (members left indeterminate would make its initialisation dynamic).
     cache_type cache_{};
     scratch_type scratch_{};
-    [[no_unique_address]] mask_params masks_{};  // no bytes for masks without parameters
+    // The sequence's mask parameters, stored only when some layer's mask has any: a Hana tuple of
+    // equal empty structs still takes a byte each, and the decoder's alignment would round that up.
+    static constexpr bool stores_masks = !Config::mask_params_empty;
+    struct no_stored_masks {};
+    static constexpr mask_params default_masks{};
+    [[no_unique_address]] std::conditional_t<stores_masks, mask_params, no_stored_masks> masks_{};
+    const mask_params& masks() const noexcept {
+        if constexpr (stores_masks)
+            return masks_;
+        else
+            return default_masks;
+    }
 };
 
 // Free-function forms: the shape the generation helper (sample.hpp) is written against.

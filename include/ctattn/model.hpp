@@ -151,6 +151,8 @@ struct model_config {
     // Every layer's run-time mask parameters, bottom layer first: element I is block<I>'s
     // mask::params (a key-padding layer's valid_len; empty for no mask, causal, sliding window).
     using mask_params = hana::tuple<typename Blocks::mask::params...>;
+    // True when no layer's mask takes a run-time parameter (no mask, causal, sliding window).
+    static constexpr bool mask_params_empty = (std::is_empty_v<typename Blocks::mask::params> && ...);
 
     // The parameters of one padded sequence: valid_len for every layer whose mask takes one (key
     // padding), defaults for the others.
