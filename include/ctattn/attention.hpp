@@ -140,9 +140,12 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
         const float* v_head = v + kv_head * head_dim;
         for (std::size_t i = 0; i < n_queries; ++i) {
             const key_range visible = Mask::visible_keys(mask, query_pos0 + i, n_keys);
-            kernels::score_row<head_dim, HeadArch, KvStride>(q + i * Config::d_model + h * head_dim, k_head, n_keys,
-                                                             visible, Config::score_scale, scores);
-            kernels::softmax_row<Arch>(scores, n_keys, visible);
+            const float* q_row = q + i * Config::d_model + h * head_dim;
+            kernels::score_row<head_dim, HeadArch, KvStride>(q_row, k_head, n_keys, visible, Config::score_scale,
+                                                             scores);
+            if (!kernels::softmax_row<Arch>(scores, n_keys, visible))  // a score overflowed, or NaN/inf input
+                kernels::softmax_row_in_double<head_dim, KvStride>(q_row, k_head, n_keys, visible, Config::score_scale,
+                                                                   scores);
             if (readout) {
                 float* out = readout + h * readout_head_stride + i * readout_row_stride;
                 for (std::size_t j = 0; j < n_keys; ++j) out[j] = scores[j];
@@ -202,15 +205,17 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                     const std::size_t written = readout || any_end_vectors > n_keys ? n_keys : any_end_vectors;
                     for (std::size_t r = 0; r < rows; ++r) {
                         float* p = block + r * key_stride;
-                        kernels::softmax_row<Arch>(p, written, visible[r], Config::score_scale);
+                        if (!kernels::softmax_row<Arch>(p, written, visible[r], Config::score_scale))
+                            kernels::softmax_row_in_double<head_dim, KvStride>(
+                                q_rows + r * D, k + g * head_dim, written, visible[r], Config::score_scale, p);
                         if (readout) {
                             float* out = readout + h * readout_head_stride + (i0 + r) * readout_row_stride;
                             for (std::size_t j = 0; j < n_keys; ++j) out[j] = p[j];
                         }
                     }
-                    // Over [any.begin, any.end) every row's weights are its own, with 0 outside its run.
+                    // Each row over its own run only: masked keys are skipped, not weighted by 0.
                     kernels::aggregate_rows<head_dim, rows, simd::arch_for_width<Arch, head_dim>, key_stride,
-                                            KvStride, D>(any.begin, any.end, block, v + g * head_dim, out_rows);
+                                            KvStride, D>(visible, block, v + g * head_dim, out_rows);
                 });
             }
     }

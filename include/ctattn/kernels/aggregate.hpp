@@ -62,8 +62,9 @@ inline void aggregate_row(const float* p, const float* v, key_range visible, flo
         detail::aggregate_block<simd::scalar_arch, 1, VStride>(p, v + d, visible, out + d);
 }
 
-// O = P V for a block of Rows query rows of one head over the keys [begin, end), where every
-// row's weights outside its own visible run are 0 (softmax_row writes them so): p is Rows x keys
+// O = P V for a block of Rows query rows of one head over the keys [begin, end), all rows alike
+// (a row's weights outside its own visible run must be 0, and its values finite: the per-row
+// overload below is the one that keeps masked keys out): p is Rows x keys
 // (row stride PStride), v the value rows (stride VStride), out Rows x HeadDim (stride OStride).
 // Column tiles as wide as the projection tile (Rows x tile_vecs accumulators fit the register
 // file), then the leftover vectors, then scalar columns.
@@ -83,6 +84,57 @@ inline void aggregate_rows(std::size_t begin, std::size_t end, const float* p, c
     for (std::size_t d = vectors_end; d < HeadDim; ++d)
         detail::multiply_tile<simd::scalar_arch, Rows, 1, PStride, VStride, OStride>(begin, end, p, v + d, nullptr,
                                                                                     out + d);
+}
+
+namespace detail {
+// out[d] += sum_j p[j] * v_j[d] over keys [begin, end), in key order, for the HeadDim columns of
+// one output row: the keys of a query block that some rows see and others do not.
+template <std::size_t HeadDim, class Arch, std::size_t VStride>
+inline void accumulate_keys(const float* p, const float* v, std::size_t begin, std::size_t end, float* out) noexcept {
+    using V = simd::ops<Arch>;
+    constexpr std::size_t W = V::width;
+    constexpr std::size_t vectors_end = HeadDim / W * W;
+    for (std::size_t d = 0; d < vectors_end; d += W) {
+        typename V::vec acc = V::load(out + d);
+        for (std::size_t j = begin; j < end; ++j) acc = V::fma(V::broadcast(p[j]), V::load(v + j * VStride + d), acc);
+        V::store(out + d, acc);
+    }
+    for (std::size_t d = vectors_end; d < HeadDim; ++d) {
+        float acc = out[d];
+        for (std::size_t j = begin; j < end; ++j) acc = simd::ops<simd::scalar_arch>::fma(p[j], v[j * VStride + d], acc);
+        out[d] = acc;
+    }
+}
+}  // namespace detail
+
+// O = P V for a block of Rows query rows where row r sees only the keys visible[r]: a masked key
+// is skipped, never multiplied by 0 (0 * NaN is NaN, 0 * inf too: a NaN or inf in a value row
+// that a query must not see would otherwise reach its output). The keys every row sees go through
+// the register tile above; the few that only some rows see (the diagonal of a causal block, the
+// trailing edge of a sliding window) are added row by row. p is Rows x keys (row stride PStride).
+template <std::size_t HeadDim, std::size_t Rows, class Arch = simd::default_arch, std::size_t PStride,
+          std::size_t VStride, std::size_t OStride>
+inline void aggregate_rows(const key_range* visible, const float* p, const float* v, float* out) noexcept {
+    std::size_t common_begin = 0, common_end = ~std::size_t(0);
+    for (std::size_t r = 0; r < Rows; ++r) {
+        common_begin = visible[r].begin > common_begin ? visible[r].begin : common_begin;
+        common_end = visible[r].end < common_end ? visible[r].end : common_end;
+    }
+    if (common_end < common_begin) common_end = common_begin;  // no key common to all rows
+    aggregate_rows<HeadDim, Rows, Arch, PStride, VStride, OStride>(common_begin, common_end, p, v, out);
+    for (std::size_t r = 0; r < Rows; ++r) {
+        if (visible[r].empty()) continue;
+        const key_range run = visible[r];
+        // run minus [common_begin, common_end): the keys before the common run and those after
+        // (when nothing is common, the split at common_begin still covers the run once).
+        const std::size_t before_end = common_begin < run.end ? common_begin : run.end;
+        const std::size_t after_begin = common_end > run.begin ? common_end : run.begin;
+        float* out_row = out + r * OStride;
+        if (run.begin < before_end)
+            detail::accumulate_keys<HeadDim, Arch, VStride>(p + r * PStride, v, run.begin, before_end, out_row);
+        if (after_begin < run.end)
+            detail::accumulate_keys<HeadDim, Arch, VStride>(p + r * PStride, v, after_begin, run.end, out_row);
+    }
 }
 
 // O = P V for one head: n_queries rows of weights (row stride p_stride, masked entries 0) against
