@@ -114,7 +114,8 @@ inline bool softmax_row(float* row, std::size_t n, key_range visible, float scal
     for (std::size_t j = begin; j < body_end; j += W) V::store(row + j, V::mul(V::load(row + j), inv_v));
     std::size_t zero_from = end;
     if (tail_count > 0 && tail_loads_whole) {
-        V::store(row + body_end, V::mul(tail_e, inv_v));
+        // Lanes past the run are 0 * inv_sum: NaN when the row is, so they are zeroed again.
+        V::store(row + body_end, V::select_first(tail_count, V::mul(tail_e, inv_v), 0.0f));
         zero_from = body_end + W;
     } else if (tail_count > 0) {
         alignas(64) float lanes[W];
