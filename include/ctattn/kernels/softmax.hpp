@@ -26,10 +26,10 @@ inline typename simd::ops<Arch>::vec load_tail(const float* src, std::size_t cou
     return simd::ops<Arch>::load(lanes);
 }
 
-
-// The rows the vector pass does not take: no visible key, or a visible t_j (= fl(scale * s_j)) that
-// is NaN or +inf, or all of them -inf. One scalar pass over the run decides: any NaN -> the run is
-// NaN; else k entries of +inf -> 1/k on each of them, 0 on the rest; else (all -inf) zeros.
+// The rows the vector pass does not take: their max scaled score fl(scale * max) is NaN, +inf or
+// -inf (a NaN the vector max kept, a +inf, or every visible score -inf). One scalar pass over the
+// run decides: any NaN -> the run is NaN; else k entries of +inf -> 1/k on each of them, 0 on the
+// rest; else (all -inf) zeros.
 inline void softmax_row_irregular(float* row, std::size_t n, key_range visible, float scale) noexcept {
     constexpr float plus_inf = std::numeric_limits<float>::infinity();
     const std::size_t begin = visible.begin, end = visible.end < n ? visible.end : n;
