@@ -14,6 +14,14 @@
 #include "../simd.hpp"
 #include "mask.hpp"
 
+// The rare paths (a row with NaN, +-inf or overflowed scores) are kept out of line, so the
+// regular row's code stays small enough to inline into the attention cores.
+#if defined(__GNUC__) || defined(__clang__)
+#define CTATTN_RARE_PATH __attribute__((cold, noinline))
+#else
+#define CTATTN_RARE_PATH
+#endif
+
 namespace ctattn::kernels {
 
 namespace detail {
@@ -30,7 +38,7 @@ inline typename simd::ops<Arch>::vec load_tail(const float* src, std::size_t cou
 // -inf (a NaN the vector max kept, a +inf, or every visible score -inf). One scalar pass over the
 // run decides: any NaN -> the run is NaN; else k entries of +inf -> 1/k on each of them, 0 on the
 // rest; else (all -inf) zeros.
-inline void softmax_row_irregular(float* row, std::size_t n, key_range visible, float scale) noexcept {
+CTATTN_RARE_PATH inline void softmax_row_irregular(float* row, std::size_t n, key_range visible, float scale) noexcept {
     constexpr float plus_inf = std::numeric_limits<float>::infinity();
     const std::size_t begin = visible.begin, end = visible.end < n ? visible.end : n;
     bool has_nan = false;
@@ -135,7 +143,7 @@ inline bool softmax_row(float* row, std::size_t n, key_range visible, float scal
 // attention cores for a row whose float scores overflowed (q . k past FLT_MAX gives +-inf, or NaN
 // from inf - inf). NaN or +-inf in q or k follow the same rule as softmax_row.
 template <std::size_t HeadDim, std::size_t KStride = HeadDim>
-inline void softmax_row_in_double(const float* q, const float* k, std::size_t n, key_range visible, double scale,
+CTATTN_RARE_PATH inline void softmax_row_in_double(const float* q, const float* k, std::size_t n, key_range visible, double scale,
                                   float* row) noexcept {
     constexpr double plus_inf = std::numeric_limits<double>::infinity();
     const std::size_t begin = visible.begin, end = visible.end < n ? visible.end : n;
