@@ -13,6 +13,7 @@
 #include "attention.hpp"
 #include "config.hpp"
 #include "ffn.hpp"
+#include "kernels/decode_attention.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/projection.hpp"
 #include "position.hpp"
@@ -82,7 +83,7 @@ struct block_buffers {
     float* sublayer;  // rows x d_model: a sublayer's output before the residual add
     float* hidden;    // rows x d_ff
     float* up;        // rows x d_ff (gated FFN only)
-    float* scores;    // seq_capacity
+    float* scores;    // decode_heads_per_pass x seq_capacity
     // Optional, for the blocked attention core on vector arches (nullptr: one query row at a time):
     float* keys_transposed;  // max head_dim x blocked_key_stride<seq_capacity>
     float* score_block;      // blocked_tile_rows_max x blocked_key_stride<seq_capacity>
@@ -150,6 +151,17 @@ struct transformer_block {
             }
         }
         bool blocked = false;
+        if constexpr (!uses_blocked_attention<Arch>) {
+            // One token on the scalar path (Cortex-M decode): the decode kernel, heads paired per
+            // KV head, exp by polynomial (kernels/decode_attention.hpp).
+            if (rows == 1) {
+                kernels::decode_attention<A::heads, A::kv_heads, A::head_dim, kv_dim, A::seq_capacity>(
+                    buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale, buf.scores,
+                    buf.context);
+                kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
+                return;
+            }
+        }
         if constexpr (uses_blocked_attention<Arch>) {
             blocked = rows > 1 && buf.score_block != nullptr;
             if (blocked)

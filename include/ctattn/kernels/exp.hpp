@@ -1,0 +1,68 @@
+// exp for a softmax on a scalar FPU: 2^x by range reduction and a polynomial, in about 16
+// instructions on Cortex-M4F/M7 (newlib's expf takes ~35 and a call), no table, no branch:
+//   x = n + f,  n = round(x), |f| <= 1/2;   2^x = 2^n * p(f),  p(f) = 1 + f (c1 + c2 f + ... + c5 f^4)
+// p is a minimax fit of 2^f on [-1/2, 1/2] (relative error 9.2e-8 with these float coefficients);
+// with the float rounding of its Horner steps, exp2_approx is within 2 ulp of 2^x for normal
+// results (tests/test_kernels.cpp checks it against double over the whole domain, every float
+// exponent). exp_approx(x) = exp2_approx(x log2 e) adds the rounding of that product (relative
+// |x| * 2^-24), which is why the decode attention scores in base 2 and calls exp2 directly.
+// Domain: x <= 27 (softmax arguments are <= 0). -inf gives exactly 0 (masked keys), NaN gives NaN,
+// results below FLT_MIN are correctly rounded denormals, 2^0 is exactly 1.
+// Where it is used: the one-row decode attention of the scalar path (kernels/decode_attention.hpp),
+// where every weight is divided by their sum >= 1 and 2 ulp of a weight is below the rounding of
+// the weighted sum. Elsewhere (vector arches' softmax, SiLU, sampling) std::exp / xsimd::exp stay.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+
+namespace ctattn::kernels {
+
+namespace detail {
+// p(f)'s coefficients times 2^-100, so that p(f) * 2^(n + 100) is one rounding of 2^n p(f) even
+// when the result is denormal (n down to -151), while 2^(n + 100) itself stays a normal float.
+inline constexpr float exp2_c0 = 0x1p-100f;
+inline constexpr float exp2_c1 = 0x1.62e42ap-1f * 0x1p-100f;
+inline constexpr float exp2_c2 = 0x1.ebf9bcp-3f * 0x1p-100f;
+inline constexpr float exp2_c3 = 0x1.c6b754p-5f * 0x1p-100f;
+inline constexpr float exp2_c4 = 0x1.3cea92p-7f * 0x1p-100f;
+inline constexpr float exp2_c5 = 0x1.5bba22p-10f * 0x1p-100f;
+
+inline float fused(float a, float b, float c) noexcept {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__)
+    return __builtin_fmaf(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+}  // namespace detail
+
+// 2^x for x <= 27 (see above).
+inline float exp2_approx(float x) noexcept {
+    // 2^-151 is below half the smallest denormal: everything under it rounds to 0, and the clamp
+    // keeps n (and the exponent built below) in range. NaN fails the comparison and stays NaN.
+    constexpr float lowest = -151.0f;
+    x = x < lowest ? lowest : x;
+    // Adding 1.5 * 2^23 rounds x to the nearest integer n (the float's ulp there is 1), which
+    // lands in t's low mantissa bits: bits(t) = 0x4B400000 + n.
+    constexpr float round_magic = 12582912.0f;
+    const float t = x + round_magic;
+    const float n = t - round_magic;
+    const float f = x - n;  // exact, in [-1/2, 1/2]
+    float p = detail::fused(detail::exp2_c5, f, detail::exp2_c4);
+    p = detail::fused(p, f, detail::exp2_c3);
+    p = detail::fused(p, f, detail::exp2_c2);
+    p = detail::fused(p, f, detail::exp2_c1);
+    p = detail::fused(p, f, detail::exp2_c0);
+    // (bits(t) << 23) is n << 23 (the 0x4B400000 part shifts out), so adding (127 + 100) << 23
+    // gives the float 2^(n + 100): its exponent field n + 227 lies in [76, 254] for n in [-151, 27].
+    const std::uint32_t scale_bits = (std::bit_cast<std::uint32_t>(t) << 23) + (std::uint32_t(127 + 100) << 23);
+    return p * std::bit_cast<float>(scale_bits);
+}
+
+inline constexpr float log2_e = 1.44269504088896341f;
+
+// e^x = 2^(x log2 e), for x <= 18.7 (see above).
+inline float exp_approx(float x) noexcept { return exp2_approx(x * log2_e); }
+
+}  // namespace ctattn::kernels
