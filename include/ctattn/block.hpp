@@ -155,7 +155,7 @@ struct transformer_block {
             // One token on the scalar path (Cortex-M decode): the decode kernel, heads paired per
             // KV head, exp by polynomial (kernels/decode_attention.hpp).
             if (rows == 1) {
-                kernels::decode_attention<A::heads, A::kv_heads, A::head_dim, kv_dim, A::seq_capacity>(
+                kernels::decode_attention<A::heads, A::kv_heads, A::head_dim, kv_dim>(
                     buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale, buf.scores,
                     buf.context);
                 kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);

@@ -6,9 +6,12 @@
 // together, two at a time, so every loaded key and value element feeds two multiply-adds:
 //   1. scores: q of both heads stays in registers (pre-scaled by log2(e) / sqrt(head_dim)); each
 //      key row is read once for both dot products; the running max is kept on the way;
-//   2. weights: 2^(s' - m) by kernels/exp.hpp's exp2_approx, in place, and their sum;
+//   2. weights: 2^(s' - m) by kernels/exp.hpp's polynomial, in place, and their sum;
 //   3. P V: both heads' head_dim accumulators stay in registers while the value rows stream by;
 //      the output is divided by the sum once at the end.
+// The scratch holds the pair's scores interleaved (key j's two scores side by side), so passes 1
+// and 3 move both with one instruction. On Cortex-M FPUs with 32 registers, passes 1 and 3 for
+// head_dim 8 are assembly: a key or value row is one VLDM of 8 registers (C gets 8 VLDRs).
 // Contract (as the other attention cores): finite scores give a finite output; keys outside the
 // visible run are never read; a NaN score makes its head's output NaN; an empty run, or a row
 // whose every score is -inf, gives 0.
@@ -20,16 +23,90 @@
 #include "../simd.hpp"
 #include "exp.hpp"
 #include "mask.hpp"
+#include "projection.hpp"
 
 namespace ctattn::kernels {
 
 namespace detail {
+// max(x, exp2_lowest) where NaN need not survive (the caller checks for NaN separately): one
+// VMAXNM on FPv5 (Cortex-M7, M55), a compare elsewhere.
+[[gnu::always_inline]] inline float clamp_exp2_argument(float x) noexcept {
+#if defined(__ARM_FEATURE_NUMERIC_MAXMIN) && !defined(__ARM_ARCH_ISA_A64)
+    return __builtin_fmaxf(x, exp2_lowest);
+#else
+    return x > exp2_lowest ? x : exp2_lowest;
+#endif
+}
+
+#if defined(CTATTN_VFP_ROW_PROJECTION)
+#if defined(__ARM_FEATURE_NUMERIC_MAXMIN)
+#define CTATTN_VFP_MAX(m, s) "vmaxnm.f32 " m ", " m ", " s "\n"
+#else  // NaN is unordered: the move is skipped, as VMAXNM ignores a NaN
+#define CTATTN_VFP_MAX(m, s) "vcmpe.f32 " s ", " m "\n vmrs APSR_nzcv, fpscr\n it gt\n vmovgt.f32 " m ", " s "\n"
+#endif
+// Pass 1 for two heads of head_dim 8: scores (interleaved) and the two maxima. q: the two
+// pre-scaled query rows, 16 floats; k: key row `begin`, rows kv_stride floats apart; n >= 1 keys.
+inline void vfp_scores_2x8(const float* q, const float* k, std::size_t kv_stride, std::size_t n, float* scores,
+                           float* max) noexcept {
+    const std::size_t step = kv_stride * sizeof(float);
+    asm volatile(
+        "vldmia %[q], {s16-s31}\n"
+        "vldmia %[max], {s10-s11}\n"
+        "1:\n"
+        "vldmia %[k], {s0-s7}\n"
+        "add %[k], %[k], %[step]\n"
+        "vmul.f32 s8, s16, s0\n vmul.f32 s9, s24, s0\n"
+        "vfma.f32 s8, s17, s1\n vfma.f32 s9, s25, s1\n"
+        "vfma.f32 s8, s18, s2\n vfma.f32 s9, s26, s2\n"
+        "vfma.f32 s8, s19, s3\n vfma.f32 s9, s27, s3\n"
+        "vfma.f32 s8, s20, s4\n vfma.f32 s9, s28, s4\n"
+        "vfma.f32 s8, s21, s5\n vfma.f32 s9, s29, s5\n"
+        "vfma.f32 s8, s22, s6\n vfma.f32 s9, s30, s6\n"
+        "vfma.f32 s8, s23, s7\n vfma.f32 s9, s31, s7\n"
+        "vstmia %[scores]!, {s8-s9}\n" CTATTN_VFP_MAX("s10", "s8") CTATTN_VFP_MAX("s11", "s9")
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        "vstmia %[max], {s10-s11}\n"
+        : [k] "+r"(k), [n] "+r"(n), [scores] "+r"(scores)
+        : [q] "r"(q), [max] "r"(max), [step] "r"(step)
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s16", "s17",
+          "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
+}
+#undef CTATTN_VFP_MAX
+
+// Pass 3 for two heads of head_dim 8: out[h][d] = sum_j p[j][h] v_j[d] (p interleaved, from key
+// `begin`; v: value row `begin`, rows kv_stride floats apart); n >= 1 keys.
+inline void vfp_weighted_sum_2x8(const float* p, const float* v, std::size_t kv_stride, std::size_t n,
+                                 float* out) noexcept {
+    const std::size_t step = kv_stride * sizeof(float);
+    alignas(8) static constexpr float zeros[16] = {};
+    asm volatile(
+        "vldmia %[zeros], {s16-s31}\n"
+        "1:\n"
+        "vldmia %[p]!, {s8-s9}\n"
+        "vldmia %[v], {s0-s7}\n"
+        "add %[v], %[v], %[step]\n"
+        "vfma.f32 s16, s8, s0\n vfma.f32 s17, s8, s1\n vfma.f32 s18, s8, s2\n vfma.f32 s19, s8, s3\n"
+        "vfma.f32 s20, s8, s4\n vfma.f32 s21, s8, s5\n vfma.f32 s22, s8, s6\n vfma.f32 s23, s8, s7\n"
+        "vfma.f32 s24, s9, s0\n vfma.f32 s25, s9, s1\n vfma.f32 s26, s9, s2\n vfma.f32 s27, s9, s3\n"
+        "vfma.f32 s28, s9, s4\n vfma.f32 s29, s9, s5\n vfma.f32 s30, s9, s6\n vfma.f32 s31, s9, s7\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        "vstmia %[out], {s16-s31}\n"
+        : [p] "+r"(p), [v] "+r"(v), [n] "+r"(n)
+        : [zeros] "r"(zeros), [out] "r"(out), [step] "r"(step)
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19",
+          "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
+}
+#endif
+
 // Heads (1 or 2) query heads against one KV head. q: Heads rows of HeadDim, row stride QStride;
-// k, v: that KV head's rows, row stride KvStride; scores: Heads rows of scratch, row stride
-// ScoreStride (>= visible.end); out: Heads rows of HeadDim, row stride QStride.
-template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride, std::size_t ScoreStride>
+// k, v: that KV head's rows, row stride KvStride; scores: Heads * visible.end floats of scratch
+// (key j's scores at Heads * j ..); out: Heads rows of HeadDim, row stride QStride.
+template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride>
 inline void decode_heads(const float* q, const float* k, const float* v, key_range visible, float score_scale,
                          float* scores, float* out) noexcept {
+    using S = simd::ops<simd::scalar_arch>;
     constexpr float minus_inf = -std::numeric_limits<float>::infinity();
     const std::size_t begin = visible.begin, end = visible.end;
     if (begin >= end) {
@@ -37,71 +114,105 @@ inline void decode_heads(const float* q, const float* k, const float* v, key_ran
             CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) out[h * QStride + d] = 0.0f;
         return;
     }
+#if defined(CTATTN_VFP_ROW_PROJECTION)
+    constexpr bool vfp = Heads == 2 && HeadDim == 8;
+#else
+    constexpr bool vfp = false;
+#endif
 
     // Pass 1: base-2 scores and their max.
     const float to_base2 = score_scale * log2_e;
-    float qs[Heads][HeadDim];
+    alignas(8) float qs[Heads * HeadDim];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
-        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) qs[h][d] = q[h * QStride + d] * to_base2;
-    float max[Heads];
+        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) qs[h * HeadDim + d] = q[h * QStride + d] * to_base2;
+    alignas(8) float max[Heads];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max[h] = minus_inf;
-    for (std::size_t j = begin; j < end; ++j) {
-        const float* key = k + j * KvStride;
-        float s[Heads];
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = qs[h][0] * key[0];
-        CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = simd::ops<simd::scalar_arch>::fma(qs[h][d], key[d], s[h]);
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-            scores[h * ScoreStride + j] = s[h];
-            max[h] = s[h] > max[h] ? s[h] : max[h];  // NaN never wins: it reaches the output through pass 2
+    if constexpr (vfp) {
+#if defined(CTATTN_VFP_ROW_PROJECTION)
+        vfp_scores_2x8(qs, k + begin * KvStride, KvStride, end - begin, scores + Heads * begin, max);
+#endif
+    } else {
+        for (std::size_t j = begin; j < end; ++j) {
+            const float* key = k + j * KvStride;
+            float s[Heads];
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = qs[h * HeadDim] * key[0];
+            CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d)
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = S::fma(qs[h * HeadDim + d], key[d], s[h]);
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                scores[Heads * j + h] = s[h];
+                max[h] = s[h] > max[h] ? s[h] : max[h];  // NaN never wins: pass 2 finds it
+            }
         }
     }
 
-    // Pass 2: weights and their sums.
+    // Pass 2: weights and their sums. The clamp may turn a NaN argument into a weight of 0, so
+    // the arguments' sum (NaN iff one is NaN; -inf scores add -inf) carries NaN to the output.
     float inv_sum[Heads];
-    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-        float* row = scores + h * ScoreStride;
-        float sum = 0.0f;
-        if (max[h] == minus_inf) {  // every score -inf (or NaN): no finite weight to normalise by
-            for (std::size_t j = begin; j < end; ++j) sum += row[j] == minus_inf ? 0.0f : row[j];
-            for (std::size_t j = begin; j < end; ++j) row[j] = 0.0f;
-            inv_sum[h] = sum;  // 0, or NaN when a score was NaN
-            continue;
+    bool all_minus_inf = false;
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) all_minus_inf |= max[h] == minus_inf;
+    if (all_minus_inf) {  // a head whose every score is -inf or NaN: rare, exact and slow
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            float sum = 0.0f, nan_probe = 0.0f;
+            for (std::size_t j = begin; j < end; ++j) {
+                float& w = scores[Heads * j + h];
+                if (max[h] == minus_inf) {
+                    nan_probe += w == minus_inf ? 0.0f : w;
+                    w = 0.0f;
+                } else {
+                    nan_probe += w - max[h];
+                    w = exp2_approx(w - max[h]);
+                    sum += w;
+                }
+            }
+            inv_sum[h] = max[h] == minus_inf ? nan_probe : 1.0f / sum + nan_probe * 0.0f;
         }
-        const float m = max[h];
-        for (std::size_t j = begin; j < end; ++j) {
-            const float p = exp2_approx(row[j] - m);
-            row[j] = p;
-            sum += p;
-        }
-        inv_sum[h] = 1.0f / sum;  // sum >= 1: the max contributes 2^0
+    } else {
+        float sum[Heads], nan_probe[Heads];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
+        for (std::size_t j = begin; j < end; ++j)
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                const float x = scores[Heads * j + h] - max[h];
+                nan_probe[h] += x;
+                const float w = exp2_clamped(clamp_exp2_argument(x));
+                scores[Heads * j + h] = w;
+                sum[h] += w;
+            }
+        // sum >= 1 (the max contributes 2^0); nan_probe * 0 is 0, or NaN when a score was NaN.
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) inv_sum[h] = 1.0f / sum[h] + nan_probe[h] * 0.0f;
     }
 
     // Pass 3: weighted sum of the value rows.
-    float acc[Heads][HeadDim];
-    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
-        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) acc[h][d] = 0.0f;
-    for (std::size_t j = begin; j < end; ++j) {
-        const float* value = v + j * KvStride;
-        float p[Heads];
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) p[h] = scores[h * ScoreStride + j];
-        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
-                acc[h][d] = simd::ops<simd::scalar_arch>::fma(p[h], value[d], acc[h][d]);
+    alignas(8) float acc[Heads * HeadDim];
+    if constexpr (vfp) {
+#if defined(CTATTN_VFP_ROW_PROJECTION)
+        vfp_weighted_sum_2x8(scores + Heads * begin, v + begin * KvStride, KvStride, end - begin, acc);
+#endif
+    } else {
+        CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0.0f;
+        for (std::size_t j = begin; j < end; ++j) {
+            const float* value = v + j * KvStride;
+            float p[Heads];
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) p[h] = scores[Heads * j + h];
+            CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                    acc[h * HeadDim + d] = S::fma(p[h], value[d], acc[h * HeadDim + d]);
+        }
     }
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
-        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) out[h * QStride + d] = acc[h][d] * inv_sum[h];
+        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+            out[h * QStride + d] = acc[h * HeadDim + d] * inv_sum[h];
 }
 }  // namespace detail
 
-// Query heads paired per KV head (a lone head when group_size is odd).
+// Query heads taken per pass (a lone head when group_size is odd): the scratch needs this many
+// scores per key.
 inline constexpr std::size_t decode_heads_per_pass = 2;
 
-// One query row (all heads side by side, row q of heads * head_dim floats) against the cached
-// keys and values: KV head g's row j at k + g * HeadDim + j * KvStride (v the same). visible: the
-// run of keys the query sees (its mask's visible_keys). scores: scratch of
-// decode_heads_per_pass * ScoreStride floats, ScoreStride >= visible.end. context: heads * head_dim.
-template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride, std::size_t ScoreStride>
+// One query row (all heads side by side, heads * head_dim floats) against the cached keys and
+// values: KV head g's row j at k + g * HeadDim + j * KvStride (v the same). visible: the run of
+// keys the query sees (its mask's visible_keys). scores: scratch of decode_heads_per_pass *
+// visible.end floats. context: heads * head_dim floats.
+template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride>
 inline void decode_attention(const float* q, const float* k, const float* v, key_range visible, float score_scale,
                              float* scores, float* context) noexcept {
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
@@ -111,11 +222,11 @@ inline void decode_attention(const float* q, const float* k, const float* v, key
         const float* v_head = v + g * HeadDim;
         std::size_t h = g * group;
         for (; h + 2 <= (g + 1) * group; h += 2)
-            detail::decode_heads<2, HeadDim, HeadDim, KvStride, ScoreStride>(
-                q + h * HeadDim, k_head, v_head, visible, score_scale, scores, context + h * HeadDim);
+            detail::decode_heads<2, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible, score_scale,
+                                                                scores, context + h * HeadDim);
         if constexpr (group % 2 == 1)
-            detail::decode_heads<1, HeadDim, HeadDim, KvStride, ScoreStride>(
-                q + h * HeadDim, k_head, v_head, visible, score_scale, scores, context + h * HeadDim);
+            detail::decode_heads<1, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible, score_scale,
+                                                                scores, context + h * HeadDim);
     }
 }
 

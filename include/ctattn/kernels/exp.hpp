@@ -37,12 +37,9 @@ inline float fused(float a, float b, float c) noexcept {
 }
 }  // namespace detail
 
-// 2^x for x <= 27 (see above).
-inline float exp2_approx(float x) noexcept {
-    // 2^-151 is below half the smallest denormal: everything under it rounds to 0, and the clamp
-    // keeps n (and the exponent built below) in range. NaN fails the comparison and stays NaN.
-    constexpr float lowest = -151.0f;
-    x = x < lowest ? lowest : x;
+// 2^x for x in [-151, 27] (no clamp: NaN gives NaN, below -151 the result is wrong). For
+// callers that clamp on their own, e.g. with VMAXNM and a NaN check of their own.
+[[gnu::always_inline]] inline float exp2_clamped(float x) noexcept {
     // Adding 1.5 * 2^23 rounds x to the nearest integer n (the float's ulp there is 1), which
     // lands in t's low mantissa bits: bits(t) = 0x4B400000 + n.
     constexpr float round_magic = 12582912.0f;
@@ -60,9 +57,18 @@ inline float exp2_approx(float x) noexcept {
     return p * std::bit_cast<float>(scale_bits);
 }
 
+// 2^-151 is below half the smallest denormal: everything under it rounds to 0.
+inline constexpr float exp2_lowest = -151.0f;
+
+// 2^x for x <= 27 (see above).
+[[gnu::always_inline]] inline float exp2_approx(float x) noexcept {
+    // The clamp keeps n (and the exponent built from it) in range; NaN fails the comparison and stays NaN.
+    return exp2_clamped(x < exp2_lowest ? exp2_lowest : x);
+}
+
 inline constexpr float log2_e = 1.44269504088896341f;
 
 // e^x = 2^(x log2 e), for x <= 18.7 (see above).
-inline float exp_approx(float x) noexcept { return exp2_approx(x * log2_e); }
+[[gnu::always_inline]] inline float exp_approx(float x) noexcept { return exp2_approx(x * log2_e); }
 
 }  // namespace ctattn::kernels
