@@ -27,19 +27,30 @@
 
 namespace ctattn::kernels {
 
+// FPv5 (Cortex-M7 with its double-precision FPU, ARMv8-M cores such as the M55) has VMAXNM; GCC
+// does not say so with __ARM_FEATURE_NUMERIC_MAXMIN on M-profile, hence this test.
+#if defined(CTATTN_VFP_ROW_PROJECTION) && \
+    (defined(__ARM_FEATURE_NUMERIC_MAXMIN) || (defined(__ARM_ARCH_7EM__) && (__ARM_FP & 8)) || __ARM_ARCH >= 8)
+#define CTATTN_VFP_HAS_VMAXNM 1
+#endif
+
 namespace detail {
 // max(x, exp2_lowest) where NaN need not survive (the caller checks for NaN separately): one
 // VMAXNM on FPv5 (Cortex-M7, M55), a compare elsewhere.
+// On Arm it is an asm statement: with fmaxf GCC 12 at -O2 branches around the exp for the
+// clamped case (folding the constant through it), which costs more than the VMAXNM.
 [[gnu::always_inline]] inline float clamp_exp2_argument(float x) noexcept {
-#if defined(__ARM_FEATURE_NUMERIC_MAXMIN) && !defined(__ARM_ARCH_ISA_A64)
-    return __builtin_fmaxf(x, exp2_lowest);
+#if defined(CTATTN_VFP_HAS_VMAXNM)
+    float clamped;
+    asm("vmaxnm.f32 %0, %1, %2" : "=t"(clamped) : "t"(x), "t"(exp2_lowest));
+    return clamped;
 #else
     return x > exp2_lowest ? x : exp2_lowest;
 #endif
 }
 
 #if defined(CTATTN_VFP_ROW_PROJECTION)
-#if defined(__ARM_FEATURE_NUMERIC_MAXMIN)
+#if defined(CTATTN_VFP_HAS_VMAXNM)
 #define CTATTN_VFP_MAX(m, s) "vmaxnm.f32 " m ", " m ", " s "\n"
 #else  // NaN is unordered: the move is skipped, as VMAXNM ignores a NaN
 #define CTATTN_VFP_MAX(m, s) "vcmpe.f32 " s ", " m "\n vmrs APSR_nzcv, fpscr\n it gt\n vmovgt.f32 " m ", " s "\n"
