@@ -221,8 +221,8 @@ struct activation_scratch {
 template <model_configuration Config>
 struct model_workspace {
     activation_scratch<Config, Config::seq_capacity> activations;
-    matrix<Config::seq_capacity, Config::max_kv_dim> k;  // (seq_capacity, kv_dim of the current layer)
-    matrix<Config::seq_capacity, Config::max_kv_dim> v;  // (seq_capacity, kv_dim of the current layer)
+    matrix<Config::seq_capacity, Config::max_kv_dim> k;  // the current layer's (kv_heads, seq_capacity, head_dim)
+    matrix<Config::seq_capacity, Config::max_kv_dim> v;  // the current layer's (kv_heads, seq_capacity, head_dim)
 };
 
 // ---- the model --------------------------------------------------------------------------

@@ -55,60 +55,78 @@ namespace detail {
 #else  // NaN is unordered: the move is skipped, as VMAXNM ignores a NaN
 #define CTATTN_VFP_MAX(m, s) "vcmpe.f32 " s ", " m "\n vmrs APSR_nzcv, fpscr\n it gt\n vmovgt.f32 " m ", " s "\n"
 #endif
+// A key or value row of 8 floats into s0-s7, and the pointer on to the next row: one VLDM with
+// write-back when rows are contiguous (the head-by-head cache), else VLDM and an add.
+#define CTATTN_VFP_ROW_CONTIGUOUS "vldmia %[k]!, {s0-s7}\n"
+#define CTATTN_VFP_ROW_STRIDED "vldmia %[k], {s0-s7}\n add %[k], %[k], %[step]\n"
+#define CTATTN_VFP_SCORES_2X8(LOAD_ROW)                                                                    \
+    "vldmia %[q], {s16-s31}\n"                                                                            \
+    "vldmia %[max], {s10-s11}\n"                                                                          \
+    "1:\n" LOAD_ROW                                                                                        \
+    "vmul.f32 s8, s16, s0\n vmul.f32 s9, s24, s0\n"                                                       \
+    "vfma.f32 s8, s17, s1\n vfma.f32 s9, s25, s1\n"                                                       \
+    "vfma.f32 s8, s18, s2\n vfma.f32 s9, s26, s2\n"                                                       \
+    "vfma.f32 s8, s19, s3\n vfma.f32 s9, s27, s3\n"                                                       \
+    "vfma.f32 s8, s20, s4\n vfma.f32 s9, s28, s4\n"                                                       \
+    "vfma.f32 s8, s21, s5\n vfma.f32 s9, s29, s5\n"                                                       \
+    "vfma.f32 s8, s22, s6\n vfma.f32 s9, s30, s6\n"                                                       \
+    "vfma.f32 s8, s23, s7\n vfma.f32 s9, s31, s7\n"                                                       \
+    "vstmia %[scores]!, {s8-s9}\n" CTATTN_VFP_MAX("s10", "s8") CTATTN_VFP_MAX("s11", "s9")                \
+    "subs %[n], %[n], #1\n"                                                                               \
+    "bne 1b\n"                                                                                            \
+    "vstmia %[max], {s10-s11}\n"
+#define CTATTN_VFP_SCORES_OPERANDS                                                                          \
+    : [k] "+r"(k), [n] "+r"(n), [scores] "+r"(scores)                                                       \
+    : [q] "r"(q), [max] "r"(max), [step] "r"(step)                                                          \
+    : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s16", "s17", \
+      "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+
 // Pass 1 for two heads of head_dim 8: scores (interleaved) and the two maxima. q: the two
-// pre-scaled query rows, 16 floats; k: key row `begin`, rows kv_stride floats apart; n >= 1 keys.
-inline void vfp_scores_2x8(const float* q, const float* k, std::size_t kv_stride, std::size_t n, float* scores,
-                           float* max) noexcept {
-    const std::size_t step = kv_stride * sizeof(float);
-    asm volatile(
-        "vldmia %[q], {s16-s31}\n"
-        "vldmia %[max], {s10-s11}\n"
-        "1:\n"
-        "vldmia %[k], {s0-s7}\n"
-        "add %[k], %[k], %[step]\n"
-        "vmul.f32 s8, s16, s0\n vmul.f32 s9, s24, s0\n"
-        "vfma.f32 s8, s17, s1\n vfma.f32 s9, s25, s1\n"
-        "vfma.f32 s8, s18, s2\n vfma.f32 s9, s26, s2\n"
-        "vfma.f32 s8, s19, s3\n vfma.f32 s9, s27, s3\n"
-        "vfma.f32 s8, s20, s4\n vfma.f32 s9, s28, s4\n"
-        "vfma.f32 s8, s21, s5\n vfma.f32 s9, s29, s5\n"
-        "vfma.f32 s8, s22, s6\n vfma.f32 s9, s30, s6\n"
-        "vfma.f32 s8, s23, s7\n vfma.f32 s9, s31, s7\n"
-        "vstmia %[scores]!, {s8-s9}\n" CTATTN_VFP_MAX("s10", "s8") CTATTN_VFP_MAX("s11", "s9")
-        "subs %[n], %[n], #1\n"
-        "bne 1b\n"
-        "vstmia %[max], {s10-s11}\n"
-        : [k] "+r"(k), [n] "+r"(n), [scores] "+r"(scores)
-        : [q] "r"(q), [max] "r"(max), [step] "r"(step)
-        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s16", "s17",
-          "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
+// pre-scaled query rows, 16 floats; k: key row `begin`, rows KvStride floats apart; n >= 1 keys.
+template <std::size_t KvStride>
+inline void vfp_scores_2x8(const float* q, const float* k, std::size_t n, float* scores, float* max) noexcept {
+    const std::size_t step = KvStride * sizeof(float);
+    if constexpr (KvStride == 8)
+        asm volatile(CTATTN_VFP_SCORES_2X8(CTATTN_VFP_ROW_CONTIGUOUS) CTATTN_VFP_SCORES_OPERANDS);
+    else
+        asm volatile(CTATTN_VFP_SCORES_2X8(CTATTN_VFP_ROW_STRIDED) CTATTN_VFP_SCORES_OPERANDS);
 }
+#undef CTATTN_VFP_SCORES_OPERANDS
+#undef CTATTN_VFP_SCORES_2X8
 #undef CTATTN_VFP_MAX
 
+#define CTATTN_VFP_WEIGHTED_SUM_2X8(LOAD_ROW)                                                                \
+    "vldmia %[zeros], {s16-s31}\n"                                                                        \
+    "1:\n"                                                                                                 \
+    "vldmia %[p]!, {s8-s9}\n" LOAD_ROW                                                                      \
+    "vfma.f32 s16, s8, s0\n vfma.f32 s17, s8, s1\n vfma.f32 s18, s8, s2\n vfma.f32 s19, s8, s3\n"          \
+    "vfma.f32 s20, s8, s4\n vfma.f32 s21, s8, s5\n vfma.f32 s22, s8, s6\n vfma.f32 s23, s8, s7\n"          \
+    "vfma.f32 s24, s9, s0\n vfma.f32 s25, s9, s1\n vfma.f32 s26, s9, s2\n vfma.f32 s27, s9, s3\n"          \
+    "vfma.f32 s28, s9, s4\n vfma.f32 s29, s9, s5\n vfma.f32 s30, s9, s6\n vfma.f32 s31, s9, s7\n"          \
+    "subs %[n], %[n], #1\n"                                                                               \
+    "bne 1b\n"                                                                                            \
+    "vstmia %[out], {s16-s31}\n"
+#define CTATTN_VFP_WEIGHTED_SUM_OPERANDS                                                                     \
+    : [p] "+r"(p), [k] "+r"(v), [n] "+r"(n)                                                                 \
+    : [zeros] "r"(zeros), [out] "r"(out), [step] "r"(step)                                                  \
+    : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19", \
+      "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31"
+
 // Pass 3 for two heads of head_dim 8: out[h][d] = sum_j p[j][h] v_j[d] (p interleaved, from key
-// `begin`; v: value row `begin`, rows kv_stride floats apart); n >= 1 keys.
-inline void vfp_weighted_sum_2x8(const float* p, const float* v, std::size_t kv_stride, std::size_t n,
-                                 float* out) noexcept {
-    const std::size_t step = kv_stride * sizeof(float);
+// `begin`; v: value row `begin`, rows KvStride floats apart); n >= 1 keys.
+template <std::size_t KvStride>
+inline void vfp_weighted_sum_2x8(const float* p, const float* v, std::size_t n, float* out) noexcept {
+    const std::size_t step = KvStride * sizeof(float);
     alignas(8) static constexpr float zeros[16] = {};
-    asm volatile(
-        "vldmia %[zeros], {s16-s31}\n"
-        "1:\n"
-        "vldmia %[p]!, {s8-s9}\n"
-        "vldmia %[v], {s0-s7}\n"
-        "add %[v], %[v], %[step]\n"
-        "vfma.f32 s16, s8, s0\n vfma.f32 s17, s8, s1\n vfma.f32 s18, s8, s2\n vfma.f32 s19, s8, s3\n"
-        "vfma.f32 s20, s8, s4\n vfma.f32 s21, s8, s5\n vfma.f32 s22, s8, s6\n vfma.f32 s23, s8, s7\n"
-        "vfma.f32 s24, s9, s0\n vfma.f32 s25, s9, s1\n vfma.f32 s26, s9, s2\n vfma.f32 s27, s9, s3\n"
-        "vfma.f32 s28, s9, s4\n vfma.f32 s29, s9, s5\n vfma.f32 s30, s9, s6\n vfma.f32 s31, s9, s7\n"
-        "subs %[n], %[n], #1\n"
-        "bne 1b\n"
-        "vstmia %[out], {s16-s31}\n"
-        : [p] "+r"(p), [v] "+r"(v), [n] "+r"(n)
-        : [zeros] "r"(zeros), [out] "r"(out), [step] "r"(step)
-        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19",
-          "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
+    if constexpr (KvStride == 8)
+        asm volatile(CTATTN_VFP_WEIGHTED_SUM_2X8(CTATTN_VFP_ROW_CONTIGUOUS) CTATTN_VFP_WEIGHTED_SUM_OPERANDS);
+    else
+        asm volatile(CTATTN_VFP_WEIGHTED_SUM_2X8(CTATTN_VFP_ROW_STRIDED) CTATTN_VFP_WEIGHTED_SUM_OPERANDS);
 }
+#undef CTATTN_VFP_WEIGHTED_SUM_OPERANDS
+#undef CTATTN_VFP_WEIGHTED_SUM_2X8
+#undef CTATTN_VFP_ROW_STRIDED
+#undef CTATTN_VFP_ROW_CONTIGUOUS
 #endif
 
 // Heads (1 or 2) query heads against one KV head. q: Heads rows of HeadDim, row stride QStride;
@@ -140,7 +158,7 @@ inline void decode_heads(const float* q, const float* k, const float* v, key_ran
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max[h] = minus_inf;
     if constexpr (vfp) {
 #if defined(CTATTN_VFP_ROW_PROJECTION)
-        vfp_scores_2x8(qs, k + begin * KvStride, KvStride, end - begin, scores + Heads * begin, max);
+        vfp_scores_2x8<KvStride>(qs, k + begin * KvStride, end - begin, scores + Heads * begin, max);
 #endif
     } else {
         for (std::size_t j = begin; j < end; ++j) {
@@ -196,7 +214,7 @@ inline void decode_heads(const float* q, const float* k, const float* v, key_ran
     alignas(8) float acc[Heads * HeadDim];
     if constexpr (vfp) {
 #if defined(CTATTN_VFP_ROW_PROJECTION)
-        vfp_weighted_sum_2x8(scores + Heads * begin, v + begin * KvStride, KvStride, end - begin, acc);
+        vfp_weighted_sum_2x8<KvStride>(scores + Heads * begin, v + begin * KvStride, end - begin, acc);
 #endif
     } else {
         CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0.0f;
@@ -220,17 +238,18 @@ inline void decode_heads(const float* q, const float* k, const float* v, key_ran
 inline constexpr std::size_t decode_heads_per_pass = 2;
 
 // One query row (all heads side by side, heads * head_dim floats) against the cached keys and
-// values: KV head g's row j at k + g * HeadDim + j * KvStride (v the same). visible: the run of
+// values: KV head g's row j at k + g * KvHeadStride + j * KvStride (v the same). visible: the run of
 // keys the query sees (its mask's visible_keys). scores: scratch of decode_heads_per_pass *
 // visible.end floats. context: heads * head_dim floats.
-template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride>
+template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
+          std::size_t KvHeadStride = HeadDim>
 inline void decode_attention(const float* q, const float* k, const float* v, key_range visible, float score_scale,
                              float* scores, float* context) noexcept {
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
     constexpr std::size_t group = Heads / KvHeads;
     for (std::size_t g = 0; g < KvHeads; ++g) {
-        const float* k_head = k + g * HeadDim;
-        const float* v_head = v + g * HeadDim;
+        const float* k_head = k + g * KvHeadStride;
+        const float* v_head = v + g * KvHeadStride;
         std::size_t h = g * group;
         for (; h + 2 <= (g + 1) * group; h += 2)
             detail::decode_heads<2, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible, score_scale,
