@@ -163,26 +163,23 @@ struct transformer_block {
                     k_cache[g * head_stride + (pos0 + r) * head_dim + d] = k_new[r * kv_dim + g * head_dim + d];
                     v_cache[g * head_stride + (pos0 + r) * head_dim + d] = v_new[r * kv_dim + g * head_dim + d];
                 }
-        bool blocked = false;
+        bool context_done = false;  // by the scalar decode kernel or the blocked core
         if constexpr (!uses_blocked_attention<Arch>) {
             // One token on the scalar path (Cortex-M decode): the decode kernel, heads paired per
             // KV head, exp by polynomial (kernels/decode_attention.hpp).
-            if (rows == 1) {
-                kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
-                    buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale, buf.scores,
-                    buf.context);
-                kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
-                return;
-            }
+            // A row with a NaN or non-finite score falls through to the one-row core below.
+            context_done = rows == 1 && kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
+                                       buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1),
+                                       A::score_scale, buf.scores, buf.context);
         }
         if constexpr (uses_blocked_attention<Arch>) {
-            blocked = rows > 1 && buf.score_block != nullptr;
-            if (blocked)
+            context_done = rows > 1 && buf.score_block != nullptr;
+            if (context_done)
                 attend_blocked<A, Arch, head_dim, blocked_key_stride<S>, head_stride>(
                     rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.keys_transposed,
                     buf.score_block);
         }
-        if (!blocked)  // one token (decode), or no blocked scratch: one query row at a time
+        if (!context_done)  // otherwise, one query row at a time
             attend<A, Arch, head_dim, head_stride>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context,
                                                    buf.scores);
         kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);

@@ -12,9 +12,11 @@
 // The scratch holds the pair's scores interleaved (key j's two scores side by side), so passes 1
 // and 3 move both with one instruction. On Cortex-M FPUs with 32 registers, passes 1 and 3 for
 // head_dim 8 are assembly: a key or value row is one VLDM of 8 registers (C gets 8 VLDRs).
-// Contract (as the other attention cores): finite scores give a finite output; keys outside the
-// visible run are never read; a NaN score makes its head's output NaN; an empty run, or a row
-// whose every score is -inf, gives 0.
+// Numeric contract (docs/design.md): keys outside the visible run are never read; an empty run
+// gives 0; the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores
+// give a finite convex combination of the values. A row with a NaN score, or whose largest score
+// is +-inf (q . k overflowed, or every score is -inf), is reported (false) and left to the
+// general core, which applies the contract's rules for non-finite scores.
 #pragma once
 
 #include <cstddef>
@@ -131,9 +133,10 @@ inline void vfp_weighted_sum_2x8(const float* p, const float* v, std::size_t n, 
 
 // Heads (1 or 2) query heads against one KV head. q: Heads rows of HeadDim, row stride QStride;
 // k, v: that KV head's rows, row stride KvStride; scores: Heads * visible.end floats of scratch
-// (key j's scores at Heads * j ..); out: Heads rows of HeadDim, row stride QStride.
+// (key j's scores at Heads * j ..); out: Heads rows of HeadDim, row stride QStride. false: a
+// score was NaN or not finite enough (see below), and out is not written.
 template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride>
-inline void decode_heads(const float* q, const float* k, const float* v, key_range visible, float score_scale,
+inline bool decode_heads(const float* q, const float* k, const float* v, key_range visible, float score_scale,
                          float* scores, float* out) noexcept {
     using S = simd::ops<simd::scalar_arch>;
     constexpr float minus_inf = -std::numeric_limits<float>::infinity();
@@ -141,7 +144,7 @@ inline void decode_heads(const float* q, const float* k, const float* v, key_ran
     if (begin >= end) {
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
             CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) out[h * QStride + d] = 0.0f;
-        return;
+        return true;
     }
 #if defined(CTATTN_VFP_ROW_PROJECTION)
     constexpr bool vfp = Heads == 2 && HeadDim == 8;
@@ -174,40 +177,28 @@ inline void decode_heads(const float* q, const float* k, const float* v, key_ran
         }
     }
 
+    // A head whose max is not finite (a score overflowed to +inf, or every score is -inf) is
+    // irregular: the caller recomputes the row with the general core, which has the contract's
+    // rules (and a double fallback) for it.
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+        if (!(max[h] > minus_inf && max[h] < -minus_inf)) return false;
+
     // Pass 2: weights and their sums. The clamp may turn a NaN argument into a weight of 0, so
-    // the arguments' sum (NaN iff one is NaN; -inf scores add -inf) carries NaN to the output.
-    float inv_sum[Heads];
-    bool all_minus_inf = false;
-    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) all_minus_inf |= max[h] == minus_inf;
-    if (all_minus_inf) {  // a head whose every score is -inf or NaN: rare, exact and slow
+    // the arguments' sum (x <= 0: NaN iff one is NaN) finds a NaN score; that row is irregular too.
+    float sum[Heads], nan_probe[Heads];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
+    for (std::size_t j = begin; j < end; ++j)
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-            float sum = 0.0f, nan_probe = 0.0f;
-            for (std::size_t j = begin; j < end; ++j) {
-                float& w = scores[Heads * j + h];
-                if (max[h] == minus_inf) {
-                    nan_probe += w == minus_inf ? 0.0f : w;
-                    w = 0.0f;
-                } else {
-                    nan_probe += w - max[h];
-                    w = exp2_approx(w - max[h]);
-                    sum += w;
-                }
-            }
-            inv_sum[h] = max[h] == minus_inf ? nan_probe : 1.0f / sum + nan_probe * 0.0f;
+            const float x = scores[Heads * j + h] - max[h];
+            nan_probe[h] += x;
+            const float w = exp2_clamped(clamp_exp2_argument(x));
+            scores[Heads * j + h] = w;
+            sum[h] += w;
         }
-    } else {
-        float sum[Heads], nan_probe[Heads];
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
-        for (std::size_t j = begin; j < end; ++j)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-                const float x = scores[Heads * j + h] - max[h];
-                nan_probe[h] += x;
-                const float w = exp2_clamped(clamp_exp2_argument(x));
-                scores[Heads * j + h] = w;
-                sum[h] += w;
-            }
-        // sum >= 1 (the max contributes 2^0); nan_probe * 0 is 0, or NaN when a score was NaN.
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) inv_sum[h] = 1.0f / sum[h] + nan_probe[h] * 0.0f;
+    float inv_sum[Heads];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        if (nan_probe[h] != nan_probe[h]) return false;
+        inv_sum[h] = 1.0f / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
     }
 
     // Pass 3: weighted sum of the value rows.
@@ -230,6 +221,7 @@ inline void decode_heads(const float* q, const float* k, const float* v, key_ran
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
         CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
             out[h * QStride + d] = acc[h * HeadDim + d] * inv_sum[h];
+    return true;
 }
 }  // namespace detail
 
@@ -240,10 +232,12 @@ inline constexpr std::size_t decode_heads_per_pass = 2;
 // One query row (all heads side by side, heads * head_dim floats) against the cached keys and
 // values: KV head g's row j at k + g * KvHeadStride + j * KvStride (v the same). visible: the run of
 // keys the query sees (its mask's visible_keys). scores: scratch of decode_heads_per_pass *
-// visible.end floats. context: heads * head_dim floats.
+// visible.end floats. context: heads * head_dim floats. Returns false for an irregular row (a
+// NaN score, or a head whose largest score is +-inf, e.g. q . k overflowed): the caller then
+// runs the general one-row core (attend), which has the numeric contract's rules for those.
 template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
           std::size_t KvHeadStride = HeadDim>
-inline void decode_attention(const float* q, const float* k, const float* v, key_range visible, float score_scale,
+[[nodiscard]] inline bool decode_attention(const float* q, const float* k, const float* v, key_range visible, float score_scale,
                              float* scores, float* context) noexcept {
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
     constexpr std::size_t group = Heads / KvHeads;
@@ -252,12 +246,15 @@ inline void decode_attention(const float* q, const float* k, const float* v, key
         const float* v_head = v + g * KvHeadStride;
         std::size_t h = g * group;
         for (; h + 2 <= (g + 1) * group; h += 2)
-            detail::decode_heads<2, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible, score_scale,
-                                                                scores, context + h * HeadDim);
+            if (!detail::decode_heads<2, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible,
+                                                                     score_scale, scores, context + h * HeadDim))
+                return false;
         if constexpr (group % 2 == 1)
-            detail::decode_heads<1, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible, score_scale,
-                                                                scores, context + h * HeadDim);
+            if (!detail::decode_heads<1, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible,
+                                                                     score_scale, scores, context + h * HeadDim))
+                return false;
     }
+    return true;
 }
 
 }  // namespace ctattn::kernels
