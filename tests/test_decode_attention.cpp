@@ -96,7 +96,8 @@ std::vector<double> reference(const std::vector<float>& q, const std::vector<flo
         double max = -INFINITY, sum = 0.0;
         for (std::size_t j = begin; j < end; ++j) {
             double dot = 0.0;
-            for (std::size_t d = 0; d < head_dim; ++d) dot += double(q[h * head_dim + d]) * k[j * kv_stride + g * head_dim + d];
+            for (std::size_t d = 0; d < head_dim; ++d)
+                dot += double(q[h * head_dim + d]) * k[j * kv_stride + g * head_dim + d];
             s[j] = dot * scale;
             max = std::max(max, s[j]);
         }

@@ -103,7 +103,8 @@ def fmt_m(x):
 
 def table(results):
     slice_names = ["%d-%d" % (lo, hi - 1) for lo, hi in SLICES]
-    lines = ["| core | flags | implementation | mean over positions | " + " | ".join("positions " + s for s in slice_names)
+    lines = ["| core | flags | implementation | mean over positions | "
+             + " | ".join("positions " + s for s in slice_names)
              + " | plain / ctattn (mean) | ids equal the host's |",
              "|" + " --- |" * (6 + len(slice_names))]
     for r in results:
@@ -179,7 +180,8 @@ def target_lines(results):
                 fmt_m(limit), "met" if got <= limit else "missed"))
             plain = r["impls"].get("plain", {}).get("per_token")
             if what == "mean" and flags == "2" and plain and got:
-                lines.append("- Cortex-M7 -O2: %.2fx fewer instructions than the plain loops, target >= 2.8x: **%s**." % (
+                lines.append("- Cortex-M7 -O2: %.2fx fewer instructions than the plain loops, target >= 2.8x: "
+                             "**%s**." % (
                     plain / got, "met" if plain / got >= 2.8 else "missed"))
     return lines
 

@@ -3,9 +3,9 @@
 //   post_norm (seed 003, the 2017 paper, PyTorch default):  x = N1(x + Attn(x));   x = N2(x + FFN(x))
 //   pre_norm  (GPT-2, llama):                               x = x + Attn(N1(x));   x = x + FFN(N2(x))
 // The block runs `rows` new tokens at absolute positions pos0.. against K/V rows that live in a
-// caller buffer (the KV cache, or the full-sequence workspace), (kv_heads, seq_capacity, head_dim)
-// each: their new K/V rows are written at pos0.. and attention reads rows 0 .. pos0+rows-1. Full-sequence forward is pos0 = 0, rows = n;
-// one decode step is rows = 1.
+// caller buffer (the KV cache, or the full-sequence workspace), laid out (kv_heads, seq_capacity,
+// head_dim): their new K/V rows are written at pos0.. and attention reads rows 0 .. pos0+rows-1.
+// Full-sequence forward is pos0 = 0, rows = n; one decode step is rows = 1.
 #pragma once
 
 #include <cstddef>
@@ -168,9 +168,10 @@ struct transformer_block {
             // One token on the scalar path (Cortex-M decode): the decode kernel, heads paired per
             // KV head, exp by polynomial (kernels/decode_attention.hpp).
             // A row with a NaN or non-finite score falls through to the one-row core below.
-            context_done = rows == 1 && kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
-                                       buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1),
-                                       A::score_scale, buf.scores, buf.context);
+            context_done =
+                rows == 1 && kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
+                                 buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale,
+                                 buf.scores, buf.context);
         }
         if constexpr (uses_blocked_attention<Arch>) {
             context_done = rows > 1 && buf.score_block != nullptr;

@@ -237,8 +237,8 @@ inline constexpr std::size_t decode_heads_per_pass = 2;
 // runs the general one-row core (attend), which has the numeric contract's rules for those.
 template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
           std::size_t KvHeadStride = HeadDim>
-[[nodiscard]] inline bool decode_attention(const float* q, const float* k, const float* v, key_range visible, float score_scale,
-                             float* scores, float* context) noexcept {
+[[nodiscard]] inline bool decode_attention(const float* q, const float* k, const float* v, key_range visible,
+                                           float score_scale, float* scores, float* context) noexcept {
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
     constexpr std::size_t group = Heads / KvHeads;
     for (std::size_t g = 0; g < KvHeads; ++g) {

@@ -1,16 +1,19 @@
-// exp for a softmax on a scalar FPU: 2^x by range reduction and a polynomial, in about 16
+// exp for a softmax on a scalar FPU: 2^x by range reduction and a polynomial, about 16
 // instructions on Cortex-M4F/M7 (newlib's expf takes ~35 and a call), no table, no branch:
 //   x = n + f,  n = round(x), |f| <= 1/2;   2^x = 2^n * p(f),  p(f) = 1 + f (c1 + c2 f + ... + c5 f^4)
-// p is a minimax fit of 2^f on [-1/2, 1/2] (relative error 9.2e-8 with these float coefficients);
-// with the float rounding of its Horner steps, exp2_approx is within 2 ulp of 2^x for normal
-// results (tests/test_kernels.cpp checks it against double over the whole domain, every float
-// exponent). exp_approx(x) = exp2_approx(x log2 e) adds the rounding of that product (relative
-// |x| * 2^-24), which is why the decode attention scores in base 2 and calls exp2 directly.
+// p is a minimax fit of 2^f on [-1/2, 1/2] (relative error 9.2e-8 with these float coefficients,
+// fitted for this file by Lawson's iteration in double). With the roundings of its Horner steps,
+// exp2_approx is within 2.04 ulp of 2^x for normal results, within 1.5 x 2^-149 for denormal
+// ones (tests/test_decode_attention.cpp checks 3.4 million arguments against double, every float
+// exponent, and allows 2.5 ulp / 2 x 2^-149). exp_approx(x) = exp2_approx(x log2 e) adds the
+// rounding of that product (up to |x| ulp), which is why the decode attention scores in base 2
+// and calls exp2 directly.
 // Domain: x <= 27 (softmax arguments are <= 0). -inf gives exactly 0 (masked keys), NaN gives NaN,
-// results below FLT_MIN are correctly rounded denormals, 2^0 is exactly 1.
-// Where it is used: the one-row decode attention of the scalar path (kernels/decode_attention.hpp),
+// results below FLT_MIN are correctly rounded denormals (up to p's error), 2^0 is exactly 1.
+// Where it is used: the one-token decode attention of the scalar path (kernels/decode_attention.hpp),
 // where every weight is divided by their sum >= 1 and 2 ulp of a weight is below the rounding of
-// the weighted sum. Elsewhere (vector arches' softmax, SiLU, sampling) std::exp / xsimd::exp stay.
+// the weighted sum. Elsewhere (prefill, vector arches' softmax, SiLU, sampling) std::exp /
+// xsimd::exp stay.
 #pragma once
 
 #include <bit>
