@@ -72,7 +72,7 @@ def summarise(run):
 def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=False):
     named = []
     for image in images:
-        m = re.match(r"bench_decode_(\w+?)_(\d+)\.elf$", os.path.basename(image))
+        m = re.match(r"bench_decode_([a-z]+)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
         if m:
             named.append((m.group(1), image))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
