@@ -122,12 +122,19 @@ def table(results):
 
 def setup_folder(core, opt):
     cross, _ = CORES[core]
-    folder = os.path.join(ROOT, "build-counts", "%s-O%s" % (core, opt))
+    root = os.path.join(ROOT, "build-counts")
+    folder = os.path.join(root, "%s-O%s" % (core, opt))
+    # The level as a third machine file, layered last: meson re-reads machine files when it
+    # regenerates a folder, and then arm-none-eabi.ini's optimization = 's' would win over a -D.
+    os.makedirs(root, exist_ok=True)
+    level_file = os.path.join(root, "optimization-%s.ini" % opt)
+    with open(level_file, "w") as f:
+        f.write("[built-in options]\noptimization = '%s'\n" % opt)
     if not os.path.exists(os.path.join(folder, "build.ninja")):
         subprocess.run(["meson", "setup", folder, "--cross-file", os.path.join(ROOT, "cross", cross),
-                        "--cross-file", os.path.join(ROOT, "cross", "arm-none-eabi.ini"),
-                        "-Doptimization=" + opt], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return folder
+                        "--cross-file", os.path.join(ROOT, "cross", "arm-none-eabi.ini"), "--cross-file", level_file],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return folder, opt
 
 
 def load_build(folder, compile_images, jobs):
@@ -138,6 +145,7 @@ def load_build(folder, compile_images, jobs):
     if compile_images:
         subprocess.run(["meson", "compile", "-C", folder, "-j", str(jobs)] + conf["targets"], check=True,
                        stdout=subprocess.DEVNULL)
+        conf = json.load(open(path))  # as the compile may have regenerated the folder
     return conf
 
 
@@ -259,7 +267,7 @@ def main():
     if args.host_ids:
         return host_ids()
 
-    folders = list(args.build)
+    folders = [(folder, None) for folder in args.build]
     if args.setup:
         for core in args.setup.split(","):
             for opt in args.opt.split(","):
@@ -267,8 +275,10 @@ def main():
     results = []
     if args.images:
         results.append(measure(args.qemu, args.machine, args.plugin, args.images, "?", args.jobs, args.profile))
-    for folder in folders:
+    for folder, opt in folders:
         conf = load_build(folder, not args.no_compile, args.jobs)
+        if opt is not None and conf.get("optimization") != opt:
+            sys.exit("emulated_counts: %s is configured with -O%s, not -O%s" % (folder, conf.get("optimization"), opt))
         results.append(measure(conf["qemu"], conf["machine"], conf["plugin"], conf["images"],
                                conf.get("optimization", "?"), args.jobs, args.profile))
     failed = [p for r in results for p in problems(r)]
