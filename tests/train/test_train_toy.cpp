@@ -126,3 +126,59 @@ TEST_CASE("the toy model's gradients, losses and SGD steps match PyTorch on ever
         SECTION(f) { check_toy_case(f); }
     }
 }
+
+namespace {
+// A two-tensor "model" for the optimiser checks: the toy weights at d_model 1, vocab 1.
+using tiny = train::single_head_weights<1, 1>;
+void set_all(tiny& t, float embedding, float wq, float w_out) {
+    t.embedding[0] = embedding;
+    t.wq[0] = wq;
+    t.wk[0] = 0.0f;
+    t.wv[0] = 0.0f;
+    t.w_out[0] = w_out;
+}
+}  // namespace
+
+TEST_CASE("SGD, SGD with momentum and AdamW follow their formulas worked by hand", "[train][optimiser]") {
+    static tiny w, g;
+    SECTION("plain SGD: w -= lr g") {
+        set_all(w, 1.0f, 2.0f, -1.0f);
+        set_all(g, 0.5f, -1.0f, 0.25f);
+        train::sgd_step(w, g, 0.1f);
+        REQUIRE(w.embedding[0] == Approx(0.95f).epsilon(1e-6));
+        REQUIRE(w.wq[0] == Approx(2.1f).epsilon(1e-6));
+        REQUIRE(w.w_out[0] == Approx(-1.025f).epsilon(1e-6));
+    }
+    SECTION("momentum 0.9: b = 0.9 b + g; w -= lr b") {
+        static train::sgd_momentum<tiny> opt;
+        opt.learning_rate = 0.1f;
+        opt.momentum = 0.9f;
+        opt.reset();
+        set_all(w, 1.0f, 0.0f, 0.0f);
+        set_all(g, 1.0f, 0.0f, 0.0f);
+        opt.step(w, g);  // b = 1, w = 1 - 0.1 = 0.9
+        REQUIRE(w.embedding[0] == Approx(0.9f).epsilon(1e-6));
+        opt.step(w, g);  // b = 0.9 + 1 = 1.9, w = 0.9 - 0.19 = 0.71
+        REQUIRE(w.embedding[0] == Approx(0.71f).epsilon(1e-6));
+    }
+    SECTION("AdamW: bias-corrected moments, decoupled decay on matrices") {
+        static train::adamw<tiny> opt;
+        opt.learning_rate = 0.01f;
+        opt.weight_decay = 0.1f;
+        opt.reset();
+        set_all(w, 2.0f, 2.0f, 2.0f);
+        set_all(g, 0.5f, -3.0f, 0.0f);
+        opt.step(w, g);
+        // Step 1: m_hat = g, v_hat = g^2, so the update is lr * g / (|g| + eps) = +-0.01 (times
+        // 1 - 1e-8/|g|), after the decay w *= 1 - lr * wd = 0.999: 2 * 0.999 -+ 0.01.
+        REQUIRE(w.embedding[0] == Approx(1.998f - 0.01f).epsilon(1e-6));
+        REQUIRE(w.wq[0] == Approx(1.998f + 0.01f).epsilon(1e-6));
+        REQUIRE(w.w_out[0] == Approx(1.998f).epsilon(1e-6));  // g = 0: decay only
+        // Step 2 with g = 0.5 again for the embedding: m = 0.9*0.05 + 0.05 = 0.095, m_hat =
+        // 0.095 / 0.19 = 0.5; v = 0.999*0.00025 + 0.00025 = 0.00049975, v_hat = 0.00049975 /
+        // 0.001999 = 0.25; update 0.01 * 0.5 / 0.5 = 0.01.
+        const float before = w.embedding[0];
+        opt.step(w, g);
+        REQUIRE(w.embedding[0] == Approx(before * 0.999f - 0.01f).epsilon(1e-6));
+    }
+}
