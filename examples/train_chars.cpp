@@ -7,9 +7,10 @@
 // Everything (weights, gradients, AdamW moments, the tape) sits in static storage: no heap.
 // Usage: train_chars TEXT [--steps N] [--batch B] [--lr X] [--seed S] [--sample N]
 //                         [--temperature T] [--out PREFIX] [--check-loss X]
-// --out writes PREFIX.bin (llama2.c checkpoint; matrices transposed to llama2.c's (out, in)) and
-// PREFIX.vocab (byte of each token id), reloads the checkpoint with llama2c::load and checks that
-// it samples the same text. --check-loss exits 1 unless the final loss is below X.
+// --out writes PREFIX.bin (llama2.c checkpoint; matrices transposed to llama2.c's (out, in)),
+// PREFIX.vocab (byte of each token id) and PREFIX.sample (the 16-byte prompt and the sample, what
+// a device running the checkpoint must print), reloads the checkpoint with llama2c::load and
+// checks that it samples the same text. --check-loss exits 1 unless the final loss is below X.
 #include <ctattn/generate.hpp>
 #include <ctattn/kv_cache.hpp>
 #include <ctattn/llama2c.hpp>
@@ -293,6 +294,11 @@ int main(int argc, char** argv) {
         bool ok = write_file(path, checkpoint, bytes);
         std::snprintf(path, sizeof path, "%s.vocab", opt.out);
         ok = ok && write_file(path, byte_of, vocab);
+        static unsigned char prompt_and_sample[window];  // what the firmware must print
+        std::memcpy(prompt_and_sample, text, 16);
+        std::memcpy(prompt_and_sample + 16, sampled, n);
+        std::snprintf(path, sizeof path, "%s.sample", opt.out);
+        ok = ok && write_file(path, prompt_and_sample, 16 + n);
         if (!ok) {
             std::printf("cannot write %s\n", path);
             return 2;
@@ -300,8 +306,9 @@ int main(int argc, char** argv) {
         const status s = llama2c::load(checkpoint, bytes, reloaded);
         const std::size_t m = s == status::ok ? sample_text(reloaded, opt, again) : 0;
         const bool same = m == n && std::memcmp(sampled, again, n) == 0;
-        std::printf("wrote %s.bin (%zu bytes, llama2.c format) and %s.vocab (%zu bytes); reloaded with llama2c::load: %s\n",
-                    opt.out, bytes, opt.out, vocab, same ? "same sample" : "DIFFERENT sample");
+        std::printf("wrote %s.bin (%zu bytes, llama2.c format), %s.vocab (%zu bytes) and %s.sample (%zu bytes); "
+                    "reloaded with llama2c::load: %s\n",
+                    opt.out, bytes, opt.out, vocab, opt.out, 16 + n, same ? "same sample" : "DIFFERENT sample");
         if (!same) return 1;
     }
     if (opt.check_loss > 0.0f) {
