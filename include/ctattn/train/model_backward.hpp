@@ -25,14 +25,11 @@ namespace ctattn::train {
 // A target that is not scored (e.g. positions whose next token is unknown).
 inline constexpr token_id ignore_target = ~token_id(0);
 
-template <class Block>
-using block_tape_of = block_tape<Block>;
-
 template <model_configuration Config>
 struct training_workspace {
     static constexpr std::size_t S = Config::seq_capacity, D = Config::d_model, V = Config::vocab;
     static constexpr std::size_t KV = Config::max_kv_dim, F = Config::max_d_ff;
-    typename Config::template per_layer<block_tape_of> tapes;  // hana::tuple of block_tape, one per layer
+    typename Config::template per_layer<block_tape> tapes;    // hana::tuple of block_tape, one per layer
     matrix<S, D> x;        // (seq, d_model): residual stream, then its gradient
     matrix<S, D> x_final;  // (seq, d_model): final norm's input
     matrix<S, D> normed;   // (seq, d_model): head input
