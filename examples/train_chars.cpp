@@ -74,7 +74,7 @@ void init(float* w, std::size_t n, std::size_t fan_in, float scale, pcg32& rng) 
 
 void initialise(std::uint64_t seed) {
     pcg32 rng(seed);
-    train::for_each_tensor([&](const train::tensor_info& t, float* w) {
+    train::for_each_parameter([&](const train::tensor_info& t, float* w) {
         const std::string_view name = t.name;
         if (name.ends_with("norm.gain")) {
             for (std::size_t i = 0; i < t.size; ++i) w[i] = 1.0f;

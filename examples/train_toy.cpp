@@ -67,7 +67,7 @@ float all_pairs(bool update) {
         total += loss;
     }
     if (update) {
-        train::for_each_tensor([](const train::tensor_info& t, float* g) {
+        train::for_each_parameter([](const train::tensor_info& t, float* g) {
             for (std::size_t i = 0; i < t.size; ++i) g[i] /= float(corpus.pair_count);
         }, gradients);
         optimiser.step(weights, gradients);
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
 
     // ---- seeded initialisation, with the post's three quoted values
     pcg32 rng(seed);
-    train::for_each_tensor([&](const train::tensor_info& t, float* w) {
+    train::for_each_parameter([&](const train::tensor_info& t, float* w) {
         const float range = std::strcmp(t.name, "w_out") == 0 ? 1.5f : 0.6f;
         for (std::size_t i = 0; i < t.size; ++i) w[i] = range * rng.next_float();
     }, weights);

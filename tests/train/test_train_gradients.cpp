@@ -83,7 +83,7 @@ void check_gradients(const char* name, std::size_t n, unsigned seed) {
         double analytic, numeric;
     };
     std::vector<entry> entries;
-    train::for_each_tensor(
+    train::for_each_parameter(
         [&](const train::tensor_info& t, float* wp, float* gp) {
             for (std::size_t i = 0; i < t.size; ++i) {
                 entry e{};

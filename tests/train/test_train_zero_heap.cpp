@@ -46,8 +46,8 @@ void fill_all() {
             w[i] = (float(seed >> 8) / float(1u << 24) - 0.5f) * 0.5f;
         }
     };
-    train::for_each_tensor(fill, weights);
-    train::for_each_tensor(fill, toy_weights);
+    train::for_each_parameter(fill, weights);
+    train::for_each_parameter(fill, toy_weights);
 }
 
 int train_steps() {

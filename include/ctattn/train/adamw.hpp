@@ -37,7 +37,7 @@ struct adamw {
         const float correction1 = 1.0f - float(std::pow(double(b1), double(steps)));
         const float correction2 = 1.0f - float(std::pow(double(b2), double(steps)));
         const float decay = 1.0f - lr * weight_decay;
-        for_each_tensor([&](const tensor_info& t, float* wp, float* gp, float* mp, float* vp) {
+        for_each_parameter([&](const tensor_info& t, float* wp, float* gp, float* mp, float* vp) {
             const float keep = t.matrix ? decay : 1.0f;
             for (std::size_t i = 0; i < t.size; ++i) {
                 const float gi = gp[i];

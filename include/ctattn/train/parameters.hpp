@@ -2,7 +2,7 @@
 // an optimiser walks weights, gradients and its own state side by side. Gradient buffers and
 // optimiser state are the weights type itself (model_weights<Config>), so the configuration sizes
 // them and nothing is allocated.
-//   for_each_tensor(f, a, b, ...) calls f(tensor_info, float* a_i, float* b_i, ...) per tensor.
+//   for_each_parameter(f, a, b, ...) calls f(tensor_info, float* a_i, float* b_i, ...) per tensor.
 #pragma once
 
 #include <cstddef>
@@ -57,7 +57,7 @@ inline void visit_block(F& f, int layer, B& first, Bs&... rest) {
 
 // a, rest...: model_weights of one configuration (weights, gradients, optimiser moments).
 template <model_configuration Config, class F, class... Rest>
-inline void for_each_tensor(F&& f, model_weights<Config>& a, Rest&... rest) {
+inline void for_each_parameter(F&& f, model_weights<Config>& a, Rest&... rest) {
     detail::visit_tensor(f, "embedding", -1, true, a.embedding, rest.embedding...);
     if constexpr (requires { a.positions.table; })
         detail::visit_tensor(f, "positions", -1, true, a.positions.table, rest.positions.table...);
@@ -72,7 +72,7 @@ inline void for_each_tensor(F&& f, model_weights<Config>& a, Rest&... rest) {
 // Sets every tensor of w to 0 (gradients before a step, optimiser state before training).
 template <class Weights>
 inline void zero_tensors(Weights& w) noexcept {
-    for_each_tensor([](const tensor_info& t, float* p) {
+    for_each_parameter([](const tensor_info& t, float* p) {
         for (std::size_t i = 0; i < t.size; ++i) p[i] = 0.0f;
     }, w);
 }
@@ -81,7 +81,7 @@ inline void zero_tensors(Weights& w) noexcept {
 template <class Weights>
 inline std::size_t parameter_count(Weights& w) noexcept {
     std::size_t count = 0;
-    for_each_tensor([&](const tensor_info& t, float*) { count += t.size; }, w);
+    for_each_parameter([&](const tensor_info& t, float*) { count += t.size; }, w);
     return count;
 }
 

@@ -1,7 +1,7 @@
 // Stochastic gradient descent, as PyTorch's torch.optim.SGD writes it:
 //   plain:          w -= lr * g
 //   with momentum:  b = mu * b + g;  w -= lr * b          (b starts at 0; first step b = g)
-// Weights may be any type for_each_tensor visits (model_weights, single_head_weights); the
+// Weights may be any type for_each_parameter visits (model_weights, single_head_weights); the
 // momentum buffer is one more object of that type, so the configuration sizes it.
 #pragma once
 
@@ -13,7 +13,7 @@ namespace ctattn::train {
 
 template <class Weights>
 inline void sgd_step(Weights& w, Weights& g, float learning_rate) noexcept {
-    for_each_tensor([&](const tensor_info& t, float* wp, float* gp) {
+    for_each_parameter([&](const tensor_info& t, float* wp, float* gp) {
         for (std::size_t i = 0; i < t.size; ++i) wp[i] -= learning_rate * gp[i];
     }, w, g);
 }
@@ -29,7 +29,7 @@ struct sgd_momentum {
 
     void step(Weights& w, Weights& g) noexcept {
         const float lr = learning_rate, mu = momentum;
-        for_each_tensor([&](const tensor_info& t, float* wp, float* gp, float* bp) {
+        for_each_parameter([&](const tensor_info& t, float* wp, float* gp, float* bp) {
             for (std::size_t i = 0; i < t.size; ++i) {
                 bp[i] = mu * bp[i] + gp[i];
                 wp[i] -= lr * bp[i];

@@ -34,7 +34,7 @@ struct single_head_weights {
 };
 
 template <std::size_t Vocab, std::size_t DModel, class F, class... Rest>
-inline void for_each_tensor(F&& f, single_head_weights<Vocab, DModel>& a, Rest&... rest) {
+inline void for_each_parameter(F&& f, single_head_weights<Vocab, DModel>& a, Rest&... rest) {
     detail::visit_tensor(f, "embedding", -1, true, a.embedding, rest.embedding...);
     detail::visit_tensor(f, "wq", 0, true, a.wq, rest.wq...);
     detail::visit_tensor(f, "wk", 0, true, a.wk, rest.wk...);
