@@ -77,12 +77,13 @@ void build_tiny_model() {
     fill(tiny_weights.head.w_out, state, 1.5f);
 }
 
-std::size_t read_file(const char* path) {
+// A file that cannot be opened is status::file_not_found, so it is not reported as a format error.
+status read_file(const char* path, std::size_t& size) {
     std::FILE* f = std::fopen(path, "rb");
-    if (f == nullptr) return 0;
-    const std::size_t n = std::fread(file_buffer, 1, max_file_bytes, f);
+    if (f == nullptr) return status::file_not_found;
+    size = std::fread(file_buffer, 1, max_file_bytes, f);
     std::fclose(f);
-    return n;
+    return status::ok;
 }
 
 struct options {
@@ -173,7 +174,11 @@ int main(int argc, char** argv) {
         });
     }
 
-    const std::size_t size = read_file(model_path);
+    std::size_t size = 0;
+    if (const status s = read_file(model_path, size); s != status::ok) {
+        std::printf("%s: %s\n", model_path, to_string(s));
+        return 1;
+    }
     if (const status s = llama2c::load<stories_config>(file_buffer, size, stories_weights); s != status::ok) {
         std::printf("%s: %s (expected a llama2.c checkpoint with dim 64, hidden 172, 5 layers, 8/4 heads, "
                     "vocab 512, tied head)\n", model_path, to_string(s));
@@ -182,9 +187,11 @@ int main(int argc, char** argv) {
     std::printf("%s: loaded, %zu bytes of weights\n", model_path, sizeof stories_weights);
     bool have_tokenizer = false;
     if (tokenizer_path != nullptr) {
-        const std::size_t tok_size = read_file(tokenizer_path);
-        have_tokenizer = stories_tokenizer.load(file_buffer, tok_size) == status::ok;
-        std::printf("%s: %s\n", tokenizer_path, have_tokenizer ? "loaded" : "not a 512-piece llama2.c tokenizer");
+        std::size_t tok_size = 0;
+        status s = read_file(tokenizer_path, tok_size);
+        if (s == status::ok) s = stories_tokenizer.load(file_buffer, tok_size);
+        have_tokenizer = s == status::ok;
+        std::printf("%s: %s\n", tokenizer_path, have_tokenizer ? "loaded" : to_string(s));
     }
     stories_decoder.attach(stories_weights);
     static char piece[16][24];

@@ -16,8 +16,20 @@ std::size_t heap_allocations() noexcept;
 std::size_t heap_releases() noexcept;
 
 // False where the replacements cannot see everything: under valgrind (it swaps in its own
-// allocator) and under AddressSanitizer (malloc stays ASan's; operator new is still counted).
-// Allocation tests then skip with a warning instead of passing vacuously.
+// allocator). Allocation tests then skip with a warning instead of passing vacuously. Under
+// AddressSanitizer counting works: the replacements forward to ASan's allocator.
 bool heap_counting_available() noexcept;
+
+// One allocation (and release) through each replaced function, each call through a volatile
+// function pointer so no optimiser can remove it: the counters must move by the expected amounts.
+struct heap_self_check {
+    std::size_t allocations = 0, releases = 0;
+    std::size_t expected_allocations = 0, expected_releases = 0;
+    bool all_succeeded = false;
+    [[nodiscard]] bool ok() const noexcept {
+        return all_succeeded && allocations == expected_allocations && releases == expected_releases;
+    }
+};
+heap_self_check check_heap_counting() noexcept;
 
 }  // namespace ctattn_test

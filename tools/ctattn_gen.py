@@ -15,6 +15,7 @@ and, from a checkpoint (llama2.c format), at build time:
     tools/ctattn_gen.py configs/stories260k.json                    # writes generated/stories260k/
     tools/ctattn_gen.py configs/stories260k.json --check            # fails if generated/ is stale
     tools/ctattn_gen.py configs/stories260k.json --weights-header OUT [--checkpoint FILE]
+    tools/ctattn_gen.py configs/stories260k.json --blob OUT [--checkpoint FILE]   # tools/ctattn_blob.py
 
 Standard-library Python only. Weight formats beyond the flash header (the validated binary blob)
 plug in as modules next to this file: see weights_image(), the one function they need.
@@ -683,6 +684,24 @@ def check(cfg, folder):
     return 0
 
 
+def write_blob(cfg, checkpoint_path, out_path):
+    """The checkpoint as a ctattn blob (tools/ctattn_blob.py). The blob's payload must be this
+    configuration's weights image byte for byte, so both writers are checked against each other."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ctattn_blob
+    with open(checkpoint_path, 'rb') as f:
+        data = f.read()
+    image, _ = weights_image(cfg, data)  # also checks the checkpoint against the configuration
+    blob = ctattn_blob.blob_from_checkpoint(data)
+    payload_offset, payload_bytes = struct.unpack_from('<QQ', blob, 32)
+    if blob[payload_offset:payload_offset + payload_bytes] != struct.pack(f'<{len(image)}f', *image):
+        raise ConfigError(f'{out_path}: the blob payload differs from the weights image of {cfg["source"]}')
+    with open(out_path, 'wb') as f:
+        f.write(blob)
+    print(f'ctattn_gen.py: wrote {out_path} ({len(blob)} bytes)')
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='configs/<name>.json')
@@ -690,7 +709,7 @@ def main():
     parser.add_argument('--check', action='store_true', help='compare with the files in --out, write nothing')
     parser.add_argument('--checkpoint', help='llama2.c checkpoint (default: the path in the configuration)')
     parser.add_argument('--weights-header', metavar='FILE', help='write only the weights header, to FILE')
-    # A blob writer (tools/ctattn_blob.py) adds its option here and calls weights_image().
+    parser.add_argument('--blob', metavar='OUT', help='write only a validated weight blob (docs/formats.md), to OUT')
     args = parser.parse_args()
     try:
         cfg = load_config(args.config)
@@ -701,11 +720,16 @@ def main():
             with open(args.weights_header, 'w') as f:
                 f.write(text)
             return 0
+        if args.blob:
+            return write_blob(cfg, args.checkpoint or os.path.join(ROOT, cfg['checkpoint']['path']), args.blob)
         if args.check:
             return check(cfg, folder)
         write_files(api_files(cfg), folder)
         print(f'ctattn_gen.py: wrote {os.path.relpath(folder, ROOT)}/ ({", ".join(sorted(api_files(cfg)))})')
         return 0
+    except FileNotFoundError as e:
+        print(f'ctattn_gen.py: file not found: {e.filename}', file=sys.stderr)
+        return 1
     except (ConfigError, KeyError, OSError) as e:
         print(f'ctattn_gen.py: {e}', file=sys.stderr)
         return 1

@@ -20,6 +20,16 @@ builds=(
   "build-m55|--cross-file cross/cortex-m55.ini --cross-file cross/arm-none-eabi.ini"
 )
 
+# --- sanitizers (issue 16) ---
+# The host test suite once more under AddressSanitizer + UndefinedBehaviorSanitizer (GCC): tests
+# and their programs only (no benchmarks, no examples), at -O1 to keep the build short; any
+# undefined behaviour aborts the test (-fno-sanitize-recover). ASan's leak checker is off: it
+# needs ptrace, which containers often refuse, and nothing here frees through exit paths anyway.
+builds+=("build-asan|-Db_sanitize=address,undefined -Db_lundef=false -Dbench=disabled -Dexamples=disabled -Doptimization=1 -Dcpp_args=-fno-sanitize-recover=undefined")
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# --- end of sanitizers ---
+
 # ---- clang (issue 11) -----------------------------------------------------------------------
 # `bash tools/run_tests.sh --clang` also builds and runs the host test suite with Debian's clang 14
 # (cross/clang-14.ini, benchmarks off) in build-clang. Not part of CI's default run: it adds
@@ -66,6 +76,44 @@ PY
   failed=$((failed + bad))
   report+=("$dir: build $((t1 - t0))s, tests $((t2 - t1))s, $ok passed, $bad failed")
 done
+
+# --- fuzzing (issue 16) ---
+# Each libFuzzer target (tests/fuzz) built with clang++-14 and run for CTATTN_FUZZ_SECONDS (30 by
+# default) from its checked-in seeds; new inputs go to a scratch corpus, the seeds stay as they are.
+# A crash, a sanitizer report or a broken contract (the targets abort) fails the run. Skipped
+# without clang. The long-run command is in docs/formats.md.
+ctattn_install_missing "${CTATTN_FUZZ_PACKAGES[@]}" || echo "ctattn: clang-14 not installable, fuzzing skipped"
+if command -v clang++-14 >/dev/null 2>&1; then
+  fuzz_seconds=${CTATTN_FUZZ_SECONDS:-30}
+  mkdir -p build-fuzz
+  for target in llama2c tokenizer blob; do
+    echo "=== fuzz_$target (${fuzz_seconds} s)"
+    t0=$(date +%s)
+    fuzz_ok=0
+    if clang++-14 -std=c++20 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
+         -fno-sanitize-recover=undefined -Iinclude -DCTATTN_SIMD_SCALAR=1 \
+         "tests/fuzz/fuzz_$target.cpp" -o "build-fuzz/fuzz_$target"; then
+      t1=$(date +%s)
+      rm -rf "build-fuzz/corpus_$target" && mkdir -p "build-fuzz/corpus_$target"
+      if "build-fuzz/fuzz_$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+           -artifact_prefix="build-fuzz/crash_${target}_" "build-fuzz/corpus_$target" "tests/fuzz/corpus/$target" \
+           >"build-fuzz/fuzz_$target.log" 2>&1; then
+        fuzz_ok=1
+      else
+        tail -n 40 "build-fuzz/fuzz_$target.log"
+      fi
+    else
+      t1=$(date +%s)
+    fi
+    t2=$(date +%s)
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "build-fuzz/fuzz_$target.log" 2>/dev/null | tail -n 1)
+    if [ "$fuzz_ok" -eq 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    report+=("fuzz_$target: build $((t1 - t0))s, run $((t2 - t1))s, ${runs:-0} executions, $([ "$fuzz_ok" -eq 1 ] && echo passed || echo FAILED)")
+  done
+else
+  report+=("fuzzing: skipped (no clang++-14)")
+fi
+# --- end of fuzzing ---
 
 echo
 echo "=== summary"

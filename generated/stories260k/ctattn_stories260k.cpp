@@ -22,6 +22,17 @@ static_assert(int(ctattn::status::invalid_mask) == CTATTN_STORIES260K_INVALID_MA
 static_assert(int(ctattn::status::invalid_token) == CTATTN_STORIES260K_INVALID_TOKEN, "ctattn: status values moved");
 static_assert(int(ctattn::status::cache_full) == CTATTN_STORIES260K_CACHE_FULL, "ctattn: status values moved");
 static_assert(int(ctattn::status::format_error) == CTATTN_STORIES260K_FORMAT_ERROR, "ctattn: status values moved");
+static_assert(int(ctattn::status::invalid_parameter) == CTATTN_STORIES260K_INVALID_PARAMETER, "ctattn: status values moved");
+static_assert(int(ctattn::status::non_finite) == CTATTN_STORIES260K_NON_FINITE, "ctattn: status values moved");
+static_assert(int(ctattn::status::file_not_found) == CTATTN_STORIES260K_FILE_NOT_FOUND, "ctattn: status values moved");
+static_assert(int(ctattn::status::truncated) == CTATTN_STORIES260K_TRUNCATED, "ctattn: status values moved");
+static_assert(int(ctattn::status::size_overflow) == CTATTN_STORIES260K_SIZE_OVERFLOW, "ctattn: status values moved");
+static_assert(int(ctattn::status::bad_header) == CTATTN_STORIES260K_BAD_HEADER, "ctattn: status values moved");
+static_assert(int(ctattn::status::config_mismatch) == CTATTN_STORIES260K_CONFIG_MISMATCH, "ctattn: status values moved");
+static_assert(int(ctattn::status::bad_magic) == CTATTN_STORIES260K_BAD_MAGIC, "ctattn: status values moved");
+static_assert(int(ctattn::status::bad_version) == CTATTN_STORIES260K_BAD_VERSION, "ctattn: status values moved");
+static_assert(int(ctattn::status::checksum_mismatch) == CTATTN_STORIES260K_CHECKSUM_MISMATCH, "ctattn: status values moved");
+static_assert(int(ctattn::status::misaligned) == CTATTN_STORIES260K_MISALIGNED, "ctattn: status values moved");
 
 // Tells an initialised state from stray bytes.
 constexpr std::uint32_t initialised = 0x63746e31u;

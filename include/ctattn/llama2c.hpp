@@ -3,10 +3,13 @@
 // (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; vocab_size < 0 means an
 // untied classifier follows) then float32 tensors whose matrices are (out, in) row-major because
 // llama2.c computes W.x; ctattn's x @ W convention wants (in, out), so each matrix is transposed
-// on the way in. The header is checked against the configuration before a single weight is
-// written: a mismatch is status::format_error and the weights are untouched. No heap, no file I/O.
+// on the way in. The file is untrusted: its sizes are computed with overflow checks in the target's
+// size_t, and the header, the size and every weight's finiteness are checked before a single
+// weight is written; each failure has its own status (see load). No heap, no file I/O.
 #pragma once
 
+#include <bit>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +17,7 @@
 
 #include "block.hpp"
 #include "ffn.hpp"
+#include "io/checked_size.hpp"
 #include "kernels/norm.hpp"
 #include "model.hpp"
 #include "position.hpp"
@@ -34,6 +38,9 @@ struct header {
 inline constexpr std::size_t header_bytes = 7 * sizeof(std::int32_t);
 
 namespace detail {
+constexpr std::uint32_t byte_swap(std::uint32_t u) noexcept {
+    return (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
+}
 // Little-endian int32/float32 from any alignment (the buffer may be a byte array or a flash image).
 inline std::int32_t read_i32(const unsigned char* p) noexcept {
     const std::uint32_t u = std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
@@ -93,10 +100,10 @@ struct uniform_llama_layers<hana::tuple<First, Rest...>> {
 };
 }  // namespace detail
 
-// The header, or format_error if the buffer is too short to hold one.
+// The header, or status::truncated if the buffer is too short to hold one.
 [[nodiscard]] inline status read_header(const unsigned char* bytes, std::size_t size, header& out) noexcept {
     if (bytes == nullptr) return status::invalid_argument;
-    if (size < header_bytes) return status::format_error;
+    if (size < header_bytes) return status::truncated;
     header h;
     h.dim = detail::read_i32(bytes + 0);
     h.hidden_dim = detail::read_i32(bytes + 4);
@@ -109,23 +116,62 @@ struct uniform_llama_layers<hana::tuple<First, Rest...>> {
     return status::ok;
 }
 
-// File size implied by a header (0 if the header is nonsense).
-[[nodiscard]] constexpr std::size_t checkpoint_bytes(const header& h) noexcept {
+// Whether the fields can describe a llama2.c model at all: every count positive, heads dividing
+// dim, kv heads dividing heads (so n_kv_heads <= n_heads). status::bad_header otherwise.
+[[nodiscard]] constexpr status check_header(const header& h) noexcept {
     if (h.dim <= 0 || h.hidden_dim <= 0 || h.n_layers <= 0 || h.n_heads <= 0 || h.n_kv_heads <= 0 ||
-        h.vocab_size == 0 || h.seq_len <= 0 || h.dim % h.n_heads != 0)
-        return 0;
-    const std::size_t D = std::size_t(h.dim), F = std::size_t(h.hidden_dim), L = std::size_t(h.n_layers);
-    const std::size_t V = std::size_t(h.vocab_size < 0 ? -std::int64_t(h.vocab_size) : h.vocab_size);
-    const std::size_t head_dim = D / std::size_t(h.n_heads), kv_dim = std::size_t(h.n_kv_heads) * head_dim;
-    std::size_t floats = V * D                       // token_embedding
-                         + L * D                     // rms_att
-                         + L * D * D + 2 * L * kv_dim * D + L * D * D  // wq, wk, wv, wo
-                         + L * D                     // rms_ffn
-                         + 3 * L * F * D             // w1, w2, w3
-                         + D                         // rms_final
-                         + std::size_t(h.seq_len) * head_dim;  // freq_cis_real + freq_cis_imag (seq_len x head_dim/2 each)
-    if (h.vocab_size < 0) floats += V * D;           // wcls
-    return header_bytes + floats * sizeof(float);
+        h.seq_len <= 0 || h.vocab_size == 0 || h.vocab_size == INT32_MIN)
+        return status::bad_header;
+    if (h.dim % h.n_heads != 0 || h.n_kv_heads > h.n_heads || h.n_heads % h.n_kv_heads != 0) return status::bad_header;
+    return status::ok;
+}
+
+// File size a header implies, computed in the unsigned type Size with every product and sum
+// checked: status::size_overflow when it does not fit Size (so a 32-bit target rejects a header
+// whose size wraps its size_t instead of reading a wrapped, small size), bad_header as
+// check_header. Size defaults to the target's size_t; the tests instantiate std::uint32_t on the
+// host to check what a Cortex-M computes. `bytes` is written only on ok.
+template <std::unsigned_integral Size = std::size_t>
+[[nodiscard]] constexpr status checkpoint_size(const header& h, Size& bytes) noexcept {
+    if (const status s = check_header(h); s != status::ok) return s;
+    using n = io::checked_size<Size>;
+    const n D = n::from_field(h.dim), F = n::from_field(h.hidden_dim), L = n::from_field(h.n_layers);
+    const n V = n::from_field(h.vocab_size < 0 ? -std::int64_t(h.vocab_size) : std::int64_t(h.vocab_size));
+    const n head_dim = n::from_field(h.dim / h.n_heads), kv_dim = n::from_field(h.n_kv_heads) * head_dim;
+    const n rope_half = n::from_field((h.dim / h.n_heads) / 2);
+    n floats = V * D                                   // token_embedding
+               + L * D                                 // rms_att
+               + L * D * D + n(2) * L * kv_dim * D + L * D * D  // wq, wk, wv, wo
+               + L * D                                 // rms_ffn
+               + n(3) * L * F * D                      // w1, w2, w3
+               + D                                     // rms_final
+               + n(2) * n::from_field(h.seq_len) * rope_half;  // freq_cis_real, freq_cis_imag: seq_len x head_dim/2 each
+    if (h.vocab_size < 0) floats += V * D;             // wcls
+    const n total = n(Size(header_bytes)) + floats * n(Size(sizeof(float)));
+    if (!total.ok()) return status::size_overflow;
+    bytes = total.value();
+    return status::ok;
+}
+
+// File size implied by a header on this target, or 0 if the header is nonsense or its size
+// overflows size_t (checkpoint_size says which).
+[[nodiscard]] constexpr std::size_t checkpoint_bytes(const header& h) noexcept {
+    std::size_t bytes = 0;
+    return checkpoint_size(h, bytes) == status::ok ? bytes : 0;
+}
+
+// One pass over n little-endian float32 at p (any alignment): true when every one is finite.
+// The test is on the bits (exponent all ones is inf or NaN), so it also holds under -ffast-math,
+// and it has no early exit, so compilers vectorise it (the cost is in docs/model.md).
+[[nodiscard]] inline bool all_finite(const unsigned char* p, std::size_t n) noexcept {
+    std::uint32_t non_finite = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint32_t u;
+        std::memcpy(&u, p + 4 * i, 4);  // the exponent field's position does not depend on byte order
+        if constexpr (std::endian::native == std::endian::big) u = detail::byte_swap(u);
+        non_finite |= std::uint32_t((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return non_finite == 0;
 }
 
 // Whether a checkpoint with this header fits the configuration's shapes and head kind.
@@ -140,8 +186,15 @@ template <model_configuration Config>
            (h.vocab_size > 0) == Config::head::tied;
 }
 
-// Loads a whole checkpoint (bytes[0..size)) into w. format_error when the header does not match
-// the configuration or the size is not exactly what the header implies; w untouched then.
+// Loads a whole checkpoint (bytes[0..size)) into w. Everything is checked before the first weight
+// is written, and on any failure w is untouched:
+//   invalid_argument  bytes is null
+//   truncated         size is less than the header, or less than the header implies
+//   bad_header        fields contradict each other (check_header)
+//   size_overflow     the implied size does not fit this target's size_t (checkpoint_size)
+//   config_mismatch   a sound header for a different shape than Config
+//   format_error      bytes follow the last tensor
+//   non_finite        a weight is NaN or +-inf (one pass over the file, all_finite)
 template <model_configuration Config>
 [[nodiscard]] status load(const unsigned char* bytes, std::size_t size, model_weights<Config>& w) noexcept {
     using layers = detail::uniform_llama_layers<typename Config::template per_layer<std::type_identity_t>>;
@@ -155,8 +208,12 @@ template <model_configuration Config>
 
     header h;
     if (const status s = read_header(bytes, size, h); s != status::ok) return s;
-    if (!matches<Config>(h)) return status::format_error;
-    if (checkpoint_bytes(h) != size) return status::format_error;
+    std::size_t expected = 0;
+    if (const status s = checkpoint_size(h, expected); s != status::ok) return s;
+    if (!matches<Config>(h)) return status::config_mismatch;
+    if (size < expected) return status::truncated;
+    if (size > expected) return status::format_error;
+    if (!all_finite(bytes + header_bytes, (size - header_bytes) / 4)) return status::non_finite;
 
     constexpr std::size_t D = Config::d_model, V = Config::vocab;
     constexpr std::size_t F = layers::first::d_ff, kv_dim = layers::first::attention::kv_dim;

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
@@ -279,12 +280,19 @@ struct language_model {
     // Next-token probabilities from one row of logits: p_t = exp(l_t - max) / sum exp(l_s - max)
     // over the vocabulary (probs may be logits). Loops have constant bounds (vocab_size), which
     // also keeps GCC 12's -Waggressive-loop-optimizations quiet for vocabularies divisible by W.
-    static void probabilities(const float* logits, float* probs) noexcept {
+    // status::non_finite (probs untouched) when a logit is NaN or +inf or every logit is -inf.
+    static status probabilities(const float* logits, float* probs) noexcept {
         using V = simd::ops<Arch>;
         constexpr std::size_t W = V::width;
         constexpr std::size_t full = vocab_size / W * W;
+        if (logits == nullptr || probs == nullptr) return status::invalid_argument;
         float max = logits[0];
-        for (std::size_t t = 1; t < vocab_size; ++t) max = logits[t] > max ? logits[t] : max;
+        bool non_finite = !(logits[0] < std::numeric_limits<float>::infinity());  // NaN or +inf
+        for (std::size_t t = 1; t < vocab_size; ++t) {
+            non_finite |= !(logits[t] < std::numeric_limits<float>::infinity());
+            max = logits[t] > max ? logits[t] : max;
+        }
+        if (non_finite || !(max > -std::numeric_limits<float>::infinity())) return status::non_finite;
         const typename V::vec max_v = V::broadcast(max);
         typename V::vec sum_v = V::zero();
         for (std::size_t t = 0; t < full; t += W) {
@@ -297,6 +305,7 @@ struct language_model {
         // sum >= 1: the largest logit contributes exp(0).
         const float inv_sum = 1.0f / sum;
         for (std::size_t t = 0; t < vocab_size; ++t) probs[t] *= inv_sum;
+        return status::ok;
     }
 
     // ---- steps shared with the KV-cache decoder (kv_cache.hpp) ----

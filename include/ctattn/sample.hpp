@@ -44,10 +44,10 @@ template <std::size_t Vocab>
     float max = minus_inf;
     for (std::size_t i = 0; i < Vocab; ++i) {
         const float l = logits[i];
-        if (!(l < std::numeric_limits<float>::infinity())) return status::invalid_argument;  // NaN or +inf
+        if (!(l < std::numeric_limits<float>::infinity())) return status::non_finite;  // NaN or +inf
         max = l > max ? l : max;
     }
-    if (!(max > minus_inf)) return status::invalid_argument;
+    if (!(max > minus_inf)) return status::non_finite;  // every logit -inf
     max_logit = max;
     return status::ok;
 }
@@ -223,7 +223,7 @@ template <std::size_t Vocab>
             token = static_cast<token_id>(i);
             return status::ok;
         }
-    return status::invalid_argument;  // unreachable: max is one of the logits
+    return status::non_finite;  // unreachable: max is one of the logits
 }
 
 // The k largest logits' ids, best first (equal logits: lower id first), into ids[0, count) with
@@ -259,7 +259,7 @@ template <std::size_t Vocab>
     static_assert(Vocab > 0, "ctattn: the vocabulary needs at least one token");
     if (logits == nullptr || probabilities == nullptr) return status::invalid_argument;
     if (!(temperature > 0.0f) || !(temperature <= std::numeric_limits<float>::max()))
-        return status::invalid_argument;
+        return status::invalid_parameter;
     float max = 0.0f;
     if (const status s = detail::check_logits<Vocab>(logits, max); s != status::ok) return s;
     float sum = 0.0f;
@@ -292,7 +292,7 @@ template <std::size_t Vocab>
     static_assert(Vocab > 0, "ctattn: the vocabulary needs at least one token");
     static_assert(Vocab - 1 <= std::numeric_limits<token_id>::max(), "ctattn: vocabulary too large for token_id");
     if (logits == nullptr) return status::invalid_argument;
-    if (!valid_sampling_params(params)) return status::invalid_argument;
+    if (!valid_sampling_params(params)) return status::invalid_parameter;
     if (params.temperature == 0.0f) return greedy_token<Vocab>(logits, token);
 
     float* const probs = ws.probabilities;
@@ -385,14 +385,14 @@ public:
 
     constexpr sampler(const sampling_params& params, std::uint64_t seed) noexcept : params_(params), rng_(seed) {}
 
-    // status::invalid_argument for a null row, NaN/+inf logits, all logits -inf, or invalid
-    // parameters (temperature < 0, top_p outside (0, 1]); `token` is then untouched.
+    // status::invalid_argument for a null row, non_finite for NaN/+inf logits or all logits -inf,
+    // invalid_parameter for temperature < 0 or top_p outside (0, 1]; `token` is then untouched.
     [[nodiscard]] status sample(const float* logits, token_id& token) noexcept {
         return sample_token<Vocab>(logits, params_, rng_, workspace_, token);
     }
 
     [[nodiscard]] status set_params(const sampling_params& params) noexcept {
-        if (!valid_sampling_params(params)) return status::invalid_argument;
+        if (!valid_sampling_params(params)) return status::invalid_parameter;
         params_ = params;
         return status::ok;
     }

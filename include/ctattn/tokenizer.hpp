@@ -13,6 +13,7 @@
 #include <limits>
 #include <string_view>
 
+#include "io/checked_size.hpp"
 #include "sample.hpp"  // token_id, bos_token, eos_token, detail::sort_ids
 #include "status.hpp"
 
@@ -81,9 +82,11 @@ struct le_reader {
 
 // Piece bytes a tokenizer.bin of `file_bytes` bytes holds for `vocab` pieces (the PieceBytes a
 // tokenizer<vocab, PieceBytes> needs for it): the file less its 4-byte header and the 8 bytes of
-// score and length per piece. 0 when the file is too small to be one.
+// score and length per piece. 0 when the file is too small to be one (or 4 + 8 vocab overflows).
 constexpr std::size_t tokenizer_piece_bytes(std::size_t file_bytes, std::size_t vocab) noexcept {
-    return file_bytes >= 4 + 8 * vocab ? file_bytes - 4 - 8 * vocab : 0;
+    using n = io::checked_size<>;
+    const n fixed = n(4) + n(8) * n(vocab);
+    return fixed.ok() && file_bytes >= fixed.value() ? file_bytes - fixed.value() : 0;
 }
 
 // Vocab:      number of pieces (llama2.c takes it from the model header; the file does not hold it).
@@ -100,26 +103,29 @@ public:
     static constexpr std::size_t vocab_size = Vocab;
     static constexpr std::size_t piece_byte_capacity = PieceBytes;
 
-    // Parses a whole tokenizer.bin image. status::format_error when the image is truncated, has
-    // bytes after the last piece, a piece longer than max_token_length, a negative length, a
-    // non-finite score, or more piece bytes than PieceBytes. On error nothing is changed.
+    // Parses a whole tokenizer.bin image. On error nothing is changed: status::truncated when the
+    // image ends inside a field or a piece, non_finite for a NaN or infinite score, format_error
+    // for bytes after the last piece, max_token_length <= 0, a negative length or one longer than
+    // max_token_length, or more piece bytes than PieceBytes (summed with overflow checks).
     [[nodiscard]] status load(const unsigned char* file, std::size_t file_size) noexcept {
         if (file == nullptr) return status::invalid_argument;
         // Pass 1 only validates, so a bad file leaves a previously loaded vocabulary intact.
         detail::le_reader reader{file, file_size};
-        if (!reader.has(4)) return status::format_error;
+        if (!reader.has(4)) return status::truncated;
         const std::int32_t max_length = reader.i32();
         if (max_length <= 0) return status::format_error;
-        std::size_t total_bytes = 0;
+        io::checked_size<> total_bytes = 0;  // a sum of file fields: checked, it must not wrap on 32 bits
         for (std::size_t id = 0; id < Vocab; ++id) {
-            if (!reader.has(8)) return status::format_error;
+            if (!reader.has(8)) return status::truncated;
             const float score = reader.f32();
             const std::int32_t length = reader.i32();
-            if (!std::isfinite(score) || length < 0 || length > max_length) return status::format_error;
-            if (!reader.has(std::size_t(length))) return status::format_error;
+            // On the bits (exponent all ones), so it holds under -ffast-math too.
+            if ((std::bit_cast<std::uint32_t>(score) & 0x7f800000u) == 0x7f800000u) return status::non_finite;
+            if (length < 0 || length > max_length) return status::format_error;
+            if (!reader.has(std::size_t(length))) return status::truncated;
             reader.position += std::size_t(length);
             total_bytes += std::size_t(length);
-            if (total_bytes > PieceBytes) return status::format_error;
+            if (!total_bytes.ok() || total_bytes.value() > PieceBytes) return status::format_error;
         }
         if (reader.position != file_size) return status::format_error;  // more pieces than Vocab
 
@@ -183,8 +189,12 @@ public:
     [[nodiscard]] std::int64_t find(std::string_view text) const noexcept { return find_pair(text, {}); }
 
     // Room `encode` needs for a text of `text_bytes` bytes: one id per byte before merging, plus
-    // BOS, the dummy-prefix space and EOS.
-    static constexpr std::size_t encode_capacity(std::size_t text_bytes) noexcept { return text_bytes + 3; }
+    // BOS, the dummy-prefix space and EOS. Saturates at SIZE_MAX instead of wrapping, so no
+    // capacity passes the check for a text that long.
+    static constexpr std::size_t encode_capacity(std::size_t text_bytes) noexcept {
+        return text_bytes <= std::numeric_limits<std::size_t>::max() - 3 ? text_bytes + 3
+                                                                           : std::numeric_limits<std::size_t>::max();
+    }
 
     // text -> ids, as llama2.c's encode: optional BOS, a " " piece before non-empty text (the
     // dummy prefix SentencePiece adds), one id per UTF-8 code point that is a piece and one byte

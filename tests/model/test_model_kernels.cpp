@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <random>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -107,10 +108,19 @@ void check_activation() {
         const double want = reference_activation(Act::name, x[i]);
         // xsimd's exp/erf/tanh are within a few ulps; float evaluation of the formula adds a few
         // more: 1e-6 relative plus 1e-7 absolute (near the zero of the function).
+        // The GELUs compute x/2 * (1 + f) with f = erf(x/sqrt 2) or tanh(...) in [-1, 1]. For
+        // x < 0, f is near -1 and 1 + f is exact (Sterbenz), so f's own error reaches y
+        // unreduced. With f good to 4 ulps of a value in [0.5, 1), i.e. 4 * 2^-24 (glibc's
+        // manual lists 1-2 ulps for erff/tanhf on x86-64; xsimd's polynomial erf/tanh are of
+        // the same order), y is off by up to |x|/2 * 2^-22 absolute: 5.0e-7 at x = -4.21, where
+        // y is only -5.7e-5, far above 1e-6 relative. That term is added; -O1, clang and the
+        // sanitizers move f by an ulp or two inside it (the old bound passed at -O3 by 1e-10).
+        const bool gelu = std::string_view(Act::name).substr(0, 4) == "gelu";
+        const double cancellation = gelu ? std::abs(double(x[i])) / 2 * std::ldexp(1.0, -22) : 0.0;
         INFO(Act::name << " N " << N << " x " << x[i]);
         REQUIRE(std::isfinite(y[i]));
-        REQUIRE(std::abs(y[i] - want) <= 1e-6 * std::abs(want) + 1e-7);
-        REQUIRE(std::abs(gate[i] - want * up[i]) <= 2e-6 * std::abs(want * up[i]) + 1e-7);
+        REQUIRE(std::abs(y[i] - want) <= 1e-6 * std::abs(want) + 1e-7 + cancellation);
+        REQUIRE(std::abs(gate[i] - want * up[i]) <= 2e-6 * std::abs(want * up[i]) + 1e-7 + cancellation * std::abs(up[i]));
     }
 }
 

@@ -361,13 +361,16 @@ TEST_CASE("bad logits and bad parameters are rejected and leave the token untouc
     ctattn::sampler<5> s({1.0f, 0, 1.0f}, 1);
     token_id t = 77;
     CHECK(s.sample(nullptr, t) == status::invalid_argument);
+    // Non-finite logits are non_finite, not a null pointer, on every sampling path.
     logits[2] = std::numeric_limits<float>::quiet_NaN();
-    CHECK(s.sample(logits, t) == status::invalid_argument);
-    CHECK(ctattn::greedy_token<5>(logits, t) == status::invalid_argument);
+    CHECK(s.sample(logits, t) == status::non_finite);
+    CHECK(ctattn::greedy_token<5>(logits, t) == status::non_finite);
+    float probs[5];
+    CHECK(ctattn::probabilities_from_logits<5>(logits, 1.0f, probs) == status::non_finite);
     logits[2] = std::numeric_limits<float>::infinity();
-    CHECK(s.sample(logits, t) == status::invalid_argument);
+    CHECK(s.sample(logits, t) == status::non_finite);
     const float masked[5] = {minus_inf, minus_inf, minus_inf, minus_inf, minus_inf};
-    CHECK(s.sample(masked, t) == status::invalid_argument);
+    CHECK(s.sample(masked, t) == status::non_finite);
     CHECK(t == 77);
 
     const float fine[5] = {0.0f, 1.0f, 2.0f, 3.0f, 4.0f};
@@ -378,8 +381,8 @@ TEST_CASE("bad logits and bad parameters are rejected and leave the token untouc
                                        sampling_params{std::numeric_limits<float>::infinity(), 0, 1.0f}}) {
         ctattn::pcg32 rng(1);
         ctattn::sampler_workspace<5> ws;
-        CHECK(ctattn::sample_token<5>(fine, bad, rng, ws, t) == status::invalid_argument);
-        CHECK(s.set_params(bad) == status::invalid_argument);
+        CHECK(ctattn::sample_token<5>(fine, bad, rng, ws, t) == status::invalid_parameter);
+        CHECK(s.set_params(bad) == status::invalid_parameter);
     }
     CHECK(t == 77);
     REQUIRE(s.sample(fine, t) == status::ok);  // the sampler kept its valid parameters
@@ -497,7 +500,7 @@ TEST_CASE("top_tokens lists the k largest logits best first, ties to the lower i
     const float nan_row[3] = {0.0f, std::numeric_limits<float>::quiet_NaN(), 1.0f};
     token_id ids[3] = {7, 7, 7};
     std::size_t count = 99;
-    CHECK(ctattn::top_tokens<3>(nan_row, 2, ids, count) == status::invalid_argument);
+    CHECK(ctattn::top_tokens<3>(nan_row, 2, ids, count) == status::non_finite);
     CHECK(count == 99);
     CHECK(ids[0] == 7);
 }

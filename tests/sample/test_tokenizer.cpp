@@ -257,7 +257,7 @@ TEST_CASE("encode reports a short output buffer and unencodable bytes without wr
     CHECK((out[0] == 3 && out[1] == 6 && out[2] == 6));
 }
 
-TEST_CASE("truncated or corrupted tokenizer files are rejected with format_error", "[tokenizer]") {
+TEST_CASE("truncated or corrupted tokenizer files are rejected, each with its own status", "[tokenizer]") {
     const std::vector<unsigned char>& good = test_file();
     static test_tokenizer tok;
     REQUIRE(tok.load(good.data(), good.size()) == status::ok);
@@ -270,7 +270,7 @@ TEST_CASE("truncated or corrupted tokenizer files are rejected with format_error
         // that AddressSanitizer/valgrind builds catch, not a silent read of the real file.
         std::vector<unsigned char> cut(good.begin(), good.begin() + std::ptrdiff_t(size));
         const unsigned char* bytes = size == 0 ? good.data() : cut.data();  // an empty vector's data() may be null
-        accepted += tok.load(bytes, size) != status::format_error;
+        accepted += tok.load(bytes, size) != status::truncated;
     }
     CHECK(accepted == 0);
     // A failed load leaves the previous vocabulary in place.
@@ -293,7 +293,10 @@ TEST_CASE("truncated or corrupted tokenizer files are rejected with format_error
     bad = good;
     const float nan = std::numeric_limits<float>::quiet_NaN();
     std::memcpy(&bad[4], &nan, 4);  // first score NaN (memcpy: the host is little-endian here)
-    CHECK(tok.load(bad.data(), bad.size()) == status::format_error);
+    CHECK(tok.load(bad.data(), bad.size()) == status::non_finite);
+    const float inf = -std::numeric_limits<float>::infinity();
+    std::memcpy(&bad[4], &inf, 4);
+    CHECK(tok.load(bad.data(), bad.size()) == status::non_finite);
     CHECK(tok.load(nullptr, 0) == status::invalid_argument);
 
     // The piece bytes do not fit the configured capacity.

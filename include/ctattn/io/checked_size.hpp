@@ -1,0 +1,63 @@
+// Overflow-checked size arithmetic for sizes that come from untrusted bytes (file headers).
+//   checked_size<S>: a value of the unsigned type S (the target's size_t by default) that turns
+//   into "overflowed" for good once a product or sum leaves [0, max S], instead of wrapping.
+// Templated on S so a 64-bit host can compute exactly what a 32-bit Cortex-M computes
+// (checked_size<std::uint32_t>) and static_assert it. Everything is constexpr; no branches beyond
+// the overflow tests.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace ctattn::io {
+
+template <std::unsigned_integral Size = std::size_t>
+class checked_size {
+public:
+    using size_type = Size;
+
+    constexpr checked_size() noexcept = default;
+    constexpr checked_size(Size value) noexcept : value_(value) {}  // NOLINT: implicit from a known-good size
+
+    // From a file field: negative or above the width of Size overflows.
+    template <std::integral Field>
+    [[nodiscard]] static constexpr checked_size from_field(Field field) noexcept {
+        if constexpr (std::is_signed_v<Field>) {
+            if (field < 0) return overflowed();
+        }
+        using wide = std::make_unsigned_t<Field>;
+        if (static_cast<std::uintmax_t>(static_cast<wide>(field)) > std::numeric_limits<Size>::max())
+            return overflowed();
+        return checked_size(static_cast<Size>(field));
+    }
+    [[nodiscard]] static constexpr checked_size overflowed() noexcept {
+        checked_size c;
+        c.overflow_ = true;
+        return c;
+    }
+
+    [[nodiscard]] constexpr bool ok() const noexcept { return !overflow_; }
+    // The value; meaningful only when ok().
+    [[nodiscard]] constexpr Size value() const noexcept { return value_; }
+
+    friend constexpr checked_size operator+(checked_size a, checked_size b) noexcept {
+        if (a.overflow_ || b.overflow_ || a.value_ > std::numeric_limits<Size>::max() - b.value_) return overflowed();
+        return checked_size(static_cast<Size>(a.value_ + b.value_));
+    }
+    friend constexpr checked_size operator*(checked_size a, checked_size b) noexcept {
+        if (a.overflow_ || b.overflow_) return overflowed();
+        if (a.value_ != 0 && b.value_ > std::numeric_limits<Size>::max() / a.value_) return overflowed();
+        return checked_size(static_cast<Size>(a.value_ * b.value_));
+    }
+    constexpr checked_size& operator+=(checked_size b) noexcept { return *this = *this + b; }
+    constexpr checked_size& operator*=(checked_size b) noexcept { return *this = *this * b; }
+
+private:
+    Size value_ = 0;
+    bool overflow_ = false;
+};
+
+}  // namespace ctattn::io

@@ -1,0 +1,320 @@
+// The validated binary weight format ("ctattn blob", docs/formats.md) for weights that arrive at
+// run time (SD card, OTA): a 64-byte header (magic, version, configuration hash, CRC32s), a table
+// of tensors (kind, layer, offset, bytes), then the payload, which is exactly the weights image of
+// model/weights_image.hpp: every tensor in the kernels' layout (x @ W, (in, out) row-major), in
+// for_each_tensor's canonical order, each padded to 16 floats.
+// blob::validate<Config> checks everything before a weight is used (sizes in the target's size_t
+// with overflow checks, configuration hash, table against the configuration, payload CRC32 and
+// finiteness in one fused pass) and never reads outside [bytes, bytes + size). Then either
+//   blob::view<Config>  a model_weights_view into the caller's buffer: nothing is copied, or
+//   blob::load<Config>  a copy into model_weights<Config> (RAM).
+// Written by tools/ctattn_blob.py (and tools/ctattn_gen.py --blob).
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "../io/checked_size.hpp"
+#include "../model.hpp"
+#include "../status.hpp"
+#include "weights_image.hpp"
+
+namespace ctattn::blob {
+
+inline constexpr unsigned char magic[8] = {'C', 'T', 'A', 'T', 'T', 'N', 'W', 'B'};
+inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::size_t header_bytes = 64;
+inline constexpr std::size_t entry_bytes = 32;
+inline constexpr std::size_t tensor_alignment = 64;  // of offsets in the file (a cache line)
+inline constexpr std::uint32_t dtype_f32 = 1;        // little-endian IEEE-754 binary32
+inline constexpr std::uint32_t layout_row_major = 0; // vectors, and matrices (in, out) row-major
+
+inline constexpr std::uint32_t model_level_layer = 0xffffffffu;  // the layer field of tensors outside the stack
+
+// Tensor kinds: the 1-based index of the tensor's name (for_each_tensor's) in this list.
+inline constexpr const char* tensor_names[] = {
+    "embedding",       "positions",      "attention_norm.gain", "attention_norm.bias", "attention.wq",
+    "attention.wk",    "attention.wv",   "attention.wo",        "attention.bq",        "attention.bk",
+    "attention.bv",    "attention.bo",   "ffn_norm.gain",       "ffn_norm.bias",       "ffn.w1",
+    "ffn.w3",          "ffn.w2",         "ffn.b1",              "ffn.b3",              "ffn.b2",
+    "final_norm.gain", "final_norm.bias", "head.w_out",         "head.b_out"};
+
+namespace detail {
+constexpr bool same_text(const char* a, const char* b) noexcept {
+    for (; *a != '\0' && *a == *b; ++a, ++b) {
+    }
+    return *a == *b;
+}
+}  // namespace detail
+
+[[nodiscard]] constexpr std::uint32_t tensor_kind(const char* name) noexcept {
+    for (std::uint32_t i = 0; i < sizeof tensor_names / sizeof tensor_names[0]; ++i)
+        if (detail::same_text(tensor_names[i], name)) return i + 1;
+    return 0;
+}
+
+// ---- CRC-32 (ISO-HDLC: zlib's and Python's zlib.crc32), table-driven, 1 KiB of constants ----
+namespace detail {
+constexpr std::array<std::uint32_t, 256> make_crc_table() noexcept {
+    std::array<std::uint32_t, 256> table{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+        std::uint32_t c = i;
+        for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    return table;
+}
+inline constexpr std::array<std::uint32_t, 256> crc_table = make_crc_table();
+
+constexpr std::uint64_t read_u64(const unsigned char* p) noexcept {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+constexpr std::uint32_t read_u32(const unsigned char* p) noexcept {
+    return std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) | (std::uint32_t(p[3]) << 24);
+}
+}  // namespace detail
+
+// Running CRC: crc32_update(crc32_update(0, a), b) == crc32(a + b).
+constexpr std::uint32_t crc32_update(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
+    crc = ~crc;
+    for (std::size_t i = 0; i < n; ++i) crc = detail::crc_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
+    return ~crc;
+}
+constexpr std::uint32_t crc32(const unsigned char* p, std::size_t n) noexcept { return crc32_update(0, p, n); }
+
+// ---- the tensors a configuration's image holds, and the configuration hash ----
+namespace detail {
+struct fnv1a {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    constexpr void text(const char* s) noexcept {
+        for (; *s != '\0'; ++s) byte(static_cast<unsigned char>(*s));
+    }
+    constexpr void number(std::size_t v) noexcept {
+        char digits[24] = {};
+        int n = 0;
+        do {
+            digits[n++] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (n > 0) byte(static_cast<unsigned char>(digits[--n]));
+    }
+    constexpr void byte(unsigned char b) noexcept {
+        h ^= b;
+        h *= 0x100000001b3ull;
+    }
+};
+
+template <class LayerTuple>
+struct layer_heads;
+template <class... Blocks>
+struct layer_heads<hana::tuple<Blocks...>> {
+    static constexpr std::size_t layers = sizeof...(Blocks);
+    static constexpr std::size_t heads[] = {Blocks::attention::heads...};
+    static constexpr std::size_t kv_heads[] = {Blocks::attention::kv_heads...};
+};
+}  // namespace detail
+
+template <model_configuration Config>
+struct image_table {
+    struct entry {
+        std::uint32_t kind = 0;
+        std::uint32_t layer = 0;
+        std::size_t offset = 0;  // bytes from the payload's start
+        std::size_t floats = 0;
+        std::size_t rows = 0, cols = 0;
+        const char* name = nullptr;
+    };
+    static constexpr std::size_t count = [] {
+        model_weights_view<Config> shapes{};
+        std::size_t n = 0;
+        for_each_tensor(shapes, [&](auto&, const char*, std::size_t) { ++n; });
+        return n;
+    }();
+    static constexpr std::array<entry, count> entries = [] {
+        model_weights_view<Config> shapes{};
+        std::array<entry, count> table{};
+        std::size_t i = 0, offset = 0;
+        for_each_tensor(shapes, [&](auto& t, const char* name, std::size_t layer) {
+            using tensor = std::remove_cvref_t<decltype(t)>;
+            table[i].kind = tensor_kind(name);
+            table[i].layer = layer == model_level_tensor ? model_level_layer : std::uint32_t(layer);
+            table[i].offset = offset;
+            table[i].floats = tensor::size;
+            table[i].rows = tensor::rows;
+            table[i].cols = tensor::cols;
+            table[i].name = name;
+            offset += 4 * padded_tensor_floats(tensor::size);
+            ++i;
+        });
+        return table;
+    }();
+    static constexpr std::size_t payload_bytes = 4 * weights_image_floats<Config>;
+};
+
+// FNV-1a 64 of a text that spells the shape: every layer's heads and kv heads, then every tensor's
+// name, layer and extents in file order, e.g. for stories260K
+//   "ctattn-blob/1 image16 L0:heads=8/4 ... L4:heads=8/4 embedding:512x64
+//    attention_norm.gain@0:1x64 attention.wq@0:64x64 ... head.w_out ..."
+// (single spaces; tools/ctattn_blob.py builds the same text from a llama2.c header).
+template <model_configuration Config>
+[[nodiscard]] constexpr std::uint64_t config_hash() noexcept {
+    using heads = detail::layer_heads<typename Config::template per_layer<std::type_identity_t>>;
+    detail::fnv1a f;
+    f.text("ctattn-blob/1 image16");
+    for (std::size_t l = 0; l < heads::layers; ++l) {
+        f.text(" L");
+        f.number(l);
+        f.text(":heads=");
+        f.number(heads::heads[l]);
+        f.text("/");
+        f.number(heads::kv_heads[l]);
+    }
+    for (const auto& e : image_table<Config>::entries) {
+        f.text(" ");
+        f.text(e.name);
+        if (e.layer != model_level_layer) {
+            f.text("@");
+            f.number(e.layer);
+        }
+        f.text(":");
+        f.number(e.rows);
+        f.text("x");
+        f.number(e.cols);
+    }
+    return f.h;
+}
+
+// A blob whose every check passed: its payload (the weights image) in the caller's buffer.
+template <model_configuration Config>
+struct validated {
+    const unsigned char* payload = nullptr;  // image_table<Config>::payload_bytes bytes
+
+    [[nodiscard]] const unsigned char* tensor(std::size_t i) const noexcept {
+        return payload + image_table<Config>::entries[i].offset;
+    }
+};
+
+// Checks a whole blob, bytes[0, size), against Config; on ok fills `out`, otherwise leaves it
+// untouched and names the first failure:
+//   invalid_argument   bytes is null                 truncated        size < what the header says
+//   bad_magic          not "CTATTNWB"                bad_version      version != format_version
+//   size_overflow      header sizes overflow size_t  format_error     bytes after the file, table
+//   checksum_mismatch  header+table or payload CRC                    or tensors out of place
+//   config_mismatch    configuration hash, tensor count, kinds, layers, sizes or types differ
+//   non_finite         a payload float is NaN or +-inf
+// The header and table checks are O(tensors); the payload costs one pass (CRC32 and the finite
+// test fused, docs/formats.md has the cost).
+template <model_configuration Config>
+[[nodiscard]] status validate(const unsigned char* bytes, std::size_t size, validated<Config>& out) noexcept {
+    static_assert(
+        [] {
+            for (const auto& e : image_table<Config>::entries)
+                if (e.kind == 0) return false;
+            return true;
+        }(),
+        "ctattn: the configuration has a tensor with no blob kind; add its name to blob::tensor_names");
+    using n = io::checked_size<>;
+    if (bytes == nullptr) return status::invalid_argument;
+    if (size < header_bytes) return status::truncated;
+    if (std::memcmp(bytes, magic, sizeof magic) != 0) return status::bad_magic;
+    if (detail::read_u32(bytes + 8) != format_version) return status::bad_version;
+    if (detail::read_u32(bytes + 12) != header_bytes || detail::read_u32(bytes + 28) != entry_bytes)
+        return status::format_error;
+    const std::uint32_t count = detail::read_u32(bytes + 24);
+    const n table_end = n(header_bytes) + n::from_field(count) * n(entry_bytes);
+    const n payload_offset = n::from_field(detail::read_u64(bytes + 32));
+    const n payload_bytes = n::from_field(detail::read_u64(bytes + 40));
+    const n file_bytes = n::from_field(detail::read_u64(bytes + 56));
+    const n payload_end = payload_offset + payload_bytes;
+    if (!table_end.ok() || !payload_end.ok() || !file_bytes.ok()) return status::size_overflow;
+    if (payload_end.value() != file_bytes.value() || payload_offset.value() < table_end.value() ||
+        payload_offset.value() % tensor_alignment != 0)
+        return status::format_error;
+    if (size < file_bytes.value()) return status::truncated;
+    if (size > file_bytes.value()) return status::format_error;
+
+    // Header (less its CRC field) and table, then the configuration they describe.
+    std::uint32_t crc = crc32(bytes, 52);
+    crc = crc32_update(crc, bytes + 56, table_end.value() - 56);
+    if (crc != detail::read_u32(bytes + 52)) return status::checksum_mismatch;
+    using table = image_table<Config>;
+    if (detail::read_u64(bytes + 16) != config_hash<Config>() || count != table::count) return status::config_mismatch;
+
+    // Each entry against the configuration's image: the same tensor, type and size, at the very
+    // offset the image has it (so the payload is the image, and a view can point into it).
+    for (std::size_t i = 0; i < table::count; ++i) {
+        const unsigned char* e = bytes + header_bytes + i * entry_bytes;
+        const auto& want = table::entries[i];
+        if (detail::read_u32(e) != want.kind || detail::read_u32(e + 4) != want.layer ||
+            detail::read_u32(e + 24) != dtype_f32 || detail::read_u32(e + 28) != layout_row_major)
+            return status::config_mismatch;
+        const n offset = n::from_field(detail::read_u64(e + 8)), tensor_bytes = n::from_field(detail::read_u64(e + 16));
+        if (!offset.ok() || !tensor_bytes.ok()) return status::size_overflow;
+        if (tensor_bytes.value() != 4 * want.floats) return status::config_mismatch;
+        if (offset.value() != want.offset) return status::format_error;
+    }
+    if (payload_bytes.value() != table::payload_bytes) return status::format_error;
+
+    // One pass over the payload: CRC32 of its bytes and the finite test of its words (tensor
+    // floats and zero padding alike), 4 bytes per step.
+    const unsigned char* p = bytes + payload_offset.value();
+    std::uint32_t c = ~std::uint32_t(0), non_finite = 0;
+    for (std::size_t at = 0; at < payload_bytes.value(); at += 4) {
+        const std::uint32_t word = detail::read_u32(p + at);
+        non_finite |= std::uint32_t((word & 0x7f800000u) == 0x7f800000u);
+        c = detail::crc_table[(c ^ p[at]) & 0xffu] ^ (c >> 8);
+        c = detail::crc_table[(c ^ p[at + 1]) & 0xffu] ^ (c >> 8);
+        c = detail::crc_table[(c ^ p[at + 2]) & 0xffu] ^ (c >> 8);
+        c = detail::crc_table[(c ^ p[at + 3]) & 0xffu] ^ (c >> 8);
+    }
+    if (~c != detail::read_u32(bytes + 48)) return status::checksum_mismatch;
+    if (non_finite != 0) return status::non_finite;
+    out.payload = p;
+    return status::ok;
+}
+
+namespace detail {
+inline void copy_floats(float* dst, const unsigned char* src, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint32_t u = read_u32(src + 4 * i);
+        std::memcpy(dst + i, &u, 4);
+    }
+}
+}  // namespace detail
+
+// Validates, then copies every tensor into w (w untouched unless the result is ok): weights in RAM.
+template <model_configuration Config>
+[[nodiscard]] status load(const unsigned char* bytes, std::size_t size, model_weights<Config>& w) noexcept {
+    validated<Config> v;
+    if (const status s = validate<Config>(bytes, size, v); s != status::ok) return s;
+    std::size_t i = 0;
+    for_each_tensor(w, [&](auto& t, const char*, std::size_t) {
+        detail::copy_floats(t.data(), v.tensor(i), image_table<Config>::entries[i].floats);
+        ++i;
+    });
+    return status::ok;
+}
+
+// Validates, then points `weights` into the blob's payload: no copy, the blob must outlive the
+// view (and any decoder attached to it). status::misaligned when the payload is not float-aligned
+// in memory (a blob placed at a 64-byte boundary has every tensor on a cache line). The floats
+// are read in place, so this needs a little-endian target (every Arm Cortex-M and x86 is).
+template <model_configuration Config>
+[[nodiscard]] status view(const unsigned char* bytes, std::size_t size, model_weights_view<Config>& weights) noexcept {
+    static_assert(std::endian::native == std::endian::little,
+                  "ctattn: blob::view reads little-endian floats in place; use blob::load on this target");
+    validated<Config> v;
+    if (const status s = validate<Config>(bytes, size, v); s != status::ok) return s;
+    if (reinterpret_cast<std::uintptr_t>(v.payload) % alignof(float) != 0) return status::misaligned;
+    // The payload's bytes are the weights image; the kernels read them as floats.
+    weights = make_weights_view<Config>(reinterpret_cast<const float*>(v.payload));
+    return status::ok;
+}
+
+}  // namespace ctattn::blob

@@ -1,0 +1,75 @@
+// libFuzzer target: blob::validate, blob::load and blob::view (include/ctattn/model/blob.hpp) on arbitrary
+// bytes, for the tiny llama configuration. Seeds are blobs that tools/ctattn_blob.py wrote from the
+// tiny checkpoint, so mutations explore header, table and payload. A mutation almost never keeps
+// the CRCs right, so each input is also tried "resealed": a copy whose two CRC fields are
+// recomputed (where the header's sizes allow), which lets the fuzzer past the checksums into the
+// table, size and finiteness checks. Checked besides memory safety:
+// ok only for a buffer whose size is the header's file size, whose payload CRC matches and whose
+// floats are all finite; a failed load leaves the weights untouched. The input is copied into an
+// exactly sized heap block, so AddressSanitizer sees any read past its end.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include <ctattn/model/blob.hpp>
+
+#include "../hostile/tiny_llama.hpp"
+
+namespace {
+ctattn::model_weights<tiny_llama::config> weights;
+ctattn::model_weights<tiny_llama::config> pristine;
+
+int check_one(const std::uint8_t* data, std::size_t size);
+
+// The CRC fields of a copy recomputed over what the header points at, when that lies inside it.
+void reseal(std::uint8_t* blob, std::size_t size) {
+    using namespace ctattn::blob;
+    if (size < header_bytes) return;
+    const std::uint64_t table_end = header_bytes + std::uint64_t(detail::read_u32(blob + 24)) * entry_bytes;
+    const std::uint64_t payload_offset = detail::read_u64(blob + 32), payload_bytes = detail::read_u64(blob + 40);
+    auto put = [&](std::size_t at, std::uint32_t v) {
+        for (int i = 0; i < 4; ++i) blob[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
+    };
+    if (payload_offset <= size && payload_bytes <= size - payload_offset)
+        put(48, crc32(blob + payload_offset, std::size_t(payload_bytes)));
+    if (table_end <= size) put(52, crc32_update(crc32(blob, 52), blob + 56, std::size_t(table_end - 56)));
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    check_one(data, size);
+    if (size >= ctattn::blob::header_bytes) {
+        const std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[size]);
+        std::memcpy(copy.get(), data, size);
+        reseal(copy.get(), size);
+        check_one(copy.get(), size);
+    }
+    return 0;
+}
+
+namespace {
+int check_one(const std::uint8_t* data, std::size_t size) {
+    using namespace ctattn;
+    std::memset(static_cast<void*>(&weights), 0x5a, sizeof weights);
+    std::memset(static_cast<void*>(&pristine), 0x5a, sizeof pristine);
+    const status s = blob::load<tiny_llama::config>(data, size, weights);
+    model_weights_view<tiny_llama::config> view{};
+    const status v = blob::view<tiny_llama::config>(data, size, view);
+    if (v != s && !(v == status::misaligned && s == status::ok)) std::abort();  // the same checks
+    if (v == status::ok && reinterpret_cast<const std::uint8_t*>(view.embedding.data()) < data) std::abort();
+    if (s != status::ok) {
+        if (std::memcmp(&weights, &pristine, sizeof weights) != 0) std::abort();
+        return 0;
+    }
+    // Independent restatement of what ok implies.
+    if (size < blob::header_bytes) std::abort();
+    const std::uint64_t file_bytes = blob::detail::read_u64(data + 56), payload_offset = blob::detail::read_u64(data + 32);
+    const std::uint64_t payload_bytes = blob::detail::read_u64(data + 40);
+    if (file_bytes != size || payload_offset + payload_bytes != size) std::abort();
+    if (blob::crc32(data + payload_offset, std::size_t(payload_bytes)) != blob::detail::read_u32(data + 48)) std::abort();
+    if (!llama2c::all_finite(data + payload_offset, std::size_t(payload_bytes / 4))) std::abort();
+    return 0;
+}
+}  // namespace

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Writes a ctattn weight blob (docs/formats.md) from a llama2.c checkpoint: the validated binary
+format that include/ctattn/model/blob.hpp reads. Standard library only.
+
+    python3 tools/ctattn_blob.py CHECKPOINT OUT.ctw      write the blob
+    python3 tools/ctattn_blob.py --info BLOB              print its header and table
+
+As a module (tools/ctattn_gen.py --blob OUT calls it):
+    import ctattn_blob
+    ctattn_blob.write_blob(checkpoint_bytes, out_path)   # or blob_from_checkpoint(bytes) -> bytes
+
+The checkpoint's matrices are (out, in) row-major (llama2.c computes W.x); the blob's payload is
+the weights image of include/ctattn/model/weights_image.hpp: matrices (in, out), the layout ctattn's
+x @ W kernels read, tensors in its canonical order, each padded to 16 floats, so a device reads the
+weights in place (blob::view) with nothing transposed or copied.
+"""
+import argparse
+import array
+import struct
+import sys
+import zlib
+
+MAGIC = b"CTATTNWB"
+FORMAT_VERSION = 1
+HEADER_BYTES = 64
+ENTRY_BYTES = 32
+ALIGNMENT = 64
+DTYPE_F32 = 1
+LAYOUT_ROW_MAJOR = 0
+# Tensor kinds: 1-based index of the name in this list (blob::tensor_names in model/blob.hpp).
+TENSOR_NAMES = ["embedding", "positions", "attention_norm.gain", "attention_norm.bias", "attention.wq",
+                "attention.wk", "attention.wv", "attention.wo", "attention.bq", "attention.bk", "attention.bv",
+                "attention.bo", "ffn_norm.gain", "ffn_norm.bias", "ffn.w1", "ffn.w3", "ffn.w2", "ffn.b1", "ffn.b3",
+                "ffn.b2", "final_norm.gain", "final_norm.bias", "head.w_out", "head.b_out"]
+MODEL_LEVEL = 0xFFFFFFFF  # the layer field of tensors outside the layer stack
+
+
+class FormatError(ValueError):
+    pass
+
+
+def read_llama2c_header(data):
+    if len(data) < 28:
+        raise FormatError("shorter than a llama2.c header")
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = struct.unpack_from("<7i", data, 0)
+    if min(dim, hidden, layers, heads, kv_heads, seq_len) <= 0 or vocab == 0:
+        raise FormatError("header fields must be positive")
+    if dim % heads or kv_heads > heads or heads % kv_heads:
+        raise FormatError("heads must divide dim and kv_heads must divide heads")
+    return {"dim": dim, "hidden_dim": hidden, "n_layers": layers, "n_heads": heads, "n_kv_heads": kv_heads,
+            "vocab_size": abs(vocab), "tied": vocab > 0, "seq_len": seq_len}
+
+
+def tensor_shapes(h):
+    """[(name, layer or None, rows, cols)] of a llama-shaped model, in the canonical image order
+    (model/weights_image.hpp's for_each_tensor): matrices as (in, out)."""
+    d, f, v = h["dim"], h["hidden_dim"], h["vocab_size"]
+    kv_dim = h["n_kv_heads"] * (d // h["n_heads"])
+    shapes = [("embedding", None, v, d)]
+    for layer in range(h["n_layers"]):
+        shapes += [("attention_norm.gain", layer, 1, d), ("attention.wq", layer, d, d), ("attention.wk", layer, d, kv_dim),
+                   ("attention.wv", layer, d, kv_dim), ("attention.wo", layer, d, d), ("ffn_norm.gain", layer, 1, d),
+                   ("ffn.w1", layer, d, f), ("ffn.w3", layer, d, f), ("ffn.w2", layer, f, d)]
+    shapes.append(("final_norm.gain", None, 1, d))
+    if not h["tied"]:
+        shapes.append(("head.w_out", None, d, v))
+    return shapes
+
+
+def config_text(h):
+    """The canonical text whose FNV-1a 64 is the configuration hash (blob::config_hash<Config>)."""
+    parts = ["ctattn-blob/1 image16"]
+    parts += ["L{}:heads={}/{}".format(l, h["n_heads"], h["n_kv_heads"]) for l in range(h["n_layers"])]
+    for name, layer, rows, cols in tensor_shapes(h):
+        parts.append("{}{}:{}x{}".format(name, "" if layer is None else "@{}".format(layer), rows, cols))
+    return " ".join(parts)
+
+
+def fnv1a64(text):
+    h = 0xcbf29ce484222325
+    for b in text.encode("ascii"):
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def config_hash(h):
+    return fnv1a64(config_text(h))
+
+
+def _transpose(values, rows, cols):
+    """(rows, cols) row-major -> (cols, rows) row-major."""
+    out = array.array("f")
+    for c in range(cols):
+        out.extend(values[c::cols])
+    return out
+
+
+def tensors_from_checkpoint(data):
+    """(header, [(name, layer or None, array('f'))]) in the canonical image order, matrices as (in, out)."""
+    h = read_llama2c_header(data)
+    d, f, n_layers, v = h["dim"], h["hidden_dim"], h["n_layers"], h["vocab_size"]
+    head_dim = d // h["n_heads"]
+    kv_dim = h["n_kv_heads"] * head_dim
+    floats = array.array("f")
+    floats.frombytes(bytes(data[28:28 + (len(data) - 28) // 4 * 4]))
+    if sys.byteorder != "little":
+        floats.byteswap()
+    at = 0
+
+    def take(count):
+        nonlocal at
+        if at + count > len(floats):
+            raise FormatError("checkpoint truncated")
+        chunk = floats[at:at + count]
+        at += count
+        return chunk
+
+    # llama2.c's order: the embedding, then each kind stacked over the layers; matrices (out, in).
+    found = {("embedding", None): take(v * d)}
+    for name, mat in [("attention_norm.gain", None), ("attention.wq", (d, d)), ("attention.wk", (kv_dim, d)),
+                      ("attention.wv", (kv_dim, d)), ("attention.wo", (d, d)), ("ffn_norm.gain", None),
+                      ("ffn.w1", (f, d)), ("ffn.w2", (d, f)), ("ffn.w3", (f, d))]:
+        for layer in range(n_layers):
+            if mat is None:
+                found[(name, layer)] = take(d)
+            else:
+                out_features, in_features = mat
+                found[(name, layer)] = _transpose(take(out_features * in_features), out_features, in_features)
+    found[("final_norm.gain", None)] = take(d)
+    take(2 * h["seq_len"] * (head_dim // 2))  # RoPE tables: ctattn computes RoPE itself
+    if not h["tied"]:
+        found[("head.w_out", None)] = _transpose(take(v * d), v, d)
+    if at != len(floats) or (len(data) - 28) % 4:
+        raise FormatError("checkpoint has bytes after its last tensor")
+    tensors = []
+    for name, layer, rows, cols in tensor_shapes(h):
+        values = found[(name, layer)]
+        assert len(values) == rows * cols
+        tensors.append((name, layer, values))
+    return h, tensors
+
+
+def blob_from_tensors(h, tensors):
+    table = bytearray()
+    payload = bytearray()
+    for name, layer, values in tensors:
+        raw = values.tobytes() if sys.byteorder == "little" else _swapped(values)
+        offset = len(payload)
+        table += struct.pack("<IIQQII", TENSOR_NAMES.index(name) + 1, MODEL_LEVEL if layer is None else layer, offset,
+                             len(raw), DTYPE_F32, LAYOUT_ROW_MAJOR)
+        payload += raw
+        payload += bytes(-len(payload) % ALIGNMENT)
+    payload_offset = HEADER_BYTES + len(table)
+    payload_offset += -payload_offset % ALIGNMENT
+    file_bytes = payload_offset + len(payload)
+    header = bytearray(MAGIC + struct.pack("<IIQIIQQII", FORMAT_VERSION, HEADER_BYTES, config_hash(h), len(tensors),
+                                           ENTRY_BYTES, payload_offset, len(payload), zlib.crc32(payload), 0))
+    header += struct.pack("<Q", file_bytes)
+    assert len(header) == HEADER_BYTES
+    padding = bytes(payload_offset - HEADER_BYTES - len(table))
+    # Header CRC: bytes 0..52 and 56..64 of the header, then the table (not the padding after it).
+    header_crc = zlib.crc32(bytes(header[56:]) + bytes(table), zlib.crc32(bytes(header[:52])))
+    struct.pack_into("<I", header, 52, header_crc)
+    return bytes(header) + bytes(table) + padding + bytes(payload)
+
+
+def _swapped(values):
+    copy = array.array("f", values)
+    copy.byteswap()
+    return copy.tobytes()
+
+
+def blob_from_checkpoint(data):
+    h, tensors = tensors_from_checkpoint(data)
+    return blob_from_tensors(h, tensors)
+
+
+def write_blob(checkpoint, out_path):
+    """checkpoint: bytes, or a path to a llama2.c checkpoint. Returns the blob's size."""
+    if not isinstance(checkpoint, (bytes, bytearray, memoryview)):
+        with open(checkpoint, "rb") as f:
+            checkpoint = f.read()
+    blob = blob_from_checkpoint(checkpoint)
+    with open(out_path, "wb") as f:
+        f.write(blob)
+    return len(blob)
+
+
+def describe(blob):
+    if blob[:8] != MAGIC:
+        raise FormatError("bad magic")
+    (version, header_bytes, chash, count, entry_bytes, payload_offset, payload_bytes, payload_crc, header_crc,
+     file_bytes) = struct.unpack_from("<IIQIIQQIIQ", blob, 8)
+    lines = ["version {} config_hash {:016x} tensors {} payload {} bytes at {} crc32 {:08x} header crc32 {:08x} "
+             "file {} bytes".format(version, chash, count, payload_bytes, payload_offset, payload_crc, header_crc,
+                                    file_bytes)]
+    for i in range(count):
+        kind, layer, offset, size, dtype, layout = struct.unpack_from("<IIQQII", blob, HEADER_BYTES + i * ENTRY_BYTES)
+        name = TENSOR_NAMES[kind - 1] if 1 <= kind <= len(TENSOR_NAMES) else "kind{}".format(kind)
+        where = "" if layer == MODEL_LEVEL else "layer {}".format(layer)
+        lines.append("  {:3d} {:20s} {:8s} offset {:8d} bytes {:8d}".format(i, name, where, offset, size))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--info", metavar="BLOB", help="print a blob's header and tensor table")
+    parser.add_argument("checkpoint", nargs="?", help="llama2.c checkpoint (legacy version-0 format)")
+    parser.add_argument("out", nargs="?", help="blob to write")
+    args = parser.parse_args(argv)
+    try:
+        if args.info:
+            with open(args.info, "rb") as f:
+                print(describe(f.read()))
+            return 0
+        if not args.checkpoint or not args.out:
+            parser.error("give CHECKPOINT and OUT (or --info BLOB)")
+        size = write_blob(args.checkpoint, args.out)
+    except FileNotFoundError as e:
+        print("ctattn_blob: file not found: {}".format(e.filename), file=sys.stderr)
+        return 2
+    except FormatError as e:
+        print("ctattn_blob: {}: {}".format(args.checkpoint or args.info, e), file=sys.stderr)
+        return 1
+    print("{}: {} bytes".format(args.out, size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
