@@ -7,13 +7,16 @@
 // Everything (weights, gradients, AdamW moments, the tape) sits in static storage: no heap.
 // Usage: train_chars TEXT [--steps N] [--batch B] [--lr X] [--seed S] [--sample N]
 //                         [--temperature T] [--out PREFIX] [--check-loss X]
-// --out writes PREFIX.bin (llama2.c checkpoint; matrices transposed to llama2.c's (out, in)),
-// PREFIX.vocab (byte of each token id) and PREFIX.sample (the 16-byte prompt and the sample, what
-// a device running the checkpoint must print), reloads the checkpoint with llama2c::load and
-// checks that it samples the same text. --check-loss exits 1 unless the final loss is below X.
+// --out writes PREFIX.ctw (the validated ctattn blob, include/ctattn/model/blob.hpp: payload =
+// the weights image in the kernels' layout), PREFIX.bin (llama2.c checkpoint, matrices (out, in),
+// for tools/ctattn_gen.py and llama2.c itself), PREFIX.vocab (byte of each token id) and
+// PREFIX.sample (the 16-byte prompt and the sample: what a device must print), then reads both
+// weight files back (llama2c::load; blob::validate + blob::view) and checks each samples the same text. --check-loss exits 1 unless the final loss is below X.
 #include <ctattn/generate.hpp>
 #include <ctattn/kv_cache.hpp>
 #include <ctattn/llama2c.hpp>
+#include <ctattn/model/blob.hpp>
+#include <ctattn/model/weights_image.hpp>
 #include <ctattn/random.hpp>
 #include <ctattn/sample.hpp>
 #include <ctattn/train/adamw.hpp>
@@ -50,9 +53,17 @@ trainer::gradients_type gradients;
 trainer::workspace_type workspace;
 train::adamw<model_weights<char_config>> optimiser;
 decoder<char_config> sampler_model;
+decoder<char_config, simd::default_arch, 1, viewed_weights> view_model;
 sampler<vocab_capacity> token_sampler{sampling_params{}, 0};
 constexpr std::size_t checkpoint_capacity = llama2c::header_bytes + 4 * 200000;
 unsigned char checkpoint[checkpoint_capacity];
+using blob_table = blob::image_table<char_config>;
+constexpr std::size_t blob_payload_offset =
+    (blob::header_bytes + blob_table::count * blob::entry_bytes + blob::tensor_alignment - 1) / blob::tensor_alignment *
+    blob::tensor_alignment;
+constexpr std::size_t blob_file_bytes = blob_payload_offset + blob_table::payload_bytes;
+alignas(64) unsigned char blob_bytes[blob_file_bytes];
+alignas(64) float weights_image[weights_image_floats<char_config>];
 
 struct options {
     const char* path = nullptr;
@@ -104,10 +115,11 @@ float evaluate(std::size_t count) {
 }
 
 // Samples opt.sample bytes after the text's first 16 bytes; returns how many were written to out.
-std::size_t sample_text(const model_weights<char_config>& w, const options& opt, unsigned char* out) {
+template <class Decoder, class Weights>
+std::size_t sample_text(Decoder& dec, const Weights& w, const options& opt, unsigned char* out) {
     static float logits[vocab_capacity];
-    sampler_model.attach(w);
-    sampler_model.reset();
+    dec.attach(w);
+    dec.reset();
     token_sampler.reseed(opt.seed);
     if (token_sampler.set_params({opt.temperature, 0, 1.0f}) != status::ok) std::exit(2);
     generation_options gen;
@@ -115,7 +127,7 @@ std::size_t sample_text(const model_weights<char_config>& w, const options& opt,
     gen.stop_token = token_id(vocab_capacity);  // never sampled: no stop byte
     generation_report report;
     std::size_t n = 0;
-    const status s = generate(sampler_model, ids, 16, token_sampler, gen, logits,
+    const status s = generate(dec, ids, 16, token_sampler, gen, logits,
                               [&](std::size_t, token_id t, const float*) { out[n++] = t < vocab ? byte_of[t] : '?'; },
                               report);
     if (s != status::ok) {
@@ -174,6 +186,47 @@ std::size_t build_checkpoint() {
                 put(float(part == 0 ? std::cos(angle) : std::sin(angle)));
             }
     return at;
+}
+
+// ---- ctattn blob (docs/formats.md, include/ctattn/model/blob.hpp): header, tensor table, then
+// the weights image (write_weights_image) at a 64-byte boundary; little-endian fields.
+void put_le(unsigned char* p, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+std::size_t build_blob() {
+    unsigned char* h = blob_bytes;
+    for (std::size_t i = 0; i < blob_file_bytes; ++i) h[i] = 0;
+    for (std::size_t i = 0; i < sizeof blob::magic; ++i) h[i] = blob::magic[i];
+    put_le(h + 8, blob::format_version, 4);
+    put_le(h + 12, blob::header_bytes, 4);
+    put_le(h + 16, blob::config_hash<char_config>(), 8);
+    put_le(h + 24, blob_table::count, 4);
+    put_le(h + 28, blob::entry_bytes, 4);
+    put_le(h + 32, blob_payload_offset, 8);
+    put_le(h + 40, blob_table::payload_bytes, 8);
+    put_le(h + 56, blob_file_bytes, 8);
+    for (std::size_t i = 0; i < blob_table::count; ++i) {
+        const auto& e = blob_table::entries[i];
+        unsigned char* entry = h + blob::header_bytes + i * blob::entry_bytes;
+        put_le(entry, e.kind, 4);
+        put_le(entry + 4, e.layer, 4);
+        put_le(entry + 8, e.offset, 8);
+        put_le(entry + 16, 4 * e.floats, 8);
+        put_le(entry + 24, blob::dtype_f32, 4);
+        put_le(entry + 28, blob::layout_row_major, 4);
+    }
+    write_weights_image(weights, weights_image);
+    unsigned char* payload = h + blob_payload_offset;
+    for (std::size_t i = 0; i < weights_image_floats<char_config>; ++i) {
+        std::uint32_t word = 0;
+        std::memcpy(&word, weights_image + i, 4);
+        put_le(payload + 4 * i, word, 4);
+    }
+    put_le(h + 48, blob::crc32(payload, blob_table::payload_bytes), 4);
+    const std::size_t table_end = blob::header_bytes + blob_table::count * blob::entry_bytes;
+    put_le(h + 52, blob::crc32_update(blob::crc32(h, 52), h + 56, table_end - 56), 4);
+    return blob_file_bytes;
 }
 
 bool write_file(const char* path, const void* data, std::size_t n) {
@@ -279,7 +332,7 @@ int main(int argc, char** argv) {
                 opt.steps);
 
     static unsigned char sampled[window], again[window];
-    const std::size_t n = sample_text(weights, opt, sampled);
+    const std::size_t n = sample_text(sampler_model, weights, opt, sampled);
     std::printf("\nsample (temperature %.2f, seed %llu), prompt in brackets:\n[", double(opt.temperature),
                 (unsigned long long)opt.seed);
     print_bytes(text, 16);
@@ -303,13 +356,27 @@ int main(int argc, char** argv) {
             std::printf("cannot write %s\n", path);
             return 2;
         }
-        const status s = llama2c::load(checkpoint, bytes, reloaded);
-        const std::size_t m = s == status::ok ? sample_text(reloaded, opt, again) : 0;
-        const bool same = m == n && std::memcmp(sampled, again, n) == 0;
-        std::printf("wrote %s.bin (%zu bytes, llama2.c format), %s.vocab (%zu bytes) and %s.sample (%zu bytes); "
-                    "reloaded with llama2c::load: %s\n",
-                    opt.out, bytes, opt.out, vocab, opt.out, 16 + n, same ? "same sample" : "DIFFERENT sample");
-        if (!same) return 1;
+        const std::size_t blob_size = build_blob();
+        std::snprintf(path, sizeof path, "%s.ctw", opt.out);
+        if (!write_file(path, blob_bytes, blob_size)) {
+            std::printf("cannot write %s\n", path);
+            return 2;
+        }
+        std::printf("wrote %s.bin (%zu bytes, llama2.c), %s.ctw (%zu bytes, ctattn blob), %s.vocab (%zu bytes), "
+                    "%s.sample (%zu bytes)\n", opt.out, bytes, opt.out, blob_size, opt.out, vocab, opt.out, 16 + n);
+        // Both files read back: the checkpoint through llama2c::load (a copy), the blob through
+        // blob::validate and blob::view (weights read in place); each must sample the same text.
+        const status from_checkpoint = llama2c::load(checkpoint, bytes, reloaded);
+        std::size_t m = from_checkpoint == status::ok ? sample_text(sampler_model, reloaded, opt, again) : 0;
+        const bool same_checkpoint = m == n && std::memcmp(sampled, again, n) == 0;
+        model_weights_view<char_config> view{};
+        const status from_blob = blob::view<char_config>(blob_bytes, blob_size, view);
+        m = from_blob == status::ok ? sample_text(view_model, view, opt, again) : 0;
+        const bool same_blob = m == n && std::memcmp(sampled, again, n) == 0;
+        std::printf("llama2c::load: %s, %s; blob::validate + blob::view: %s, %s\n", to_string(from_checkpoint),
+                    same_checkpoint ? "same sample" : "DIFFERENT sample", to_string(from_blob),
+                    same_blob ? "same sample" : "DIFFERENT sample");
+        if (!same_checkpoint || !same_blob) return 1;
     }
     if (opt.check_loss > 0.0f) {
         const bool ok = end_loss < opt.check_loss && end_loss < start_loss;
