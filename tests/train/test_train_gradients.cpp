@@ -125,3 +125,45 @@ TEST_CASE("model gradients match central finite differences of a double-precisio
         check_gradients<small_cfg>("small", 3, 37);
     }
 }
+
+TEST_CASE("bad training input returns a status and leaves gradients and loss untouched", "[train][errors]") {
+    using trainer = train::model_training<small_cfg>;
+    auto w = ctattn_test::random_model<small_cfg>(5);
+    auto g = std::make_unique<trainer::gradients_type>();
+    auto ws = std::make_unique<trainer::workspace_type>();
+    train::zero_tensors(*g);
+    const token_id tokens[3] = {1, 2, 3}, targets[3] = {2, 3, 4};
+    const token_id bad_token[3] = {1, 5, 3}, bad_target[3] = {2, 9, 4};
+    const token_id none_scored[3] = {train::ignore_target, train::ignore_target, train::ignore_target};
+    float loss = -1.0f;
+    CHECK(trainer::loss_and_gradients(*w, nullptr, targets, 3, *g, *ws, loss) == status::invalid_argument);
+    CHECK(trainer::loss_and_gradients(*w, tokens, nullptr, 3, *g, *ws, loss) == status::invalid_argument);
+    CHECK(trainer::loss_and_gradients(*w, tokens, targets, 0, *g, *ws, loss) == status::invalid_length);
+    CHECK(trainer::loss_and_gradients(*w, tokens, targets, 4, *g, *ws, loss) == status::invalid_length);
+    CHECK(trainer::loss_and_gradients(*w, bad_token, targets, 3, *g, *ws, loss) == status::invalid_token);
+    CHECK(trainer::loss_and_gradients(*w, tokens, bad_target, 3, *g, *ws, loss) == status::invalid_token);
+    CHECK(trainer::loss_and_gradients(*w, tokens, none_scored, 3, *g, *ws, loss) == status::invalid_argument);
+    CHECK(loss == -1.0f);
+    std::size_t nonzero = 0;
+    train::for_each_parameter([&](const train::tensor_info& t, float* p) {
+        for (std::size_t i = 0; i < t.size; ++i) nonzero += p[i] != 0.0f;
+    }, *g);
+    CHECK(nonzero == 0);
+
+    // The gradient scales with `weight`, and calls add up: two calls at weight 0.5 give one call's gradient.
+    REQUIRE(trainer::loss_and_gradients(*w, tokens, targets, 3, *g, *ws, loss) == status::ok);
+    auto half = std::make_unique<trainer::gradients_type>();
+    train::zero_tensors(*half);
+    REQUIRE(trainer::loss_and_gradients(*w, tokens, targets, 3, *half, *ws, loss, 0.5f) == status::ok);
+    REQUIRE(trainer::loss_and_gradients(*w, tokens, targets, 3, *half, *ws, loss, 0.5f) == status::ok);
+    double worst = 0.0, largest = 0.0;
+    train::for_each_parameter([&](const train::tensor_info& t, float* full, float* halves) {
+        for (std::size_t i = 0; i < t.size; ++i) {
+            worst = std::max(worst, double(std::abs(full[i] - halves[i])));
+            largest = std::max(largest, double(std::abs(full[i])));
+        }
+    }, *g, *half);
+    // x/2 + x/2 == x exactly; what differs is the order of additions into the accumulators (rows,
+    // heads), a few float roundings of the largest terms: 1e-6 of the largest gradient.
+    CHECK(worst <= 1e-6 * largest);
+}
