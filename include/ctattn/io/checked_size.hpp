@@ -6,6 +6,8 @@
 // the overflow tests.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>

@@ -3,6 +3,8 @@
 // over the visible keys (dp is 0 elsewhere). V rows have stride VStride.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "../kernels/mask.hpp"

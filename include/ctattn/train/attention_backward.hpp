@@ -6,6 +6,8 @@
 // Query heads sharing a K/V head (grouped-query) add into the same dK, dV rows.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "../config.hpp"

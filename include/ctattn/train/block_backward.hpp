@@ -9,6 +9,8 @@
 // d_in = dQ Wq^T + dK Wk^T + dV Wv^T. The forward calls transformer_block::self_attention itself.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 #include <type_traits>
 

@@ -6,6 +6,8 @@
 // The projections are kernels::project and the activations kernels::activate_*, as in forward.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "../ffn.hpp"

@@ -8,6 +8,8 @@
 // caller's gradient weights, sized by the configuration: a training step takes no heap.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 #include <cstdint>
 

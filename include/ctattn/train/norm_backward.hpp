@@ -7,6 +7,8 @@
 // mean and r are recomputed from the stored input x as the forward computes them (two passes).
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cmath>
 #include <cstddef>
 

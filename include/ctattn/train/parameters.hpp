@@ -5,6 +5,8 @@
 //   for_each_parameter(f, a, b, ...) calls f(tensor_info, float* a_i, float* b_i, ...) per tensor.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "../model.hpp"

@@ -5,6 +5,8 @@
 // outer-product update per row, contiguous along Dout so the compiler vectorises it.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "../kernels/scores.hpp"

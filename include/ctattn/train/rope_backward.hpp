@@ -4,6 +4,8 @@
 // Angles are formed in float exactly as the forward forms them.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cmath>
 #include <cstddef>
 

@@ -4,6 +4,8 @@
 // K rows have stride KStride (kv_dim when heads sit side by side in a row).
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "../kernels/mask.hpp"

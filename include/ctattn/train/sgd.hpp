@@ -5,6 +5,8 @@
 // momentum buffer is one more object of that type, so the configuration sizes it.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "parameters.hpp"

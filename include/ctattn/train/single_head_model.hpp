@@ -7,6 +7,8 @@
 //   dq, dk, dv = attention_backward(do);  dx = dq Wq^T + dk Wk^T + dv Wv^T;  dE[tokens] += dx
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cmath>
 #include <cstddef>
 

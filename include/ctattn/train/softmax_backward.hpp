@@ -4,6 +4,8 @@
 // entries outside it are set to 0.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "../kernels/mask.hpp"

@@ -7,6 +7,8 @@
 // is reported as status::invalid_length.
 #pragma once
 
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 #include <cstdint>
 
