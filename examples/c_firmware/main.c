@@ -51,6 +51,13 @@ static int fail(const char* what, ctattn_stories260k_status status) {
     return 1;
 }
 
+#if !defined(CTATTN_EXAMPLE_NO_MAIN)
+static uint32_t generated_ids[CTATTN_EXAMPLE_STEPS]; /* for main's comparison */
+#define RECORD_ID(step, id) (generated_ids[(step)] = (id))
+#else
+#define RECORD_ID(step, id) ((void)0)
+#endif
+
 int ctattn_example_run(void) {
     ctattn_stories260k_status status = ctattn_stories260k_init(&example_state);
     if (status != CTATTN_STORIES260K_OK) return fail("init", status);
@@ -70,6 +77,7 @@ int ctattn_example_run(void) {
     write_text("ids:");
     for (int step = 0; step < CTATTN_EXAMPLE_STEPS; ++step) {
         token = argmax(example_logits, CTATTN_STORIES260K_VOCAB);
+        RECORD_ID(step, token);
         write_text(" ");
         write_number(token);
         if (step + 1 < CTATTN_EXAMPLE_STEPS) {
@@ -94,5 +102,37 @@ int ctattn_example_run(void) {
 }
 
 #if !defined(CTATTN_EXAMPLE_NO_MAIN)
-int main(void) { return ctattn_example_run(); }
+#include <stdio.h>
+
+/* c_firmware_example [EXPECTED]: with a file of ids (expected_ids.txt: '#' comment lines, then
+ * whitespace-separated numbers), exits 1 unless the generated ids are exactly those. */
+static int compare_with(const char* path) {
+    FILE* file = fopen(path, "r");
+    if (file == NULL) {
+        write_text("cannot open the expected ids\n");
+        return 1;
+    }
+    int c, mismatches = 0, count = 0;
+    while ((c = fgetc(file)) == '#')
+        while ((c = fgetc(file)) != EOF && c != '\n') continue;
+    if (c != EOF) ungetc(c, file);
+    unsigned long id;
+    while (fscanf(file, "%lu", &id) == 1) {
+        if (count >= CTATTN_EXAMPLE_STEPS || generated_ids[count] != id) ++mismatches;
+        ++count;
+    }
+    fclose(file);
+    if (mismatches != 0 || count != CTATTN_EXAMPLE_STEPS) {
+        write_text("the ids differ from the expected ones\n");
+        return 1;
+    }
+    write_text("all ids equal the expected ones\n");
+    return 0;
+}
+
+int main(int argc, char** argv) {
+    const int status = ctattn_example_run();
+    if (status != 0 || argc < 2) return status;
+    return compare_with(argv[1]);
+}
 #endif
