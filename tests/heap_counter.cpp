@@ -1,7 +1,6 @@
 // Counting replacements of the global allocation functions (see heap_counter.hpp).
 #include "heap_counter.hpp"
 
-#include <atomic>
 #include <cstdlib>
 #include <new>
 
@@ -20,18 +19,28 @@
 #endif
 #endif
 
+// The replacements run before AddressSanitizer has mapped its shadow memory (its start-up calls
+// dlsym, which calls malloc): instrumented code would fault there, so they are not instrumented.
+#if defined(CTATTN_TEST_SANITIZED)
+#define CTATTN_TEST_UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined")))
+#else
+#define CTATTN_TEST_UNINSTRUMENTED
+#endif
+
 #if !defined(__GLIBC__)
 #error "tests/heap_counter.cpp forwards to glibc's allocator (__libc_malloc); build it for glibc targets only"
 #endif
 
 namespace {
-// Constant-initialised, so they are ready before the C runtime's first allocation.
-std::atomic<std::size_t> allocation_calls{0};
-std::atomic<std::size_t> release_calls{0};
+// Constant-initialised, so they are ready before the C runtime's first allocation. Updated with the
+// __atomic builtins rather than std::atomic's members: those may stay out of line, instrumented,
+// and the uninstrumented replacements below must not call instrumented code.
+std::size_t allocation_calls = 0;
+std::size_t release_calls = 0;
 }  // namespace
 
-std::size_t ctattn_test::heap_allocations() noexcept { return allocation_calls.load(std::memory_order_relaxed); }
-std::size_t ctattn_test::heap_releases() noexcept { return release_calls.load(std::memory_order_relaxed); }
+std::size_t ctattn_test::heap_allocations() noexcept { return __atomic_load_n(&allocation_calls, __ATOMIC_RELAXED); }
+std::size_t ctattn_test::heap_releases() noexcept { return __atomic_load_n(&release_calls, __ATOMIC_RELAXED); }
 
 bool ctattn_test::heap_counting_available() noexcept {
 #if defined(CTATTN_TEST_CAN_DETECT_VALGRIND)
@@ -62,79 +71,79 @@ void __libc_free(void* p);
 
 namespace {
 #if defined(CTATTN_TEST_SANITIZED)
-void* real_malloc(std::size_t size) noexcept { return __interceptor_malloc(size); }
-void* real_calloc(std::size_t count, std::size_t size) noexcept { return __interceptor_calloc(count, size); }
-void* real_realloc(void* p, std::size_t size) noexcept { return __interceptor_realloc(p, size); }
-void* real_memalign(std::size_t alignment, std::size_t size) noexcept { return __interceptor_memalign(alignment, size); }
-void real_free(void* p) noexcept { __interceptor_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void* real_malloc(std::size_t size) noexcept { return __interceptor_malloc(size); }
+CTATTN_TEST_UNINSTRUMENTED void* real_calloc(std::size_t count, std::size_t size) noexcept { return __interceptor_calloc(count, size); }
+CTATTN_TEST_UNINSTRUMENTED void* real_realloc(void* p, std::size_t size) noexcept { return __interceptor_realloc(p, size); }
+CTATTN_TEST_UNINSTRUMENTED void* real_memalign(std::size_t alignment, std::size_t size) noexcept { return __interceptor_memalign(alignment, size); }
+CTATTN_TEST_UNINSTRUMENTED void real_free(void* p) noexcept { __interceptor_free(p); }
 #else
-void* real_malloc(std::size_t size) noexcept { return __libc_malloc(size); }
-void* real_calloc(std::size_t count, std::size_t size) noexcept { return __libc_calloc(count, size); }
-void* real_realloc(void* p, std::size_t size) noexcept { return __libc_realloc(p, size); }
-void* real_memalign(std::size_t alignment, std::size_t size) noexcept { return __libc_memalign(alignment, size); }
-void real_free(void* p) noexcept { __libc_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void* real_malloc(std::size_t size) noexcept { return __libc_malloc(size); }
+CTATTN_TEST_UNINSTRUMENTED void* real_calloc(std::size_t count, std::size_t size) noexcept { return __libc_calloc(count, size); }
+CTATTN_TEST_UNINSTRUMENTED void* real_realloc(void* p, std::size_t size) noexcept { return __libc_realloc(p, size); }
+CTATTN_TEST_UNINSTRUMENTED void* real_memalign(std::size_t alignment, std::size_t size) noexcept { return __libc_memalign(alignment, size); }
+CTATTN_TEST_UNINSTRUMENTED void real_free(void* p) noexcept { __libc_free(p); }
 #endif
 
-void* counted(void* p) noexcept {
-    allocation_calls.fetch_add(1, std::memory_order_relaxed);
+CTATTN_TEST_UNINSTRUMENTED void* counted(void* p) noexcept {
+    __atomic_fetch_add(&allocation_calls, 1, __ATOMIC_RELAXED);
     return p;
 }
-void counted_free(void* p) noexcept {
-    if (p != nullptr) release_calls.fetch_add(1, std::memory_order_relaxed);
+CTATTN_TEST_UNINSTRUMENTED void counted_free(void* p) noexcept {
+    if (p != nullptr) __atomic_fetch_add(&release_calls, 1, __ATOMIC_RELAXED);
     real_free(p);
 }
 // Tests never run out of memory; aborting keeps this usable with and without exceptions.
-void* never_null(void* p) {
+CTATTN_TEST_UNINSTRUMENTED void* never_null(void* p) {
     if (p == nullptr) std::abort();
     return p;
 }
-void* counted_malloc(std::size_t size) noexcept { return counted(real_malloc(size ? size : 1)); }
-void* counted_aligned(std::size_t alignment, std::size_t size) noexcept {
+CTATTN_TEST_UNINSTRUMENTED void* counted_malloc(std::size_t size) noexcept { return counted(real_malloc(size ? size : 1)); }
+CTATTN_TEST_UNINSTRUMENTED void* counted_aligned(std::size_t alignment, std::size_t size) noexcept {
     return counted(real_memalign(alignment, size ? size : 1));
 }
 }  // namespace
 
 extern "C" {
-void* malloc(std::size_t size) noexcept { return counted(real_malloc(size)); }
-void* calloc(std::size_t count, std::size_t size) noexcept { return counted(real_calloc(count, size)); }
-void* realloc(void* p, std::size_t size) noexcept { return counted(real_realloc(p, size)); }
-void free(void* p) noexcept { counted_free(p); }
-void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
-void* memalign(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
+CTATTN_TEST_UNINSTRUMENTED void* malloc(std::size_t size) noexcept { return counted(real_malloc(size)); }
+CTATTN_TEST_UNINSTRUMENTED void* calloc(std::size_t count, std::size_t size) noexcept { return counted(real_calloc(count, size)); }
+CTATTN_TEST_UNINSTRUMENTED void* realloc(void* p, std::size_t size) noexcept { return counted(real_realloc(p, size)); }
+CTATTN_TEST_UNINSTRUMENTED void free(void* p) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
+CTATTN_TEST_UNINSTRUMENTED void* memalign(std::size_t alignment, std::size_t size) noexcept { return counted_aligned(alignment, size); }
+CTATTN_TEST_UNINSTRUMENTED int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
     void* p = counted_aligned(alignment, size);
     if (p == nullptr) return 12;  // ENOMEM
     *out = p;
     return 0;
 }
-void* valloc(std::size_t size) noexcept { return counted_aligned(4096, size); }
-void* pvalloc(std::size_t size) noexcept { return counted_aligned(4096, (size + 4095) / 4096 * 4096); }
+CTATTN_TEST_UNINSTRUMENTED void* valloc(std::size_t size) noexcept { return counted_aligned(4096, size); }
+CTATTN_TEST_UNINSTRUMENTED void* pvalloc(std::size_t size) noexcept { return counted_aligned(4096, (size + 4095) / 4096 * 4096); }
 }
 
-void* operator new(std::size_t size) { return never_null(counted_malloc(size)); }
-void* operator new[](std::size_t size) { return never_null(counted_malloc(size)); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
-void* operator new(std::size_t size, std::align_val_t al) { return never_null(counted_aligned(std::size_t(al), size)); }
-void* operator new[](std::size_t size, std::align_val_t al) { return never_null(counted_aligned(std::size_t(al), size)); }
-void* operator new(std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
+CTATTN_TEST_UNINSTRUMENTED void* operator new(std::size_t size) { return never_null(counted_malloc(size)); }
+CTATTN_TEST_UNINSTRUMENTED void* operator new[](std::size_t size) { return never_null(counted_malloc(size)); }
+CTATTN_TEST_UNINSTRUMENTED void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
+CTATTN_TEST_UNINSTRUMENTED void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_malloc(size); }
+CTATTN_TEST_UNINSTRUMENTED void* operator new(std::size_t size, std::align_val_t al) { return never_null(counted_aligned(std::size_t(al), size)); }
+CTATTN_TEST_UNINSTRUMENTED void* operator new[](std::size_t size, std::align_val_t al) { return never_null(counted_aligned(std::size_t(al), size)); }
+CTATTN_TEST_UNINSTRUMENTED void* operator new(std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
     return counted_aligned(std::size_t(al), size);
 }
-void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
+CTATTN_TEST_UNINSTRUMENTED void* operator new[](std::size_t size, std::align_val_t al, const std::nothrow_t&) noexcept {
     return counted_aligned(std::size_t(al), size);
 }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete(void* p) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete[](void* p) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
+CTATTN_TEST_UNINSTRUMENTED void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { counted_free(p); }
 
 // ---- the self check: every road to the heap, each call through a volatile function pointer ----
 // A compiler may drop a new-expression or a malloc/free pair whose memory is never used (clang

@@ -90,6 +90,7 @@ if command -v clang++-14 >/dev/null 2>&1; then
     echo "=== fuzz_$target (${fuzz_seconds} s)"
     t0=$(date +%s)
     fuzz_ok=0
+    rm -f "build-fuzz/fuzz_$target.log"
     if clang++-14 -std=c++20 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
          -fno-sanitize-recover=undefined -Iinclude -DCTATTN_SIMD_SCALAR=1 \
          "tests/fuzz/fuzz_$target.cpp" -o "build-fuzz/fuzz_$target"; then
@@ -106,7 +107,7 @@ if command -v clang++-14 >/dev/null 2>&1; then
       t1=$(date +%s)
     fi
     t2=$(date +%s)
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "build-fuzz/fuzz_$target.log" 2>/dev/null | tail -n 1)
+    runs=$( (sed -n 's/^stat::number_of_executed_units: *//p' "build-fuzz/fuzz_$target.log" 2>/dev/null || true) | tail -n 1)
     if [ "$fuzz_ok" -eq 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     report+=("fuzz_$target: build $((t1 - t0))s, run $((t2 - t1))s, ${runs:-0} executions, $([ "$fuzz_ok" -eq 1 ] && echo passed || echo FAILED)")
   done
