@@ -1,0 +1,65 @@
+// Derivatives of the FFN activations (kernels/activation.hpp), per policy:
+//   relu'(x)      = [x > 0]
+//   gelu_erf'(x)  = Phi(x) + x phi(x),  Phi(x) = (1 + erf(x/sqrt 2))/2,  phi(x) = exp(-x^2/2)/sqrt(2 pi)
+//   gelu_tanh'(x) = (1 + t)/2 + x/2 (1 - t^2) c (1 + 3 a x^2),  t = tanh(c (x + a x^3))
+//   silu'(x)      = s (1 + x (1 - s)),  s = sigmoid(x)
+// and the FFN's pointwise step backward, dense h = act(z) or gated h = act(z) * u:
+//   dz = dh act'(z)   (gated: dz = dh u act'(z),  du = dh act(z))
+#pragma once
+
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
+#include <cmath>
+#include <cstddef>
+
+#include "../kernels/activation.hpp"
+
+namespace ctattn::train {
+
+template <class Act>
+struct activation_derivative;
+
+template <>
+struct activation_derivative<relu> {
+    static float at(float x) noexcept { return x > 0.0f ? 1.0f : 0.0f; }
+};
+template <>
+struct activation_derivative<gelu_erf> {
+    static float at(float x) noexcept {
+        constexpr float inv_sqrt2 = 0.70710678118654752f, inv_sqrt_2pi = 0.39894228040143268f;
+        return 0.5f * (1.0f + std::erf(x * inv_sqrt2)) + x * inv_sqrt_2pi * std::exp(-0.5f * x * x);
+    }
+};
+template <>
+struct activation_derivative<gelu_tanh> {
+    static float at(float x) noexcept {
+        constexpr float c = gelu_tanh::sqrt_2_over_pi, a = gelu_tanh::cubic;
+        const float t = std::tanh(c * (x + a * x * x * x));
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * c * (1.0f + 3.0f * a * x * x);
+    }
+};
+template <>
+struct activation_derivative<silu> {
+    static float at(float x) noexcept {
+        const float s = 1.0f / (1.0f + std::exp(-x));
+        return s * (1.0f + x * (1.0f - s));
+    }
+};
+
+// Dense: dz[i] = dh[i] act'(z[i]) over N floats (dz may alias dh).
+template <class Act, std::size_t N>
+inline void activation_row_gradient(const float* z, const float* dh, float* dz) noexcept {
+    for (std::size_t i = 0; i < N; ++i) dz[i] = dh[i] * activation_derivative<Act>::at(z[i]);
+}
+
+// Gated: dz[i] = dh[i] u[i] act'(z[i]), du[i] = dh[i] act(z[i]) (dz may alias dh; du must not).
+template <class Act, std::size_t N>
+inline void gated_row_gradient(const float* z, const float* u, const float* dh, float* dz, float* du) noexcept {
+    for (std::size_t i = 0; i < N; ++i) {
+        const float g = dh[i];
+        du[i] = g * Act::value(z[i]);
+        dz[i] = g * u[i] * activation_derivative<Act>::at(z[i]);
+    }
+}
+
+}  // namespace ctattn::train

@@ -1,0 +1,92 @@
+// Backward of the row norms (kernels/norm.hpp), per norm policy:
+//   LayerNorm: xh = (x - mean) r, r = 1/sqrt(var + eps), y = xh g + b
+//              dg += dy xh,  db += dy,  dx = r (dxh - mean(dxh) - xh mean(dxh xh)),  dxh = dy g
+//   RMSNorm:   y = x r g, r = 1/sqrt(mean(x^2) + eps)
+//              dg += dy x r,  dx = r dxh - x r^3 mean(dxh x),  dxh = dy g
+//   no_norm:   dx = dy
+// mean and r are recomputed from the stored input x as the forward computes them (two passes).
+#pragma once
+
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
+#include <cmath>
+#include <cstddef>
+
+#include "../kernels/norm.hpp"
+
+namespace ctattn::train {
+
+template <class Norm>
+struct norm_backward;
+
+// x: the norm's input row; dy: gradient of its output; dx: receives (accumulate: adds) the input
+// gradient and may alias dy; dw: the gain (and bias) gradients, added to.
+template <class Eps>
+struct norm_backward<layer_norm<Eps>> {
+    template <std::size_t D>
+    using weights = typename layer_norm<Eps>::template weights<D>;
+    template <std::size_t D>
+    static void row(const weights<D>& w, const float* x, const float* dy, float* dx, weights<D>& dw,
+                    bool accumulate) noexcept {
+        float mean = 0.0f;
+        for (std::size_t i = 0; i < D; ++i) mean += x[i];
+        mean /= float(D);
+        float variance = 0.0f;
+        for (std::size_t i = 0; i < D; ++i) variance += (x[i] - mean) * (x[i] - mean);
+        variance /= float(D);
+        const float r = 1.0f / std::sqrt(variance + layer_norm<Eps>::eps);
+        float mean_dxh = 0.0f, mean_dxh_xh = 0.0f;
+        for (std::size_t i = 0; i < D; ++i) {
+            const float xh = (x[i] - mean) * r, dxh = dy[i] * w.gain[i];
+            mean_dxh += dxh;
+            mean_dxh_xh += dxh * xh;
+            dw.gain[i] += dy[i] * xh;
+            dw.bias[i] += dy[i];
+        }
+        mean_dxh /= float(D);
+        mean_dxh_xh /= float(D);
+        for (std::size_t i = 0; i < D; ++i) {
+            const float xh = (x[i] - mean) * r;
+            const float g = r * (dy[i] * w.gain[i] - mean_dxh - xh * mean_dxh_xh);
+            dx[i] = accumulate ? dx[i] + g : g;
+        }
+    }
+};
+
+template <class Eps>
+struct norm_backward<rms_norm<Eps>> {
+    template <std::size_t D>
+    using weights = typename rms_norm<Eps>::template weights<D>;
+    template <std::size_t D>
+    static void row(const weights<D>& w, const float* x, const float* dy, float* dx, weights<D>& dw,
+                    bool accumulate) noexcept {
+        float mean_square = 0.0f;
+        for (std::size_t i = 0; i < D; ++i) mean_square += x[i] * x[i];
+        mean_square /= float(D);
+        const float r = 1.0f / std::sqrt(mean_square + rms_norm<Eps>::eps);
+        float mean_dxh_x = 0.0f;
+        for (std::size_t i = 0; i < D; ++i) {
+            mean_dxh_x += dy[i] * w.gain[i] * x[i];
+            dw.gain[i] += dy[i] * x[i] * r;
+        }
+        mean_dxh_x /= float(D);
+        const float r3 = r * r * r;
+        for (std::size_t i = 0; i < D; ++i) {
+            const float g = r * dy[i] * w.gain[i] - x[i] * r3 * mean_dxh_x;
+            dx[i] = accumulate ? dx[i] + g : g;
+        }
+    }
+};
+
+template <>
+struct norm_backward<no_norm> {
+    template <std::size_t D>
+    using weights = no_norm::weights<D>;
+    template <std::size_t D>
+    static void row(const weights<D>&, const float*, const float* dy, float* dx, weights<D>&,
+                    bool accumulate) noexcept {
+        for (std::size_t i = 0; i < D; ++i) dx[i] = accumulate ? dx[i] + dy[i] : dy[i];
+    }
+};
+
+}  // namespace ctattn::train

@@ -1,0 +1,88 @@
+// The seed-000 explainer's data preparation: a text is split into sentences (ending at . ! ?) and
+// words (runs of letters and apostrophes, compared without case); every distinct word is a token,
+// numbered in order of first appearance; each sentence of L words gives the L - 1 training pairs
+//   (w_1 .. w_k) -> w_{k+1},   k = 1 .. L-1.
+// "I love pizza. You love burgers. ..." (six sentences) gives 22 tokens and 23 pairs.
+// Fixed capacities, no heap: a word longer than MaxWordLength, or too many words, tokens or pairs,
+// is reported as status::invalid_length.
+#pragma once
+
+#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../status.hpp"
+
+namespace ctattn::train {
+
+template <std::size_t MaxWords, std::size_t MaxVocab, std::size_t MaxWordLength = 16>
+struct word_corpus {
+    struct pair {
+        std::size_t begin;   // first context word (index into words)
+        std::size_t length;  // context words
+        std::uint32_t target;
+    };
+    char spelling[MaxVocab][MaxWordLength + 1] = {};  // each token as first seen
+    std::size_t vocab = 0;
+    std::uint32_t words[MaxWords] = {};  // the text as token ids
+    std::size_t word_count = 0;
+    pair pairs[MaxWords] = {};
+    std::size_t pair_count = 0;
+    std::size_t longest_context = 0;
+
+    const std::uint32_t* context(const pair& p) const noexcept { return words + p.begin; }
+
+    // Tokenises text (NUL-terminated); returns ok, or invalid_length when a capacity is exceeded.
+    [[nodiscard]] status build(const char* text) noexcept {
+        vocab = word_count = pair_count = longest_context = 0;
+        std::size_t sentence_start = 0;
+        for (const char* c = text;; ++c) {
+            if (is_word_char(*c)) {
+                char word[MaxWordLength + 1] = {};
+                std::size_t length = 0;
+                for (; is_word_char(*c); ++c) {
+                    if (length == MaxWordLength) return status::invalid_length;
+                    word[length++] = *c;
+                }
+                if (word_count == MaxWords) return status::invalid_length;
+                std::uint32_t id = 0;
+                if (const status s = intern(word, id); s != status::ok) return s;
+                words[word_count++] = id;
+            }
+            if (*c == '.' || *c == '!' || *c == '?' || *c == '\0') {
+                for (std::size_t k = sentence_start + 1; k < word_count; ++k) {
+                    pairs[pair_count++] = {sentence_start, k - sentence_start, words[k]};
+                    if (k - sentence_start > longest_context) longest_context = k - sentence_start;
+                }
+                sentence_start = word_count;
+            }
+            if (*c == '\0') break;
+        }
+        return status::ok;
+    }
+
+private:
+    static bool is_word_char(char c) noexcept {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '\'';
+    }
+    static char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+    static bool same_word(const char* a, const char* b) noexcept {
+        for (; *a && *b; ++a, ++b)
+            if (lower(*a) != lower(*b)) return false;
+        return *a == *b;
+    }
+    status intern(const char* word, std::uint32_t& id) noexcept {
+        for (std::size_t t = 0; t < vocab; ++t)
+            if (same_word(spelling[t], word)) {
+                id = std::uint32_t(t);
+                return status::ok;
+            }
+        if (vocab == MaxVocab) return status::invalid_length;
+        for (std::size_t i = 0; i <= MaxWordLength; ++i) spelling[vocab][i] = word[i];
+        id = std::uint32_t(vocab++);
+        return status::ok;
+    }
+};
+
+}  // namespace ctattn::train
