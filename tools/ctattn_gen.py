@@ -291,7 +291,8 @@ def write_c_header(cfg):
     d, kv, max_ff, gated = sizes(cfg)
     n_tensors = len(tensor_layout(cfg))
     # The state is the KV cache (exact, per layer) plus a bound on the rest: a weights view (a
-    # pointer per tensor), one token's activation rows (64-byte aligned), a score row, padding.
+    # pointer per tensor), one token's activation rows (64-byte aligned), two score rows (the scalar
+    # decode kernel scores two query heads per pass), padding.
     # ctattn_<name>.cpp static_asserts that the C++ state fits and wastes at most 1 KiB.
     rows = 5 * align64(4 * d) + align64(4 * max_ff) + (align64(4 * max_ff) if gated else 64)
     fixed = align64(8 * n_tensors + 8) + rows + 64 * 8
@@ -328,7 +329,7 @@ def write_c_header(cfg):
         f'#define {P}_WEIGHTS_FLOATS {image_floats(cfg)}u',
         f'#define {P}_KV_LAYER_BYTES(kv_dim) (2u * (({P}_SEQ_CAPACITY * (kv_dim) * 4u + 63u) / 64u * 64u))',
         f'#define {P}_KV_CACHE_BYTES ({kv_terms})',
-        f'#define {P}_STATE_BYTES ({P}_KV_CACHE_BYTES + ({P}_SEQ_CAPACITY * 4u + 63u) / 64u * 64u + {fixed}u)',
+        f'#define {P}_STATE_BYTES ({P}_KV_CACHE_BYTES + ({P}_SEQ_CAPACITY * 8u + 63u) / 64u * 64u + {fixed}u)',
         f'#define {P}_STATE_ALIGN 64u',
         '',
         '#if defined(__cplusplus)',
