@@ -31,7 +31,7 @@ struct left_padded_causal_mask {
     struct params {
         std::size_t first_visible = 0;
     };
-    static constexpr const char* name = "left_padded_causal";
+    [[maybe_unused]] static constexpr const char* name = "left_padded_causal";  // like the built-in policies
     static constexpr status validate(const params& p, std::size_t n_keys) noexcept {
         return p.first_visible < n_keys ? status::ok : status::invalid_mask;
     }

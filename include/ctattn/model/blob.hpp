@@ -115,8 +115,10 @@ struct layer_heads;
 template <class... Blocks>
 struct layer_heads<hana::tuple<Blocks...>> {
     static constexpr std::size_t layers = sizeof...(Blocks);
-    static constexpr std::size_t heads[] = {Blocks::attention::heads...};
-    static constexpr std::size_t kv_heads[] = {Blocks::attention::kv_heads...};
+    // Bounds spelled out: clang 14 cannot read a static constexpr array of deduced bound in a
+    // constant expression (config_hash is one).
+    static constexpr std::size_t heads[sizeof...(Blocks)] = {Blocks::attention::heads...};
+    static constexpr std::size_t kv_heads[sizeof...(Blocks)] = {Blocks::attention::kv_heads...};
 };
 }  // namespace detail
 
