@@ -15,17 +15,48 @@ NS = "{http://www.w3.org/2000/svg}"
 def hidden(mask, q, k):
     if mask == "causal":
         return k > q
-    if mask == "window3":
-        return k > q or q - k >= 3
+    if mask.startswith("window"):
+        return k > q or q - k >= int(mask[6:])
     return False
 
 
 def darkness(fill):
-    r, g, b = (int(v) for v in fill[4:-1].split(","))
+    r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
     return 765 - (r + g + b)
 
 
+def check_example(argv):
+    """--example EXE STEPS MASKS [ARGS...]: runs EXE TMP ARGS..., expects layer<L>_head<H>.svg and
+    layer<L>.svg for every layer of MASKS (comma-separated: causal, window8, ...), each panel
+    STEPS x STEPS with exactly the layer's masked cells hatched."""
+    exe, steps, masks, args = argv[0], int(argv[1]), argv[2].split(","), argv[3:]
+    failures = []
+    with tempfile.TemporaryDirectory() as folder:
+        print(subprocess.run([exe, folder] + args, check=True, capture_output=True, text=True).stdout)
+        for layer, mask in enumerate(masks):
+            grid = ET.parse(f"{folder}/layer{layer}.svg").getroot()
+            heads = len([g for g in grid.iter(NS + "g") if g.get("class") == "panel"])
+            if heads < 1:
+                failures.append(f"layer{layer}.svg: no panels")
+            files = [f"layer{layer}.svg"] + [f"layer{layer}_head{h}.svg" for h in range(heads)]
+            expected_masked = sum(hidden(mask, i, j) for i in range(steps) for j in range(steps))
+            for name in files:
+                root = ET.parse(f"{folder}/{name}").getroot()
+                for panel in (g for g in root.iter(NS + "g") if g.get("class") == "panel"):
+                    rects = [r for r in panel.iter(NS + "rect") if r.get("class") in ("cell", "masked")]
+                    masked = sum(r.get("class") == "masked" for r in rects)
+                    if len(rects) != steps * steps or masked != expected_masked:
+                        failures.append(f"{name}: {len(rects)} cells, {masked} masked; expected "
+                                        f"{steps * steps}, {expected_masked}")
+            print(f"layer {layer}: {heads} heads, {len(files)} files, {steps}x{steps} cells, {expected_masked} masked")
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
 def main():
+    if sys.argv[1] == "--example":
+        return check_example(sys.argv[2:])
     failures = []
     with tempfile.TemporaryDirectory() as folder:
         listing = subprocess.run([sys.argv[1], folder], check=True, capture_output=True, text=True).stdout
