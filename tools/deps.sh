@@ -3,7 +3,7 @@
 
 # Host build, tests, benchmarks.
 CTATTN_PACKAGES=(
-  g++ meson ninja-build pkg-config python3
+  g++ meson ninja-build pkg-config python3 cmake
   libxsimd-dev libboost-dev catch2 libbenchmark-dev libeigen3-dev
 )
 # Cross toolchains and emulators for the embedded tests (cross/, tests/embedded/).

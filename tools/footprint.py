@@ -25,11 +25,12 @@ DEFAULT_BUILDS = ['build-m3', 'build-m4', 'build-m7', 'build-m55']
 
 # Objects the firmware names so their sizes can be read here. Library objects are what a device
 # needs; test objects (attention readout, kernel-check buffers, the full-forward check) are not.
-# stories_weights is the exception that lives in RAM: llama2c::load fills it from the checkpoint
-# file, which is what sits in .rodata there.
-WEIGHT_SYMBOLS = {'layer_weights', 'model_weights_rom', 'stories_weights'}
+# stories260K's weights are the generated constant array (ctattn_stories260k_weights, flash) and
+# the view that points into it (stories_weights, flash too).
+WEIGHT_SYMBOLS = {'layer_weights', 'model_weights_rom', 'stories_weights', 'ctattn_stories260k_weights',
+                  '(anonymous namespace)::builtin_weights'}
 LIBRARY_RAM_SYMBOLS = {'layer_workspace', 'layer_output', 'model_state', 'model_logits', 'stories_state',
-                       'stories_logits'}
+                       'stories_logits', 'example_state', 'example_logits'}
 TEST_RAM_SYMBOLS = {'layer_readout', 'kernel_check_q_rows', 'kernel_check_k_rows', 'model_forward_workspace',
                     'model_forward_logits'}
 
@@ -83,11 +84,12 @@ def section_sizes(elf):
 
 
 def symbol_sizes(elf):
-    _, text = run(['arm-none-eabi-nm', '-S', elf])
+    # Demangled (-C): objects with internal linkage (`static const` arrays) are mangled otherwise.
+    _, text = run(['arm-none-eabi-nm', '-S', '-C', elf])
     sizes = {}
     for line in text.splitlines():
-        words = line.split()
-        if len(words) == 4:
+        words = line.split(maxsplit=3)
+        if len(words) == 4 and words[2] in 'bBdDrR':
             sizes[words[3]] = int(words[1], 16)
     return sizes
 
@@ -159,8 +161,10 @@ def main():
         '  (out of the 32 KiB the linker script reserves; an upper bound, as it includes the start-up',
         '  code\'s own frame and a 64-byte unpainted margin).',
         '- **flash bound**: `ctattn::footprint<Config>::flash_bytes` (the weights), computed at compile',
-        '  time; **weights** is the size of the weights object in the image (`nm -S`): they are equal',
-        '  because the weights are one constexpr object placed in .rodata.',
+        '  time; **weights** is the size of the weights in the image (`nm -S`), all in .rodata. A model\'s',
+        '  bound covers both ways of holding constant weights, one constexpr `model_weights` object (the',
+        '  llama case: 24 bytes under the bound) or an image plus the `model_weights_view` into it',
+        '  (stories260k, c_example: equal to the bound).',
         '- **RAM bound**: `footprint<Config>::ram_bytes`: activations + K/V + scratch. For a layer the',
         '  activations are its input and output rows; the firmware keeps the input in .rodata, so its',
         '  RAM (**library RAM**: workspace + output) is the bound minus one `seq x d_model` matrix. For',
@@ -168,9 +172,12 @@ def main():
         '  context of token ids. **test RAM** is .bss used only by the checks (the attention readout, the',
         '  projection-kernel check\'s rows, the model\'s full-sequence forward), which a device would not',
         '  carry. The 1 KiB or so of .data is newlib\'s reentrancy structure (errno for `expf`).',
-        '- **stories260k** is the real llama2.c checkpoint (MPS2 boards only): its file is linked into',
-        '  .rodata unchanged and `llama2c::load` converts it into the weights object, which therefore',
-        '  sits in .bss here (.bss = weights + library RAM), next to a 128-position KV cache.',
+        '- **stories260k** is the real llama2.c checkpoint with its weights in flash: `tools/ctattn_gen.py`',
+        '  writes it at build time as one `const` array in the kernels\' layout (.rodata), a constexpr',
+        '  `model_weights_view` points into it, and .bss is the decoder alone: a KV cache of 512 positions on',
+        '  the MPS2 boards (655,360 bytes) and 368 on mps3-an547, whose 512 KiB DTCM holds no more',
+        '  (docs/firmware.md). **c_example** is the same model through the generated C API',
+        '  (`examples/c_firmware/main.c`, C11): .bss is the C state and a row of logits.',
         '',
         'Build: `meson setup build-mN --cross-file cross/cortex-mN.ini --cross-file cross/arm-none-eabi.ini`',
         '(scalar path, `-fno-exceptions -fno-rtti`, newlib\'s libm, no heap); regenerate with',

@@ -19,6 +19,7 @@
 #include "kernels/row_dispatch.hpp"
 #include "kernels/scores.hpp"
 #include "kernels/softmax.hpp"
+#include "model/weight_storage.hpp"
 #include "simd.hpp"
 #include "status.hpp"
 #include "storage.hpp"
@@ -26,20 +27,21 @@
 namespace ctattn {
 
 // Biases exist only when the configuration asks for them: no storage, no reads otherwise.
-template <attention_configuration Config, bool = Config::bias>
+// Storage: owned_weights (values held here) or viewed_weights (pointers into constant storage).
+template <attention_configuration Config, bool = Config::bias, class Storage = owned_weights>
 struct attention_bias {
-    row_vector<Config::d_model> bq;  // (d_model)
-    row_vector<Config::kv_dim> bk;   // (kv_dim)
-    row_vector<Config::kv_dim> bv;   // (kv_dim)
-    row_vector<Config::d_model> bo;  // (d_model)
-    const float* q_bias() const noexcept { return bq.data(); }
-    const float* k_bias() const noexcept { return bk.data(); }
-    const float* v_bias() const noexcept { return bv.data(); }
-    const float* o_bias() const noexcept { return bo.data(); }
+    typename Storage::template matrix<1, Config::d_model> bq;  // (d_model)
+    typename Storage::template matrix<1, Config::kv_dim> bk;   // (kv_dim)
+    typename Storage::template matrix<1, Config::kv_dim> bv;   // (kv_dim)
+    typename Storage::template matrix<1, Config::d_model> bo;  // (d_model)
+    constexpr const float* q_bias() const noexcept { return bq.data(); }
+    constexpr const float* k_bias() const noexcept { return bk.data(); }
+    constexpr const float* v_bias() const noexcept { return bv.data(); }
+    constexpr const float* o_bias() const noexcept { return bo.data(); }
 };
 
-template <attention_configuration Config>
-struct attention_bias<Config, false> {
+template <attention_configuration Config, class Storage>
+struct attention_bias<Config, false, Storage> {
     static constexpr const float* q_bias() noexcept { return nullptr; }
     static constexpr const float* k_bias() noexcept { return nullptr; }
     static constexpr const float* v_bias() noexcept { return nullptr; }
@@ -59,11 +61,16 @@ struct packed_layout {
     using matrix_type = kernels::packed_matrix<Rows, Cols, Arch>;
 };
 
-// Weights in the `x @ W` convention (a projection from Din to Dout is Din x Dout).
-template <attention_configuration Config, class Layout = row_major_layout>
-struct attention_weights : attention_bias<Config> {
+// Weights in the `x @ W` convention (a projection from Din to Dout is Din x Dout). Storage applies
+// to the row-major layout (a model's weights in flash); packed weights are always owned.
+template <attention_configuration Config, class Layout = row_major_layout, weight_storage Storage = owned_weights>
+struct attention_weights : attention_bias<Config, Config::bias, Storage> {
+    static_assert(Storage::owning || std::is_same_v<Layout, row_major_layout>,
+                  "ctattn: only row-major attention weights can be a view (packed weights are packed in place)");
     template <std::size_t Rows, std::size_t Cols>
-    using matrix_type = typename Layout::template matrix_type<Rows, Cols>;
+    using matrix_type = std::conditional_t<std::is_same_v<Layout, row_major_layout>,
+                                           typename Storage::template matrix<Rows, Cols>,
+                                           typename Layout::template matrix_type<Rows, Cols>>;
     matrix_type<Config::d_model, Config::d_model> wq;  // (d_model, heads * head_dim)
     matrix_type<Config::d_model, Config::kv_dim> wk;   // (d_model, kv_heads * head_dim)
     matrix_type<Config::d_model, Config::kv_dim> wv;   // (d_model, kv_heads * head_dim)

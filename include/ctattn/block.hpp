@@ -15,6 +15,7 @@
 #include "ffn.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/projection.hpp"
+#include "model/weight_storage.hpp"
 #include "position.hpp"
 #include "simd.hpp"
 #include "storage.hpp"
@@ -64,13 +65,16 @@ concept block_configuration = requires {
     B::d_model; B::d_ff; B::kv_dim; B::seq_capacity;
 };
 
-template <block_configuration Block>
+// Owned (Storage = owned_weights) or a view into constant storage (viewed_weights): the block
+// code below runs on either.
+template <block_configuration Block, weight_storage Storage = owned_weights>
 struct block_weights {
-    using norm_weights = typename Block::norm::template weights<Block::d_model>;
-    attention_weights<typename Block::attention> attention;  // wq wk wv wo (+ biases)
-    norm_weights attention_norm;                             // N1: before attention (pre) or after its residual (post)
-    ffn_weights<typename Block::ffn> ffn;                    // w1 w2 (w3) (+ biases)
-    norm_weights ffn_norm;                                   // N2
+    using storage = Storage;
+    using norm_weights = typename Block::norm::template weights<Block::d_model, Storage>;
+    attention_weights<typename Block::attention, row_major_layout, Storage> attention;  // wq wk wv wo (+ biases)
+    norm_weights attention_norm;         // N1: before attention (pre) or after its residual (post)
+    ffn_weights<typename Block::ffn, Storage> ffn;  // w1 w2 (w3) (+ biases)
+    norm_weights ffn_norm;               // N2
 };
 
 // Scratch rows for a block, owned by the caller (model workspace or decoder). Each points to at
@@ -100,8 +104,9 @@ struct transformer_block {
     // x:       rows x d_model, the residual stream of tokens at positions pos0 .. pos0+rows-1; updated in place.
     // k_cache, v_cache: (seq_capacity, kv_dim) rows for this layer; rows pos0.. are written, 0 .. pos0+rows-1 read.
     // The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
-    static void run(const weights_type& w, std::size_t rows, std::size_t pos0, float* x, float* k_cache,
-                    float* v_cache, const block_buffers& buf, const mask_params& mask) noexcept {
+    template <class Storage>
+    static void run(const block_weights<Block, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
+                    float* k_cache, float* v_cache, const block_buffers& buf, const mask_params& mask) noexcept {
         using Norm = typename Block::norm;
         constexpr bool norm_first = Block::placement::norm_first;
 
@@ -134,7 +139,9 @@ struct transformer_block {
 
     // Q/K/V projections (K, V straight into the cache rows), RoPE if the policy says so, the shared
     // attention core over cached keys, output projection into `out` (rows x d_model).
-    static void self_attention(const attention_weights<attention_config>& w, std::size_t rows, std::size_t pos0,
+    template <class Storage>
+    static void self_attention(const attention_weights<attention_config, row_major_layout, Storage>& w,
+                               std::size_t rows, std::size_t pos0,
                                const float* in, float* k_cache, float* v_cache, const block_buffers& buf,
                                const mask_params& mask, float* out) noexcept {
         using A = attention_config;

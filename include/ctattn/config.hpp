@@ -3,6 +3,8 @@
 // through. Invalid combinations stop the build with a static_assert that names the rule.
 #pragma once
 
+#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include <cstddef>
 
 #include "kernels/mask.hpp"

@@ -13,6 +13,8 @@
 // on `simd::scalar_arch` for cores without SIMD.
 #pragma once
 
+#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 #include "attention.hpp"
 #include "config.hpp"
 #include "kernels/aggregate.hpp"

@@ -10,6 +10,7 @@
 
 #include "kernels/activation.hpp"
 #include "kernels/projection.hpp"
+#include "model/weight_storage.hpp"
 #include "simd.hpp"
 #include "storage.hpp"
 
@@ -64,41 +65,42 @@ concept ffn_configuration = requires {
 
 namespace detail {
 // Biases and the gate's third matrix exist only when the kind asks for them.
-template <std::size_t D, std::size_t F, bool Bias>
+template <std::size_t D, std::size_t F, bool Bias, class Storage>
 struct ffn_bias {
-    row_vector<F> b1;  // (d_ff)
-    row_vector<D> b2;  // (d_model)
-    const float* b1_data() const noexcept { return b1.data(); }
-    const float* b2_data() const noexcept { return b2.data(); }
+    typename Storage::template matrix<1, F> b1;  // (d_ff)
+    typename Storage::template matrix<1, D> b2;  // (d_model)
+    constexpr const float* b1_data() const noexcept { return b1.data(); }
+    constexpr const float* b2_data() const noexcept { return b2.data(); }
 };
-template <std::size_t D, std::size_t F>
-struct ffn_bias<D, F, false> {
+template <std::size_t D, std::size_t F, class Storage>
+struct ffn_bias<D, F, false, Storage> {
     static constexpr const float* b1_data() noexcept { return nullptr; }
     static constexpr const float* b2_data() noexcept { return nullptr; }
 };
 
-template <std::size_t D, std::size_t F, bool Gated, bool Bias>
+template <std::size_t D, std::size_t F, bool Gated, bool Bias, class Storage>
 struct ffn_gate {
-    matrix<D, F> w3;   // (d_model, d_ff): the linear "up" branch
-    row_vector<F> b3;  // (d_ff)
-    const float* w3_data() const noexcept { return w3.data(); }
-    const float* b3_data() const noexcept { return b3.data(); }
+    typename Storage::template matrix<D, F> w3;  // (d_model, d_ff): the linear "up" branch
+    typename Storage::template matrix<1, F> b3;  // (d_ff)
+    constexpr const float* w3_data() const noexcept { return w3.data(); }
+    constexpr const float* b3_data() const noexcept { return b3.data(); }
 };
-template <std::size_t D, std::size_t F>
-struct ffn_gate<D, F, true, false> {
-    matrix<D, F> w3;  // (d_model, d_ff)
-    const float* w3_data() const noexcept { return w3.data(); }
+template <std::size_t D, std::size_t F, class Storage>
+struct ffn_gate<D, F, true, false, Storage> {
+    typename Storage::template matrix<D, F> w3;  // (d_model, d_ff)
+    constexpr const float* w3_data() const noexcept { return w3.data(); }
     static constexpr const float* b3_data() noexcept { return nullptr; }
 };
-template <std::size_t D, std::size_t F, bool Bias>
-struct ffn_gate<D, F, false, Bias> {};
+template <std::size_t D, std::size_t F, bool Bias, class Storage>
+struct ffn_gate<D, F, false, Bias, Storage> {};
 }  // namespace detail
 
-template <ffn_configuration C>
-struct ffn_weights : detail::ffn_bias<C::d_model, C::d_ff, C::bias>,
-                     detail::ffn_gate<C::d_model, C::d_ff, C::gated, C::bias> {
-    matrix<C::d_model, C::d_ff> w1;  // (d_model, d_ff): the activated branch
-    matrix<C::d_ff, C::d_model> w2;  // (d_ff, d_model)
+// Owned (Storage = owned_weights) or a view into constant storage (viewed_weights).
+template <ffn_configuration C, weight_storage Storage = owned_weights>
+struct ffn_weights : detail::ffn_bias<C::d_model, C::d_ff, C::bias, Storage>,
+                     detail::ffn_gate<C::d_model, C::d_ff, C::gated, C::bias, Storage> {
+    typename Storage::template matrix<C::d_model, C::d_ff> w1;  // (d_model, d_ff): the activated branch
+    typename Storage::template matrix<C::d_ff, C::d_model> w2;  // (d_ff, d_model)
 };
 
 template <ffn_configuration C, class Arch = simd::default_arch>
@@ -110,7 +112,8 @@ struct feed_forward {
 
     // rows: tokens to transform.  x, y: rows x d_model (y must not overlap x).
     // hidden: rows x d_ff scratch.  up: rows x d_ff scratch, used only by gated kinds (may be null otherwise).
-    static void forward(const weights_type& w, std::size_t rows, const float* x, float* y, float* hidden,
+    template <class Storage>
+    static void forward(const ffn_weights<C, Storage>& w, std::size_t rows, const float* x, float* y, float* hidden,
                         float* up) noexcept {
         using Act = typename C::activation;
         kernels::project<d_model, d_ff, Arch>(rows, x, w.w1.data(), w.b1_data(), hidden);

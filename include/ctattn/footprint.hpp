@@ -3,43 +3,23 @@
 //   flash = weights                         (constant: may live in flash / .rodata)
 //   RAM   = activations + KV + scratch      (layer: input/output rows, K/V rows, Q rows, context, scores;
 //                                            model: token ids and a logits row, KV cache, decoder scratch)
+// A model's weights count in flash only when they are constant: a constexpr model_weights, or a
+// model_weights_view of constant arrays (model/weights_image.hpp). Weights loaded into RAM at
+// start-up (llama2c::load into a model_weights) add ram_bytes_loaded_weights instead.
 // and `static_assert(ctattn::fits<Config>(ram_bytes, flash_bytes))` stops a build that cannot fit.
+// The layer bounds, fits and budget_check are in layer_footprint.hpp (no Boost); this adds models.
 #pragma once
 
 #include <cstddef>
 
-#include "attention.hpp"
 #include "config.hpp"
 #include "kv_cache.hpp"
+#include "layer_footprint.hpp"  // footprint<attention_config>, fits, budget_check
 #include "model.hpp"
+#include "model/weights_image.hpp"
 #include "storage.hpp"
 
 namespace ctattn {
-
-// Byte counts per configuration: an attention_config (one layer) or a model config.
-template <class Config>
-struct footprint;
-
-// One multi-head attention layer (`multi_head_attention<Config>::forward`).
-template <attention_configuration Config>
-struct footprint<Config> {
-    using config = Config;
-
-    // Flash: Wq, Wk, Wv, Wo and the biases when the configuration has them.
-    static constexpr std::size_t weight_bytes = sizeof(attention_weights<Config>);
-
-    // RAM, activations: the caller's input and output rows, seq_capacity x d_model each.
-    static constexpr std::size_t activation_bytes = 2 * sizeof(matrix<Config::seq_capacity, Config::d_model>);
-    // RAM, K and V rows for every position: the layer's part of a KV cache of the same capacity.
-    static constexpr std::size_t kv_bytes = 2 * sizeof(matrix<Config::seq_capacity, Config::kv_dim>);
-    // RAM, the rest of the workspace: Q rows, the concatenated head outputs and one score row.
-    static constexpr std::size_t scratch_bytes = sizeof(attention_workspace<Config>) - kv_bytes;
-    // Optional readout of the attention weights (forward's last argument): not in ram_bytes.
-    static constexpr std::size_t readout_bytes = sizeof(attention_readout<Config>);
-
-    static constexpr std::size_t ram_bytes = activation_bytes + kv_bytes + scratch_bytes;
-    static constexpr std::size_t flash_bytes = weight_bytes;
-};
 
 // A language model decoding token by token (`decoder<Config>`: prefill, then decode_step), the
 // way a device runs one. A full-sequence `language_model::forward` needs forward_bytes instead.
@@ -47,8 +27,11 @@ template <model_configuration Config>
 struct footprint<Config> {
     using config = Config;
 
-    // Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier.
+    // Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier: as one
+    // owned (constexpr) object, or as a contiguous image plus the view that points into it.
     static constexpr std::size_t weight_bytes = sizeof(model_weights<Config>);
+    static constexpr std::size_t weights_image_bytes =
+        weights_image_floats<Config> * sizeof(float) + sizeof(model_weights_view<Config>);
 
     // RAM, activations: the token ids of a full context and one row of logits.
     static constexpr std::size_t activation_bytes =
@@ -60,56 +43,15 @@ struct footprint<Config> {
     static constexpr std::size_t scratch_bytes = sizeof(decoder<Config>) - kv_bytes;
     static constexpr std::size_t readout_bytes = 0;
 
+    // Weights in flash (constant): RAM is the KV cache, activations and the decoder's scratch only.
     static constexpr std::size_t ram_bytes = activation_bytes + kv_bytes + scratch_bytes;
-    static constexpr std::size_t flash_bytes = weight_bytes;
+    static constexpr std::size_t flash_bytes = weight_bytes > weights_image_bytes ? weight_bytes : weights_image_bytes;
+    // Weights copied into RAM at start-up instead (llama2c::load into a model_weights).
+    static constexpr std::size_t ram_bytes_loaded_weights = ram_bytes + weight_bytes;
 
     // A full-sequence forward instead: its workspace and the (seq_capacity, vocab) logits.
     static constexpr std::size_t forward_bytes =
         sizeof(model_workspace<Config>) + sizeof(matrix<Config::seq_capacity, Config::vocab>);
 };
-
-namespace footprint_diagnostics {
-// Deliberately not constexpr: reaching one of these inside a constant expression ends
-// compilation with an error naming the function, i.e. the budget that was exceeded, and the
-// template argument shows the bytes the configuration needs. At run time they do nothing.
-template <std::size_t NeededRamBytes>
-inline void ram_budget_too_small_for_activations_kv_and_scratch(std::size_t /*ram_budget_bytes*/) noexcept {}
-template <std::size_t NeededFlashBytes>
-inline void flash_budget_too_small_for_weights(std::size_t /*flash_budget_bytes*/) noexcept {}
-}  // namespace footprint_diagnostics
-
-// True when a layer of this configuration fits the budgets. In `static_assert` a failing budget
-// is a compile error that names it, e.g. "call to non-'constexpr' function 'void
-// ram_budget_too_small_for_activations_kv_and_scratch<98560>(std::size_t)'"; at run time it
-// simply returns false.
-template <class Config>
-[[nodiscard]] constexpr bool fits(std::size_t ram_bytes, std::size_t flash_bytes) noexcept {
-    using need = footprint<Config>;
-    bool ok = true;
-    if (need::ram_bytes > ram_bytes) {
-        footprint_diagnostics::ram_budget_too_small_for_activations_kv_and_scratch<need::ram_bytes>(ram_bytes);
-        ok = false;
-    }
-    if (need::flash_bytes > flash_bytes) {
-        footprint_diagnostics::flash_budget_too_small_for_weights<need::flash_bytes>(flash_bytes);
-        ok = false;
-    }
-    return ok;
-}
-
-// The same check with the budgets as template arguments, for a message in plain words:
-//   static_assert(ctattn::fits_budget<cfg, 64 * 1024, 256 * 1024>);
-template <class Config, std::size_t RamBytes, std::size_t FlashBytes>
-struct budget_check {
-    static_assert(footprint<Config>::ram_bytes <= RamBytes,
-                  "ctattn: RAM budget too small: activations + K/V + scratch (footprint<Config>::ram_bytes) "
-                  "exceed RamBytes; lower seq_capacity or d_model, or use fewer kv_heads");
-    static_assert(footprint<Config>::flash_bytes <= FlashBytes,
-                  "ctattn: flash budget too small: the weights (footprint<Config>::flash_bytes) exceed FlashBytes");
-    static constexpr bool value = true;
-};
-
-template <class Config, std::size_t RamBytes, std::size_t FlashBytes>
-inline constexpr bool fits_budget = budget_check<Config, RamBytes, FlashBytes>::value;
 
 }  // namespace ctattn

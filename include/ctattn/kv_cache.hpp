@@ -5,7 +5,9 @@
 // re-running the whole prefix, with bit-for-bit the same kernels as the full forward.
 //
 //   static ctattn::decoder<cfg> dec;        // cache + scratch, zero heap (put it in static storage)
-//   dec.attach(weights);
+//   dec.attach(weights);                   // model_weights<cfg> it reads (not copies)
+//   // weights in flash: ctattn::decoder<cfg, arch, 1, ctattn::viewed_weights> reads a
+//   // model_weights_view<cfg> (model/weights_image.hpp), constant arrays read in place
 //   dec.prefill(prompt, n, logits);          // logits of the position after the prompt
 //   dec.decode_step(next, logits);           // one token in, next-token logits out
 #pragma once
@@ -53,8 +55,11 @@ struct all_layers_causal<hana::tuple<Blocks...>> {
 }  // namespace detail
 
 // The decoding state: a KV cache, row scratch for PrefillRows tokens at a time, and the weights it
-// reads. Every call validates first and changes nothing (cache, logits) when it fails.
-template <model_configuration Config, class Arch = simd::default_arch, std::size_t PrefillRows = 1>
+// reads: owned (model_weights) or a view of constant storage (Storage = viewed_weights:
+// model_weights_view), attached by address, never copied. Every call validates first and changes
+// nothing (cache, logits) when it fails.
+template <model_configuration Config, class Arch = simd::default_arch, std::size_t PrefillRows = 1,
+          weight_storage Storage = owned_weights>
 class decoder {
     static_assert(PrefillRows >= 1, "ctattn: the decoder needs PrefillRows >= 1 (tokens per prefill chunk)");
     static_assert(detail::all_layers_causal<typename Config::template per_layer<std::type_identity_t>>::value,
@@ -64,7 +69,7 @@ class decoder {
   public:
     using config = Config;
     using model_type = language_model<Config, Arch>;
-    using weights_type = model_weights<Config>;
+    using weights_type = model_weights<Config, Storage>;
     using cache_type = kv_cache<Config>;
     using scratch_type = activation_scratch<Config, PrefillRows>;
     static constexpr std::size_t vocab_size = Config::vocab;
@@ -134,18 +139,18 @@ class decoder {
 };
 
 // Free-function forms: the shape the generation helper (sample.hpp) is written against.
-template <model_configuration Config, class Arch, std::size_t PrefillRows>
-[[nodiscard]] inline status decode_step(decoder<Config, Arch, PrefillRows>& state, token_id token,
+template <model_configuration Config, class Arch, std::size_t PrefillRows, class Storage>
+[[nodiscard]] inline status decode_step(decoder<Config, Arch, PrefillRows, Storage>& state, token_id token,
                                         float* logits) noexcept {
     return state.decode_step(token, logits);
 }
-template <model_configuration Config, class Arch, std::size_t PrefillRows>
-[[nodiscard]] inline status prefill(decoder<Config, Arch, PrefillRows>& state, const token_id* tokens, std::size_t n,
-                                    float* last_logits) noexcept {
+template <model_configuration Config, class Arch, std::size_t PrefillRows, class Storage>
+[[nodiscard]] inline status prefill(decoder<Config, Arch, PrefillRows, Storage>& state, const token_id* tokens,
+                                    std::size_t n, float* last_logits) noexcept {
     return state.prefill(tokens, n, last_logits);
 }
-template <model_configuration Config, class Arch, std::size_t PrefillRows>
-inline void reset(decoder<Config, Arch, PrefillRows>& state) noexcept {
+template <model_configuration Config, class Arch, std::size_t PrefillRows, class Storage>
+inline void reset(decoder<Config, Arch, PrefillRows, Storage>& state) noexcept {
     state.reset();
 }
 

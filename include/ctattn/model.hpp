@@ -30,6 +30,7 @@
 #include "block.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/scores.hpp"
+#include "model/weight_storage.hpp"
 #include "position.hpp"
 #include "simd.hpp"
 #include "status.hpp"
@@ -45,14 +46,14 @@ using token_id = std::uint32_t;
 // ---- language-model heads ---------------------------------------------------------------
 
 namespace detail {
-template <std::size_t D, std::size_t Vocab, bool Bias>
+template <std::size_t D, std::size_t Vocab, bool Bias, class Storage>
 struct untied_head_weights {
-    matrix<D, Vocab> w_out;   // (d_model, vocab)
-    row_vector<Vocab> b_out;  // (vocab)
+    typename Storage::template matrix<D, Vocab> w_out;  // (d_model, vocab)
+    typename Storage::template matrix<1, Vocab> b_out;  // (vocab)
 };
-template <std::size_t D, std::size_t Vocab>
-struct untied_head_weights<D, Vocab, false> {
-    matrix<D, Vocab> w_out;  // (d_model, vocab)
+template <std::size_t D, std::size_t Vocab, class Storage>
+struct untied_head_weights<D, Vocab, false, Storage> {
+    typename Storage::template matrix<D, Vocab> w_out;  // (d_model, vocab)
 };
 }  // namespace detail
 
@@ -62,8 +63,8 @@ struct untied_head {
     static constexpr const char* name = "untied";
     static constexpr bool tied = false;
     static constexpr bool bias = Bias;
-    template <std::size_t D, std::size_t Vocab>
-    using weights = detail::untied_head_weights<D, Vocab, Bias>;
+    template <std::size_t D, std::size_t Vocab, weight_storage Storage = owned_weights>
+    using weights = detail::untied_head_weights<D, Vocab, Bias, Storage>;
 };
 
 // Tied: the output matrix is the token embedding itself, logits[t] = x . embedding[t]
@@ -72,7 +73,7 @@ struct tied_head {
     static constexpr const char* name = "tied";
     static constexpr bool tied = true;
     static constexpr bool bias = false;
-    template <std::size_t D, std::size_t Vocab>
+    template <std::size_t D, std::size_t Vocab, weight_storage Storage = owned_weights>
     struct weights {};
 };
 
@@ -161,20 +162,32 @@ concept model_configuration = requires {
 
 // ---- weights and scratch ----------------------------------------------------------------
 
-template <model_configuration Config>
+// One weights type family, parameterised by who holds the numbers (model/weight_storage.hpp):
+//   model_weights<Config>       owns them (RAM, or a constexpr object): llama2c::load fills one
+//   model_weights_view<Config>  points at them: constant arrays in flash, a validated blob; built by
+//                               make_weights_view (model/weights_image.hpp), constexpr when the
+//                               arrays are, so the view itself is constant-initialised in .rodata
+// language_model, decoder and transformer_block take either and run the same code.
+template <model_configuration Config, weight_storage Storage = owned_weights>
 struct model_weights {
     static constexpr std::size_t D = Config::d_model, V = Config::vocab, S = Config::seq_capacity;
-    matrix<V, D> embedding;                                                     // (vocab, d_model)
-    typename Config::position::template weights<D, S> positions;                 // learned: (seq_capacity, d_model)
-    typename Config::template per_layer<block_weights> layers;                   // hana::tuple of block_weights
-    typename Config::final_norm::template weights<D> final_norm;                 // (d_model) gain (+ bias)
-    typename Config::head::template weights<D, V> head;                          // untied: (d_model, vocab) (+ bias)
+    using storage = Storage;
+    template <class Block>
+    using layer_weights = block_weights<Block, Storage>;
+    typename Storage::template matrix<V, D> embedding;                          // (vocab, d_model)
+    typename Config::position::template weights<D, S, Storage> positions;        // learned: (seq_capacity, d_model)
+    typename Config::template per_layer<layer_weights> layers;                   // hana::tuple of block_weights
+    typename Config::final_norm::template weights<D, Storage> final_norm;        // (d_model) gain (+ bias)
+    typename Config::head::template weights<D, V, Storage> head;                 // untied: (d_model, vocab) (+ bias)
 
     template <std::size_t I>
-    auto& layer() noexcept { return hana::at_c<I>(layers); }
+    constexpr auto& layer() noexcept { return hana::at_c<I>(layers); }
     template <std::size_t I>
-    const auto& layer() const noexcept { return hana::at_c<I>(layers); }
+    constexpr const auto& layer() const noexcept { return hana::at_c<I>(layers); }
 };
+
+template <model_configuration Config>
+using model_weights_view = model_weights<Config, viewed_weights>;
 
 // Activations for up to Rows tokens at once: Rows = seq_capacity for a full forward, a small
 // chunk for the decoder. Widths are the widest layer's.
@@ -231,7 +244,8 @@ template <model_configuration Config, class Arch = simd::default_arch>
 struct language_model {
     using config = Config;
     using arch = Arch;
-    using weights_type = model_weights<Config>;
+    using weights_type = model_weights<Config>;            // owned; every entry point also takes
+    using view_type = model_weights_view<Config>;          // a view (or any Storage) of the same shapes
     using workspace_type = model_workspace<Config>;
     using position = typename Config::position;
     static constexpr std::size_t vocab_size = Config::vocab;
@@ -244,8 +258,9 @@ struct language_model {
     // tokens[n] -> logits[n x vocab]: row p holds the scores for the token after position p.
     // invalid_argument for null pointers, invalid_length unless 1 <= n <= seq_capacity,
     // invalid_token for an id >= vocab, or a layer's mask status; logits untouched on error.
-    [[nodiscard]] static status forward(const weights_type& w, const token_id* tokens, std::size_t n, float* logits,
-                                        workspace_type& ws) noexcept {
+    template <class Storage>
+    [[nodiscard]] static status forward(const model_weights<Config, Storage>& w, const token_id* tokens,
+                                        std::size_t n, float* logits, workspace_type& ws) noexcept {
         if (tokens == nullptr || logits == nullptr) return status::invalid_argument;
         if (n == 0 || n > seq_capacity) return status::invalid_length;
         if (const status s = check_tokens(tokens, n); s != status::ok) return s;
@@ -293,8 +308,9 @@ struct language_model {
     }
 
     // x rows = embedding[tokens] (+ position pos0 + r for additive position policies).
-    static void embed(const weights_type& w, const token_id* tokens, std::size_t rows, std::size_t pos0,
-                      float* x) noexcept {
+    template <class Storage>
+    static void embed(const model_weights<Config, Storage>& w, const token_id* tokens, std::size_t rows,
+                      std::size_t pos0, float* x) noexcept {
         for (std::size_t r = 0; r < rows; ++r) {
             const float* e = w.embedding.row(tokens[r]);
             float* row = x + r * d_model;
@@ -305,8 +321,8 @@ struct language_model {
 
     // Every block in order over `rows` tokens at positions pos0..; kv_rows(hana::size_c<I>) gives
     // layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each.
-    template <class KvRows>
-    static void run_layers(const weights_type& w, std::size_t rows, std::size_t pos0, float* x,
+    template <class Storage, class KvRows>
+    static void run_layers(const model_weights<Config, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
                            const block_buffers& buffers, KvRows&& kv_rows) noexcept {
         hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<layers>), [&](auto layer_index) {
             using block = typename Config::template block<decltype(layer_index)::value>;
@@ -317,7 +333,9 @@ struct language_model {
     }
 
     // One row of the residual stream -> vocab logits (normed: d_model scratch).
-    static void head_logits(const weights_type& w, const float* x, float* normed, float* logits) noexcept {
+    template <class Storage>
+    static void head_logits(const model_weights<Config, Storage>& w, const float* x, float* normed,
+                            float* logits) noexcept {
         Config::final_norm::template apply<d_model, Arch>(w.final_norm, x, normed);
         head_rows(w, 1, normed, logits);
     }
@@ -326,7 +344,9 @@ struct language_model {
     // a dot product with every embedding row (tied). The tied head is the attention score kernel
     // with the vocabulary as keys: a vector's width of embedding rows per step share each loaded
     // normed vector, and one transpose-and-add replaces that many horizontal sums.
-    static void head_rows(const weights_type& w, std::size_t rows, const float* normed, float* logits) noexcept {
+    template <class Storage>
+    static void head_rows(const model_weights<Config, Storage>& w, std::size_t rows, const float* normed,
+                          float* logits) noexcept {
         if constexpr (Config::head::tied) {
             for (std::size_t r = 0; r < rows; ++r)
                 kernels::dot_rows<d_model, vocab_size, Arch>(normed + r * d_model, w.embedding.data(),

@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 
+#include "model/weight_storage.hpp"
 #include "simd.hpp"
 #include "storage.hpp"
 
@@ -21,7 +22,7 @@ struct no_positions {
     static constexpr const char* name = "none";
     static constexpr bool additive = false;
     static constexpr bool rotary = false;
-    template <std::size_t D, std::size_t Capacity>
+    template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {};
 };
 
@@ -29,13 +30,13 @@ struct sinusoidal_positions {
     static constexpr const char* name = "sinusoidal";
     static constexpr bool additive = true;
     static constexpr bool rotary = false;
-    template <std::size_t D, std::size_t Capacity>
+    template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {};  // computed, nothing stored
 
     // x[0..D) += PE[pos]. The angle is formed in float like llama2.c forms RoPE's: the same on
     // every target, and accurate to ~pos * 1e-7 rad, far inside the model tolerance.
-    template <std::size_t D, std::size_t Capacity>
-    static void add(const weights<D, Capacity>&, std::size_t pos, float* x) noexcept {
+    template <std::size_t D, std::size_t Capacity, class Storage>
+    static void add(const weights<D, Capacity, Storage>&, std::size_t pos, float* x) noexcept {
         for (std::size_t i = 0; i < D; i += 2) {
             const float inv_freq = 1.0f / std::pow(10000.0f, float(i) / float(D));
             const float angle = float(pos) * inv_freq;
@@ -49,12 +50,12 @@ struct learned_positions {
     static constexpr const char* name = "learned";
     static constexpr bool additive = true;
     static constexpr bool rotary = false;
-    template <std::size_t D, std::size_t Capacity>
+    template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {
-        matrix<Capacity, D> table;  // (seq_capacity, d_model)
+        typename Storage::template matrix<Capacity, D> table;  // (seq_capacity, d_model)
     };
-    template <std::size_t D, std::size_t Capacity>
-    static void add(const weights<D, Capacity>& w, std::size_t pos, float* x) noexcept {
+    template <std::size_t D, std::size_t Capacity, class Storage>
+    static void add(const weights<D, Capacity, Storage>& w, std::size_t pos, float* x) noexcept {
         const float* row = w.table.row(pos);
         for (std::size_t i = 0; i < D; ++i) x[i] += row[i];
     }
@@ -68,7 +69,7 @@ struct rotary_positions {
     static constexpr bool additive = false;
     static constexpr bool rotary = true;
     static constexpr float theta = float(Theta);
-    template <std::size_t D, std::size_t Capacity>
+    template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {};
 
     // row: Heads heads of HeadDim floats side by side (a q row, or a k row with kv_heads heads).

@@ -2,15 +2,31 @@
 // `simd::ops<Arch>`: for an xsimd architecture tag the vector is `xsimd::batch<float, Arch>`, for
 // `scalar_arch` it is a single float, so the same loop nest compiles to plain C++ on cores without
 // SIMD (Cortex-M) and to SSE/AVX/AVX-512/NEON elsewhere. `default_arch` is the widest architecture
-// the compiler targets, or `scalar_arch` when built with CTATTN_SIMD_SCALAR or without xsimd.
+// the compiler targets (-march/-mcpu/-mfpu decide), or `scalar_arch` when built with
+// CTATTN_SIMD_SCALAR defined (the override), without xsimd, or for a target xsimd has no arch for.
 #pragma once
+
+#include "cxx_version.hpp"
 
 #include <cmath>
 #include <cstddef>
 #include <type_traits>
 
+// xsimd is used only where it has an architecture for the target. Its configuration header reads
+// nothing but the compiler's target macros, so it is asked first: on Cortex-M (no NEON; MVE is not
+// an xsimd arch), RISC-V without V and x86 without SSE2 the kernels take the scalar path, and
+// xsimd.hpp, which does not even compile against newlib (posix_memalign), is never included.
 #if !defined(CTATTN_SIMD_SCALAR) && defined(__has_include)
-#if __has_include(<xsimd/xsimd.hpp>)
+#if __has_include(<xsimd/config/xsimd_config.hpp>)
+#include <xsimd/config/xsimd_config.hpp>
+#if XSIMD_WITH_SSE2 || XSIMD_WITH_NEON || XSIMD_WITH_NEON64 || (defined(XSIMD_WITH_SVE) && XSIMD_WITH_SVE) || \
+    (defined(XSIMD_WITH_RVV) && XSIMD_WITH_RVV) || (defined(XSIMD_WITH_WASM) && XSIMD_WITH_WASM)
+#define CTATTN_XSIMD_TARGETS_THIS_ARCH 1
+#endif
+#endif
+#endif
+
+#if defined(CTATTN_XSIMD_TARGETS_THIS_ARCH)
 // GCC 12.2 (Debian 12) misreports its own AVX-512 intrinsics once they are inlined into a kernel:
 // `__m512 __Y = __Y;` in _mm512_undefined_ps as an uninitialised read (GCC PR 105593), and the
 // vector loads of a loop that cannot run for a row shorter than one vector (13 floats, 16 lanes)
@@ -28,11 +44,17 @@
 #define CTATTN_SILENCE_INTRINSIC_WARNINGS
 #define CTATTN_RESTORE_WARNINGS
 #endif
+// Bare-metal Cortex-A with NEON (arm-none-eabi, newlib): newlib declares posix_memalign only in
+// POSIX modes (-std=gnu++20), yet xsimd's aligned allocator names it under -std=c++20 too. ctattn
+// never allocates; the same declaration as newlib's just lets xsimd.hpp compile.
+#include <cstdlib>
+#if defined(_NEWLIB_VERSION)
+extern "C" int posix_memalign(void**, std::size_t, std::size_t);
+#endif
 CTATTN_SILENCE_INTRINSIC_WARNINGS
 #include <xsimd/xsimd.hpp>
 CTATTN_RESTORE_WARNINGS
 #define CTATTN_HAS_XSIMD 1
-#endif
 #endif
 
 #if defined(CTATTN_HAS_XSIMD) && XSIMD_VERSION_MAJOR < 8

@@ -3,6 +3,8 @@
 // configuration never gets this far (it is a static_assert in config.hpp).
 #pragma once
 
+#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+
 namespace ctattn {
 
 enum class status : unsigned char {

@@ -1,36 +1,38 @@
 // Firmware test: the real pretrained stories260K checkpoint (llama2.c, 5 layers, d_model 64,
-// 8 heads sharing 4 K/V heads, vocab 512; shared/models/README.md) on a Cortex-M core. The
-// checkpoint file is linked in unchanged (.incbin into .rodata, i.e. flash), llama2c::load
-// converts it into the weights object in RAM (the file stores W as out x in; ctattn wants x @ W),
-// and a decoder with a 128-position KV cache generates greedily from BOS. Checks:
-//   the checkpoint loads; a truncated one is a format_error
-//   24 greedy tokens equal the ones the same decoder produces on the x86-64 host (both the AVX
-//   and the scalar build print this list); the smallest top-1/top-2 logit margin on the host is
-//   0.053, four orders of magnitude above float rounding differences between targets, so an
-//   argmax can only differ here if the arithmetic is wrong.
-// Needs ~1.3 MiB of RAM, so it is built for the MPS2 boards (4 MiB) and not for mps3-an547's
-// 512 KiB DTCM. firmware_main() returns the number of failures.
+// 8 heads sharing 4 K/V heads, vocab 512; shared/models/README.md) on a Cortex-M core, with its
+// weights executed in place from flash: tools/ctattn_gen.py turned the checkpoint into one
+// `const` array in the kernels' layout at build time (ctattn_stories260k_weights.h), a constexpr
+// model_weights_view points into it (both in .rodata), and nothing is copied at start-up. RAM
+// holds only the decoder (KV cache for CTATTN_STORIES260K_SEQ_CAPACITY positions, 512 on the
+// MPS2 boards, 368 on mps3-an547's 512 KiB DTCM) and a row of logits. Checks:
+//   the view is constant-initialised and points into the array
+//   24 greedy tokens from BOS equal the ones the same decoder produces on the x86-64 host (both
+//   the AVX and the scalar build print this list); the smallest top-1/top-2 logit margin on the
+//   host is 0.053, four orders of magnitude above float rounding differences between targets, so
+//   an argmax can only differ here if the arithmetic is wrong.
+// firmware_main() returns the number of failures.
 #include <cstddef>
 
 #include <ctattn/footprint.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn_stories260k_config.hpp>
+#include <ctattn_stories260k_weights.h>
 
 #include "check.hpp"
 #include "print.hpp"
 #include "stack.hpp"
-#include "stories260k_blob.hpp"
 
 namespace {
 
 using namespace ctattn;
-using attention = attention_config<64, 8, 4, 128, false, causal_mask>;
-using block = block_config<attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using config = stacked_model_config<512, 5, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
+using config = ctattn_gen::stories260k::config;
 using arch = simd::default_arch;
 using footprint = ctattn::footprint<config>;
 
 static_assert(ctattn::fits<config>(CTATTN_BOARD_RAM_BYTES, CTATTN_BOARD_FLASH_BYTES));
+// The compile-time bound with the weights in flash: the KV cache (655,360 bytes at 512 positions)
+// plus a few KiB, where loading the weights into RAM would need 1.04 MB more.
+static_assert(config::seq_capacity != 512 || footprint::ram_bytes <= 700000,
+              "stories260K at capacity 512 must fit 700,000 bytes of RAM with its weights in flash");
 
 constexpr token_id bos = 1;
 // Greedy continuation of BOS, from the host run described above.
@@ -41,24 +43,24 @@ constexpr std::size_t steps = sizeof(host_greedy_tokens) / sizeof(host_greedy_to
 }  // namespace
 
 // Named, external objects so tools/footprint.py can read their sizes from the symbol table.
-constinit model_weights<config> stories_weights{};  // RAM here (loaded from the file in flash)
-constinit decoder<config, arch> stories_state{};    // RAM: KV cache + row scratch
-constinit float stories_logits[config::vocab]{};    // RAM: one row of logits
+// Flash: the view (pointers into the array, which is ctattn_stories260k_weights itself).
+constinit const model_weights_view<config> stories_weights = make_weights_view<config>(ctattn_stories260k_weights);
+constinit decoder<config, arch, 1, viewed_weights> stories_state{};  // RAM: KV cache + row scratch
+constinit float stories_logits[config::vocab]{};                     // RAM: one row of logits
 
 namespace {
 
 int run() {
     embedded::checker check;
-    const std::size_t file_bytes = static_cast<std::size_t>(stories260k_end - stories260k_begin);
-    embedded::print("stories260K: ", file_bytes, " bytes of checkpoint in flash, weights ",
-                    sizeof(stories_weights), " bytes, KV cache ", footprint::kv_bytes, " bytes, arch ",
+    embedded::print("stories260K: weights ", sizeof(ctattn_stories260k_weights), " bytes in flash, KV cache ",
+                    footprint::kv_bytes, " bytes for ", config::seq_capacity, " positions, arch ",
                     simd::arch_name<arch>(), "\n");
-
-    check.is_true("a truncated checkpoint is a format_error",
-                  llama2c::load<config>(stories260k_begin, file_bytes - 4, stories_weights) ==
-                      status::format_error);
-    check.is_true("the checkpoint loads into the configuration",
-                  llama2c::load<config>(stories260k_begin, file_bytes, stories_weights) == status::ok);
+    embedded::print("RAM bound ", footprint::ram_bytes, " bytes with the weights in flash, ",
+                    footprint::ram_bytes_loaded_weights, " bytes if they were loaded into RAM\n");
+    check.is_true("the weights view points into the constant array",
+                  stories_weights.embedding.data() == ctattn_stories260k_weights &&
+                      stories_weights.final_norm.gain.data() + config::d_model ==
+                          ctattn_stories260k_weights + weights_image_floats<config>);
 
     stories_state.attach(stories_weights);
     const token_id start = bos;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <ratio>
 
+#include "../model/weight_storage.hpp"
 #include "../simd.hpp"
 #include "../storage.hpp"
 
@@ -97,8 +98,9 @@ inline void rms_norm_row(const float* x, const float* gain, float eps, float* y)
 
 namespace ctattn {
 
-// Norm policies. Each says what weights a norm of width D holds and how it maps one row;
-// blocks and models take them as plain template parameters.
+// Norm policies. Each says what weights a norm of width D holds (owned, or a view into constant
+// storage: model/weight_storage.hpp) and how it maps one row; blocks and models take them as
+// plain template parameters.
 
 // eps as an exact ratio type (std::ratio<Num, Den>) rather than a float template argument: float
 // non-type template parameters are C++20 but not in every compiler (clang < 18).
@@ -127,13 +129,13 @@ struct layer_norm {
     static_assert(Eps::num > 0, "ctattn: layer_norm eps must be positive (it keeps 1/sqrt(var + eps) finite)");
     static constexpr float eps = float(double(Eps::num) / double(Eps::den));
     static constexpr const char* name = "layer_norm";
-    template <std::size_t D>
+    template <std::size_t D, weight_storage Storage = owned_weights>
     struct weights {
-        row_vector<D> gain;  // (d_model)
-        row_vector<D> bias;  // (d_model)
+        typename Storage::template matrix<1, D> gain;  // (d_model)
+        typename Storage::template matrix<1, D> bias;  // (d_model)
     };
-    template <std::size_t D, class Arch>
-    static void apply(const weights<D>& w, const float* x, float* y) noexcept {
+    template <std::size_t D, class Arch, class Storage>
+    static void apply(const weights<D, Storage>& w, const float* x, float* y) noexcept {
         kernels::layer_norm_row<D, Arch>(x, w.gain.data(), w.bias.data(), eps, y);
     }
 };
@@ -145,12 +147,12 @@ struct rms_norm {
     static_assert(Eps::num > 0, "ctattn: rms_norm eps must be positive (it keeps 1/sqrt(mean(x^2) + eps) finite)");
     static constexpr float eps = float(double(Eps::num) / double(Eps::den));
     static constexpr const char* name = "rms_norm";
-    template <std::size_t D>
+    template <std::size_t D, weight_storage Storage = owned_weights>
     struct weights {
-        row_vector<D> gain;  // (d_model)
+        typename Storage::template matrix<1, D> gain;  // (d_model)
     };
-    template <std::size_t D, class Arch>
-    static void apply(const weights<D>& w, const float* x, float* y) noexcept {
+    template <std::size_t D, class Arch, class Storage>
+    static void apply(const weights<D, Storage>& w, const float* x, float* y) noexcept {
         kernels::rms_norm_row<D, Arch>(x, w.gain.data(), eps, y);
     }
 };
@@ -158,10 +160,10 @@ struct rms_norm {
 // Identity: for models without a final norm (the `lm_*` golden cases).
 struct no_norm {
     static constexpr const char* name = "none";
-    template <std::size_t D>
+    template <std::size_t D, weight_storage Storage = owned_weights>
     struct weights {};
-    template <std::size_t D, class Arch>
-    static void apply(const weights<D>&, const float* x, float* y) noexcept {
+    template <std::size_t D, class Arch, class Storage>
+    static void apply(const weights<D, Storage>&, const float* x, float* y) noexcept {
         if (x != y)
             for (std::size_t i = 0; i < D; ++i) y[i] = x[i];
     }
