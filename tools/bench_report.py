@@ -383,28 +383,12 @@ def main():
             w("| %s (%d) | %s | %s | %s |" % (model, steps, impl, "-" if per_token is None else "{:,.0f}".format(per_token),
                                              fmt(ratio(base, per_token), 2) + "x"))
         w("")
-    if data.get("emulated"):
-        w("## Decode on emulated Cortex-M cores (exact instruction counts)")
-        w("")
-        w("`python3 tools/emulated_counts.py --build %s`: the real stories260K checkpoint decodes greedily "
-          "from BOS in firmware (bench/embedded/decode_count_fw.cpp), through ctattn's decoder (its scalar path, "
-          "as every Cortex-M build uses) and through the plain llama2.c-style loops built with the same flags "
-          "(-Os, the firmware setting), under qemu-system-arm with tools/qemu_insn_count.c counting every guest "
-          "instruction. Two images per implementation (8 and 40 steps): the difference of their counts over 32 "
-          "is the cost of one step at positions 8..39. QEMU is not cycle-accurate; the counts are exact and "
-          "repeatable. Both implementations generate the same tokens (checked; exit status %s)." % (
-              " --build ".join(data.get("emulated_builds", [])), data.get("emulated_status", "?")))
-        w("")
-        w("| core (QEMU board) | implementation | instructions per token | plain / this |")
-        w("| --- | --- | --- | --- |")
-        cores = {"mps2-an385": "Cortex-M3, soft float", "mps2-an386": "Cortex-M4F", "mps2-an500": "Cortex-M7"}
-        for r in data["emulated"]:
-            plain = r["impls"].get("plain", {}).get("per_token")
-            for impl, v in r["impls"].items():
-                pt = v["per_token"]
-                w("| %s (%s) | %s | %s | %s |" % (cores.get(r["machine"], "?"), r["machine"], impl,
-                                                 "-" if pt is None else "{:,.0f}".format(pt),
-                                                 fmt(ratio(plain, pt), 2) + "x"))
+    if data.get("emulated"):  # the section tools/emulated_counts.py --doc writes, from the same results
+        sys.path.insert(0, os.path.join(ROOT, "tools"))
+        import emulated_counts
+        for line in emulated_counts.doc_lines(data["emulated"], "python3 tools/emulated_counts.py --build " +
+                                              " --build ".join(data.get("emulated_builds", []))):
+            w(line)
         w("")
     if build_times:
         w("## Build times")

@@ -1,48 +1,58 @@
 // Decode on an emulated Cortex-M core, for instruction counts (tools/qemu_insn_count.c counts every
 // guest instruction the run executes; tools/emulated_counts.py runs the images). The real
 // stories260K checkpoint, linked in unchanged, decodes CTATTN_DECODE_STEPS tokens from BOS,
-// greedily, through one of:
+// greedily, with a KV cache of the model's whole context (512 positions), through one of:
 //   CTATTN_DECODE_IMPL 0: ctattn's decoder (the scalar path, as every Cortex-M build uses), with
 //                         the weights loaded into RAM by llama2c::load;
 //   CTATTN_DECODE_IMPL 1: the plain llama2.c-style loops of bench/plain_loops_impl.hpp, built with
 //                         the same flags, reading the checkpoint's floats in place in flash.
-// Two images per implementation, with two step counts, so that the difference of their counts is
-// the decode steps alone (load, start-up and printing cancel). Both print the greedy tokens, which
-// must agree (the plain model is checked against ctattn on the host, bench/bench_decode.cpp).
+// ctattn_count_mark() runs before every step and after the last: the plugin records its running
+// count at each, so one run gives the exact cost of every position (load, start-up and printing
+// fall outside the marks). Both print the greedy tokens and how many equal the host's
+// (stories260k_greedy_ids.hpp, from bench/embedded/host_greedy_ids.cpp).
 #include <cstddef>
 #include <cstdint>
-
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
 
 #include "../../tests/embedded/print.hpp"
 #include "../../tests/embedded/stories260k_blob.hpp"
 #include "../plain_loops.hpp"
+#include "stories260k_config.hpp"
+#include "stories260k_greedy_ids.hpp"
+
+// One instruction, `bx lr`, so the plugin sees exactly one execution per call. A call the
+// compiler cannot see into, so no work moves across it.
+asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
+    ".global ctattn_count_mark\n"
+    ".type ctattn_count_mark, %function\n"
+    ".thumb_func\n"
+    "ctattn_count_mark:\n"
+    "    bx lr\n"
+    ".size ctattn_count_mark, .-ctattn_count_mark\n"
+    ".previous\n");
+extern "C" void ctattn_count_mark();
 
 namespace {
-
-constexpr std::size_t capacity = 64;  // positions: more than any step count used
+constexpr std::size_t capacity = stories260k::context;
 constexpr std::size_t steps = CTATTN_DECODE_STEPS;
-static_assert(steps < capacity, "decode_count_fw: CTATTN_DECODE_STEPS must stay below the cache capacity");
-constexpr ctattn::token_id bos = 1;
+static_assert(steps <= capacity, "decode_count_fw: CTATTN_DECODE_STEPS must not exceed the cache capacity");
+static_assert(steps <= sizeof(host_greedy_ids) / sizeof(host_greedy_ids[0]));
+using stories260k::argmax;
+using stories260k::bos;
 
-std::size_t argmax(const float* logits, std::size_t n) {
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < n; ++i)
-        if (logits[i] > logits[best]) best = i;
-    return best;
+void report(const char* impl, const std::size_t* tokens) {
+    std::size_t equal = 0;
+    embedded::print(impl, " tokens:");
+    for (std::size_t step = 0; step < steps; ++step) {
+        embedded::print(" ", tokens[step]);
+        equal += tokens[step] == host_greedy_ids[step];
+    }
+    embedded::print("\nhost ids: ", equal, " of ", steps, " equal\n");
 }
-
+std::size_t generated[steps];
 }  // namespace
 
 #if CTATTN_DECODE_IMPL == 0
-namespace {
-using namespace ctattn;
-using attention = attention_config<64, 8, 4, capacity, false, causal_mask>;
-using block = block_config<attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using config = stacked_model_config<512, 5, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
-}  // namespace
-
+using stories260k::config;
 constinit ctattn::model_weights<config> decode_weights{};
 constinit ctattn::decoder<config, ctattn::simd::scalar_arch> decode_state{};
 constinit float decode_logits[config::vocab]{};
@@ -52,13 +62,14 @@ int firmware_main() {
     if (ctattn::llama2c::load<config>(stories260k_begin, bytes, decode_weights) != ctattn::status::ok) return 1;
     decode_state.attach(decode_weights);
     ctattn::token_id token = bos;
-    embedded::print("ctattn tokens:");
     for (std::size_t step = 0; step < steps; ++step) {
+        ctattn_count_mark();
         if (decode_state.decode_step(token, decode_logits) != ctattn::status::ok) return 1;
         token = static_cast<ctattn::token_id>(argmax(decode_logits, config::vocab));
-        embedded::print(" ", std::size_t(token));
+        generated[step] = token;
     }
-    embedded::print("\n");
+    ctattn_count_mark();
+    report("ctattn", generated);
     return 0;
 }
 
@@ -94,13 +105,14 @@ int firmware_main() {
     w.wcls = w.token_embedding;  // tied classifier
     plain_llama_state s{x, xb, xb2, hb, hb2, q, att, logits, key_cache, value_cache};
     int token = int(bos);
-    embedded::print("plain tokens:");
     for (std::size_t step = 0; step < steps; ++step) {
+        ctattn_count_mark();
         plain::llama_forward(shape, w, s, token, int(step));
         token = int(argmax(logits, 512));
-        embedded::print(" ", std::size_t(token));
+        generated[step] = std::size_t(token);
     }
-    embedded::print("\n");
+    ctattn_count_mark();
+    report("plain", generated);
     return 0;
 }
 #endif

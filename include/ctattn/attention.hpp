@@ -128,12 +128,15 @@ template <attention_configuration Config>
 using attention_readout = matrix<Config::heads * Config::seq_capacity, Config::seq_capacity>;
 
 // The attention core for all heads. Queries sit at absolute positions query_pos0 .. +n_queries-1;
-// keys and values at 0 .. n_keys-1 (rows of kv_dim floats, row stride KvStride).
+// keys and values at 0 .. n_keys-1: KV head g's row j at k + g * KvHeadStride + j * KvStride (the
+// defaults: rows of kv_dim floats with the heads side by side; a KV cache laid out head by head
+// passes KvStride = head_dim, KvHeadStride = seq_capacity * head_dim).
 //   q:        n_queries x d_model (row stride d_model), all heads side by side
 //   context:  n_queries x d_model, receives concat_h(O_h)
 //   scores:   scratch of at least n_keys floats
 //   readout:  nullptr, or where P goes: element (h, i, j) at h*readout_head_stride + i*readout_row_stride + j
-template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim>
+template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim,
+          std::size_t KvHeadStride = Config::head_dim>
 inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0, std::size_t n_keys, const float* k,
                    const float* v, const typename Config::mask::params& mask, float* context, float* scores,
                    float* readout = nullptr, std::size_t readout_row_stride = 0,
@@ -143,8 +146,8 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
     constexpr std::size_t head_dim = Config::head_dim;
     for (std::size_t h = 0; h < Config::heads; ++h) {
         const std::size_t kv_head = h / Config::group_size;
-        const float* k_head = k + kv_head * head_dim;
-        const float* v_head = v + kv_head * head_dim;
+        const float* k_head = k + kv_head * KvHeadStride;
+        const float* v_head = v + kv_head * KvHeadStride;
         for (std::size_t i = 0; i < n_queries; ++i) {
             const key_range visible = Mask::visible_keys(mask, query_pos0 + i, n_keys);
             kernels::score_row<head_dim, HeadArch, KvStride>(q + i * Config::d_model + h * head_dim, k_head, n_keys,
@@ -169,7 +172,7 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
 // Scratch as two buffers: kt of head_dim x KeyStride floats, block of tile rows x KeyStride
 // (blocked_attention_scratch, or a model's scratch sized for its widest layer).
 template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim,
-          std::size_t KeyStride = blocked_key_stride<Config::seq_capacity>>
+          std::size_t KeyStride = blocked_key_stride<Config::seq_capacity>, std::size_t KvHeadStride = Config::head_dim>
 inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t query_pos0, std::size_t n_keys,
                            const float* k, const float* v, const typename Config::mask::params& mask, float* context,
                            float* kt, float* block, float* readout = nullptr, std::size_t readout_row_stride = 0,
@@ -180,7 +183,7 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
     static_assert(tile_rows <= blocked_tile_rows_max && key_stride % simd::width<Arch> == 0,
                   "ctattn: the blocked attention scratch does not fit this arch's tiles");
     for (std::size_t g = 0; g < Config::kv_heads; ++g) {
-        kernels::transpose_keys<head_dim, KvStride, key_stride, simd::width<Arch>>(n_keys, k + g * head_dim, kt);
+        kernels::transpose_keys<head_dim, KvStride, key_stride, simd::width<Arch>>(n_keys, k + g * KvHeadStride, kt);
         for (std::size_t h = g * Config::group_size; h < (g + 1) * Config::group_size; ++h)
             for (std::size_t i0 = 0; i0 < n_queries; i0 += tile_rows) {
                 const std::size_t block_rows = n_queries - i0 < tile_rows ? n_queries - i0 : tile_rows;
@@ -217,7 +220,7 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                     }
                     // Over [any.begin, any.end) every row's weights are its own, with 0 outside its run.
                     kernels::aggregate_rows<head_dim, rows, simd::arch_for_width<Arch, head_dim>, key_stride,
-                                            KvStride, D>(any.begin, any.end, block, v + g * head_dim, out_rows);
+                                            KvStride, D>(any.begin, any.end, block, v + g * KvHeadStride, out_rows);
                 });
             }
     }

@@ -3,9 +3,9 @@
 //   post_norm (seed 003, the 2017 paper, PyTorch default):  x = N1(x + Attn(x));   x = N2(x + FFN(x))
 //   pre_norm  (GPT-2, llama):                               x = x + Attn(N1(x));   x = x + FFN(N2(x))
 // The block runs `rows` new tokens at absolute positions pos0.. against K/V rows that live in a
-// caller buffer (the KV cache, or the full-sequence workspace): their new K/V rows are written at
-// pos0.. and attention reads rows 0 .. pos0+rows-1. Full-sequence forward is pos0 = 0, rows = n;
-// one decode step is rows = 1.
+// caller buffer (the KV cache, or the full-sequence workspace), laid out (kv_heads, seq_capacity,
+// head_dim): their new K/V rows are written at pos0.. and attention reads rows 0 .. pos0+rows-1.
+// Full-sequence forward is pos0 = 0, rows = n; one decode step is rows = 1.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,7 @@
 #include "attention.hpp"
 #include "config.hpp"
 #include "ffn.hpp"
+#include "kernels/decode_attention.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/projection.hpp"
 #include "model/weight_storage.hpp"
@@ -86,7 +87,7 @@ struct block_buffers {
     float* sublayer;  // rows x d_model: a sublayer's output before the residual add
     float* hidden;    // rows x d_ff
     float* up;        // rows x d_ff (gated FFN only)
-    float* scores;    // seq_capacity
+    float* scores;    // decode_heads_per_pass x seq_capacity
     // Optional, for the blocked attention core on vector arches (nullptr: one query row at a time):
     float* keys_transposed;  // max head_dim x blocked_key_stride<seq_capacity>
     float* score_block;      // blocked_tile_rows_max x blocked_key_stride<seq_capacity>
@@ -102,7 +103,8 @@ struct transformer_block {
     static constexpr std::size_t kv_dim = Block::kv_dim;
 
     // x:       rows x d_model, the residual stream of tokens at positions pos0 .. pos0+rows-1; updated in place.
-    // k_cache, v_cache: (seq_capacity, kv_dim) rows for this layer; rows pos0.. are written, 0 .. pos0+rows-1 read.
+    // k_cache, v_cache: (kv_heads, seq_capacity, head_dim) for this layer; rows pos0.. of every
+    // head are written, 0 .. pos0+rows-1 read.
     // The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
     template <class Storage>
     static void run(const block_weights<Block, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
@@ -137,16 +139,22 @@ struct transformer_block {
                 Norm::template apply<d_model, Arch>(w.ffn_norm, x + r * d_model, x + r * d_model);
     }
 
-    // Q/K/V projections (K, V straight into the cache rows), RoPE if the policy says so, the shared
-    // attention core over cached keys, output projection into `out` (rows x d_model).
+    // Q/K/V projections, RoPE if the policy says so, the new K/V rows into the cache (head by
+    // head, see below), the attention core over the cached keys, the output projection into `out`
+    // (rows x d_model).
+    // K/V buffers are laid out head by head, (kv_heads, seq_capacity, head_dim): each KV head's
+    // keys are one contiguous run, as are its values, so the attention cores stream them. The
+    // new rows are projected into the context and sublayer scratch (free until attention writes
+    // them) and copied into place.
     template <class Storage>
     static void self_attention(const attention_weights<attention_config, row_major_layout, Storage>& w,
                                std::size_t rows, std::size_t pos0,
                                const float* in, float* k_cache, float* v_cache, const block_buffers& buf,
                                const mask_params& mask, float* out) noexcept {
         using A = attention_config;
-        float* k_new = k_cache + pos0 * kv_dim;
-        float* v_new = v_cache + pos0 * kv_dim;
+        constexpr std::size_t head_dim = A::head_dim, S = A::seq_capacity, head_stride = S * head_dim;
+        float* k_new = buf.context;   // rows x kv_dim
+        float* v_new = buf.sublayer;  // rows x kv_dim
         kernels::project<d_model, d_model, Arch>(rows, in, w.wq.data(), w.q_bias(), buf.q);
         kernels::project<d_model, kv_dim, Arch>(rows, in, w.wk.data(), w.k_bias(), k_new);
         kernels::project<d_model, kv_dim, Arch>(rows, in, w.wv.data(), w.v_bias(), v_new);
@@ -156,16 +164,32 @@ struct transformer_block {
                 Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
             }
         }
-        bool blocked = false;
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t g = 0; g < A::kv_heads; ++g)
+                for (std::size_t d = 0; d < head_dim; ++d) {
+                    k_cache[g * head_stride + (pos0 + r) * head_dim + d] = k_new[r * kv_dim + g * head_dim + d];
+                    v_cache[g * head_stride + (pos0 + r) * head_dim + d] = v_new[r * kv_dim + g * head_dim + d];
+                }
+        bool context_done = false;  // by the scalar decode kernel or the blocked core
+        if constexpr (!uses_blocked_attention<Arch>) {
+            // One token on the scalar path (Cortex-M decode): the decode kernel, heads paired per
+            // KV head, exp by polynomial (kernels/decode_attention.hpp).
+            // A row with a NaN or non-finite score falls through to the one-row core below.
+            context_done =
+                rows == 1 && kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
+                                 buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale,
+                                 buf.scores, buf.context);
+        }
         if constexpr (uses_blocked_attention<Arch>) {
-            blocked = rows > 1 && buf.score_block != nullptr;
-            if (blocked)
-                attend_blocked<A, Arch, kv_dim, blocked_key_stride<A::seq_capacity>>(
+            context_done = rows > 1 && buf.score_block != nullptr;
+            if (context_done)
+                attend_blocked<A, Arch, head_dim, blocked_key_stride<S>, head_stride>(
                     rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.keys_transposed,
                     buf.score_block);
         }
-        if (!blocked)  // one token (decode), or no blocked scratch: one query row at a time
-            attend<A, Arch, kv_dim>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.scores);
+        if (!context_done)  // otherwise, one query row at a time
+            attend<A, Arch, head_dim, head_stride>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context,
+                                                   buf.scores);
         kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
     }
 

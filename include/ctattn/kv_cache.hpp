@@ -23,11 +23,13 @@
 
 namespace ctattn {
 
-// One layer's cached rows. RoPE has already been applied to the keys.
+// One layer's cached rows, head by head: each KV head's keys are one contiguous run that decode
+// streams front to back (and its values another). RoPE has already been applied to the keys.
 template <block_configuration Block>
 struct layer_kv {
-    matrix<Block::seq_capacity, Block::kv_dim> k;  // (seq_capacity, kv_heads * head_dim)
-    matrix<Block::seq_capacity, Block::kv_dim> v;  // (seq_capacity, kv_heads * head_dim)
+    static constexpr std::size_t kv_heads = Block::attention::kv_heads, head_dim = Block::attention::head_dim;
+    matrix<kv_heads * Block::seq_capacity, head_dim> k;  // (kv_heads, seq_capacity, head_dim)
+    matrix<kv_heads * Block::seq_capacity, head_dim> v;  // (kv_heads, seq_capacity, head_dim)
 };
 
 template <model_configuration Config>

@@ -202,7 +202,7 @@ struct activation_scratch {
     matrix<Rows, D> sublayer;  // (rows, d_model)
     matrix<Rows, F> hidden;    // (rows, max d_ff)
     matrix<Config::any_gated_ffn ? Rows : 1, Config::any_gated_ffn ? F : 1> up;  // (rows, max d_ff) if gated
-    row_vector<Config::seq_capacity> scores;                                    // (seq_capacity)
+    matrix<kernels::decode_heads_per_pass, Config::seq_capacity> scores;       // (2, seq_capacity): decode pairs heads
     // The blocked attention core's scratch, for several rows at once on a vector arch; absent (an
     // empty member taking no bytes) for one row and on scalar builds: Cortex-M RAM goes to
     // nothing it does not use.
@@ -234,8 +234,8 @@ struct activation_scratch {
 template <model_configuration Config>
 struct model_workspace {
     activation_scratch<Config, Config::seq_capacity> activations;
-    matrix<Config::seq_capacity, Config::max_kv_dim> k;  // (seq_capacity, kv_dim of the current layer)
-    matrix<Config::seq_capacity, Config::max_kv_dim> v;  // (seq_capacity, kv_dim of the current layer)
+    matrix<Config::seq_capacity, Config::max_kv_dim> k;  // the current layer's (kv_heads, seq_capacity, head_dim)
+    matrix<Config::seq_capacity, Config::max_kv_dim> v;  // the current layer's (kv_heads, seq_capacity, head_dim)
 };
 
 // ---- the model --------------------------------------------------------------------------
