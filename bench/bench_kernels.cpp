@@ -325,8 +325,9 @@ void aggregate_ctattn(benchmark::State& state, std::size_t seq) {
 }
 
 // The blocked core's P V: a register tile per block of query rows, every loaded V vector serving
-// all rows of the block, over the keys the block sees (weights outside a row's run are 0). P sits
-// at the layer's score-block row stride (copied there once, untimed).
+// all rows of the block, over the keys every row sees; each row's other visible keys row by row
+// (masked keys are skipped, docs/design.md "Numeric contract"). P sits at the layer's score-block
+// row stride (copied there once, untimed).
 template <std::size_t D, std::size_t H, class Mask>
 void aggregate_ctattn_blocked(benchmark::State& state, std::size_t seq) {
     constexpr std::size_t hd = D / H, rows = ctattn::kernels::projection_tile_shape<simd_arch>::rows;
@@ -340,9 +341,10 @@ void aggregate_ctattn_blocked(benchmark::State& state, std::size_t seq) {
             for (std::size_t i0 = 0; i0 < seq; i0 += rows)
                 ctattn::kernels::with_row_count<rows>(seq - i0 < rows ? seq - i0 : rows, [&](auto n) {
                     constexpr std::size_t block_rows = decltype(n)::value;
-                    const std::size_t end = Mask::visible_keys({}, i0 + block_rows - 1, seq).end;
+                    ctattn::key_range visible[block_rows];
+                    for (std::size_t r = 0; r < block_rows; ++r) visible[r] = Mask::visible_keys({}, i0 + r, seq);
                     ctattn::kernels::aggregate_rows<hd, block_rows, simd_arch, key_stride, D, D>(
-                        0, end, p.data() + (h * seq + i0) * key_stride, in.v.data() + h * hd,
+                        visible, p.data() + (h * seq + i0) * key_stride, in.v.data() + h * hd,
                         context.data() + i0 * D + h * hd);
                 });
     };

@@ -130,7 +130,9 @@ using attention_readout = matrix<Config::heads * Config::seq_capacity, Config::s
 // The attention core for all heads. Queries sit at absolute positions query_pos0 .. +n_queries-1;
 // keys and values at 0 .. n_keys-1: KV head g's row j at k + g * KvHeadStride + j * KvStride (the
 // defaults: rows of kv_dim floats with the heads side by side; a KV cache laid out head by head
-// passes KvStride = head_dim, KvHeadStride = seq_capacity * head_dim).
+// passes KvStride = head_dim, KvHeadStride = seq_capacity * head_dim). Numeric contract
+// (docs/design.md): finite q, k, v give finite outputs (a row whose float scores overflow is
+// recomputed in double), and a query's output reads only the keys and values it sees.
 //   q:        n_queries x d_model (row stride d_model), all heads side by side
 //   context:  n_queries x d_model, receives concat_h(O_h)
 //   scores:   scratch of at least n_keys floats
@@ -150,9 +152,12 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
         const float* v_head = v + kv_head * KvHeadStride;
         for (std::size_t i = 0; i < n_queries; ++i) {
             const key_range visible = Mask::visible_keys(mask, query_pos0 + i, n_keys);
-            kernels::score_row<head_dim, HeadArch, KvStride>(q + i * Config::d_model + h * head_dim, k_head, n_keys,
-                                                             visible, Config::score_scale, scores);
-            kernels::softmax_row<Arch>(scores, n_keys, visible);
+            const float* q_row = q + i * Config::d_model + h * head_dim;
+            kernels::score_row<head_dim, HeadArch, KvStride>(q_row, k_head, n_keys, visible, Config::score_scale,
+                                                             scores);
+            if (!kernels::softmax_row<Arch>(scores, n_keys, visible))  // a score overflowed, or NaN/inf input
+                kernels::softmax_row_in_double<head_dim, KvStride>(q_row, k_head, n_keys, visible, Config::score_scale,
+                                                                   scores);
             if (readout) {
                 float* out = readout + h * readout_head_stride + i * readout_row_stride;
                 for (std::size_t j = 0; j < n_keys; ++j) out[j] = scores[j];
@@ -169,6 +174,9 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
 // from one register tile (Q rows times K_g^T columns, only the keys some row of the block can see),
 // each row goes through the scaled, masked softmax in place, and P V is a second register tile
 // in which every loaded V vector serves all rows of the block. n_keys <= Config::seq_capacity.
+// Numeric contract (docs/design.md), as attend: a row's output reads only its own visible keys
+// (the score tile computes some masked scores; they are never read, and P V skips masked keys),
+// and a row whose float scores overflowed gets its weights from softmax_row_in_double.
 // Scratch as two buffers: kt of head_dim x KeyStride floats, block of tile rows x KeyStride
 // (blocked_attention_scratch, or a model's scratch sized for its widest layer).
 template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim,
@@ -205,22 +213,24 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                         kernels::score_rows_transposed<head_dim, rows, Arch, D, key_stride, key_stride>(
                             any.begin, any.end, q_rows, kt, block);
                     }
-                    // Weights are written (0 outside a row's run) as far as P V reads them, whole
-                    // vectors past any.end; the readout wants every key.
+                    // Weights are written (0 outside a row's run) up to whole vectors past any.end,
+                    // where softmax's tail may load and store a whole vector; the readout wants every key.
                     constexpr std::size_t W = simd::width<Arch>;
                     const std::size_t any_end_vectors = (any.end + W - 1) / W * W;
                     const std::size_t written = readout || any_end_vectors > n_keys ? n_keys : any_end_vectors;
                     for (std::size_t r = 0; r < rows; ++r) {
                         float* p = block + r * key_stride;
-                        kernels::softmax_row<Arch>(p, written, visible[r], Config::score_scale);
+                        if (!kernels::softmax_row<Arch>(p, written, visible[r], Config::score_scale))
+                            kernels::softmax_row_in_double<head_dim, KvStride>(
+                                q_rows + r * D, k + g * KvHeadStride, written, visible[r], Config::score_scale, p);
                         if (readout) {
                             float* out = readout + h * readout_head_stride + (i0 + r) * readout_row_stride;
                             for (std::size_t j = 0; j < n_keys; ++j) out[j] = p[j];
                         }
                     }
-                    // Over [any.begin, any.end) every row's weights are its own, with 0 outside its run.
+                    // Each row over its own run only: masked keys are skipped, not weighted by 0.
                     kernels::aggregate_rows<head_dim, rows, simd::arch_for_width<Arch, head_dim>, key_stride,
-                                            KvStride, D>(any.begin, any.end, block, v + g * KvHeadStride, out_rows);
+                                            KvStride, D>(visible, block, v + g * KvHeadStride, out_rows);
                 });
             }
     }

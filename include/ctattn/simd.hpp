@@ -158,7 +158,19 @@ struct ops {
     static vec broadcast(float x) noexcept { return vec(x); }
     static vec load(const float* p) noexcept { return vec::load_unaligned(p); }
     static void store(float* p, vec v) noexcept { v.store_unaligned(p); }
-    static vec fma(vec a, vec b, vec c) noexcept { return xsimd::fma(a, b, c); }
+    // Fused wherever the target has FMA, whatever the arch tag: xsimd 8.1's fma for avx512f and
+    // sse4_2 is a*b+c, which the compiler may or may not contract at each inlined site, and
+    // softmax_row needs two sites to round alike (docs/design.md, "Numeric contract").
+    static vec fma(vec a, vec b, vec c) noexcept {
+#if defined(__AVX512F__)
+        if constexpr (width == 16) return vec(_mm512_fmadd_ps(a, b, c));
+#endif
+#if defined(__FMA__)
+        if constexpr (width == 8) return vec(_mm256_fmadd_ps(a, b, c));
+        if constexpr (width == 4) return vec(_mm_fmadd_ps(a, b, c));
+#endif
+        return xsimd::fma(a, b, c);
+    }
     static vec mul(vec a, vec b) noexcept { return a * b; }
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return xsimd::max(a, b); }

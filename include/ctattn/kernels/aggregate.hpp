@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "../simd.hpp"
 #include "mask.hpp"
@@ -62,8 +63,9 @@ inline void aggregate_row(const float* p, const float* v, key_range visible, flo
         detail::aggregate_block<simd::scalar_arch, 1, VStride>(p, v + d, visible, out + d);
 }
 
-// O = P V for a block of Rows query rows of one head over the keys [begin, end), where every
-// row's weights outside its own visible run are 0 (softmax_row writes them so): p is Rows x keys
+// O = P V for a block of Rows query rows of one head over the keys [begin, end), all rows alike
+// (a row's weights outside its own visible run must be 0, and its values finite: the per-row
+// overload below is the one that keeps masked keys out): p is Rows x keys
 // (row stride PStride), v the value rows (stride VStride), out Rows x HeadDim (stride OStride).
 // Column tiles as wide as the projection tile (Rows x tile_vecs accumulators fit the register
 // file), then the leftover vectors, then scalar columns.
@@ -83,6 +85,89 @@ inline void aggregate_rows(std::size_t begin, std::size_t end, const float* p, c
     for (std::size_t d = vectors_end; d < HeadDim; ++d)
         detail::multiply_tile<simd::scalar_arch, Rows, 1, PStride, VStride, OStride>(begin, end, p, v + d, nullptr,
                                                                                     out + d);
+}
+
+namespace detail {
+// The P V register tile with a visible run per row: y[m][0 .. TileVecs*W) = sum over the keys k
+// in visible[m], in key order, of p[m][k] * v[k][...]. Keys every row sees ([common_begin,
+// common_end)) run as multiply_tile's loop; the keys only some rows see (a causal block's
+// diagonal, a sliding window's trailing edge) test each row's run, so a masked key is skipped,
+// never multiplied by 0, and the accumulators stay in registers throughout.
+template <class Arch, std::size_t TileRows, std::size_t TileVecs, std::size_t PStride, std::size_t VStride,
+          std::size_t OStride>
+inline void aggregate_tile(const key_range* visible, key_range any, key_range common, const float* p, const float* v,
+                           float* out) noexcept {
+    using V = simd::ops<Arch>;
+    constexpr std::size_t W = V::width;
+    typename V::vec acc[TileRows][TileVecs];
+    CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m)
+        CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) acc[m][n] = V::zero();
+    // Which rows see key k: before the common run, those whose run begins by k; after it, those
+    // whose run ends past k; with no common run, both tests.
+    enum class side { before, after, anywhere };
+    auto edge_key = [&](std::size_t k, auto where) {
+        typename V::vec v_row[TileVecs];
+        CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) v_row[n] = V::load(v + k * VStride + n * W);
+        CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) {
+            constexpr side at = decltype(where)::value;
+            if (at != side::after && k < visible[m].begin) continue;
+            if (at != side::before && k >= visible[m].end) continue;
+            const typename V::vec pb = V::broadcast(p[m * PStride + k]);
+            CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) acc[m][n] = V::fma(pb, v_row[n], acc[m][n]);
+        }
+    };
+    if (common.empty()) {
+        for (std::size_t k = any.begin; k < any.end; ++k) edge_key(k, std::integral_constant<side, side::anywhere>{});
+    } else {
+        for (std::size_t k = any.begin; k < common.begin; ++k) edge_key(k, std::integral_constant<side, side::before>{});
+        for (std::size_t k = common.begin; k < common.end; ++k) {
+            typename V::vec v_row[TileVecs];
+            CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) v_row[n] = V::load(v + k * VStride + n * W);
+            CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m) {
+                const typename V::vec pb = V::broadcast(p[m * PStride + k]);
+                CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) acc[m][n] = V::fma(pb, v_row[n], acc[m][n]);
+            }
+        }
+        for (std::size_t k = common.end; k < any.end; ++k) edge_key(k, std::integral_constant<side, side::after>{});
+    }
+    CTATTN_UNROLL for (std::size_t m = 0; m < TileRows; ++m)
+        CTATTN_UNROLL for (std::size_t n = 0; n < TileVecs; ++n) V::store(out + m * OStride + n * W, acc[m][n]);
+}
+}  // namespace detail
+
+// O = P V for a block of Rows query rows where row r sees only the keys visible[r]: a masked key
+// is skipped, never multiplied by 0 (0 * NaN is NaN, 0 * inf too: a NaN or inf in a value row
+// that a query must not see would otherwise reach its output). p is Rows x keys (row stride
+// PStride), v the value rows (stride VStride), out Rows x HeadDim (stride OStride). The same
+// column tiles as the overload above; within a tile, the keys all rows see run unconditionally
+// and the few that only some rows see (detail::aggregate_tile) test each row's run.
+template <std::size_t HeadDim, std::size_t Rows, class Arch = simd::default_arch, std::size_t PStride,
+          std::size_t VStride, std::size_t OStride>
+inline void aggregate_rows(const key_range* visible, const float* p, const float* v, float* out) noexcept {
+    key_range any{~std::size_t(0), 0}, common{0, ~std::size_t(0)};  // union's hull and intersection of the runs
+    for (std::size_t r = 0; r < Rows; ++r) {
+        if (!visible[r].empty()) {
+            any.begin = visible[r].begin < any.begin ? visible[r].begin : any.begin;
+            any.end = visible[r].end > any.end ? visible[r].end : any.end;
+        }
+        common.begin = visible[r].begin > common.begin ? visible[r].begin : common.begin;
+        common.end = visible[r].end < common.end ? visible[r].end : common.end;
+    }
+    if (any.empty()) any = {0, 0};
+    if (common.empty()) common = {0, 0};  // nothing all rows see: every key is an edge key
+    constexpr std::size_t W = simd::ops<Arch>::width;
+    constexpr std::size_t tile_vecs = projection_tile_shape<Arch>::vecs;
+    constexpr std::size_t block = tile_vecs * W;
+    constexpr std::size_t blocks_end = HeadDim / block * block;
+    constexpr std::size_t vectors_end = blocks_end + (HeadDim - blocks_end) / W * W;
+    for (std::size_t d = 0; d < blocks_end; d += block)
+        detail::aggregate_tile<Arch, Rows, tile_vecs, PStride, VStride, OStride>(visible, any, common, p, v + d, out + d);
+    if constexpr (vectors_end > blocks_end)
+        detail::aggregate_tile<Arch, Rows, (vectors_end - blocks_end) / W, PStride, VStride, OStride>(
+            visible, any, common, p, v + blocks_end, out + blocks_end);
+    for (std::size_t d = vectors_end; d < HeadDim; ++d)
+        detail::aggregate_tile<simd::scalar_arch, Rows, 1, PStride, VStride, OStride>(visible, any, common, p, v + d,
+                                                                                     out + d);
 }
 
 // O = P V for one head: n_queries rows of weights (row stride p_stride, masked entries 0) against

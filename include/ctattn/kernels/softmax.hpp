@@ -1,13 +1,26 @@
-// Row softmax, max-subtracted: p_j = exp(s_j - max) / sum_k exp(s_k - max). Subtracting the max
-// keeps every exponent <= 0, so scores up to +-1e30 stay finite. Masked keys (outside the visible
-// run, or -inf) get weight exactly 0, and a fully masked row gives all zeros, never NaN.
+// Row softmax, max-subtracted: p_j = exp(t_j - max_k t_k) / sum_k exp(t_k - max_k t_k) over the
+// visible keys, t_j = scale * s_j. The max term is exactly exp(0) = 1, so the sum lies in [1, n]:
+// every finite row of scores (anywhere in +-FLT_MAX, scaled or not) gives finite weights. Masked
+// keys get weight exactly 0. Non-finite scores follow one rule, in the body and the tail of a vector
+// alike (docs/design.md, "Numeric contract"): -inf weighs 0 (a fully masked row is all zeros), +inf
+// entries share the row's weight evenly (the limit of softmax), and a NaN makes the whole visible
+// run NaN.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <limits>
 
 #include "../simd.hpp"
 #include "mask.hpp"
+
+// The rare paths (a row with NaN, +-inf or overflowed scores) are kept out of line, so the
+// regular row's code stays small enough to inline into the attention cores.
+#if defined(__GNUC__) || defined(__clang__)
+#define CTATTN_RARE_PATH __attribute__((cold, noinline))
+#else
+#define CTATTN_RARE_PATH
+#endif
 
 namespace ctattn::kernels {
 
@@ -20,17 +33,47 @@ inline typename simd::ops<Arch>::vec load_tail(const float* src, std::size_t cou
     for (std::size_t t = 0; t < simd::ops<Arch>::width; ++t) lanes[t] = t < count ? src[t] : fill;
     return simd::ops<Arch>::load(lanes);
 }
+
+// The rows the vector pass does not take: their max scaled score fl(scale * max) is NaN, +inf or
+// -inf (a NaN the vector max kept, a +inf, or every visible score -inf). One scalar pass over the
+// run decides: any NaN -> the run is NaN; else k entries of +inf -> 1/k on each of them, 0 on the
+// rest; else (all -inf) zeros.
+CTATTN_RARE_PATH inline void softmax_row_irregular(float* row, std::size_t n, key_range visible, float scale) noexcept {
+    constexpr float plus_inf = std::numeric_limits<float>::infinity();
+    const std::size_t begin = visible.begin, end = visible.end < n ? visible.end : n;
+    bool has_nan = false;
+    std::size_t infinite = 0;
+    for (std::size_t j = begin; j < end; ++j) {
+        const float t = scale * row[j];
+        has_nan = has_nan || t != t;
+        infinite += t == plus_inf ? 1 : 0;
+    }
+    const float share = infinite > 0 ? 1.0f / float(infinite) : 0.0f;
+    for (std::size_t j = begin; j < end; ++j)
+        row[j] = has_nan ? std::numeric_limits<float>::quiet_NaN() : (scale * row[j] == plus_inf ? share : 0.0f);
+    for (std::size_t t = 0; t < begin && t < n; ++t) row[t] = 0.0f;
+    for (std::size_t t = end; t < n; ++t) row[t] = 0.0f;
+}
 }  // namespace detail
 
-// In place over row[0, n): p_j = exp(scale * s_j - scale * max) / sum for keys inside `visible`,
-// 0 for the rest. `scale` folds the 1/sqrt(head_dim) of raw dot products into the exponent (one
-// FMA per element, no separate scaling pass); 1 leaves scores as they are (fma(s, 1, -m) = s - m
-// exactly). scale must be positive, so the max of the raw scores is the max of the scaled ones.
+// In place over row[0, n): p_j = exp(t_j - t_max) / sum for keys inside `visible`, 0 for the rest,
+// with t_j = scale * s_j. `scale` folds the 1/sqrt(head_dim) of raw dot products into the exponent
+// (no separate scaling pass); 1 leaves scores as they are. scale must be positive and finite, so
+// the max of the raw scores gives the max of the scaled ones.
+// The shift is fl(scale * max) = hi plus its rounding residual lo = fma(scale, max, -hi) (exact
+// where the FMA is fused, 0 where it is a*b+c), and the exponent of key j is
+// fma(s_j, scale, -hi) - lo: the max key's is exactly 0 (the same fma gives lo twice), every other
+// is <= 0, so no term overflows and the sum is >= 1. (exp(fma(s, scale, -hi)) alone would leave the
+// max term exp(lo), with |lo| up to half an ulp of scale * max: ~1e4 for raw scores near 1e12,
+// whose exp is inf or 0.)
 // A run's last partial vector goes through the same vector exp as the rest: loaded whole when
 // the row has room (lanes past the run are replaced, whatever they hold, and stored back as 0),
 // else copied lane by lane.
+// Returns false when the row took the rule for NaN, +inf or all -inf (softmax_row_irregular) or a
+// NaN reached the sum; true otherwise (a regular row, or no visible key). Attention cores then
+// recompute that row in double (softmax_row_in_double), where float q and k cannot overflow.
 template <class Arch = simd::default_arch>
-inline void softmax_row(float* row, std::size_t n, key_range visible, float scale = 1.0f) noexcept {
+inline bool softmax_row(float* row, std::size_t n, key_range visible, float scale = 1.0f) noexcept {
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
     const std::size_t begin = visible.begin, end = visible.end < n ? visible.end : n;
@@ -43,39 +86,44 @@ inline void softmax_row(float* row, std::size_t n, key_range visible, float scal
                                 : detail::load_tail<Arch>(row + body_end, tail_count, fill);
     };
 
-    float max = minus_inf;
-    if (begin < end) {
-        typename V::vec m = V::broadcast(minus_inf);
-        for (std::size_t j = begin; j < body_end; j += W) m = V::max(m, V::load(row + j));
-        if (tail_count > 0) m = V::max(m, tail(minus_inf));
-        max = V::reduce_max(m);
-    }
-
-    if (begin >= end || !(max > minus_inf)) {  // fully masked (or every score -inf)
+    if (begin >= end) {  // fully masked: zeros, and nothing irregular about it
         for (std::size_t t = 0; t < n; ++t) row[t] = 0.0f;
-        return;
+        return true;
     }
+    typename V::vec m = V::broadcast(minus_inf);
+    for (std::size_t j = begin; j < body_end; j += W) m = V::max(m, V::load(row + j));
+    if (tail_count > 0) m = V::max(m, tail(minus_inf));
+    const float max = V::reduce_max(m);  // a NaN lane may or may not survive the vector max
 
-    const typename V::vec scale_v = V::broadcast(scale), shift_v = V::broadcast(-(scale * max));
+    // hi is finite unless the max is NaN, +-inf or scales past FLT_MAX: those rows take the rule.
+    const float hi = scale * max;
+    if (!(hi - hi == 0.0f)) {
+        detail::softmax_row_irregular(row, n, visible, scale);
+        return false;
+    }
+    const typename V::vec scale_v = V::broadcast(scale), minus_hi_v = V::broadcast(-hi);
+    const typename V::vec lo_v = V::fma(V::broadcast(max), scale_v, minus_hi_v);  // the same fma as below
     typename V::vec sum_v = V::zero();
     for (std::size_t j = begin; j < body_end; j += W) {
-        const typename V::vec e = V::exp(V::fma(V::load(row + j), scale_v, shift_v));
+        const typename V::vec e = V::exp(V::sub(V::fma(V::load(row + j), scale_v, minus_hi_v), lo_v));
         V::store(row + j, e);
         sum_v = sum_v + e;
     }
     typename V::vec tail_e = V::zero();
     if (tail_count > 0) {  // padded with the max (exp 1), then those lanes zeroed
-        tail_e = V::select_first(tail_count, V::exp(V::fma(tail(max), scale_v, shift_v)), 0.0f);
+        tail_e = V::select_first(tail_count, V::exp(V::sub(V::fma(tail(max), scale_v, minus_hi_v), lo_v)), 0.0f);
         sum_v = sum_v + tail_e;
     }
-    // sum >= ~1: the max term contributes exp(fma(max, scale, -fl(scale * max))) = exp(r) with
-    // |r| below one rounding of scale * max, so the division is always safe.
-    const float inv_sum = 1.0f / V::reduce_add(sum_v);
+    // sum in [1, n] unless a NaN score slipped past the max: then it is NaN, and so is every
+    // visible weight below (NaN * e), the same rule as softmax_row_irregular's.
+    const float sum = V::reduce_add(sum_v);
+    const float inv_sum = 1.0f / sum;
     const typename V::vec inv_v = V::broadcast(inv_sum);
     for (std::size_t j = begin; j < body_end; j += W) V::store(row + j, V::mul(V::load(row + j), inv_v));
     std::size_t zero_from = end;
     if (tail_count > 0 && tail_loads_whole) {
-        V::store(row + body_end, V::mul(tail_e, inv_v));
+        // Lanes past the run are 0 * inv_sum: NaN when the row is, so they are zeroed again.
+        V::store(row + body_end, V::select_first(tail_count, V::mul(tail_e, inv_v), 0.0f));
         zero_from = body_end + W;
     } else if (tail_count > 0) {
         alignas(64) float lanes[W];
@@ -85,12 +133,59 @@ inline void softmax_row(float* row, std::size_t n, key_range visible, float scal
 
     for (std::size_t t = 0; t < begin; ++t) row[t] = 0.0f;
     for (std::size_t t = zero_from; t < n; ++t) row[t] = 0.0f;
+    return sum == sum;
+}
+
+// The weights of one query row computed in double from q and the keys (rows of HeadDim floats,
+// stride KStride): s_j = scale * q . k_j, p_j = exp(s_j - max) / sum over `visible`, 0 elsewhere,
+// rounded once to float. Products of floats are exact in double and |q_d k_jd| <= FLT_MAX^2 ~ 1e77,
+// so for finite q and k every score is finite and so is every weight: the fallback of the
+// attention cores for a row whose float scores overflowed (q . k past FLT_MAX gives +-inf, or NaN
+// from inf - inf). NaN or +-inf in q or k follow the same rule as softmax_row.
+template <std::size_t HeadDim, std::size_t KStride = HeadDim>
+CTATTN_RARE_PATH inline void softmax_row_in_double(const float* q, const float* k, std::size_t n, key_range visible, double scale,
+                                  float* row) noexcept {
+    constexpr double plus_inf = std::numeric_limits<double>::infinity();
+    const std::size_t begin = visible.begin, end = visible.end < n ? visible.end : n;
+    double max = -plus_inf;
+    bool has_nan = false;
+    for (std::size_t j = begin; j < end; ++j) {
+        double dot = 0.0;
+        for (std::size_t d = 0; d < HeadDim; ++d) dot += double(q[d]) * double(k[j * KStride + d]);
+        const double s = scale * dot;
+        has_nan = has_nan || s != s;
+        max = s > max ? s : max;
+    }
+    std::size_t infinite = 0;
+    double sum = 0.0;
+    for (std::size_t j = begin; j < end; ++j) {  // second pass: the dot products again, no scratch
+        double dot = 0.0;
+        for (std::size_t d = 0; d < HeadDim; ++d) dot += double(q[d]) * double(k[j * KStride + d]);
+        const double s = scale * dot;
+        if (max == plus_inf) {
+            infinite += s == plus_inf ? 1 : 0;
+            row[j] = s == plus_inf ? 1.0f : 0.0f;
+        } else {
+            const double e = max > -plus_inf ? std::exp(s - max) : 0.0;
+            sum += e;
+            row[j] = float(e);  // in [0, 1]; rescaled below from the double sum
+        }
+    }
+    // Rounding e to float first costs one extra rounding per weight (e in [0, 1], no underflow
+    // that matters next to the max term's 1).
+    const double inv = has_nan ? std::numeric_limits<double>::quiet_NaN()
+                       : max == plus_inf ? 1.0 / double(infinite)
+                       : sum > 0.0       ? 1.0 / sum
+                                         : 0.0;
+    for (std::size_t j = begin; j < end; ++j) row[j] = float(double(row[j]) * inv);
+    for (std::size_t t = 0; t < begin && t < n; ++t) row[t] = 0.0f;
+    for (std::size_t t = end; t < n; ++t) row[t] = 0.0f;
 }
 
 // Plain softmax over a whole row; -inf entries are masked entries.
 template <class Arch = simd::default_arch>
-inline void softmax_row(float* row, std::size_t n) noexcept {
-    softmax_row<Arch>(row, n, key_range{0, n});
+inline bool softmax_row(float* row, std::size_t n) noexcept {
+    return softmax_row<Arch>(row, n, key_range{0, n});
 }
 
 }  // namespace ctattn::kernels
