@@ -266,12 +266,13 @@ struct multi_head_attention {
     // another arch (attention_workspace<Config> in a scalar_arch layer) runs the one-row core.
     // Returns invalid_argument for null pointers, invalid_length unless 1 <= seq_len <= seq_capacity,
     // invalid_mask for a mask parameter out of range; y and readout are untouched on error.
-    // observer: nullptr, or an observer (trace.hpp) shown Q, K, V, the weights and the head outputs.
-    template <class Layout, class WorkspaceArch, class Observer = no_observer>
+    // observer: optional, an observer (trace.hpp) shown Q, K, V, the weights and the head outputs.
+    template <class Layout, class WorkspaceArch, class... Observer>
     [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w, const float* x, std::size_t seq_len,
                                         float* y, attention_workspace<Config, WorkspaceArch>& ws,
                                         const mask_params& mask = {}, readout_type* readout = nullptr,
-                                        Observer* observer = nullptr) noexcept {
+                                        Observer*... observer) noexcept {
+        static_assert(sizeof...(Observer) <= 1, "ctattn: forward takes at most one observer");
         if (x == nullptr || y == nullptr) return status::invalid_argument;
         if (seq_len == 0 || seq_len > Config::seq_capacity) return status::invalid_length;
         if (const status s = Config::mask::validate(mask, seq_len); s != status::ok) return s;
@@ -287,23 +288,22 @@ struct multi_head_attention {
         else
             attend<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask, ws.context.data(),
                                  ws.scores.data(), weights_out, S, S * S);
-        if constexpr (traced<Observer>)  // K, V rows of kv_dim floats, the heads side by side
-            if (observer != nullptr)
-                detail::notify(observer, attention_trace<Config>{0, seq_len, 0, seq_len, ws.q.data(), ws.k.data(),
-                                                                 ws.v.data(), KvD, Config::head_dim, ws.context.data(),
-                                                                 mask});
+        // K, V rows of kv_dim floats, the heads side by side.
+        (detail::notify(observer, attention_trace<Config>{0, seq_len, 0, seq_len, ws.q.data(), ws.k.data(), ws.v.data(),
+                                                          KvD, Config::head_dim, ws.context.data(), mask}),
+         ...);
         kernels::project<D, D, Arch>(seq_len, ws.context.data(), w.wo, w.o_bias(), y);
         return status::ok;
     }
 
     // Typed overload: whole matrices sized by the configuration.
-    template <class Layout, class WorkspaceArch, class Observer = no_observer>
+    template <class Layout, class WorkspaceArch, class... Observer>
     [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w,
                                         const matrix<Config::seq_capacity, Config::d_model>& x,
                                         std::size_t seq_len, matrix<Config::seq_capacity, Config::d_model>& y,
                                         attention_workspace<Config, WorkspaceArch>& ws, const mask_params& mask = {},
-                                        readout_type* readout = nullptr, Observer* observer = nullptr) noexcept {
-        return forward(w, x.data(), seq_len, y.data(), ws, mask, readout, observer);
+                                        readout_type* readout = nullptr, Observer*... observer) noexcept {
+        return forward(w, x.data(), seq_len, y.data(), ws, mask, readout, observer...);
     }
 };
 

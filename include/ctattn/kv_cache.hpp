@@ -95,32 +95,34 @@ class decoder {
     // receives the logits after the last of them. Errors, checked before anything changes:
     // invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
     // not fit), invalid_token (an id >= vocab).
-    // observer (here and in decode_step): nullptr, or an observer (trace.hpp) shown every layer.
-    template <class Observer = no_observer>
+    // observer (here and in decode_step): optional, an observer (trace.hpp) shown every layer.
+    template <class... Observer>
     [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits,
-                                 Observer* observer = nullptr) noexcept {
+                                 Observer*... observer) noexcept {
+        static_assert(sizeof...(Observer) <= 1, "ctattn: prefill takes at most one observer");
         if (weights_ == nullptr || tokens == nullptr) return status::invalid_argument;
         if (n == 0) return status::invalid_length;
         if (n > capacity - cache_.length) return status::cache_full;
         if (const status s = model_type::check_tokens(tokens, n); s != status::ok) return s;
-        run(tokens, n, last_logits, observer);
+        run(tokens, n, last_logits, observer...);
         return status::ok;
     }
 
     // One token in, the next position's logits (vocab floats) out. cache_full when position()
     // == capacity, invalid_token for id >= vocab, invalid_argument for null logits or no weights.
-    template <class Observer = no_observer>
-    [[nodiscard]] status decode_step(token_id token, float* logits, Observer* observer = nullptr) noexcept {
+    template <class... Observer>
+    [[nodiscard]] status decode_step(token_id token, float* logits, Observer*... observer) noexcept {
+        static_assert(sizeof...(Observer) <= 1, "ctattn: decode_step takes at most one observer");
         if (weights_ == nullptr || logits == nullptr) return status::invalid_argument;
         if (cache_.full()) return status::cache_full;
         if (token >= vocab_size) return status::invalid_token;
-        run(&token, 1, logits, observer);
+        run(&token, 1, logits, observer...);
         return status::ok;
     }
 
   private:
-    template <class Observer>
-    void run(const token_id* tokens, std::size_t n, float* last_logits, Observer* observer) noexcept {
+    template <class... Observer>
+    void run(const token_id* tokens, std::size_t n, float* last_logits, Observer*... observer) noexcept {
         const weights_type& w = *weights_;
         const block_buffers buffers = scratch_.buffers();
         std::size_t rows = 0;
@@ -131,7 +133,7 @@ class decoder {
             model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, [&](auto layer_index) {
                 auto& kv = hana::at(cache_.layers, layer_index);
                 return std::pair<float*, float*>{kv.k.data(), kv.v.data()};
-            }, observer);
+            }, observer...);
             cache_.length += rows;
         }
         if (last_logits != nullptr)

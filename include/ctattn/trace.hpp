@@ -25,11 +25,21 @@
 
 namespace ctattn {
 
-// The observer that is not there: passing it (the default everywhere) traces nothing.
+// Observers are passed as a trailing pointer that untraced calls simply leave out: the entry
+// points take `Observer*... observer` (none, or one), so an untraced instantiation has exactly the
+// parameters it had before tracing existed and compiles to the same code. no_observer names the
+// absence where a type is wanted.
 struct no_observer {};
 
 template <class Observer>
 inline constexpr bool traced = !std::is_same_v<std::remove_cv_t<Observer>, no_observer>;
+
+// What a model hands each block it runs for an observer: the observer and the block's number.
+template <class Observer>
+struct observed_layer {
+    Observer* observer;
+    std::size_t layer;
+};
 
 // One layer's attention over `rows` queries at positions pos0 .. pos0+rows-1 against keys at
 // 0 .. n_keys-1 (a full pass: pos0 = 0, rows = n_keys; a decode step: rows = 1).
@@ -117,11 +127,13 @@ struct residual_trace {
 namespace detail {
 template <class Observer, class Config>
 inline void notify(Observer* observer, const attention_trace<Config>& t) {
-    if constexpr (requires { observer->on_attention(t); }) observer->on_attention(t);
+    if constexpr (requires { observer->on_attention(t); })
+        if (observer != nullptr) observer->on_attention(t);
 }
 template <class Observer>
 inline void notify(Observer* observer, const residual_trace& r) {
-    if constexpr (requires { observer->on_residual(r); }) observer->on_residual(r);
+    if constexpr (requires { observer->on_residual(r); })
+        if (observer != nullptr) observer->on_residual(r);
 }
 }  // namespace detail
 
