@@ -130,8 +130,9 @@ void write_heatmap_svg(Sink&& sink, const heatmap_panel* panels, std::size_t n_p
     const std::size_t panel_w = label_space + cols * cell + 16, panel_h = 24 + label_space + rows * cell + 16;
     const std::size_t grid_rows = (n_panels + columns - 1) / columns;
     const std::size_t grid_cols = n_panels < columns ? n_panels : columns;
-    const std::size_t top = title != nullptr ? 48 : 24;
-    const std::size_t width = grid_cols * panel_w + 16, height = top + grid_rows * panel_h;
+    const std::size_t top = (title != nullptr ? 26 : 0) + 2 * 14 + 8;  // title, two legend lines
+    const std::size_t grid_width = grid_cols * panel_w + 16;
+    const std::size_t width = grid_width > 440 ? grid_width : 440, height = top + grid_rows * panel_h;
 
     out.format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%lu\" "
                "height=\"%lu\" viewBox=\"0 0 %lu %lu\" font-family=\"sans-serif\">\n",
@@ -146,8 +147,10 @@ void write_heatmap_svg(Sink&& sink, const heatmap_panel* panels, std::size_t n_p
         out.text("</text>\n");
     }
     out.format("<text x=\"8\" y=\"%lu\" font-size=\"11\" fill=\"#555555\">rows: the token asking (query); columns: "
-               "the token looked at (key); darker = more attention (shade = sqrt of the weight); hatched = "
-               "masked</text>\n",
+               "the token looked at (key)</text>\n",
+               (unsigned long)(top - 22));
+    out.format("<text x=\"8\" y=\"%lu\" font-size=\"11\" fill=\"#555555\">darker = more attention (shade = square "
+               "root of the weight); hatched = masked</text>\n",
                (unsigned long)(top - 8));
 
     for (std::size_t p = 0; p < n_panels; ++p) {
