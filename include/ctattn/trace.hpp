@@ -1,11 +1,12 @@
-// Tracing: look inside a forward pass or a decode step without changing it. An observer is a
-// policy passed to multi_head_attention::forward, transformer_block::run, language_model::forward
-// or decoder::prefill/decode_step; for every layer it is shown
+// Tracing: look inside a forward pass or a decode step without changing it. An observer is passed
+// by address as the optional last argument of multi_head_attention::forward, language_model::forward
+// or decoder::prefill / decode_step (transformer_block::run takes an observed_layer: the observer
+// and the block's number); for every layer it is shown
 //   - the attention of each head: Q, K, V, the raw scores s_ij = q_i . k_j / sqrt(head_dim), the
 //     masked weights P_ij = softmax_j(mask(s_i)), and the head outputs O_h = P_h V (attention_trace);
 //   - the residual stream before and after each sublayer (residual_trace).
-// The default observer, no_observer, compiles every hook away (`if constexpr`): an untraced build
-// runs the same instructions as before tracing existed.
+// Without an observer the hooks are empty folds over an empty parameter pack: an untraced call has
+// the parameters it had before tracing existed and compiles to the same instructions.
 //
 // An observer implements any of (each is looked for with `requires`, absent ones cost nothing):
 //   template <class Config> void on_attention(const ctattn::attention_trace<Config>& t);
@@ -13,7 +14,8 @@
 // Hooks run after the step they show and read the pass's own buffers, so an observer must copy
 // what it keeps. Q, K, V and O are the pass's own numbers; scores and weights are recomputed from
 // that Q and K on demand (raw_scores, weights: double sums, the mask and scale of the pass), since
-// the attention cores keep neither: they match the cores' weights to float rounding (~1e-7).
+// the attention cores keep neither: they match the cores' weights to float rounding
+// (tests/walkthrough/test_trace.cpp allows 2e-6).
 #pragma once
 
 #include <cmath>
