@@ -23,6 +23,7 @@
 #include "simd.hpp"
 #include "status.hpp"
 #include "storage.hpp"
+#include "trace.hpp"
 
 namespace ctattn {
 
@@ -222,7 +223,7 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                         float* p = block + r * key_stride;
                         if (!kernels::softmax_row<Arch>(p, written, visible[r], Config::score_scale))
                             kernels::softmax_row_in_double<head_dim, KvStride>(
-                                q_rows + r * D, k + g * head_dim, written, visible[r], Config::score_scale, p);
+                                q_rows + r * D, k + g * KvHeadStride, written, visible[r], Config::score_scale, p);
                         if (readout) {
                             float* out = readout + h * readout_head_stride + (i0 + r) * readout_row_stride;
                             for (std::size_t j = 0; j < n_keys; ++j) out[j] = p[j];
@@ -265,11 +266,13 @@ struct multi_head_attention {
     // another arch (attention_workspace<Config> in a scalar_arch layer) runs the one-row core.
     // Returns invalid_argument for null pointers, invalid_length unless 1 <= seq_len <= seq_capacity,
     // invalid_mask for a mask parameter out of range; y and readout are untouched on error.
-    template <class Layout, class WorkspaceArch>
+    // observer: optional, an observer (trace.hpp) shown Q, K, V, the weights and the head outputs.
+    template <class Layout, class WorkspaceArch, class... Observer>
     [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w, const float* x, std::size_t seq_len,
                                         float* y, attention_workspace<Config, WorkspaceArch>& ws,
-                                        const mask_params& mask = {},
-                                        readout_type* readout = nullptr) noexcept {
+                                        const mask_params& mask = {}, readout_type* readout = nullptr,
+                                        Observer*... observer) noexcept {
+        static_assert(sizeof...(Observer) <= 1, "ctattn: forward takes at most one observer");
         if (x == nullptr || y == nullptr) return status::invalid_argument;
         if (seq_len == 0 || seq_len > Config::seq_capacity) return status::invalid_length;
         if (const status s = Config::mask::validate(mask, seq_len); s != status::ok) return s;
@@ -285,18 +288,22 @@ struct multi_head_attention {
         else
             attend<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask, ws.context.data(),
                                  ws.scores.data(), weights_out, S, S * S);
+        // K, V rows of kv_dim floats, the heads side by side.
+        (detail::notify(observer, attention_trace<Config>{0, seq_len, 0, seq_len, ws.q.data(), ws.k.data(), ws.v.data(),
+                                                          KvD, Config::head_dim, ws.context.data(), mask}),
+         ...);
         kernels::project<D, D, Arch>(seq_len, ws.context.data(), w.wo, w.o_bias(), y);
         return status::ok;
     }
 
     // Typed overload: whole matrices sized by the configuration.
-    template <class Layout, class WorkspaceArch>
+    template <class Layout, class WorkspaceArch, class... Observer>
     [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w,
                                         const matrix<Config::seq_capacity, Config::d_model>& x,
                                         std::size_t seq_len, matrix<Config::seq_capacity, Config::d_model>& y,
                                         attention_workspace<Config, WorkspaceArch>& ws, const mask_params& mask = {},
-                                        readout_type* readout = nullptr) noexcept {
-        return forward(w, x.data(), seq_len, y.data(), ws, mask, readout);
+                                        readout_type* readout = nullptr, Observer*... observer) noexcept {
+        return forward(w, x.data(), seq_len, y.data(), ws, mask, readout, observer...);
     }
 };
 

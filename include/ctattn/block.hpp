@@ -20,6 +20,7 @@
 #include "position.hpp"
 #include "simd.hpp"
 #include "storage.hpp"
+#include "trace.hpp"
 
 namespace ctattn {
 
@@ -106,11 +107,14 @@ struct transformer_block {
     // k_cache, v_cache: (kv_heads, seq_capacity, head_dim) for this layer; rows pos0.. of every
     // head are written, 0 .. pos0+rows-1 read.
     // The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
-    template <class Storage>
+    // observed: optional, an observed_layer (trace.hpp): an observer shown this block at work.
+    template <class Storage, class... Observed>
     static void run(const block_weights<Block, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
-                    float* k_cache, float* v_cache, const block_buffers& buf, const mask_params& mask) noexcept {
+                    float* k_cache, float* v_cache, const block_buffers& buf, const mask_params& mask,
+                    const Observed&... observed) noexcept {
         using Norm = typename Block::norm;
         constexpr bool norm_first = Block::placement::norm_first;
+        show(residual_point::block_input, rows, pos0, x, observed...);
 
         // ---- attention sublayer
         const float* attention_in = x;
@@ -119,11 +123,12 @@ struct transformer_block {
                 Norm::template apply<d_model, Arch>(w.attention_norm, x + r * d_model, buf.normed + r * d_model);
             attention_in = buf.normed;
         }
-        self_attention(w.attention, rows, pos0, attention_in, k_cache, v_cache, buf, mask, buf.sublayer);
+        self_attention(w.attention, rows, pos0, attention_in, k_cache, v_cache, buf, mask, buf.sublayer, observed...);
         residual_add(rows, x, buf.sublayer);
         if constexpr (!norm_first)
             for (std::size_t r = 0; r < rows; ++r)
                 Norm::template apply<d_model, Arch>(w.attention_norm, x + r * d_model, x + r * d_model);
+        show(residual_point::after_attention, rows, pos0, x, observed...);
 
         // ---- feed-forward sublayer
         const float* ffn_in = x;
@@ -137,6 +142,15 @@ struct transformer_block {
         if constexpr (!norm_first)
             for (std::size_t r = 0; r < rows; ++r)
                 Norm::template apply<d_model, Arch>(w.ffn_norm, x + r * d_model, x + r * d_model);
+        show(residual_point::block_output, rows, pos0, x, observed...);
+    }
+
+    // Tracing hook: nothing at all without an observer.
+    template <class... Observed>
+    static void show([[maybe_unused]] residual_point point, [[maybe_unused]] std::size_t rows,
+                     [[maybe_unused]] std::size_t pos0, [[maybe_unused]] const float* x,
+                     const Observed&... observed) noexcept {
+        (detail::notify(observed.observer, residual_trace{observed.layer, point, rows, pos0, d_model, x}), ...);
     }
 
     // Q/K/V projections, RoPE if the policy says so, the new K/V rows into the cache (head by
@@ -146,11 +160,11 @@ struct transformer_block {
     // keys are one contiguous run, as are its values, so the attention cores stream them. The
     // new rows are projected into the context and sublayer scratch (free until attention writes
     // them) and copied into place.
-    template <class Storage>
+    template <class Storage, class... Observed>
     static void self_attention(const attention_weights<attention_config, row_major_layout, Storage>& w,
                                std::size_t rows, std::size_t pos0,
                                const float* in, float* k_cache, float* v_cache, const block_buffers& buf,
-                               const mask_params& mask, float* out) noexcept {
+                               const mask_params& mask, float* out, const Observed&... observed) noexcept {
         using A = attention_config;
         constexpr std::size_t head_dim = A::head_dim, S = A::seq_capacity, head_stride = S * head_dim;
         float* k_new = buf.context;   // rows x kv_dim
@@ -190,6 +204,10 @@ struct transformer_block {
         if (!context_done)  // otherwise, one query row at a time
             attend<A, Arch, head_dim, head_stride>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context,
                                                    buf.scores);
+        // The cache laid out head by head.
+        (detail::notify(observed.observer, attention_trace<A>{observed.layer, rows, pos0, pos0 + rows, buf.q, k_cache,
+                                                              v_cache, head_dim, head_stride, buf.context, mask}),
+         ...);
         kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
     }
 

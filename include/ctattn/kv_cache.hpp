@@ -101,37 +101,45 @@ class decoder {
     // receives the logits after the last of them. Errors, checked before anything changes:
     // invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
     // not fit), invalid_token (an id >= vocab), a layer's mask status.
-    [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits) noexcept {
-        return prefill(tokens, n, last_logits, masks());
+    // observer (here and in decode_step): optional, an observer (trace.hpp) shown every layer.
+    template <class... Observer>
+    [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits,
+                                 Observer*... observer) noexcept {
+        return prefill(tokens, n, last_logits, masks(), observer...);
     }
     // The same with the sequence's mask parameters per layer (only causal policies decode, so they
     // are those of user-defined causal masks, e.g. one that hides a left-padded prompt's padding):
     // kept for the following prefill and decode_step calls until reset().
+    template <class... Observer>
     [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits,
-                                 const mask_params& masks) noexcept {
+                                 const mask_params& masks, Observer*... observer) noexcept {
+        static_assert(sizeof...(Observer) <= 1, "ctattn: prefill takes at most one observer");
         if (weights_ == nullptr || tokens == nullptr) return status::invalid_argument;
         if (n == 0) return status::invalid_length;
         if (n > capacity - cache_.length) return status::cache_full;
         if (const status s = model_type::check_tokens(tokens, n); s != status::ok) return s;
         if (const status s = Config::validate_masks(masks, cache_.length + n); s != status::ok) return s;
         if constexpr (stores_masks) masks_ = masks;
-        run(tokens, n, last_logits);
+        run(tokens, n, last_logits, observer...);
         return status::ok;
     }
 
     // One token in, the next position's logits (vocab floats) out. cache_full when position()
     // == capacity, invalid_token for id >= vocab, invalid_argument for null logits or no weights.
-    [[nodiscard]] status decode_step(token_id token, float* logits) noexcept {
+    template <class... Observer>
+    [[nodiscard]] status decode_step(token_id token, float* logits, Observer*... observer) noexcept {
+        static_assert(sizeof...(Observer) <= 1, "ctattn: decode_step takes at most one observer");
         if (weights_ == nullptr || logits == nullptr) return status::invalid_argument;
         if (cache_.full()) return status::cache_full;
         if (token >= vocab_size) return status::invalid_token;
         if (const status s = Config::validate_masks(masks(), cache_.length + 1); s != status::ok) return s;
-        run(&token, 1, logits);
+        run(&token, 1, logits, observer...);
         return status::ok;
     }
 
   private:
-    void run(const token_id* tokens, std::size_t n, float* last_logits) noexcept {
+    template <class... Observer>
+    void run(const token_id* tokens, std::size_t n, float* last_logits, Observer*... observer) noexcept {
         const weights_type& w = *weights_;
         const block_buffers buffers = scratch_.buffers();
         std::size_t rows = 0;
@@ -142,7 +150,7 @@ class decoder {
             model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, masks(), [&](auto layer_index) {
                 auto& kv = hana::at(cache_.layers, layer_index);
                 return std::pair<float*, float*>{kv.k.data(), kv.v.data()};
-            });
+            }, observer...);
             cache_.length += rows;
         }
         if (last_logits != nullptr)

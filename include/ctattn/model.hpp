@@ -293,10 +293,18 @@ struct language_model {
     // sequence); without them every layer gets its defaults, which a key-padding layer rejects.
     // invalid_argument for null pointers, invalid_length unless 1 <= n <= seq_capacity,
     // invalid_token for an id >= vocab, or a layer's mask status; logits untouched on error.
-    template <class Storage>
+    // observer: optional, an observer (trace.hpp) shown every layer.
+    template <class Storage, class... Observer>
     [[nodiscard]] static status forward(const model_weights<Config, Storage>& w, const token_id* tokens,
                                         std::size_t n, float* logits, workspace_type& ws,
-                                        const mask_params& masks = mask_params{}) noexcept {
+                                        Observer*... observer) noexcept {
+        return forward(w, tokens, n, logits, ws, mask_params{}, observer...);
+    }
+    template <class Storage, class... Observer>
+    [[nodiscard]] static status forward(const model_weights<Config, Storage>& w, const token_id* tokens,
+                                        std::size_t n, float* logits, workspace_type& ws, const mask_params& masks,
+                                        Observer*... observer) noexcept {
+        static_assert(sizeof...(Observer) <= 1, "ctattn: forward takes at most one observer");
         if (tokens == nullptr || logits == nullptr) return status::invalid_argument;
         if (n == 0 || n > seq_capacity) return status::invalid_length;
         if (const status s = check_tokens(tokens, n); s != status::ok) return s;
@@ -305,7 +313,7 @@ struct language_model {
         auto& act = ws.activations;
         embed(w, tokens, n, 0, act.x.data());
         run_layers(w, n, 0, act.x.data(), act.buffers(), masks,
-                   [&](auto) { return std::pair<float*, float*>{ws.k.data(), ws.v.data()}; });
+                   [&](auto) { return std::pair<float*, float*>{ws.k.data(), ws.v.data()}; }, observer...);
         for (std::size_t r = 0; r < n; ++r)
             Config::final_norm::template apply<d_model, Arch>(w.final_norm, act.x.row(r), act.normed.row(r));
         head_rows(w, n, act.normed.data(), logits);
@@ -365,14 +373,16 @@ struct language_model {
 
     // Every block in order over `rows` tokens at positions pos0..; kv_rows(hana::size_c<I>) gives
     // layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each; layer I's mask gets masks[I].
-    template <class Storage, class KvRows>
+    template <class Storage, class KvRows, class... Observer>
     static void run_layers(const model_weights<Config, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
-                           const block_buffers& buffers, const mask_params& masks, KvRows&& kv_rows) noexcept {
+                           const block_buffers& buffers, const mask_params& masks, KvRows&& kv_rows,
+                           Observer*... observer) noexcept {
         hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<layers>), [&](auto layer_index) {
             using block = typename Config::template block<decltype(layer_index)::value>;
             const std::pair<float*, float*> kv = kv_rows(layer_index);
             transformer_block<block, position, Arch>::run(hana::at(w.layers, layer_index), rows, pos0, x, kv.first,
-                                                          kv.second, buffers, hana::at(masks, layer_index));
+                                                          kv.second, buffers, hana::at(masks, layer_index),
+                                                          observed_layer<Observer>{observer, decltype(layer_index)::value}...);
         });
     }
 

@@ -1,0 +1,142 @@
+// Tracing: look inside a forward pass or a decode step without changing it. An observer is passed
+// by address as the optional last argument of multi_head_attention::forward, language_model::forward
+// or decoder::prefill / decode_step (transformer_block::run takes an observed_layer: the observer
+// and the block's number); for every layer it is shown
+//   - the attention of each head: Q, K, V, the raw scores s_ij = q_i . k_j / sqrt(head_dim), the
+//     masked weights P_ij = softmax_j(mask(s_i)), and the head outputs O_h = P_h V (attention_trace);
+//   - the residual stream before and after each sublayer (residual_trace).
+// Without an observer the hooks are empty folds over an empty parameter pack: an untraced call has
+// the parameters it had before tracing existed and compiles to the same instructions.
+//
+// An observer implements any of (each is looked for with `requires`, absent ones cost nothing):
+//   template <class Config> void on_attention(const ctattn::attention_trace<Config>& t);
+//   void on_residual(const ctattn::residual_trace& r);
+// Hooks run after the step they show and read the pass's own buffers, so an observer must copy
+// what it keeps. Q, K, V and O are the pass's own numbers; scores and weights are recomputed from
+// that Q and K on demand (raw_scores, weights: double sums, the mask and scale of the pass), since
+// the attention cores keep neither: they match the cores' weights to float rounding
+// (tests/walkthrough/test_trace.cpp allows 2e-6).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <type_traits>
+
+#include "config.hpp"
+#include "kernels/mask.hpp"
+
+namespace ctattn {
+
+// Observers are passed as a trailing pointer that untraced calls simply leave out: the entry
+// points take `Observer*... observer` (none, or one), so an untraced instantiation has exactly the
+// parameters it had before tracing existed and compiles to the same code. no_observer names the
+// absence where a type is wanted.
+struct no_observer {};
+
+template <class Observer>
+inline constexpr bool traced = !std::is_same_v<std::remove_cv_t<Observer>, no_observer>;
+
+// What a model hands each block it runs for an observer: the observer and the block's number.
+template <class Observer>
+struct observed_layer {
+    Observer* observer;
+    std::size_t layer;
+};
+
+// One layer's attention over `rows` queries at positions pos0 .. pos0+rows-1 against keys at
+// 0 .. n_keys-1 (a full pass: pos0 = 0, rows = n_keys; a decode step: rows = 1).
+template <attention_configuration Config>
+struct attention_trace {
+    using config = Config;
+    static constexpr std::size_t heads = Config::heads, kv_heads = Config::kv_heads, head_dim = Config::head_dim,
+                                 d_model = Config::d_model, group_size = Config::group_size;
+
+    std::size_t layer;   // block index in the model (0 for a lone attention layer)
+    std::size_t rows;    // queries traced
+    std::size_t pos0;    // absolute position of the first query
+    std::size_t n_keys;  // keys (and values) at positions 0 .. n_keys-1
+    const float* q;      // rows x d_model: every head's query, after RoPE if any
+    const float* k;      // key j of KV head g at k + g * kv_head_stride + j * kv_row_stride
+    const float* v;      // likewise for values
+    std::size_t kv_row_stride;
+    std::size_t kv_head_stride;
+    const float* context;  // rows x d_model: concat_h(O_h), before the output projection
+    typename Config::mask::params mask;
+
+    const float* query(std::size_t head, std::size_t row) const noexcept { return q + row * d_model + head * head_dim; }
+    const float* key(std::size_t head, std::size_t key_pos) const noexcept {
+        return k + (head / group_size) * kv_head_stride + key_pos * kv_row_stride;
+    }
+    const float* value(std::size_t head, std::size_t key_pos) const noexcept {
+        return v + (head / group_size) * kv_head_stride + key_pos * kv_row_stride;
+    }
+    const float* head_output(std::size_t head, std::size_t row) const noexcept {
+        return context + row * d_model + head * head_dim;
+    }
+    key_range visible(std::size_t row) const noexcept {
+        return Config::mask::visible_keys(mask, pos0 + row, n_keys);
+    }
+
+    // out[0 .. n_keys): s_j = q . k_j / sqrt(head_dim) for every key, masked or not.
+    void raw_scores(std::size_t head, std::size_t row, float* out) const noexcept {
+        const float* qh = query(head, row);
+        for (std::size_t j = 0; j < n_keys; ++j) {
+            const float* kj = key(head, j);
+            double dot = 0.0;
+            for (std::size_t d = 0; d < head_dim; ++d) dot += double(qh[d]) * double(kj[d]);
+            out[j] = float(dot * double(Config::score_scale));
+        }
+    }
+
+    // out[0 .. n_keys): P_j, softmax over the visible keys, 0 for masked ones (all 0 if none is visible).
+    void weights(std::size_t head, std::size_t row, float* out) const noexcept {
+        raw_scores(head, row, out);
+        const key_range vis = visible(row);
+        double max = 0.0;
+        for (std::size_t j = vis.begin; j < vis.end; ++j) max = j == vis.begin || out[j] > max ? double(out[j]) : max;
+        double sum = 0.0;
+        for (std::size_t j = vis.begin; j < vis.end; ++j) sum += std::exp(double(out[j]) - max);
+        for (std::size_t j = 0; j < n_keys; ++j)
+            out[j] = j >= vis.begin && j < vis.end ? float(std::exp(double(out[j]) - max) / sum) : 0.0f;
+    }
+};
+
+// Where in a block the residual stream is shown.
+enum class residual_point {
+    block_input,      // x entering the block (the attention sublayer's residual input)
+    after_attention,  // x after the attention sublayer's residual add (and its norm, post-norm)
+    block_output,     // x after the FFN sublayer's residual add (and its norm, post-norm)
+};
+
+inline constexpr const char* to_string(residual_point p) noexcept {
+    switch (p) {
+        case residual_point::block_input: return "block_input";
+        case residual_point::after_attention: return "after_attention";
+        case residual_point::block_output: return "block_output";
+    }
+    return "unknown";
+}
+
+struct residual_trace {
+    std::size_t layer;
+    residual_point point;
+    std::size_t rows;  // tokens at positions pos0 .. pos0+rows-1
+    std::size_t pos0;
+    std::size_t d_model;
+    const float* x;  // rows x d_model
+};
+
+namespace detail {
+template <class Observer, class Config>
+inline void notify(Observer* observer, const attention_trace<Config>& t) {
+    if constexpr (requires { observer->on_attention(t); })
+        if (observer != nullptr) observer->on_attention(t);
+}
+template <class Observer>
+inline void notify(Observer* observer, const residual_trace& r) {
+    if constexpr (requires { observer->on_residual(r); })
+        if (observer != nullptr) observer->on_residual(r);
+}
+}  // namespace detail
+
+}  // namespace ctattn
