@@ -237,7 +237,7 @@ def doc_lines(results, command):
         "- **KV cache** head by head, (kv_heads, seq_capacity, head_dim): a KV head's keys are one contiguous run "
         "(its values another), read front to back with write-back VLDMs.",
         "- **Projections** (kernels/projection.hpp): one token's row in 16-column strips of the row-major (in, out) "
-        "weights as the checkpoint gives them (no packing). The inner loop, per two steps of k: one VLDM of two x, "
+        "weights (the generated flash array's layout; no other packing). The inner loop, per two steps of k: one VLDM of two x, "
         "four VLDMs of 8 weights, 32 VFMAs, two pointer adds, SUBS, BNE: 41 instructions for 32 multiply-adds (C "
         "gets one VLDR per weight). Leftover columns (172 = 10 x 16 + 12) run the C tile; results are bit-identical "
         "to it (same fma order).", ""]
