@@ -1,11 +1,16 @@
 // Decode on an emulated Cortex-M core, for instruction counts (tools/qemu_insn_count.c counts every
 // guest instruction the run executes; tools/emulated_counts.py runs the images). The real
-// stories260K checkpoint, linked in unchanged, decodes CTATTN_DECODE_STEPS tokens from BOS,
-// greedily, with a KV cache of the model's whole context (512 positions), through one of:
-//   CTATTN_DECODE_IMPL 0: ctattn's decoder (the scalar path, as every Cortex-M build uses), with
-//                         the weights loaded into RAM by llama2c::load;
+// stories260K checkpoint decodes CTATTN_DECODE_STEPS tokens from BOS, greedily, with a KV cache of
+// the model's whole context (512 positions), through one of:
+//   CTATTN_DECODE_IMPL 0: ctattn's decoder (the scalar path, as every Cortex-M build uses), reading
+//                         the weights in place in flash: the constant array tools/ctattn_gen.py
+//                         writes from the checkpoint in the kernels' layout
+//                         (ctattn_stories260k_weights.h), through a constexpr model_weights_view;
 //   CTATTN_DECODE_IMPL 1: the plain llama2.c-style loops of bench/plain_loops_impl.hpp, built with
-//                         the same flags, reading the checkpoint's floats in place in flash.
+//                         the same flags, reading the checkpoint's floats (linked in unchanged
+//                         with .incbin) in place in flash.
+// Both keep only their KV cache and one token's rows in RAM, so both fit the same memory map
+// (tests/embedded/boards/mps3-an547-counts.ld on the Cortex-M55 board).
 // ctattn_count_mark() runs before every step and after the last: the plugin records its running
 // count at each, so one run gives the exact cost of every position (load, start-up and printing
 // fall outside the marks). Both print the greedy tokens and how many equal the host's
@@ -14,8 +19,13 @@
 #include <cstdint>
 
 #include "../../tests/embedded/print.hpp"
+#if CTATTN_DECODE_IMPL == 0
+#include <ctattn/model/weights_image.hpp>
+#include <ctattn_stories260k_weights.h>
+#else
 #include "../../tests/embedded/stories260k_blob.hpp"
 #include "../plain_loops.hpp"
+#endif
 #include "stories260k_config.hpp"
 #include "stories260k_greedy_ids.hpp"
 
@@ -53,13 +63,16 @@ std::size_t generated[steps];
 
 #if CTATTN_DECODE_IMPL == 0
 using stories260k::config;
-constinit ctattn::model_weights<config> decode_weights{};
-constinit ctattn::decoder<config, ctattn::simd::scalar_arch> decode_state{};
+static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weights_image_floats<config>,
+              "decode_count_fw: the generated weights image does not match stories260k::config");
+// Flash: the view (pointers into the generated constant array). RAM: the KV cache (512 positions)
+// and one token's rows, and the logits.
+constinit const ctattn::model_weights_view<config> decode_weights =
+    ctattn::make_weights_view<config>(ctattn_stories260k_weights);
+constinit ctattn::decoder<config, ctattn::simd::scalar_arch, 1, ctattn::viewed_weights> decode_state{};
 constinit float decode_logits[config::vocab]{};
 
 int firmware_main() {
-    const std::size_t bytes = static_cast<std::size_t>(stories260k_end - stories260k_begin);
-    if (ctattn::llama2c::load<config>(stories260k_begin, bytes, decode_weights) != ctattn::status::ok) return 1;
     decode_state.attach(decode_weights);
     ctattn::token_id token = bos;
     for (std::size_t step = 0; step < steps; ++step) {
