@@ -416,11 +416,10 @@ TEST_CASE("sampling makes no heap allocation", "[sample][alloc]") {
     CHECK(after == before);
     CHECK(sink > 0);
 
-    // The counter itself works: a vector allocates.
-    const std::size_t v0 = ctattn_test::heap_allocations();
-    std::vector<int> grows(100, 1);
-    CHECK(ctattn_test::heap_allocations() > v0);
-    CHECK(grows.size() == 100);
+    // The counter itself works: every replaced allocation function, called through a volatile
+    // function pointer (a std::vector here would be an allocation clang may elide).
+    const ctattn_test::heap_self_check counter = ctattn_test::check_heap_counting();
+    CHECK(counter.ok());
 }
 
 TEST_CASE("the top-k and nucleus selections equal the sorted definitions", "[sample]") {

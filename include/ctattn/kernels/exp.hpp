@@ -16,6 +16,8 @@
 // xsimd::exp stay.
 #pragma once
 
+#include "../cxx_version.hpp"
+
 #include <bit>
 #include <cstdint>
 

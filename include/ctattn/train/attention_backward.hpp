@@ -21,9 +21,12 @@
 namespace ctattn::train {
 
 // Queries at positions 0 .. n-1 against keys 0 .. n-1 (a full training sequence).
-//   q, d_context, dq: n x d_model;  k, v, dk, dv: n x kv_dim.  dq, dk, dv are overwritten.
+//   q, d_context, dq: n x d_model;  dk, dv: n x kv_dim.  dq, dk, dv are overwritten.
+//   k, v: KV head g's row j at k + g * KvHeadStride + j * KvStride, as `attend` reads them (the
+//   defaults: n x kv_dim rows; the block's tape holds the cache layout, head by head).
 //   p_row, dp_row: scratch of at least n floats each.
-template <attention_configuration Config, class Arch = simd::default_arch>
+template <attention_configuration Config, class Arch = simd::default_arch, std::size_t KvStride = Config::kv_dim,
+          std::size_t KvHeadStride = Config::head_dim>
 inline void attention_gradient(std::size_t n, const float* q, const float* k, const float* v,
                                const typename Config::mask::params& mask, const float* d_context, float* dq,
                                float* dk, float* dv, float* p_row, float* dp_row) noexcept {
@@ -37,14 +40,15 @@ inline void attention_gradient(std::size_t n, const float* q, const float* k, co
         for (std::size_t i = 0; i < n; ++i) {
             const key_range visible = Mask::visible_keys(mask, i, n);
             const float* q_row = q + i * D + h * head_dim;
-            kernels::score_row<head_dim, HeadArch, KV>(q_row, k + g * head_dim, n, visible, Config::score_scale,
+            kernels::score_row<head_dim, HeadArch, KvStride>(q_row, k + g * KvHeadStride, n, visible, Config::score_scale,
                                                        p_row);
             kernels::softmax_row<Arch>(p_row, n, visible);
-            aggregate_row_gradient<head_dim, HeadArch, KV>(p_row, v + g * head_dim, d_context + i * D + h * head_dim,
-                                                           n, visible, dp_row, dv + g * head_dim);
+            aggregate_row_gradient<head_dim, HeadArch, KvStride, KV>(p_row, v + g * KvHeadStride,
+                                                                     d_context + i * D + h * head_dim, n, visible,
+                                                                     dp_row, dv + g * head_dim);
             softmax_row_gradient(p_row, dp_row, n, visible, dp_row);
-            score_row_gradient<head_dim, KV>(q_row, k + g * head_dim, dp_row, visible, Config::score_scale,
-                                             dq + i * D + h * head_dim, dk + g * head_dim);
+            score_row_gradient<head_dim, KvStride, KV>(q_row, k + g * KvHeadStride, dp_row, visible,
+                                                       Config::score_scale, dq + i * D + h * head_dim, dk + g * head_dim);
         }
     }
 }

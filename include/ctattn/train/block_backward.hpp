@@ -34,8 +34,8 @@ struct block_tape {
     matrix<S, D> x_in;                          // (seq, d_model): block input
     matrix<pre ? S : 1, pre ? D : 1> attn_in;   // (seq, d_model): N1(x), pre-norm only
     matrix<S, D> q;                             // (seq, d_model): queries after RoPE
-    matrix<S, KV> k;                            // (seq, kv_dim): keys after RoPE
-    matrix<S, KV> v;                            // (seq, kv_dim)
+    matrix<S, KV> k;                            // (kv_heads, seq, head_dim), as the KV cache: keys after RoPE
+    matrix<S, KV> v;                            // (kv_heads, seq, head_dim)
     matrix<S, D> context;                       // (seq, d_model): concat of the heads' outputs
     matrix<pre ? 1 : S, pre ? 1 : D> sum1;      // (seq, d_model): x + A(x), N1's input, post-norm only
     matrix<S, D> mid;                           // (seq, d_model): residual stream between the sublayers
@@ -125,8 +125,10 @@ struct block_training {
         float* d_context = buf.d_tmp;
         projection_input_gradient<D, D, Arch>(n, dx, w.attention.wo.data(), d_context, false);
         projection_weight_gradient<D, D>(n, t.context.data(), dx, g.attention.wo.data(), bias_of(g.attention, 3));
-        attention_gradient<A, Arch>(n, t.q.data(), t.k.data(), t.v.data(), typename Block::mask::params{}, d_context,
-                                    buf.dq, buf.dk, buf.dv, buf.p_row, buf.dp_row);
+        // The tape's K/V are in the cache layout self_attention writes: head by head.
+        attention_gradient<A, Arch, A::head_dim, A::seq_capacity * A::head_dim>(
+            n, t.q.data(), t.k.data(), t.v.data(), typename Block::mask::params{}, d_context, buf.dq, buf.dk, buf.dv,
+            buf.p_row, buf.dp_row);
         if constexpr (Position::rotary)
             for (std::size_t r = 0; r < n; ++r) {
                 rope_row_gradient<A::head_dim, A::heads, Position>(buf.dq + r * D, r);

@@ -12,13 +12,14 @@
 
 namespace ctattn::train {
 
-template <std::size_t HeadDim, std::size_t KStride = HeadDim>
+// k rows have stride KStride, dk rows DkStride (the cache layout of k need not be dk's).
+template <std::size_t HeadDim, std::size_t KStride = HeadDim, std::size_t DkStride = KStride>
 inline void score_row_gradient(const float* q, const float* k, const float* ds, key_range visible, float scale,
                                float* dq, float* dk) noexcept {
     for (std::size_t j = visible.begin; j < visible.end; ++j) {
         const float g = scale * ds[j];
         const float* k_row = k + j * KStride;
-        float* dk_row = dk + j * KStride;
+        float* dk_row = dk + j * DkStride;
         for (std::size_t d = 0; d < HeadDim; ++d) {
             dq[d] += g * k_row[d];
             dk_row[d] += g * q[d];
