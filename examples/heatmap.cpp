@@ -17,6 +17,8 @@
 #include <ctattn/tokenizer.hpp>
 #include <ctattn/trace.hpp>
 
+#include "example_models.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,20 +28,9 @@
 namespace {
 
 using namespace ctattn;
+using namespace ctattn_examples;
 
-// ---- the two models (as in tiny_lm) ---------------------------------------------------------
-
-using stories_block = block_config<attention_config<64, 8, 4, 256, false, causal_mask>, ffn_config<64, swiglu, 172>,
-                                   rms_norm<eps_1e_minus<5>>, pre_norm>;
-using stories_config =
-    stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
-
-using local_block = block_config<attention_config<24, 4, 2, 48, false, sliding_window_mask<8>>,
-                                 ffn_config<24, swiglu, 40>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using global_block = block_config<attention_config<24, 4, 2, 48, false, causal_mask>, ffn_config<24, swiglu, 64>,
-                                  rms_norm<eps_1e_minus<5>>, pre_norm>;
-using tiny_config =
-    model_config<32, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<>, local_block, global_block>;
+// ---- the two models: example_models.hpp (as in tiny_lm) -------------------------------------
 
 constexpr std::size_t max_positions = 64, max_layers = 5, max_heads = 8;
 
@@ -71,41 +62,10 @@ model_weights<tiny_config> tiny_weights;
 decoder<stories_config> stories_decoder;
 decoder<tiny_config> tiny_decoder;
 tokenizer<512, 8192> stories_tokenizer;
-constexpr std::size_t max_file_bytes = 1u << 21;  // stories260K.bin is 1,056,540 bytes
 unsigned char file_buffer[max_file_bytes];
 
-template <class M>
-void fill(M& m, std::uint32_t& state, float scale, float centre = 0.0f) {
-    for (std::size_t i = 0; i < M::size; ++i) {
-        state = state * 1664525u + 1013904223u;
-        m[i] = centre + scale * (float(state >> 8) / float(1u << 24) - 0.5f);
-    }
-}
-
-void build_tiny_model() {  // tiny_lm's deterministic weights
-    std::uint32_t state = 2024u;
-    fill(tiny_weights.embedding, state, 2.0f);
-    hana::for_each(tiny_weights.layers, [&](auto& layer) {
-        fill(layer.attention.wq, state, 0.7f);
-        fill(layer.attention.wk, state, 0.7f);
-        fill(layer.attention.wv, state, 0.7f);
-        fill(layer.attention.wo, state, 0.7f);
-        fill(layer.ffn.w1, state, 0.7f);
-        fill(layer.ffn.w3, state, 0.7f);
-        fill(layer.ffn.w2, state, 0.5f);
-        fill(layer.attention_norm.gain, state, 0.2f, 1.0f);
-        fill(layer.ffn_norm.gain, state, 0.2f, 1.0f);
-    });
-    fill(tiny_weights.final_norm.gain, state, 0.2f, 1.0f);
-    fill(tiny_weights.head.w_out, state, 1.5f);
-}
-
-std::size_t read_file(const char* path) {
-    std::FILE* f = std::fopen(path, "rb");
-    if (f == nullptr) return 0;
-    const std::size_t n = std::fread(file_buffer, 1, max_file_bytes, f);
-    std::fclose(f);
-    return n;
+status read_file(const char* path, std::size_t& size) {
+    return ctattn_examples::read_file(path, file_buffer, max_file_bytes, size);
 }
 
 // ---- decoding, traced ------------------------------------------------------------------------
@@ -216,7 +176,7 @@ int main(int argc, char** argv) {
     const char* pass = trace_forward ? "language_model::forward" : "decode steps";
 
     if (model_path == nullptr) {
-        build_tiny_model();
+        build_tiny_model(tiny_weights);
         const status s = decode(tiny_decoder, tiny_weights, steps, trace_forward);
         std::printf("built-in model, %zu tokens greedy from BOS, traced %s: %s\n", steps, pass, to_string(s));
         if (s != status::ok) return 1;
@@ -229,16 +189,22 @@ int main(int argc, char** argv) {
         return write_all(out_dir, "built-in model", steps, {words, nullptr}, tooltips) ? 0 : 1;
     }
 
-    const std::size_t size = read_file(model_path);
+    std::size_t size = 0;
+    if (const status s = read_file(model_path, size); s != status::ok) {
+        std::fprintf(stderr, "%s: %s\n", model_path, to_string(s));
+        return 1;
+    }
     if (const status s = llama2c::load<stories_config>(file_buffer, size, stories_weights); s != status::ok) {
         std::fprintf(stderr, "%s: %s (expected stories260K's shape)\n", model_path, to_string(s));
         return 1;
     }
     bool have_tokenizer = false;
     if (tokenizer_path != nullptr) {
-        const std::size_t tok_size = read_file(tokenizer_path);
-        have_tokenizer = stories_tokenizer.load(file_buffer, tok_size) == status::ok;
-        std::printf("%s: %s\n", tokenizer_path, have_tokenizer ? "loaded" : "not a 512-piece llama2.c tokenizer");
+        std::size_t tok_size = 0;
+        const status read = read_file(tokenizer_path, tok_size);
+        have_tokenizer = read == status::ok && stories_tokenizer.load(file_buffer, tok_size) == status::ok;
+        std::printf("%s: %s\n", tokenizer_path,
+                    have_tokenizer ? "loaded" : read != status::ok ? to_string(read) : "not a 512-piece llama2.c tokenizer");
     }
     const status s = decode(stories_decoder, stories_weights, steps, trace_forward);
     std::printf("stories260K, %zu tokens greedy from BOS, traced %s: %s\n", steps, pass, to_string(s));

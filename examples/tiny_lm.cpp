@@ -13,6 +13,8 @@
 #include <ctattn/sample.hpp>
 #include <ctattn/tokenizer.hpp>
 
+#include "example_models.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -22,22 +24,9 @@
 namespace {
 
 using namespace ctattn;
+using namespace ctattn_examples;
 
-// ---- the two models -----------------------------------------------------------------------
-
-// stories260K: dim 64, 8 heads sharing 4 KV heads, SwiGLU 172, 5 layers, vocab 512, tied head.
-// Capacity 256 positions (the checkpoint was trained for 512; the cache costs 5*2*256*32*4 bytes).
-using stories_block = block_config<attention_config<64, 8, 4, 256, false, causal_mask>, ffn_config<64, swiglu, 172>,
-                                   rms_norm<eps_1e_minus<5>>, pre_norm>;
-using stories_config = stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
-
-// The built-in model: two different layers in one Hana tuple, a sliding-window layer below a
-// full causal one, both llama-style (RoPE, grouped-query attention, SwiGLU).
-using local_block = block_config<attention_config<24, 4, 2, 48, false, sliding_window_mask<8>>,
-                                 ffn_config<24, swiglu, 40>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using global_block = block_config<attention_config<24, 4, 2, 48, false, causal_mask>, ffn_config<24, swiglu, 64>,
-                                  rms_norm<eps_1e_minus<5>>, pre_norm>;
-using tiny_config = model_config<32, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<>, local_block, global_block>;
+// ---- the two models (example_models.hpp) ---------------------------------------------------
 
 model_weights<stories_config> stories_weights;
 model_weights<tiny_config> tiny_weights;
@@ -47,43 +36,10 @@ sampler<512> stories_sampler{sampling_params{}, 0};
 sampler<32> tiny_sampler{sampling_params{}, 0};
 tokenizer<512, 8192> stories_tokenizer;
 
-constexpr std::size_t max_file_bytes = 1u << 21;  // 2 MiB: room for stories260K.bin (1,056,540 bytes)
 unsigned char file_buffer[max_file_bytes];
 
-// Deterministic weights for the built-in model: a fixed LCG, scaled like an initialised layer.
-template <class M>
-void fill(M& m, std::uint32_t& state, float scale, float centre = 0.0f) {
-    for (std::size_t i = 0; i < M::size; ++i) {
-        state = state * 1664525u + 1013904223u;
-        m[i] = centre + scale * (float(state >> 8) / float(1u << 24) - 0.5f);
-    }
-}
-
-void build_tiny_model() {
-    std::uint32_t state = 2024u;
-    fill(tiny_weights.embedding, state, 2.0f);
-    hana::for_each(tiny_weights.layers, [&](auto& layer) {
-        fill(layer.attention.wq, state, 0.7f);
-        fill(layer.attention.wk, state, 0.7f);
-        fill(layer.attention.wv, state, 0.7f);
-        fill(layer.attention.wo, state, 0.7f);
-        fill(layer.ffn.w1, state, 0.7f);
-        fill(layer.ffn.w3, state, 0.7f);
-        fill(layer.ffn.w2, state, 0.5f);
-        fill(layer.attention_norm.gain, state, 0.2f, 1.0f);
-        fill(layer.ffn_norm.gain, state, 0.2f, 1.0f);
-    });
-    fill(tiny_weights.final_norm.gain, state, 0.2f, 1.0f);
-    fill(tiny_weights.head.w_out, state, 1.5f);
-}
-
-// A file that cannot be opened is status::file_not_found, so it is not reported as a format error.
 status read_file(const char* path, std::size_t& size) {
-    std::FILE* f = std::fopen(path, "rb");
-    if (f == nullptr) return status::file_not_found;
-    size = std::fread(file_buffer, 1, max_file_bytes, f);
-    std::fclose(f);
-    return status::ok;
+    return ctattn_examples::read_file(path, file_buffer, max_file_bytes, size);
 }
 
 struct options {
@@ -96,7 +52,10 @@ struct options {
 template <class Decoder, std::size_t Vocab, class Namer>
 void print_step(std::size_t step, token_id token, const float* logits, Namer&& name_of) {
     static float probs[Vocab];
-    Decoder::model_type::probabilities(logits, probs);
+    if (const status s = Decoder::model_type::probabilities(logits, probs); s != status::ok) {
+        std::printf("step %2zu  -> %4u %-12s  (no probabilities: %s)\n", step, token, name_of(token), to_string(s));
+        return;
+    }
     token_id best[3] = {};
     for (std::size_t rank = 0; rank < 3; ++rank) {  // three argmax passes, skipping earlier picks
         float best_p = -1.0f;
@@ -161,7 +120,7 @@ int main(int argc, char** argv) {
                 opt.sampling.temperature == 0.0f ? " (greedy)" : "");
 
     if (model_path == nullptr) {
-        build_tiny_model();
+        build_tiny_model(tiny_weights);
         std::printf("built-in model: vocab %zu, d_model %zu, %zu layers (sliding window 8, then causal), "
                     "weights %zu bytes, decoder %zu bytes\n",
                     tiny_config::vocab, tiny_config::d_model, tiny_config::layers, sizeof tiny_weights,
