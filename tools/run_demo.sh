@@ -5,8 +5,8 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 ctattn_install_missing "${CTATTN_PACKAGES[@]}"
 [ -d build-simd ] || meson setup build-simd -Dsimd=auto
-meson compile -C build-simd examples/attention_demo examples/walkthrough examples/heatmap
-./build-simd/examples/attention_demo
+meson compile -C build-simd examples/walkthrough examples/heatmap
+./build-simd/examples/walkthrough cat
 echo
-echo "More: ./build-simd/examples/walkthrough [cat | pizza | creature | kv] (the explainers, docs/walkthrough.md)"
+echo "More: ./build-simd/examples/walkthrough [pizza | creature | kv | all] (the explainers, docs/walkthrough.md)"
 echo "      ./build-simd/examples/heatmap OUT_DIR [../shared/models/stories260K.bin] (attention heatmaps as SVG)"
