@@ -43,7 +43,7 @@ bool write_case(const char* dir, const char* name, std::size_t heads, std::size_
                 std::size_t pos0, const char* mask_name, std::size_t columns, const text::heatmap_labels& labels,
                 const Visible& visible) {
     fill(heads, rows, cols, pos0, visible);
-    static char titles[4][32];
+    static char titles[4][40];  // "layer 0 head " and up to 20 digits
     text::heatmap_panel panels[4];
     for (std::size_t h = 0; h < heads; ++h) {
         std::snprintf(titles[h], sizeof titles[h], "layer 0 head %zu", h);
