@@ -481,7 +481,7 @@ def prefill_lines(results):
             rows.setdefault((parts[1], int(parts[2][1:])), {})[parts[3]] = metric(r, "tokens_per_second")
     if not rows:
         return []
-    out = ["## Prompt processing (tokens/s over a prompt of P tokens, one layer stack, fp32, one thread)", ""]
+    out = ["## Prompt processing (tokens/s over a prompt of P tokens, fp32, one thread, random weights)", ""]
     out.append("`ctattn`: the decoder's prefill (its default compile-time chunk); `ctattn_token_by_token`: the same "
                "decoder fed one token at a time; `plain` / `plain_fastmath`: llama2.c-style loops, token by token as "
                "run.c prefills. Decode: ctattn's decode throughput over a full sequence (the decode table), for "
