@@ -285,8 +285,9 @@ def sweep_lines(sweep, svg_name=None):
     context = sweep.get("context", {})
     out = ["## Arch sweep: every kernel on every arch this CPU has", ""]
     out.append("`%s` (exit status %s). bench/sweep/ctattn_sweep builds bench/sweep/sweep_module.cpp once per arch, "
-               "each with only that arch's flags (scalar: `-DCTATTN_SIMD_SCALAR` on baseline x86-64; sse2, "
-               "`-msse4.2`, `-mavx`, `-mavx2 -mfma`, `-mavx512f -mavx512cd -mavx512dq -mavx512bw`), as a shared "
+               "each with only that arch's flags (scalar: `-DCTATTN_SIMD_SCALAR` on baseline x86-64; sse2: baseline "
+               "x86-64; sse4_2: `-msse4.2`; avx: `-mavx`; avx2_fma: `-mavx2 -mfma`; avx512: `-mavx512f -mavx512cd "
+               "-mavx512dq -mavx512bw`; aarch64: scalar and neon64), no -march=native, as a shared "
                "module exporting one symbol; it loads only the modules for archs the CPU reports (xsimd's "
                "available_architectures, cross-checked with `__builtin_cpu_supports`). Archs run: %s; skipped "
                "(the CPU lacks them, never executed): %s. Every case's first result is checked against a double "
@@ -513,8 +514,10 @@ def asm_listing_lines(build, kernel="projection", arch="avx512", shape="S64/D256
     shown = "python3 tools/asm_loop.py --kernel %s --arch %s --shape %s" % (kernel, arch, shape)
     out = ["## The hot loop in assembly (issue 13)", ""]
     out.append("`%s` compiles the kernel in a wrapper between two asm markers with this machine's compiler "
-               "(the arch's flags, as the sweep module), disassembles it (objdump -d) and prints the innermost "
-               "loop (the backward branch with no other loop inside) with a count per instruction class:" % shown)
+               "(the arch's flags, as the sweep module), disassembles it and what it calls (objdump -d) and prints "
+               "the innermost loop (a backward branch with no other loop inside) with the most multiply-adds, with "
+               "a count per instruction class; `--check` (a meson test) fails unless that loop is loads and FMAs "
+               "besides its counter, pointer and branch instructions:" % shown)
     out.append("")
     out.append("```")
     out += proc.stdout.rstrip("\n").split("\n")
