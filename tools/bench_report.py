@@ -156,6 +156,9 @@ def time_builds(jobs=2):
         ("test suite (simd=auto, -Dbench=disabled)", ["-Dbench=disabled"], []),
         ("benchmarks (bench/ctattn_bench and decode_count)", ["-Dbench=enabled", "-Dtests=disabled", "-Dexamples=disabled"],
          ["bench/ctattn_bench", "bench/decode_count"]),
+        # What the arch sweep adds to the benchmark build: its harness and one module per arch.
+        ("arch sweep (bench/sweep: ctattn_sweep and its per-arch modules)",
+         ["-Dbench=enabled", "-Dtests=disabled", "-Dexamples=disabled"], ["ctattn_sweep_all"]),
     ]:
         tmp = tempfile.mkdtemp(prefix="ctattn-buildtime-")
         try:
