@@ -327,6 +327,18 @@ def sweep_lines(sweep, svg_name=None):
     out.append("The peak row: independent multiply-add chains on that arch's vector (W = floats per vector), fused "
                "where the arch has FMA (`_fma`), else a multiply and an add (`_mul_add`, counted as 2 FLOPs per "
                "lane like an FMA).")
+    gflops = [k for k in sorted(cases, key=sweep_order) if any(key == "GFLOPs" for _, key in cases[k].values())]
+    if peaks and gflops:
+        out += ["", "The same GFLOP/s as a share of each arch's own peak (%). The scalar module is ctattn's scalar "
+                "path as GCC builds it for baseline x86-64 at -O3: where its loops auto-vectorise (SSE2) it passes "
+                "the scalar peak, which counts one float per instruction.", ""]
+        head = "| kernel/shape |" + "".join(" %s |" % a for a in archs)
+        out += [head, "|" + " --- |" * (head.count("|") - 1)]
+        for (kernel, shape) in gflops:
+            row = cases[(kernel, shape)]
+            out.append("| %s/%s |" % (kernel, shape) + "".join(
+                " %s |" % fmt(100 * ratio(row[a][0], peaks[a][1]) if a in row and a in peaks and
+                              ratio(row[a][0], peaks[a][1]) else None, 0) for a in archs))
     if svg_name:
         out += ["", "![GFLOP/s per arch, by kernel and shape; dashed lines: each width's multiply-add peak](%s)" % svg_name]
     out.append("")
