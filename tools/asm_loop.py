@@ -217,10 +217,16 @@ def find_loop(args):
     if not candidates:
         sys.exit("asm_loop: no loop between the markers or in what they call")
 
-    def weight(loop):  # the hot loop: most multiply-adds, then the longest
+    # A backward jump into a loop from a block laid out after it (GCC's loop entry) also looks
+    # like a loop: such a span holds a return or more than the loop, so spans with a return are
+    # dropped and, among equal multiply-add counts, the shortest span wins.
+    candidates = [c for c in candidates
+                  if not any(m in ("ret", "retq") for _, m, _, _ in functions[c[0]][c[1]:c[2] + 1])] or candidates
+
+    def weight(loop):  # the hot loop: most multiply-adds, then the shortest
         name, first, last = loop
         classes = [classify(m, o, x86) for _, m, o, _ in functions[name][first:last + 1]]
-        return (sum(c.startswith("fma") or c == "mul" for c in classes), last - first)
+        return (sum(c.startswith("fma") or c == "mul" for c in classes), first - last)
     name, first, last = max(candidates, key=weight)
     body = functions[name][first:last + 1]
     return arch, cxx, flags, name, body, [classify(m, o, x86) for _, m, o, _ in body]
