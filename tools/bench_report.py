@@ -2,17 +2,22 @@
 """Runs ctattn's benchmarks and writes docs/performance.md.
 
 Every figure in the document comes from one run of bench/ctattn_bench (all implementations of a
-computation run in the same process, so their ratios see the same machine load), from callgrind
+computation run in the same process, so their ratios see the same machine load), one run of
+bench/sweep/ctattn_sweep (every kernel on every arch the CPU has; table and docs/perf_arch_sweep.svg),
+tools/asm_loop.py's listing of one hot loop, callgrind
 instruction counts of the decode step (bench/decode_count under valgrind: stable on a noisy
 machine), and, with --build-times, from timing fresh builds of the test suite and the benchmarks.
 
 Usage (from the source root, after `meson setup BUILD -Dbench=enabled && meson compile -C BUILD`):
   python3 tools/bench_report.py --build BUILD [--min-time 0.2] [--filter REGEX] [--build-times]
-                                [--json saved.json] [--out docs/performance.md]
+                                [--json saved.json] [--out docs/performance.md] [--check]
+  --check exits 1 when a shape is below 1.0x ctattn's scalar path or Eigen dynamic (the Floors
+  section lists them); --no-sweep / --no-asm leave those sections out.
 """
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -93,7 +98,7 @@ def run_benchmarks(build, min_time, bench_filter, repetitions):
     return data
 
 
-RATE_KEYS = ("GFLOPs", "Gelem_s", "tokens_s", "bytes_per_second")
+RATE_KEYS = ("GFLOPs", "Gelem_s", "tokens_s", "tokens_per_second", "bytes_per_second")
 
 
 def index_results(data):
@@ -151,6 +156,9 @@ def time_builds(jobs=2):
         ("test suite (simd=auto, -Dbench=disabled)", ["-Dbench=disabled"], []),
         ("benchmarks (bench/ctattn_bench and decode_count)", ["-Dbench=enabled", "-Dtests=disabled", "-Dexamples=disabled"],
          ["bench/ctattn_bench", "bench/decode_count"]),
+        # What the arch sweep adds to the benchmark build: its harness and one module per arch.
+        ("arch sweep (bench/sweep: ctattn_sweep and its per-arch modules)",
+         ["-Dbench=enabled", "-Dtests=disabled", "-Dexamples=disabled"], ["ctattn_sweep_all"]),
     ]:
         tmp = tempfile.mkdtemp(prefix="ctattn-buildtime-")
         try:
@@ -216,6 +224,323 @@ def kernel_tables(results, peak, family, key, unit):
     return lines
 
 
+# ---- issue 13: the arch sweep, the floors check, prompt processing ----------------------------
+
+# Archs in the order the sweep's table and chart show them (narrowest first); names as
+# bench/sweep/meson.build builds them.
+SWEEP_ARCHS = ["scalar", "sse2", "sse4_2", "avx", "avx2_fma", "avx512", "neon64"]
+SWEEP_KERNELS = ["projection", "scores", "softmax", "aggregate", "mha", "decode"]
+SWEEP_COLOURS = {"scalar": "#7f7f7f", "sse2": "#9ecae1", "sse4_2": "#4292c6", "avx": "#a1d99b",
+                 "avx2_fma": "#31a354", "avx512": "#e6550d", "neon64": "#756bb1"}
+SWEEP_UNITS = {"GFLOPs": "GFLOP/s", "Gelem_s": "Gelem/s", "tokens_s": "tokens/s"}
+
+
+def run_sweep(build, min_time, repetitions):
+    """Runs bench/sweep/ctattn_sweep (every arch this CPU has); its JSON, or None if not built."""
+    binary = os.path.join(build, "bench", "sweep", "ctattn_sweep")
+    if not os.path.exists(binary):
+        print("no %s: the arch sweep section is left out" % binary, file=sys.stderr)
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        path = out.name
+    cmd = [binary, "--benchmark_out=" + path, "--benchmark_out_format=json", "--benchmark_min_time=%g" % min_time,
+           "--benchmark_repetitions=%d" % repetitions, "--benchmark_enable_random_interleaving=true"]
+    print("running:", " ".join(cmd), file=sys.stderr)
+    status = subprocess.run(cmd, stdout=sys.stderr).returncode
+    data = json.load(open(path))
+    os.unlink(path)
+    data["exit_status"] = status
+    data["command"] = " ".join(cmd)
+    return data
+
+
+def sweep_rates(sweep):
+    """{(kernel, shape): {arch: (rate, unit key)}} and {arch: (lanes label, peak GFLOP/s)}."""
+    cases, peaks = {}, {}
+    for name, r in index_results(sweep).items():
+        parts = name.split("/")
+        if len(parts) < 4 or parts[0] != "sweep":
+            continue
+        kernel, shape, arch = parts[1], "/".join(parts[2:-1]), parts[-1]
+        key = next((k for k in ("GFLOPs", "Gelem_s", "tokens_s") if k in r), None)
+        rate = metric(r, key) if key else None
+        if kernel == "fma_peak":
+            peaks[arch] = (shape, rate)
+        else:
+            cases.setdefault((kernel, shape), {})[arch] = (rate, key)
+    return cases, peaks
+
+
+def sweep_order(item):
+    (kernel, shape) = item
+    k = SWEEP_KERNELS.index(kernel) if kernel in SWEEP_KERNELS else len(SWEEP_KERNELS)
+    return (k, [(0, int(t[1:]), "") if t[1:].isdigit() else (1, 0, t) for t in shape.split("/")])
+
+
+def sweep_lines(sweep, svg_name=None):
+    """The per-arch table (rows kernel/shape, a column of figures per arch, then each arch vs
+    scalar) and, if svg_name, the chart's image link."""
+    cases, peaks = sweep_rates(sweep)
+    if not cases:
+        return []
+    archs = [a for a in SWEEP_ARCHS if any(a in v for v in cases.values())]
+    archs += sorted({a for v in cases.values() for a in v} - set(archs))
+    context = sweep.get("context", {})
+    out = ["## Arch sweep: every kernel on every arch this CPU has", ""]
+    out.append("`%s` (exit status %s). bench/sweep/ctattn_sweep builds bench/sweep/sweep_module.cpp once per arch, "
+               "each with only that arch's flags (scalar: `-DCTATTN_SIMD_SCALAR` on baseline x86-64; sse2: baseline "
+               "x86-64; sse4_2: `-msse4.2`; avx: `-mavx`; avx2_fma: `-mavx2 -mfma`; avx512: `-mavx512f -mavx512cd "
+               "-mavx512dq -mavx512bw`; aarch64: scalar and neon64), no -march=native, as a shared "
+               "module exporting one symbol; it loads only the modules for archs the CPU reports (xsimd's "
+               "available_architectures, cross-checked with `__builtin_cpu_supports`). Archs run: %s; skipped "
+               "(the CPU lacks them, never executed): %s. Every case's first result is checked against a double "
+               "reference (decode: every step's logits against the plain model) before it is timed." % (
+                   sweep.get("command", "(saved json)"), sweep.get("exit_status", "?"),
+                   context.get("sweep_archs_run", "?"), context.get("sweep_archs_skipped", "?")))
+    out.append("")
+    out.append("Scores and P V here are the one-row kernels (the same code on every arch, decode's kernels); the "
+               "layer (`mha`) runs what it runs on that arch (packed weights, the blocked core on vector arches). "
+               "Softmax in Gelem/s, decode in tokens/s (stories260K shape, 512 steps from an empty cache), the "
+               "rest in GFLOP/s. \"x scalar\" is the arch's figure over the scalar module's.")
+    out.append("")
+    head = "| kernel/shape | unit |" + "".join(" %s |" % a for a in archs) + \
+        "".join(" %s x scalar |" % a for a in archs if a != "scalar")
+    out += [head, "|" + " --- |" * (head.count("|") - 1)]
+    for (kernel, shape) in sorted(cases, key=sweep_order):
+        row = cases[(kernel, shape)]
+        unit = next((SWEEP_UNITS.get(k) for _, k in row.values() if k), "?")
+        base = row.get("scalar", (None, None))[0]
+        digits = 0 if kernel == "decode" else 2
+        line = "| %s/%s | %s |" % (kernel, shape, unit) + "".join(
+            " %s |" % fmt(row.get(a, (None, None))[0], digits) for a in archs)
+        line += "".join(" %s |" % (("%.2fx" % ratio(row[a][0], base)) if a in row and ratio(row[a][0], base) else "-")
+                        for a in archs if a != "scalar")
+        out.append(line)
+    if peaks:
+        line = "| multiply-add peak | GFLOP/s |" + "".join(
+            " %s |" % (fmt(peaks[a][1], 1) + " (%s)" % peaks[a][0] if a in peaks else "-") for a in archs)
+        base = peaks.get("scalar", (None, None))[1]
+        line += "".join(" %s |" % (("%.2fx" % ratio(peaks[a][1], base)) if a in peaks and ratio(peaks[a][1], base) else "-")
+                        for a in archs if a != "scalar")
+        out.append(line)
+    out.append("")
+    out.append("The peak row: independent multiply-add chains on that arch's vector (W = floats per vector), fused "
+               "where the arch has FMA (`_fma`), else a multiply and an add (`_mul_add`, counted as 2 FLOPs per "
+               "lane like an FMA).")
+    gflops = [k for k in sorted(cases, key=sweep_order) if any(key == "GFLOPs" for _, key in cases[k].values())]
+    if peaks and gflops:
+        out += ["", "The same GFLOP/s as a share of each arch's own peak (%). The scalar module is ctattn's scalar "
+                "path as GCC builds it for baseline x86-64 at -O3: where its loops auto-vectorise (SSE2) it passes "
+                "the scalar peak, which counts one float per instruction.", ""]
+        head = "| kernel/shape |" + "".join(" %s |" % a for a in archs)
+        out += [head, "|" + " --- |" * (head.count("|") - 1)]
+        for (kernel, shape) in gflops:
+            row = cases[(kernel, shape)]
+            out.append("| %s/%s |" % (kernel, shape) + "".join(
+                " %s |" % fmt(100 * ratio(row[a][0], peaks[a][1]) if a in row and a in peaks and
+                              ratio(row[a][0], peaks[a][1]) else None, 0) for a in archs))
+    if svg_name:
+        out += ["", "![GFLOP/s per arch, by kernel and shape; dashed lines: each width's multiply-add peak](%s)" % svg_name]
+    out.append("")
+    return out
+
+
+def sweep_svg(sweep, title="ctattn arch sweep: GFLOP/s per arch, causal masks (dashed: each arch's multiply-add peak)"):
+    """A grouped bar chart, hand-written SVG: a group per GFLOP/s kernel/shape, a bar per arch, and
+    a dashed horizontal line per arch at its peak."""
+    cases, peaks = sweep_rates(sweep)
+    groups = [k for k in sorted(cases, key=sweep_order)
+              if any(key == "GFLOPs" for _, key in cases[k].values())]
+    if not groups:
+        return None
+    archs = [a for a in SWEEP_ARCHS if any(a in cases[g] for g in groups)]
+    top = max([r for g in groups for r, _ in cases[g].values() if r] + [p for _, p in peaks.values() if p] + [1.0])
+    step = 10 ** math.floor(math.log10(top))
+    step = step / 2 if top / step < 4 else step
+    top = math.ceil(top * 1.05 / step) * step
+    left, right, upper, lower = 60, 215, 60, 45
+    bar, gap = 13, 22
+    group_w = bar * len(archs) + gap
+    width = left + group_w * len(groups) + right
+    height = 400
+    plot_h = height - upper - lower
+
+    def y(v):
+        return upper + plot_h * (1 - v / top)
+
+    e = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+         'font-family="sans-serif" font-size="11">' % (width, height, width, height),
+         '<rect x="0" y="0" width="%d" height="%d" fill="white"/>' % (width, height),
+         '<text x="%d" y="20" font-size="13" font-weight="bold">%s</text>' % (left, escape(title))]
+    tick = 0.0
+    while tick <= top + 1e-9:
+        e.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e0e0e0"/>' % (left, y(tick), width - right, y(tick)))
+        e.append('<text x="%d" y="%.1f" text-anchor="end">%g</text>' % (left - 6, y(tick) + 4, tick))
+        tick += step
+    e.append('<text x="14" y="%.1f" transform="rotate(-90 14 %.1f)" text-anchor="middle">GFLOP/s</text>' % (
+        upper + plot_h / 2, upper + plot_h / 2))
+    for gi, g in enumerate(groups):
+        x0 = left + gap / 2 + gi * group_w
+        for ai, a in enumerate(archs):
+            rate = cases[g].get(a, (None, None))[0]
+            if rate:
+                e.append('<rect x="%.1f" y="%.1f" width="%d" height="%.1f" fill="%s"><title>%s %s/%s: %.1f GFLOP/s'
+                         '</title></rect>' % (x0 + ai * bar, y(rate), bar - 1, y(0) - y(rate), SWEEP_COLOURS.get(a, "#333"),
+                                              a, g[0], g[1], rate))
+        cx = x0 + bar * len(archs) / 2
+        # Two centred lines under the group: the kernel, then its shape (the mask is always causal here).
+        e.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>' % (cx, y(0) + 15, escape(g[0])))
+        e.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>' % (cx, y(0) + 29, escape(g[1].replace("/causal", ""))))
+    e.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="black"/>' % (left, y(0), width - right, y(0)))
+    # Peak lines, one per arch (archs of one width share a line's height when both fuse or both don't).
+    labelled = []
+    for a in archs:
+        if a not in peaks or not peaks[a][1]:
+            continue
+        shape, p = peaks[a]
+        e.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="6 4"/>' % (
+            left, y(p), width - right, y(p), SWEEP_COLOURS.get(a, "#333")))
+        ly = y(p) + 4
+        while any(abs(ly - l) < 12 for l in labelled):
+            ly += 12
+        labelled.append(ly)
+        e.append('<text x="%d" y="%.1f" fill="%s">%s peak %.0f (%s)</text>' % (
+            width - right + 6, ly, SWEEP_COLOURS.get(a, "#333"), a, p, shape))
+    for ai, a in enumerate(archs):  # legend, under the title
+        lx = left + ai * 95
+        e.append('<rect x="%d" y="30" width="10" height="10" fill="%s"/>' % (lx, SWEEP_COLOURS.get(a, "#333")))
+        e.append('<text x="%d" y="39">%s</text>' % (lx + 14, a))
+    e.append("</svg>")
+    return "\n".join(e) + "\n"
+
+
+def escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# The tables the floors apply to, and the figure each is judged by.
+FLOOR_TABLES = [("projection", "GFLOPs"), ("scores", "GFLOPs"), ("softmax", "Gelem_s"), ("aggregate", "GFLOPs"),
+                ("mha", "GFLOPs"), ("block", "GFLOPs"), ("decode", "tokens_s")]
+FLOOR_IMPLS = ["ctattn", "ctattn_packed"]
+FLOOR_BASES = ["ctattn_scalar", "eigen_dynamic"]
+
+
+def floor_ratios(results, sweep=None):
+    """[(table, shape, impl, baseline, ratio)] for every pair measured: ctattn and ctattn_packed
+    against ctattn's scalar path and Eigen dynamic in each table; in the sweep, each arch against
+    the scalar module."""
+    out = []
+    for family, key in FLOOR_TABLES:
+        shapes = sorted({split_name(n)[1] for n in results if split_name(n)[0] == family})
+        for shape in shapes:
+            for impl in FLOOR_IMPLS:
+                ours = metric(results.get("%s/%s/%s" % (family, shape, impl)), key)
+                for base in FLOOR_BASES:
+                    theirs = metric(results.get("%s/%s/%s" % (family, shape, base)), key)
+                    if ours is not None and theirs:
+                        out.append((family, shape, impl, base, ours / theirs))
+    if sweep:
+        cases, _ = sweep_rates(sweep)
+        for (kernel, shape), row in sorted(cases.items(), key=lambda kv: sweep_order(kv[0])):
+            base = row.get("scalar", (None, None))[0]
+            for arch, (rate, _) in row.items():
+                if arch != "scalar" and rate is not None and base:
+                    out.append(("sweep", kernel + "/" + shape, arch, "scalar module", rate / base))
+    return out
+
+
+def floors_lines(results, sweep=None):
+    """The "Floors" section and the list of (table, shape, impl, baseline, ratio) below 1.0."""
+    ratios = floor_ratios(results, sweep)
+    if not ratios:
+        return [], []
+    below = [r for r in ratios if r[4] < 1.0]
+    out = ["## Floors (issue 13): ctattn >= 1.0x its scalar path and >= 1.0x Eigen dynamic at every shape", ""]
+    out.append("For every shape of every table above, `ctattn` (and `ctattn_packed` where measured) divided by "
+               "`ctattn_scalar` and by `eigen_dynamic` (where measured); in the arch sweep, every arch divided by the "
+               "scalar module. `ctattn_onerow` is the decode kernel, shown in the tables for information and not "
+               "held to these floors. `python3 tools/bench_report.py --check` exits 1 if any ratio is below 1.0.")
+    out.append("")
+    out += ["| table | pairs checked | lowest ratio | at | below 1.0 |", "| --- | --- | --- | --- | --- |"]
+    tables = []
+    for r in ratios:
+        if r[0] not in tables:
+            tables.append(r[0])
+    for t in tables:
+        rs = [r for r in ratios if r[0] == t]
+        low = min(rs, key=lambda r: r[4])
+        out.append("| %s | %d | %.2fx | %s %s vs %s | %d |" % (t, len(rs), low[4], low[1], low[2], low[3],
+                                                            sum(1 for r in rs if r[4] < 1.0)))
+    out.append("")
+    if below:
+        out.append("Below 1.0 (%d):" % len(below))
+        out.append("")
+        out += ["| table | shape | implementation | vs | ratio |", "| --- | --- | --- | --- | --- |"]
+        for t, shape, impl, base, r in sorted(below, key=lambda r: r[4]):
+            out.append("| %s | %s | %s | %s | %.2fx |" % (t, shape, impl, base, r))
+    else:
+        out.append("No shape below 1.0.")
+    out.append("")
+    return out, below
+
+
+PREFILL_IMPLS = ["ctattn", "ctattn_token_by_token", "plain", "plain_fastmath"]
+
+
+def prefill_lines(results):
+    """The "Prompt processing" table from prefill/<model>/P<n>/<impl> (tokens_per_second), with
+    each model's decode figure beside it; nothing if no prefill benchmark ran."""
+    rows = {}
+    for name, r in results.items():
+        parts = name.split("/")
+        if len(parts) == 4 and parts[0] == "prefill" and parts[2].startswith("P") and parts[2][1:].isdigit():
+            rows.setdefault((parts[1], int(parts[2][1:])), {})[parts[3]] = metric(r, "tokens_per_second")
+    if not rows:
+        return []
+    out = ["## Prompt processing (tokens/s over a prompt of P tokens, fp32, one thread, random weights)", ""]
+    out.append("`ctattn`: the decoder's prefill (its default compile-time chunk); `ctattn_token_by_token`: the same "
+               "decoder fed one token at a time; `plain` / `plain_fastmath`: llama2.c-style loops, token by token as "
+               "run.c prefills. Decode: ctattn's decode throughput over a full sequence (the decode table), for "
+               "comparison.")
+    out.append("")
+    head = "| model | prompt | " + " | ".join(PREFILL_IMPLS) + " | decode (ctattn) | vs plain_fastmath | vs token by token |"
+    out += [head, "|" + " --- |" * (head.count("|") - 1)]
+    for (model, prompt) in sorted(rows, key=lambda k: (k[0], k[1])):
+        r = rows[(model, prompt)]
+        decode = metric(results.get("decode/%s/ctattn" % model), "tokens_s")
+        ours = r.get("ctattn")
+        vs_fast, vs_tbt = ratio(ours, r.get("plain_fastmath")), ratio(ours, r.get("ctattn_token_by_token"))
+        out.append("| %s | %d | %s | %s | %s | %s |" % (
+            model, prompt, " | ".join(fmt(r.get(i)) for i in PREFILL_IMPLS), fmt(decode),
+            ("%.2fx" % vs_fast) if vs_fast else "-", ("%.2fx" % vs_tbt) if vs_tbt else "-"))
+    out.append("")
+    return out
+
+
+def asm_listing_lines(build, kernel="projection", arch="avx512", shape="S64/D256"):
+    """One hot loop as tools/asm_loop.py prints it (compiled now, with this machine's compiler)."""
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "asm_loop.py"), "--kernel", kernel, "--arch", arch,
+           "--shape", shape]
+    print("running:", " ".join(cmd), file=sys.stderr)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        print(proc.stderr, file=sys.stderr)
+        return []
+    shown = "python3 tools/asm_loop.py --kernel %s --arch %s --shape %s" % (kernel, arch, shape)
+    out = ["## The hot loop in assembly (issue 13)", ""]
+    out.append("`%s` compiles the kernel in a wrapper between two asm markers with this machine's compiler "
+               "(the arch's flags, as the sweep module), disassembles it and what it calls (objdump -d) and prints "
+               "the innermost loop (a backward branch with no other loop inside) with the most multiply-adds, with "
+               "a count per instruction class; `--check` (a meson test) fails unless that loop is loads and FMAs "
+               "besides its counter, pointer and branch instructions:" % shown)
+    out.append("")
+    out.append("```")
+    out += proc.stdout.rstrip("\n").split("\n")
+    out.append("```")
+    out.append("")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build-bench", help="meson build folder configured with -Dbench=enabled")
@@ -230,11 +555,21 @@ def main():
                     help="comma-separated Cortex-M build folders for the emulated-core instruction counts "
                          "(those that exist; '' for none)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
+    ap.add_argument("--no-sweep", action="store_true", help="leave out the arch sweep (bench/sweep/ctattn_sweep)")
+    ap.add_argument("--svg", default=os.path.join(ROOT, "docs", "perf_arch_sweep.svg"),
+                    help="where the arch sweep's chart goes (linked from --out by its path relative to it)")
+    ap.add_argument("--no-asm", action="store_true", help="leave out the hot-loop listing (tools/asm_loop.py)")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 if any shape is below 1.0x ctattn's scalar path or Eigen dynamic (the Floors section)")
     args = ap.parse_args()
     build = os.path.abspath(os.path.join(ROOT, args.build)) if not os.path.isabs(args.build) else args.build
 
     data = json.load(open(args.json)) if args.json else run_benchmarks(build, args.min_time, args.filter, args.repetitions)
     results = index_results(data)
+    # The arch sweep: its own binary, run right after the main one (or saved with it).
+    if "sweep" not in data:
+        data["sweep"] = None if (args.no_sweep or args.json) else run_sweep(build, args.min_time, args.repetitions)
+    sweep = data.get("sweep")
     peak = metric(results.get("ceiling/fma_peak"), "GFLOPs")
     bandwidth = {k.split("/")[-1]: metric(v, "bytes_per_second") for k, v in results.items()
                  if k.startswith("ceiling/read_bandwidth/")}
@@ -368,6 +703,19 @@ def main():
                   fmt(dram / 1e9 if dram else None), fmt(dram / weight_bytes if dram and weight_bytes else None),
                   info.get("L3 cache", "?")))
             w("")
+    out.extend(prefill_lines(results))
+    if sweep:
+        svg = sweep_svg(sweep)
+        svg_link = None
+        if svg:
+            with open(args.svg, "w") as f:
+                f.write(svg)
+            svg_link = os.path.relpath(args.svg, os.path.dirname(os.path.abspath(args.out)))
+        out.extend(sweep_lines(sweep, svg_link))
+    floor_section, below_floor = floors_lines(results, sweep)
+    out.extend(floor_section)
+    if not args.no_asm:
+        out.extend(asm_listing_lines(build))
     if counts:
         w("## Instruction counts of the decode step (callgrind)")
         w("")
@@ -520,6 +868,9 @@ def main():
     with open(args.out, "w") as f:
         f.write("\n".join(out) + "\n")
     print("wrote", args.out, file=sys.stderr)
+    if args.check and below_floor:
+        print("floors: %d shape(s) below 1.0x (see the Floors section)" % len(below_floor), file=sys.stderr)
+        return 1
     return 0
 
 
