@@ -1,27 +1,28 @@
 // Attention for one new token (decode) on vector arches, for narrow heads (head_dim 8: stories260K):
 //   for each query head h (KV head g = h / group_size):
-//     s_j = q_h . k_j                              j in the visible run
-//     O_h = sum_j exp(c s_j - c m) v_j / sum_j exp(c s_j - c m),   c = 1/sqrt(head_dim), m = max_j s_j
+//     s_j = (q_h . k_j) log2(e) / sqrt(head_dim)        j in the visible run (scores in base 2)
+//     O_h = sum_j 2^(s_j - m) v_j / sum_j 2^(s_j - m),   m = max_j s_j
 // Vectorised across keys, not along head_dim (a head of 8 floats is half an AVX-512 vector, and a
 // horizontal sum per key costs more than its dot product): a vector's width of keys is read from K
 // as stored (kv_heads, seq, head_dim) and transposed in registers to head_dim vectors of keys, so
 // each query element is one broadcast and one FMA per vector of keys, for every query head that
 // shares the KV head (two per pass). Two passes over the visible keys:
 //   1. scores of both heads and their running max, into scratch;
-//   2. weights exp(c s - c m) and their sum, and P V at once: each value row (one vector of
-//      head_dim) is loaded once and weighted for both heads; the output is divided by the sum once.
+//   2. weights 2^(s - m) and their sum, and P V at once: each value row is loaded once and weighted
+//      for both heads; the output is divided by the sum once.
 // Numeric contract (docs/design.md): keys outside the visible run contribute nothing (their lanes
-// are loaded as 0, scored -inf, weighted 0, and their value rows are never read); the largest
-// score's weight is exp(0) = 1 exactly (the shift's rounding residual is subtracted, as in
-// softmax_row), so the sum is >= 1 and finite scores give a finite convex combination. A head whose
-// largest score is NaN or +-inf, or whose sum is NaN, is reported (false) and left to the general
-// one-row core.
+// are loaded as 0, scored -inf, weighted 0, and their value rows are never read, or read as 0);
+// the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores give a
+// finite convex combination. A head whose largest score is NaN or +-inf, or whose sum is NaN, is
+// reported (false) and left to the general one-row core.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <limits>
 
 #include "../simd.hpp"
+#include "exp.hpp"
 #include "mask.hpp"
 
 namespace ctattn::kernels {
@@ -123,9 +124,37 @@ struct key_transpose<8, Arch, 8> {
 };
 #endif
 
+// 2^x for x <= 0 (softmax exponents in base 2): exactly 1 at 0, 0 for -inf, NaN for NaN.
+// AVX-512: x = n + f (n = round(x), |f| <= 1/2), 2^f by kernels/exp.hpp's degree-5 minimax
+// polynomial (relative error 9.2e-8), times 2^n by one VSCALEFPS, which rounds underflowing
+// results to denormals and 0 as 2^x would; 8 instructions. Elsewhere xsimd's exp2.
+template <class Arch>
+inline typename simd::ops<Arch>::vec exp2_nonpositive(typename simd::ops<Arch>::vec x) noexcept {
+    using V = simd::ops<Arch>;
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+    if constexpr (V::width == 16) {
+        // exp2_lowest: below it 2^x rounds to 0; max(lowest, x) keeps a NaN x (the second operand).
+        const __m512 clamped = _mm512_max_ps(_mm512_set1_ps(exp2_lowest), x);
+        const __m512 n = _mm512_roundscale_ps(clamped, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m512 f = _mm512_sub_ps(clamped, n);
+        __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(exp2_c5 * 0x1p100f), f, _mm512_set1_ps(exp2_c4 * 0x1p100f));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(exp2_c3 * 0x1p100f));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(exp2_c2 * 0x1p100f));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(exp2_c1 * 0x1p100f));
+        p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+        return typename V::vec(_mm512_scalef_ps(p, n));
+    }
+#endif
+    if constexpr (V::width == 1)
+        return std::exp2(x);
+    else
+        return xsimd::exp2(x);
+}
+
 // Heads (1 or 2) query heads of one KV head: q (Heads x HeadDim, stride QStride), keys and values
 // rows at stride KvStride, scores: scratch of Heads x visible.end floats, out: Heads x HeadDim
 // (stride QStride). False for an irregular head (see the header); out is then not written.
+// Scores are in base 2: q is scaled by log2(e) / sqrt(head_dim) once, so a weight is 2^(s - m).
 template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride, class Arch>
 inline bool decode_heads_vector(const float* q, const float* k, const float* v, key_range visible, float score_scale,
                                 float* scores, float* out) noexcept {
@@ -150,9 +179,11 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
     };
 
     // Pass 1: scores and their max.
+    const float q_scale = score_scale * log2_e;
     vec q_elements[Heads][HeadDim];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
-        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) q_elements[h][d] = V::broadcast(q[h * QStride + d]);
+        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+            q_elements[h][d] = V::broadcast(q[h * QStride + d] * q_scale);
     vec max_v[Heads];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max_v[h] = V::broadcast(minus_inf);
     for (std::size_t c = 0; c < chunks; ++c) {
@@ -167,21 +198,75 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
             V::store(chunk_scores(c, h), s);
         }
     }
-
-    // The shift per head: hi = fl(c m) and its residual lo, so the max key's exponent is exactly 0.
-    vec minus_hi[Heads], lo[Heads];
-    const vec scale_v = V::broadcast(score_scale);
+    vec max_b[Heads];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
         const float max = V::reduce_max(max_v[h]);  // a NaN lane may be dropped: the sum catches it
-        const float hi = score_scale * max;
-        if (!(hi - hi == 0.0f)) return false;  // NaN, +-inf (all -inf, or q . k overflowed)
-        minus_hi[h] = V::broadcast(-hi);
-        lo[h] = V::fma(V::broadcast(max), scale_v, minus_hi[h]);
+        if (!(max - max == 0.0f)) return false;     // NaN, +-inf (all -inf, or q . k overflowed)
+        max_b[h] = V::broadcast(max);
     }
 
-    // Pass 2: weights, their sum, and P V. Each value row is a few vectors of the widest arch no
-    // wider than head_dim (one 8-float vector for head_dim 8) and a scalar tail; consecutive keys
-    // go to separate partial sums (Chains) so the FMAs do not wait on each other.
+    // Pass 2: weights 2^(s - m) (the max key's exactly 1), their sum, and P V.
+    vec sum_v[Heads];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum_v[h] = V::zero();
+    auto weights = [&](std::size_t c, std::size_t count, vec* e) {
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            e[h] = exp2_nonpositive<Arch>(V::sub(V::load(chunk_scores(c, h)), max_b[h]));
+            if (count < W) e[h] = V::select_first(count, e[h], 0.0f);
+            sum_v[h] = sum_v[h] + e[h];
+        }
+    };
+    float inv_sum[Heads];
+    auto finish_sums = [&]() {
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            const float sum = V::reduce_add(sum_v[h]);  // >= 1: the max contributes 2^0 = 1
+            if (sum != sum) return false;               // a NaN score slipped past the max
+            inv_sum[h] = 1.0f / sum;
+        }
+        return true;
+    };
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+    if constexpr (W == 16 && HeadDim == 8 && KvStride == 8) {
+        // Two value rows per vector (keys 2t, 2t + 1: 16 contiguous floats), each weighted by its
+        // key's weight spread over its half (one permute of the weight vector); Chains partial sums
+        // per head keep the FMAs independent; the halves are added at the end.
+        constexpr std::size_t Chains = 4;
+        __m512 acc[Heads][Chains];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+            CTATTN_UNROLL for (std::size_t ch = 0; ch < Chains; ++ch) acc[h][ch] = _mm512_setzero_ps();
+        __m512i pair_index[8];
+        CTATTN_UNROLL for (int t = 0; t < 8; ++t)
+            pair_index[t] = _mm512_mask_set1_epi32(_mm512_set1_epi32(2 * t), __mmask16(0xFF00), 2 * t + 1);
+        for (std::size_t c = 0; c < chunks; ++c) {
+            const std::size_t count = n - c * W < W ? n - c * W : W;
+            vec e[Heads];
+            weights(c, count, e);
+            const float* value = v + (begin + c * W) * KvStride;
+            CTATTN_UNROLL for (std::size_t t = 0; t < 8; ++t) {
+                __m512 rows;
+                if (count == W) {
+                    rows = _mm512_loadu_ps(value + 16 * t);
+                } else {
+                    if (2 * t >= count) break;
+                    const std::size_t floats = count * 8 - 16 * t;  // > 0
+                    rows = floats >= 16 ? _mm512_loadu_ps(value + 16 * t)
+                                        : _mm512_maskz_loadu_ps(__mmask16((1u << floats) - 1u), value + 16 * t);
+                }
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                    acc[h][t % Chains] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index[t], e[h]), rows, acc[h][t % Chains]);
+            }
+        }
+        if (!finish_sums()) return false;
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            const __m512 total = _mm512_add_ps(_mm512_add_ps(acc[h][0], acc[h][1]), _mm512_add_ps(acc[h][2], acc[h][3]));
+            const __m256 halves = _mm256_add_ps(_mm512_castps512_ps256(total), _mm512_extractf32x8_ps(total, 1));
+            _mm256_storeu_ps(out + h * QStride, _mm256_mul_ps(halves, _mm256_set1_ps(inv_sum[h])));
+        }
+        return true;
+    }
+#endif
+    // Each value row is a few vectors of the widest arch no wider than head_dim (one 8-float
+    // vector for head_dim 8) and a scalar tail, loaded once and weighted for every head;
+    // consecutive keys go to separate partial sums (Chains) so the FMAs do not wait on each other.
     using HeadArch = simd::arch_for_width<Arch, HeadDim>;
     using H = simd::ops<HeadArch>;
     constexpr std::size_t HW = H::width, vectors = HeadDim / HW, tail = HeadDim - vectors * HW;
@@ -193,17 +278,12 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
             CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) acc[ch][h][i] = H::zero();
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
         CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i) acc_tail[h][i] = 0.0f;
-    vec sum_v[Heads];
-    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum_v[h] = V::zero();
     alignas(64) float p[Heads][W];
     for (std::size_t c = 0; c < chunks; ++c) {
         const std::size_t count = n - c * W < W ? n - c * W : W;
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-            vec e = V::exp(V::sub(V::fma(V::load(chunk_scores(c, h)), scale_v, minus_hi[h]), lo[h]));
-            if (count < W) e = V::select_first(count, e, 0.0f);
-            sum_v[h] = sum_v[h] + e;
-            V::store(p[h], e);
-        }
+        vec e[Heads];
+        weights(c, count, e);
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
         const float* value = v + (begin + c * W) * KvStride;
         std::size_t t = 0;
         for (; t + Chains <= count; t += Chains)
@@ -229,12 +309,7 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
                 CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][t] * row[vectors * HW + i];
         }
     }
-    float inv_sum[Heads];
-    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-        const float sum = V::reduce_add(sum_v[h]);  // >= 1: the max contributes exp(0) = 1
-        if (sum != sum) return false;               // a NaN score slipped past the max
-        inv_sum[h] = 1.0f / sum;
-    }
+    if (!finish_sums()) return false;
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
         CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
             typename H::vec total = acc[0][h][i];
