@@ -174,9 +174,16 @@ struct transformer_block {
         kernels::project<d_model, kv_dim, Arch>(rows, in, w.wk.data(), w.k_bias(), k_new);
         kernels::project<d_model, kv_dim, Arch>(rows, in, w.wv.data(), w.v_bias(), v_new);
         if constexpr (Position::rotary) {
+            // Vector arches rotate q and k with one cos/sin per pair; the scalar path (Cortex-M, whose
+            // instruction counts are measured) keeps its two calls. The same values either way.
             for (std::size_t r = 0; r < rows; ++r) {
-                Position::template rotate<A::head_dim, A::heads>(buf.q + r * d_model, pos0 + r);
-                Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
+                if constexpr (uses_blocked_attention<Arch>) {
+                    Position::template rotate<A::head_dim, A::heads, A::kv_heads>(buf.q + r * d_model,
+                                                                                  k_new + r * kv_dim, pos0 + r);
+                } else {
+                    Position::template rotate<A::head_dim, A::heads>(buf.q + r * d_model, pos0 + r);
+                    Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
+                }
             }
         }
         for (std::size_t r = 0; r < rows; ++r)

@@ -145,10 +145,10 @@ inline typename simd::ops<Arch>::vec exp2_nonpositive(typename simd::ops<Arch>::
         return typename V::vec(_mm512_scalef_ps(p, n));
     }
 #endif
-    if constexpr (V::width == 1)
-        return std::exp2(x);
-    else
-        return xsimd::exp2(x);
+#if defined(CTATTN_HAS_XSIMD)
+    if constexpr (V::width > 1) return xsimd::exp2(x);
+#endif
+    if constexpr (V::width == 1) return std::exp2(x);
 }
 
 // Heads (1 or 2) query heads of one KV head: q (Heads x HeadDim, stride QStride), keys and values
