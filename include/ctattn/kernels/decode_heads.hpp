@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
 #include "../simd.hpp"
 #include "exp.hpp"
@@ -170,12 +171,21 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
         return true;
     }
     const std::size_t n = end - begin;
-    const std::size_t chunks = (n + W - 1) / W;
-    // Scores of chunk c, head h, at scores[(c * Heads + h) * W]; the last, partial chunk would run
-    // past Heads x end floats, so it stays on the stack.
+    // Chunks of W keys: the whole ones, then the partial one (if any) with its own instantiation of
+    // the loop body, so whole chunks carry no tail tests or masks.
+    const std::size_t whole_chunks = n / W;
+    auto for_each_chunk = [&](auto&& body) {
+        for (std::size_t c = 0; c < whole_chunks; ++c) body(c, std::true_type{});
+        if (n % W != 0) body(whole_chunks, std::false_type{});
+    };
+    // Scores of chunk c, head h, at scores[(c * Heads + h) * W]; the partial chunk would run past
+    // Heads x end floats, so it stays on the stack.
     alignas(64) float last_scores[Heads][W];
-    auto chunk_scores = [&](std::size_t c, std::size_t h) {
-        return c + 1 < chunks || n % W == 0 ? scores + (c * Heads + h) * W : last_scores[h];
+    auto chunk_scores = [&](std::size_t c, std::size_t h, auto whole) {
+        if constexpr (decltype(whole)::value)
+            return scores + (c * Heads + h) * W;
+        else
+            return &last_scores[h][0];
     };
 
     // Pass 1: scores and their max.
@@ -186,18 +196,18 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
             q_elements[h][d] = V::broadcast(q[h * QStride + d] * q_scale);
     vec max_v[Heads];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max_v[h] = V::broadcast(minus_inf);
-    for (std::size_t c = 0; c < chunks; ++c) {
-        const std::size_t count = n - c * W < W ? n - c * W : W;
+    for_each_chunk([&](std::size_t c, auto whole) {
+        const std::size_t count = decltype(whole)::value ? W : n - c * W;
         vec kt[HeadDim];
         transpose::load(k + (begin + c * W) * KvStride, count, kt);
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
             vec s = V::mul(q_elements[h][0], kt[0]);
             CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d) s = V::fma(q_elements[h][d], kt[d], s);
-            if (count < W) s = V::select_first(count, s, minus_inf);
+            if constexpr (!decltype(whole)::value) s = V::select_first(count, s, minus_inf);
             max_v[h] = V::max(max_v[h], s);
-            V::store(chunk_scores(c, h), s);
+            V::store(chunk_scores(c, h, whole), s);
         }
-    }
+    });
     vec max_b[Heads];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
         const float max = V::reduce_max(max_v[h]);  // a NaN lane may be dropped: the sum catches it
@@ -208,10 +218,10 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
     // Pass 2: weights 2^(s - m) (the max key's exactly 1), their sum, and P V.
     vec sum_v[Heads];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum_v[h] = V::zero();
-    auto weights = [&](std::size_t c, std::size_t count, vec* e) {
+    auto weights = [&](std::size_t c, auto whole, vec* e) {
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-            e[h] = exp2_nonpositive<Arch>(V::sub(V::load(chunk_scores(c, h)), max_b[h]));
-            if (count < W) e[h] = V::select_first(count, e[h], 0.0f);
+            e[h] = exp2_nonpositive<Arch>(V::sub(V::load(chunk_scores(c, h, whole)), max_b[h]));
+            if constexpr (!decltype(whole)::value) e[h] = V::select_first(n - c * W, e[h], 0.0f);
             sum_v[h] = sum_v[h] + e[h];
         }
     };
@@ -236,14 +246,14 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
         __m512i pair_index[8];
         CTATTN_UNROLL for (int t = 0; t < 8; ++t)
             pair_index[t] = _mm512_mask_set1_epi32(_mm512_set1_epi32(2 * t), __mmask16(0xFF00), 2 * t + 1);
-        for (std::size_t c = 0; c < chunks; ++c) {
-            const std::size_t count = n - c * W < W ? n - c * W : W;
+        for_each_chunk([&](std::size_t c, auto whole) {
+            const std::size_t count = decltype(whole)::value ? W : n - c * W;
             vec e[Heads];
-            weights(c, count, e);
+            weights(c, whole, e);
             const float* value = v + (begin + c * W) * KvStride;
             CTATTN_UNROLL for (std::size_t t = 0; t < 8; ++t) {
                 __m512 rows;
-                if (count == W) {
+                if constexpr (decltype(whole)::value) {
                     rows = _mm512_loadu_ps(value + 16 * t);
                 } else {
                     if (2 * t >= count) break;
@@ -254,7 +264,7 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
                 CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
                     acc[h][t % Chains] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_index[t], e[h]), rows, acc[h][t % Chains]);
             }
-        }
+        });
         if (!finish_sums()) return false;
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
             const __m512 total = _mm512_add_ps(_mm512_add_ps(acc[h][0], acc[h][1]), _mm512_add_ps(acc[h][2], acc[h][3]));
@@ -279,10 +289,12 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
         CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i) acc_tail[h][i] = 0.0f;
     alignas(64) float p[Heads][W];
-    for (std::size_t c = 0; c < chunks; ++c) {
+    for_each_chunk([&](std::size_t c, auto whole) {
+        // A run-time count in both cases: GCC 12 misreads the tail loop below, dead for a constant
+        // W, as overflowing (-Waggressive-loop-optimizations).
         const std::size_t count = n - c * W < W ? n - c * W : W;
         vec e[Heads];
-        weights(c, count, e);
+        weights(c, whole, e);
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
         const float* value = v + (begin + c * W) * KvStride;
         std::size_t t = 0;
@@ -308,7 +320,7 @@ inline bool decode_heads_vector(const float* q, const float* k, const float* v, 
             CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i)
                 CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][t] * row[vectors * HW + i];
         }
-    }
+    });
     if (!finish_sums()) return false;
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
         CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
