@@ -59,9 +59,10 @@ struct all_layers_causal<hana::tuple<Blocks...>> {
 // Tokens a decoder's prefill runs at once unless told otherwise, fixed at compile time from the arch.
 // Vector arches: 8 projection tiles' rows (48), at most the context: every weight is read once per
 // chunk instead of once per token, and the chunk's attention runs the blocked core. The RAM it
-// costs is the activation scratch of that many rows, (5 d_model + 2 max d_ff) floats per row
-// (stories260K: 2.6 KiB per row, 125 KiB for 48; stories15M: 11.6 KiB per row, 558 KiB), plus the
-// blocked core's (max head_dim + 6) x seq_capacity floats; footprint<Config>::scratch_bytes counts it.
+// costs is the activation scratch of that many rows, (5 d_model + 2 max d_ff) floats per row, plus
+// the blocked core's (max head_dim + 6) x seq_capacity floats: over a one-token decoder, 150 KiB
+// for stories260K (153,408 bytes; 2.6 KiB per row) and 600 KiB for stories15M (614,720 bytes;
+// 11.6 KiB per row). footprint<Config>::scratch_bytes counts it.
 // scalar_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing it does not
 // need; a user who wants chunks there picks PrefillRows.
 template <model_configuration Config, class Arch>
