@@ -2,10 +2,15 @@
 // fp32, one thread, for stories260K's and stories15M's shapes with random weights, ctattn's
 // decoder beside the plain llama2.c-style model (ctattn's flags and -ffast-math) reading the same
 // checkpoint bytes. Names read decode/<model>/<implementation>.
+// Prompt processing as well: P prompt tokens from an empty cache to the logits after the last, by
+// the decoder's prefill (its default compile-time chunk), by decode_step per prompt token, and by
+// the plain model token by token (run.c's way with a prompt). Names read
+// prefill/<model>/P<n>/<implementation>; the counter tokens_per_second is prompt tokens per second.
 #include <ctattn/kv_cache.hpp>
 #include <ctattn/llama2c.hpp>
 
 #include <string>
+#include <vector>
 
 #include "bench_common.hpp"
 #include "decode_models.hpp"
@@ -90,6 +95,90 @@ void decode_plain(benchmark::State& state, std::size_t length) {
     state.counters["tokens_s"] = benchmark::Counter(double(length), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The plain model's logits after the prompt (ctattn's flags): what every prefill case is checked against.
+template <class Shape>
+std::vector<double> plain_prompt_logits(const std::vector<ctattn::token_id>& prompt) {
+    plain_llama_model reference(Shape::plain, fixture<Shape>().bytes);
+    for (std::size_t pos = 0; pos < prompt.size(); ++pos)
+        plain::llama_forward(reference.shape, reference.w, reference.s, int(prompt[pos]), int(pos));
+    return std::vector<double>(reference.logits.begin(), reference.logits.end());
+}
+
+template <class Shape>
+void prefill_ctattn(benchmark::State& state, std::size_t length, bool token_by_token) {
+    using config = typename Shape::config;
+    auto& f = fixture<Shape>();
+    if (!f.loaded) {
+        state.SkipWithError("llama2c::load rejected the random checkpoint");
+        ++failure_count();
+        return;
+    }
+    aligned_block<ctattn::decoder<config>> dec(1);  // the default chunk (default_prefill_rows)
+    dec[0].attach(f.weights[0]);
+    const auto prompt = random_tokens(length, config::vocab, 55);
+    aligned_block<float> logits(config::vocab);
+    auto run = [&] {
+        dec[0].reset();
+        ctattn::status s = ctattn::status::ok;
+        if (token_by_token)
+            for (std::size_t pos = 0; pos < length && s == ctattn::status::ok; ++pos)
+                s = dec[0].decode_step(prompt[pos], logits.data());
+        else
+            s = dec[0].prefill(prompt.data(), length, logits.data());
+        return s;
+    };
+    if (run() != ctattn::status::ok) {
+        state.SkipWithError("prefill or decode_step returned an error status");
+        ++failure_count();
+        return;
+    }
+    if (!agrees(state, "logits after the prompt", logits.data(), plain_prompt_logits<Shape>(prompt).data(),
+                config::vocab, logits_tolerance))
+        return;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(run());
+        benchmark::ClobberMemory();
+    }
+    state.counters["tokens_per_second"] = benchmark::Counter(double(length), benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["prefill_rows"] = double(ctattn::decoder<config>::prefill_rows);
+}
+
+template <class Shape, void (*Forward)(const plain_llama_shape&, const plain_llama_weights&, plain_llama_state&, int, int)>
+void prefill_plain(benchmark::State& state, std::size_t length) {
+    using config = typename Shape::config;
+    plain_llama_model model(Shape::plain, fixture<Shape>().bytes);
+    const auto prompt = random_tokens(length, config::vocab, 55);
+    auto run = [&] {
+        for (std::size_t pos = 0; pos < length; ++pos) Forward(model.shape, model.w, model.s, int(prompt[pos]), int(pos));
+    };
+    run();
+    if (!agrees(state, "logits after the prompt", model.logits.data(), plain_prompt_logits<Shape>(prompt).data(),
+                config::vocab, logits_tolerance))
+        return;
+    for (auto _ : state) {
+        run();
+        benchmark::DoNotOptimize(model.logits.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["tokens_per_second"] = benchmark::Counter(double(length), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class Shape>
+void register_prefill(const std::string& name) {
+    for (const std::size_t length : {std::size_t(64), std::size_t(256)}) {
+        const std::string base = "prefill/" + name + "/P" + std::to_string(length);
+        benchmark::RegisterBenchmark((base + "/ctattn").c_str(), prefill_ctattn<Shape>, length, false)
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark((base + "/ctattn_token_by_token").c_str(), prefill_ctattn<Shape>, length, true)
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark((base + "/plain").c_str(), prefill_plain<Shape, plain::llama_forward>, length)
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark((base + "/plain_fastmath").c_str(), prefill_plain<Shape, plain_fast::llama_forward>,
+                                     length)
+            ->Unit(benchmark::kMillisecond);
+    }
+}
+
 template <class Shape>
 void register_model(const std::string& name, std::size_t length, bool with_scalar) {
     using arch = ctattn::simd::default_arch;
@@ -111,6 +200,8 @@ void register_decode_benchmarks() {
     // The scalar path on 15M parameters takes seconds per sequence and says nothing new.
     register_model<stories15m>("stories15M", 256, false);
     register_model<stories260k>("stories260K_16tokens_smoke", 16, true);  // bench_smoke's cheap check
+    register_prefill<stories260k>("stories260K");
+    register_prefill<stories15m>("stories15M");
 }
 
 }  // namespace ctattn_bench

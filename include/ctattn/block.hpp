@@ -14,6 +14,7 @@
 #include "config.hpp"
 #include "ffn.hpp"
 #include "kernels/decode_attention.hpp"
+#include "kernels/decode_heads.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/projection.hpp"
 #include "model/weight_storage.hpp"
@@ -173,9 +174,16 @@ struct transformer_block {
         kernels::project<d_model, kv_dim, Arch>(rows, in, w.wk.data(), w.k_bias(), k_new);
         kernels::project<d_model, kv_dim, Arch>(rows, in, w.wv.data(), w.v_bias(), v_new);
         if constexpr (Position::rotary) {
+            // Vector arches rotate q and k with one cos/sin per pair; the scalar path (Cortex-M, whose
+            // instruction counts are measured) keeps its two calls. The same values either way.
             for (std::size_t r = 0; r < rows; ++r) {
-                Position::template rotate<A::head_dim, A::heads>(buf.q + r * d_model, pos0 + r);
-                Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
+                if constexpr (uses_blocked_attention<Arch>) {
+                    Position::template rotate<A::head_dim, A::heads, A::kv_heads>(buf.q + r * d_model,
+                                                                                  k_new + r * kv_dim, pos0 + r);
+                } else {
+                    Position::template rotate<A::head_dim, A::heads>(buf.q + r * d_model, pos0 + r);
+                    Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
+                }
             }
         }
         for (std::size_t r = 0; r < rows; ++r)
@@ -195,11 +203,20 @@ struct transformer_block {
                                  buf.scores, buf.context);
         }
         if constexpr (uses_blocked_attention<Arch>) {
-            context_done = rows > 1 && buf.score_block != nullptr;
+            // One token with narrow heads (head_dim 8): the decode kernel vectorised across keys,
+            // heads paired per KV head (kernels/decode_heads.hpp); an irregular row falls through.
+            if constexpr (kernels::vector_decode_fits<head_dim, Arch>)
+                context_done = rows == 1 && kernels::vector_decode_attention<A::heads, A::kv_heads, head_dim, head_dim,
+                                                                             head_stride, Arch>(
+                                                buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1),
+                                                A::score_scale, buf.scores, buf.context);
+            if (!context_done && rows > 1 && buf.score_block != nullptr) {
+                context_done = true;
             if (context_done)
                 attend_blocked<A, Arch, head_dim, blocked_key_stride<S>, head_stride>(
                     rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.keys_transposed,
                     buf.score_block);
+            }
         }
         if (!context_done)  // otherwise, one query row at a time
             attend<A, Arch, head_dim, head_stride>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context,

@@ -38,8 +38,10 @@ struct footprint<Config> {
         Config::seq_capacity * sizeof(token_id) + sizeof(row_vector<Config::vocab>);
     // RAM, the KV cache: K and V rows of every layer for every position, plus its length.
     static constexpr std::size_t kv_bytes = sizeof(kv_cache<Config>);
-    // RAM, the rest of the decoder: scratch for one token (residual, normed, q, context, FFN
-    // hidden rows, one score row), its weights pointer and alignment padding.
+    // RAM, the rest of the decoder: scratch for its prefill chunk (default_prefill_rows: one token
+    // on scalar_arch, 48 on vector arches: residual, normed, q, context, FFN hidden rows, and the
+    // blocked attention core's scratch for more than one), one score row, its weights pointer and
+    // alignment padding.
     static constexpr std::size_t scratch_bytes = sizeof(decoder<Config>) - kv_bytes;
     static constexpr std::size_t readout_bytes = 0;
 

@@ -56,12 +56,28 @@ struct all_layers_causal<hana::tuple<Blocks...>> {
 };
 }  // namespace detail
 
-// The decoding state: a KV cache, row scratch for PrefillRows tokens at a time, and the weights it
-// reads: owned (model_weights) or a view of constant storage (Storage = viewed_weights:
-// model_weights_view), attached by address, never copied. Every call validates first and changes
-// nothing (cache, logits) when it fails.
-template <model_configuration Config, class Arch = simd::default_arch, std::size_t PrefillRows = 1,
-          weight_storage Storage = owned_weights>
+// Tokens a decoder's prefill runs at once unless told otherwise, fixed at compile time from the arch.
+// Vector arches: 8 projection tiles' rows (48), at most the context: every weight is read once per
+// chunk instead of once per token, and the chunk's attention runs the blocked core. The RAM it
+// costs is the activation scratch of that many rows, (5 d_model + 2 max d_ff) floats per row, plus
+// the blocked core's (max head_dim + 6) x seq_capacity floats: over a one-token decoder, 150 KiB
+// for stories260K (153,408 bytes; 2.6 KiB per row) and 600 KiB for stories15M (614,720 bytes;
+// 11.6 KiB per row). footprint<Config>::scratch_bytes counts it.
+// scalar_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing it does not
+// need; a user who wants chunks there picks PrefillRows.
+template <model_configuration Config, class Arch>
+inline constexpr std::size_t default_prefill_rows =
+    !uses_blocked_attention<Arch> ? 1
+    : Config::seq_capacity < 8 * kernels::projection_tile_shape<Arch>::rows
+        ? Config::seq_capacity
+        : 8 * kernels::projection_tile_shape<Arch>::rows;
+
+// The decoding state: a KV cache, row scratch for PrefillRows tokens at a time (by default
+// default_prefill_rows, above), and the weights it reads: owned (model_weights) or a view of
+// constant storage (Storage = viewed_weights: model_weights_view), attached by address, never
+// copied. Every call validates first and changes nothing (cache, logits) when it fails.
+template <model_configuration Config, class Arch = simd::default_arch,
+          std::size_t PrefillRows = default_prefill_rows<Config, Arch>, weight_storage Storage = owned_weights>
 class decoder {
     static_assert(PrefillRows >= 1, "ctattn: the decoder needs PrefillRows >= 1 (tokens per prefill chunk)");
     static_assert(detail::all_layers_causal<typename Config::template per_layer<std::type_identity_t>>::value,

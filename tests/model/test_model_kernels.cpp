@@ -260,6 +260,16 @@ TEST_CASE("sinusoidal positions and RoPE match their formulas", "[model][kernels
                         1.2e-7 * double(pos) + 1e-6);
             }
     }
+    // q (3 heads) and k (2 heads) rotated together: exactly the values of rotating each alone.
+    for (std::size_t pos : {std::size_t(0), std::size_t(7), std::size_t(511)}) {
+        std::vector<float> q = row, k(row.begin(), row.begin() + 12), q_alone = q, k_alone = k;
+        rotary_positions<10000>::rotate<6, 3, 2>(q.data(), k.data(), pos);
+        rotary_positions<10000>::rotate<6, 3>(q_alone.data(), pos);
+        rotary_positions<10000>::rotate<6, 2>(k_alone.data(), pos);
+        INFO("pos " << pos);
+        REQUIRE(q == q_alone);
+        REQUIRE(k == k_alone);
+    }
     // Learned positions add their table row.
     auto learned = std::make_unique<learned_positions::weights<4, 3>>();
     for (std::size_t i = 0; i < 12; ++i) learned->table[i] = float(i);

@@ -112,7 +112,13 @@ inline void activate_gated_row(float* gate, const float* up) noexcept {
     constexpr std::size_t full = N / W * W;
     for (std::size_t i = 0; i < full; i += W)
         V::store(gate + i, V::mul(Act::template apply<Arch>(V::load(gate + i)), V::load(up + i)));
-    for (std::size_t i = full; i < N; ++i) gate[i] = Act::value(gate[i]) * up[i];
+    if constexpr (full < N) {  // the tail as one padded vector: one vector exp, not N - full scalar calls
+        alignas(64) float lanes[W] = {};
+        alignas(64) float up_lanes[W] = {};
+        for (std::size_t i = full; i < N; ++i) lanes[i - full] = gate[i], up_lanes[i - full] = up[i];
+        V::store(lanes, V::mul(Act::template apply<Arch>(V::load(lanes)), V::load(up_lanes)));
+        for (std::size_t i = full; i < N; ++i) gate[i] = lanes[i - full];
+    }
 }
 
 }  // namespace ctattn::kernels

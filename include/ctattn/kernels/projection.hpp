@@ -105,6 +105,30 @@ inline void projection_row_blocks(std::size_t n_rows, const float* x, const floa
                                                 y + vectors_end);
 }
 
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+// One row (decode) on AVX-512 when Dout is not a multiple of 16: every column in one pass over k,
+// the last vector loaded with a mask (its lanes past Dout read nothing), instead of the whole-vector
+// panel plus narrower tiles for the leftover columns, each of which streams W's rows again
+// (stories260K's 64 x 172 FFN matrices: 10 vectors and a 12-lane one). Same sums, same order as
+// the tiles: bit-identical outputs.
+template <std::size_t Din, std::size_t Dout, std::size_t WStride>
+inline void project_row_masked(const float* x, const float* w, const float* bias, float* y) noexcept {
+    constexpr std::size_t vecs = Dout / 16;
+    constexpr __mmask16 last = __mmask16((1u << (Dout % 16)) - 1u);
+    __m512 acc[vecs + 1];
+    CTATTN_UNROLL for (std::size_t n = 0; n < vecs; ++n) acc[n] = bias ? _mm512_loadu_ps(bias + 16 * n) : _mm512_setzero_ps();
+    acc[vecs] = bias ? _mm512_maskz_loadu_ps(last, bias + 16 * vecs) : _mm512_setzero_ps();
+    for (std::size_t k = 0; k < Din; ++k) {
+        const __m512 xb = _mm512_set1_ps(x[k]);
+        const float* row = w + k * WStride;
+        CTATTN_UNROLL for (std::size_t n = 0; n < vecs; ++n) acc[n] = _mm512_fmadd_ps(xb, _mm512_loadu_ps(row + 16 * n), acc[n]);
+        acc[vecs] = _mm512_fmadd_ps(xb, _mm512_maskz_loadu_ps(last, row + 16 * vecs), acc[vecs]);
+    }
+    CTATTN_UNROLL for (std::size_t n = 0; n < vecs; ++n) _mm512_storeu_ps(y + 16 * n, acc[n]);
+    _mm512_mask_storeu_ps(y + 16 * vecs, last, acc[vecs]);
+}
+#endif
+
 }  // namespace detail
 
 // Cortex-M with a single-precision FPU of 32 registers (FPv4-SP-D16: M4F; FPv5-D16: M7; M55):
@@ -188,6 +212,14 @@ inline void project(std::size_t rows, const float* x, const float* w, const floa
     if constexpr (std::is_same_v<Arch, simd::scalar_arch> && Dout >= 16) {
         if (rows == 1) {  // one token (decode): 16-column strips in registers
             detail::vfp_project_row<Din, Dout, Dout>(x, w, bias, y);
+            return;
+        }
+    }
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+    if constexpr (simd::ops<Arch>::width == 16 && Dout % 16 != 0 && Dout / 16 < 16) {
+        if (rows == 1) {
+            detail::project_row_masked<Din, Dout, Dout>(x, w, bias, y);
             return;
         }
     }
