@@ -210,12 +210,12 @@ struct transformer_block {
                                                                              head_stride, Arch>(
                                                 buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1),
                                                 A::score_scale, buf.scores, buf.context);
+            // Several rows (prefill) where the workspace has the blocked core's scratch.
             if (!context_done && rows > 1 && buf.score_block != nullptr) {
-                context_done = true;
-            if (context_done)
                 attend_blocked<A, Arch, head_dim, blocked_key_stride<S>, head_stride>(
                     rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.keys_transposed,
                     buf.score_block);
+                context_done = true;
             }
         }
         if (!context_done)  // otherwise, one query row at a time
