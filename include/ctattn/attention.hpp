@@ -219,9 +219,11 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                     constexpr std::size_t W = simd::width<Arch>;
                     const std::size_t any_end_vectors = (any.end + W - 1) / W * W;
                     const std::size_t written = readout || any_end_vectors > n_keys ? n_keys : any_end_vectors;
+                    bool regular[rows];  // the block's rows in lockstep: their latency chains overlap
+                    kernels::softmax_rows<Arch, rows>(block, key_stride, written, visible, Config::score_scale, regular);
                     for (std::size_t r = 0; r < rows; ++r) {
                         float* p = block + r * key_stride;
-                        if (!kernels::softmax_row<Arch>(p, written, visible[r], Config::score_scale))
+                        if (!regular[r])
                             kernels::softmax_row_in_double<head_dim, KvStride>(
                                 q_rows + r * D, k + g * KvHeadStride, written, visible[r], Config::score_scale, p);
                         if (readout) {
