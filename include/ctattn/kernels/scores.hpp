@@ -159,10 +159,12 @@ namespace detail {
 // (8 x 8, AVX): interleave pairs of rows, then pairs of pairs, then 128-bit lanes.
 #if defined(__AVX512F__)
 CTATTN_SILENCE_INTRINSIC_WARNINGS
+// keys < 16 (the last keys of a run): rows past them are zeros, and each column is stored as
+// `lanes` floats (the zeros are kt's padding up to the vector width).
 template <std::size_t KStride, std::size_t KtStride>
-inline void transpose_block_16(const float* k, float* kt) noexcept {
+inline void transpose_block_16(const float* k, float* kt, unsigned keys = 16, unsigned lanes = 16) noexcept {
     __m512 r[16], t[16];
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(k + i * KStride);
+    for (unsigned i = 0; i < 16; ++i) r[i] = i < keys ? _mm512_loadu_ps(k + i * KStride) : _mm512_setzero_ps();
     for (int i = 0; i < 16; i += 2) {  // per 128-bit lane: a0 b0 a1 b1, a2 b2 a3 b3
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -181,9 +183,10 @@ inline void transpose_block_16(const float* k, float* kt) noexcept {
         t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
         t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
     }
+    const __mmask16 store = __mmask16((1u << lanes) - 1u);  // lanes <= 16: 1 << 16 fits an unsigned
     for (int c = 0; c < 8; ++c) {
-        _mm512_storeu_ps(kt + c * KtStride, _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88));
-        _mm512_storeu_ps(kt + (c + 8) * KtStride, _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD));
+        _mm512_mask_storeu_ps(kt + c * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88));
+        _mm512_mask_storeu_ps(kt + (c + 8) * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD));
     }
 }
 CTATTN_RESTORE_WARNINGS
@@ -216,8 +219,11 @@ CTATTN_RESTORE_WARNINGS
 // Block dimensions in registers, the keys past the last whole block element by element. The
 // dimension bounds are constants (GCC 12 misreads run-time ones here as overflowing,
 // -Waggressive-loop-optimizations); DEnd - DBegin is a multiple of Block.
+// With 16 x 16 blocks, the last keys go through one more block, zero-padded, which also writes
+// kt's padding up to `padded` (element by element, a few keys of a long head cost as much as
+// all the whole blocks: a 12-token prompt at head_dim 512 took 2x longer than a 16-token one).
 template <std::size_t Block, std::size_t DBegin, std::size_t DEnd, std::size_t KStride, std::size_t KtStride>
-inline void transpose_columns(std::size_t n_keys, const float* k, float* kt) noexcept {
+inline void transpose_columns(std::size_t n_keys, std::size_t padded, const float* k, float* kt) noexcept {
     const std::size_t blocks_end = Block > 1 ? n_keys / Block * Block : 0;
     for (std::size_t d = DBegin; d < DEnd; d += Block) {
         for (std::size_t j = 0; j < blocks_end; j += Block) {
@@ -228,8 +234,19 @@ inline void transpose_columns(std::size_t n_keys, const float* k, float* kt) noe
             if constexpr (Block == 8) transpose_block_8<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
 #endif
         }
-        for (std::size_t e = 0; e < Block; ++e)
+#if defined(__AVX512F__)
+        if constexpr (Block == 16) {
+            const std::size_t lanes = padded - blocks_end < 16 ? padded - blocks_end : 16;
+            if (lanes > 0)
+                transpose_block_16<KStride, KtStride>(k + blocks_end * KStride + d, kt + d * KtStride + blocks_end,
+                                                      unsigned(n_keys - blocks_end), unsigned(lanes));
+            continue;
+        }
+#endif
+        for (std::size_t e = 0; e < Block; ++e) {
             for (std::size_t j = blocks_end; j < n_keys; ++j) kt[(d + e) * KtStride + j] = k[j * KStride + d + e];
+            for (std::size_t j = n_keys; j < padded; ++j) kt[(d + e) * KtStride + j] = 0.0f;
+        }
     }
 }
 }  // namespace detail
@@ -240,23 +257,22 @@ inline void transpose_columns(std::size_t n_keys, const float* k, float* kt) noe
 // 16 x 16 blocks in registers where the target has AVX-512, then 8 x 8 ones (AVX), then floats.
 template <std::size_t HeadDim, std::size_t KStride, std::size_t KtStride, std::size_t Width>
 inline void transpose_keys(std::size_t n_keys, const float* k, float* kt) noexcept {
+    const std::size_t padded = (n_keys + Width - 1) / Width * Width;
 #if defined(__AVX512F__)
     constexpr std::size_t wide_end = HeadDim / 16 * 16;
-    if constexpr (wide_end > 0) detail::transpose_columns<16, 0, wide_end, KStride, KtStride>(n_keys, k, kt);
+    if constexpr (wide_end > 0) detail::transpose_columns<16, 0, wide_end, KStride, KtStride>(n_keys, padded, k, kt);
 #else
     constexpr std::size_t wide_end = 0;
 #endif
 #if defined(__AVX__)
     constexpr std::size_t eights_end = wide_end + (HeadDim - wide_end) / 8 * 8;
     if constexpr (eights_end > wide_end)
-        detail::transpose_columns<8, wide_end, eights_end, KStride, KtStride>(n_keys, k, kt);
+        detail::transpose_columns<8, wide_end, eights_end, KStride, KtStride>(n_keys, padded, k, kt);
 #else
     constexpr std::size_t eights_end = wide_end;
 #endif
-    if constexpr (eights_end < HeadDim) detail::transpose_columns<1, eights_end, HeadDim, KStride, KtStride>(n_keys, k, kt);
-    const std::size_t padded = (n_keys + Width - 1) / Width * Width;
-    for (std::size_t d = 0; d < HeadDim; ++d)
-        for (std::size_t j = n_keys; j < padded; ++j) kt[d * KtStride + j] = 0.0f;
+    if constexpr (eights_end < HeadDim)
+        detail::transpose_columns<1, eights_end, HeadDim, KStride, KtStride>(n_keys, padded, k, kt);
 }
 
 // Raw dot products q_r . k_j (unscaled: softmax_row applies the scale) of Rows queries against the
