@@ -1,8 +1,10 @@
 // Attention scores: s[j] = scale * (q . k_j) for the keys a mask lets the query see, -inf for the
 // rest (so softmax gives them weight exactly 0). The dot product runs along head_dim, which is
-// contiguous in both Q and K rows, so K is read as stored, never transposed: a vector's width of
+// contiguous in both Q and K rows, so for one query K is read as stored: a vector's width of
 // keys share each loaded q vector, and one transpose-and-add turns their partial sums into a
-// vector of scores (four keys at a time when head_dim is narrower than a vector).
+// vector of scores (four keys at a time when head_dim is narrower than a vector; a head narrower
+// than the vector runs on the narrower arch it fills). For a block of queries (the blocked
+// attention core) K is transposed once, in 16 x 16 / 8 x 8 register blocks, and scored as a GEMM.
 #pragma once
 
 #include <cstddef>
