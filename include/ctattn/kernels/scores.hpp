@@ -16,6 +16,18 @@
 #include "projection.hpp"
 #include "row_dispatch.hpp"
 
+// x86 intrinsics only where simd.hpp included them (xsimd present; not under CTATTN_SIMD_SCALAR).
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+#define CTATTN_X86_AVX512_INTRINSICS 1
+#else
+#define CTATTN_X86_AVX512_INTRINSICS 0
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX__)
+#define CTATTN_X86_AVX_INTRINSICS 1
+#else
+#define CTATTN_X86_AVX_INTRINSICS 0
+#endif
+
 namespace ctattn::kernels {
 
 // q . k over HeadDim elements: SIMD over full vectors, scalar tail. Long rows (a tied LM head
@@ -159,7 +171,7 @@ namespace detail {
 // about a third of the scores' time at head_dim 512 (as many floats move as there are FMAs per
 // query row); in registers it is 64 shuffles per 256 floats (16 x 16, AVX-512) or 24 per 64
 // (8 x 8, AVX): interleave pairs of rows, then pairs of pairs, then 128-bit lanes.
-#if defined(__AVX512F__)
+#if CTATTN_X86_AVX512_INTRINSICS
 CTATTN_SILENCE_INTRINSIC_WARNINGS
 // keys < 16 (the last keys of a run): rows past them are zeros, and each column is stored as
 // `lanes` floats (the zeros are kt's padding up to the vector width).
@@ -193,7 +205,7 @@ inline void transpose_block_16(const float* k, float* kt, unsigned keys = 16, un
 }
 CTATTN_RESTORE_WARNINGS
 #endif
-#if defined(__AVX__)
+#if CTATTN_X86_AVX_INTRINSICS
 CTATTN_SILENCE_INTRINSIC_WARNINGS
 template <std::size_t KStride, std::size_t KtStride>
 inline void transpose_block_8(const float* k, float* kt) noexcept {
@@ -229,14 +241,14 @@ inline void transpose_columns(std::size_t n_keys, std::size_t padded, const floa
     const std::size_t blocks_end = Block > 1 ? n_keys / Block * Block : 0;
     for (std::size_t d = DBegin; d < DEnd; d += Block) {
         for (std::size_t j = 0; j < blocks_end; j += Block) {
-#if defined(__AVX512F__)
+#if CTATTN_X86_AVX512_INTRINSICS
             if constexpr (Block == 16) transpose_block_16<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
 #endif
-#if defined(__AVX__)
+#if CTATTN_X86_AVX_INTRINSICS
             if constexpr (Block == 8) transpose_block_8<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
 #endif
         }
-#if defined(__AVX512F__)
+#if CTATTN_X86_AVX512_INTRINSICS
         if constexpr (Block == 16) {
             const std::size_t lanes = padded - blocks_end < 16 ? padded - blocks_end : 16;
             if (lanes > 0)
@@ -260,13 +272,13 @@ inline void transpose_columns(std::size_t n_keys, std::size_t padded, const floa
 template <std::size_t HeadDim, std::size_t KStride, std::size_t KtStride, std::size_t Width>
 inline void transpose_keys(std::size_t n_keys, const float* k, float* kt) noexcept {
     const std::size_t padded = (n_keys + Width - 1) / Width * Width;
-#if defined(__AVX512F__)
+#if CTATTN_X86_AVX512_INTRINSICS
     constexpr std::size_t wide_end = HeadDim / 16 * 16;
     if constexpr (wide_end > 0) detail::transpose_columns<16, 0, wide_end, KStride, KtStride>(n_keys, padded, k, kt);
 #else
     constexpr std::size_t wide_end = 0;
 #endif
-#if defined(__AVX__)
+#if CTATTN_X86_AVX_INTRINSICS
     constexpr std::size_t eights_end = wide_end + (HeadDim - wide_end) / 8 * 8;
     if constexpr (eights_end > wide_end)
         detail::transpose_columns<8, wide_end, eights_end, KStride, KtStride>(n_keys, padded, k, kt);
