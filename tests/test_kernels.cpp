@@ -160,6 +160,7 @@ void check_score_shapes() {
     check_score_row<3, Arch>();
     check_score_row<5, Arch>();
     check_score_row<7, Arch>();
+    check_score_row<8, Arch>();   // narrower than AVX-512's vector: runs on 8-wide vectors of keys
     check_score_row<13, Arch>();
     check_score_row<16, Arch>();
     check_score_row<17, Arch>();
@@ -378,7 +379,9 @@ void check_aggregate_shapes() {
     check_aggregate_row<3, Arch>();
     check_aggregate_row<5, Arch>();
     check_aggregate_row<7, Arch>();
+    check_aggregate_row<8, Arch>();   // one AVX2 vector under AVX-512, not 8 scalar columns
     check_aggregate_row<13, Arch>();
+    check_aggregate_row<24, Arch>();  // 16 + 8 under AVX-512
     check_aggregate_row<17, Arch>();
     check_aggregate_row<40, Arch>();  // one 4-vector block plus one vector on AVX2
     check_aggregate_row<64, Arch>();

@@ -146,6 +146,30 @@ inline Vec transpose_add_16(const Vec* rows) noexcept {
     }
     return Vec(_mm512_add_ps(_mm512_shuffle_ps(octs[0], octs[1], 0x88), _mm512_shuffle_ps(octs[0], octs[1], 0xDD)));
 }
+// e^x for 16 floats, inlined (xsimd 8.1's exp is an out-of-line call under AVX-512, and every
+// zmm register is caller-saved, so a softmax loop spills around each call). e^x = 2^n e^r with
+// n = round(x log2 e) and r = x - n ln 2 in [-ln2/2, ln2/2] (ln 2 in two parts, Cody-Waite);
+// e^r is Cephes' expf polynomial (degree 7; Cephes documents 1.7e-7 relative error on that
+// interval); vscalefps multiplies by 2^n with one rounding, overflow to +inf and gradual
+// underflow to 0 included. x is clamped to [-104, 89] first, which keeps r finite for +-inf
+// (e^-104 and e^89 are already 0 and +inf in float) and lets NaN through (vmaxps/vminps return
+// their second operand when one is NaN). Error against the double exp: <= 2 ulp where the result
+// is a normal float (1.006 measured over 2^22 points), <= 2^-149 below (tests/test_kernels_blocked.cpp).
+inline __m512 exp_16(__m512 x) noexcept {
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 e_r = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(e_r, n);
+}
 }  // namespace detail
 #endif
 template <class Arch>
@@ -174,7 +198,12 @@ struct ops {
     static vec mul(vec a, vec b) noexcept { return a * b; }
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return xsimd::max(a, b); }
-    static vec exp(vec x) noexcept { return xsimd::exp(x); }
+    static vec exp(vec x) noexcept {
+#if defined(__AVX512F__)
+        if constexpr (width == 16) return vec(detail::exp_16(x));
+#endif
+        return xsimd::exp(x);
+    }
     // Lanes 0..count-1 of v, `fill` in the others: a row's last partial vector, loaded whole.
     static vec select_first(std::size_t count, vec v, float fill) noexcept {
         return xsimd::select(vec::load_aligned(detail::lane_numbers) < vec(float(count)), v, vec(fill));

@@ -226,6 +226,8 @@ TEST_CASE("blocked scores from transposed keys match the double reference for ev
     check_score_rows_transposed<3, 1, default_arch>();
     check_score_rows_transposed<13, 5, default_arch>();
     check_score_rows_transposed<32, 6, default_arch>();
+    check_score_rows_transposed<8, 6, default_arch>();   // 8 x 8 register transposes (AVX)
+    check_score_rows_transposed<40, 3, default_arch>();  // 16 x 16 ones, then 8 x 8 (AVX-512)
     check_score_rows_transposed<17, 4, scalar_arch>();
 }
 
@@ -233,6 +235,8 @@ TEST_CASE("blocked aggregation of several query rows matches the double referenc
     check_aggregate_rows<1, 3, default_arch>();
     check_aggregate_rows<13, 6, default_arch>();   // one vector + scalar tail (AVX2), scalar only (AVX-512)
     check_aggregate_rows<32, 6, default_arch>();
+    check_aggregate_rows<8, 6, default_arch>();    // head_dim 8: one 8-wide vector under AVX-512
+    check_aggregate_rows<24, 5, default_arch>();   // 16 + 8 under AVX-512
     check_aggregate_rows<72, 2, default_arch>();   // a full tile block + leftover vectors
     check_aggregate_rows<13, 4, scalar_arch>();
 }

@@ -59,8 +59,11 @@ inline void aggregate_row(const float* p, const float* v, key_range visible, flo
         detail::aggregate_block<Arch, 4, VStride>(p, v + d, visible, out + d);
     for (std::size_t d = blocks_end; d < vectors_end; d += W)
         detail::aggregate_block<Arch, 1, VStride>(p, v + d, visible, out + d);
-    for (std::size_t d = vectors_end; d < HeadDim; ++d)
-        detail::aggregate_block<simd::scalar_arch, 1, VStride>(p, v + d, visible, out + d);
+    // Columns narrower than a vector on the next narrower arch (head_dim 8 under AVX-512: one AVX2
+    // vector, not 8 scalar columns; 13 = 8 + 4 + 1).
+    if constexpr (vectors_end < HeadDim)
+        aggregate_row<HeadDim - vectors_end, decltype(simd::narrower_arch_of<Arch>()), VStride>(
+            p, v + vectors_end, visible, out + vectors_end);
 }
 
 // O = P V for a block of Rows query rows of one head over the keys [begin, end), all rows alike
@@ -82,9 +85,9 @@ inline void aggregate_rows(std::size_t begin, std::size_t end, const float* p, c
     if constexpr (vectors_end > blocks_end)
         detail::multiply_tile<Arch, Rows, (vectors_end - blocks_end) / W, PStride, VStride, OStride>(
             begin, end, p, v + blocks_end, nullptr, out + blocks_end);
-    for (std::size_t d = vectors_end; d < HeadDim; ++d)
-        detail::multiply_tile<simd::scalar_arch, Rows, 1, PStride, VStride, OStride>(begin, end, p, v + d, nullptr,
-                                                                                    out + d);
+    if constexpr (vectors_end < HeadDim)  // narrower columns on the next narrower arch, as aggregate_row
+        aggregate_rows<HeadDim - vectors_end, Rows, decltype(simd::narrower_arch_of<Arch>()), PStride, VStride,
+                       OStride>(begin, end, p, v + vectors_end, out + vectors_end);
 }
 
 namespace detail {
@@ -165,9 +168,9 @@ inline void aggregate_rows(const key_range* visible, const float* p, const float
     if constexpr (vectors_end > blocks_end)
         detail::aggregate_tile<Arch, Rows, (vectors_end - blocks_end) / W, PStride, VStride, OStride>(
             visible, any, common, p, v + blocks_end, out + blocks_end);
-    for (std::size_t d = vectors_end; d < HeadDim; ++d)
-        detail::aggregate_tile<simd::scalar_arch, Rows, 1, PStride, VStride, OStride>(visible, any, common, p, v + d,
-                                                                                     out + d);
+    if constexpr (vectors_end < HeadDim)  // narrower columns on the next narrower arch, as aggregate_row
+        aggregate_rows<HeadDim - vectors_end, Rows, decltype(simd::narrower_arch_of<Arch>()), PStride, VStride,
+                       OStride>(visible, p, v + vectors_end, out + vectors_end);
 }
 
 // O = P V for one head: n_queries rows of weights (row stride p_stride, masked entries 0) against

@@ -1,17 +1,32 @@
 // Attention scores: s[j] = scale * (q . k_j) for the keys a mask lets the query see, -inf for the
 // rest (so softmax gives them weight exactly 0). The dot product runs along head_dim, which is
-// contiguous in both Q and K rows, so K is read as stored, never transposed: a vector's width of
+// contiguous in both Q and K rows, so for one query K is read as stored: a vector's width of
 // keys share each loaded q vector, and one transpose-and-add turns their partial sums into a
-// vector of scores (four keys at a time when head_dim is narrower than a vector).
+// vector of scores (four keys at a time when head_dim is narrower than a vector; a head narrower
+// than the vector runs on the narrower arch it fills). For a block of queries (the blocked
+// attention core) K is transposed once, in 16 x 16 / 8 x 8 register blocks, and scored as a GEMM.
 #pragma once
 
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
 #include "../simd.hpp"
 #include "mask.hpp"
 #include "projection.hpp"
 #include "row_dispatch.hpp"
+
+// x86 intrinsics only where simd.hpp included them (xsimd present; not under CTATTN_SIMD_SCALAR).
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+#define CTATTN_X86_AVX512_INTRINSICS 1
+#else
+#define CTATTN_X86_AVX512_INTRINSICS 0
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX__)
+#define CTATTN_X86_AVX_INTRINSICS 1
+#else
+#define CTATTN_X86_AVX_INTRINSICS 0
+#endif
 
 namespace ctattn::kernels {
 
@@ -108,10 +123,17 @@ inline void dot4(const float* q, const float* k, float* out) noexcept {
 template <std::size_t HeadDim, class Arch = simd::default_arch, std::size_t KStride = HeadDim>
 inline void score_row(const float* q, const float* k, std::size_t n_keys, key_range visible, float scale,
                       float* scores) noexcept {
+    using V = simd::ops<Arch>;
+    // A head narrower than the vector (head_dim 8 under AVX-512) runs on the widest arch it fills:
+    // a vector of 8 keys per transpose-add, where the 16-lane path would fall back to scalar dots.
+    using HeadArch = simd::arch_for_width<Arch, HeadDim>;
+    if constexpr (!std::is_same_v<HeadArch, Arch>) {
+        score_row<HeadDim, HeadArch, KStride>(q, k, n_keys, visible, scale, scores);
+        return;
+    }
     constexpr float minus_inf = -std::numeric_limits<float>::infinity();
     for (std::size_t j = 0; j < visible.begin && j < n_keys; ++j) scores[j] = minus_inf;
     std::size_t j = visible.begin;
-    using V = simd::ops<Arch>;
     if constexpr (V::width > 1 && HeadDim >= V::width) {
         const typename V::vec scale_v = V::broadcast(scale);
         for (; j + V::width <= visible.end; j += V::width)
@@ -143,16 +165,128 @@ inline void dot_rows(const float* q, const float* k, float* out) noexcept {
     for (std::size_t j = fours_end; j < Rows; ++j) out[j] = dot<HeadDim, Arch>(q, k + j * KStride);
 }
 
+namespace detail {
+// In-register transposes of a square block of K (rows: keys, stride KStride) into kt (rows: head
+// dimensions, stride KtStride). Element by element, a transpose is a load and a store per float,
+// about a third of the scores' time at head_dim 512 (as many floats move as there are FMAs per
+// query row); in registers it is 64 shuffles per 256 floats (16 x 16, AVX-512) or 24 per 64
+// (8 x 8, AVX): interleave pairs of rows, then pairs of pairs, then 128-bit lanes.
+#if CTATTN_X86_AVX512_INTRINSICS
+CTATTN_SILENCE_INTRINSIC_WARNINGS
+// keys < 16 (the last keys of a run): rows past them are zeros, and each column is stored as
+// `lanes` floats (the zeros are kt's padding up to the vector width).
+template <std::size_t KStride, std::size_t KtStride>
+inline void transpose_block_16(const float* k, float* kt, unsigned keys = 16, unsigned lanes = 16) noexcept {
+    __m512 r[16], t[16];
+    for (unsigned i = 0; i < 16; ++i) r[i] = i < keys ? _mm512_loadu_ps(k + i * KStride) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {  // per 128-bit lane: a0 b0 a1 b1, a2 b2 a3 b3
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {  // rows g..g+3: r[g + c] holds column c, c+4, c+8, c+12
+        auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+        auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
+        r[g] = lo(t[g], t[g + 2]);
+        r[g + 1] = hi(t[g], t[g + 2]);
+        r[g + 2] = lo(t[g + 1], t[g + 3]);
+        r[g + 3] = hi(t[g + 1], t[g + 3]);
+    }
+    for (int c = 0; c < 4; ++c) {  // 128-bit lanes: columns c and c+8 (0x88), c+4 and c+12 (0xDD)
+        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+    }
+    const __mmask16 store = __mmask16((1u << lanes) - 1u);  // lanes <= 16: 1 << 16 fits an unsigned
+    for (int c = 0; c < 8; ++c) {
+        _mm512_mask_storeu_ps(kt + c * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88));
+        _mm512_mask_storeu_ps(kt + (c + 8) * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD));
+    }
+}
+CTATTN_RESTORE_WARNINGS
+#endif
+#if CTATTN_X86_AVX_INTRINSICS
+CTATTN_SILENCE_INTRINSIC_WARNINGS
+template <std::size_t KStride, std::size_t KtStride>
+inline void transpose_block_8(const float* k, float* kt) noexcept {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(k + i * KStride);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) {
+        r[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+        r[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xEE);
+        r[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        r[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+        _mm256_storeu_ps(kt + c * KtStride, _mm256_permute2f128_ps(r[c], r[4 + c], 0x20));
+        _mm256_storeu_ps(kt + (c + 4) * KtStride, _mm256_permute2f128_ps(r[c], r[4 + c], 0x31));
+    }
+}
+CTATTN_RESTORE_WARNINGS
+#endif
+
+// kt[d][j] = k_j[d] for d in [DBegin, DEnd), keys [0, n_keys): square blocks of Block keys by
+// Block dimensions in registers, the keys past the last whole block element by element. The
+// dimension bounds are constants (GCC 12 misreads run-time ones here as overflowing,
+// -Waggressive-loop-optimizations); DEnd - DBegin is a multiple of Block.
+// With 16 x 16 blocks, the last keys go through one more block, zero-padded, which also writes
+// kt's padding up to `padded` (element by element, a few keys of a long head cost as much as
+// all the whole blocks: a 12-token prompt at head_dim 512 took 2x longer than a 16-token one).
+template <std::size_t Block, std::size_t DBegin, std::size_t DEnd, std::size_t KStride, std::size_t KtStride>
+inline void transpose_columns(std::size_t n_keys, std::size_t padded, const float* k, float* kt) noexcept {
+    const std::size_t blocks_end = Block > 1 ? n_keys / Block * Block : 0;
+    for (std::size_t d = DBegin; d < DEnd; d += Block) {
+        for (std::size_t j = 0; j < blocks_end; j += Block) {
+#if CTATTN_X86_AVX512_INTRINSICS
+            if constexpr (Block == 16) transpose_block_16<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
+#endif
+#if CTATTN_X86_AVX_INTRINSICS
+            if constexpr (Block == 8) transpose_block_8<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
+#endif
+        }
+#if CTATTN_X86_AVX512_INTRINSICS
+        if constexpr (Block == 16) {
+            const std::size_t lanes = padded - blocks_end < 16 ? padded - blocks_end : 16;
+            if (lanes > 0)
+                transpose_block_16<KStride, KtStride>(k + blocks_end * KStride + d, kt + d * KtStride + blocks_end,
+                                                      unsigned(n_keys - blocks_end), unsigned(lanes));
+            continue;
+        }
+#endif
+        for (std::size_t e = 0; e < Block; ++e) {
+            for (std::size_t j = blocks_end; j < n_keys; ++j) kt[(d + e) * KtStride + j] = k[j * KStride + d + e];
+            for (std::size_t j = n_keys; j < padded; ++j) kt[(d + e) * KtStride + j] = 0.0f;
+        }
+    }
+}
+}  // namespace detail
+
 // K of one head transposed, for scoring a block of queries at once: kt[d][j] = k_j[d] for keys
 // j < n_keys, then 0 up to the next multiple of the vector width (a score tile's last vector reads
 // those columns; zeros keep the lanes finite, and softmax never looks past the visible keys).
+// 16 x 16 blocks in registers where the target has AVX-512, then 8 x 8 ones (AVX), then floats.
 template <std::size_t HeadDim, std::size_t KStride, std::size_t KtStride, std::size_t Width>
 inline void transpose_keys(std::size_t n_keys, const float* k, float* kt) noexcept {
     const std::size_t padded = (n_keys + Width - 1) / Width * Width;
-    for (std::size_t d = 0; d < HeadDim; ++d) {
-        for (std::size_t j = 0; j < n_keys; ++j) kt[d * KtStride + j] = k[j * KStride + d];
-        for (std::size_t j = n_keys; j < padded; ++j) kt[d * KtStride + j] = 0.0f;
-    }
+#if CTATTN_X86_AVX512_INTRINSICS
+    constexpr std::size_t wide_end = HeadDim / 16 * 16;
+    if constexpr (wide_end > 0) detail::transpose_columns<16, 0, wide_end, KStride, KtStride>(n_keys, padded, k, kt);
+#else
+    constexpr std::size_t wide_end = 0;
+#endif
+#if CTATTN_X86_AVX_INTRINSICS
+    constexpr std::size_t eights_end = wide_end + (HeadDim - wide_end) / 8 * 8;
+    if constexpr (eights_end > wide_end)
+        detail::transpose_columns<8, wide_end, eights_end, KStride, KtStride>(n_keys, padded, k, kt);
+#else
+    constexpr std::size_t eights_end = wide_end;
+#endif
+    if constexpr (eights_end < HeadDim)
+        detail::transpose_columns<1, eights_end, HeadDim, KStride, KtStride>(n_keys, padded, k, kt);
 }
 
 // Raw dot products q_r . k_j (unscaled: softmax_row applies the scale) of Rows queries against the
