@@ -229,7 +229,6 @@ const ctattn_sweep_case cases[] = {
     entry<scores_case<S, 64, 8, causal>>("scores", "S64/D64/H8/causal", shapes::core_flops(64, 64, 8, true), "GFLOPs"),
     // Softmax's work does not depend on head_dim; both shapes run, from each shape's own scores.
     entry<softmax_case<S, 8, causal>>("softmax", "S64/D256/H8/causal", shapes::pairs(64, 8, true), "Gelem_s"),
-    entry<softmax_case<S, 8, causal>>("softmax", "S64/D64/H8/causal", shapes::pairs(64, 8, true), "Gelem_s"),
     entry<aggregate_case<S, 256, 8, causal>>("aggregate", "S64/D256/H8/causal", shapes::core_flops(64, 256, 8, true), "GFLOPs"),
     entry<aggregate_case<S, 64, 8, causal>>("aggregate", "S64/D64/H8/causal", shapes::core_flops(64, 64, 8, true), "GFLOPs"),
     entry<mha_case<S, 256, 8, causal>>("mha", "S64/D256/H8/causal", shapes::layer_flops(64, 256, 8, true), "GFLOPs"),
