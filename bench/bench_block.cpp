@@ -5,8 +5,8 @@
 // layer runs them one token at a time, as run.c does with a prompt, with ctattn's flags and with
 // -ffast-math; ctattn's scalar path runs the rows at once with the one-row attention core.
 // Names read block/<shape>/S<n>/<implementation>.
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 #include <cstring>
 #include <string>

@@ -6,8 +6,8 @@
 // the decoder's prefill (its default compile-time chunk), by decode_step per prompt token, and by
 // the plain model token by token (run.c's way with a prompt). Names read
 // prefill/<model>/P<n>/<implementation>; the counter tokens_per_second is prompt tokens per second.
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 #include <string>
 #include <vector>

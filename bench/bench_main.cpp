@@ -3,7 +3,7 @@
 // benchmark's result disagreed with its reference (bench_smoke relies on that).
 #include <benchmark/benchmark.h>
 
-#include <ctattn/simd.hpp>
+#include <ctattn/simd/ops.hpp>
 
 #include <cstdio>
 

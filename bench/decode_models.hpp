@@ -3,8 +3,8 @@
 // plain-loops model read, so both decode with exactly the same weights.
 #pragma once
 
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 #include <cstdint>
 #include <cstring>

@@ -3,8 +3,8 @@
 // storage only: the caller owns the weights and the file buffer.
 #pragma once
 
-#include <ctattn/model.hpp>
-#include <ctattn/status.hpp>
+#include <ctattn/model/language_model.hpp>
+#include <ctattn/base/status.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Attention heatmaps of a traced run: greedy decoding through the KV cache with an observer
-// (trace.hpp) that records every head's weights at every step, then one SVG per head and one grid
+// (layers/trace.hpp) that records every head's weights at every step, then one SVG per head and one grid
 // per layer (text/heatmap_svg.hpp).
 //
 //   heatmap OUT_DIR                              the built-in model (tiny_lm's: a sliding-window
@@ -11,11 +11,11 @@
 //
 // Files: OUT_DIR/layer<L>_head<H>.svg and OUT_DIR/layer<L>.svg (all heads of layer L).
 // No heap: weights, cache, recorder and file buffer are static objects.
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 #include <ctattn/text/heatmap_svg.hpp>
-#include <ctattn/tokenizer.hpp>
-#include <ctattn/trace.hpp>
+#include <ctattn/text/tokenizer.hpp>
+#include <ctattn/layers/trace.hpp>
 
 #include "example_models.hpp"
 

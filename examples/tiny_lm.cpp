@@ -7,11 +7,11 @@
 //   options after the paths: -n STEPS  -t TEMPERATURE  -k TOP_K  -s SEED
 //
 // No heap: weights, cache, sampler and the file buffer are static objects.
-#include <ctattn/generate.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
-#include <ctattn/sample.hpp>
-#include <ctattn/tokenizer.hpp>
+#include <ctattn/text/generate.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
+#include <ctattn/text/sample.hpp>
+#include <ctattn/text/tokenizer.hpp>
 
 #include "example_models.hpp"
 

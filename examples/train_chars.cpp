@@ -7,18 +7,18 @@
 // Everything (weights, gradients, AdamW moments, the tape) sits in static storage: no heap.
 // Usage: train_chars TEXT [--steps N] [--batch B] [--lr X] [--seed S] [--sample N]
 //                         [--temperature T] [--out PREFIX] [--check-loss X]
-// --out writes PREFIX.ctw (the validated ctattn blob, include/ctattn/model/blob.hpp: payload =
+// --out writes PREFIX.ctw (the validated ctattn blob, include/ctattn/io/blob.hpp: payload =
 // the weights image in the kernels' layout), PREFIX.bin (llama2.c checkpoint, matrices (out, in),
 // for tools/ctattn_gen.py and llama2.c itself), PREFIX.vocab (byte of each token id) and
 // PREFIX.sample (the 16-byte prompt and the sample: what a device must print), then reads both
 // weight files back (llama2c::load; blob::validate + blob::view) and checks each samples the same text. --check-loss exits 1 unless the final loss is below X.
-#include <ctattn/generate.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
-#include <ctattn/model/blob.hpp>
+#include <ctattn/text/generate.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
+#include <ctattn/io/blob.hpp>
 #include <ctattn/model/weights_image.hpp>
-#include <ctattn/random.hpp>
-#include <ctattn/sample.hpp>
+#include <ctattn/base/random.hpp>
+#include <ctattn/text/sample.hpp>
 #include <ctattn/train/adamw.hpp>
 #include <ctattn/train/model_backward.hpp>
 
@@ -188,7 +188,7 @@ std::size_t build_checkpoint() {
     return at;
 }
 
-// ---- ctattn blob (docs/formats.md, include/ctattn/model/blob.hpp): header, tensor table, then
+// ---- ctattn blob (docs/formats.md, include/ctattn/io/blob.hpp): header, tensor table, then
 // the weights image (write_weights_image) at a 64-byte boundary; little-endian fields.
 void put_le(unsigned char* p, std::uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) p[i] = (unsigned char)(v >> (8 * i));

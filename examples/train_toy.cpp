@@ -1,6 +1,6 @@
 // The seed-000 explainer's training experiment, run by ctattn ("GPT has no idea what words mean"):
 // six sentences, a 22-word vocabulary, 23 (context -> next word) pairs, 2-D embeddings and one
-// causal attention head with no W_O, no residual and no norm (train/single_head_model.hpp).
+// causal attention head with no W_O, no residual and no norm (examples/explainer/single_head_model.hpp).
 //   1. four plain SGD steps on the first pair, [I] -> love, printing step | P(love) | loss;
 //   2. P(love | [You]), a context never trained on, against the uniform 1/22;
 //   3. training on all 23 pairs (full batch, AdamW) until the loss stops falling, then each
@@ -10,11 +10,11 @@
 // love = [0.10, 0.30], Wq[0][0] = 0.40, W_out[0][love] = 1.30.
 // Usage: train_toy [--check] [--seed N] [--lr X]. --check exits 1 unless the loss falls and
 // P(love) rises at every step, [You] beats 1/22 and the all-pairs loss falls.
-#include <ctattn/random.hpp>
+#include <ctattn/base/random.hpp>
 #include <ctattn/train/adamw.hpp>
 #include <ctattn/train/sgd.hpp>
-#include <ctattn/train/single_head_model.hpp>
-#include <ctattn/train/word_corpus.hpp>
+#include "explainer/single_head_model.hpp"
+#include "explainer/word_corpus.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -14,7 +14,7 @@
 // inputs and, where a post prints them, its printed results for comparison.
 // tests/walkthrough/ includes this file (with CTATTN_WALKTHROUGH_NO_MAIN) and checks the values.
 #include <ctattn/ctattn.hpp>
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,7 @@
 // Test-only code: it may allocate (the library never does).
 #pragma once
 
-#include <ctattn/attention.hpp>
+#include <ctattn/layers/attention.hpp>
 
 #include <cmath>
 #include <cstddef>

@@ -11,8 +11,8 @@
 #include <random>
 #include <vector>
 
-#include <ctattn/kernels/decode_attention.hpp>
-#include <ctattn/kernels/exp.hpp>
+#include <ctattn/kernels/decode/attention.hpp>
+#include <ctattn/simd/math.hpp>
 
 namespace {
 float from_bits(std::uint32_t b) {

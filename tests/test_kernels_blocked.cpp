@@ -7,7 +7,7 @@
 
 #include <ctattn/kernels/scores.hpp>
 #include <ctattn/kernels/softmax.hpp>
-#include <ctattn/simd.hpp>
+#include <ctattn/simd/ops.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -127,7 +127,7 @@ void check_softmax_rows_shapes() {
 }
 
 #if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
-// The inlined AVX-512 exp (simd.hpp, detail::exp_16) against the double exp over every float
+// The inlined AVX-512 exp (simd/ops.hpp, detail::exp_16) against the double exp over every float
 // argument that matters: 2^22 random points in [-110, 95] plus the edges. The bound is stated in
 // simd.hpp: <= 2 ulp of a normal result, <= 2^-149 absolute below FLT_MIN, +inf past FLT_MAX.
 // Returns the worst ulp error seen, for the report.

@@ -875,7 +875,7 @@ def main():
                 onerow_wins.append(shape)
     if onerow_wins:
         lines.append("- The scores table's one-row kernel beats the blocked kernel at %s; the layer picks its core at "
-                     "compile time from head_dim and the mask (attention.hpp, blocked_attention_min_queries), so the "
+                     "compile time from head_dim and the mask (layers/attention.hpp, blocked_attention_min_queries), so the "
                      "layer table is what a user gets." % ", ".join(sorted(onerow_wins)))
     out.extend(lines)
     w("")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes a ctattn weight blob (docs/formats.md) from a llama2.c checkpoint: the validated binary
-format that include/ctattn/model/blob.hpp reads. Standard library only.
+format that include/ctattn/io/blob.hpp reads. Standard library only.
 
     python3 tools/ctattn_blob.py CHECKPOINT OUT.ctw      write the blob
     python3 tools/ctattn_blob.py --info BLOB              print its header and table
@@ -27,7 +27,7 @@ ENTRY_BYTES = 32
 ALIGNMENT = 64
 DTYPE_F32 = 1
 LAYOUT_ROW_MAJOR = 0
-# Tensor kinds: 1-based index of the name in this list (blob::tensor_names in model/blob.hpp).
+# Tensor kinds: 1-based index of the name in this list (blob::tensor_names in io/blob.hpp).
 TENSOR_NAMES = ["embedding", "positions", "attention_norm.gain", "attention_norm.bias", "attention.wq",
                 "attention.wk", "attention.wv", "attention.wo", "attention.bq", "attention.bk", "attention.bv",
                 "attention.bo", "ffn_norm.gain", "ffn_norm.bias", "ffn.w1", "ffn.w3", "ffn.w2", "ffn.b1", "ffn.b3",

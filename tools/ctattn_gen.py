@@ -390,8 +390,8 @@ def write_c_header(cfg):
 
 
 def read_statuses():
-    """ctattn::status's enumerators, in order, from include/ctattn/status.hpp (the one source)."""
-    with open(os.path.join(ROOT, 'include', 'ctattn', 'status.hpp')) as f:
+    """ctattn::status's enumerators, in order, from include/ctattn/base/status.hpp (the one source)."""
+    with open(os.path.join(ROOT, 'include', 'ctattn', 'base', 'status.hpp')) as f:
         text = f.read()
     body = text[text.index('enum class status'):]
     body = body[body.index('{') + 1:body.index('};')]
@@ -421,7 +421,7 @@ def write_config_hpp(cfg):
         '',
         '#include <cstddef>',
         '',
-        '#include <ctattn/kv_cache.hpp>',
+        '#include <ctattn/model/decoder.hpp>',
         '#include <ctattn/model/weights_image.hpp>',
         '',
         f'#include "ctattn_{n}.h"',

@@ -224,12 +224,12 @@ def doc_lines(results, command):
     lines += [
         "What ctattn's scalar decode does on these cores (`--profile` prints where each image spends its "
         "instructions):", "",
-        "- **Attention** (kernels/decode_attention.hpp): the two query heads of each KV head go together, in three "
+        "- **Attention** (kernels/decode/attention.hpp): the two query heads of each KV head go together, in three "
         "passes over the visible keys: scores and their max (both heads' q in s16-s31, one VLDM per key row, VMAXNM "
         "on FPv5), weights 2^(s' - m) and their sum, then P V with both heads' accumulators in s16-s31 (one VLDM per "
         "value row). Scores are in base 2 (log2 e is folded into q), so the max key's weight is exactly 1. Rows with "
         "a NaN or an infinite max go to the general one-row core (the numeric contract's rules).",
-        "- **exp** (kernels/exp.hpp): 2^x by rounding with 1.5 x 2^23 and a degree-5 minimax polynomial, about 16 "
+        "- **exp** (simd/math.hpp): 2^x by rounding with 1.5 x 2^23 and a degree-5 minimax polynomial, about 16 "
         "instructions and no call; within 2.04 ulp of 2^x for normal results, denormal results within 1.5 x 2^-149, "
         "exactly 1 at 0, exactly 0 at -inf, NaN at NaN (tests/test_decode_attention.cpp: 3.4 million arguments "
         "against double). Used in the scalar decode attention only; prefill, the vector arches, SiLU and sampling "

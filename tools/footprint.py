@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate docs/footprint.md: for every firmware configuration (tests/embedded) on every
 Cortex-M target, the sections arm-none-eabi-size reports next to ctattn's compile-time bounds
-(include/ctattn/footprint.hpp), and the stack high-water mark the firmware measures by painting
+(include/ctattn/model/footprint.hpp), and the stack high-water mark the firmware measures by painting
 its stack (tests/embedded/stack.hpp) while it runs under qemu-system-arm.
 
     tools/footprint.py [BUILD_DIR ...] [--output docs/footprint.md]

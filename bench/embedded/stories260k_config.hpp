@@ -4,8 +4,8 @@
 
 #include <cstddef>
 
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 namespace stories260k {
 using namespace ctattn;

@@ -5,8 +5,8 @@
 // over all heads, the multi-head layer (packed weights; blocked core where the arch has one) and
 // stories260K-shape decode; plus this arch's multiply-add peak. The harness checks every result.
 #include <ctattn/ctattn.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -214,7 +214,7 @@ struct peak_case {
 };
 
 #if defined(__FMA__) || defined(__aarch64__)
-constexpr int has_fma = 1;  // ops::fma fuses (simd.hpp: scalar with __FMA__, every vector arch with it)
+constexpr int has_fma = 1;  // ops::fma fuses (simd/ops.hpp: scalar with __FMA__, every vector arch with it)
 #else
 constexpr int has_fma = 0;
 #endif

@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 #include <ctattn/model/weights_image.hpp>
 
 #include "ctattn_stories260k.h"

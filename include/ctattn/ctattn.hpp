@@ -12,18 +12,23 @@
 // flash bounds are constants (`ctattn::footprint<cfg>`; `static_assert(ctattn::fits<cfg>(ram,
 // flash))`); run-time errors are `ctattn::status` values. The kernels (kernels/) vectorise
 // through xsimd, or run as plain C++ on `simd::scalar_arch` for cores without SIMD. No Boost.
+//
+// This is the umbrella for attention alone. A language model and its decoder:
+// <ctattn/language_model.hpp> (needs Boost.Hana); training: <ctattn/training.hpp>.
+// The folders are levels, lowest first: base, simd, kernels, layers, model, io, text, train;
+// a header includes only its own level or a lower one (docs/design.md).
 #pragma once
 
-#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "base/language_check.hpp"  // first: under an older -std the first error names C++20
 
-#include "attention.hpp"
-#include "config.hpp"
+#include "base/attention_config.hpp"
+#include "base/mask.hpp"
+#include "base/status.hpp"
+#include "base/storage.hpp"
+#include "simd/ops.hpp"
 #include "kernels/aggregate.hpp"
-#include "kernels/mask.hpp"
 #include "kernels/projection.hpp"
 #include "kernels/scores.hpp"
 #include "kernels/softmax.hpp"
-#include "layer_footprint.hpp"
-#include "simd.hpp"
-#include "status.hpp"
-#include "storage.hpp"
+#include "layers/attention.hpp"
+#include "layers/footprint.hpp"

@@ -8,7 +8,7 @@
 // separate translation units may contract a*b+c differently (test_decode.cpp): 3e-5 * max|logit|.
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 #include <ctattn/model/weights_image.hpp>
 #include <ctattn_every_tensor.h>
 #include <ctattn_every_tensor_config.hpp>

@@ -10,8 +10,8 @@
 //   every error returns its status and changes nothing (position, logits).
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 #include <ctattn/model/weights_image.hpp>
 #include <ctattn_stories260k.h>
 #include <ctattn_stories260k_config.hpp>

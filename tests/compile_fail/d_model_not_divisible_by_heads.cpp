@@ -1,4 +1,4 @@
 // d_model 10 cannot be split into 3 heads.
-#include <ctattn/config.hpp>
+#include <ctattn/base/attention_config.hpp>
 
 [[maybe_unused]] constexpr std::size_t head_dim = ctattn::attention_config<10, 3>::head_dim;

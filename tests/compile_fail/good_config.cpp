@@ -1,5 +1,5 @@
 // Control: a valid configuration compiles with the same command line the failing cases use.
-#include <ctattn/attention.hpp>
+#include <ctattn/layers/attention.hpp>
 
 using config = ctattn::attention_config<12, 6, 2, 8, true, ctattn::sliding_window_mask<3>>;
 static_assert(config::head_dim == 2 && config::group_size == 3);

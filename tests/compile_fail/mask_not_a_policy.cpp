@@ -1,5 +1,5 @@
 // A mask that is not a mask policy.
-#include <ctattn/config.hpp>
+#include <ctattn/base/attention_config.hpp>
 
 struct not_a_mask {};
 [[maybe_unused]] constexpr std::size_t width = ctattn::attention_config<8, 2, 2, 4, true, not_a_mask>::d_model;

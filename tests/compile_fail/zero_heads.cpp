@@ -1,4 +1,4 @@
 // No query heads.
-#include <ctattn/config.hpp>
+#include <ctattn/base/attention_config.hpp>
 
 [[maybe_unused]] constexpr std::size_t heads = ctattn::attention_config<8, 0, 1>::heads;

@@ -1,4 +1,4 @@
 // A sliding window that shows no keys at all.
-#include <ctattn/kernels/mask.hpp>
+#include <ctattn/base/mask.hpp>
 
 [[maybe_unused]] constexpr std::size_t window = ctattn::sliding_window_mask<0>::window;

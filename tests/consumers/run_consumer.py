@@ -112,7 +112,7 @@ def meson_install_pkgconfig(source, work):
     run(["meson", "install", "-C", work / "host-build", "--no-rebuild"], stdout=subprocess.DEVNULL)
     if object_files(work / "host-build"):
         sys.exit("FAIL: meson install --no-rebuild compiled something")
-    for installed in ["include/ctattn/ctattn.hpp", "include/ctattn/layer_footprint.hpp", "share/pkgconfig/ctattn.pc",
+    for installed in ["include/ctattn/ctattn.hpp", "include/ctattn/layers/footprint.hpp", "share/pkgconfig/ctattn.pc",
                       "share/cmake/ctattn/ctattnConfig.cmake", "share/cmake/ctattn/ctattnConfigVersion.cmake",
                       "share/cmake/ctattn/ctattnDependencies.cmake"]:
         if not (host_prefix / installed).is_file():

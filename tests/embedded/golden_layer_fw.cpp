@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <type_traits>
 
-#include <ctattn/attention.hpp>
-#include <ctattn/footprint.hpp>
+#include <ctattn/layers/attention.hpp>
+#include <ctattn/model/footprint.hpp>
 
 #include CTATTN_GOLDEN_HEADER
 

@@ -14,9 +14,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include <ctattn/footprint.hpp>
-#include <ctattn/model/blob.hpp>
-#include <ctattn/tokenizer.hpp>
+#include <ctattn/model/footprint.hpp>
+#include <ctattn/io/blob.hpp>
+#include <ctattn/text/tokenizer.hpp>
 
 #include "../hostile/tiny_llama.hpp"
 #include "check.hpp"

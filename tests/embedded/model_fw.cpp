@@ -10,9 +10,9 @@
 // firmware_main() returns the number of failures; startup.cpp turns it into QEMU's exit status.
 #include <cstddef>
 
-#include <ctattn/footprint.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/model.hpp>
+#include <ctattn/model/footprint.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/model/language_model.hpp>
 
 #include CTATTN_GOLDEN_HEADER
 

@@ -18,7 +18,7 @@
 #include <cstring>
 #include <limits>
 
-#include <ctattn/attention.hpp>
+#include <ctattn/layers/attention.hpp>
 
 #include "check.hpp"
 #include "print.hpp"

@@ -13,7 +13,7 @@
 // firmware_main() returns the number of failures.
 #include <cstddef>
 
-#include <ctattn/footprint.hpp>
+#include <ctattn/model/footprint.hpp>
 #include <ctattn_stories260k_config.hpp>
 #include <ctattn_stories260k_weights.h>
 

@@ -1,4 +1,4 @@
-// libFuzzer target: blob::validate, blob::load and blob::view (include/ctattn/model/blob.hpp) on arbitrary
+// libFuzzer target: blob::validate, blob::load and blob::view (include/ctattn/io/blob.hpp) on arbitrary
 // bytes, for the tiny llama configuration. Seeds are blobs that tools/ctattn_blob.py wrote from the
 // tiny checkpoint, so mutations explore header, table and payload. A mutation almost never keeps
 // the CRCs right, so each input is also tried "resealed": a copy whose two CRC fields are
@@ -13,7 +13,7 @@
 #include <cstring>
 #include <memory>
 
-#include <ctattn/model/blob.hpp>
+#include <ctattn/io/blob.hpp>
 
 #include "../hostile/tiny_llama.hpp"
 

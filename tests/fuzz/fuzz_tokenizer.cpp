@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include <ctattn/tokenizer.hpp>
+#include <ctattn/text/tokenizer.hpp>
 
 namespace {
 constexpr std::size_t vocab = 16, piece_bytes = 96;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints every public header under INCLUDE_DIR/ctattn, one per line, relative to INCLUDE_DIR
-(e.g. ctattn/kernels/mask.hpp), sorted. Meson runs this at configure time to give each header its
+(e.g. ctattn/base/mask.hpp), sorted. Meson runs this at configure time to give each header its
 own translation unit."""
 import pathlib
 import sys

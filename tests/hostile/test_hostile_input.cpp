@@ -23,10 +23,10 @@
 #include <vector>
 
 #include <ctattn/io/checked_size.hpp>
-#include <ctattn/llama2c.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/model/blob.hpp>
-#include <ctattn/tokenizer.hpp>
+#include <ctattn/io/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/blob.hpp>
+#include <ctattn/text/tokenizer.hpp>
 
 #include "tiny_llama.hpp"
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include <ctattn/llama2c.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 namespace tiny_llama {
 

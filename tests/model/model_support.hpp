@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 
 #include <algorithm>
 #include <cmath>

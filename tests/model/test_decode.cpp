@@ -11,7 +11,7 @@
 // <= 4e-6 * max|logits| on stories260K, see test_stories260k.cpp).
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 
 #include <cstring>
 #include <string>

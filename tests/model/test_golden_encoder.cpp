@@ -10,7 +10,7 @@
 //   |y - y_gold| <= 1e-4 * |y_gold| + 5e-5 * max|y_gold|.
 #include <catch2/catch.hpp>
 
-#include <ctattn/block.hpp>
+#include <ctattn/layers/block.hpp>
 
 #include <string>
 #include <vector>

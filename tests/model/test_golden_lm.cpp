@@ -15,7 +15,7 @@
 // its logits, and logits here are O(1)).
 #include <catch2/catch.hpp>
 
-#include <ctattn/model.hpp>
+#include <ctattn/model/language_model.hpp>
 
 #include <cstdio>
 #include <filesystem>

@@ -4,10 +4,10 @@
 // SIMD width), and every check runs on the default architecture and on simd::scalar_arch.
 #include <catch2/catch.hpp>
 
-#include <ctattn/ffn.hpp>
+#include <ctattn/layers/ffn.hpp>
 #include <ctattn/kernels/activation.hpp>
-#include <ctattn/kernels/norm.hpp>
-#include <ctattn/position.hpp>
+#include <ctattn/layers/norm.hpp>
+#include <ctattn/layers/position.hpp>
 
 #include <cmath>
 #include <random>

@@ -5,7 +5,7 @@
 // keeps it), each against a double-precision reference written out plainly here.
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 
 #include <algorithm>
 #include <cmath>

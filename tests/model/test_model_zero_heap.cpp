@@ -4,8 +4,8 @@
 // full forward passes, prefill, decode steps, reset and rejected calls on several model
 // configurations (xsimd and scalar paths), and requires the count not to move.
 // No Catch2 here (its bookkeeping allocates); exit status 0 = pass.
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 #include <cstddef>
 #include <cstdint>

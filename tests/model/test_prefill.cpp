@@ -16,7 +16,7 @@
 // or chunk boundary (errors of order 1).
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 
 #include <cstring>
 #include <memory>

@@ -5,8 +5,8 @@
 // forward pass, and greedy generation from BOS is deterministic. A missing file fails.
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 #include <algorithm>
 #include <array>

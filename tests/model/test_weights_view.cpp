@@ -8,8 +8,8 @@
 // arithmetic, and a view of constant arrays is checked to be a constant expression.
 #include <catch2/catch.hpp>
 
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 #include <ctattn/model/weights_image.hpp>
 
 #include <algorithm>

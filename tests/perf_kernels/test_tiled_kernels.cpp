@@ -9,7 +9,7 @@
 #include <ctattn/kernels/projection.hpp>
 #include <ctattn/kernels/scores.hpp>
 #include <ctattn/kernels/softmax.hpp>
-#include <ctattn/simd.hpp>
+#include <ctattn/simd/ops.hpp>
 
 #include <algorithm>
 #include <cmath>

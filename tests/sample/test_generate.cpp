@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-#include <ctattn/generate.hpp>
+#include <ctattn/text/generate.hpp>
 
 #include "../heap_counter.hpp"
 

@@ -8,9 +8,9 @@
 #include <iterator>
 #include <vector>
 
-#include <ctattn/generate.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/text/generate.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 #include "../heap_counter.hpp"
 

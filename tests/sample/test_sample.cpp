@@ -9,8 +9,8 @@
 #include <numeric>
 #include <vector>
 
-#include <ctattn/random.hpp>
-#include <ctattn/sample.hpp>
+#include <ctattn/base/random.hpp>
+#include <ctattn/text/sample.hpp>
 
 #include "../heap_counter.hpp"
 

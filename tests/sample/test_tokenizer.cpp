@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <ctattn/tokenizer.hpp>
+#include <ctattn/text/tokenizer.hpp>
 
 #include "../heap_counter.hpp"
 

@@ -13,10 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <ctattn/generate.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/model/blob.hpp>
-#include <ctattn/sample.hpp>
+#include <ctattn/text/generate.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/blob.hpp>
+#include <ctattn/text/sample.hpp>
 
 #include "check.hpp"
 #include "ctattn_trained_chars.h"

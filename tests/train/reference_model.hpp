@@ -6,7 +6,7 @@
 // Test-only code: it allocates.
 #pragma once
 
-#include <ctattn/model.hpp>
+#include <ctattn/model/language_model.hpp>
 
 #include <cmath>
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Training the seed-000 toy model (train/single_head_model.hpp) and the optimisers.
+// Training the seed-000 toy model (examples/explainer/single_head_model.hpp) and the optimisers.
 //
 // 1. Every toy_* case in shared/golden (PyTorch autograd in double: step-0 gradients, the loss
 //    before each SGD step, the weights after the last): ctattn computes in float. Everything here
@@ -14,7 +14,7 @@
 
 #include <ctattn/train/adamw.hpp>
 #include <ctattn/train/sgd.hpp>
-#include <ctattn/train/single_head_model.hpp>
+#include "explainer/single_head_model.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -6,7 +6,7 @@
 #include <ctattn/train/adamw.hpp>
 #include <ctattn/train/model_backward.hpp>
 #include <ctattn/train/sgd.hpp>
-#include <ctattn/train/single_head_model.hpp>
+#include "explainer/single_head_model.hpp"
 
 #include <cstdint>
 #include <cstdio>

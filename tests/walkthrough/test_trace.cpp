@@ -1,4 +1,4 @@
-// Tracing (trace.hpp): a traced pass computes exactly what the untraced one does (outputs compared
+// Tracing (layers/trace.hpp): a traced pass computes exactly what the untraced one does (outputs compared
 // bit for bit), and the observer sees the pass's own numbers: Q, K, V and the head outputs equal
 // the workspace's, the weights equal the layer's readout and a double reference, the residual
 // stream links up from block to block, and decode steps show the same weights as the full pass.
@@ -11,8 +11,8 @@
 #include <catch2/catch.hpp>
 
 #include <ctattn/ctattn.hpp>
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/trace.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/layers/trace.hpp>
 
 #include <cmath>
 #include <cstring>

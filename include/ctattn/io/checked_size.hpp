@@ -6,7 +6,7 @@
 // the overflow tests.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <concepts>
 #include <cstddef>

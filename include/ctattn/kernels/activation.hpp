@@ -9,7 +9,7 @@
 #include <concepts>
 #include <cstddef>
 
-#include "../simd.hpp"
+#include "../simd/ops.hpp"
 
 namespace ctattn {
 

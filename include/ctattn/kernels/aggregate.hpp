@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <type_traits>
 
-#include "../simd.hpp"
-#include "mask.hpp"
+#include "../simd/ops.hpp"
+#include "../base/mask.hpp"
 #include "projection.hpp"
 
 namespace ctattn::kernels {

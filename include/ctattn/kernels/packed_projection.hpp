@@ -8,8 +8,8 @@
 
 #include <cstddef>
 
-#include "../simd.hpp"
-#include "../storage.hpp"
+#include "../simd/ops.hpp"
+#include "../base/storage.hpp"
 #include "projection.hpp"
 #include "row_dispatch.hpp"
 

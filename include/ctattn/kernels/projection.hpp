@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <type_traits>
 
-#include "../simd.hpp"
+#include "../simd/ops.hpp"
 #include "row_dispatch.hpp"
 
 namespace ctattn::kernels {

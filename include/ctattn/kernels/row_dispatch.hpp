@@ -4,7 +4,7 @@
 // for_row_blocks splits a run of rows into such blocks.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 #include <type_traits>

@@ -11,8 +11,8 @@
 #include <limits>
 #include <type_traits>
 
-#include "../simd.hpp"
-#include "mask.hpp"
+#include "../simd/ops.hpp"
+#include "../base/mask.hpp"
 #include "projection.hpp"
 #include "row_dispatch.hpp"
 

@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <limits>
 
-#include "../simd.hpp"
-#include "mask.hpp"
+#include "../simd/ops.hpp"
+#include "../base/mask.hpp"
 
 // The rare paths (a row with NaN, +-inf or overflowed scores) are kept out of line, so the
 // regular row's code stays small enough to inline into the attention cores.
@@ -141,7 +141,7 @@ inline bool softmax_row(float* row, std::size_t n, key_range visible, float scal
 // cost is mostly latency, not work: max, horizontal max, exp, horizontal sum and a division
 // depend on each other in turn, and a causal row of S=64 has a few vectors of work between them.
 // Taking each step for every row of a query block before the next lets those chains overlap.
-// Measured with the inlined AVX-512 exp (simd.hpp), perf samples of the layer at
+// Measured with the inlined AVX-512 exp (simd/ops.hpp), perf samples of the layer at
 // S64/D256/H8/causal: softmax 7.2% -> 6.5% of the layer. (Running every row of the block over the
 // same whole vectors with lanes outside its run masked, to drop the per-row trip counts, was
 // slower: 7.9%.)

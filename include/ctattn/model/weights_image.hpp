@@ -21,10 +21,10 @@
 
 #include <cstddef>
 
-#include "../model.hpp"
+#include "language_model.hpp"
 #include <boost/hana/length.hpp>
 
-#include "weight_storage.hpp"
+#include "../base/weight_storage.hpp"
 
 namespace ctattn {
 

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "../kernels/mask.hpp"
+#include "../base/mask.hpp"
 
 namespace ctattn::text {
 
@@ -37,7 +37,7 @@ struct heatmap_labels {
     const std::uint32_t* ids = nullptr;
 };
 
-// Which cells a mask hides: visible(query_pos, key_pos, n_keys) for a mask policy (kernels/mask.hpp).
+// Which cells a mask hides: visible(query_pos, key_pos, n_keys) for a mask policy (base/mask.hpp).
 template <class Mask>
 struct mask_visibility {
     typename Mask::params params{};

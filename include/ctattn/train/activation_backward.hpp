@@ -7,7 +7,7 @@
 //   dz = dh act'(z)   (gated: dz = dh u act'(z),  du = dh act(z))
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cmath>
 #include <cstddef>

@@ -6,7 +6,7 @@
 // for transformers. The moments are two more objects of the weights type.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cmath>
 #include <cstddef>

@@ -3,13 +3,13 @@
 // over the visible keys (dp is 0 elsewhere). V rows have stride VStride, dV rows DvStride.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
-#include "../kernels/mask.hpp"
+#include "../base/mask.hpp"
 #include "../kernels/scores.hpp"
-#include "../simd.hpp"
+#include "../simd/ops.hpp"
 
 namespace ctattn::train {
 

@@ -1,4 +1,4 @@
-// Backward of the attention core `attend` (attention.hpp) over all heads:
+// Backward of the attention core `attend` (layers/attention.hpp) over all heads:
 //   P_h = softmax(mask(Q_h K_g^T * scale)),  O_h = P_h V_g
 //   dP = dO V^T;  dS = P * (dP - rowsum(P * dP));  dQ = scale dS K;  dK = scale dS^T Q;  dV = P^T dO
 // P is not stored by the forward pass: each row is recomputed here from Q and K with the same
@@ -6,14 +6,14 @@
 // Query heads sharing a K/V head (grouped-query) add into the same dK, dV rows.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
-#include "../config.hpp"
+#include "../base/attention_config.hpp"
 #include "../kernels/scores.hpp"
 #include "../kernels/softmax.hpp"
-#include "../simd.hpp"
+#include "../simd/ops.hpp"
 #include "aggregate_backward.hpp"
 #include "scores_backward.hpp"
 #include "softmax_backward.hpp"

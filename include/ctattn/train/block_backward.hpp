@@ -1,4 +1,4 @@
-// One transformer block (block.hpp) for training: a forward pass over a whole sequence that keeps
+// One transformer block (layers/block.hpp) for training: a forward pass over a whole sequence that keeps
 // each sublayer's inputs on a tape, and the backward pass through it. With A = attention and
 // N1, N2 the block's norms:
 //   post_norm:  m = N1(x + A(x));        y = N2(m + FFN(m))
@@ -9,13 +9,13 @@
 // d_in = dQ Wq^T + dK Wk^T + dV Wv^T. The forward calls transformer_block::self_attention itself.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 #include <type_traits>
 
-#include "../block.hpp"
-#include "../storage.hpp"
+#include "../layers/block.hpp"
+#include "../base/storage.hpp"
 #include "attention_backward.hpp"
 #include "ffn_backward.hpp"
 #include "norm_backward.hpp"

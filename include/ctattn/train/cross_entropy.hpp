@@ -5,7 +5,7 @@
 // scaled by `weight` (1 / number of predictions for a mean loss) as it is written.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cmath>
 #include <cstddef>

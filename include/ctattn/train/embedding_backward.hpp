@@ -2,7 +2,7 @@
 // the table it was read from, dE[token_r] += dx_r (a token seen twice collects both).
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 #include <cstdint>

@@ -1,4 +1,4 @@
-// The feed-forward network (ffn.hpp) for training: a forward pass that keeps what the backward
+// The feed-forward network (layers/ffn.hpp) for training: a forward pass that keeps what the backward
 // pass needs, and the backward pass itself. With z = x W1 + b1, u = x W3 + b3 (gated only):
 //   dense:  h = act(z)          gated:  h = act(z) * u          y = h W2 + b2
 //   dh = dy W2^T, dW2 += h^T dy, db2 += dy;  dz (and du) from activation_backward.hpp;
@@ -6,14 +6,14 @@
 // The projections are kernels::project and the activations kernels::activate_*, as in forward.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
-#include "../ffn.hpp"
+#include "../layers/ffn.hpp"
 #include "../kernels/activation.hpp"
 #include "../kernels/projection.hpp"
-#include "../simd.hpp"
+#include "../simd/ops.hpp"
 #include "activation_backward.hpp"
 #include "projection_backward.hpp"
 

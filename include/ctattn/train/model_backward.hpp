@@ -1,4 +1,4 @@
-// Loss and gradients of a whole language model (model.hpp) on one sequence:
+// Loss and gradients of a whole language model (model/language_model.hpp) on one sequence:
 //   forward:  x = embedding[tokens] (+ positions); x = block_l(x) for each layer (taped);
 //             logits = head(final_norm(x))
 //   loss = mean over scored positions p of -log softmax(logits_p)[target_p]
@@ -8,14 +8,14 @@
 // caller's gradient weights, sized by the configuration: a training step takes no heap.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 #include <cstdint>
 
-#include "../model.hpp"
-#include "../status.hpp"
-#include "../storage.hpp"
+#include "../model/language_model.hpp"
+#include "../base/status.hpp"
+#include "../base/storage.hpp"
 #include "block_backward.hpp"
 #include "cross_entropy.hpp"
 #include "embedding_backward.hpp"

@@ -7,12 +7,12 @@
 // mean and r are recomputed from the stored input x as the forward computes them (two passes).
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cmath>
 #include <cstddef>
 
-#include "../kernels/norm.hpp"
+#include "../layers/norm.hpp"
 
 namespace ctattn::train {
 

@@ -5,11 +5,11 @@
 //   for_each_parameter(f, a, b, ...) calls f(tensor_info, float* a_i, float* b_i, ...) per tensor.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
-#include "../model.hpp"
+#include "../model/language_model.hpp"
 
 namespace ctattn::train {
 

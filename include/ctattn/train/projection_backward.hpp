@@ -5,12 +5,12 @@
 // outer-product update per row, contiguous along Dout so the compiler vectorises it.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
 #include "../kernels/scores.hpp"
-#include "../simd.hpp"
+#include "../simd/ops.hpp"
 
 namespace ctattn::train {
 

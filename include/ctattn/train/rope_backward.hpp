@@ -4,7 +4,7 @@
 // Angles are formed in float exactly as the forward forms them.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cmath>
 #include <cstddef>

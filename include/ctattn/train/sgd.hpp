@@ -5,7 +5,7 @@
 // momentum buffer is one more object of that type, so the configuration sizes it.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 

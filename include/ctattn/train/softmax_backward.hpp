@@ -4,11 +4,11 @@
 // entries outside it are set to 0.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
-#include "../kernels/mask.hpp"
+#include "../base/mask.hpp"
 
 namespace ctattn::train {
 

@@ -1,6 +1,6 @@
 // Compiles when the model headers and Boost.Hana are on the consumer's include path: a two-layer
 // llama-style model whose footprint is checked at compile time.
-#include <ctattn/footprint.hpp>
+#include <ctattn/model/footprint.hpp>
 
 namespace {
 using block = ctattn::block_config<ctattn::attention_config<16, 4, 2, 8, false, ctattn::causal_mask>,

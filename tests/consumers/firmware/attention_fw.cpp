@@ -7,8 +7,8 @@
 // The check is hand arithmetic: with Wq = Wk = 0 every score is 0, so a causal layer averages the
 // value rows of tokens 0..t; with Wv = Wo = I and x(s, j) = (s + 1)(j + 1) the output is
 // y(t, j) = (j + 1) * mean(1..t+1) = (j + 1)(t + 2) / 2.
-#include <ctattn/attention.hpp>
-#include <ctattn/layer_footprint.hpp>
+#include <ctattn/layers/attention.hpp>
+#include <ctattn/layers/footprint.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // An encoder layer (no mask) cannot be decoded incrementally: it would attend to future tokens.
-#include <ctattn/kv_cache.hpp>
+#include <ctattn/model/decoder.hpp>
 
 using namespace ctattn;
 using block = block_config<attention_config<16, 4, 4, 8, true, no_mask>, ffn_config<16>>;

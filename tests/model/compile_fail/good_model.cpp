@@ -1,6 +1,6 @@
 // Control: a valid llama-shaped model, its decoder and its llama2.c loader compile.
-#include <ctattn/kv_cache.hpp>
-#include <ctattn/llama2c.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 using namespace ctattn;
 using block = block_config<attention_config<16, 4, 2, 8, false, causal_mask>, ffn_config<16, swiglu, 24>,

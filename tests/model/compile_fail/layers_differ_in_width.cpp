@@ -1,5 +1,5 @@
 // Two layers of different d_model cannot share a residual stream.
-#include <ctattn/model.hpp>
+#include <ctattn/model/language_model.hpp>
 
 using namespace ctattn;
 using narrow = block_config<attention_config<16, 4, 4, 8>, ffn_config<16>>;

@@ -1,5 +1,5 @@
 // A post-norm LayerNorm GPT-style model cannot hold a llama2.c checkpoint.
-#include <ctattn/llama2c.hpp>
+#include <ctattn/io/llama2c.hpp>
 
 using namespace ctattn;
 using block = block_config<attention_config<16, 4, 4, 8, false>, ffn_config<16, swiglu>, layer_norm<>, post_norm>;

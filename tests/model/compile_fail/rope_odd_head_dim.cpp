@@ -1,5 +1,5 @@
 // RoPE rotates pairs, so head_dim (here 15 / 5 = 3) must be even.
-#include <ctattn/model.hpp>
+#include <ctattn/model/language_model.hpp>
 
 using namespace ctattn;
 using block = block_config<attention_config<15, 5, 5, 8, false>, ffn_config<15>>;

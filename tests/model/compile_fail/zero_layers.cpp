@@ -1,5 +1,5 @@
 // A stack of zero layers.
-#include <ctattn/model.hpp>
+#include <ctattn/model/language_model.hpp>
 
 using namespace ctattn;
 using block = block_config<attention_config<16, 4, 4, 8>, ffn_config<16>>;

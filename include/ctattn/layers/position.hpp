@@ -12,9 +12,9 @@
 #include <concepts>
 #include <cstddef>
 
-#include "model/weight_storage.hpp"
-#include "simd.hpp"
-#include "storage.hpp"
+#include "../base/weight_storage.hpp"
+#include "../simd/ops.hpp"
+#include "../base/storage.hpp"
 
 namespace ctattn {
 

@@ -22,9 +22,9 @@
 #include <limits>
 #include <type_traits>
 
-#include "../simd.hpp"
-#include "exp.hpp"
-#include "mask.hpp"
+#include "../../simd/ops.hpp"
+#include "../../simd/math.hpp"
+#include "../../base/mask.hpp"
 
 namespace ctattn::kernels {
 
@@ -126,7 +126,7 @@ struct key_transpose<8, Arch, 8> {
 #endif
 
 // 2^x for x <= 0 (softmax exponents in base 2): exactly 1 at 0, 0 for -inf, NaN for NaN.
-// AVX-512: x = n + f (n = round(x), |f| <= 1/2), 2^f by kernels/exp.hpp's degree-5 minimax
+// AVX-512: x = n + f (n = round(x), |f| <= 1/2), 2^f by simd/math.hpp's degree-5 minimax
 // polynomial (relative error 9.2e-8), times 2^n by one VSCALEFPS, which rounds underflowing
 // results to denormals and 0 as 2^x would; 8 instructions. Elsewhere xsimd's exp2.
 template <class Arch>

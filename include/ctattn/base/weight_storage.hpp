@@ -11,7 +11,7 @@
 #include <concepts>
 #include <cstddef>
 
-#include "../storage.hpp"
+#include "storage.hpp"
 
 namespace ctattn {
 

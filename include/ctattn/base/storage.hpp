@@ -3,7 +3,7 @@
 // a cache line and the widest vector (AVX-512) so aligned loads are always legal.
 #pragma once
 
-#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 

@@ -22,8 +22,8 @@
 #include <cstddef>
 #include <type_traits>
 
-#include "config.hpp"
-#include "kernels/mask.hpp"
+#include "../base/attention_config.hpp"
+#include "../base/mask.hpp"
 
 namespace ctattn {
 

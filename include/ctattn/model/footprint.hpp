@@ -12,12 +12,12 @@
 
 #include <cstddef>
 
-#include "config.hpp"
-#include "kv_cache.hpp"
-#include "layer_footprint.hpp"  // footprint<attention_config>, fits, budget_check
-#include "model.hpp"
-#include "model/weights_image.hpp"
-#include "storage.hpp"
+#include "../base/attention_config.hpp"
+#include "decoder.hpp"
+#include "../layers/footprint.hpp"  // footprint<attention_config>, fits, budget_check
+#include "language_model.hpp"
+#include "weights_image.hpp"
+#include "../base/storage.hpp"
 
 namespace ctattn {
 

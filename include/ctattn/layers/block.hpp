@@ -11,16 +11,16 @@
 #include <cstddef>
 
 #include "attention.hpp"
-#include "config.hpp"
+#include "../base/attention_config.hpp"
 #include "ffn.hpp"
-#include "kernels/decode_attention.hpp"
-#include "kernels/decode_heads.hpp"
-#include "kernels/norm.hpp"
-#include "kernels/projection.hpp"
-#include "model/weight_storage.hpp"
+#include "../kernels/decode/attention.hpp"
+#include "../kernels/decode/heads.hpp"
+#include "norm.hpp"
+#include "../kernels/projection.hpp"
+#include "../base/weight_storage.hpp"
 #include "position.hpp"
-#include "simd.hpp"
-#include "storage.hpp"
+#include "../simd/ops.hpp"
+#include "../base/storage.hpp"
 #include "trace.hpp"
 
 namespace ctattn {
@@ -108,7 +108,7 @@ struct transformer_block {
     // k_cache, v_cache: (kv_heads, seq_capacity, head_dim) for this layer; rows pos0.. of every
     // head are written, 0 .. pos0+rows-1 read.
     // The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
-    // observed: optional, an observed_layer (trace.hpp): an observer shown this block at work.
+    // observed: optional, an observed_layer (layers/trace.hpp): an observer shown this block at work.
     template <class Storage, class... Observed>
     static void run(const block_weights<Block, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
                     float* k_cache, float* v_cache, const block_buffers& buf, const mask_params& mask,
@@ -195,7 +195,7 @@ struct transformer_block {
         bool context_done = false;  // by the scalar decode kernel or the blocked core
         if constexpr (!uses_blocked_attention<Arch>) {
             // One token on the scalar path (Cortex-M decode): the decode kernel, heads paired per
-            // KV head, exp by polynomial (kernels/decode_attention.hpp).
+            // KV head, exp by polynomial (kernels/decode/attention.hpp).
             // A row with a NaN or non-finite score falls through to the one-row core below.
             context_done =
                 rows == 1 && kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
@@ -204,7 +204,7 @@ struct transformer_block {
         }
         if constexpr (uses_blocked_attention<Arch>) {
             // One token with narrow heads (head_dim 8): the decode kernel vectorised across keys,
-            // heads paired per KV head (kernels/decode_heads.hpp); an irregular row falls through.
+            // heads paired per KV head (kernels/decode/heads.hpp); an irregular row falls through.
             if constexpr (kernels::vector_decode_fits<head_dim, Arch>)
                 context_done = rows == 1 && kernels::vector_decode_attention<A::heads, A::kv_heads, head_dim, head_dim,
                                                                              head_stride, Arch>(

@@ -3,11 +3,11 @@
 // through. Invalid combinations stop the build with a static_assert that names the rule.
 #pragma once
 
-#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
-#include "kernels/mask.hpp"
+#include "mask.hpp"
 
 namespace ctattn {
 
@@ -31,7 +31,7 @@ constexpr double constexpr_sqrt(double x) noexcept {
 // KvHeads:     key/value heads (== Heads: multi-head; 1: multi-query; between: grouped-query).
 // SeqCapacity: the longest sequence (and the KV cache's length); buffers are sized by it.
 // Bias:        whether Q, K, V and output projections carry a bias.
-// Mask:        a mask policy type from kernels/mask.hpp.
+// Mask:        a mask policy type from base/mask.hpp.
 template <std::size_t DModel, std::size_t Heads, std::size_t KvHeads = Heads, std::size_t SeqCapacity = 64,
           bool Bias = true, class Mask = causal_mask>
 struct attention_config {
@@ -44,7 +44,7 @@ struct attention_config {
     static_assert(KvHeads <= Heads, "ctattn: kv_heads must not exceed heads");
     static_assert(Heads % (KvHeads > 0 ? KvHeads : 1) == 0,
                   "ctattn: heads must be divisible by kv_heads (each KV head serves heads / kv_heads query heads)");
-    static_assert(mask_policy<Mask>, "ctattn: Mask must be a mask policy (see kernels/mask.hpp)");
+    static_assert(mask_policy<Mask>, "ctattn: Mask must be a mask policy (see base/mask.hpp)");
 
     static constexpr std::size_t d_model = DModel;
     static constexpr std::size_t heads = Heads;

@@ -10,17 +10,11 @@
 #include <cstdint>
 #include <limits>
 
-#include "random.hpp"
-#include "status.hpp"
+#include "../base/random.hpp"
+#include "../base/status.hpp"
+#include "../base/token.hpp"
 
 namespace ctattn {
-
-using token_id = std::uint32_t;  // the same alias as model.hpp's
-
-// SentencePiece / llama2.c conventions: 0 <unk>, 1 <s> (BOS, also what llama2.c's stories emit
-// between stories), 2 </s> (EOS).
-inline constexpr token_id bos_token = 1;
-inline constexpr token_id eos_token = 2;
 
 struct sampling_params {
     float temperature = 1.0f;  // 0: greedy; otherwise > 0 (below 1 sharpens, above 1 flattens)

@@ -11,18 +11,18 @@
 #include <cstddef>
 #include <type_traits>
 
-#include "config.hpp"
-#include "kernels/aggregate.hpp"
-#include "kernels/mask.hpp"
-#include "kernels/packed_projection.hpp"
-#include "kernels/projection.hpp"
-#include "kernels/row_dispatch.hpp"
-#include "kernels/scores.hpp"
-#include "kernels/softmax.hpp"
-#include "model/weight_storage.hpp"
-#include "simd.hpp"
-#include "status.hpp"
-#include "storage.hpp"
+#include "../base/attention_config.hpp"
+#include "../kernels/aggregate.hpp"
+#include "../base/mask.hpp"
+#include "../kernels/packed_projection.hpp"
+#include "../kernels/projection.hpp"
+#include "../kernels/row_dispatch.hpp"
+#include "../kernels/scores.hpp"
+#include "../kernels/softmax.hpp"
+#include "../base/weight_storage.hpp"
+#include "../simd/ops.hpp"
+#include "../base/status.hpp"
+#include "../base/storage.hpp"
 #include "trace.hpp"
 
 namespace ctattn {
@@ -296,7 +296,7 @@ struct multi_head_attention {
     // another arch (attention_workspace<Config> in a scalar_arch layer) runs the one-row core.
     // Returns invalid_argument for null pointers, invalid_length unless 1 <= seq_len <= seq_capacity,
     // invalid_mask for a mask parameter out of range; y and readout are untouched on error.
-    // observer: optional, an observer (trace.hpp) shown Q, K, V, the weights and the head outputs.
+    // observer: optional, an observer (layers/trace.hpp) shown Q, K, V, the weights and the head outputs.
     template <class Layout, class WorkspaceArch, class... Observer>
     [[nodiscard]] static status forward(const attention_weights<Config, Layout>& w, const float* x, std::size_t seq_len,
                                         float* y, attention_workspace<Config, WorkspaceArch>& ws,

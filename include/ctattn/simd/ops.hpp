@@ -6,7 +6,7 @@
 // CTATTN_SIMD_SCALAR defined (the override), without xsimd, or for a target xsimd has no arch for.
 #pragma once
 
-#include "cxx_version.hpp"
+#include "../base/language_check.hpp"
 
 #include <cmath>
 #include <cstddef>

@@ -6,18 +6,18 @@
 // Needs no Boost: an attention-only firmware includes this; footprint.hpp adds the model bounds.
 #pragma once
 
-#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 
 #include "attention.hpp"
-#include "config.hpp"
-#include "storage.hpp"
+#include "../base/attention_config.hpp"
+#include "../base/storage.hpp"
 
 namespace ctattn {
 
 // Byte counts per configuration: an attention_config (one layer, below) or a model config
-// (footprint.hpp).
+// (model/footprint.hpp).
 template <class Config>
 struct footprint;
 

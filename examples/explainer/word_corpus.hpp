@@ -7,12 +7,12 @@
 // is reported as status::invalid_length.
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include <ctattn/base/language_check.hpp>  // first: under an older -std the first error names C++20
 
 #include <cstddef>
 #include <cstdint>
 
-#include "../status.hpp"
+#include <ctattn/base/status.hpp>
 
 namespace ctattn::train {
 

@@ -28,21 +28,19 @@
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
 
-#include "block.hpp"
-#include "kernels/norm.hpp"
-#include "kernels/scores.hpp"
-#include "model/weight_storage.hpp"
-#include "position.hpp"
-#include "simd.hpp"
-#include "status.hpp"
-#include "storage.hpp"
+#include "../layers/block.hpp"
+#include "../layers/norm.hpp"
+#include "../kernels/scores.hpp"
+#include "../base/weight_storage.hpp"
+#include "../layers/position.hpp"
+#include "../simd/ops.hpp"
+#include "../base/status.hpp"
+#include "../base/storage.hpp"
+#include "../base/token.hpp"
 
 namespace ctattn {
 
 namespace hana = boost::hana;
-
-// Token ids index the vocabulary; unsigned so that "id >= vocab" is the only invalid case.
-using token_id = std::uint32_t;
 
 // ---- language-model heads ---------------------------------------------------------------
 
@@ -193,7 +191,7 @@ concept model_configuration = requires {
 
 // ---- weights and scratch ----------------------------------------------------------------
 
-// One weights type family, parameterised by who holds the numbers (model/weight_storage.hpp):
+// One weights type family, parameterised by who holds the numbers (base/weight_storage.hpp):
 //   model_weights<Config>       owns them (RAM, or a constexpr object): llama2c::load fills one
 //   model_weights_view<Config>  points at them: constant arrays in flash, a validated blob; built by
 //                               make_weights_view (model/weights_image.hpp), constexpr when the
@@ -293,7 +291,7 @@ struct language_model {
     // sequence); without them every layer gets its defaults, which a key-padding layer rejects.
     // invalid_argument for null pointers, invalid_length unless 1 <= n <= seq_capacity,
     // invalid_token for an id >= vocab, or a layer's mask status; logits untouched on error.
-    // observer: optional, an observer (trace.hpp) shown every layer.
+    // observer: optional, an observer (layers/trace.hpp) shown every layer.
     template <class Storage, class... Observer>
     [[nodiscard]] static status forward(const model_weights<Config, Storage>& w, const token_id* tokens,
                                         std::size_t n, float* logits, workspace_type& ws,
@@ -351,7 +349,7 @@ struct language_model {
         return status::ok;
     }
 
-    // ---- steps shared with the KV-cache decoder (kv_cache.hpp) ----
+    // ---- steps shared with the KV-cache decoder (model/decoder.hpp) ----
 
     [[nodiscard]] static status check_tokens(const token_id* tokens, std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i)

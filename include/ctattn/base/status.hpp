@@ -6,7 +6,7 @@
 // Values are appended, never renumbered (generated C APIs mirror them as integers).
 #pragma once
 
-#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "language_check.hpp"  // first: under an older -std the first error names C++20
 
 namespace ctattn {
 

@@ -4,7 +4,7 @@
 // The same seed gives the same stream on every platform and SIMD setting.
 #pragma once
 
-#include "cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include "language_check.hpp"  // first: under an older -std the first error names C++20
 
 #include <cstdint>
 

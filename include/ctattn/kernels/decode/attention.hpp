@@ -6,7 +6,7 @@
 // together, two at a time, so every loaded key and value element feeds two multiply-adds:
 //   1. scores: q of both heads stays in registers (pre-scaled by log2(e) / sqrt(head_dim)); each
 //      key row is read once for both dot products; the running max is kept on the way;
-//   2. weights: 2^(s' - m) by kernels/exp.hpp's polynomial, in place, and their sum;
+//   2. weights: 2^(s' - m) by simd/math.hpp's polynomial, in place, and their sum;
 //   3. P V: both heads' head_dim accumulators stay in registers while the value rows stream by;
 //      the output is divided by the sum once at the end.
 // The scratch holds the pair's scores interleaved (key j's two scores side by side), so passes 1
@@ -22,10 +22,10 @@
 #include <cstddef>
 #include <limits>
 
-#include "../simd.hpp"
-#include "exp.hpp"
-#include "mask.hpp"
-#include "projection.hpp"
+#include "../../simd/ops.hpp"
+#include "../../simd/math.hpp"
+#include "../../base/mask.hpp"
+#include "../projection.hpp"
 
 namespace ctattn::kernels {
 

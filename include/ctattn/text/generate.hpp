@@ -1,6 +1,6 @@
 // The generation loop: prompt -> prefill -> (sample, report, decode_step)* until a stop token,
 // a token budget, the callback's say-so, or an error from the model. Written against a concept,
-// so it drives ctattn::decoder (kv_cache.hpp) and any other model with the same decode API:
+// so it drives ctattn::decoder (model/decoder.hpp) and any other model with the same decode API:
 //   prefill(tokens, n, logits) -> status, decode_step(token, logits) -> status, vocab_size.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <type_traits>
 
 #include "sample.hpp"
-#include "status.hpp"
+#include "../base/status.hpp"
 
 namespace ctattn {
 

@@ -15,13 +15,13 @@
 #include <cstring>
 #include <type_traits>
 
-#include "block.hpp"
-#include "ffn.hpp"
-#include "io/checked_size.hpp"
-#include "kernels/norm.hpp"
-#include "model.hpp"
-#include "position.hpp"
-#include "status.hpp"
+#include "../layers/block.hpp"
+#include "../layers/ffn.hpp"
+#include "checked_size.hpp"
+#include "../layers/norm.hpp"
+#include "../model/language_model.hpp"
+#include "../layers/position.hpp"
+#include "../base/status.hpp"
 
 namespace ctattn::llama2c {
 

@@ -7,7 +7,7 @@
 #include <concepts>
 #include <cstddef>
 
-#include "../status.hpp"
+#include "status.hpp"
 
 namespace ctattn {
 

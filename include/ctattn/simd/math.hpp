@@ -10,13 +10,13 @@
 // and calls exp2 directly.
 // Domain: x <= 27 (softmax arguments are <= 0). -inf gives exactly 0 (masked keys), NaN gives NaN,
 // results below FLT_MIN are correctly rounded denormals (up to p's error), 2^0 is exactly 1.
-// Where it is used: the one-token decode attention of the scalar path (kernels/decode_attention.hpp),
+// Where it is used: the one-token decode attention of the scalar path (kernels/decode/attention.hpp),
 // where every weight is divided by their sum >= 1 and 2 ulp of a weight is below the rounding of
 // the weighted sum. Elsewhere (prefill, vector arches' softmax, SiLU, sampling) std::exp /
 // xsimd::exp stay.
 #pragma once
 
-#include "../cxx_version.hpp"
+#include "../base/language_check.hpp"
 
 #include <bit>
 #include <cstdint>

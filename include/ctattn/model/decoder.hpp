@@ -16,10 +16,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "model.hpp"
-#include "simd.hpp"
-#include "status.hpp"
-#include "storage.hpp"
+#include "language_model.hpp"
+#include "../simd/ops.hpp"
+#include "../base/status.hpp"
+#include "../base/storage.hpp"
 
 namespace ctattn {
 
@@ -117,7 +117,7 @@ class decoder {
     // receives the logits after the last of them. Errors, checked before anything changes:
     // invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
     // not fit), invalid_token (an id >= vocab), a layer's mask status.
-    // observer (here and in decode_step): optional, an observer (trace.hpp) shown every layer.
+    // observer (here and in decode_step): optional, an observer (layers/trace.hpp) shown every layer.
     template <class... Observer>
     [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits,
                                  Observer*... observer) noexcept {
@@ -192,7 +192,7 @@ class decoder {
     }
 };
 
-// Free-function forms: the shape the generation helper (sample.hpp) is written against.
+// Free-function forms: the shape the generation helper (text/sample.hpp) is written against.
 template <model_configuration Config, class Arch, std::size_t PrefillRows, class Storage>
 [[nodiscard]] inline status decode_step(decoder<Config, Arch, PrefillRows, Storage>& state, token_id token,
                                         float* logits) noexcept {

@@ -8,11 +8,11 @@
 #include <concepts>
 #include <cstddef>
 
-#include "kernels/activation.hpp"
-#include "kernels/projection.hpp"
-#include "model/weight_storage.hpp"
-#include "simd.hpp"
-#include "storage.hpp"
+#include "../kernels/activation.hpp"
+#include "../kernels/projection.hpp"
+#include "../base/weight_storage.hpp"
+#include "../simd/ops.hpp"
+#include "../base/storage.hpp"
 
 namespace ctattn {
 

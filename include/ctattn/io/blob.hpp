@@ -18,10 +18,10 @@
 #include <cstring>
 #include <type_traits>
 
-#include "../io/checked_size.hpp"
-#include "../model.hpp"
-#include "../status.hpp"
-#include "weights_image.hpp"
+#include "checked_size.hpp"
+#include "../model/language_model.hpp"
+#include "../base/status.hpp"
+#include "../model/weights_image.hpp"
 
 namespace ctattn::blob {
 

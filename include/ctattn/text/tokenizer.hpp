@@ -13,9 +13,9 @@
 #include <limits>
 #include <string_view>
 
-#include "io/checked_size.hpp"
+#include "../io/checked_size.hpp"
 #include "sample.hpp"  // token_id, bos_token, eos_token, detail::sort_ids
-#include "status.hpp"
+#include "../base/status.hpp"
 
 namespace ctattn {
 

@@ -7,22 +7,22 @@
 //   dq, dk, dv = attention_backward(do);  dx = dq Wq^T + dk Wk^T + dv Wv^T;  dE[tokens] += dx
 #pragma once
 
-#include "../cxx_version.hpp"  // first: under an older -std the first error names C++20
+#include <ctattn/base/language_check.hpp>  // first: under an older -std the first error names C++20
 
 #include <cmath>
 #include <cstddef>
 
-#include "../attention.hpp"
-#include "../config.hpp"
-#include "../kernels/projection.hpp"
-#include "../model.hpp"
-#include "../status.hpp"
-#include "../storage.hpp"
-#include "attention_backward.hpp"
-#include "cross_entropy.hpp"
-#include "embedding_backward.hpp"
-#include "parameters.hpp"
-#include "projection_backward.hpp"
+#include <ctattn/layers/attention.hpp>
+#include <ctattn/base/attention_config.hpp>
+#include <ctattn/kernels/projection.hpp>
+#include <ctattn/model/language_model.hpp>
+#include <ctattn/base/status.hpp>
+#include <ctattn/base/storage.hpp>
+#include <ctattn/train/attention_backward.hpp>
+#include <ctattn/train/cross_entropy.hpp>
+#include <ctattn/train/embedding_backward.hpp>
+#include <ctattn/train/parameters.hpp>
+#include <ctattn/train/projection_backward.hpp>
 
 namespace ctattn::train {
 
