@@ -318,7 +318,10 @@ int main(int argc, char** argv) {
                 return 2;
             batch_loss += loss;
         }
-        optimiser.step(weights, gradients);
+        if (const status s = optimiser.step(weights, gradients); s != status::ok) {
+            std::printf("\noptimiser step %ld: %s\n", step, to_string(s));
+            return 1;
+        }
         batch_loss /= double(opt.batch);
         running = step == 1 ? batch_loss : 0.95 * running + 0.05 * batch_loss;
         const int filled = int(30 * step / opt.steps);

@@ -70,7 +70,7 @@ float all_pairs(bool update) {
         train::for_each_parameter([](const train::tensor_info& t, float* g) {
             for (std::size_t i = 0; i < t.size; ++i) g[i] /= float(corpus.pair_count);
         }, gradients);
-        optimiser.step(weights, gradients);
+        if (optimiser.step(weights, gradients) != status::ok) std::exit(2);
     }
     return float(total / double(corpus.pair_count));
 }
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
         falls = falls && loss < previous_loss && p > previous_p;
         previous_loss = loss;
         previous_p = p;
-        train::sgd_step(weights, gradients, lr);
+        if (train::sgd_step(weights, gradients, lr) != status::ok) return 2;
     }
     const float p_after = probability(just_i, 1, love);
     std::printf("after 4 steps: P(love | [I]) = %.1f%%, Wq[0][0] %.3f -> %.3f\n", 100.0 * double(p_after),

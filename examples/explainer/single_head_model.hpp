@@ -88,7 +88,9 @@ struct single_head_model {
         if (target >= Vocab) return status::invalid_token;
         if (const status s = forward(w, tokens, n, ws); s != status::ok) return s;
         row_vector<Vocab> d_logits;
-        loss = cross_entropy_row<Vocab>(ws.logits.data(), target, 1.0f, d_logits.data());
+        if (const status s = cross_entropy_row<Vocab>(ws.logits.data(), target, 1.0f, d_logits.data(), loss);
+            s != status::ok)
+            return s;
         for (std::size_t i = 0; i < n * DModel; ++i) ws.d_context[i] = 0.0f;
         projection_input_gradient<DModel, Vocab, Arch>(1, d_logits.data(), w.w_out.data(), ws.d_context.row(n - 1),
                                                        false);

@@ -103,7 +103,7 @@ void check_toy_case(const std::string& file_name) {
             require_close(gc.name, "grad.wv.step0", s.g.wv, gc);
             require_close(gc.name, "grad.w_out.step0", s.g.w_out, gc);
         }
-        train::sgd_step(s.w, s.g, lr);
+        REQUIRE(train::sgd_step(s.w, s.g, lr) == status::ok);
     }
     require_close(gc.name, "embedding.final", s.w.embedding, gc);
     require_close(gc.name, "wq.final", s.w.wq, gc);
@@ -144,7 +144,7 @@ TEST_CASE("SGD, SGD with momentum and AdamW follow their formulas worked by hand
     SECTION("plain SGD: w -= lr g") {
         set_all(w, 1.0f, 2.0f, -1.0f);
         set_all(g, 0.5f, -1.0f, 0.25f);
-        train::sgd_step(w, g, 0.1f);
+        REQUIRE(train::sgd_step(w, g, 0.1f) == status::ok);
         REQUIRE(w.embedding[0] == Approx(0.95f).epsilon(1e-6));
         REQUIRE(w.wq[0] == Approx(2.1f).epsilon(1e-6));
         REQUIRE(w.w_out[0] == Approx(-1.025f).epsilon(1e-6));
@@ -156,9 +156,9 @@ TEST_CASE("SGD, SGD with momentum and AdamW follow their formulas worked by hand
         opt.reset();
         set_all(w, 1.0f, 0.0f, 0.0f);
         set_all(g, 1.0f, 0.0f, 0.0f);
-        opt.step(w, g);  // b = 1, w = 1 - 0.1 = 0.9
+        REQUIRE(opt.step(w, g) == status::ok);  // b = 1, w = 1 - 0.1 = 0.9
         REQUIRE(w.embedding[0] == Approx(0.9f).epsilon(1e-6));
-        opt.step(w, g);  // b = 0.9 + 1 = 1.9, w = 0.9 - 0.19 = 0.71
+        REQUIRE(opt.step(w, g) == status::ok);  // b = 0.9 + 1 = 1.9, w = 0.9 - 0.19 = 0.71
         REQUIRE(w.embedding[0] == Approx(0.71f).epsilon(1e-6));
     }
     SECTION("AdamW: bias-corrected moments, decoupled decay on matrices") {
@@ -168,7 +168,7 @@ TEST_CASE("SGD, SGD with momentum and AdamW follow their formulas worked by hand
         opt.reset();
         set_all(w, 2.0f, 2.0f, 2.0f);
         set_all(g, 0.5f, -3.0f, 0.0f);
-        opt.step(w, g);
+        REQUIRE(opt.step(w, g) == status::ok);
         // Step 1: m_hat = g, v_hat = g^2, so the update is lr * g / (|g| + eps) = +-0.01 (times
         // 1 - 1e-8/|g|), after the decay w *= 1 - lr * wd = 0.999: 2 * 0.999 -+ 0.01.
         REQUIRE(w.embedding[0] == Approx(1.998f - 0.01f).epsilon(1e-6));
@@ -178,7 +178,7 @@ TEST_CASE("SGD, SGD with momentum and AdamW follow their formulas worked by hand
         // 0.095 / 0.19 = 0.5; v = 0.999*0.00025 + 0.00025 = 0.00049975, v_hat = 0.00049975 /
         // 0.001999 = 0.25; update 0.01 * 0.5 / 0.5 = 0.01.
         const float before = w.embedding[0];
-        opt.step(w, g);
+        REQUIRE(opt.step(w, g) == status::ok);
         REQUIRE(w.embedding[0] == Approx(before * 0.999f - 0.01f).epsilon(1e-6));
     }
 }

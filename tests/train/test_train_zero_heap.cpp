@@ -57,12 +57,12 @@ int train_steps() {
         train::zero_tensors(gradients);
         float loss = 0.0f;
         wrong += trainer::loss_and_gradients(weights, tokens, tokens + 1, 9, gradients, workspace, loss) != status::ok;
-        adam.step(weights, gradients);
-        momentum.step(weights, gradients);
-        train::sgd_step(weights, gradients, 0.01f);
+        wrong += adam.step(weights, gradients) != status::ok;
+        wrong += momentum.step(weights, gradients) != status::ok;
+        wrong += train::sgd_step(weights, gradients, 0.01f) != status::ok;
         train::zero_tensors(toy_gradients);
         wrong += toy::loss_and_gradients(toy_weights, tokens, 4, 7, toy_gradients, toy_workspace, loss) != status::ok;
-        train::sgd_step(toy_weights, toy_gradients, 0.5f);
+        wrong += train::sgd_step(toy_weights, toy_gradients, 0.5f) != status::ok;
     }
     float loss = 0.0f;
     const token_id bad[2] = {3, 40};

@@ -10,6 +10,7 @@
 
 #include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -87,7 +88,9 @@ struct model_training {
 
     // Mean cross-entropy of targets[p] (the token after position p; ignore_target skips p) and
     // its gradient, times `weight`, added to grads (zero them first: zero_tensors). loss receives
-    // the mean; invalid_argument when no position is scored, invalid_token for a target >= vocab.
+    // the mean; invalid_argument when no position is scored, invalid_token for a target >= vocab,
+    // invalid_parameter for a non-finite weight, non_finite when the logits are not all finite
+    // (the loss would be NaN): then grads and loss are untouched.
     [[nodiscard]] static status loss_and_gradients(const weights_type& w, const token_id* tokens,
                                                    const token_id* targets, std::size_t n, gradients_type& grads,
                                                    workspace_type& ws, float& loss, float weight = 1.0f) noexcept {
@@ -102,7 +105,8 @@ struct model_training {
         if (const status s = forward(w, tokens, n, ws); s != status::ok) return s;
         if (scored == 0) return status::invalid_argument;
 
-        // ---- loss and dlogits
+        // ---- loss and dlogits (in the workspace: grads and loss are untouched until all are finite)
+        if (!std::isfinite(weight)) return status::invalid_parameter;
         double total = 0.0;
         for (std::size_t p = 0; p < n; ++p) {
             float* row = ws.logits.row(p);
@@ -110,8 +114,13 @@ struct model_training {
                 for (std::size_t t = 0; t < V; ++t) row[t] = 0.0f;
                 continue;
             }
-            total += cross_entropy_row<V>(row, targets[p], weight / float(scored), row);
+            float row_loss = 0.0f;
+            if (const status s = cross_entropy_row<V>(row, targets[p], weight / float(scored), row, row_loss);
+                s != status::ok)
+                return s;  // non_finite: the forward pass overflowed (weights or inputs out of range)
+            total += row_loss;
         }
+        if (!std::isfinite(total)) return status::non_finite;
         loss = float(total / double(scored));
 
         // ---- head and final norm
