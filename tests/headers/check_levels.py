@@ -3,7 +3,9 @@
 own level or a lower one. The table below is the one place the levels are written down
 (docs/design.md shows it); a folder not in it fails the check, so a new folder must be placed.
 
-Usage: check_levels.py INCLUDE_DIR   (exit 1 and one line per upward or unknown include)"""
+Usage: check_levels.py INCLUDE_DIR   (exit 1 and one line per upward or unknown include)
+       check_levels.py --self-test   (the check catches an upward include in a scratch tree)
+       check_levels.py --doc docs/design.md   (the design page shows this table, in this order)"""
 import pathlib
 import re
 import sys
@@ -75,9 +77,23 @@ def self_test() -> int:
     return 0
 
 
+def doc_matches(design_md: pathlib.Path) -> int:
+    """docs/design.md shows the table: its level rows must name these folders in this order."""
+    rows = re.findall(r"^\| (\d+) \| `([^`]+)` \|", design_md.read_text(), re.M)
+    shown = [folder.rstrip("/") for _, folder in rows]
+    wanted = [name if name else "ctattn/*.hpp" for name, _ in LEVELS]
+    if shown != wanted:
+        print(f"{design_md}: its level table lists {shown}, check_levels.py has {wanted}")
+        return 1
+    print(f"{design_md}: the level table matches ({len(wanted)} levels)")
+    return 0
+
+
 def main() -> int:
     if sys.argv[1] == "--self-test":
         return self_test()
+    if sys.argv[1] == "--doc":
+        return doc_matches(pathlib.Path(sys.argv[2]))
     root = pathlib.Path(sys.argv[1]) / "ctattn"
     found = list(violations(root))
     for line in found:
