@@ -260,7 +260,18 @@ inline void print(const result& r) {
     print_rows("V = E W_V", words, r.ws.v.data(), n_tokens, d_model, d_model, 2);
     print_table<causal_mask>("\nAttention table (multi_head_attention's weights readout)", words, n_tokens,
                              r.weights.data(), config::seq_capacity);
-    std::printf("The post prints: I 100%%; love 51%%, 49%%; pizza 34%%, 27%%, 39%%.\n");
+    std::printf("The post prints (rounded to whole percent):");
+    float worst = 0.0f;
+    for (std::size_t q = 0; q < n_tokens; ++q) {
+        std::printf("%s %s", q == 0 ? "" : ";", words[q]);
+        for (std::size_t k = 0; k <= q; ++k) {
+            std::printf("%s %.0f%%", k == 0 ? "" : ",", double(100.0f * printed_table[q][k]));
+            const float gap = r.weights(q, k) - printed_table[q][k];
+            worst = gap > worst ? gap : (-gap > worst ? -gap : worst);
+        }
+    }
+    std::printf(".\nLargest gap between ctattn's weights and the post's: %.4f (rounding to 1%% allows 0.005).\n",
+                double(worst));
     std::printf("\n\"love\" before attention: ");
     print_vector(r.x.row(1), d_model, 3);
     std::printf("\n\"love\" after attention:  ");
