@@ -276,8 +276,9 @@ inline void print(const result& r) {
     print_vector(r.x.row(1), d_model, 3);
     std::printf("\n\"love\" after attention:  ");
     print_vector(r.y.row(1), d_model, 4);
-    std::printf("  = %.4f V_I + %.4f V_love   (the post: 0.51 V_I + 0.49 V_love = [0.232, 0.438])\n",
-                double(r.weights(1, 0)), double(r.weights(1, 1)));
+    std::printf("  = %.4f V_I + %.4f V_love   (the post: %.2f V_I + %.2f V_love = [%.3f, %.3f])\n",
+                double(r.weights(1, 0)), double(r.weights(1, 1)), double(printed_table[1][0]),
+                double(printed_table[1][1]), double(printed_out_love[0]), double(printed_out_love[1]));
     std::printf("It carries %.0f%% of what \"I\" has to say: the same word, a different vector in context.\n",
                 100.0 * double(r.weights(1, 0)));
 }
