@@ -42,6 +42,13 @@ def read_header(data):
         raise CheckpointError("header fields must be positive")
     if dim % heads or kv_heads > heads or heads % kv_heads:
         raise CheckpointError("heads must divide dim and kv_heads must divide heads")
+    return header_dict((dim, hidden, layers, heads, kv_heads, vocab, seq_len))
+
+
+def header_dict(fields):
+    """The 7 header fields as read_header's dict, unchecked (for a caller that checks them its
+    own way, e.g. against a model description)."""
+    dim, hidden, layers, heads, kv_heads, vocab, seq_len = fields
     return {"dim": dim, "hidden_dim": hidden, "n_layers": layers, "n_heads": heads, "n_kv_heads": kv_heads,
             "vocab_size": abs(vocab), "tied": vocab > 0, "seq_len": seq_len}
 

@@ -175,7 +175,8 @@ def read_llama2c(cfg, data):
         raise ConfigError('a llama2.c checkpoint needs uniform pre_norm rms_norm blocks, swiglu, no biases, rotary')
     if len(data) < checkpoint.HEADER_BYTES:
         raise ConfigError('checkpoint: shorter than its header')
-    dim, hidden, n_layers, n_heads, n_kv_heads, vocab_size, seq_len = checkpoint.header_fields(data)
+    fields = checkpoint.header_fields(data)
+    dim, hidden, n_layers, n_heads, n_kv_heads, vocab_size, seq_len = fields
     d, ff = a['d_model'], f['d_ff']
     want = (d, ff, len(blocks), a['heads'], a['kv_heads'], cfg['vocab'])
     if (dim, hidden, n_layers, n_heads, n_kv_heads, abs(vocab_size)) != want:
@@ -184,7 +185,7 @@ def read_llama2c(cfg, data):
     if (vocab_size > 0) != (cfg['head']['kind'] == 'tied'):
         raise ConfigError('checkpoint: tied/untied classifier does not match the configuration\'s head')
     try:
-        h = checkpoint.read_header(data)
+        h = checkpoint.header_dict(fields)  # checked against the configuration above
         floats = checkpoint.checkpoint_floats(h)
         if len(data) != checkpoint.HEADER_BYTES + 4 * floats:
             raise ConfigError(f'checkpoint: {len(data)} bytes, the header implies {checkpoint.HEADER_BYTES + 4 * floats}')
