@@ -20,6 +20,8 @@ import struct
 import sys
 import zlib
 
+import checkpoint
+
 MAGIC = b"CTATTNWB"
 FORMAT_VERSION = 1
 HEADER_BYTES = 64
@@ -35,36 +37,14 @@ TENSOR_NAMES = ["embedding", "positions", "attention_norm.gain", "attention_norm
 MODEL_LEVEL = 0xFFFFFFFF  # the layer field of tensors outside the layer stack
 
 
-class FormatError(ValueError):
-    pass
-
-
-def read_llama2c_header(data):
-    if len(data) < 28:
-        raise FormatError("shorter than a llama2.c header")
-    dim, hidden, layers, heads, kv_heads, vocab, seq_len = struct.unpack_from("<7i", data, 0)
-    if min(dim, hidden, layers, heads, kv_heads, seq_len) <= 0 or vocab == 0:
-        raise FormatError("header fields must be positive")
-    if dim % heads or kv_heads > heads or heads % kv_heads:
-        raise FormatError("heads must divide dim and kv_heads must divide heads")
-    return {"dim": dim, "hidden_dim": hidden, "n_layers": layers, "n_heads": heads, "n_kv_heads": kv_heads,
-            "vocab_size": abs(vocab), "tied": vocab > 0, "seq_len": seq_len}
+FormatError = checkpoint.CheckpointError
+read_llama2c_header = checkpoint.read_header
 
 
 def tensor_shapes(h):
     """[(name, layer or None, rows, cols)] of a llama-shaped model, in the canonical image order
     (model/weights_image.hpp's for_each_tensor): matrices as (in, out)."""
-    d, f, v = h["dim"], h["hidden_dim"], h["vocab_size"]
-    kv_dim = h["n_kv_heads"] * (d // h["n_heads"])
-    shapes = [("embedding", None, v, d)]
-    for layer in range(h["n_layers"]):
-        shapes += [("attention_norm.gain", layer, 1, d), ("attention.wq", layer, d, d), ("attention.wk", layer, d, kv_dim),
-                   ("attention.wv", layer, d, kv_dim), ("attention.wo", layer, d, d), ("ffn_norm.gain", layer, 1, d),
-                   ("ffn.w1", layer, d, f), ("ffn.w3", layer, d, f), ("ffn.w2", layer, f, d)]
-    shapes.append(("final_norm.gain", None, 1, d))
-    if not h["tied"]:
-        shapes.append(("head.w_out", None, d, v))
-    return shapes
+    return checkpoint.image_order(checkpoint.llama_config(h))
 
 
 def config_text(h):
@@ -87,51 +67,10 @@ def config_hash(h):
     return fnv1a64(config_text(h))
 
 
-def _transpose(values, rows, cols):
-    """(rows, cols) row-major -> (cols, rows) row-major."""
-    out = array.array("f")
-    for c in range(cols):
-        out.extend(values[c::cols])
-    return out
-
-
 def tensors_from_checkpoint(data):
     """(header, [(name, layer or None, array('f'))]) in the canonical image order, matrices as (in, out)."""
-    h = read_llama2c_header(data)
-    d, f, n_layers, v = h["dim"], h["hidden_dim"], h["n_layers"], h["vocab_size"]
-    head_dim = d // h["n_heads"]
-    kv_dim = h["n_kv_heads"] * head_dim
-    floats = array.array("f")
-    floats.frombytes(bytes(data[28:28 + (len(data) - 28) // 4 * 4]))
-    if sys.byteorder != "little":
-        floats.byteswap()
-    at = 0
-
-    def take(count):
-        nonlocal at
-        if at + count > len(floats):
-            raise FormatError("checkpoint truncated")
-        chunk = floats[at:at + count]
-        at += count
-        return chunk
-
-    # llama2.c's order: the embedding, then each kind stacked over the layers; matrices (out, in).
-    found = {("embedding", None): take(v * d)}
-    for name, mat in [("attention_norm.gain", None), ("attention.wq", (d, d)), ("attention.wk", (kv_dim, d)),
-                      ("attention.wv", (kv_dim, d)), ("attention.wo", (d, d)), ("ffn_norm.gain", None),
-                      ("ffn.w1", (f, d)), ("ffn.w2", (d, f)), ("ffn.w3", (f, d))]:
-        for layer in range(n_layers):
-            if mat is None:
-                found[(name, layer)] = take(d)
-            else:
-                out_features, in_features = mat
-                found[(name, layer)] = _transpose(take(out_features * in_features), out_features, in_features)
-    found[("final_norm.gain", None)] = take(d)
-    take(2 * h["seq_len"] * (head_dim // 2))  # RoPE tables: ctattn computes RoPE itself
-    if not h["tied"]:
-        found[("head.w_out", None)] = _transpose(take(v * d), v, d)
-    if at != len(floats) or (len(data) - 28) % 4:
-        raise FormatError("checkpoint has bytes after its last tensor")
+    h = checkpoint.read_header(data)
+    found = checkpoint.read_tensors(data, h)
     tensors = []
     for name, layer, rows, cols in tensor_shapes(h):
         values = found[(name, layer)]
@@ -186,14 +125,23 @@ def write_blob(checkpoint, out_path):
     return len(blob)
 
 
-def describe(blob):
+HEADER_FIELDS = ["version", "header_bytes", "config_hash", "tensor_count", "entry_bytes", "payload_offset",
+                 "payload_bytes", "payload_crc32", "header_crc32", "file_bytes"]  # after the magic, in file order
+
+
+def parse_header(blob):
+    """The header's fields after the magic, by name (io/blob.hpp's blob::header)."""
     if blob[:8] != MAGIC:
         raise FormatError("bad magic")
-    (version, header_bytes, chash, count, entry_bytes, payload_offset, payload_bytes, payload_crc, header_crc,
-     file_bytes) = struct.unpack_from("<IIQIIQQIIQ", blob, 8)
+    return dict(zip(HEADER_FIELDS, struct.unpack_from("<IIQIIQQIIQ", blob, len(MAGIC))))
+
+
+def describe(blob):
+    h = parse_header(blob)
+    count = h["tensor_count"]
     lines = ["version {} config_hash {:016x} tensors {} payload {} bytes at {} crc32 {:08x} header crc32 {:08x} "
-             "file {} bytes".format(version, chash, count, payload_bytes, payload_offset, payload_crc, header_crc,
-                                    file_bytes)]
+             "file {} bytes".format(h["version"], h["config_hash"], count, h["payload_bytes"], h["payload_offset"],
+                                    h["payload_crc32"], h["header_crc32"], h["file_bytes"])]
     for i in range(count):
         kind, layer, offset, size, dtype, layout = struct.unpack_from("<IIQQII", blob, HEADER_BYTES + i * ENTRY_BYTES)
         name = TENSOR_NAMES[kind - 1] if 1 <= kind <= len(TENSOR_NAMES) else "kind{}".format(kind)

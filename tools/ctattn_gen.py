@@ -30,6 +30,9 @@ import struct
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checkpoint  # noqa: E402  (tools/checkpoint.py: the llama2.c reader and the image order)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = 'tools/ctattn_gen.py'
 ALIGN_FLOATS = 16  # tensors start at multiples of 16 floats (weight_storage.hpp)
@@ -145,47 +148,8 @@ def cpp_block_types(cfg, capacity_macro):
 
 # ---- the weights image (order and padding of include/ctattn/model/weights_image.hpp) ----------
 
-def tensor_layout(cfg):
-    """[(name, layer or None, rows, cols)] in the canonical order of ctattn::for_each_tensor."""
-    d = cfg['block_list'][0]['attention']['d_model']
-    v, s = cfg['vocab'], cfg['seq_capacity']
-    out = [('embedding', None, v, d)]
-    if cfg['position']['kind'] == 'learned':
-        out.append(('positions', None, s, d))
-
-    def norm(prefix, n, layer):
-        if n['kind'] in ('rms_norm', 'layer_norm'):
-            out.append((prefix + '.gain', layer, 1, d))
-        if n['kind'] == 'layer_norm':
-            out.append((prefix + '.bias', layer, 1, d))
-
-    for layer, block in enumerate(cfg['block_list']):
-        a, f = block['attention'], block['ffn']
-        kv = a['kv_heads'] * (d // a['heads'])
-        ff = f['d_ff']
-        norm('attention_norm', block['norm'], layer)
-        out += [('attention.wq', layer, d, d), ('attention.wk', layer, d, kv), ('attention.wv', layer, d, kv),
-                ('attention.wo', layer, d, d)]
-        if a['bias']:
-            out += [('attention.bq', layer, 1, d), ('attention.bk', layer, 1, kv), ('attention.bv', layer, 1, kv),
-                    ('attention.bo', layer, 1, d)]
-        norm('ffn_norm', block['norm'], layer)
-        gated = f['kind'] == 'gated'
-        out.append(('ffn.w1', layer, d, ff))
-        if gated:
-            out.append(('ffn.w3', layer, d, ff))
-        out.append(('ffn.w2', layer, ff, d))
-        if f.get('bias', False):
-            out.append(('ffn.b1', layer, 1, ff))
-            if gated:
-                out.append(('ffn.b3', layer, 1, ff))
-            out.append(('ffn.b2', layer, 1, d))
-    norm('final_norm', cfg['final_norm'], None)
-    if cfg['head']['kind'] != 'tied':
-        out.append(('head.w_out', None, d, v))
-        if cfg['head'].get('bias', False):
-            out.append(('head.b_out', None, 1, v))
-    return out
+# [(name, layer or None, rows, cols)] in the canonical order of ctattn::for_each_tensor.
+tensor_layout = checkpoint.image_order
 
 
 def padded(n):
@@ -209,47 +173,28 @@ def read_llama2c(cfg, data):
              and not (cfg['head']['kind'] == 'untied' and cfg['head'].get('bias', False)))
     if not llama:
         raise ConfigError('a llama2.c checkpoint needs uniform pre_norm rms_norm blocks, swiglu, no biases, rotary')
-    if len(data) < 28:
+    if len(data) < checkpoint.HEADER_BYTES:
         raise ConfigError('checkpoint: shorter than its header')
-    dim, hidden, n_layers, n_heads, n_kv_heads, vocab_size, seq_len = struct.unpack_from('<7i', data, 0)
-    d, ff, kv = a['d_model'], f['d_ff'], a['kv_heads'] * (a['d_model'] // a['heads'])
+    fields = checkpoint.header_fields(data)
+    dim, hidden, n_layers, n_heads, n_kv_heads, vocab_size, seq_len = fields
+    d, ff = a['d_model'], f['d_ff']
     want = (d, ff, len(blocks), a['heads'], a['kv_heads'], cfg['vocab'])
     if (dim, hidden, n_layers, n_heads, n_kv_heads, abs(vocab_size)) != want:
         raise ConfigError(f'checkpoint: header {(dim, hidden, n_layers, n_heads, n_kv_heads, vocab_size)} '
                           f'does not match the configuration {want}')
     if (vocab_size > 0) != (cfg['head']['kind'] == 'tied'):
         raise ConfigError('checkpoint: tied/untied classifier does not match the configuration\'s head')
-    v, L, head_dim = cfg['vocab'], len(blocks), d // a['heads']
-    floats = (v * d + L * d + 2 * L * d * d + 2 * L * kv * d + L * d + 3 * L * ff * d + d + seq_len * head_dim
-              + (v * d if vocab_size < 0 else 0))
-    if len(data) != 28 + 4 * floats:
-        raise ConfigError(f'checkpoint: {len(data)} bytes, the header implies {28 + 4 * floats}')
-    values = struct.unpack_from(f'<{floats}f', data, 28)
-    if not all(math.isfinite(x) for x in values):
-        raise ConfigError('checkpoint: holds non-finite values (inf or NaN)')
-    at = 0
-
-    def take(n):
-        nonlocal at
-        chunk = values[at:at + n]
-        at += n
-        return list(chunk)
-
-    def transposed(out_features, in_features):  # file (out, in) -> (in, out)
-        m = take(out_features * in_features)
-        return [m[o * in_features + i] for i in range(in_features) for o in range(out_features)]
-
-    t = {('embedding', None): take(v * d)}
-    for name, rows, cols in (('attention_norm.gain', None, None), ('attention.wq', d, d), ('attention.wk', kv, d),
-                             ('attention.wv', kv, d), ('attention.wo', d, d), ('ffn_norm.gain', None, None),
-                             ('ffn.w1', ff, d), ('ffn.w2', d, ff), ('ffn.w3', ff, d)):
-        for layer in range(L):
-            t[(name, layer)] = take(d) if rows is None else transposed(rows, cols)
-    t[('final_norm.gain', None)] = take(d)
-    take(seq_len * head_dim)  # RoPE tables: unused, ctattn computes RoPE
-    if vocab_size < 0:
-        t[('head.w_out', None)] = transposed(v, d)
-    return t
+    try:
+        h = checkpoint.header_dict(fields)  # checked against the configuration above
+        floats = checkpoint.checkpoint_floats(h)
+        if len(data) != checkpoint.HEADER_BYTES + 4 * floats:
+            raise ConfigError(f'checkpoint: {len(data)} bytes, the header implies {checkpoint.HEADER_BYTES + 4 * floats}')
+        if not all(math.isfinite(x) for x in checkpoint.file_floats(data)):
+            raise ConfigError('checkpoint: holds non-finite values (inf or NaN)')
+        tensors = checkpoint.read_tensors(data, h)
+    except checkpoint.CheckpointError as e:
+        raise ConfigError(f'checkpoint: {e}') from e
+    return {key: list(values) for key, values in tensors.items()}
 
 
 def weights_image(cfg, checkpoint_bytes):
@@ -269,8 +214,27 @@ def weights_image(cfg, checkpoint_bytes):
 
 # ---- writers ----------------------------------------------------------------------------------
 
-def banner(cfg, comment='//'):
-    return f'{comment} Generated by {TOOL} from {cfg["source"]}. Do not edit.'
+def config_digest(cfg):
+    """SHA-256 of the configuration file's bytes, first 16 hex digits: the banner's input hash."""
+    with open(os.path.join(ROOT, cfg['source']), 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def banner_lines(cfg, command=None):
+    """What every generated file opens with: its origin, the exact command that regenerates it
+    (from the source root) and the hash of the configuration it was written from."""
+    command = command or f'python3 {TOOL} {cfg["source"]}'
+    return [f'Generated by {TOOL} from {cfg["source"]}. Do not edit.',
+            f'Regenerate: {command}',
+            f'{cfg["source"]} SHA-256 {config_digest(cfg)}']
+
+
+def banner(cfg, comment='//', command=None):
+    """banner_lines as comments: '//' and '#' per line, '/*' one C comment."""
+    lines = banner_lines(cfg, command)
+    if comment == '/*':
+        return '\n'.join([f'/* {lines[0]}'] + [f' * {line}' for line in lines[1:-1]] + [f' * {lines[-1]} */'])
+    return '\n'.join(f'{comment} {line}' for line in lines)
 
 
 def sizes(cfg):
@@ -301,7 +265,7 @@ def write_c_header(cfg):
     statuses = read_statuses()
     status_lines = [f'    {P}_{s.upper()} = {i},' for i, s in enumerate(statuses)]
     return '\n'.join([
-        f'/* Generated by {TOOL} from {cfg["source"]}. Do not edit. */',
+        banner(cfg, '/*'),
         f'/* {n}: the C API of one compile-time ctattn model (C99/C11 and C++).',
         f' * {cfg.get("description", "")}',
         ' *',
@@ -618,7 +582,12 @@ def format_float(x):
     return text + 'f'
 
 
-def write_weights_header(cfg, checkpoint_path):
+def source_relative(path):
+    """path as given on a command line run from the source root."""
+    return os.path.relpath(os.path.abspath(path), ROOT)
+
+
+def write_weights_header(cfg, checkpoint_path, out_path):
     with open(checkpoint_path, 'rb') as f:
         data = f.read()
     digest = hashlib.sha256(data).hexdigest()
@@ -627,7 +596,9 @@ def write_weights_header(cfg, checkpoint_path):
         raise ConfigError(f'{checkpoint_path}: SHA-256 {digest}, the configuration expects {want}')
     image, table = weights_image(cfg, data)
     n, P = cfg['name'], f'CTATTN_{cfg["name"].upper()}'
-    out = [f'/* Generated by {TOOL} from {cfg["source"]}. Do not edit.',
+    command = (f'python3 {TOOL} {cfg["source"]} --checkpoint {source_relative(checkpoint_path)} '
+               f'--weights-header {source_relative(out_path)}')
+    out = [banner(cfg, '/*', command)[:-len(' */')],
            f' * Weights of {os.path.basename(checkpoint_path)} (SHA-256 {digest}),',
            f' * {len(image)} floats in the kernels\' layout (x @ W: projections (in, out) row-major), each',
            ' * tensor at a multiple of 16 floats, in the order of ctattn::for_each_tensor. Include from one',
@@ -688,13 +659,13 @@ def check(cfg, folder):
 def write_blob(cfg, checkpoint_path, out_path):
     """The checkpoint as a ctattn blob (tools/ctattn_blob.py). The blob's payload must be this
     configuration's weights image byte for byte, so both writers are checked against each other."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import ctattn_blob
     with open(checkpoint_path, 'rb') as f:
         data = f.read()
     image, _ = weights_image(cfg, data)  # also checks the checkpoint against the configuration
     blob = ctattn_blob.blob_from_checkpoint(data)
-    payload_offset, payload_bytes = struct.unpack_from('<QQ', blob, 32)
+    header = ctattn_blob.parse_header(blob)
+    payload_offset, payload_bytes = header['payload_offset'], header['payload_bytes']
     if blob[payload_offset:payload_offset + payload_bytes] != struct.pack(f'<{len(image)}f', *image):
         raise ConfigError(f'{out_path}: the blob payload differs from the weights image of {cfg["source"]}')
     with open(out_path, 'wb') as f:
@@ -717,7 +688,7 @@ def main():
         folder = args.out or os.path.join(ROOT, 'generated', cfg['name'])
         if args.weights_header:
             checkpoint = args.checkpoint or os.path.join(ROOT, cfg['checkpoint']['path'])
-            text = write_weights_header(cfg, checkpoint)
+            text = write_weights_header(cfg, checkpoint, args.weights_header)
             with open(args.weights_header, 'w') as f:
                 f.write(text)
             return 0

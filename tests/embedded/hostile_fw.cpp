@@ -81,7 +81,7 @@ void put_u64(unsigned char* p, std::uint64_t v) {
 }
 // The blob's header CRC after an edit of its header (the table is unchanged and in bounds).
 void reseal_header(unsigned char* b) {
-    const std::size_t table_end = blob::header_bytes + blob::detail::read_u32(b + 24) * blob::entry_bytes;
+    const std::size_t table_end = blob::header_bytes + ctattn::io::read_u32_le(b + 24) * blob::entry_bytes;
     put_u32(b + 52, blob::crc32_update(blob::crc32(b, 52), b + 56, table_end - 56));
 }
 
@@ -125,7 +125,7 @@ int run() {
                       blob::load<cfg>(edited, blob_bytes, hostile_weights) == status::size_overflow);
         std::memcpy(edited, tiny_blob_begin, blob_bytes);
         put_u64(edited + 32, 0xffffffc0u);  // payload offset + payload bytes wraps 32 bits
-        put_u64(edited + 56, 0xffffffc0u + blob::detail::read_u64(tiny_blob_begin + 40));
+        put_u64(edited + 56, 0xffffffc0u + ctattn::io::read_u64_le(tiny_blob_begin + 40));
         reseal_header(edited);
         check.is_true("a blob payload end past 2^32 is size_overflow",
                       blob::load<cfg>(edited, blob_bytes, hostile_weights) == status::size_overflow);

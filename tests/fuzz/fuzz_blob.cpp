@@ -27,14 +27,18 @@ int check_one(const std::uint8_t* data, std::size_t size);
 void reseal(std::uint8_t* blob, std::size_t size) {
     using namespace ctattn::blob;
     if (size < header_bytes) return;
-    const std::uint64_t table_end = header_bytes + std::uint64_t(detail::read_u32(blob + 24)) * entry_bytes;
-    const std::uint64_t payload_offset = detail::read_u64(blob + 32), payload_bytes = detail::read_u64(blob + 40);
+    const header h = parse_header(blob);
+    const std::uint64_t table_end = header_bytes + std::uint64_t(h.tensor_count) * entry_bytes;
+    const std::uint64_t payload_offset = h.payload_offset, payload_bytes = h.payload_bytes;
     auto put = [&](std::size_t at, std::uint32_t v) {
         for (int i = 0; i < 4; ++i) blob[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
     };
+    constexpr std::size_t payload_crc32_offset = header_crc32_offset - 4, after_crc = header_crc32_offset + 4;
     if (payload_offset <= size && payload_bytes <= size - payload_offset)
-        put(48, crc32(blob + payload_offset, std::size_t(payload_bytes)));
-    if (table_end <= size) put(52, crc32_update(crc32(blob, 52), blob + 56, std::size_t(table_end - 56)));
+        put(payload_crc32_offset, crc32(blob + payload_offset, std::size_t(payload_bytes)));
+    if (table_end <= size)
+        put(header_crc32_offset,
+            crc32_update(crc32(blob, header_crc32_offset), blob + after_crc, std::size_t(table_end - after_crc)));
 }
 }  // namespace
 
@@ -65,10 +69,10 @@ int check_one(const std::uint8_t* data, std::size_t size) {
     }
     // Independent restatement of what ok implies.
     if (size < blob::header_bytes) std::abort();
-    const std::uint64_t file_bytes = blob::detail::read_u64(data + 56), payload_offset = blob::detail::read_u64(data + 32);
-    const std::uint64_t payload_bytes = blob::detail::read_u64(data + 40);
+    const blob::header h = blob::parse_header(data);
+    const std::uint64_t file_bytes = h.file_bytes, payload_offset = h.payload_offset, payload_bytes = h.payload_bytes;
     if (file_bytes != size || payload_offset + payload_bytes != size) std::abort();
-    if (blob::crc32(data + payload_offset, std::size_t(payload_bytes)) != blob::detail::read_u32(data + 48)) std::abort();
+    if (blob::crc32(data + payload_offset, std::size_t(payload_bytes)) != h.payload_crc32) std::abort();
     if (!llama2c::all_finite(data + payload_offset, std::size_t(payload_bytes / 4))) std::abort();
     return 0;
 }

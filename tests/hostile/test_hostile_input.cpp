@@ -115,8 +115,8 @@ void put_u64(std::vector<unsigned char>& bytes, std::size_t at, std::uint64_t v)
 
 // Recomputes a blob's two CRC fields after an edit, so the edit reaches the checks behind them.
 void reseal(std::vector<unsigned char>& b) {
-    const std::uint64_t table_end = blob::header_bytes + std::uint64_t(blob::detail::read_u32(&b[24])) * blob::entry_bytes;
-    const std::uint64_t payload_offset = blob::detail::read_u64(&b[32]), payload_bytes = blob::detail::read_u64(&b[40]);
+    const std::uint64_t table_end = blob::header_bytes + std::uint64_t(ctattn::io::read_u32_le(&b[24])) * blob::entry_bytes;
+    const std::uint64_t payload_offset = ctattn::io::read_u64_le(&b[32]), payload_bytes = ctattn::io::read_u64_le(&b[40]);
     if (payload_offset <= b.size() && payload_bytes <= b.size() - payload_offset)
         put_u32(b, 48, blob::crc32(b.data() + payload_offset, std::size_t(payload_bytes)));
     if (table_end <= b.size())
@@ -317,7 +317,7 @@ TEST_CASE("every damaged blob is rejected with its own status, and the weights s
     b.push_back(0);
     CHECK(load(b) == status::format_error);
 
-    const std::uint64_t payload_offset = blob::detail::read_u64(&good[32]);
+    const std::uint64_t payload_offset = ctattn::io::read_u64_le(&good[32]);
     struct damage {
         const char* what;
         void (*apply)(std::vector<unsigned char>&, std::uint64_t payload_offset);

@@ -18,10 +18,12 @@
 #include <cstring>
 #include <type_traits>
 
-#include "checked_size.hpp"
-#include "../model/language_model.hpp"
 #include "../base/status.hpp"
+#include "../model/language_model.hpp"
 #include "../model/weights_image.hpp"
+#include "checked_size.hpp"
+#include "crc32.hpp"
+#include "little_endian.hpp"
 
 namespace ctattn::blob {
 
@@ -57,36 +59,67 @@ constexpr bool same_text(const char* a, const char* b) noexcept {
     return 0;
 }
 
-// ---- CRC-32 (ISO-HDLC: zlib's and Python's zlib.crc32), table-driven, 1 KiB of constants ----
-namespace detail {
-constexpr std::array<std::uint32_t, 256> make_crc_table() noexcept {
-    std::array<std::uint32_t, 256> table{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-        std::uint32_t c = i;
-        for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-    return table;
-}
-inline constexpr std::array<std::uint32_t, 256> crc_table = make_crc_table();
+// The blob's checksums are CRC-32/ISO-HDLC (io/crc32.hpp; Python's zlib.crc32).
+using io::crc32;
+using io::crc32_update;
 
-constexpr std::uint64_t read_u64(const unsigned char* p) noexcept {
-    std::uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-}
-constexpr std::uint32_t read_u32(const unsigned char* p) noexcept {
-    return std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) | (std::uint32_t(p[3]) << 24);
-}
-}  // namespace detail
+// ---- the header and a table entry, field by field in file order (docs/formats.md) ----
+struct header {
+    unsigned char magic[8] = {};         // "CTATTNWB"
+    std::uint32_t version = 0;           // format_version
+    std::uint32_t header_bytes = 0;      // blob::header_bytes
+    std::uint64_t config_hash = 0;       // config_hash<Config>()
+    std::uint32_t tensor_count = 0;      // entries in the table after the header
+    std::uint32_t entry_bytes = 0;       // blob::entry_bytes
+    std::uint64_t payload_offset = 0;    // from the file's start, a multiple of tensor_alignment
+    std::uint64_t payload_bytes = 0;
+    std::uint32_t payload_crc32 = 0;     // of the payload's bytes
+    std::uint32_t header_crc32 = 0;      // of the header less this field, then the table
+    std::uint64_t file_bytes = 0;        // payload_offset + payload_bytes
+};
+// Where header_crc32 sits: the header CRC covers [0, this) and [this + 4, table end).
+inline constexpr std::size_t header_crc32_offset = 8 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 4;
+static_assert(header_crc32_offset + 4 + 8 == header_bytes, "ctattn: blob::header's fields must fill 64 bytes");
 
-// Running CRC: crc32_update(crc32_update(0, a), b) == crc32(a + b).
-constexpr std::uint32_t crc32_update(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
-    crc = ~crc;
-    for (std::size_t i = 0; i < n; ++i) crc = detail::crc_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
-    return ~crc;
+struct table_entry {
+    std::uint32_t kind = 0;    // 1-based index into tensor_names
+    std::uint32_t layer = 0;   // or model_level_layer
+    std::uint64_t offset = 0;  // bytes from the payload's start
+    std::uint64_t bytes = 0;
+    std::uint32_t dtype = 0;   // dtype_f32
+    std::uint32_t layout = 0;  // layout_row_major
+};
+
+// The header's fields from bytes[0, header_bytes) (the caller checked the size).
+[[nodiscard]] constexpr header parse_header(const unsigned char* bytes) noexcept {
+    io::le_reader in{bytes, header_bytes};
+    header h;
+    in.bytes(h.magic, sizeof h.magic);
+    h.version = in.u32();
+    h.header_bytes = in.u32();
+    h.config_hash = in.u64();
+    h.tensor_count = in.u32();
+    h.entry_bytes = in.u32();
+    h.payload_offset = in.u64();
+    h.payload_bytes = in.u64();
+    h.payload_crc32 = in.u32();
+    h.header_crc32 = in.u32();
+    h.file_bytes = in.u64();
+    return h;
 }
-constexpr std::uint32_t crc32(const unsigned char* p, std::size_t n) noexcept { return crc32_update(0, p, n); }
+
+// Entry i of the table (the caller checked that the table lies inside the buffer).
+[[nodiscard]] constexpr table_entry parse_entry(const unsigned char* bytes, std::size_t i) noexcept {
+    io::le_reader in{bytes, header_bytes + (i + 1) * entry_bytes, header_bytes + i * entry_bytes};
+    table_entry e;
+    e.kind = in.u32();
+    e.layer = in.u32();
+    e.offset = in.u64();
+    e.bytes = in.u64();
+    e.dtype = in.u32();
+    e.layout = in.u32();
+    return e;
+}
 
 // ---- the tensors a configuration's image holds, and the configuration hash ----
 namespace detail {
@@ -202,6 +235,99 @@ struct validated {
     }
 };
 
+// ---- the steps of validate, in the order it takes them (the first failure names the status) ----
+namespace detail {
+
+// Where the parts of the file lie, from the header's fields, in the target's size_t.
+struct file_extent {
+    std::size_t table_end = 0;  // header plus table
+    std::size_t payload_offset = 0;
+    std::size_t payload_bytes = 0;
+    std::size_t file_bytes = 0;
+};
+
+// The header's constants: magic, version, and the header and entry sizes this reader knows.
+[[nodiscard]] inline status check_header_constants(const header& h) noexcept {
+    if (std::memcmp(h.magic, magic, sizeof magic) != 0) return status::bad_magic;
+    if (h.version != format_version) return status::bad_version;
+    if (h.header_bytes != header_bytes || h.entry_bytes != entry_bytes) return status::format_error;
+    return status::ok;
+}
+
+// The header's sizes, overflow-checked, and the parts in order: header, table, padding to a
+// cache line, payload up to the file's end.
+[[nodiscard]] inline status locate_parts(const header& h, file_extent& out) noexcept {
+    using n = io::checked_size<>;
+    const n table_end = n(header_bytes) + n::from_field(h.tensor_count) * n(entry_bytes);
+    const n payload_offset = n::from_field(h.payload_offset);
+    const n payload_bytes = n::from_field(h.payload_bytes);
+    const n file_bytes = n::from_field(h.file_bytes);
+    const n payload_end = payload_offset + payload_bytes;
+    if (!table_end.ok() || !payload_end.ok() || !file_bytes.ok()) return status::size_overflow;
+    if (payload_end.value() != file_bytes.value() || payload_offset.value() < table_end.value() ||
+        payload_offset.value() % tensor_alignment != 0)
+        return status::format_error;
+    out = {table_end.value(), payload_offset.value(), payload_bytes.value(), file_bytes.value()};
+    return status::ok;
+}
+
+[[nodiscard]] inline status check_file_size(std::size_t size, const file_extent& parts) noexcept {
+    if (size < parts.file_bytes) return status::truncated;
+    if (size > parts.file_bytes) return status::format_error;
+    return status::ok;
+}
+
+// CRC-32 of the header less its CRC field, then the table (not the padding after it).
+[[nodiscard]] inline status check_header_crc(const unsigned char* bytes, const header& h,
+                                             const file_extent& parts) noexcept {
+    constexpr std::size_t after_crc = header_crc32_offset + 4;
+    std::uint32_t crc = crc32(bytes, header_crc32_offset);
+    crc = crc32_update(crc, bytes + after_crc, parts.table_end - after_crc);
+    return crc == h.header_crc32 ? status::ok : status::checksum_mismatch;
+}
+
+// Each entry against the configuration's image: the same tensor, type and size, at the very
+// offset the image has it (so the payload is the image, and a view can point into it); then the
+// payload's size.
+template <model_configuration Config>
+[[nodiscard]] status check_table(const unsigned char* bytes, const header& h, const file_extent& parts) noexcept {
+    using table = image_table<Config>;
+    using n = io::checked_size<>;
+    if (h.config_hash != config_hash<Config>() || h.tensor_count != table::count) return status::config_mismatch;
+    for (std::size_t i = 0; i < table::count; ++i) {
+        const table_entry e = parse_entry(bytes, i);
+        const auto& want = table::entries[i];
+        if (e.kind != want.kind || e.layer != want.layer || e.dtype != dtype_f32 || e.layout != layout_row_major)
+            return status::config_mismatch;
+        const n offset = n::from_field(e.offset), tensor_bytes = n::from_field(e.bytes);
+        if (!offset.ok() || !tensor_bytes.ok()) return status::size_overflow;
+        if (tensor_bytes.value() != 4 * want.floats) return status::config_mismatch;
+        if (offset.value() != want.offset) return status::format_error;
+    }
+    if (parts.payload_bytes != table::payload_bytes) return status::format_error;
+    return status::ok;
+}
+
+// One pass over the payload: CRC-32 of its bytes and the finite test of its words (tensor floats
+// and zero padding alike, exponent all ones is inf or NaN), 4 bytes per step.
+[[nodiscard]] inline status check_payload(const unsigned char* payload, std::size_t payload_bytes,
+                                          std::uint32_t want_crc) noexcept {
+    std::uint32_t crc = ~std::uint32_t(0), non_finite = 0;
+    for (std::size_t at = 0; at < payload_bytes; at += 4) {
+        const std::uint32_t word = io::read_u32_le(payload + at);
+        non_finite |= std::uint32_t((word & 0x7f800000u) == 0x7f800000u);
+        crc = io::crc32_step(crc, payload[at]);
+        crc = io::crc32_step(crc, payload[at + 1]);
+        crc = io::crc32_step(crc, payload[at + 2]);
+        crc = io::crc32_step(crc, payload[at + 3]);
+    }
+    if (~crc != want_crc) return status::checksum_mismatch;
+    if (non_finite != 0) return status::non_finite;
+    return status::ok;
+}
+
+}  // namespace detail
+
 // Checks a whole blob, bytes[0, size), against Config; on ok fills `out`, otherwise leaves it
 // untouched and names the first failure:
 //   invalid_argument   bytes is null                 truncated        size < what the header says
@@ -221,72 +347,24 @@ template <model_configuration Config>
             return true;
         }(),
         "ctattn: the configuration has a tensor with no blob kind; add its name to blob::tensor_names");
-    using n = io::checked_size<>;
     if (bytes == nullptr) return status::invalid_argument;
     if (size < header_bytes) return status::truncated;
-    if (std::memcmp(bytes, magic, sizeof magic) != 0) return status::bad_magic;
-    if (detail::read_u32(bytes + 8) != format_version) return status::bad_version;
-    if (detail::read_u32(bytes + 12) != header_bytes || detail::read_u32(bytes + 28) != entry_bytes)
-        return status::format_error;
-    const std::uint32_t count = detail::read_u32(bytes + 24);
-    const n table_end = n(header_bytes) + n::from_field(count) * n(entry_bytes);
-    const n payload_offset = n::from_field(detail::read_u64(bytes + 32));
-    const n payload_bytes = n::from_field(detail::read_u64(bytes + 40));
-    const n file_bytes = n::from_field(detail::read_u64(bytes + 56));
-    const n payload_end = payload_offset + payload_bytes;
-    if (!table_end.ok() || !payload_end.ok() || !file_bytes.ok()) return status::size_overflow;
-    if (payload_end.value() != file_bytes.value() || payload_offset.value() < table_end.value() ||
-        payload_offset.value() % tensor_alignment != 0)
-        return status::format_error;
-    if (size < file_bytes.value()) return status::truncated;
-    if (size > file_bytes.value()) return status::format_error;
-
-    // Header (less its CRC field) and table, then the configuration they describe.
-    std::uint32_t crc = crc32(bytes, 52);
-    crc = crc32_update(crc, bytes + 56, table_end.value() - 56);
-    if (crc != detail::read_u32(bytes + 52)) return status::checksum_mismatch;
-    using table = image_table<Config>;
-    if (detail::read_u64(bytes + 16) != config_hash<Config>() || count != table::count) return status::config_mismatch;
-
-    // Each entry against the configuration's image: the same tensor, type and size, at the very
-    // offset the image has it (so the payload is the image, and a view can point into it).
-    for (std::size_t i = 0; i < table::count; ++i) {
-        const unsigned char* e = bytes + header_bytes + i * entry_bytes;
-        const auto& want = table::entries[i];
-        if (detail::read_u32(e) != want.kind || detail::read_u32(e + 4) != want.layer ||
-            detail::read_u32(e + 24) != dtype_f32 || detail::read_u32(e + 28) != layout_row_major)
-            return status::config_mismatch;
-        const n offset = n::from_field(detail::read_u64(e + 8)), tensor_bytes = n::from_field(detail::read_u64(e + 16));
-        if (!offset.ok() || !tensor_bytes.ok()) return status::size_overflow;
-        if (tensor_bytes.value() != 4 * want.floats) return status::config_mismatch;
-        if (offset.value() != want.offset) return status::format_error;
-    }
-    if (payload_bytes.value() != table::payload_bytes) return status::format_error;
-
-    // One pass over the payload: CRC32 of its bytes and the finite test of its words (tensor
-    // floats and zero padding alike), 4 bytes per step.
-    const unsigned char* p = bytes + payload_offset.value();
-    std::uint32_t c = ~std::uint32_t(0), non_finite = 0;
-    for (std::size_t at = 0; at < payload_bytes.value(); at += 4) {
-        const std::uint32_t word = detail::read_u32(p + at);
-        non_finite |= std::uint32_t((word & 0x7f800000u) == 0x7f800000u);
-        c = detail::crc_table[(c ^ p[at]) & 0xffu] ^ (c >> 8);
-        c = detail::crc_table[(c ^ p[at + 1]) & 0xffu] ^ (c >> 8);
-        c = detail::crc_table[(c ^ p[at + 2]) & 0xffu] ^ (c >> 8);
-        c = detail::crc_table[(c ^ p[at + 3]) & 0xffu] ^ (c >> 8);
-    }
-    if (~c != detail::read_u32(bytes + 48)) return status::checksum_mismatch;
-    if (non_finite != 0) return status::non_finite;
-    out.payload = p;
+    const header h = parse_header(bytes);
+    detail::file_extent parts;
+    status s = detail::check_header_constants(h);
+    if (s == status::ok) s = detail::locate_parts(h, parts);
+    if (s == status::ok) s = detail::check_file_size(size, parts);
+    if (s == status::ok) s = detail::check_header_crc(bytes, h, parts);
+    if (s == status::ok) s = detail::check_table<Config>(bytes, h, parts);
+    if (s == status::ok) s = detail::check_payload(bytes + parts.payload_offset, parts.payload_bytes, h.payload_crc32);
+    if (s != status::ok) return s;
+    out.payload = bytes + parts.payload_offset;
     return status::ok;
 }
 
 namespace detail {
 inline void copy_floats(float* dst, const unsigned char* src, std::size_t n) noexcept {
-    for (std::size_t i = 0; i < n; ++i) {
-        std::uint32_t u = read_u32(src + 4 * i);
-        std::memcpy(dst + i, &u, 4);
-    }
+    for (std::size_t i = 0; i < n; ++i) dst[i] = io::read_f32_le(src + 4 * i);
 }
 }  // namespace detail
 

@@ -8,20 +8,19 @@
 // weight is written; each failure has its own status (see load). No heap, no file I/O.
 #pragma once
 
-#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
+#include "../base/status.hpp"
 #include "../layers/block.hpp"
 #include "../layers/ffn.hpp"
-#include "checked_size.hpp"
 #include "../layers/norm.hpp"
-#include "../model/language_model.hpp"
 #include "../layers/position.hpp"
-#include "../base/status.hpp"
+#include "../model/language_model.hpp"
+#include "checked_size.hpp"
+#include "little_endian.hpp"
 
 namespace ctattn::llama2c {
 
@@ -38,34 +37,11 @@ struct header {
 inline constexpr std::size_t header_bytes = 7 * sizeof(std::int32_t);
 
 namespace detail {
-constexpr std::uint32_t byte_swap(std::uint32_t u) noexcept {
-    return (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
-}
-// Little-endian int32/float32 from any alignment (the buffer may be a byte array or a flash image).
-inline std::int32_t read_i32(const unsigned char* p) noexcept {
-    const std::uint32_t u = std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
-                            (std::uint32_t(p[3]) << 24);
-    std::int32_t v;
-    std::memcpy(&v, &u, sizeof v);
-    return v;
-}
-inline float read_f32(const unsigned char* p) noexcept {
-    const std::uint32_t u = std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
-                            (std::uint32_t(p[3]) << 24);
-    float v;
-    std::memcpy(&v, &u, sizeof v);
-    return v;
-}
-
-// Reads floats in file order.
+// Reads floats in file order (the caller checked the file's size).
 struct float_reader {
-    const unsigned char* at;
-    float next() noexcept {
-        const float v = read_f32(at);
-        at += 4;
-        return v;
-    }
-    void skip(std::size_t floats) noexcept { at += floats * 4; }
+    io::le_reader file;
+    float next() noexcept { return file.f32(); }
+    void skip(std::size_t floats) noexcept { file.skip(floats * 4); }
     // dst[0..n) in file order (vectors: norms, embedding rows).
     void copy(float* dst, std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i) dst[i] = next();
@@ -104,14 +80,15 @@ struct uniform_llama_layers<hana::tuple<First, Rest...>> {
 [[nodiscard]] inline status read_header(const unsigned char* bytes, std::size_t size, header& out) noexcept {
     if (bytes == nullptr) return status::invalid_argument;
     if (size < header_bytes) return status::truncated;
+    io::le_reader in{bytes, size};
     header h;
-    h.dim = detail::read_i32(bytes + 0);
-    h.hidden_dim = detail::read_i32(bytes + 4);
-    h.n_layers = detail::read_i32(bytes + 8);
-    h.n_heads = detail::read_i32(bytes + 12);
-    h.n_kv_heads = detail::read_i32(bytes + 16);
-    h.vocab_size = detail::read_i32(bytes + 20);
-    h.seq_len = detail::read_i32(bytes + 24);
+    h.dim = in.i32();
+    h.hidden_dim = in.i32();
+    h.n_layers = in.i32();
+    h.n_heads = in.i32();
+    h.n_kv_heads = in.i32();
+    h.vocab_size = in.i32();
+    h.seq_len = in.i32();
     out = h;
     return status::ok;
 }
@@ -166,9 +143,7 @@ template <std::unsigned_integral Size = std::size_t>
 [[nodiscard]] inline bool all_finite(const unsigned char* p, std::size_t n) noexcept {
     std::uint32_t non_finite = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        std::uint32_t u;
-        std::memcpy(&u, p + 4 * i, 4);  // the exponent field's position does not depend on byte order
-        if constexpr (std::endian::native == std::endian::big) u = detail::byte_swap(u);
+        const std::uint32_t u = io::read_u32_le(p + 4 * i);
         non_finite |= std::uint32_t((u & 0x7f800000u) == 0x7f800000u);
     }
     return non_finite == 0;
@@ -218,7 +193,7 @@ template <model_configuration Config>
     constexpr std::size_t D = Config::d_model, V = Config::vocab;
     constexpr std::size_t F = layers::first::d_ff, kv_dim = layers::first::attention::kv_dim;
     constexpr std::size_t head_dim = layers::first::attention::head_dim;
-    detail::float_reader in{bytes + header_bytes};
+    detail::float_reader in{io::le_reader{bytes, size, header_bytes}};
     constexpr auto each_layer = hana::make_range(hana::size_c<0>, hana::size_c<Config::layers>);
 
     in.copy(w.embedding.data(), V * D);

@@ -99,6 +99,148 @@ inline std::size_t string_length(const char* s) noexcept {
     return n;
 }
 
+// Sizes in px of a grid of panels, all from the panels' extents, the labels and the title.
+struct heatmap_geometry {
+    std::size_t rows = 0, cols = 0;  // of every panel
+    std::size_t cell = 0;            // side of a cell: between 6 and 28, a panel about 640 across
+    std::size_t font = 0;            // label size: 3/4 of a cell, between 6 and 13
+    std::size_t label_space = 0;     // room for the longest label (at most 16 characters)
+    std::size_t panel_w = 0, panel_h = 0;
+    std::size_t columns = 0;         // panels per grid row
+    std::size_t top = 0;             // the title and the two legend lines above the panels
+    std::size_t width = 0, height = 0;
+};
+
+inline heatmap_geometry heatmap_layout(const heatmap_panel* panels, std::size_t n_panels, std::size_t columns,
+                                       const heatmap_labels& labels, const char* title) noexcept {
+    heatmap_geometry g;
+    g.rows = panels[0].rows;
+    g.cols = panels[0].cols;
+    g.columns = columns;
+    const std::size_t longest_side = g.rows > g.cols ? g.rows : g.cols;
+    // Cells between 6 and 28 px, a panel about 640 px across whatever the sequence length.
+    g.cell = longest_side == 0 ? 28 : (640 / longest_side < 6 ? 6 : (640 / longest_side > 28 ? 28 : 640 / longest_side));
+    g.font = g.cell * 3 / 4 < 6 ? 6 : (g.cell * 3 / 4 > 13 ? 13 : g.cell * 3 / 4);
+    char buffer[32];
+    std::size_t longest_label = 1;
+    const std::size_t last_query = panels[0].query_pos0 + g.rows;
+    const std::size_t n_positions = last_query > g.cols ? last_query : g.cols;
+    for (std::size_t pos = 0; pos < n_positions; ++pos) {
+        const std::size_t n = string_length(label_text(labels, pos, buffer, sizeof buffer));
+        longest_label = n > longest_label ? n : longest_label;
+    }
+    if (longest_label > 16) longest_label = 16;
+    g.label_space = longest_label * g.font * 6 / 10 + 8;
+    g.panel_w = g.label_space + g.cols * g.cell + 16;
+    g.panel_h = 24 + g.label_space + g.rows * g.cell + 16;
+    const std::size_t grid_rows = (n_panels + columns - 1) / columns;
+    const std::size_t grid_cols = n_panels < columns ? n_panels : columns;
+    g.top = (title != nullptr ? 26 : 0) + 2 * 14 + 8;  // title, two legend lines
+    const std::size_t grid_width = grid_cols * g.panel_w + 16;
+    g.width = grid_width > 440 ? grid_width : 440;
+    g.height = g.top + grid_rows * g.panel_h;
+    return g;
+}
+
+// The document's opening: the <svg> element, the hatch pattern, the background, the optional
+// title and the two legend lines.
+template <class Sink>
+void write_svg_preamble(svg_writer<Sink>& out, const heatmap_geometry& g, const char* title) {
+    out.format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%lu\" "
+               "height=\"%lu\" viewBox=\"0 0 %lu %lu\" font-family=\"sans-serif\">\n",
+               (unsigned long)g.width, (unsigned long)g.height, (unsigned long)g.width, (unsigned long)g.height);
+    out.text("<defs><pattern id=\"masked\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\" "
+             "patternTransform=\"rotate(45)\"><rect width=\"4\" height=\"4\" fill=\"#f2f2f2\"/>"
+             "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"4\" stroke=\"#bbbbbb\" stroke-width=\"1.5\"/></pattern></defs>\n");
+    out.format("<rect width=\"%lu\" height=\"%lu\" fill=\"white\"/>\n", (unsigned long)g.width, (unsigned long)g.height);
+    if (title != nullptr) {
+        out.text("<text class=\"title\" x=\"8\" y=\"22\" font-size=\"16\" font-weight=\"bold\">");
+        out.escaped(title);
+        out.text("</text>\n");
+    }
+    out.format("<text x=\"8\" y=\"%lu\" font-size=\"11\" fill=\"#555555\">rows: the token asking (query); columns: "
+               "the token looked at (key)</text>\n",
+               (unsigned long)(g.top - 22));
+    out.format("<text x=\"8\" y=\"%lu\" font-size=\"11\" fill=\"#555555\">darker = more attention (shade = square "
+               "root of the weight); hatched = masked</text>\n",
+               (unsigned long)(g.top - 8));
+}
+
+// Key labels along the top, rotated; query labels down the left. (grid_x, grid_y): the panel's
+// first cell.
+template <class Sink>
+void write_axis_labels(svg_writer<Sink>& out, const heatmap_geometry& g, const heatmap_panel& panel,
+                       const heatmap_labels& labels, std::size_t grid_x, std::size_t grid_y) {
+    char buffer[32];
+    for (std::size_t j = 0; j < g.cols; ++j) {
+        const std::size_t cx = grid_x + j * g.cell + g.cell / 2 + g.font / 3;
+        out.format("<text class=\"key-label\" font-size=\"%lu\" transform=\"translate(%lu,%lu) rotate(-90)\">",
+                   (unsigned long)g.font, (unsigned long)cx, (unsigned long)(grid_y - 4));
+        out.escaped(label_text(labels, j, buffer, sizeof buffer));
+        out.text("</text>\n");
+    }
+    for (std::size_t i = 0; i < g.rows; ++i) {
+        out.format("<text class=\"query-label\" font-size=\"%lu\" x=\"%lu\" y=\"%lu\" text-anchor=\"end\">",
+                   (unsigned long)g.font, (unsigned long)(grid_x - 4),
+                   (unsigned long)(grid_y + i * g.cell + g.cell / 2 + g.font / 3));
+        out.escaped(label_text(labels, panel.query_pos0 + i, buffer, sizeof buffer));
+        out.text("</text>\n");
+    }
+}
+
+// Cell (i, j) at (x, y): hatched with class "masked" when the mask hides it, otherwise class
+// "cell" shaded from white to dark blue (8, 48, 107) by sqrt(P_ij), with the tooltip
+// "query -> key: weight" when asked for.
+template <class Sink, class Visible>
+void write_cell(svg_writer<Sink>& out, const heatmap_geometry& g, const heatmap_panel& panel,
+                const heatmap_labels& labels, const Visible& visible, bool tooltips, std::size_t i, std::size_t j,
+                std::size_t x, std::size_t y) {
+    const std::size_t query_pos = panel.query_pos0 + i;
+    if (!visible(query_pos, j, g.cols)) {
+        out.format("<rect class=\"masked\" x=\"%lu\" y=\"%lu\" width=\"%lu\" height=\"%lu\" "
+                   "fill=\"url(#masked)\"/>\n",
+                   (unsigned long)x, (unsigned long)y, (unsigned long)g.cell, (unsigned long)g.cell);
+        return;
+    }
+    float w = panel.weights[i * panel.row_stride + j];
+    w = w > 0.0f ? (w < 1.0f ? w : 1.0f) : 0.0f;  // NaN -> 0
+    const double shade = std::sqrt(double(w));
+    const int r = int(255.0 - shade * (255.0 - 8.0) + 0.5), green = int(255.0 - shade * (255.0 - 48.0) + 0.5),
+              b = int(255.0 - shade * (255.0 - 107.0) + 0.5);
+    out.format("<rect class=\"cell\" x=\"%lu\" y=\"%lu\" width=\"%lu\" height=\"%lu\" fill=\"#%02x%02x%02x\"",
+               (unsigned long)x, (unsigned long)y, (unsigned long)g.cell, (unsigned long)g.cell, r, green, b);
+    if (!tooltips) {
+        out.text("/>\n");
+        return;
+    }
+    char buffer[32];
+    out.text("><title>");
+    out.escaped(label_text(labels, query_pos, buffer, sizeof buffer));
+    out.text(" -&gt; ");
+    out.escaped(label_text(labels, j, buffer, sizeof buffer));
+    out.format(": %.4f</title></rect>\n", double(panel.weights[i * panel.row_stride + j]));
+}
+
+// Panel p of the grid: a <g class="panel"> with its title, axis labels, rows x cols cells and a frame.
+template <class Sink, class Visible>
+void write_panel(svg_writer<Sink>& out, const heatmap_geometry& g, const heatmap_panel& panel, std::size_t p,
+                 const heatmap_labels& labels, const Visible& visible, bool tooltips) {
+    const std::size_t x0 = 8 + (p % g.columns) * g.panel_w, y0 = g.top + (p / g.columns) * g.panel_h;
+    const std::size_t grid_x = g.label_space, grid_y = 24 + g.label_space;
+    out.format("<g class=\"panel\" transform=\"translate(%lu,%lu)\">\n", (unsigned long)x0, (unsigned long)y0);
+    out.text("<text class=\"panel-title\" x=\"0\" y=\"16\" font-size=\"13\" font-weight=\"bold\">");
+    out.escaped(panel.title != nullptr ? panel.title : "");
+    out.text("</text>\n");
+    write_axis_labels(out, g, panel, labels, grid_x, grid_y);
+    for (std::size_t i = 0; i < g.rows; ++i)
+        for (std::size_t j = 0; j < g.cols; ++j)
+            write_cell(out, g, panel, labels, visible, tooltips, i, j, grid_x + j * g.cell, grid_y + i * g.cell);
+    out.format("<rect x=\"%lu\" y=\"%lu\" width=\"%lu\" height=\"%lu\" fill=\"none\" stroke=\"#888888\"/>\n",
+               (unsigned long)grid_x, (unsigned long)grid_y, (unsigned long)(g.cols * g.cell),
+               (unsigned long)(g.rows * g.cell));
+    out.text("</g>\n");
+}
+
 }  // namespace detail
 
 // Writes one SVG document holding n_panels panels, `columns` per row of the grid, under an
@@ -112,104 +254,10 @@ void write_heatmap_svg(Sink&& sink, const heatmap_panel* panels, std::size_t n_p
                        bool tooltips = true) {
     detail::svg_writer<Sink> out{sink};
     if (n_panels == 0 || columns == 0) return;
-    const std::size_t rows = panels[0].rows, cols = panels[0].cols;
-    const std::size_t longest_side = rows > cols ? rows : cols;
-    // Cells between 6 and 28 px, a panel about 640 px across whatever the sequence length.
-    const std::size_t cell = longest_side == 0 ? 28 : (640 / longest_side < 6 ? 6 : (640 / longest_side > 28 ? 28 : 640 / longest_side));
-    const std::size_t font = cell * 3 / 4 < 6 ? 6 : (cell * 3 / 4 > 13 ? 13 : cell * 3 / 4);
-    char buffer[32];
-    std::size_t longest_label = 1;
-    const std::size_t last_query = panels[0].query_pos0 + rows;
-    const std::size_t n_positions = last_query > cols ? last_query : cols;
-    for (std::size_t pos = 0; pos < n_positions; ++pos) {
-        const std::size_t n = detail::string_length(detail::label_text(labels, pos, buffer, sizeof buffer));
-        longest_label = n > longest_label ? n : longest_label;
-    }
-    if (longest_label > 16) longest_label = 16;
-    const std::size_t label_space = longest_label * font * 6 / 10 + 8;
-    const std::size_t panel_w = label_space + cols * cell + 16, panel_h = 24 + label_space + rows * cell + 16;
-    const std::size_t grid_rows = (n_panels + columns - 1) / columns;
-    const std::size_t grid_cols = n_panels < columns ? n_panels : columns;
-    const std::size_t top = (title != nullptr ? 26 : 0) + 2 * 14 + 8;  // title, two legend lines
-    const std::size_t grid_width = grid_cols * panel_w + 16;
-    const std::size_t width = grid_width > 440 ? grid_width : 440, height = top + grid_rows * panel_h;
-
-    out.format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%lu\" "
-               "height=\"%lu\" viewBox=\"0 0 %lu %lu\" font-family=\"sans-serif\">\n",
-               (unsigned long)width, (unsigned long)height, (unsigned long)width, (unsigned long)height);
-    out.text("<defs><pattern id=\"masked\" width=\"4\" height=\"4\" patternUnits=\"userSpaceOnUse\" "
-             "patternTransform=\"rotate(45)\"><rect width=\"4\" height=\"4\" fill=\"#f2f2f2\"/>"
-             "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"4\" stroke=\"#bbbbbb\" stroke-width=\"1.5\"/></pattern></defs>\n");
-    out.format("<rect width=\"%lu\" height=\"%lu\" fill=\"white\"/>\n", (unsigned long)width, (unsigned long)height);
-    if (title != nullptr) {
-        out.text("<text class=\"title\" x=\"8\" y=\"22\" font-size=\"16\" font-weight=\"bold\">");
-        out.escaped(title);
-        out.text("</text>\n");
-    }
-    out.format("<text x=\"8\" y=\"%lu\" font-size=\"11\" fill=\"#555555\">rows: the token asking (query); columns: "
-               "the token looked at (key)</text>\n",
-               (unsigned long)(top - 22));
-    out.format("<text x=\"8\" y=\"%lu\" font-size=\"11\" fill=\"#555555\">darker = more attention (shade = square "
-               "root of the weight); hatched = masked</text>\n",
-               (unsigned long)(top - 8));
-
-    for (std::size_t p = 0; p < n_panels; ++p) {
-        const heatmap_panel& panel = panels[p];
-        const std::size_t x0 = 8 + (p % columns) * panel_w, y0 = top + (p / columns) * panel_h;
-        const std::size_t grid_x = label_space, grid_y = 24 + label_space;
-        out.format("<g class=\"panel\" transform=\"translate(%lu,%lu)\">\n", (unsigned long)x0, (unsigned long)y0);
-        out.text("<text class=\"panel-title\" x=\"0\" y=\"16\" font-size=\"13\" font-weight=\"bold\">");
-        out.escaped(panel.title != nullptr ? panel.title : "");
-        out.text("</text>\n");
-        // Key labels along the top, rotated; query labels down the left.
-        for (std::size_t j = 0; j < cols; ++j) {
-            const std::size_t cx = grid_x + j * cell + cell / 2 + font / 3;
-            out.format("<text class=\"key-label\" font-size=\"%lu\" transform=\"translate(%lu,%lu) rotate(-90)\">",
-                       (unsigned long)font, (unsigned long)cx, (unsigned long)(grid_y - 4));
-            out.escaped(detail::label_text(labels, j, buffer, sizeof buffer));
-            out.text("</text>\n");
-        }
-        for (std::size_t i = 0; i < rows; ++i) {
-            out.format("<text class=\"query-label\" font-size=\"%lu\" x=\"%lu\" y=\"%lu\" text-anchor=\"end\">",
-                       (unsigned long)font, (unsigned long)(grid_x - 4),
-                       (unsigned long)(grid_y + i * cell + cell / 2 + font / 3));
-            out.escaped(detail::label_text(labels, panel.query_pos0 + i, buffer, sizeof buffer));
-            out.text("</text>\n");
-        }
-        for (std::size_t i = 0; i < rows; ++i) {
-            const std::size_t query_pos = panel.query_pos0 + i;
-            for (std::size_t j = 0; j < cols; ++j) {
-                const std::size_t x = grid_x + j * cell, y = grid_y + i * cell;
-                if (!visible(query_pos, j, cols)) {
-                    out.format("<rect class=\"masked\" x=\"%lu\" y=\"%lu\" width=\"%lu\" height=\"%lu\" "
-                               "fill=\"url(#masked)\"/>\n",
-                               (unsigned long)x, (unsigned long)y, (unsigned long)cell, (unsigned long)cell);
-                    continue;
-                }
-                float w = panel.weights[i * panel.row_stride + j];
-                w = w > 0.0f ? (w < 1.0f ? w : 1.0f) : 0.0f;  // NaN -> 0
-                const double shade = std::sqrt(double(w));
-                // White to dark blue (8, 48, 107).
-                const int r = int(255.0 - shade * (255.0 - 8.0) + 0.5), g = int(255.0 - shade * (255.0 - 48.0) + 0.5),
-                          b = int(255.0 - shade * (255.0 - 107.0) + 0.5);
-                out.format("<rect class=\"cell\" x=\"%lu\" y=\"%lu\" width=\"%lu\" height=\"%lu\" fill=\"#%02x%02x%02x\"",
-                           (unsigned long)x, (unsigned long)y, (unsigned long)cell, (unsigned long)cell, r, g, b);
-                if (!tooltips) {
-                    out.text("/>\n");
-                    continue;
-                }
-                out.text("><title>");
-                out.escaped(detail::label_text(labels, query_pos, buffer, sizeof buffer));
-                out.text(" -&gt; ");
-                out.escaped(detail::label_text(labels, j, buffer, sizeof buffer));
-                out.format(": %.4f</title></rect>\n", double(panel.weights[i * panel.row_stride + j]));
-            }
-        }
-        out.format("<rect x=\"%lu\" y=\"%lu\" width=\"%lu\" height=\"%lu\" fill=\"none\" stroke=\"#888888\"/>\n",
-                   (unsigned long)grid_x, (unsigned long)grid_y, (unsigned long)(cols * cell),
-                   (unsigned long)(rows * cell));
-        out.text("</g>\n");
-    }
+    const detail::heatmap_geometry geometry = detail::heatmap_layout(panels, n_panels, columns, labels, title);
+    detail::write_svg_preamble(out, geometry, title);
+    for (std::size_t p = 0; p < n_panels; ++p)
+        detail::write_panel(out, geometry, panels[p], p, labels, visible, tooltips);
     out.text("</svg>\n");
 }
 

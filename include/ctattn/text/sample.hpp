@@ -278,6 +278,88 @@ struct sampler_workspace {
     token_id candidates[Vocab];  // (vocab) ids with p > 0; the kept set is moved to the front
 };
 
+// ---- the steps of sample_token ----
+namespace detail {
+
+// Inverse CDF over the whole vocabulary in id order: O(vocab), no sort. target < total because
+// u < 1; the strict comparison means a token with p = 0 is never chosen.
+template <std::size_t Vocab>
+[[nodiscard]] inline token_id draw_from_vocabulary(const float* probs, float u) noexcept {
+    float total = 0.0f;
+    for (std::size_t i = 0; i < Vocab; ++i) total += probs[i];
+    const float target = u * total;
+    float cumulative = 0.0f;
+    std::size_t last_nonzero = 0;
+    for (std::size_t i = 0; i < Vocab; ++i) {
+        if (probs[i] > 0.0f) last_nonzero = i;
+        cumulative += probs[i];
+        if (cumulative > target) return static_cast<token_id>(i);
+    }
+    return static_cast<token_id>(last_nonzero);  // u * total rounded up to total
+}
+
+// Candidates: every token with p > 0, into candidates[0, returned count). For a pure nucleus
+// cut, tokens with p < (1 - top_p) / (Vocab - 1) can be dropped before selection: if at most
+// Vocab - 1 of them exist they hold less than 1 - top_p together, so the nucleus lies among the
+// others.
+template <std::size_t Vocab>
+[[nodiscard]] inline std::size_t gather_candidates(const float* probs, const sampling_params& params, bool cut_k,
+                                                   bool cut_p, token_id* candidates) noexcept {
+    float min_probability = 0.0f;
+    if (cut_p && !cut_k && Vocab > 1) min_probability = (1.0f - params.top_p) / static_cast<float>(Vocab - 1);
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < Vocab; ++i)
+        if (probs[i] > 0.0f && probs[i] >= min_probability) candidates[count++] = static_cast<token_id>(i);
+    if (count == 0) {  // every token below the cutoff (only when top_p < 1 / Vocab): keep them all
+        for (std::size_t i = 0; i < Vocab; ++i)
+            if (probs[i] > 0.0f) candidates[count++] = static_cast<token_id>(i);
+    }
+    return count;
+}
+
+// Moves the top_k best of candidates[0, n) to the front (top_k < n) and returns top_k. A small k
+// (the usual 40 of 32000) is fastest with a k-entry heap that rejects most candidates with one
+// comparison; a large k with partitioning.
+[[nodiscard]] inline std::size_t cut_top_k(token_id* candidates, std::size_t n, std::size_t top_k,
+                                           logit_order order) noexcept {
+    if (top_k * 16 <= n)
+        best_k_sorted(candidates, n, top_k, order);
+    else
+        select_best_k(candidates, n, top_k, order);
+    return top_k;
+}
+
+// Moves the nucleus of candidates[0, n) to the front and returns its size. The nucleus is top_p
+// of the distribution it cuts: the whole vocabulary (mass ~ 1, not what is left after
+// gather_candidates' cutoff), or after a top-k cut the renormalised top-k set.
+template <std::size_t Vocab>
+[[nodiscard]] inline std::size_t cut_top_p(token_id* candidates, std::size_t n, const float* probs, float top_p,
+                                           bool after_top_k, logit_order order) noexcept {
+    float base_mass = 0.0f;
+    if (after_top_k) {
+        for (std::size_t c = 0; c < n; ++c) base_mass += probs[candidates[c]];
+    } else {
+        for (std::size_t i = 0; i < Vocab; ++i) base_mass += probs[i];
+    }
+    return select_nucleus(candidates, n, probs, top_p * base_mass, order);
+}
+
+// Inverse CDF over the kept set kept[0, n) in its (deterministic) array order.
+[[nodiscard]] inline token_id draw_from_kept(const token_id* kept, std::size_t n, const float* probs,
+                                             float u) noexcept {
+    float kept_mass = 0.0f;
+    for (std::size_t c = 0; c < n; ++c) kept_mass += probs[kept[c]];
+    const float target = u * kept_mass;
+    float cumulative = 0.0f;
+    for (std::size_t c = 0; c < n; ++c) {
+        cumulative += probs[kept[c]];
+        if (cumulative > target) return kept[c];
+    }
+    return kept[n - 1];  // u * kept_mass rounded up to kept_mass; every candidate has p > 0
+}
+
+}  // namespace detail
+
 // One draw with explicit state. Consumes exactly one rng.next_float() unless the draw is greedy
 // (temperature 0). `token` is written only when the result is status::ok.
 template <std::size_t Vocab>
@@ -296,77 +378,17 @@ template <std::size_t Vocab>
     const bool cut_k = params.top_k > 0 && params.top_k < Vocab;
     const bool cut_p = params.top_p < 1.0f;
     const float u = rng.next_float();  // [0, 1)
-
     if (!cut_k && !cut_p) {
-        // Inverse CDF in id order: O(vocab), no sort. target < total because u < 1; the strict
-        // comparison means a token with p = 0 is never chosen.
-        float total = 0.0f;
-        for (std::size_t i = 0; i < Vocab; ++i) total += probs[i];
-        const float target = u * total;
-        float cumulative = 0.0f;
-        std::size_t last_nonzero = 0;
-        for (std::size_t i = 0; i < Vocab; ++i) {
-            if (probs[i] > 0.0f) last_nonzero = i;
-            cumulative += probs[i];
-            if (cumulative > target) {
-                token = static_cast<token_id>(i);
-                return status::ok;
-            }
-        }
-        token = static_cast<token_id>(last_nonzero);  // u * total rounded up to total
+        token = detail::draw_from_vocabulary<Vocab>(probs, u);
         return status::ok;
     }
 
-    // Candidates: every token with p > 0. For a pure nucleus cut, tokens with
-    // p < (1 - top_p) / (Vocab - 1) can be dropped before selection: if at most Vocab - 1 of them
-    // exist they hold less than 1 - top_p together, so the nucleus lies among the others.
-    float min_probability = 0.0f;
-    if (cut_p && !cut_k && Vocab > 1) min_probability = (1.0f - params.top_p) / static_cast<float>(Vocab - 1);
-    std::size_t candidates = 0;
-    for (std::size_t i = 0; i < Vocab; ++i)
-        if (probs[i] > 0.0f && probs[i] >= min_probability) ws.candidates[candidates++] = static_cast<token_id>(i);
-    if (candidates == 0) {  // every token below the cutoff (only when top_p < 1 / Vocab): keep them all
-        for (std::size_t i = 0; i < Vocab; ++i)
-            if (probs[i] > 0.0f) ws.candidates[candidates++] = static_cast<token_id>(i);
-    }
-    std::size_t n = candidates;
-
-    token_id* const first = ws.candidates;
+    token_id* const kept = ws.candidates;
     const detail::logit_order order{logits};
-    if (cut_k && params.top_k < n) {
-        // A small k (the usual 40 of 32000) is fastest with a k-entry heap that rejects most
-        // candidates with one comparison; a large k with partitioning.
-        if (params.top_k * 16 <= n)
-            detail::best_k_sorted(first, n, params.top_k, order);
-        else
-            detail::select_best_k(first, n, params.top_k, order);
-        n = params.top_k;
-    }
-    if (cut_p) {
-        // The nucleus is top_p of the distribution it cuts: the whole vocabulary (mass ~ 1, not
-        // what is left after the cutoff above), or after a top-k cut the renormalised top-k set.
-        float base_mass = 0.0f;
-        if (cut_k) {
-            for (std::size_t c = 0; c < n; ++c) base_mass += probs[first[c]];
-        } else {
-            for (std::size_t i = 0; i < Vocab; ++i) base_mass += probs[i];
-        }
-        n = detail::select_nucleus(first, n, probs, params.top_p * base_mass, order);
-    }
-
-    // Inverse CDF over the kept set in its (deterministic) array order.
-    float kept_mass = 0.0f;
-    for (std::size_t c = 0; c < n; ++c) kept_mass += probs[first[c]];
-    const float target = u * kept_mass;
-    float cumulative = 0.0f;
-    for (std::size_t c = 0; c < n; ++c) {
-        cumulative += probs[first[c]];
-        if (cumulative > target) {
-            token = first[c];
-            return status::ok;
-        }
-    }
-    token = first[n - 1];  // u * kept_mass rounded up to kept_mass; every candidate has p > 0
+    std::size_t n = detail::gather_candidates<Vocab>(probs, params, cut_k, cut_p, kept);
+    if (cut_k && params.top_k < n) n = detail::cut_top_k(kept, n, params.top_k, order);
+    if (cut_p) n = detail::cut_top_p<Vocab>(kept, n, probs, params.top_p, cut_k, order);
+    token = detail::draw_from_kept(kept, n, probs, u);
     return status::ok;
 }
 

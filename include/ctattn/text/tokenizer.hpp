@@ -13,9 +13,10 @@
 #include <limits>
 #include <string_view>
 
-#include "../io/checked_size.hpp"
-#include "sample.hpp"  // token_id, bos_token, eos_token, detail::sort_ids
 #include "../base/status.hpp"
+#include "../io/checked_size.hpp"
+#include "../io/little_endian.hpp"
+#include "sample.hpp"  // token_id, bos_token, eos_token, detail::sort_ids
 
 namespace ctattn {
 
@@ -61,23 +62,6 @@ constexpr int compare_concatenation(std::string_view a, std::string_view b, std:
 
 constexpr bool is_utf8_continuation(unsigned char byte) noexcept { return (byte & 0xC0u) == 0x80u; }
 
-// A cursor over the file that never reads past its end.
-struct le_reader {
-    const unsigned char* data;
-    std::size_t size;
-    std::size_t position = 0;
-
-    constexpr bool has(std::size_t n) const noexcept { return size - position >= n; }
-    constexpr std::uint32_t u32() noexcept {  // caller checked has(4)
-        const unsigned char* p = data + position;
-        position += 4;
-        return std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8u) | (std::uint32_t(p[2]) << 16u) |
-               (std::uint32_t(p[3]) << 24u);
-    }
-    constexpr std::int32_t i32() noexcept { return std::bit_cast<std::int32_t>(u32()); }
-    constexpr float f32() noexcept { return std::bit_cast<float>(u32()); }
-};
-
 }  // namespace detail
 
 // Piece bytes a tokenizer.bin of `file_bytes` bytes holds for `vocab` pieces (the PieceBytes a
@@ -110,7 +94,7 @@ public:
     [[nodiscard]] status load(const unsigned char* file, std::size_t file_size) noexcept {
         if (file == nullptr) return status::invalid_argument;
         // Pass 1 only validates, so a bad file leaves a previously loaded vocabulary intact.
-        detail::le_reader reader{file, file_size};
+        io::le_reader reader{file, file_size};
         if (!reader.has(4)) return status::truncated;
         const std::int32_t max_length = reader.i32();
         if (max_length <= 0) return status::format_error;
@@ -215,9 +199,26 @@ public:
                                 std::size_t capacity, std::size_t& n_tokens, std::int32_t* pair_scratch) const noexcept {
         if (!loaded_ || tokens == nullptr) return status::invalid_argument;
         if (capacity < encode_capacity(text.size())) return status::invalid_length;
-
-        // Validate before writing anything.
         std::int64_t space = -1;
+        if (const status s = check_encodable(text, space); s != status::ok) return s;  // before writing anything
+        std::size_t n = 0;
+        if (add_bos) tokens[n++] = bos_token;
+        const std::size_t text_begin = n;
+        n = split_code_points(text, space, tokens, n);
+        n = merge_pairs(tokens, text_begin, n, pair_scratch);
+        if (add_eos) tokens[n++] = eos_token;
+        n_tokens = n;
+        return status::ok;
+    }
+
+private:
+    std::string_view piece_unchecked(std::size_t id) const noexcept {
+        return std::string_view(bytes_ + offsets_[id], offsets_[id + 1] - offsets_[id]);
+    }
+
+    // encode's first step: the dummy-prefix space's id (-1 for empty text: no prefix), and every
+    // code point either a piece or bytes that all have byte tokens; invalid_token otherwise.
+    status check_encodable(std::string_view text, std::int64_t& space) const noexcept {
         if (!text.empty()) {
             space = find(" ");
             if (space < 0) space = byte_tokens_[static_cast<unsigned char>(' ')];
@@ -230,10 +231,14 @@ public:
                     if (byte_tokens_[static_cast<unsigned char>(text[b])] < 0) return status::invalid_token;
             at += length;
         }
+        return status::ok;
+    }
 
-        std::size_t n = 0;
-        if (add_bos) tokens[n++] = bos_token;
-        const std::size_t text_begin = n;
+    // encode's second step, on text check_encodable passed: the space before non-empty text,
+    // then one id per code point that is a piece and one byte token per byte of any other, from
+    // tokens[n] on. Returns the new count.
+    std::size_t split_code_points(std::string_view text, std::int64_t space, token_id* tokens,
+                                  std::size_t n) const noexcept {
         if (!text.empty()) tokens[n++] = static_cast<token_id>(space);
         for (std::size_t at = 0; at < text.size();) {
             const std::size_t length = code_point_length(text, at);
@@ -246,46 +251,54 @@ public:
             }
             at += length;
         }
+        return n;
+    }
 
-        // Greedy BPE: merge the pair whose joined piece scores highest (first such pair on ties)
-        // until no adjacent pair joins into a piece. merge_of(i): the piece id of tokens[i] +
-        // tokens[i + 1], or -1; cached in pair_scratch[i] when the caller gave scratch.
-        auto merge_of = [&](std::size_t i) -> std::int64_t {
-            return find_pair(piece_unchecked(tokens[i]), piece_unchecked(tokens[i + 1]));
-        };
+    // The piece id of tokens[i] + tokens[i + 1], or -1.
+    std::int64_t merge_of(const token_id* tokens, std::size_t i) const noexcept {
+        return find_pair(piece_unchecked(tokens[i]), piece_unchecked(tokens[i + 1]));
+    }
+
+    // encode's third step, greedy BPE over tokens[text_begin, n): merge the pair whose joined
+    // piece scores highest (first such pair on ties) until no adjacent pair joins into a piece.
+    // Pair i's merge is cached in pair_scratch[i] when the caller gave scratch. Returns the new n.
+    std::size_t merge_pairs(token_id* tokens, std::size_t text_begin, std::size_t n,
+                            std::int32_t* pair_scratch) const noexcept {
         if (pair_scratch != nullptr)
-            for (std::size_t i = text_begin; i + 1 < n; ++i) pair_scratch[i] = static_cast<std::int32_t>(merge_of(i));
+            for (std::size_t i = text_begin; i + 1 < n; ++i)
+                pair_scratch[i] = static_cast<std::int32_t>(merge_of(tokens, i));
         for (;;) {
-            std::int64_t best_id = -1;
             std::size_t best_at = 0;
-            float best_score = 0.0f;
-            for (std::size_t i = text_begin; i + 1 < n; ++i) {
-                const std::int64_t id = pair_scratch != nullptr ? pair_scratch[i] : merge_of(i);
-                if (id >= 0 && (best_id < 0 || scores_[id] > best_score)) {
-                    best_id = id;
-                    best_at = i;
-                    best_score = scores_[id];
-                }
-            }
-            if (best_id < 0) break;
+            const std::int64_t best_id = best_merge(tokens, text_begin, n, pair_scratch, best_at);
+            if (best_id < 0) return n;
             tokens[best_at] = static_cast<token_id>(best_id);
             std::copy(tokens + best_at + 2, tokens + n, tokens + best_at + 1);
             --n;
             if (pair_scratch != nullptr) {
                 // Pairs after the merge shift left by one; only the pairs touching the new token change.
                 if (best_at + 2 <= n) std::copy(pair_scratch + best_at + 2, pair_scratch + n, pair_scratch + best_at + 1);
-                if (best_at + 1 < n) pair_scratch[best_at] = static_cast<std::int32_t>(merge_of(best_at));
-                if (best_at > text_begin) pair_scratch[best_at - 1] = static_cast<std::int32_t>(merge_of(best_at - 1));
+                if (best_at + 1 < n) pair_scratch[best_at] = static_cast<std::int32_t>(merge_of(tokens, best_at));
+                if (best_at > text_begin)
+                    pair_scratch[best_at - 1] = static_cast<std::int32_t>(merge_of(tokens, best_at - 1));
             }
         }
-        if (add_eos) tokens[n++] = eos_token;
-        n_tokens = n;
-        return status::ok;
     }
 
-private:
-    std::string_view piece_unchecked(std::size_t id) const noexcept {
-        return std::string_view(bytes_ + offsets_[id], offsets_[id + 1] - offsets_[id]);
+    // The highest-scoring merge among the pairs of tokens[text_begin, n) (the first on ties): its
+    // piece id, its pair's index in best_at; -1 when no pair joins into a piece.
+    std::int64_t best_merge(const token_id* tokens, std::size_t text_begin, std::size_t n,
+                            const std::int32_t* pair_scratch, std::size_t& best_at) const noexcept {
+        std::int64_t best_id = -1;
+        float best_score = 0.0f;
+        for (std::size_t i = text_begin; i + 1 < n; ++i) {
+            const std::int64_t id = pair_scratch != nullptr ? pair_scratch[i] : merge_of(tokens, i);
+            if (id >= 0 && (best_id < 0 || scores_[id] > best_score)) {
+                best_id = id;
+                best_at = i;
+                best_score = scores_[id];
+            }
+        }
+        return best_id;
     }
 
     // A code point's bytes as llama2.c groups them: a byte plus the continuation bytes after it,
