@@ -2,7 +2,8 @@
 // argv[1], and one manifest line per file on stdout: file panels rows cols query_pos0 mask
 // columns. check_heatmap_svg.py parses every file as XML and checks the structure against the
 // manifest, counting masked cells itself from the mask kind.
-// Shapes: 1 token; 6 tokens x 4 heads with labels that need escaping; a decode slice (5 queries
+// Shapes: 1 token; 6 tokens x 4 heads with labels that need escaping; 6 labels that are not UTF-8;
+// a decode slice (5 queries
 // at positions 8..12 against 13 keys); 13 tokens x 3 heads in a 2-column grid with a sliding window;
 // 5 tokens without a mask. Weights: a softmax per row over the visible keys of scores that vary
 // with the head, so every panel differs.
@@ -76,5 +77,11 @@ int main(int argc, char** argv) {
     ok = ok && write_case(dir, "window3_grid", 3, 13, 13, 0, "window3", 2, position_labels,
                           text::mask_visibility<sliding_window_mask<3>>{});
     ok = ok && write_case(dir, "no_mask", 1, 5, 5, 0, "none", 1, position_labels, text::mask_visibility<no_mask>{});
+    // Token pieces are bytes: a split multi-byte character, a stray 0xFF, a surrogate and an
+    // overlong form are not UTF-8 and must not reach the file as they are; whole characters must.
+    static const char* const bytes[6] = {"\xE2\x96", "\xFF", "caf\xC3\xA9", "\xED\xA0\x80", "\xC0\xAF",
+                                         "\xF0\x9F\x98\x80"};
+    const text::heatmap_labels byte_labels{bytes, nullptr};
+    ok = ok && write_case(dir, "byte_labels", 1, 6, 6, 0, "causal", 1, byte_labels, text::mask_visibility<causal_mask>{});
     return ok ? 0 : 1;
 }

@@ -64,10 +64,24 @@ struct svg_writer {
         if (n > 0) sink(buffer, static_cast<std::size_t>(n) < sizeof buffer ? static_cast<std::size_t>(n) : sizeof buffer - 1);
     }
     // Character data and attribute values: the five XML specials escaped, control characters
-    // (invalid in XML 1.0) replaced by '?'.
+    // (invalid in XML 1.0) replaced by '?', and every byte that does not start a well-formed UTF-8
+    // sequence of an XML character replaced by U+FFFD, so the file parses whatever the labels hold
+    // (tokenizer pieces are raw bytes: a multi-byte character split across tokens is common).
     void escaped(const char* s) {
-        for (; *s != '\0'; ++s) {
-            const unsigned char c = static_cast<unsigned char>(*s);
+        const auto* u = reinterpret_cast<const unsigned char*>(s);
+        while (*u != 0) {
+            const unsigned char c = *u;
+            if (c >= 0x80) {
+                const std::size_t n = utf8_sequence_length(u);
+                if (n == 0) {
+                    text("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER for one stray byte
+                    ++u;
+                } else {
+                    sink(reinterpret_cast<const char*>(u), n);
+                    u += n;
+                }
+                continue;
+            }
             switch (c) {
                 case '&': text("&amp;"); break;
                 case '<': text("&lt;"); break;
@@ -79,7 +93,28 @@ struct svg_writer {
                     sink(&out, 1);
                 }
             }
+            ++u;
         }
+    }
+
+    // Length (2 to 4) of the well-formed UTF-8 sequence at s (s[0] >= 0x80), or 0: a continuation
+    // byte alone, a truncated sequence, an overlong form, a surrogate, a code point past U+10FFFF,
+    // or U+FFFE / U+FFFF (not XML characters). RFC 3629's table, byte by byte.
+    static std::size_t utf8_sequence_length(const unsigned char* s) noexcept {
+        const auto continuation = [](unsigned char b) { return b >= 0x80 && b <= 0xBF; };
+        const unsigned char c = s[0];
+        if (c >= 0xC2 && c <= 0xDF) return continuation(s[1]) ? 2 : 0;
+        if (c >= 0xE0 && c <= 0xEF) {
+            const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+            if (!(s[1] >= lo && s[1] <= hi) || !continuation(s[2])) return 0;
+            if (c == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF)) return 0;  // U+FFFE, U+FFFF
+            return 3;
+        }
+        if (c >= 0xF0 && c <= 0xF4) {
+            const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+            return (s[1] >= lo && s[1] <= hi) && continuation(s[2]) && continuation(s[3]) ? 4 : 0;
+        }
+        return 0;
     }
 };
 
