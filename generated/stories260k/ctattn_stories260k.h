@@ -43,12 +43,14 @@
 extern "C" {
 #endif
 
-/* KV cache, one token's activations and the weights it reads; opaque, fixed size. */
+/* KV cache, one token's activations and the weights it reads; opaque, fixed size. It holds no
+ * pointer into itself: `*copy = *state` gives an independent state (same weights, same cached
+ * positions) that later calls on either leave the other alone. */
 typedef struct ctattn_stories260k_state {
     CTATTN_STORIES260K_ALIGNAS(64) unsigned char opaque[CTATTN_STORIES260K_STATE_BYTES];
 } ctattn_stories260k_state;
 
-/* ctattn::status, value for value. */
+/* ctattn::status (include/ctattn/base/status.hpp), value for value; each names one cause. */
 typedef enum ctattn_stories260k_status {
     CTATTN_STORIES260K_OK = 0,
     CTATTN_STORIES260K_INVALID_ARGUMENT = 1,
@@ -68,21 +70,56 @@ typedef enum ctattn_stories260k_status {
     CTATTN_STORIES260K_BAD_VERSION = 15,
     CTATTN_STORIES260K_CHECKSUM_MISMATCH = 16,
     CTATTN_STORIES260K_MISALIGNED = 17,
+    CTATTN_STORIES260K_NOT_INITIALISED = 18,
+    CTATTN_STORIES260K_NO_BUILTIN_WEIGHTS = 19,
+    CTATTN_STORIES260K_CAPACITY_MISMATCH = 20,
+    CTATTN_STORIES260K_STATE_SIZE_MISMATCH = 21,
+    CTATTN_STORIES260K_NULL_POINTER = CTATTN_STORIES260K_INVALID_ARGUMENT, /* the one cause INVALID_ARGUMENT names */
 } ctattn_stories260k_status;
 
 const char* ctattn_stories260k_status_string(ctattn_stories260k_status status);
 
-/* Built-in weights (constant arrays in flash, from the checkpoint at build time). Returns
- * INVALID_ARGUMENT for a null or misaligned state, or a library built without a checkpoint. */
-ctattn_stories260k_status ctattn_stories260k_init(ctattn_stories260k_state* state);
+/* The init functions take the state size and SEQ_CAPACITY the caller was compiled with (the
+ * macros below pass them, as zlib's deflateInit does), so a caller and a library built with
+ * different CTATTN_STORIES260K_SEQ_CAPACITY values get CAPACITY_MISMATCH instead of an overflowing state.
+ * Every init returns NULL_POINTER for a null state, MISALIGNED for a state not on a
+ * CTATTN_STORIES260K_STATE_ALIGN-byte boundary (checked without reading it), then CAPACITY_MISMATCH or
+ * STATE_SIZE_MISMATCH, and leaves the state untouched on any error. */
+
+/* Built-in weights: constant arrays in flash, compiled in when the library was built with
+ * ctattn_stories260k_weights.h on its include path (the generated meson.build and CMakeLists.txt write it
+ * from the checkpoint). NO_BUILTIN_WEIGHTS from a library built without it. */
+#define ctattn_stories260k_init(state) ctattn_stories260k_init_checked((state), sizeof(ctattn_stories260k_state), CTATTN_STORIES260K_SEQ_CAPACITY)
+ctattn_stories260k_status ctattn_stories260k_init_checked(ctattn_stories260k_state* state, size_t state_bytes, size_t seq_capacity);
+/* 1 when the library holds built-in weights, 0 when only the init_with_* functions can work. */
+int ctattn_stories260k_has_builtin_weights(void);
+
 /* Weights elsewhere: image holds CTATTN_STORIES260K_WEIGHTS_FLOATS floats in the kernels' layout (the
  * generated weights header, or a validated blob's payload); read in place, never copied, so it
- * must outlive the state. INVALID_LENGTH unless image_floats == WEIGHTS_FLOATS. */
-ctattn_stories260k_status ctattn_stories260k_init_with_weights(ctattn_stories260k_state* state, const float* image,
-                                              size_t image_floats);
+ * must outlive the state. Validated first: INVALID_LENGTH unless image_floats == WEIGHTS_FLOATS,
+ * MISALIGNED unless float-aligned, NON_FINITE when any float is NaN or infinite (one pass). */
+#define ctattn_stories260k_init_with_weights(state, image, image_floats) \
+    ctattn_stories260k_init_with_weights_checked((state), (image), (image_floats), sizeof(ctattn_stories260k_state), CTATTN_STORIES260K_SEQ_CAPACITY)
+ctattn_stories260k_status ctattn_stories260k_init_with_weights_checked(ctattn_stories260k_state* state, const float* image,
+                                              size_t image_floats, size_t state_bytes, size_t seq_capacity);
+
+/* A ctattn weight blob (docs/formats.md; tools/ctattn_blob.py) in the caller's memory, e.g. read
+ * from an SD card: validate checks all of it in place (header, table, configuration hash, CRC32,
+ * finiteness) and changes nothing; init_with_blob validates, then reads the payload in place
+ * (the blob must outlive the state). Statuses as blob::validate: BAD_MAGIC, BAD_VERSION,
+ * TRUNCATED, FORMAT_ERROR, SIZE_OVERFLOW, CHECKSUM_MISMATCH, CONFIG_MISMATCH, NON_FINITE, and
+ * MISALIGNED for a payload that is not float-aligned in memory. */
+ctattn_stories260k_status ctattn_stories260k_validate_blob(const void* blob, size_t blob_bytes);
+#define ctattn_stories260k_init_with_blob(state, blob, blob_bytes) \
+    ctattn_stories260k_init_with_blob_checked((state), (blob), (blob_bytes), sizeof(ctattn_stories260k_state), CTATTN_STORIES260K_SEQ_CAPACITY)
+ctattn_stories260k_status ctattn_stories260k_init_with_blob_checked(ctattn_stories260k_state* state, const void* blob, size_t blob_bytes,
+                                              size_t state_bytes, size_t seq_capacity);
+
+/* The calls below return NULL_POINTER, MISALIGNED or NOT_INITIALISED for a state they cannot
+ * use, before reading it. */
 /* Forgets every position (O(1)); the weights stay attached. */
 ctattn_stories260k_status ctattn_stories260k_reset(ctattn_stories260k_state* state);
-/* Positions held so far (0 for a null or uninitialised state). */
+/* Positions held so far (0 for a null, misaligned or uninitialised state). */
 size_t ctattn_stories260k_position(const ctattn_stories260k_state* state);
 /* Feeds n tokens; last_logits (VOCAB floats, or NULL) gets the logits after the last one.
  * CACHE_FULL when they do not fit, INVALID_TOKEN for an id >= VOCAB. */
