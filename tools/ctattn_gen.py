@@ -725,6 +725,88 @@ def write_meson(cfg):
     return '\n'.join(lines)
 
 
+def write_cmake(cfg):
+    """CMakeLists.txt: the same library for CMake builds, from anywhere (the package copied out of
+    this tree included), with ctattn found by target, source path or find_package."""
+    n, N = cfg['name'], cfg['name'].upper()
+    P = f'CTATTN_{N}'
+    checkpoint = cfg.get('checkpoint', {}).get('path', '')
+    return '\n'.join([
+        banner(cfg, '#'),
+        f'# The C API of {n} as a static library for CMake builds (Zephyr, ESP-IDF, Pico SDK, STM32Cube,',
+        '# a host program): target ctattn_' + n + ' (alias ctattn::' + n + '), linked from C or C++:',
+        f'#   add_subdirectory(path/to/ctattn_{n})      target_link_libraries(app PRIVATE ctattn::{n})',
+        '# It is compiled with -fno-exceptions -fno-rtti (nothing to unwind across C) and links libm.',
+        '# ctattn\'s headers: the target ctattn::ctattn when the project has it already (add_subdirectory,',
+        '# FetchContent), else the checkout CTATTN_SOURCE_DIR (default: two folders up, where',
+        '# tools/ctattn_gen.py keeps it), else find_package(ctattn CONFIG) (an installed ctattn).',
+        f'# Built-in weights: {P}_WEIGHTS_HEADER names a ctattn_{n}_weights.h written beforehand',
+        f'#   python3 tools/ctattn_gen.py {cfg["source"]} --checkpoint CKPT --weights-header ctattn_{n}_weights.h',
+        f'# or, given a checkpoint ({P}_CHECKPOINT, default CTATTN_SOURCE_DIR/{checkpoint or "(none)"}) and a',
+        '# ctattn checkout, the build writes it with that command. Without either the library builds with',
+        f'# no weights: ctattn_{n}_init returns NO_BUILTIN_WEIGHTS and ctattn_{n}_has_builtin_weights() 0.',
+        f'# {P}_SEQ_CAPACITY (cache variable) shrinks the KV cache for library and users alike.',
+        'cmake_minimum_required(VERSION 3.16)',
+        'if(CMAKE_SOURCE_DIR STREQUAL CMAKE_CURRENT_SOURCE_DIR)',
+        f'    project(ctattn_{n} LANGUAGES C CXX)',
+        'else()',
+        '    enable_language(CXX)',
+        'endif()',
+        '',
+        f'set({P}_SEQ_CAPACITY {cfg["seq_capacity"]} CACHE STRING "ctattn: KV cache positions of {n} (<= {cfg["seq_capacity"]})")',
+        f'set({P}_WEIGHTS_HEADER "" CACHE FILEPATH "ctattn: a ctattn_{n}_weights.h written beforehand")',
+        'if(NOT DEFINED CTATTN_SOURCE_DIR AND EXISTS "${CMAKE_CURRENT_LIST_DIR}/../../tools/ctattn_gen.py")',
+        '    get_filename_component(CTATTN_SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)',
+        'endif()',
+        f'set({P}_CHECKPOINT "" CACHE FILEPATH "ctattn: the checkpoint the built-in weights are written from")',
+        f'if(NOT {P}_CHECKPOINT AND CTATTN_SOURCE_DIR AND NOT "{checkpoint}" STREQUAL "")',
+        f'    set({P}_CHECKPOINT "${{CTATTN_SOURCE_DIR}}/{checkpoint}")',
+        'endif()',
+        '',
+        'if(NOT TARGET ctattn::ctattn)',
+        '    if(CTATTN_SOURCE_DIR AND EXISTS "${CTATTN_SOURCE_DIR}/CMakeLists.txt")',
+        '        add_subdirectory("${CTATTN_SOURCE_DIR}" "${CMAKE_CURRENT_BINARY_DIR}/ctattn" EXCLUDE_FROM_ALL)',
+        '    else()',
+        '        find_package(ctattn CONFIG REQUIRED)',
+        '    endif()',
+        'endif()',
+        '',
+        f'set(_ctattn_{n}_weights_dir "${{CMAKE_CURRENT_BINARY_DIR}}/ctattn_{n}_weights")',
+        f'set(_ctattn_{n}_weights_h "${{_ctattn_{n}_weights_dir}}/ctattn_{n}_weights.h")',
+        f'set(_ctattn_{n}_sources "${{CMAKE_CURRENT_LIST_DIR}}/ctattn_{n}.cpp")',
+        f'if({P}_WEIGHTS_HEADER)',
+        f'    configure_file("${{{P}_WEIGHTS_HEADER}}" "${{_ctattn_{n}_weights_h}}" COPYONLY)',
+        f'    list(APPEND _ctattn_{n}_sources "${{_ctattn_{n}_weights_h}}")',
+        f'elseif(CTATTN_SOURCE_DIR AND EXISTS "${{{P}_CHECKPOINT}}" AND EXISTS "${{CTATTN_SOURCE_DIR}}/{TOOL}")',
+        '    find_package(Python3 COMPONENTS Interpreter REQUIRED)',
+        f'    add_custom_command(OUTPUT "${{_ctattn_{n}_weights_h}}"',
+        f'        COMMAND "${{CMAKE_COMMAND}}" -E make_directory "${{_ctattn_{n}_weights_dir}}"',
+        f'        COMMAND Python3::Interpreter "${{CTATTN_SOURCE_DIR}}/{TOOL}" "${{CTATTN_SOURCE_DIR}}/{cfg["source"]}"',
+        f'                --checkpoint "${{{P}_CHECKPOINT}}" --weights-header "${{_ctattn_{n}_weights_h}}"',
+        f'        DEPENDS "${{CTATTN_SOURCE_DIR}}/{TOOL}" "${{CTATTN_SOURCE_DIR}}/{cfg["source"]}" "${{{P}_CHECKPOINT}}"',
+        f'        COMMENT "ctattn: writing ctattn_{n}_weights.h from ${{{P}_CHECKPOINT}}"',
+        '        VERBATIM)',
+        f'    list(APPEND _ctattn_{n}_sources "${{_ctattn_{n}_weights_h}}")',
+        'else()',
+        f'    message(WARNING "ctattn_{n}: no weights header and no checkpoint: built WITHOUT built-in weights "',
+        f'                    "(ctattn_{n}_init returns NO_BUILTIN_WEIGHTS; use ctattn_{n}_init_with_weights or _init_with_blob)")',
+        'endif()',
+        '',
+        f'add_library(ctattn_{n} STATIC ${{_ctattn_{n}_sources}})',
+        f'add_library(ctattn::{n} ALIAS ctattn_{n})',
+        f'target_compile_features(ctattn_{n} PRIVATE cxx_std_20)',
+        f'target_include_directories(ctattn_{n} PUBLIC "${{CMAKE_CURRENT_LIST_DIR}}" PRIVATE "${{_ctattn_{n}_weights_dir}}")',
+        f'target_compile_definitions(ctattn_{n} PUBLIC {P}_SEQ_CAPACITY=${{{P}_SEQ_CAPACITY}}u)',
+        f'target_compile_options(ctattn_{n} PRIVATE $<$<COMPILE_LANG_AND_ID:CXX,GNU,Clang,AppleClang>:-fno-exceptions -fno-rtti>)',
+        f'target_link_libraries(ctattn_{n} PRIVATE ctattn::ctattn)',
+        '# The library calls expf/sqrtf: libm is a library of its own for glibc and newlib (the compiler',
+        '# driver finds the right multilib), part of the C runtime for MSVC.',
+        'if(NOT MSVC)',
+        f'    target_link_libraries(ctattn_{n} PUBLIC m)',
+        'endif()',
+        ''])
+
+
 def format_float(x):
     text = '%.9g' % x
     if 'e' not in text and '.' not in text and 'n' not in text:
@@ -768,7 +850,7 @@ def write_weights_header(cfg, checkpoint_path):
 def api_files(cfg):
     n = cfg['name']
     return {f'ctattn_{n}.h': write_c_header(cfg), f'ctattn_{n}_config.hpp': write_config_hpp(cfg),
-            f'ctattn_{n}.cpp': write_cpp(cfg), 'meson.build': write_meson(cfg)}
+            f'ctattn_{n}.cpp': write_cpp(cfg), 'meson.build': write_meson(cfg), 'CMakeLists.txt': write_cmake(cfg)}
 
 
 def write_files(files, folder):
