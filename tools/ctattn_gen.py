@@ -56,9 +56,57 @@ def eps_exponent(text):
     raise ConfigError(f'eps {text}: only powers of ten 1e-1 .. 1e-18 are supported')
 
 
+# Every key a model description may hold, per object (docs/firmware.md has their meaning). A key
+# not here is an error that names the nearest known one: a misspelt "dff" must not quietly become
+# the default d_ff. Keys starting with "_" are comments and are ignored.
+KNOWN_KEYS = {
+    'model': {'name', 'description', 'vocab', 'seq_capacity', 'bos_token', 'position', 'final_norm', 'head',
+              'layers', 'block', 'blocks', 'arch', 'prefill_rows', 'checkpoint'},
+    'block': {'attention', 'ffn', 'norm', 'placement'},
+    'attention': {'d_model', 'heads', 'kv_heads', 'bias', 'mask'},
+    'mask': {'kind', 'window'},
+    'ffn': {'kind', 'activation', 'bias', 'd_ff', 'd_model'},
+    'norm': {'kind', 'eps'},
+    'position': {'kind', 'theta'},
+    'head': {'kind', 'bias'},
+    'checkpoint': {'format', 'path', 'sha256'},
+}
+
+
+def check_keys(obj, kind, where):
+    """Unknown keys of one JSON object, by name, with the nearest known key (difflib)."""
+    if not isinstance(obj, dict):
+        raise ConfigError(f'{where}: expected an object, got {json.dumps(obj)}')
+    known = KNOWN_KEYS[kind]
+    for key in obj:
+        if key in known or key.startswith('_'):
+            continue
+        nearest = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.5)
+        hint = f'; did you mean "{nearest[0]}"?' if nearest else ''
+        raise ConfigError(f'{where}: unknown key "{key}"{hint} (known: {", ".join(sorted(known))})')
+
+
+def check_description(cfg, path):
+    """Every object of the description against KNOWN_KEYS, before any default is filled in."""
+    check_keys(cfg, 'model', path)
+    for kind in ('position', 'final_norm', 'head', 'checkpoint'):
+        if kind in cfg:
+            check_keys(cfg[kind], 'norm' if kind == 'final_norm' else kind, f'{path}: "{kind}"')
+    blocks = cfg.get('blocks', [cfg['block']] if 'block' in cfg else [])
+    for i, block in enumerate(blocks):
+        where = f'{path}: "block"' if 'blocks' not in cfg else f'{path}: "blocks"[{i}]'
+        check_keys(block, 'block', where)
+        for kind in ('attention', 'ffn', 'norm'):
+            if kind in block:
+                check_keys(block[kind], kind, f'{where}."{kind}"')
+        if 'mask' in block.get('attention', {}):
+            check_keys(block['attention']['mask'], 'mask', f'{where}."attention"."mask"')
+
+
 def load_config(path):
     with open(path) as f:
         cfg = json.load(f)
+    check_description(cfg, path)
     for key in ('name', 'vocab', 'seq_capacity', 'position', 'final_norm', 'head'):
         if key not in cfg:
             raise ConfigError(f'{path}: missing "{key}"')
