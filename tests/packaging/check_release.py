@@ -6,8 +6,8 @@
 
 versions: VERSION is X.Y.Z; meson's project version (meson introspect) is it and meson.build takes
 it from the file; CMakeLists.txt reads the file; the generated C API states it; CHANGELOG.md's
-newest entry is it; the packaging manifests (zephyr/, idf_component.yml, library.json,
-library.properties) state it; every find_package(ctattn X.Y) in docs asks for a compatible version;
+newest entry is it; the packaging manifests (idf_component.yml, library.json, library.properties)
+state it (the Zephyr module has no version field: its CMake reads VERSION, check_manifests.py); every find_package(ctattn X.Y) in docs asks for a compatible version;
 every pinned git revision in docs is `main`, a commit id or a tag that exists.
 licence: LICENSE is the Apache License 2.0; `meson introspect --installed` installs it to
 share/doc/ctattn/LICENSE; `cmake --install` of the top-level CMakeLists.txt does too.
@@ -58,7 +58,6 @@ def versions(source, build):
         "idf_component.yml": r"^version:\s*\"?([0-9.]+)\"?\s*$",
         "library.json": r"\"version\":\s*\"([^\"]+)\"",
         "library.properties": r"^version=(\S+)$",
-        "zephyr/module.yml": r"^\s*version:\s*\"?([0-9.]+)\"?\s*$",
     }
     for name, pattern in manifests.items():
         path = source / name
