@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Arduino entry header (library.properties): Arduino puts only a library's src/ on the include
 // path, so this reaches the attention umbrella by a relative path (the headers include each other
 // relatively). Needs a core compiled as C++20 or later; CTATTN_SIMD_SCALAR picks the plain kernels

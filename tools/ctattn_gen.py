@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """ctattn's generator: from a model description (configs/<name>.json, every template parameter of
 the model) write generated/<name>/, the per-model C API that C firmware links:
 
@@ -903,7 +904,23 @@ def write_weights_header(cfg, checkpoint_path):
     return '\n'.join(out)
 
 
+SPDX = 'SPDX-License-Identifier: Apache-2.0'  # ctattn's licence (LICENSE); tools/spdx.py checks every file
+
+
+def with_spdx(name, text):
+    """The licence line first, in the file's own comment syntax (C89-safe in the C header)."""
+    if name.endswith(('.h', '.c')):
+        return f'/* {SPDX} */\n' + text
+    if name.endswith(('.hpp', '.cpp')):
+        return f'// {SPDX}\n' + text
+    return f'# {SPDX}\n' + text
+
+
 def api_files(cfg):
+    return {name: with_spdx(name, text) for name, text in api_sources(cfg).items()}
+
+
+def api_sources(cfg):
     n = cfg['name']
     return {f'ctattn_{n}.h': write_c_header(cfg), f'ctattn_{n}_config.hpp': write_config_hpp(cfg),
             f'ctattn_{n}.cpp': write_cpp(cfg), 'meson.build': write_meson(cfg), 'CMakeLists.txt': write_cmake(cfg)}

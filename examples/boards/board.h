@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Board support for QEMU's Arm MPS2/MPS3 Cortex-M boards (examples/boards/): what startup.c
  * gives a program. Reset runs startup.c's reset_handler, which enables the FPU, copies .data,
  * clears .bss, calls board_before_main(), runs static constructors, then main(), and ends the run

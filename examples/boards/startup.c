@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Start-up code for QEMU's Arm MPS2/MPS3 Cortex-M boards, without the C library's crt0 (link with
  * -nostartfiles and one of the board scripts here: mps2-an385.ld (M3), mps2-an386.ld (M4F),
  * mps2-an500.ld (M7), mps3-an547.ld (M55); each INCLUDEs sections.ld, whose symbols this uses).

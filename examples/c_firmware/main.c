@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A C11 program that runs stories260K through generated/stories260k/'s C API only (no C++ in
  * sight): greedy decoding from BOS, printing the token ids. The same file builds for the host and,
  * as firmware, for Cortex-M7 and Cortex-M55 (tests/embedded/c_example_fw.cpp supplies the output

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* docs/firmware.md's walkthrough of a model of your own shape: examples/c_firmware/custom_model.json
  * has no checkpoint, so tools/ctattn_gen.py writes a C API without built-in weights, and this C11
  * program gives it random ones at run time: a weights image of CTATTN_CUSTOM_MODEL_WEIGHTS_FLOATS

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/ctattn_gen.py beyond llama: the C API it generates (at build time, from
 // tests/c_api/every_tensor.json) for a model with every optional tensor and policy (learned
 // positions, LayerNorm with biases, post- and pre-norm layers that differ, a sliding window, dense

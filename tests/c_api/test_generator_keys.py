@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """tools/ctattn_gen.py rejects a model description's unknown keys by name, with the nearest known
 key, at every level (model, block, attention, mask, ffn, norm, position, head, checkpoint), and
 writes nothing; keys starting with "_" are comments. Run by meson (tests/c_api/meson.build):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // generated/stories260k's C API against the C++ library it wraps:
 //   the weights image tools/ctattn_gen.py wrote (Python: read the llama2.c file, transpose,
 //   pad) equals, float for float, the image C++ writes from llama2c::load's owned weights

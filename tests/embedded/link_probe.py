@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Link-time and compile-time proofs for the firmware, run by meson test (tests/embedded/meson.build).
 
     link_probe.py heap   WORKDIR SRCDIR -- COMPILER... -- COMPILE_FLAGS... -- LINK_FLAGS...

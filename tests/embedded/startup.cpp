@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The firmware tests' part of start-up: examples/boards/startup.c (vector table, FPU, .data,
 // .bss, static constructors, SYS_EXIT with main's verdict, the board templates users start
 // from) resets into board_before_main() and main() below. Here the stack is painted first, so

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The ecosystem manifests, checked without the ecosystems' own tools (which cannot be installed
 here): each parses, every path it names exists, and its version is VERSION's.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Release hygiene, one check per call (tests/packaging/meson.build runs each as a test):
 
   check_release.py SOURCE_DIR versions BUILD_DIR   every mention of ctattn's version agrees with VERSION

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CMake toolchain file for bare-metal Cortex-M55 (ARMv8.1-M with MVE and FPU, hard-float ABI): QEMU board mps3-an547,
 # with Debian's gcc-arm-none-eabi, as vendor SDKs write them: compiler, CPU flags, firmware flags.
 #   cmake -S app -B build -DCMAKE_TOOLCHAIN_FILE=<ctattn>/examples/boards/cmake/arm-none-eabi-cortex-m55.cmake

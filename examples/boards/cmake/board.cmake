@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ctattn_board_firmware(TARGET BOARD): makes the executable TARGET a firmware image for one of
 # QEMU's Arm boards with the templates beside this file: startup.c (reset into main, semihosting
 # output and exit) and BOARD.ld (mps2-an385 Cortex-M3, mps2-an386 Cortex-M4F, mps2-an500

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Run-time errors are values. Every ctattn function that can fail on bad *run-time* input returns
 // a `status` and leaves its outputs untouched when it is not `status::ok`; bad *compile-time*
 // configuration never gets this far (it is a static_assert in config.hpp).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The generated package outside this tree: copies generated/stories260k into a temporary folder,
 builds examples/c_firmware/main.c (C11) against it and runs it, by one route per call:
 
