@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One transformer block over a prompt: a llama-style pre-norm block (RMSNorm, grouped-query
 // attention with RoPE, residual, RMSNorm, SwiGLU, residual) run over S tokens from an empty KV
 // cache, for stories260K's and stories15M's layer shapes with random weights. ctattn runs the S

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ceilings every other figure is a fraction of: this core's FMA throughput on its widest
 // vector (many independent FMA chains, so latency is hidden and only the FMA ports limit), and
 // read bandwidth from L2, L3 and DRAM (decode streams every weight once per token).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared plumbing for the benchmarks: deterministic inputs, the FLOP counter, and the correctness
 // gate every benchmark passes through before it times anything (a fast wrong kernel must not
 // produce a figure, so a mismatch skips the benchmark with an error and fails the process).

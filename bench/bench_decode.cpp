@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decode throughput: tokens per second over a full sequence (KV cache from empty to capacity),
 // fp32, one thread, for stories260K's and stories15M's shapes with random weights, ctattn's
 // decoder beside the plain llama2.c-style model (ctattn's flags and -ffast-math) reading the same

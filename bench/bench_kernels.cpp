@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernel benchmarks: projection, scores, masked softmax and aggregation, each beside its baselines
 // in this binary: ctattn's scalar path, plain llama2.c-style loops (ctattn's flags, and
 // -ffast-math), Eigen 3.4 dynamic matrices and, for projection, fixed-size ones. Names read

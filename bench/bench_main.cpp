@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One benchmark binary: every implementation of a computation runs in the same process, so the
 // ratios in docs/performance.md compare runs under the same machine load. Exits 1 if any
 // benchmark's result disagreed with its reference (bench_smoke relies on that).

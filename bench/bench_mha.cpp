@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The multi-head attention layer (Q, K, V projections, masked softmax attention per head, output
 // projection; no bias, kv_heads == heads) beside plain llama2.c-style loops (ctattn's flags and
 // -ffast-math), Eigen 3.4 dynamic and fixed-size matrices, and ctattn's scalar path.

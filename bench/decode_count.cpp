@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decode steps to be counted by `valgrind --tool=callgrind --toggle-collect=decode_sequence_*`:
 // instruction counts do not move with the machine's load, unlike times. Usage:
 //   decode_count {ctattn|ctattn_scalar|plain|plain_fastmath} {stories260K|stories15M} STEPS

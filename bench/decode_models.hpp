@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The two llama2.c model shapes the decode benchmarks run (random weights), and a random
 // checkpoint in llama2.c's legacy layout that both ctattn (through llama2c::load) and the
 // plain-loops model read, so both decode with exactly the same weights.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The baseline a firmware engineer writes by hand, in the style of llama2.c's run.c: run-time
 // sizes, weights stored (out_features, in_features) so each output is one dot product, softmax and
 // attention as straight loops over the keys a token may see. The same source (plain_loops_impl.hpp)

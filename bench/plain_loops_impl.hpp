@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Definitions of the plain-loops baseline; included once per namespace by plain_loops.cpp
 // (ctattn's flags) and plain_loops_fast.cpp (-ffast-math). CTATTN_PLAIN_NS names the namespace.
 #include <cmath>

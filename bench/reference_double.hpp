@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Double-precision reference for the benchmarks' correctness gate: the attention formulas written
 // as plainly as possible, sharing no code with ctattn or with the baselines being timed.
 #pragma once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ctattn's optional header-only packages, attached to a target that carries ctattn's headers. Shared
 # by CMakeLists.txt (add_subdirectory, FetchContent) and the installed ctattnConfig.cmake
 # (find_package), so both routes give the same target:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The two models the examples run (tiny_lm, heatmap): stories260K, the llama2.c checkpoint, and a
 // small built-in model with deterministic weights; and the one way they read a file. Static
 // storage only: the caller owns the weights and the file buffer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attention heatmaps of a traced run: greedy decoding through the KV cache with an observer
 // (layers/trace.hpp) that records every head's weights at every step, then one SVG per head and one grid
 // per layer (text/heatmap_svg.hpp).

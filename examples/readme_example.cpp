@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The README's usage example, compiled and run by the test suite so it cannot go stale.
 #include <ctattn/ctattn.hpp>
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A language model whose every shape is fixed at compile time, generating tokens through the KV
 // cache (decoder::prefill / decode_step, driven by generate.hpp's loop and sample.hpp's sampler)
 // and printing, at every step, the sampled token and the top candidates with their probabilities.

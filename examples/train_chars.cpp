@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A character-level language model trained by ctattn on a text file, then sampled, then written
 // as a llama2.c checkpoint for the deploy tools (tools/ctattn_blob.py, tools/ctattn_gen.py).
 //   vocabulary: the bytes the text contains, numbered in byte order (at most 128 of them)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seed-000 explainer's training experiment, run by ctattn ("GPT has no idea what words mean"):
 // six sentences, a 22-word vocabulary, 23 (context -> next word) pairs, 2-D embeddings and one
 // causal attention head with no W_O, no residual and no norm (examples/explainer/single_head_model.hpp).

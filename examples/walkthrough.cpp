@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The explainer posts' worked examples, run through ctattn's API and printed step by step:
 //
 //   walkthrough cat        "the cat sat on the mat": one head with the post's own W_Q, W_K, W_V,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared set-up for the multi-head attention tests: random weights for a configuration and the
 // double-precision reference forward pass (tests/reference.hpp) on exactly those float weights.
 // Test-only code: it may allocate (the library never does).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one translation unit that holds Catch2's runner, so test files compile independently.
 // Catch2 2.13's runner instantiates std::regex / std::function from libstdc++; with sanitizers
 // (-fsanitize=address,undefined changes inlining) GCC 12 reports -Wmaybe-uninitialized inside

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reader for the PyTorch reference vectors in shared/golden (format in its README):
 //   case NAME / config KEY VALUE / array NAME RANK D0 D1 ... followed by row-major values.
 // Test-only code: it may allocate (the library never does).

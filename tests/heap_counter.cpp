@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counting replacements of the global allocation functions (see heap_counter.hpp).
 #include "heap_counter.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counts heap use anywhere in a test program. heap_counter.cpp replaces every global operator
 // new/delete and, on glibc, the C allocator (malloc, calloc, realloc, free, aligned_alloc,
 // posix_memalign, memalign, valloc, pvalloc) with versions that count calls and forward to glibc's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Built with -fno-exceptions -fno-rtti (no Catch2, which needs both): a causal multi-head forward
 // pass on the default path and on the scalar path, checked against the double-precision reference.
 // Exit status 0 = pass. Tolerance as in test_attention.cpp: |y - y_ref| <= 2e-5 * max(1, max|y_ref|)

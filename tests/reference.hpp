@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Double-precision scalar reference for the attention core: the formulas written as plainly as
 // possible, independent of the kernels under test (no shared code, no SIMD, no blocking).
 #pragma once

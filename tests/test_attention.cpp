@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // multi_head_attention::forward against the double-precision reference (tests/reference.hpp):
 // multi-head, grouped-query (kv_heads < heads) and multi-query (kv_heads = 1) attention, with and
 // without bias, under every mask policy, on widths and head dims that are not multiples of the

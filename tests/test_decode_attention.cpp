@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scalar decode path's pieces against double references: exp2_approx / exp_approx over their
 // whole domain (every float exponent, -inf, NaN, denormal results), and decode_attention over
 // awkward shapes (head_dim 3, 5, 8, 13; lone and paired heads per KV head; runs of 1 to 200 keys,

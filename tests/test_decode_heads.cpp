@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The vector arches' decode attention (kernels/decode/heads.hpp) against a double reference: the
 // register transposes (head_dim 8 on 8- and 16-lane vectors) and the portable transpose (head_dim
 // 1, 3, 5, 13, 16), lone and paired heads per KV head, runs of keys that are not a multiple of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bad run-time input to multi_head_attention::forward returns a status and leaves the outputs
 // untouched: key-padding valid length 0 or > seq_len -> invalid_mask, seq_len 0 or > capacity ->
 // invalid_length, a null input or output -> invalid_argument. "Untouched" is checked byte for byte

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // multi_head_attention against PyTorch (shared/golden, computed in double by
 // torch.nn.MultiheadAttention and a grouped-query reference): every mha_* and gqa_* case. A
 // missing or malformed file fails its test; a new mha_*/gqa_* file that no test names fails the

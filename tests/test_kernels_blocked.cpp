@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The blocked attention core's own kernels (issue 13): K transposed in register blocks
 // (transpose_keys: 16 x 16 under AVX-512, 8 x 8 under AVX, element by element elsewhere) and the
 // softmax of a query block's rows in lockstep (softmax_rows). Awkward shapes throughout: head_dim

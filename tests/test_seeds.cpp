@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The explainer posts' worked examples, computed exactly by the kernels.
 //
 // Seed 002 ("From Attention to Meaning"): "the cat sat on the mat", 4-d embeddings, 4x3 W_Q, W_K,

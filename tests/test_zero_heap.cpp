@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Zero heap: this program links tests/heap_counter.cpp, which replaces every global operator
 // new/delete and the C allocator with versions that count calls, then runs forward passes
 // of several configurations on the xsimd and scalar paths (successful and failing calls) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Prints the hot inner loop of one ctattn kernel on one arch, as the compiler emitted it.
 
 Compiles a tiny translation unit that calls the kernel from a wrapper between two global asm

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs ctattn's benchmarks and writes docs/performance.md.
 
 Every figure in the document comes from one run of bench/ctattn_bench (all implementations of a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes a ctattn weight blob (docs/formats.md) from a llama2.c checkpoint: the validated binary
 format that include/ctattn/io/blob.hpp reads. Standard library only.
 

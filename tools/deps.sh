@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Debian 12 packages ctattn needs, and a function that installs only the missing ones.
 # Sourced by tools/run_demo.sh and tools/run_tests.sh.
 

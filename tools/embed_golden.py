@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Turn one PyTorch reference case (shared/golden/*.txt, format in its README) into a C++ header
 of constant data, so firmware without a file system can check itself against it.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Instructions per decode token on an emulated Cortex-M core, exactly, for ctattn and the plain
 llama2.c-style loops (bench/embedded/decode_count_fw.cpp), position by position.
 

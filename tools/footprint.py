@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Regenerate docs/footprint.md: for every firmware configuration (tests/embedded) on every
 Cortex-M target, the sections arm-none-eabi-size reports next to ctattn's compile-time bounds
 (include/ctattn/model/footprint.hpp), and the stack high-water mark the firmware measures by painting

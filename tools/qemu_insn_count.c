@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A QEMU TCG plugin that counts the guest instructions a run executes, exactly: every translated
  * block gets an inline add of its instruction count to one counter, which is printed at exit as
  * "ctattn-insns: N". QEMU is not cycle-accurate, so this count, not time, is how code on an

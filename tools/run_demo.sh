@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fresh Debian 12 to running demo: install what is missing, configure, build, run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fresh Debian 12 to the whole test suite: install what is missing, then build and test every
 # configuration below (each in its own folder) and print one closing line "N passed, M failed".
 set -euo pipefail

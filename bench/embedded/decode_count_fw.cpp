@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decode on an emulated Cortex-M core, for instruction counts (tools/qemu_insn_count.c counts every
 // guest instruction the run executes; tools/emulated_counts.py runs the images). The real
 // stories260K checkpoint decodes CTATTN_DECODE_STEPS tokens from BOS, greedily, with a KV cache of

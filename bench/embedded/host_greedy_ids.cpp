@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host's greedy decode of stories260K from BOS over its whole 512-position context, the ids
 // the instruction-count firmware must reproduce (bench/embedded/decode_count_fw.cpp checks every
 // one). Prints the header bench/embedded/stories260k_greedy_ids.hpp, and on stderr the smallest

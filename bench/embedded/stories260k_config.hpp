@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The stories260K configuration the instruction-count firmware and its host reference run: the
 // model's whole trained context (512 positions) as the KV cache, tied head, llama's block.
 #pragma once

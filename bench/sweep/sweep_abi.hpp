@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one interface between the arch sweep's harness (ctattn_sweep) and its per-arch modules
 // (one shared module per arch, each built from sweep_module.cpp with its own -m flags). Plain C
 // types only: a module is a sealed copy of ctattn compiled for one arch, and nothing but this

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ctattn_sweep: every kernel, the layer and decode on every arch this CPU supports, side by side
 // in one run. Each arch is a shared module built from sweep_module.cpp with its own -m flags
 // (bench/sweep/meson.build); this harness asks xsimd which archs the CPU has, loads only those

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One arch's sweep cases: compiled once per arch with that arch's -m flags (bench/sweep/
 // meson.build), so ctattn::simd::default_arch here is the arch being measured, and linked into a
 // shared module that exports only ctattn_sweep_module() (sweep_module.map). Each case is the

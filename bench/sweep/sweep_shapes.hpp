@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sweep's shapes and work counts, shared by the harness (inputs, references, names) and the
 // per-arch modules (instantiations): a small set on purpose, each arch instantiates all of them.
 #pragma once

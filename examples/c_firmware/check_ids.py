@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs a C example build (host program, or firmware under qemu-system-arm) and compares the ids
 it prints on its "ids:" line with the ones recorded on the host in EXPECTED.
 

@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A C11 program that runs stories260K through generated/stories260k/'s C API only (no C++ in
  * sight): greedy decoding from BOS, printing the token ids. The same file builds for the host and,
  * as firmware, for Cortex-M7 and Cortex-M55 (tests/embedded/c_example_fw.cpp supplies the output
- * and the entry point there); the tests compare the ids with expected_ids.txt, recorded on the host.
+ * and the entry point there) and on its own over a board template (examples/boards/, see
+ * CTATTN_EXAMPLE_BOARD below); the tests compare the ids with expected_ids.txt, recorded on the host.
  *
  * RAM is the state (KV cache + one token's rows) and one row of logits, both static; the weights
  * are constant arrays the library reads in place (flash on a device). */
@@ -51,7 +53,7 @@ static int fail(const char* what, ctattn_stories260k_status status) {
     return 1;
 }
 
-#if !defined(CTATTN_EXAMPLE_NO_MAIN)
+#if !defined(CTATTN_EXAMPLE_NO_MAIN) && !defined(CTATTN_EXAMPLE_BOARD)
 static uint32_t generated_ids[CTATTN_EXAMPLE_STEPS]; /* for main's comparison */
 #define RECORD_ID(step, id) (generated_ids[(step)] = (id))
 #else
@@ -101,7 +103,11 @@ int ctattn_example_run(void) {
     return 0;
 }
 
-#if !defined(CTATTN_EXAMPLE_NO_MAIN)
+#if defined(CTATTN_EXAMPLE_BOARD)
+/* Firmware on a board template (examples/boards/, built with -DCTATTN_EXAMPLE_BOARD
+ * -DCTATTN_EXAMPLE_WRITE=board_write): startup.c calls main and ends the run with its verdict. */
+int main(void) { return ctattn_example_run(); }
+#elif !defined(CTATTN_EXAMPLE_NO_MAIN)
 #include <stdio.h>
 
 /* c_firmware_example [EXPECTED]: with a file of ids (expected_ids.txt: '#' comment lines, then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seed-000 toy model ("GPT has no idea what words mean"): no positions, no W_O, no residual,
 // no norm, one causal head, the prediction read at the last position:
 //   x = E[tokens];  q, k, v = x Wq, x Wk, x Wv;  P = softmax(causal(q k^T / sqrt(d)));  o = P v

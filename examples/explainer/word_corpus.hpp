@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seed-000 explainer's data preparation: a text is split into sentences (ending at . ! ?) and
 // words (runs of letters and apostrophes, compared without case); every distinct word is a token,
 // numbered in order of first appearance; each sentence of L words gives the L - 1 training pairs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ctattn: transformer attention stamped out at compile time.
 //
 // Pick a shape, get kernels sized for it:

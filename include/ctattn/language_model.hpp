@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ctattn's language-model umbrella: a stack of transformer blocks with embeddings, positions and an
 // LM head (model/language_model.hpp), the decoder that runs it token by token over a fixed KV cache
 // (model/decoder.hpp), weights viewed in place from flash (model/weights_image.hpp), compile-time

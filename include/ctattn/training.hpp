@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ctattn's training umbrella: backward passes of every layer and of the whole language model
 // (train/model_backward.hpp: loss and gradients by backpropagation, checked against finite
 // differences), the parameter and gradient sets, and the optimisers (SGD, AdamW). Everything the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tools/ctattn_gen.py beyond llama: the C API it generates (at build time, from
 // tests/c_api/every_tensor.json) for a model with every optional tensor and policy (learned
 // positions, LayerNorm with biases, post- and pre-norm layers that differ, a sliding window, dense
@@ -14,6 +15,7 @@
 #include <ctattn_every_tensor_config.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -50,8 +52,31 @@ TEST_CASE("a generated C API for every optional tensor computes what the C++ mod
     INFO("largest |C API - C++ forward| " << max_err << ", max |logit| " << max_want);
     CHECK(max_want > 0.0);
     CHECK(max_err <= 3e-5 * max_want);
-    // No built-in weights without a checkpoint: init says so and the state stays unusable.
+    // No built-in weights without a checkpoint: init says so by name and the state stays unusable.
     static ctattn_every_tensor_state no_weights;
-    CHECK(ctattn_every_tensor_init(&no_weights) == CTATTN_EVERY_TENSOR_INVALID_ARGUMENT);
-    CHECK(ctattn_every_tensor_decode_step(&no_weights, 0, got.data()) == CTATTN_EVERY_TENSOR_INVALID_ARGUMENT);
+    CHECK(ctattn_every_tensor_has_builtin_weights() == 0);
+    CHECK(ctattn_every_tensor_init(&no_weights) == CTATTN_EVERY_TENSOR_NO_BUILTIN_WEIGHTS);
+    CHECK(ctattn_every_tensor_decode_step(&no_weights, 0, got.data()) == CTATTN_EVERY_TENSOR_NOT_INITIALISED);
+}
+
+// This test and the library are built with -fsanitize=alignment where the toolchain has it
+// (tests/c_api/meson.build): a load through a misaligned state pointer aborts the test.
+TEST_CASE("a misaligned state is refused by name without reading through it", "[c_api]") {
+    alignas(64) static unsigned char raw[sizeof(ctattn_every_tensor_state) + 64];
+    std::vector<float> image(CTATTN_EVERY_TENSOR_WEIGHTS_FLOATS, 0.0f);
+    std::vector<float> logits(V, 5.0f);
+    for (const std::size_t offset : {std::size_t(4), std::size_t(8), std::size_t(32)}) {
+        INFO("state at 64-byte boundary + " << offset);
+        auto* misaligned = reinterpret_cast<ctattn_every_tensor_state*>(raw + offset);
+        CHECK(ctattn_every_tensor_init(misaligned) == CTATTN_EVERY_TENSOR_MISALIGNED);
+        CHECK(ctattn_every_tensor_init_with_weights(misaligned, image.data(), image.size()) ==
+              CTATTN_EVERY_TENSOR_MISALIGNED);
+        CHECK(ctattn_every_tensor_decode_step(misaligned, 0, logits.data()) == CTATTN_EVERY_TENSOR_MISALIGNED);
+        const std::uint32_t token = 0;
+        CHECK(ctattn_every_tensor_prefill(misaligned, &token, 1, logits.data()) == CTATTN_EVERY_TENSOR_MISALIGNED);
+        CHECK(ctattn_every_tensor_forward(misaligned, &token, 1, logits.data()) == CTATTN_EVERY_TENSOR_MISALIGNED);
+        CHECK(ctattn_every_tensor_reset(misaligned) == CTATTN_EVERY_TENSOR_MISALIGNED);
+        CHECK(ctattn_every_tensor_position(misaligned) == 0);
+    }
+    CHECK(logits == std::vector<float>(V, 5.0f));
 }

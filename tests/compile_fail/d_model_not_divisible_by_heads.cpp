@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // d_model 10 cannot be split into 3 heads.
 #include <ctattn/base/attention_config.hpp>
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs the C++ compiler on a source that must NOT compile and passes only if compilation fails
 and the expected static_assert message appears in the compiler's output.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Control: a valid configuration compiles with the same command line the failing cases use.
 #include <ctattn/layers/attention.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // 6 query heads cannot be shared evenly by 4 KV heads.
 #include <ctattn/base/attention_config.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // More KV heads (8) than query heads (4).
 #include <ctattn/base/attention_config.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A mask that is not a mask policy.
 #include <ctattn/base/attention_config.hpp>
 

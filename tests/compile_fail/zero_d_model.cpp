@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A model of width 0.
 #include <ctattn/base/attention_config.hpp>
 

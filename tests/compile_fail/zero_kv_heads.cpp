@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // No key/value heads.
 #include <ctattn/base/attention_config.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Room for no tokens.
 #include <ctattn/base/attention_config.hpp>
 

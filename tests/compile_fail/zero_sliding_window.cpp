@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A sliding window that shows no keys at all.
 #include <ctattn/base/mask.hpp>
 

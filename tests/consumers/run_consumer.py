@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds small consumer projects against ctattn the ways its users do (docs/integration.md) and
 runs what they build. One route per call, so each is its own meson test:
 

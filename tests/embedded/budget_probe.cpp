@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A configuration checked against a budget, for the footprint test (link_probe.py): compiled with
 // a generous budget it must build; with CTATTN_PROBE_RAM_BYTES or CTATTN_PROBE_FLASH_BYTES below
 // the configuration's footprint the static_assert must stop it with an error that names the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Firmware entry for examples/c_firmware/main.c, the C11 program that runs stories260K through
 // generated/stories260k's C API: its text goes out through semihosting, and the verdict is
 // whether it ran (the ids themselves are compared with the host's by examples/c_firmware/

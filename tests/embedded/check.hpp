@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pass/fail bookkeeping for firmware tests: each check prints one line, "pass" or "FAIL", with its
 // worst error next to the tolerance, and main() returns the count of failures so startup.cpp can
 // report it to QEMU as the exit status.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Firmware test: one multi-head attention layer on a Cortex-M core, checked against one PyTorch
 // reference case compiled in as constant data (CTATTN_GOLDEN_HEADER, written by
 // tools/embed_golden.py). The weights are a constexpr object, so they sit in .rodata (flash);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A firmware that allocates, for the zero-heap link test (link_probe.py): built with
 // CTATTN_PROBE_ALLOCATION=0 it must link (the control); with 1 (`new`) or 2 (`malloc`) it must
 // fail to link, because meson.build wraps every allocator entry point to a symbol that does not exist.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Firmware test: hostile input on a 32-bit target, where size_t is 32 bits and a size computed from
 // a file header can wrap. The same tiny llama model as tests/hostile (tests/hostile/tiny_llama.hpp):
 //   - at compile time, in this target's size_t: the stories260K header with seq_len

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Link-time and compile-time proofs for the firmware, run by meson test (tests/embedded/meson.build).
 
     link_probe.py heap   WORKDIR SRCDIR -- COMPILER... -- COMPILE_FLAGS... -- LINK_FLAGS...
     link_probe.py budget WORKDIR SRCDIR -- COMPILER... -- COMPILE_FLAGS...
     link_probe.py clean  ELF... -- NM OBJDUMP
 
-heap:   heap_probe.cpp + startup.cpp must link without allocating (control) and must fail to link
+heap:   heap_probe.cpp + startup.cpp (+ examples/boards/startup.c) must link without allocating (control) and must fail to link
         with `new` and with `malloc`, and the linker must say why (an undefined __wrap_malloc).
 budget: budget_probe.cpp must compile within a generous budget (control) and fail with the
         budget's name in the error when RAM or flash is one byte short.
@@ -46,6 +47,15 @@ def run(cmd):
 def heap(workdir, srcdir, compiler, cflags, lflags):
     os.makedirs(workdir, exist_ok=True)
     sources = [os.path.join(srcdir, 'heap_probe.cpp'), os.path.join(srcdir, 'startup.cpp')]
+    # The board start-up code (examples/boards/startup.c) is C: compiled as C with the target's flags.
+    board_startup = os.path.join(workdir, 'board_startup.o')
+    target_flags = [f for f in cflags if f.startswith(('-m', '-O'))]
+    code, text = run(compiler + ['-x', 'c'] + target_flags + ['-c', os.path.join(srcdir, '..', '..', 'examples', 'boards', 'startup.c'),
+                                                            '-o', board_startup])
+    say(code == 0, 'the board start-up code compiles')
+    if code != 0:
+        print(text)
+    sources.append(board_startup)
     for kind, name in ((0, 'no allocation'), (1, 'operator new'), (2, 'malloc')):
         out = os.path.join(workdir, f'heap_probe_{kind}.elf')
         cmd = compiler + cflags + [f'-DCTATTN_PROBE_ALLOCATION={kind}'] + sources + lflags + ['-o', out]

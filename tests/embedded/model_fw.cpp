@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Firmware test: a small llama-style language model (2 layers, d_model 32, 4 heads sharing 2 K/V
 // heads, RoPE, SwiGLU, RMSNorm; the PyTorch reference case llama_v64_s10_e32_h4_kv2_l2 compiled in
 // by tools/embed_golden.py) run the way a device runs one: weights as a constexpr object in flash,

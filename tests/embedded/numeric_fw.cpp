@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Firmware test: the numeric contract (docs/design.md, "Numeric contract") on a Cortex-M core, the
 // scalar path with the core's own float unit (FPv4/FPv5 with a fused multiply-add, or soft float
 // on the M3) and its own libm. The host's tests/numeric checks the same points on every vector

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Text output for firmware without printf: newlib's stdio would pull in buffers from the heap
 // (and the heap is a link error here, see meson.build). Numbers are formatted into a small
 // fixed buffer and written with one semihosting call per piece.

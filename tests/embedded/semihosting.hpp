@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Arm semihosting: the firmware's only line to the outside world. A `bkpt 0xAB` with an operation
 // number in r0 and its argument in r1 traps to the debugger, here QEMU run with
 // `-semihosting-config enable=on,target=native`, which prints our text on its stdout and turns

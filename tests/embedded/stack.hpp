@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stack high-water mark by painting: startup.cpp fills the unused stack with a pattern before
 // main(); the deepest word no longer holding it marks the most stack main ever used.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real stories260K checkpoint, byte for byte, linked into flash (.rodata) with .incbin, for
 // the firmware that runs it. CTATTN_STORIES_PATH comes from meson.build. Include from one
 // translation unit per image: the asm block defines the two symbols.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Firmware test: the real pretrained stories260K checkpoint (llama2.c, 5 layers, d_model 64,
 // 8 heads sharing 4 K/V heads, vocab 512; shared/models/README.md) on a Cortex-M core, with its
 // weights executed in place from flash: tools/ctattn_gen.py turned the checkpoint into one

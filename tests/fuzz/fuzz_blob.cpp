@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: blob::validate, blob::load and blob::view (include/ctattn/io/blob.hpp) on arbitrary
 // bytes, for the tiny llama configuration. Seeds are blobs that tools/ctattn_blob.py wrote from the
 // tiny checkpoint, so mutations explore header, table and payload. A mutation almost never keeps

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: llama2c::load on arbitrary bytes, into the tiny llama configuration
 // (tests/hostile/tiny_llama.hpp) so that mutations of the seed checkpoint stay near valid files.
 // Besides AddressSanitizer/UBSan finding over-reads, the target checks the loader's contract and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: tokenizer::load on arbitrary bytes (vocabulary 16, 96 piece bytes: small, so
 // mutations reach files that load), then, when it loads, encode and decode of a text taken from
 // the same input. The contract checked besides memory safety: a failed load leaves a previously

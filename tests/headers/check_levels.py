@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The include-level rule, enforced: a header under include/ctattn includes only headers of its
 own level or a lower one. The table below is the one place the levels are written down
 (docs/design.md shows it); a folder not in it fails the check, so a new folder must be placed.

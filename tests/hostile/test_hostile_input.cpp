@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hostile input (issue 16): files and values an attacker or a corrupted SD card can hand to the
 // loaders. Each case is a reproduction of something the library once accepted:
 //   - header sizes that wrap a 32-bit size_t (checked here in the target's width with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A llama2.c-shaped model small enough that a fuzzer reaches valid files (d_model 8, 2 heads
 // sharing 1 K/V head, d_ff 12, vocab 5, one layer, tied head; 2,460 bytes at seq_len 16), and a
 // deterministic checkpoint image of it. Shared by the host tests, the fuzz targets and the

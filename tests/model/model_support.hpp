@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared by the model tests: error measures against reference arrays, copying golden arrays into
 // fixed-size weights, and deterministic random weights for whole models.
 // Test-only code: it may allocate (the library never does).

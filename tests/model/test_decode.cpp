@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // KV-cache decoding against the full-sequence forward pass: for every position policy, for
 // grouped- and multi-query attention, for a stack whose layers differ (per-layer sliding windows,
 // heads, d_ff, norm placement), and for chunked prefill, the logits of token-by-token decoding

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // transformer_block against PyTorch's nn.TransformerEncoderLayer (shared/golden enc_*: dropout 0,
 // d_ff = 4 d_model, LayerNorm eps 1e-5, causal mask, post-norm and pre-norm, ReLU and exact GELU).
 // A missing file fails. Each case prints its largest errors for the release notes.

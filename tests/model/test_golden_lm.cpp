@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // language_model against PyTorch (shared/golden lm_* and llama_*): whole models from token ids
 // to logits (and next-token probabilities for lm_*). A missing file fails, and so does a golden
 // file of these families that no test here names. Each case prints its largest errors.

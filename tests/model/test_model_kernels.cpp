@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The block's pieces against double-precision references written out plainly here: LayerNorm and
 // RMSNorm, the four activations (and the gated form), dense and gated FFNs, sinusoidal positions
 // and RoPE. Widths are awkward on purpose (1, 3, 5, 13, 37, and others that are no multiple of any

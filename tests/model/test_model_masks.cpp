@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every mask policy inside a model: run-time mask parameters reach each layer. A padded sequence
 // through a model whose layers use key padding (language_model::forward with per-layer mask
 // parameters, or one valid length for the whole sequence), and a left-padded prompt through the

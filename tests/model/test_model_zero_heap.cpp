@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Zero heap for models: tests/heap_counter.cpp replaces every global operator new/delete form
 // and the C allocator by versions that count calls and hand the work to glibc's own allocator.
 // The program first checks that a deliberate allocation of each kind is counted, then loads a llama2.c checkpoint image, runs

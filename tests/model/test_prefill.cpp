@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The decoder's default prefill runs the prompt in chunks of default_prefill_rows tokens (48 on
 // vector arches, 1 on scalar_arch); here it is checked against the same decoder fed one token at
 // a time with decode_step, on a llama-shaped model (RoPE, grouped-query attention, head_dim 8 as

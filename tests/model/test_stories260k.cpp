@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real llama2.c checkpoint shared/models/stories260K.bin (dim 64, hidden 172, 5 layers, 8 heads,
 // 4 KV heads, vocab 512, tied classifier): the file is the documented one (size and SHA-256),
 // llama2c::load accepts it only into the matching configuration, the forward pass matches a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Weights that the model does not own (model_weights_view over a contiguous image, as firmware
 // keeps them in flash) against the owned weights they were written from: the very same kernels
 // read the very same floats, so logits must be bit-identical (memcmp, tolerance 0), for the real

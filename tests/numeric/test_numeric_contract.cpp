@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The numeric contract (docs/design.md, "Numeric contract"), checked on every arch this build has:
 // the default arch and each narrower one down to scalar (AVX-512 -> AVX2 -> SSE -> scalar on an
 // AVX-512 x86, NEON -> scalar on aarch64, scalar alone in the scalar build). Each core (softmax_row;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The code paths issue 5's optimisation added to the kernels, each against a double reference:
 // projection tiles picked per row count, from row-major and from packed weights (1..2*tile_rows+1 rows, leftover-vector tiles, scalar
 // column tails), dot products split over several partial sums, scores for a vector of keys at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The generation loop against a deterministic test double: a bigram table whose argmax successor
 // of token t is (t + 3) mod 7, with a fixed capacity that reports cache_full like the KV cache.
 // Expected sequences are traced by hand from that rule; sampled runs are compared with a loop

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The generation loop driving the real KV-cache decoder on the stories260K checkpoint, checked
 // against an independent path: at every step the whole prefix is re-run through the full-sequence
 // forward pass (no cache) and the next token is taken from its last row.

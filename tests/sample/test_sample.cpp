@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sampling: the PRNG against PCG's published check vector, greedy against a plain argmax,
 // temperature sampling against softmax(logits / T) computed in double here, and the top-k /
 // top-p sets against a double-precision reconstruction of each set.

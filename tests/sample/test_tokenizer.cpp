@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The llama2.c tokenizer: a tokenizer.bin written here byte by byte in llama2.c's format
 // (SentencePiece layout: <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>, then pieces),
 // encodings checked against merges traced by hand, decode(encode(text)) == text, and every

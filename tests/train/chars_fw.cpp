@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Firmware test (Cortex-M7, built from tests/embedded/meson.build): text from a model trained by
 // ctattn, generated on the core from weights in flash. At build time the build machine compiles
 // and runs examples/train_chars on seed 000; it writes the trained weights as a ctattn blob

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The blob examples/train_chars writes (in C++) must be byte for byte the blob that
 tools/ctattn_blob.py and tools/ctattn_gen.py --blob write from the llama2.c checkpoint it wrote
 beside it: three writers of the validated format, one result.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Double-precision reference of a language model's training loss, for finite-difference checks:
 // the formulas of model.hpp / block.hpp written plainly (no ctattn kernels), reading every weight
 // through `reader`, which can add an exact double offset to one weight. So

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Gradients of whole language models (train/model_backward.hpp) against central finite
 // differences taken in double on a plainly written double-precision model (reference_model.hpp),
 // for every weight of three small models with awkward shapes that between them use every piece

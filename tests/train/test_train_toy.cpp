@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Training the seed-000 toy model (examples/explainer/single_head_model.hpp) and the optimisers.
 //
 // 1. Every toy_* case in shared/golden (PyTorch autograd in double: step-0 gradients, the loss

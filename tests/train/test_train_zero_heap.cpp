@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Zero heap in training: tests/heap_counter.cpp counts every operator new and C allocation. Whole
 // training steps (forward with tape, loss, backward, AdamW / SGD-momentum / SGD updates, gradient
 // zeroing) of a llama-shaped model and of the seed-000 toy model, plus rejected calls, must leave

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs the SVG case writer (argv[1]) into a temporary folder and checks every SVG it lists:
 well-formed XML (xml.etree parses it), one <g class="panel"> per head with the right title,
 rows x cols cells of which exactly the ones the mask hides are class "masked" (counted here from

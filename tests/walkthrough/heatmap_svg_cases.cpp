@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes SVG heatmaps of known shapes with ctattn/text/heatmap_svg.hpp into the folder given as
 // argv[1], and one manifest line per file on stdout: file panels rows cols query_pos0 mask
 // columns. check_heatmap_svg.py parses every file as XML and checks the structure against the

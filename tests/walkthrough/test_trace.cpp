@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tracing (layers/trace.hpp): a traced pass computes exactly what the untraced one does (outputs compared
 // bit for bit), and the observer sees the pass's own numbers: Q, K, V and the head outputs equal
 // the workspace's, the weights equal the layer's readout and a double reference, the residual

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // examples/walkthrough.cpp's numbers, checked: the file is included as it is (without its main),
 // each explainer is computed by the same functions the program prints from, and the results are
 // compared with exact decimal arithmetic, a double-precision reference written here, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shapes and policies as types. An attention configuration carries every extent as a constexpr
 // member, so buffers are sized by the type and loops run over constants the compiler can see
 // through. Invalid combinations stop the build with a static_assert that names the rule.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The language check every ctattn header starts with: ctattn is C++20 (concepts, constexpr
 // algorithms, designated initialisers), and under an older -std the first diagnostic should say
 // so, not be an error deep inside a kernel. GCC 12 still defaults to C++17 (-std=gnu++17).

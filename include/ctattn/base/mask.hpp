@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Mask policies. A mask decides, for a query at absolute position `query_pos`, which keys it may
 // see; everything else gets a score of -inf before softmax, i.e. weight exactly 0. All four
 // policies here see one contiguous run of keys, so kernels ask for that run (`visible_keys`) and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small seeded pseudo-random generator for sampling: a 64-bit linear congruential state whose
 // output is permuted by an xorshift and a data-dependent rotation (the PCG "XSH-RR" output
 // function), giving 32 well-mixed bits per step from 16 bytes of state, no heap, no <random>.

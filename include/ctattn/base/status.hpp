@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Run-time errors are values. Every ctattn function that can fail on bad *run-time* input returns
 // a `status` and leaves its outputs untouched when it is not `status::ok`; bad *compile-time*
 // configuration never gets this far (it is a static_assert in config.hpp).
@@ -29,6 +30,11 @@ enum class status : unsigned char {
     bad_version,        // a ctattn weight blob of a format version this build does not read
     checksum_mismatch,  // the payload's CRC32 differs from the one in the header (corrupted file)
     misaligned,         // a buffer that is read in place is not aligned for its element type
+    // The generated C APIs' states (tools/ctattn_gen.py), beside null_pointer:
+    not_initialised,      // a state that init has not set up (stray or zeroed bytes)
+    no_builtin_weights,   // init on a library built without its weights header: use init_with_weights
+    capacity_mismatch,    // caller and library were compiled with different SEQ_CAPACITY values
+    state_size_mismatch,  // caller's sizeof(state) differs from the library's (a different header)
 };
 
 // A null pointer: the original name of status::invalid_argument.
@@ -54,6 +60,10 @@ inline constexpr status null_pointer = status::invalid_argument;
         case status::bad_version: return "unsupported weight blob version";
         case status::checksum_mismatch: return "checksum mismatch (corrupted data)";
         case status::misaligned: return "buffer misaligned";
+        case status::not_initialised: return "state not initialised (call init first)";
+        case status::no_builtin_weights: return "library built without built-in weights (use init_with_weights)";
+        case status::capacity_mismatch: return "caller and library built with different SEQ_CAPACITY";
+        case status::state_size_mismatch: return "caller's state size differs from the library's";
     }
     return "unknown status";
 }

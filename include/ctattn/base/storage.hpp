@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fixed-size, aligned, row-major storage. Every buffer in ctattn is one of these (or a caller
 // pointer into one), sized by the type: nothing is ever taken from the heap. Alignment is 64 bytes,
 // a cache line and the widest vector (AVX-512) so aligned loads are always legal.

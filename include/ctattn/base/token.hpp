@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Token ids: an index into the vocabulary. Unsigned, so "id >= vocab" is the only invalid id and
 // one comparison checks it. The SentencePiece / llama2.c special ids are here too, because the
 // decoder, the tokenizer and the samplers all speak them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Who holds a model's weights. Every weights struct (norms, attention, FFN, positions, head,
 // block, model) takes a Storage policy that says what one tensor is:
 //   owned_weights   matrix<R, C> by value: the object holds the numbers (llama2c::load fills it)

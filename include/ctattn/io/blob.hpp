@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The validated binary weight format ("ctattn blob", docs/formats.md) for weights that arrive at
 // run time (SD card, OTA): a 64-byte header (magic, version, configuration hash, CRC32s), a table
 // of tensors (kind, layer, offset, bytes), then the payload, which is exactly the weights image of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Overflow-checked size arithmetic for sizes that come from untrusted bytes (file headers).
 //   checked_size<S>: a value of the unsigned type S (the target's size_t by default) that turns
 //   into "overflowed" for good once a product or sum leaves [0, max S], instead of wrapping.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loader for llama2.c's legacy ("version 0") checkpoint format, from a caller-provided byte buffer
 // into the weights of a matching compile-time configuration. The file is 7 little-endian int32
 // (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len; vocab_size < 0 means an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pointwise activations of the feed-forward network, as policy types:
 //   relu(x) = max(x, 0)                         gelu_erf(x)  = x/2 * (1 + erf(x / sqrt 2))   (exact)
 //   silu(x) = x * sigmoid(x) = x / (1 + e^-x)   gelu_tanh(x) = x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Value aggregation: out[d] = sum_j p[j] * v_j[d] over the visible keys, the attention-weighted
 // mix of value rows. SIMD runs along head_dim (contiguous in V): each weight is broadcast once and
 // multiplied into up to four vectors of the output held in registers, with consecutive keys in

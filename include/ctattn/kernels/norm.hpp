@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Normalisation of one activation row, the step that keeps the residual stream's scale in check:
 //   LayerNorm: y = (x - mean(x)) / sqrt(var(x) + eps) * gain + bias      (var: biased, over the row)
 //   RMSNorm:   y = x / sqrt(mean(x^2) + eps) * gain                       (llama: no centring, no bias)

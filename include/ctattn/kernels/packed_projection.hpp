@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Projection from weights pre-packed into column panels: Y = X . W (+ b), as kernels::project.
 // In row-major W a tile's panel of P columns is Din short runs one W row (Dout floats) apart; at
 // Dout = 256 or 512 those runs fall into a handful of L1 sets and are re-fetched from L2 for every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Projection: Y[rows x Dout] = X[rows x Din] . W[Din x Dout] (+ b), the `x @ W` convention.
 // Register-blocked: a tile of `rows` rows by `vecs` vectors of columns lives in registers while k
 // runs over Din; each step broadcasts one x per row and reuses each loaded W vector for every row

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Register tiles have a compile-time row count; the rows left at the end of a run (the last few
 // tokens, the last query block) are known only at run time. with_row_count turns 1..Max run-time
 // rows into a call of f(std::integral_constant<size_t, rows>), one instantiation per count, and

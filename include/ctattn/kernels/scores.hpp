@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attention scores: s[j] = scale * (q . k_j) for the keys a mask lets the query see, -inf for the
 // rest (so softmax gives them weight exactly 0). The dot product runs along head_dim, which is
 // contiguous in both Q and K rows, so for one query K is read as stored: a vector's width of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Row softmax, max-subtracted: p_j = exp(t_j - max_k t_k) / sum_k exp(t_k - max_k t_k) over the
 // visible keys, t_j = scale * s_j. The max term is exactly exp(0) = 1, so the sum lies in [1, n]:
 // every finite row of scores (anywhere in +-FLT_MAX, scaled or not) gives finite weights. Masked

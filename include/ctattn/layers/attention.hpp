@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Multi-head attention, as the seeds walk through it:
 //   Q = X Wq + bq, K = X Wk + bk, V = X Wv + bv                 (per token projections)
 //   for each head h:  P_h = softmax(mask(Q_h K_g^T / sqrt(head_dim)))   g = h / (heads / kv_heads)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One transformer block: attention and feed-forward sublayers, each wrapped in a residual
 // connection and a norm. Where the norm sits is a policy:
 //   post_norm (seed 003, the 2017 paper, PyTorch default):  x = N1(x + Attn(x));   x = N2(x + FFN(x))

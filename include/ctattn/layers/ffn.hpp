@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Position-wise feed-forward network, applied to every token row independently:
 //   dense:  y = act(x W1 + b1) W2 + b2                       (the encoder FFN, seeds 002/003)
 //   gated:  y = (act(x W1 + b1) * (x W3 + b3)) W2 + b2       (SwiGLU when act = silu, llama: no biases)

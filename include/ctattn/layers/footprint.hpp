@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compile-time memory bounds of one attention layer, and the budget checks. Every buffer a layer
 // touches is sized by its attention_config, so what it needs is known before the program exists:
 //   flash = weights (Wq, Wk, Wv, Wo, biases)              (constant: may live in flash / .rodata)

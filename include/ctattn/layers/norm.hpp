@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Norm policies: which normalisation a block or model applies, with its eps and the shape of its
 // weights. Each maps one row through the row kernels of kernels/norm.hpp:
 //   layer_norm: y = (x - mean) / sqrt(var + eps) * gain + bias;  rms_norm: y = x / sqrt(mean(x^2) + eps) * gain

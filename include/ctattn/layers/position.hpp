@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Position policies: how a token's place in the sequence reaches attention.
 //   no_positions           nothing (the seed-000 toy model)
 //   sinusoidal_positions   x += PE[p], PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same)

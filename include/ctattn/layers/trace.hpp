@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tracing: look inside a forward pass or a decode step without changing it. An observer is passed
 // by address as the optional last argument of multi_head_attention::forward, language_model::forward
 // or decoder::prefill / decode_step (transformer_block::run takes an observed_layer: the observer

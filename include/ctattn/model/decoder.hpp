@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // KV cache and incremental decoding. Each layer keeps the K and V rows of every position seen so
 // far in static storage, (seq_capacity x kv_dim) per layer, sized by the configuration. A decode
 // step embeds one token, and in every layer projects only that token's q/k/v, appends k/v to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compile-time memory bounds. Every buffer ctattn touches is sized by the configuration type, so
 // what a layer or a model needs is known before the program exists:
 //   flash = weights                         (constant: may live in flash / .rodata)

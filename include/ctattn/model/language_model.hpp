@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A decoder-style language model stamped out at compile time:
 //   x = embedding[tokens] (+ positions)            (rows of d_model: the residual stream)
 //   for each block l:  x = block_l(x)               (attention + FFN, norms per block_config)

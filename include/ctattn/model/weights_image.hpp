@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A model's weights as one contiguous image of floats, already in the layout the kernels read
 // (x @ W: every projection is (in, out) row-major), and the view that reads it in place:
 //   image = tensor_0 | pad | tensor_1 | pad | ...   each tensor starts at a multiple of 16 floats

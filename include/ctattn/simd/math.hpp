@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // exp for a softmax on a scalar FPU: 2^x by range reduction and a polynomial, about 16
 // instructions on Cortex-M4F/M7 (newlib's expf takes ~35 and a call), no table, no branch:
 //   x = n + f,  n = round(x), |f| <= 1/2;   2^x = 2^n * p(f),  p(f) = 1 + f (c1 + c2 f + ... + c5 f^4)

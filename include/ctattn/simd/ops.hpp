@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The one place that chooses how kernels vectorise. Kernels are written once over
 // `simd::ops<Arch>`: for an xsimd architecture tag the vector is `xsimd::batch<float, Arch>`, for
 // `scalar_arch` it is a single float, so the same loop nest compiles to plain C++ on cores without

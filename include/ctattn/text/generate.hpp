@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The generation loop: prompt -> prefill -> (sample, report, decode_step)* until a stop token,
 // a token budget, the callback's say-so, or an error from the model. Written against a concept,
 // so it drives ctattn::decoder (model/decoder.hpp) and any other model with the same decode API:

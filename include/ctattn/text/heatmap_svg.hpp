@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attention weights as SVG heatmaps, the grid the explainers draw: one panel per head, row i the
 // token asking (query), column j the token looked at (key), cell (i, j) shaded by P_ij (darker =
 // more attention; the shade is sqrt(P_ij) so the small weights of long rows stay visible), masked

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Next-token sampling from a row of vocabulary logits, in fixed workspace sized by the vocabulary:
 //   p_i = exp((l_i - max_j l_j) / T) / sum_j exp((l_j - max_j l_j) / T)      (T = temperature)
 // T = 0 is greedy (argmax, ties to the lowest id). Top-k keeps the k largest logits (ties to the

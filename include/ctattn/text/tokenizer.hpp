@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // llama2.c's tokenizer (a SentencePiece BPE vocabulary) in fixed-capacity storage.
 // File layout, little-endian: int32 max_token_length, then for each of the Vocab tokens
 // { float32 score; int32 length; length bytes of piece }. Encoding splits UTF-8 text into code

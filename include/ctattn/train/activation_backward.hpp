@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Derivatives of the FFN activations (kernels/activation.hpp), per policy:
 //   relu'(x)      = [x > 0]
 //   gelu_erf'(x)  = Phi(x) + x phi(x),  Phi(x) = (1 + erf(x/sqrt 2))/2,  phi(x) = exp(-x^2/2)/sqrt(2 pi)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AdamW (Loshchilov & Hutter; torch.optim.AdamW), step t = 1, 2, ...:
 //   w *= 1 - lr * wd                               (decoupled weight decay, 2-D weights only)
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of the value aggregation o = sum_j p_j v_j (kernels/aggregate.hpp), one query row:
 //   dp_j = do . v_j          dv_j += p_j do
 // over the visible keys (dp is 0 elsewhere). V rows have stride VStride, dV rows DvStride.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of the attention core `attend` (layers/attention.hpp) over all heads:
 //   P_h = softmax(mask(Q_h K_g^T * scale)),  O_h = P_h V_g
 //   dP = dO V^T;  dS = P * (dP - rowsum(P * dP));  dQ = scale dS K;  dK = scale dS^T Q;  dV = P^T dO

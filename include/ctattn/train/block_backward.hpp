@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One transformer block (layers/block.hpp) for training: a forward pass over a whole sequence that keeps
 // each sublayer's inputs on a tape, and the backward pass through it. With A = attention and
 // N1, N2 the block's norms:

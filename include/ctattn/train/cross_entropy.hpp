@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cross-entropy of one row of logits against a target token, and its gradient:
 //   loss = log sum_t exp(l_t) - l_target           (= -log p_target, p = softmax(l))
 //   dloss/dl_t = p_t - [t == target]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of the embedding lookup x_r = E[token_r]: each row's gradient is added to the row of
 // the table it was read from, dE[token_r] += dx_r (a token seen twice collects both).
 #pragma once

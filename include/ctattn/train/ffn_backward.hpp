@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The feed-forward network (layers/ffn.hpp) for training: a forward pass that keeps what the backward
 // pass needs, and the backward pass itself. With z = x W1 + b1, u = x W3 + b3 (gated only):
 //   dense:  h = act(z)          gated:  h = act(z) * u          y = h W2 + b2

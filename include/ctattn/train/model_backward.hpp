@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loss and gradients of a whole language model (model/language_model.hpp) on one sequence:
 //   forward:  x = embedding[tokens] (+ positions); x = block_l(x) for each layer (taped);
 //             logits = head(final_norm(x))

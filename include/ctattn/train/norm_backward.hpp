@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of the row norms (kernels/norm.hpp), per norm policy:
 //   LayerNorm: xh = (x - mean) r, r = 1/sqrt(var + eps), y = xh g + b
 //              dg += dy xh,  db += dy,  dx = r (dxh - mean(dxh) - xh mean(dxh xh)),  dxh = dy g

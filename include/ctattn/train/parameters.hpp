@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every trainable tensor of a model, visited in one fixed order: how gradients are zeroed and how
 // an optimiser walks weights, gradients and its own state side by side. Gradient buffers and
 // optimiser state are the weights type itself (model_weights<Config>), so the configuration sizes

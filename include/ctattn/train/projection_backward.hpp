@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of a projection y = x W + b over rows (x: rows x Din, W: Din x Dout, the x @ W
 // convention of kernels::project):
 //   dx = dy W^T        dW += x^T dy        db += sum_rows dy

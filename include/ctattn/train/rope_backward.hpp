@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of RoPE (position.hpp's rotary_positions): each (2i, 2i+1) pair of a head was rotated
 // by the angle pos / theta^(2i/head_dim); a rotation's transpose is its inverse, so the gradient
 // is rotated back by the same angle:  (d0, d1) -> (d0 c + d1 s, -d0 s + d1 c).

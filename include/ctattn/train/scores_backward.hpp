@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of the scaled scores s_j = scale * q . k_j (kernels/scores.hpp), for one query row
 // over the visible keys:
 //   dq += scale * sum_j ds_j k_j        dk_j += scale * ds_j q

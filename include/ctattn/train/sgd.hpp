@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stochastic gradient descent, as PyTorch's torch.optim.SGD writes it:
 //   plain:          w -= lr * g
 //   with momentum:  b = mu * b + g;  w -= lr * b          (b starts at 0; first step b = g)

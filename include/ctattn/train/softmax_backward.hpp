@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Backward of the masked row softmax p = softmax(s) (kernels/softmax.hpp):
 //   ds_j = p_j (dp_j - sum_k p_k dp_k)
 // Masked keys have p_j = 0 exactly, so their ds_j is 0 and only the visible run is touched;

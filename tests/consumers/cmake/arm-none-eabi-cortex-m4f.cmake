@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # CMake toolchain file for bare-metal Cortex-M4F (ARMv7E-M, single-precision FPU, hard-float ABI)
 # with Debian's gcc-arm-none-eabi, as vendor SDKs write them: compiler, CPU flags, firmware flags.
 set(CMAKE_SYSTEM_NAME Generic)

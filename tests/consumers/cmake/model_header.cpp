@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compiles when the model headers and Boost.Hana are on the consumer's include path: a two-layer
 // llama-style model whose footprint is checked at compile time.
 #include <ctattn/model/footprint.hpp>

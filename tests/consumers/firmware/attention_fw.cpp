@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The smallest firmware that runs one ctattn attention layer, and everything it needs in one file:
 // vector table, reset handler, the layer, a check, and the verdict through Arm semihosting (QEMU
 // prints nothing here; `-semihosting-config enable=on,target=native` turns SYS_EXIT into its exit

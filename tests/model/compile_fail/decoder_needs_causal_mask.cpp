@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An encoder layer (no mask) cannot be decoded incrementally: it would attend to future tokens.
 #include <ctattn/model/decoder.hpp>
 

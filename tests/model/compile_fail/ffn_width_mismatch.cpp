@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The FFN's d_model (12) differs from the attention's (16).
 #include <ctattn/layers/block.hpp>
 

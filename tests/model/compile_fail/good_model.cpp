@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Control: a valid llama-shaped model, its decoder and its llama2.c loader compile.
 #include <ctattn/model/decoder.hpp>
 #include <ctattn/io/llama2c.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Two layers of different d_model cannot share a residual stream.
 #include <ctattn/model/language_model.hpp>
 

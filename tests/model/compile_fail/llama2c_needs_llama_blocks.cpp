@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A post-norm LayerNorm GPT-style model cannot hold a llama2.c checkpoint.
 #include <ctattn/io/llama2c.hpp>
 

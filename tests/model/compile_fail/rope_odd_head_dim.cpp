@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RoPE rotates pairs, so head_dim (here 15 / 5 = 3) must be even.
 #include <ctattn/model/language_model.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A stack of zero layers.
 #include <ctattn/model/language_model.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // eps = 0 would let a constant row divide by zero.
 #include <ctattn/layers/norm.hpp>
 

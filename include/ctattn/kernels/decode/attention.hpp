@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attention for one new token (decode) on the scalar path, over a KV cache:
 //   for each query head h (KV head g = h / group_size):
 //     s_j = (q_h . k_j) / sqrt(head_dim)        j in the visible run

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Attention for one new token (decode) on vector arches, for narrow heads (head_dim 8: stories260K):
 //   for each query head h (KV head g = h / group_size):
 //     s_j = (q_h . k_j) log2(e) / sqrt(head_dim)        j in the visible run (scores in base 2)

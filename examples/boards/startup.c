@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Start-up code for QEMU's Arm MPS2/MPS3 Cortex-M boards, without the C library's crt0 (link with
+ * -nostartfiles and one of the board scripts here: mps2-an385.ld (M3), mps2-an386.ld (M4F),
+ * mps2-an500.ld (M7), mps3-an547.ld (M55); each INCLUDEs sections.ld, whose symbols this uses).
+ * Vector table, FPU enable, .data copy, .bss clear, board_before_main(), static constructors,
+ * main(), then SYS_EXIT with main's verdict; every fault ends the run as a failure. board.h has
+ * the interface. A real board keeps this shape and replaces semihosting with its UART. */
+#include <stdint.h>
+
+#include "board.h"
+
+extern uint32_t __data_load[], __data_start[], __data_end[];
+extern uint32_t __bss_start[], __bss_end[];
+extern uint32_t __stack_top[];
+extern void (*__init_array_start[])(void);
+extern void (*__init_array_end[])(void);
+
+int main(void);
+void reset_handler(void) __attribute__((noreturn));
+void fault_handler(void) __attribute__((noreturn));
+
+/* Arm semihosting: `bkpt 0xAB` with the operation in r0 and its argument in r1 traps to the
+ * debugger, here QEMU, which prints the text and turns SYS_EXIT into its own exit status. */
+enum {
+    semihosting_write0 = 0x04,
+    semihosting_exit = 0x18,
+    adp_stopped_application_exit = 0x20026,
+    adp_stopped_runtime_error = 0x20023,
+};
+
+static uint32_t semihost(uint32_t op, const void* arg) {
+    register uint32_t r0 __asm__("r0") = op;
+    register const void* r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+void board_write(const char* text) { semihost(semihosting_write0, text); }
+
+void board_exit(int success) {
+    semihost(semihosting_exit,
+             (const void*)(uintptr_t)(success ? adp_stopped_application_exit : adp_stopped_runtime_error));
+    for (;;) __asm__ volatile("wfi"); /* not reached under QEMU; a debugger-less board parks here */
+}
+
+__attribute__((weak)) void board_before_main(void) {}
+
+static void enable_fpu(void) {
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    /* CPACR bits 20..23: full access to coprocessors 10 and 11 (the FPU, and MVE on v8.1-M).
+     * Until then the first floating-point instruction raises a UsageFault (NOCP). */
+    volatile uint32_t* cpacr = (volatile uint32_t*)0xE000ED88u;
+    *cpacr = *cpacr | (0xFu << 20);
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
+}
+
+void reset_handler(void) {
+    enable_fpu();
+    /* Volatile pointers keep these loops loops: a memcpy/memset call here would run before .data
+     * exists, and the code must not depend on what the library's versions touch. */
+    for (volatile uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;) *dst++ = *src++;
+    for (volatile uint32_t* p = __bss_start; p < __bss_end;) *p++ = 0;
+    board_before_main();
+    for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ++ctor) (*ctor)();
+    board_exit(main() == 0);
+}
+
+void fault_handler(void) {
+    /* A fault (bad address, undefined instruction, FPU access while disabled, stack overflow into
+     * the guard) ends the run as a failure instead of hanging until a test's timeout. */
+    board_write("FAIL: CPU fault (HardFault/MemManage/BusFault/UsageFault)\n");
+    board_exit(0);
+}
+
+/* Initial stack pointer, then the handlers for reset and the system exceptions. The core reads
+ * the table at VTOR, which resets to 0 on these boards; sections.ld places .vectors there.
+ * Interrupts are never enabled, so the table stops after SysTick. */
+typedef void (*vector_entry)(void);
+__attribute__((section(".vectors"), used)) const vector_entry vector_table[16] = {
+    (vector_entry)(uintptr_t)__stack_top, /* initial SP */
+    reset_handler,                        /* Reset */
+    fault_handler,                        /* NMI */
+    fault_handler,                        /* HardFault */
+    fault_handler,                        /* MemManage */
+    fault_handler,                        /* BusFault */
+    fault_handler,                        /* UsageFault */
+    fault_handler,                        /* SecureFault (v8-M) */
+    0, 0, 0,                              /* reserved */
+    fault_handler,                        /* SVCall */
+    fault_handler,                        /* DebugMonitor */
+    0,                                    /* reserved */
+    fault_handler,                        /* PendSV */
+    fault_handler,                        /* SysTick */
+};
