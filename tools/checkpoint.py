@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """llama2.c checkpoints and ctattn's weights image, for the tools that turn one into the other
 (tools/ctattn_gen.py: the flash weights header; tools/ctattn_blob.py: the validated blob).
 Standard library only.

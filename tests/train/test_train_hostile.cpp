@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Training under hostile input: every entry point returns a status and leaves its outputs as they
 // were when it fails, instead of writing NaN weights or reading past a buffer.
 // - cross_entropy_row: a target equal to the vocabulary size would read past the row

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CRC-32 (ISO-HDLC: zlib's and Python's zlib.crc32), table-driven with 1 KiB of constants:
 //   crc = ~crc; for each byte b: crc = table[(crc ^ b) & 0xff] ^ (crc >> 8); crc = ~crc
 // where table[i] is i run through 8 steps of the reflected polynomial 0xEDB88320. The blob

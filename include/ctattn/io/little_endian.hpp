@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Little-endian fields of untrusted files (llama2.c checkpoints, tokenizer.bin, blobs), read from
 // any alignment: v = b[0] | b[1] << 8 | b[2] << 16 | ..., the same value on a big-endian target.
 // read_*_le read one field at a pointer; le_reader is a cursor over [data, data + size) that
