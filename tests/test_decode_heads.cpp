@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include <ctattn/kernels/decode/heads.hpp>
+#include <ctattn/kernels/decode/attention.hpp>
 
 namespace {
 constexpr std::size_t capacity = 208;  // the cache's rows per KV head (KvHeadStride = capacity * head_dim)
