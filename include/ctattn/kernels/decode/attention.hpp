@@ -28,15 +28,20 @@ namespace ctattn::kernels {
 // scores per key.
 inline constexpr std::size_t decode_heads_per_pass = 2;
 
-namespace detail {
-// The head walk: for each KV head g (its rows at k + g * KvHeadStride, row stride KvStride; v the
-// same), its query heads in pairs, then the odd one, through HeadKernel::attend<Heads, ...>.
-// Always inlined, so each entry point below is this loop with its kernel, as written by hand.
-template <class HeadKernel, std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
-          std::size_t KvHeadStride>
-[[gnu::always_inline]] inline bool for_each_head_pair(const float* q, const float* k, const float* v,
-                                                      key_range visible, float score_scale, float* scores,
-                                                      float* context) noexcept {
+// One query row (heads * head_dim floats) against the cached keys and values: KV head g's row j at
+// k + g * KvHeadStride + j * KvStride (v the same). visible: the run of keys the query sees (its
+// mask's visible_keys). scores: scratch of decode_heads_per_pass * visible.end floats. context:
+// heads * head_dim floats. Returns false for an irregular row (see the header): the caller then
+// runs the general one-row core (attend) for the whole row.
+// The head walk, written once: for each KV head g, its query heads in pairs, then the odd one,
+// through HeadKernel::attend<Heads, ...>: the scalar path's kernel by default, the vector one for
+// vector_decode_attention. (The walk is this function itself, not a helper it calls: an extra
+// always-inlined level changes GCC's register allocation of the whole block at -O2 on Cortex-M,
+// and with it the instruction counts.)
+template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
+          std::size_t KvHeadStride = HeadDim, class HeadKernel = detail::scalar_decode_heads>
+[[nodiscard]] inline bool decode_attention(const float* q, const float* k, const float* v, key_range visible,
+                                           float score_scale, float* scores, float* context) noexcept {
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
     static_assert(decode_heads_per_pass == 2, "ctattn: the head walk takes query heads in pairs");
     constexpr std::size_t group = Heads / KvHeads;
@@ -55,20 +60,6 @@ template <class HeadKernel, std::size_t Heads, std::size_t KvHeads, std::size_t 
     }
     return true;
 }
-}  // namespace detail
-
-// One query row (heads * head_dim floats) against the cached keys and values: KV head g's row j at
-// k + g * KvHeadStride + j * KvStride (v the same). visible: the run of keys the query sees (its
-// mask's visible_keys). scores: scratch of decode_heads_per_pass * visible.end floats. context:
-// heads * head_dim floats. Returns false for an irregular row (see the header): the caller then
-// runs the general one-row core (attend) for the whole row. The scalar path's kernel.
-template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
-          std::size_t KvHeadStride = HeadDim>
-[[nodiscard]] inline bool decode_attention(const float* q, const float* k, const float* v, key_range visible,
-                                           float score_scale, float* scores, float* context) noexcept {
-    return detail::for_each_head_pair<detail::scalar_decode_heads, Heads, KvHeads, HeadDim, KvStride, KvHeadStride>(
-        q, k, v, visible, score_scale, scores, context);
-}
 
 // Whether decode on Arch takes the vector kernel for head_dim HeadDim (chosen at compile time):
 // where K transposes in registers (head_dim 8 on 8- and 16-lane vectors). Other shapes keep the
@@ -82,8 +73,8 @@ template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size
           class Arch>
 [[nodiscard]] inline bool vector_decode_attention(const float* q, const float* k, const float* v, key_range visible,
                                                   float score_scale, float* scores, float* context) noexcept {
-    return detail::for_each_head_pair<detail::vector_decode_heads<Arch>, Heads, KvHeads, HeadDim, KvStride,
-                                      KvHeadStride>(q, k, v, visible, score_scale, scores, context);
+    return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::vector_decode_heads<Arch>>(
+        q, k, v, visible, score_scale, scores, context);
 }
 
 }  // namespace ctattn::kernels

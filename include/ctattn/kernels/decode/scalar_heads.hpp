@@ -11,7 +11,8 @@
 // The scratch holds the pair's scores interleaved (key j's two scores side by side), so passes 1
 // and 3 move both with one instruction. On Cortex-M FPUs with 32 registers, passes 1 and 3 for
 // two heads of head_dim 8 are simd/arm_vfp.hpp's assembly: a key or value row is one VLDM.
-// Each pass is its own always-inlined step, so the firmware's code is the one function it was.
+// Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
+// was, instruction for instruction (tools/emulated_counts.py counts are unchanged).
 #pragma once
 
 #include <cstddef>
@@ -48,29 +49,6 @@ struct scalar_decode_heads {
                 }
             }
         }
-    }
-
-    // Pass 2: scores -> weights 2^(s' - m) in place, and 1 / their sum per head. The clamp may
-    // turn a NaN argument into a weight of 0, so the arguments' sum (x <= 0: NaN iff one is NaN)
-    // finds a NaN score: false, that row is irregular.
-    template <std::size_t Heads>
-    [[gnu::always_inline]] static bool weight_pass(float* scores, std::size_t begin, std::size_t end, const float* max,
-                                                   float* inv_sum) noexcept {
-        float sum[Heads], nan_probe[Heads];
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
-        for (std::size_t j = begin; j < end; ++j)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-                const float x = scores[Heads * j + h] - max[h];
-                nan_probe[h] += x;
-                const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
-                scores[Heads * j + h] = w;
-                sum[h] += w;
-            }
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-            if (nan_probe[h] != nan_probe[h]) return false;
-            inv_sum[h] = 1.0f / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
-        }
-        return true;
     }
 
     // Pass 3: acc[h][d] = sum_j p[j][h] v_j[d] over the visible keys (weights interleaved in p).
@@ -114,11 +92,32 @@ struct scalar_decode_heads {
         alignas(8) float max[Heads];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max[h] = minus_inf;
         score_pass<Heads, HeadDim, KvStride>(qs, k, begin, end, scores, max);
+        // A head whose max is not finite (a score overflowed to +inf, or every score is -inf) is
+        // irregular: the caller recomputes the row with the general core, which has the contract's
+        // rules (and a double fallback) for it.
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
             if (!(max[h] > minus_inf && max[h] < -minus_inf)) return false;
 
+        // Pass 2: weights 2^(s' - m) in place and their sums. The clamp may turn a NaN argument into
+        // a weight of 0, so the arguments' sum (x <= 0: NaN iff one is NaN) finds a NaN score; that
+        // row is irregular too. (Written here, not as a step of its own like passes 1 and 3: moved
+        // into a helper, even an always-inlined one, it changes GCC 12's register allocation on
+        // Cortex-M and with it the instruction counts per token.)
+        float sum[Heads], nan_probe[Heads];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
+        for (std::size_t j = begin; j < end; ++j)
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                const float x = scores[Heads * j + h] - max[h];
+                nan_probe[h] += x;
+                const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
+                scores[Heads * j + h] = w;
+                sum[h] += w;
+            }
         float inv_sum[Heads];
-        if (!weight_pass<Heads>(scores, begin, end, max, inv_sum)) return false;
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            if (nan_probe[h] != nan_probe[h]) return false;
+            inv_sum[h] = 1.0f / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
+        }
 
         alignas(8) float acc[Heads * HeadDim];
         weighted_sum_pass<Heads, HeadDim, KvStride>(scores, v, begin, end, acc);
