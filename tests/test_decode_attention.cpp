@@ -27,7 +27,7 @@ constexpr double smallest_denormal = 1.4012984643248171e-45;  // 2^-149
 }  // namespace
 
 TEST_CASE("exp2_approx is within 2.5 ulp of 2^x over its whole domain, exact at 0, 0 at -inf, NaN at NaN") {
-    using ctattn::kernels::exp2_approx;
+    using ctattn::simd::exp2_approx;
     double worst_normal = 0.0, worst_denormal = 0.0;
     std::size_t checked = 0;
     auto check = [&](float x) {
@@ -68,7 +68,7 @@ TEST_CASE("exp2_approx is within 2.5 ulp of 2^x over its whole domain, exact at 
 }
 
 TEST_CASE("exp_approx is within 2.5 ulp plus the rounding of x log2 e of e^x") {
-    using ctattn::kernels::exp_approx;
+    using ctattn::simd::exp_approx;
     double worst = 0.0;
     for (float x = -87.0f; x <= 18.0f; x += 1.0f / 1024) {
         const double ref = std::exp(double(x));

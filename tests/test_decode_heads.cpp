@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The vector arches' decode attention (kernels/decode/heads.hpp) against a double reference: the
+// The vector arches' decode attention (kernels/decode/vector_heads.hpp) against a double reference: the
 // register transposes (head_dim 8 on 8- and 16-lane vectors) and the portable transpose (head_dim
 // 1, 3, 5, 13, 16), lone and paired heads per KV head, runs of keys that are not a multiple of
 // the vector width and runs that start past 0, the cache laid out head by head as the decoder
@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include <ctattn/kernels/decode/heads.hpp>
+#include <ctattn/kernels/decode/attention.hpp>
 
 namespace {
 constexpr std::size_t capacity = 208;  // the cache's rows per KV head (KvHeadStride = capacity * head_dim)

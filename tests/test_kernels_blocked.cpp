@@ -127,8 +127,8 @@ void check_softmax_rows_shapes() {
     }
 }
 
-#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
-// The inlined AVX-512 exp (simd/ops.hpp, detail::exp_16) against the double exp over every float
+#if defined(CTATTN_HAS_AVX512F)
+// The inlined AVX-512 exp (simd/x86.hpp, x86::exp_16) against the double exp over every float
 // argument that matters: 2^22 random points in [-110, 95] plus the edges. The bound is stated in
 // simd.hpp: <= 2 ulp of a normal result, <= 2^-149 absolute below FLT_MIN, +inf past FLT_MAX.
 // Returns the worst ulp error seen, for the report.
@@ -144,7 +144,7 @@ double check_exp_16() {
     bool below_ok = true, above_ok = true;
     for (std::size_t i = 0; i < x.size(); i += 16) {
         alignas(64) float out[16];
-        _mm512_store_ps(out, ctattn::simd::detail::exp_16(_mm512_loadu_ps(&x[i])));
+        _mm512_store_ps(out, ctattn::simd::x86::exp_16(_mm512_loadu_ps(&x[i])));
         for (std::size_t t = 0; t < 16; ++t) {
             const double exact = std::exp(double(x[i + t]));
             const double got = out[t];
@@ -169,7 +169,7 @@ double check_exp_16() {
 
 }  // namespace
 
-#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+#if defined(CTATTN_HAS_AVX512F)
 TEST_CASE("the inlined AVX-512 exp is within 2 ulp of the double exp, 0 below, +inf above, NaN through",
           "[kernels][exp]") {
     const double worst = check_exp_16();
@@ -178,7 +178,7 @@ TEST_CASE("the inlined AVX-512 exp is within 2 ulp of the double exp, 0 below, +
                                 std::numeric_limits<float>::quiet_NaN(), 0.0f, 89.0f, -104.0f, 1.0f, -1.0f,
                                 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     alignas(64) float out[16];
-    _mm512_store_ps(out, ctattn::simd::detail::exp_16(_mm512_load_ps(in)));
+    _mm512_store_ps(out, ctattn::simd::x86::exp_16(_mm512_load_ps(in)));
     CHECK(out[0] == 0.0f);
     CHECK(std::isinf(out[1]));
     CHECK(std::isnan(out[2]));

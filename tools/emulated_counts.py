@@ -225,7 +225,8 @@ def doc_lines(results, command):
     lines += [
         "What ctattn's scalar decode does on these cores (`--profile` prints where each image spends its "
         "instructions):", "",
-        "- **Attention** (kernels/decode/attention.hpp): the two query heads of each KV head go together, in three "
+        "- **Attention** (kernels/decode/attention.hpp walks the heads, kernels/decode/scalar_heads.hpp runs each pair, "
+        "simd/arm_vfp.hpp holds the assembly): the two query heads of each KV head go together, in three "
         "passes over the visible keys: scores and their max (both heads' q in s16-s31, one VLDM per key row, VMAXNM "
         "on FPv5), weights 2^(s' - m) and their sum, then P V with both heads' accumulators in s16-s31 (one VLDM per "
         "value row). Scores are in base 2 (log2 e is folded into q), so the max key's weight is exactly 1. Rows with "
@@ -237,7 +238,7 @@ def doc_lines(results, command):
         "keep std::exp / xsimd::exp.",
         "- **KV cache** head by head, (kv_heads, seq_capacity, head_dim): a KV head's keys are one contiguous run "
         "(its values another), read front to back with write-back VLDMs.",
-        "- **Projections** (kernels/projection.hpp): one token's row in 16-column strips of the row-major (in, out) "
+        "- **Projections** (kernels/projection.hpp, the strips' assembly in simd/arm_vfp.hpp): one token's row in 16-column strips of the row-major (in, out) "
         "weights (the generated flash array's layout; no other packing). The inner loop, per two steps of k: one VLDM of two x, "
         "four VLDMs of 8 weights, 32 VFMAs, two pointer adds, SUBS, BNE: 41 instructions for 32 multiply-adds (C "
         "gets one VLDR per weight). Leftover columns (172 = 10 x 16 + 12) run the C tile; results are bit-identical "

@@ -10,6 +10,8 @@
 #include <type_traits>
 
 #include "../simd/ops.hpp"
+#include "../simd/arm_vfp.hpp"
+#include "../simd/x86.hpp"
 #include "row_dispatch.hpp"
 
 namespace ctattn::kernels {
@@ -106,99 +108,22 @@ inline void projection_row_blocks(std::size_t n_rows, const float* x, const floa
                                                 y + vectors_end);
 }
 
-#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
-// One row (decode) on AVX-512 when Dout is not a multiple of 16: every column in one pass over k,
-// the last vector loaded with a mask (its lanes past Dout read nothing), instead of the whole-vector
-// panel plus narrower tiles for the leftover columns, each of which streams W's rows again
-// (stories260K's 64 x 172 FFN matrices: 10 vectors and a 12-lane one). Same sums, same order as
-// the tiles: bit-identical outputs.
-template <std::size_t Din, std::size_t Dout, std::size_t WStride>
-inline void project_row_masked(const float* x, const float* w, const float* bias, float* y) noexcept {
-    constexpr std::size_t vecs = Dout / 16;
-    constexpr __mmask16 last = __mmask16((1u << (Dout % 16)) - 1u);
-    __m512 acc[vecs + 1];
-    CTATTN_UNROLL for (std::size_t n = 0; n < vecs; ++n) acc[n] = bias ? _mm512_loadu_ps(bias + 16 * n) : _mm512_setzero_ps();
-    acc[vecs] = bias ? _mm512_maskz_loadu_ps(last, bias + 16 * vecs) : _mm512_setzero_ps();
-    for (std::size_t k = 0; k < Din; ++k) {
-        const __m512 xb = _mm512_set1_ps(x[k]);
-        const float* row = w + k * WStride;
-        CTATTN_UNROLL for (std::size_t n = 0; n < vecs; ++n) acc[n] = _mm512_fmadd_ps(xb, _mm512_loadu_ps(row + 16 * n), acc[n]);
-        acc[vecs] = _mm512_fmadd_ps(xb, _mm512_maskz_loadu_ps(last, row + 16 * vecs), acc[vecs]);
-    }
-    CTATTN_UNROLL for (std::size_t n = 0; n < vecs; ++n) _mm512_storeu_ps(y + 16 * n, acc[n]);
-    _mm512_mask_storeu_ps(y + 16 * vecs, last, acc[vecs]);
-}
-#endif
 
-}  // namespace detail
-
-// Cortex-M with a single-precision FPU of 32 registers (FPv4-SP-D16: M4F; FPv5-D16: M7; M55):
-// one token's projection in 16-column strips, written in assembly because the loads are what
-// counts there. Each step of k loads the strip's 16 weights of row k (contiguous in row-major W)
-// with two VLDMs of 8 registers, which is 2 instructions where C gets 16 VLDRs from the compiler,
-// and the 16 accumulators stay in s16-s31 throughout: per two steps of k, 1 load of x, 4 VLDMs,
-// 32 VFMAs and 4 pointer/loop instructions, ~1.28 instructions per multiply-add (the C tile
-// needs ~2.5). Each output is still bias (or 0) + the sum over k in order of fma(x[k], w[k][c]),
-// so results are bit-identical to the C tile's.
-#if defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) && defined(__ARM_FEATURE_FMA) && \
-    !defined(__ARM_ARCH_ISA_A64) && (defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) || \
-                                      defined(__ARM_ARCH_8_1M_MAIN__))
-#define CTATTN_VFP_ROW_PROJECTION 1
-#define CTATTN_VFP_FMA8(x)                                                                                   \
-    "vfma.f32 s16, " x ", s1\n vfma.f32 s17, " x ", s2\n vfma.f32 s18, " x ", s3\n vfma.f32 s19, " x ", s4\n" \
-    "vfma.f32 s20, " x ", s5\n vfma.f32 s21, " x ", s6\n vfma.f32 s22, " x ", s7\n vfma.f32 s23, " x ", s8\n"
-#define CTATTN_VFP_FMA8_HIGH(x)                                                                              \
-    "vfma.f32 s24, " x ", s1\n vfma.f32 s25, " x ", s2\n vfma.f32 s26, " x ", s3\n vfma.f32 s27, " x ", s4\n" \
-    "vfma.f32 s28, " x ", s5\n vfma.f32 s29, " x ", s6\n vfma.f32 s30, " x ", s7\n vfma.f32 s31, " x ", s8\n"
-// One step of k with x[k] in register X: weights of row k, 16 fmas, w to row k + 1.
-#define CTATTN_VFP_STEP(X)                                       \
-    "vldmia %[w]!, {s1-s8}\n" CTATTN_VFP_FMA8(X)                 \
-    "vldmia %[w], {s1-s8}\n" CTATTN_VFP_FMA8_HIGH(X)             \
-    "add %[w], %[w], %[row_step]\n"
-
-namespace detail {
-// y[0..16) = init[0..16) + sum over k < din of x[k] * w[k * w_stride + 0..16), w_stride in floats;
-// init is the bias, or zeros. din >= 1.
-inline void vfp_row_strip16(const float* x, const float* w, std::size_t w_stride, std::size_t din, const float* init,
-                            float* y) noexcept {
-    const std::size_t row_step = w_stride * sizeof(float) - 32;  // after the first VLDM's write-back
-    std::size_t pairs = din / 2;
-    asm volatile(
-        "vldmia %[init], {s16-s31}\n"
-        "tst %[din], #1\n"
-        "beq 1f\n"
-        "vldmia %[x]!, {s9}\n" CTATTN_VFP_STEP("s9")
-        "1:\n"
-        "cmp %[pairs], #0\n"
-        "beq 3f\n"
-        "2:\n"
-        "vldmia %[x]!, {s9-s10}\n" CTATTN_VFP_STEP("s9") CTATTN_VFP_STEP("s10")
-        "subs %[pairs], %[pairs], #1\n"
-        "bne 2b\n"
-        "3:\n"
-        "vstmia %[y], {s16-s31}\n"
-        : [x] "+r"(x), [w] "+r"(w), [pairs] "+r"(pairs)
-        : [init] "r"(init), [din] "r"(din), [row_step] "r"(row_step), [y] "r"(y)
-        : "cc", "memory", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s16", "s17", "s18", "s19",
-          "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
-}
-
-// One row: the 16-column strips in assembly, the leftover columns by the C tiles.
+// One row (decode) on Cortex-M with a single-precision FPU of 32 registers (simd/arm_vfp.hpp): the
+// 16-column strips in assembly (weights loaded by VLDM, 16 accumulators in s16-s31, ~1.28
+// instructions per multiply-add where the C tile needs ~2.5), the leftover columns by the C tiles.
+// Each output is still bias (or 0) + the sum over k in order of fma(x[k], w[k][c]).
 template <std::size_t Din, std::size_t Cols, std::size_t WStride>
 inline void vfp_project_row(const float* x, const float* w, const float* bias, float* y) noexcept {
     constexpr std::size_t strips_end = Cols / 16 * 16;
     alignas(8) static constexpr float zeros[16] = {};
     for (std::size_t c = 0; c < strips_end; c += 16)
-        vfp_row_strip16(x, w + c, WStride, Din, bias ? bias + c : zeros, y + c);
+        simd::arm_vfp::row_strip16(x, w + c, WStride, Din, bias ? bias + c : zeros, y + c);
     if constexpr (strips_end < Cols)
         projection_row_blocks<simd::scalar_arch, 1, Din, Cols - strips_end, WStride, Din, Cols>(
             1, x, w + strips_end, bias ? bias + strips_end : nullptr, y + strips_end);
 }
 }  // namespace detail
-#undef CTATTN_VFP_STEP
-#undef CTATTN_VFP_FMA8_HIGH
-#undef CTATTN_VFP_FMA8
-#endif
 
 // rows:  how many rows of X to project (run-time: the tokens present).
 // x:     rows x Din, row stride XStride.   w: Din x Dout, dense.   bias: Dout or nullptr.
@@ -209,22 +134,19 @@ template <std::size_t Din, std::size_t Dout, class Arch = simd::default_arch, st
 inline void project(std::size_t rows, const float* x, const float* w, const float* bias, float* y) noexcept {
     static_assert(Din > 0 && Dout > 0, "ctattn: projection extents must be at least 1");
     static_assert(XStride >= Din && YStride >= Dout, "ctattn: a row stride must cover the row");
-#if defined(CTATTN_VFP_ROW_PROJECTION)
-    if constexpr (std::is_same_v<Arch, simd::scalar_arch> && Dout >= 16) {
-        if (rows == 1) {  // one token (decode): 16-column strips in registers
+    // One token (decode): Cortex-M VFP 16-column strips in registers; AVX-512 with a masked last vector.
+    if constexpr (simd::target::vfp_asm && std::is_same_v<Arch, simd::scalar_arch> && Dout >= 16) {
+        if (rows == 1) {
             detail::vfp_project_row<Din, Dout, Dout>(x, w, bias, y);
             return;
         }
     }
-#endif
-#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
-    if constexpr (simd::ops<Arch>::width == 16 && Dout % 16 != 0 && Dout / 16 < 16) {
+    if constexpr (simd::target::avx512f && simd::ops<Arch>::width == 16 && Dout % 16 != 0 && Dout / 16 < 16) {
         if (rows == 1) {
-            detail::project_row_masked<Din, Dout, Dout>(x, w, bias, y);
+            simd::x86::project_row_masked<Din, Dout, Dout>(x, w, bias, y);
             return;
         }
     }
-#endif
     for_row_blocks<projection_tile_shape<Arch>::rows>(rows, [&](auto block_rows, std::size_t first, std::size_t n) {
         detail::projection_row_blocks<Arch, decltype(block_rows)::value, Din, Dout, Dout, XStride, YStride>(
             n, x + first * XStride, w, bias, y + first * YStride);

@@ -17,18 +17,6 @@
 #include "projection.hpp"
 #include "row_dispatch.hpp"
 
-// x86 intrinsics only where simd.hpp included them (xsimd present; not under CTATTN_SIMD_SCALAR).
-#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
-#define CTATTN_X86_AVX512_INTRINSICS 1
-#else
-#define CTATTN_X86_AVX512_INTRINSICS 0
-#endif
-#if defined(CTATTN_HAS_XSIMD) && defined(__AVX__)
-#define CTATTN_X86_AVX_INTRINSICS 1
-#else
-#define CTATTN_X86_AVX_INTRINSICS 0
-#endif
-
 namespace ctattn::kernels {
 
 // q . k over HeadDim elements: SIMD over full vectors, scalar tail. Long rows (a tied LM head
@@ -167,73 +155,11 @@ inline void dot_rows(const float* q, const float* k, float* out) noexcept {
 }
 
 namespace detail {
-// In-register transposes of a square block of K (rows: keys, stride KStride) into kt (rows: head
-// dimensions, stride KtStride). Element by element, a transpose is a load and a store per float,
-// about a third of the scores' time at head_dim 512 (as many floats move as there are FMAs per
-// query row); in registers it is 64 shuffles per 256 floats (16 x 16, AVX-512) or 24 per 64
-// (8 x 8, AVX): interleave pairs of rows, then pairs of pairs, then 128-bit lanes.
-#if CTATTN_X86_AVX512_INTRINSICS
-CTATTN_SILENCE_INTRINSIC_WARNINGS
-// keys < 16 (the last keys of a run): rows past them are zeros, and each column is stored as
-// `lanes` floats (the zeros are kt's padding up to the vector width).
-template <std::size_t KStride, std::size_t KtStride>
-inline void transpose_block_16(const float* k, float* kt, unsigned keys = 16, unsigned lanes = 16) noexcept {
-    __m512 r[16], t[16];
-    for (unsigned i = 0; i < 16; ++i) r[i] = i < keys ? _mm512_loadu_ps(k + i * KStride) : _mm512_setzero_ps();
-    for (int i = 0; i < 16; i += 2) {  // per 128-bit lane: a0 b0 a1 b1, a2 b2 a3 b3
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int g = 0; g < 16; g += 4) {  // rows g..g+3: r[g + c] holds column c, c+4, c+8, c+12
-        auto lo = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-        auto hi = [](__m512 a, __m512 b) { return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))); };
-        r[g] = lo(t[g], t[g + 2]);
-        r[g + 1] = hi(t[g], t[g + 2]);
-        r[g + 2] = lo(t[g + 1], t[g + 3]);
-        r[g + 3] = hi(t[g + 1], t[g + 3]);
-    }
-    for (int c = 0; c < 4; ++c) {  // 128-bit lanes: columns c and c+8 (0x88), c+4 and c+12 (0xDD)
-        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
-        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
-        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
-        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
-    }
-    const __mmask16 store = __mmask16((1u << lanes) - 1u);  // lanes <= 16: 1 << 16 fits an unsigned
-    for (int c = 0; c < 8; ++c) {
-        _mm512_mask_storeu_ps(kt + c * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88));
-        _mm512_mask_storeu_ps(kt + (c + 8) * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD));
-    }
-}
-CTATTN_RESTORE_WARNINGS
-#endif
-#if CTATTN_X86_AVX_INTRINSICS
-CTATTN_SILENCE_INTRINSIC_WARNINGS
-template <std::size_t KStride, std::size_t KtStride>
-inline void transpose_block_8(const float* k, float* kt) noexcept {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(k + i * KStride);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int g = 0; g < 8; g += 4) {
-        r[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
-        r[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xEE);
-        r[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
-        r[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; ++c) {
-        _mm256_storeu_ps(kt + c * KtStride, _mm256_permute2f128_ps(r[c], r[4 + c], 0x20));
-        _mm256_storeu_ps(kt + (c + 4) * KtStride, _mm256_permute2f128_ps(r[c], r[4 + c], 0x31));
-    }
-}
-CTATTN_RESTORE_WARNINGS
-#endif
-
 // kt[d][j] = k_j[d] for d in [DBegin, DEnd), keys [0, n_keys): square blocks of Block keys by
 // Block dimensions in registers, the keys past the last whole block element by element. The
 // dimension bounds are constants (GCC 12 misreads run-time ones here as overflowing,
-// -Waggressive-loop-optimizations); DEnd - DBegin is a multiple of Block.
+// -Waggressive-loop-optimizations); DEnd - DBegin is a multiple of Block. Block 16 needs AVX-512
+// and Block 8 AVX (simd/x86.hpp's register transposes; transpose_keys picks them only there).
 // With 16 x 16 blocks, the last keys go through one more block, zero-padded, which also writes
 // kt's padding up to `padded` (element by element, a few keys of a long head cost as much as
 // all the whole blocks: a 12-token prompt at head_dim 512 took 2x longer than a 16-token one).
@@ -242,22 +168,16 @@ inline void transpose_columns(std::size_t n_keys, std::size_t padded, const floa
     const std::size_t blocks_end = Block > 1 ? n_keys / Block * Block : 0;
     for (std::size_t d = DBegin; d < DEnd; d += Block) {
         for (std::size_t j = 0; j < blocks_end; j += Block) {
-#if CTATTN_X86_AVX512_INTRINSICS
-            if constexpr (Block == 16) transpose_block_16<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
-#endif
-#if CTATTN_X86_AVX_INTRINSICS
-            if constexpr (Block == 8) transpose_block_8<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
-#endif
+            if constexpr (Block == 16) simd::x86::transpose_block_16<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
+            if constexpr (Block == 8) simd::x86::transpose_block_8<KStride, KtStride>(k + j * KStride + d, kt + d * KtStride + j);
         }
-#if CTATTN_X86_AVX512_INTRINSICS
         if constexpr (Block == 16) {
             const std::size_t lanes = padded - blocks_end < 16 ? padded - blocks_end : 16;
             if (lanes > 0)
-                transpose_block_16<KStride, KtStride>(k + blocks_end * KStride + d, kt + d * KtStride + blocks_end,
-                                                      unsigned(n_keys - blocks_end), unsigned(lanes));
+                simd::x86::transpose_block_16<KStride, KtStride>(k + blocks_end * KStride + d, kt + d * KtStride + blocks_end,
+                                                                 unsigned(n_keys - blocks_end), unsigned(lanes));
             continue;
         }
-#endif
         for (std::size_t e = 0; e < Block; ++e) {
             for (std::size_t j = blocks_end; j < n_keys; ++j) kt[(d + e) * KtStride + j] = k[j * KStride + d + e];
             for (std::size_t j = n_keys; j < padded; ++j) kt[(d + e) * KtStride + j] = 0.0f;
@@ -273,19 +193,11 @@ inline void transpose_columns(std::size_t n_keys, std::size_t padded, const floa
 template <std::size_t HeadDim, std::size_t KStride, std::size_t KtStride, std::size_t Width>
 inline void transpose_keys(std::size_t n_keys, const float* k, float* kt) noexcept {
     const std::size_t padded = (n_keys + Width - 1) / Width * Width;
-#if CTATTN_X86_AVX512_INTRINSICS
-    constexpr std::size_t wide_end = HeadDim / 16 * 16;
+    constexpr std::size_t wide_end = simd::target::avx512f ? HeadDim / 16 * 16 : 0;
+    constexpr std::size_t eights_end = simd::target::avx ? wide_end + (HeadDim - wide_end) / 8 * 8 : wide_end;
     if constexpr (wide_end > 0) detail::transpose_columns<16, 0, wide_end, KStride, KtStride>(n_keys, padded, k, kt);
-#else
-    constexpr std::size_t wide_end = 0;
-#endif
-#if CTATTN_X86_AVX_INTRINSICS
-    constexpr std::size_t eights_end = wide_end + (HeadDim - wide_end) / 8 * 8;
     if constexpr (eights_end > wide_end)
         detail::transpose_columns<8, wide_end, eights_end, KStride, KtStride>(n_keys, padded, k, kt);
-#else
-    constexpr std::size_t eights_end = wide_end;
-#endif
     if constexpr (eights_end < HeadDim)
         detail::transpose_columns<1, eights_end, HeadDim, KStride, KtStride>(n_keys, padded, k, kt);
 }

@@ -137,12 +137,124 @@ inline bool softmax_row(float* row, std::size_t n, key_range visible, float scal
     return sum == sum;
 }
 
+namespace detail {
+// softmax_rows' state between its steps, per row r of the block: the visible run [begin, end), its
+// whole vectors up to body_end and tail_count scores after, whether the row is live (a visible,
+// regular run: the rows the batched steps work on), its vector and scalar max, exp sums, the
+// exponentiated tail vector and 1 / sum. Each step runs over every row before the next starts.
+template <class Arch, std::size_t Rows>
+struct softmax_block {
+    using V = simd::ops<Arch>;
+    using vec = typename V::vec;
+    static constexpr std::size_t W = V::width;
+    static constexpr float minus_inf = -std::numeric_limits<float>::infinity();
+
+    float* rows;
+    std::size_t stride, n;
+    std::size_t begin[Rows], end[Rows], body_end[Rows], tail_count[Rows];
+    bool live[Rows];
+    vec m[Rows];
+    float max[Rows], hi[Rows];
+    vec sum_v[Rows], tail_e[Rows];
+    float inv_sum[Rows];
+
+    [[gnu::always_inline]] float* row(std::size_t r) const noexcept { return rows + r * stride; }
+    // Row r's tail as a whole vector, lanes past it `fill`.
+    [[gnu::always_inline]] vec tail(std::size_t r, float fill) const noexcept {
+        return body_end[r] + W <= n ? V::select_first(tail_count[r], V::load(row(r) + body_end[r]), fill)
+                                    : load_tail<Arch>(row(r) + body_end[r], tail_count[r], fill);
+    }
+
+    // Step 1: each row's run and the max of its scores, then fl(scale * max). A fully masked row
+    // is zeroed here (nothing irregular about it).
+    [[gnu::always_inline]] void find_maxima(const key_range* visible, float scale, bool* regular) noexcept {
+        CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
+            begin[r] = visible[r].begin;
+            end[r] = visible[r].end < n ? visible[r].end : n;
+            body_end[r] = begin[r] + (end[r] > begin[r] ? (end[r] - begin[r]) / W * W : 0);
+            tail_count[r] = end[r] > body_end[r] ? end[r] - body_end[r] : 0;
+            live[r] = begin[r] < end[r];
+            regular[r] = true;
+            m[r] = V::broadcast(minus_inf);
+            if (!live[r]) {
+                for (std::size_t t = 0; t < n; ++t) row(r)[t] = 0.0f;
+                continue;
+            }
+            for (std::size_t j = begin[r]; j < body_end[r]; j += W) m[r] = V::max(m[r], V::load(row(r) + j));
+            if (tail_count[r] > 0) m[r] = V::max(m[r], tail(r, minus_inf));
+        }
+        CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
+            max[r] = V::reduce_max(m[r]);
+            hi[r] = scale * max[r];
+        }
+    }
+
+    // Step 2: e_j = exp(fma(s_j, scale, -hi) - lo) in place, and their sums (softmax_row's
+    // shift). A row whose hi is NaN, +-inf or past FLT_MAX takes softmax_row's rule instead.
+    [[gnu::always_inline]] void exponentiate(const key_range* visible, float scale, bool* regular) noexcept {
+        const vec scale_v = V::broadcast(scale);
+        CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
+            sum_v[r] = V::zero();
+            tail_e[r] = V::zero();
+            if (!live[r]) continue;
+            if (!(hi[r] - hi[r] == 0.0f)) {
+                softmax_row_irregular(row(r), n, visible[r], scale);
+                regular[r] = live[r] = false;
+                continue;
+            }
+            const vec minus_hi_v = V::broadcast(-hi[r]);
+            const vec lo_v = V::fma(V::broadcast(max[r]), scale_v, minus_hi_v);
+            for (std::size_t j = begin[r]; j < body_end[r]; j += W) {
+                const vec e = V::exp(V::sub(V::fma(V::load(row(r) + j), scale_v, minus_hi_v), lo_v));
+                V::store(row(r) + j, e);
+                sum_v[r] = sum_v[r] + e;
+            }
+            if (tail_count[r] > 0) {
+                tail_e[r] = V::select_first(tail_count[r],
+                                            V::exp(V::sub(V::fma(tail(r, max[r]), scale_v, minus_hi_v), lo_v)), 0.0f);
+                sum_v[r] = sum_v[r] + tail_e[r];
+            }
+        }
+    }
+
+    // Step 3: 1 / sum; a NaN sum (a NaN score slipped past the max) makes the row irregular.
+    [[gnu::always_inline]] void invert_sums(bool* regular) noexcept {
+        CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
+            const float sum = V::reduce_add(sum_v[r]);
+            inv_sum[r] = 1.0f / sum;
+            if (live[r]) regular[r] = sum == sum;
+        }
+    }
+
+    // Step 4: the weights e_j / sum, and zeros outside the run (softmax_row's tail handling).
+    [[gnu::always_inline]] void normalise() noexcept {
+        CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
+            if (!live[r]) continue;
+            float* const out = row(r);
+            const vec inv_v = V::broadcast(inv_sum[r]);
+            for (std::size_t j = begin[r]; j < body_end[r]; j += W) V::store(out + j, V::mul(V::load(out + j), inv_v));
+            std::size_t zero_from = end[r];
+            if (tail_count[r] > 0 && body_end[r] + W <= n) {
+                V::store(out + body_end[r], V::select_first(tail_count[r], V::mul(tail_e[r], inv_v), 0.0f));
+                zero_from = body_end[r] + W;
+            } else if (tail_count[r] > 0) {
+                alignas(64) float lanes[W];
+                V::store(lanes, V::mul(tail_e[r], inv_v));
+                for (std::size_t j = body_end[r]; j < end[r]; ++j) out[j] = lanes[j - body_end[r]];
+            }
+            for (std::size_t t = 0; t < begin[r]; ++t) out[t] = 0.0f;
+            for (std::size_t t = zero_from; t < n; ++t) out[t] = 0.0f;
+        }
+    }
+};
+}  // namespace detail
+
 // softmax_row for Rows rows at once (row r at rows + r * stride, its own run visible[r], the same
 // n and scale): each row gets the same operations in the same order, so the same bits. A row's
 // cost is mostly latency, not work: max, horizontal max, exp, horizontal sum and a division
 // depend on each other in turn, and a causal row of S=64 has a few vectors of work between them.
 // Taking each step for every row of a query block before the next lets those chains overlap.
-// Measured with the inlined AVX-512 exp (simd/ops.hpp), perf samples of the layer at
+// Measured with the inlined AVX-512 exp (simd/math.hpp), perf samples of the layer at
 // S64/D256/H8/causal: softmax 7.2% -> 6.5% of the layer. (Running every row of the block over the
 // same whole vectors with lanes outside its run masked, to drop the per-row trip counts, was
 // slower: 7.9%.)
@@ -150,87 +262,14 @@ inline bool softmax_row(float* row, std::size_t n, key_range visible, float scal
 template <class Arch, std::size_t Rows>
 inline void softmax_rows(float* rows, std::size_t stride, std::size_t n, const key_range* visible, float scale,
                          bool* regular) noexcept {
-    using V = simd::ops<Arch>;
-    using vec = typename V::vec;
-    constexpr std::size_t W = V::width;
-    constexpr float minus_inf = -std::numeric_limits<float>::infinity();
-    std::size_t begin[Rows], end[Rows], body_end[Rows], tail_count[Rows];
-    bool live[Rows];  // a visible, regular run: the rows the batched steps below work on
-    vec m[Rows];
-    auto tail = [&](std::size_t r, float fill) {
-        float* row = rows + r * stride;
-        return body_end[r] + W <= n ? V::select_first(tail_count[r], V::load(row + body_end[r]), fill)
-                                    : detail::load_tail<Arch>(row + body_end[r], tail_count[r], fill);
-    };
-    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
-        float* row = rows + r * stride;
-        begin[r] = visible[r].begin;
-        end[r] = visible[r].end < n ? visible[r].end : n;
-        body_end[r] = begin[r] + (end[r] > begin[r] ? (end[r] - begin[r]) / W * W : 0);
-        tail_count[r] = end[r] > body_end[r] ? end[r] - body_end[r] : 0;
-        live[r] = begin[r] < end[r];
-        regular[r] = true;
-        m[r] = V::broadcast(minus_inf);
-        if (!live[r]) {  // fully masked: zeros, and nothing irregular about it
-            for (std::size_t t = 0; t < n; ++t) row[t] = 0.0f;
-            continue;
-        }
-        for (std::size_t j = begin[r]; j < body_end[r]; j += W) m[r] = V::max(m[r], V::load(row + j));
-        if (tail_count[r] > 0) m[r] = V::max(m[r], tail(r, minus_inf));
-    }
-    float max[Rows], hi[Rows];
-    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
-        max[r] = V::reduce_max(m[r]);
-        hi[r] = scale * max[r];
-    }
-    vec sum_v[Rows], tail_e[Rows];
-    const vec scale_v = V::broadcast(scale);
-    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
-        sum_v[r] = V::zero();
-        tail_e[r] = V::zero();
-        if (!live[r]) continue;
-        float* row = rows + r * stride;
-        if (!(hi[r] - hi[r] == 0.0f)) {  // NaN, +-inf or past FLT_MAX: softmax_row's rule
-            detail::softmax_row_irregular(row, n, visible[r], scale);
-            regular[r] = live[r] = false;
-            continue;
-        }
-        const vec minus_hi_v = V::broadcast(-hi[r]);
-        const vec lo_v = V::fma(V::broadcast(max[r]), scale_v, minus_hi_v);
-        for (std::size_t j = begin[r]; j < body_end[r]; j += W) {
-            const vec e = V::exp(V::sub(V::fma(V::load(row + j), scale_v, minus_hi_v), lo_v));
-            V::store(row + j, e);
-            sum_v[r] = sum_v[r] + e;
-        }
-        if (tail_count[r] > 0) {
-            tail_e[r] = V::select_first(tail_count[r], V::exp(V::sub(V::fma(tail(r, max[r]), scale_v, minus_hi_v), lo_v)),
-                                        0.0f);
-            sum_v[r] = sum_v[r] + tail_e[r];
-        }
-    }
-    float inv_sum[Rows];
-    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
-        const float sum = V::reduce_add(sum_v[r]);
-        inv_sum[r] = 1.0f / sum;
-        if (live[r]) regular[r] = sum == sum;
-    }
-    CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
-        if (!live[r]) continue;
-        float* row = rows + r * stride;
-        const vec inv_v = V::broadcast(inv_sum[r]);
-        for (std::size_t j = begin[r]; j < body_end[r]; j += W) V::store(row + j, V::mul(V::load(row + j), inv_v));
-        std::size_t zero_from = end[r];
-        if (tail_count[r] > 0 && body_end[r] + W <= n) {
-            V::store(row + body_end[r], V::select_first(tail_count[r], V::mul(tail_e[r], inv_v), 0.0f));
-            zero_from = body_end[r] + W;
-        } else if (tail_count[r] > 0) {
-            alignas(64) float lanes[W];
-            V::store(lanes, V::mul(tail_e[r], inv_v));
-            for (std::size_t j = body_end[r]; j < end[r]; ++j) row[j] = lanes[j - body_end[r]];
-        }
-        for (std::size_t t = 0; t < begin[r]; ++t) row[t] = 0.0f;
-        for (std::size_t t = zero_from; t < n; ++t) row[t] = 0.0f;
-    }
+    detail::softmax_block<Arch, Rows> block;
+    block.rows = rows;
+    block.stride = stride;
+    block.n = n;
+    block.find_maxima(visible, scale, regular);
+    block.exponentiate(visible, scale, regular);
+    block.invert_sums(regular);
+    block.normalise();
 }
 
 // The weights of one query row computed in double from q and the keys (rows of HeadDim floats,

@@ -15,7 +15,6 @@
 #include "../base/attention_config.hpp"
 #include "ffn.hpp"
 #include "../kernels/decode/attention.hpp"
-#include "../kernels/decode/heads.hpp"
 #include "norm.hpp"
 #include "../kernels/projection.hpp"
 #include "../base/weight_storage.hpp"

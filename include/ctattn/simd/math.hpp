@@ -1,41 +1,62 @@
 // SPDX-License-Identifier: Apache-2.0
-// exp for a softmax on a scalar FPU: 2^x by range reduction and a polynomial, about 16
-// instructions on Cortex-M4F/M7 (newlib's expf takes ~35 and a call), no table, no branch:
-//   x = n + f,  n = round(x), |f| <= 1/2;   2^x = 2^n * p(f),  p(f) = 1 + f (c1 + c2 f + ... + c5 f^4)
-// p is a minimax fit of 2^f on [-1/2, 1/2] (relative error 9.2e-8 with these float coefficients,
-// fitted for this file by Lawson's iteration in double). With the roundings of its Horner steps,
-// exp2_approx is within 2.04 ulp of 2^x for normal results, within 1.5 x 2^-149 for denormal
-// ones (tests/test_decode_attention.cpp checks 3.4 million arguments against double, every float
-// exponent, and allows 2.5 ulp / 2 x 2^-149). exp_approx(x) = exp2_approx(x log2 e) adds the
-// rounding of that product (up to |x| ulp), which is why the decode attention scores in base 2
-// and calls exp2 directly.
-// Domain: x <= 27 (softmax arguments are <= 0). -inf gives exactly 0 (masked keys), NaN gives NaN,
-// results below FLT_MIN are correctly rounded denormals (up to p's error), 2^0 is exactly 1.
-// Where it is used: the one-token decode attention of the scalar path (kernels/decode/attention.hpp),
-// where every weight is divided by their sum >= 1 and 2 ulp of a weight is below the rounding of
-// the weighted sum. Elsewhere (prefill, vector arches' softmax, SiLU, sampling) std::exp /
-// xsimd::exp stay.
+// The exp family, one place for every kernel: e^x and 2^x with a generic body and per-ISA bodies
+// (simd/x86.hpp, simd/arm_vfp.hpp) chosen by simd/target.hpp.
+//   exp(v)               e^x over the whole float range: softmax, SiLU, sampling. Scalar: std::exp;
+//                        vector: xsimd::exp, AVX-512: x86::exp_16 (inlined Cephes polynomial, <= 2 ulp)
+//   exp2_nonpositive(v)  2^x for x <= 0 (decode softmax in base 2): exactly 1 at 0, 0 at -inf, NaN
+//                        at NaN. Scalar: std::exp2; vector: xsimd::exp2; AVX-512: x86::exp2_16 with
+//                        the minimax polynomial below and VSCALEFPS
+//   exp2_approx(x), exp_approx(x), exp2_clamped(x)   2^x and e^x on one float by that polynomial:
+//                        the scalar decode attention (Cortex-M), about 16 instructions and no call
+// The polynomial: 2^x = 2^n p(f), x = n + f, n = round(x), |f| <= 1/2, p(f) = 1 + f (c1 + c2 f + ...
+// + c5 f^4), a minimax fit of 2^f on [-1/2, 1/2] (relative error 9.2e-8 with these float
+// coefficients, fitted for this file by Lawson's iteration in double). With the roundings of its
+// Horner steps, exp2_approx is within 2.04 ulp of 2^x for normal results, within 1.5 x 2^-149 for
+// denormal ones (tests/test_decode_attention.cpp checks 3.4 million arguments against double,
+// every float exponent, and allows 2.5 ulp / 2 x 2^-149). exp_approx(x) = exp2_approx(x log2 e)
+// adds the rounding of that product (up to |x| ulp), which is why the decode attention scores in
+// base 2 and calls exp2 directly.
+// Domain of exp2_approx: x <= 27 (softmax arguments are <= 0). -inf gives exactly 0 (masked keys),
+// NaN gives NaN, results below FLT_MIN are correctly rounded denormals (up to p's error), 2^0 is
+// exactly 1. Newlib's expf takes ~35 instructions and a call on Cortex-M4F/M7.
 #pragma once
 
-#include "../base/language_check.hpp"
+#include "target.hpp"
+#include "x86.hpp"
+#include "arm_vfp.hpp"
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 
-namespace ctattn::kernels {
+namespace ctattn::simd {
+
+// p(f)'s coefficients (c0 = 1), and the argument below which 2^x rounds to 0: 2^-151 is below
+// half the smallest denormal.
+struct exp2_minimax {
+    static constexpr float c1 = 0x1.62e42ap-1f;
+    static constexpr float c2 = 0x1.ebf9bcp-3f;
+    static constexpr float c3 = 0x1.c6b754p-5f;
+    static constexpr float c4 = 0x1.3cea92p-7f;
+    static constexpr float c5 = 0x1.5bba22p-10f;
+    static constexpr float lowest = -151.0f;
+};
+inline constexpr float exp2_lowest = exp2_minimax::lowest;
+inline constexpr float log2_e = 1.44269504088896341f;
 
 namespace detail {
-// p(f)'s coefficients times 2^-100, so that p(f) * 2^(n + 100) is one rounding of 2^n p(f) even
-// when the result is denormal (n down to -151), while 2^(n + 100) itself stays a normal float.
+// p(f)'s coefficients times 2^-100 (exact: powers of two), so that p(f) * 2^(n + 100) is one
+// rounding of 2^n p(f) even when the result is denormal (n down to -151), while 2^(n + 100)
+// itself stays a normal float.
 inline constexpr float exp2_c0 = 0x1p-100f;
-inline constexpr float exp2_c1 = 0x1.62e42ap-1f * 0x1p-100f;
-inline constexpr float exp2_c2 = 0x1.ebf9bcp-3f * 0x1p-100f;
-inline constexpr float exp2_c3 = 0x1.c6b754p-5f * 0x1p-100f;
-inline constexpr float exp2_c4 = 0x1.3cea92p-7f * 0x1p-100f;
-inline constexpr float exp2_c5 = 0x1.5bba22p-10f * 0x1p-100f;
+inline constexpr float exp2_c1 = exp2_minimax::c1 * 0x1p-100f;
+inline constexpr float exp2_c2 = exp2_minimax::c2 * 0x1p-100f;
+inline constexpr float exp2_c3 = exp2_minimax::c3 * 0x1p-100f;
+inline constexpr float exp2_c4 = exp2_minimax::c4 * 0x1p-100f;
+inline constexpr float exp2_c5 = exp2_minimax::c5 * 0x1p-100f;
 
 inline float fused(float a, float b, float c) noexcept {
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__)
+#if defined(CTATTN_HAS_SCALAR_FMA)
     return __builtin_fmaf(a, b, c);
 #else
     return a * b + c;
@@ -43,8 +64,10 @@ inline float fused(float a, float b, float c) noexcept {
 }
 }  // namespace detail
 
+// ---- one float: the polynomial --------------------------------------------------------------
+
 // 2^x for x in [-151, 27] (no clamp: NaN gives NaN, below -151 the result is wrong). For
-// callers that clamp on their own, e.g. with VMAXNM and a NaN check of their own.
+// callers that clamp on their own (clamp_exp2_argument) and look for NaN on their own.
 [[gnu::always_inline]] inline float exp2_clamped(float x) noexcept {
     // Adding 1.5 * 2^23 rounds x to the nearest integer n (the float's ulp there is 1), which
     // lands in t's low mantissa bits: bits(t) = 0x4B400000 + n.
@@ -63,8 +86,14 @@ inline float fused(float a, float b, float c) noexcept {
     return p * std::bit_cast<float>(scale_bits);
 }
 
-// 2^-151 is below half the smallest denormal: everything under it rounds to 0.
-inline constexpr float exp2_lowest = -151.0f;
+// max(x, exp2_lowest) where NaN need not survive (the caller checks for NaN separately): one
+// VMAXNM on FPv5 (Cortex-M7, M55), a compare elsewhere.
+[[gnu::always_inline]] inline float clamp_exp2_argument(float x) noexcept {
+    if constexpr (target::vfp_vmaxnm)
+        return arm_vfp::max_nm(x, exp2_lowest);
+    else
+        return x > exp2_lowest ? x : exp2_lowest;
+}
 
 // 2^x for x <= 27 (see above).
 [[gnu::always_inline]] inline float exp2_approx(float x) noexcept {
@@ -72,9 +101,33 @@ inline constexpr float exp2_lowest = -151.0f;
     return exp2_clamped(x < exp2_lowest ? exp2_lowest : x);
 }
 
-inline constexpr float log2_e = 1.44269504088896341f;
-
 // e^x = 2^(x log2 e), for x <= 18.7 (see above).
 [[gnu::always_inline]] inline float exp_approx(float x) noexcept { return exp2_approx(x * log2_e); }
 
-}  // namespace ctattn::kernels
+// ---- a vector (or one float on the scalar arch): e^x, and 2^x for x <= 0 --------------------
+
+[[gnu::always_inline]] inline float exp(float x) noexcept { return std::exp(x); }
+[[gnu::always_inline]] inline float exp2_nonpositive(float x) noexcept { return std::exp2(x); }
+
+#if defined(CTATTN_HAS_XSIMD)
+CTATTN_SILENCE_INTRINSIC_WARNINGS
+template <class Arch>
+inline xsimd::batch<float, Arch> exp(xsimd::batch<float, Arch> x) noexcept {
+#if defined(CTATTN_HAS_AVX512F)
+    if constexpr (xsimd::batch<float, Arch>::size == 16) return xsimd::batch<float, Arch>(x86::exp_16(x));
+#endif
+    return xsimd::exp(x);
+}
+
+template <class Arch>
+inline xsimd::batch<float, Arch> exp2_nonpositive(xsimd::batch<float, Arch> x) noexcept {
+#if defined(CTATTN_HAS_AVX512F)
+    if constexpr (xsimd::batch<float, Arch>::size == 16)
+        return xsimd::batch<float, Arch>(x86::exp2_16<exp2_minimax>(x));
+#endif
+    return xsimd::exp2(x);
+}
+CTATTN_RESTORE_WARNINGS
+#endif
+
+}  // namespace ctattn::simd

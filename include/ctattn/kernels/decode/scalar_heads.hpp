@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// One KV head's attention for one new token on the scalar path (Cortex-M), for 1 or 2 query heads
+// sharing it (kernels/decode/attention.hpp walks the pairs):
+//     s'_j = (q_h . k_j) log2(e) / sqrt(head_dim)        j in the visible run (scores in base 2)
+//     O_h = sum_j 2^(s'_j - m) v_j / sum_j 2^(s'_j - m),   m = max_j s'_j
+// in three passes over the visible keys, every loaded key and value element feeding both heads:
+//   1. scores: q of both heads stays in registers (pre-scaled by log2(e) / sqrt(head_dim)); each
+//      key row is read once for both dot products; the running max is kept on the way;
+//   2. weights: 2^(s' - m) by simd/math.hpp's polynomial, in place, and their sum;
+//   3. P V: both heads' head_dim accumulators stay in registers while the value rows stream by;
+//      the output is divided by the sum once at the end.
+// The scratch holds the pair's scores interleaved (key j's two scores side by side), so passes 1
+// and 3 move both with one instruction. On Cortex-M FPUs with 32 registers, passes 1 and 3 for
+// two heads of head_dim 8 are simd/arm_vfp.hpp's assembly: a key or value row is one VLDM.
+// Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
+// was, instruction for instruction (tools/emulated_counts.py counts are unchanged).
+#pragma once
+
+#include <cstddef>
+#include <limits>
+
+#include "../../simd/ops.hpp"
+#include "../../simd/math.hpp"
+#include "../../simd/arm_vfp.hpp"
+#include "../../base/mask.hpp"
+
+namespace ctattn::kernels::detail {
+
+struct scalar_decode_heads {
+    using S = simd::ops<simd::scalar_arch>;
+    static constexpr float minus_inf = -std::numeric_limits<float>::infinity();
+
+    // Pass 1: base-2 scores of the pre-scaled queries qs (Heads rows of HeadDim) for keys
+    // [begin, end) into scores (key j's at Heads * j ..), and each head's max.
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+    [[gnu::always_inline]] static void score_pass(const float* qs, const float* k, std::size_t begin, std::size_t end,
+                                                  float* scores, float* max) noexcept {
+        if constexpr (simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
+            simd::arm_vfp::scores_2x8<KvStride>(qs, k + begin * KvStride, end - begin, scores + Heads * begin, max);
+        } else {
+            for (std::size_t j = begin; j < end; ++j) {
+                const float* key = k + j * KvStride;
+                float s[Heads];
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = qs[h * HeadDim] * key[0];
+                CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d)
+                    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = S::fma(qs[h * HeadDim + d], key[d], s[h]);
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                    scores[Heads * j + h] = s[h];
+                    max[h] = s[h] > max[h] ? s[h] : max[h];  // NaN never wins: pass 2 finds it
+                }
+            }
+        }
+    }
+
+    // Pass 3: acc[h][d] = sum_j p[j][h] v_j[d] over the visible keys (weights interleaved in p).
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+    [[gnu::always_inline]] static void weighted_sum_pass(const float* p, const float* v, std::size_t begin,
+                                                         std::size_t end, float* acc) noexcept {
+        if constexpr (simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
+            simd::arm_vfp::weighted_sum_2x8<KvStride>(p + Heads * begin, v + begin * KvStride, end - begin, acc);
+        } else {
+            CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0.0f;
+            for (std::size_t j = begin; j < end; ++j) {
+                const float* value = v + j * KvStride;
+                float weight[Heads];
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) weight[h] = p[Heads * j + h];
+                CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+                    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                        acc[h * HeadDim + d] = S::fma(weight[h], value[d], acc[h * HeadDim + d]);
+            }
+        }
+    }
+
+    // Heads (1 or 2) query heads against one KV head. q: Heads rows of HeadDim, row stride
+    // QStride; k, v: that KV head's rows, row stride KvStride; scores: Heads * visible.end floats
+    // of scratch (key j's scores at Heads * j ..); out: Heads rows of HeadDim, row stride QStride.
+    // false: a score was NaN, or a head's max is not finite (a score overflowed to +inf, or every
+    // score is -inf); out is then not written and the caller recomputes the row with the general
+    // core, which has the contract's rules (and a double fallback) for it.
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride>
+    static bool attend(const float* q, const float* k, const float* v, key_range visible, float score_scale,
+                       float* scores, float* out) noexcept {
+        const std::size_t begin = visible.begin, end = visible.end;
+        if (begin >= end) {
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) out[h * QStride + d] = 0.0f;
+            return true;
+        }
+        const float to_base2 = score_scale * simd::log2_e;
+        alignas(8) float qs[Heads * HeadDim];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+            CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) qs[h * HeadDim + d] = q[h * QStride + d] * to_base2;
+        alignas(8) float max[Heads];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max[h] = minus_inf;
+        score_pass<Heads, HeadDim, KvStride>(qs, k, begin, end, scores, max);
+        // A head whose max is not finite (a score overflowed to +inf, or every score is -inf) is
+        // irregular: the caller recomputes the row with the general core, which has the contract's
+        // rules (and a double fallback) for it.
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+            if (!(max[h] > minus_inf && max[h] < -minus_inf)) return false;
+
+        // Pass 2: weights 2^(s' - m) in place and their sums. The clamp may turn a NaN argument into
+        // a weight of 0, so the arguments' sum (x <= 0: NaN iff one is NaN) finds a NaN score; that
+        // row is irregular too. (Written here, not as a step of its own like passes 1 and 3: moved
+        // into a helper, even an always-inlined one, it changes GCC 12's register allocation on
+        // Cortex-M and with it the instruction counts per token.)
+        float sum[Heads], nan_probe[Heads];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
+        for (std::size_t j = begin; j < end; ++j)
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                const float x = scores[Heads * j + h] - max[h];
+                nan_probe[h] += x;
+                const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
+                scores[Heads * j + h] = w;
+                sum[h] += w;
+            }
+        float inv_sum[Heads];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            if (nan_probe[h] != nan_probe[h]) return false;
+            inv_sum[h] = 1.0f / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
+        }
+
+        alignas(8) float acc[Heads * HeadDim];
+        weighted_sum_pass<Heads, HeadDim, KvStride>(scores, v, begin, end, acc);
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+            CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+                out[h * QStride + d] = acc[h * HeadDim + d] * inv_sum[h];
+        return true;
+    }
+};
+
+}  // namespace ctattn::kernels::detail

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: Apache-2.0
+// One KV head's attention for one new token on vector arches, for narrow heads (head_dim 8:
+// stories260K), for 1 or 2 query heads sharing it (kernels/decode/attention.hpp walks the pairs):
+//     s_j = (q_h . k_j) log2(e) / sqrt(head_dim)        j in the visible run (scores in base 2)
+//     O_h = sum_j 2^(s_j - m) v_j / sum_j 2^(s_j - m),   m = max_j s_j
+// Vectorised across keys, not along head_dim (a head of 8 floats is half an AVX-512 vector, and a
+// horizontal sum per key costs more than its dot product): a vector's width of keys is read from K
+// as stored (kv_heads, seq, head_dim) and transposed in registers to head_dim vectors of keys, so
+// each query element is one broadcast and one FMA per vector of keys, for every query head that
+// shares the KV head. Two passes over the visible keys, in chunks of one vector's width of keys:
+//   1. scores of both heads and their running max, into scratch;
+//   2. weights 2^(s - m) and their sum, and P V at once: each value row is loaded once and weighted
+//      for both heads; the output is divided by the sum once.
+// Numeric contract (docs/design.md): keys outside the visible run contribute nothing (their lanes
+// are loaded as 0, scored -inf, weighted 0, and their value rows are never read, or read as 0);
+// the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores give a
+// finite convex combination. A head whose largest score is NaN or +-inf, or whose sum is NaN, is
+// reported (false) and left to the general one-row core.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <type_traits>
+
+#include "../../simd/ops.hpp"
+#include "../../simd/math.hpp"
+#include "../../simd/x86.hpp"
+#include "../../base/mask.hpp"
+
+namespace ctattn::kernels::detail {
+
+// Keys j0 .. j0 + count - 1 (count <= width, rows of HeadDim floats at stride KvStride) transposed:
+// kt[d] lane t = k_{j0+t}[d], lanes t >= count zero (their rows are not read). In registers where
+// simd/x86.hpp has a transpose for the shape (head_dim 8, rows contiguous, 8 lanes with AVX or 16
+// with AVX-512); elsewhere lane by lane through a stack tile.
+template <std::size_t HeadDim, class Arch, std::size_t KvStride>
+struct key_transpose {
+    using V = simd::ops<Arch>;
+    static constexpr std::size_t W = V::width;
+    static constexpr bool in_registers =
+        HeadDim == 8 && KvStride == 8 && ((W == 8 && simd::target::avx) || (W == 16 && simd::target::avx512f));
+    static void load(const float* k, std::size_t count, typename V::vec* kt) noexcept {
+        if constexpr (in_registers && W == 8) {
+            simd::x86::transpose_keys_8x8(k, count, kt);
+        } else if constexpr (in_registers && W == 16) {
+            simd::x86::transpose_keys_16x8(k, count, kt);
+        } else {
+            alignas(64) float tile[HeadDim][W];
+            for (std::size_t d = 0; d < HeadDim; ++d)
+                for (std::size_t t = 0; t < W; ++t) tile[d][t] = t < count ? k[t * KvStride + d] : 0.0f;
+            CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) kt[d] = V::load(tile[d]);
+        }
+    }
+};
+
+// Pass 1 and the weights of pass 2 for Heads query heads, over the visible keys in chunks of W:
+// the whole chunks, then the partial one (if any) with its own instantiation of the loop body, so
+// whole chunks carry no tail tests or masks. Scores of chunk c, head h, sit at scores[(c * Heads +
+// h) * W]; the partial chunk would run past Heads x end floats, so it stays in last_scores.
+template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride, class Arch>
+struct key_chunks {
+    using V = simd::ops<Arch>;
+    using vec = typename V::vec;
+    static constexpr std::size_t W = V::width;
+    static constexpr float minus_inf = -std::numeric_limits<float>::infinity();
+
+    std::size_t begin, n;
+    float* scores;
+    alignas(64) float last_scores[Heads][W];
+    vec max_b[Heads];
+    vec sum_v[Heads];
+    float inv_sum[Heads];
+
+    template <class Body>
+    [[gnu::always_inline]] void for_each(Body&& body) {
+        const std::size_t whole_chunks = n / W;
+        for (std::size_t c = 0; c < whole_chunks; ++c) body(c, std::true_type{});
+        if (n % W != 0) body(whole_chunks, std::false_type{});
+    }
+    template <bool Whole>
+    [[gnu::always_inline]] float* chunk_scores(std::size_t c, std::size_t h) noexcept {
+        if constexpr (Whole)
+            return scores + (c * Heads + h) * W;
+        else
+            return &last_scores[h][0];
+    }
+
+    // Pass 1: scores and their max; false when a head's max is NaN or +-inf (every score -inf, or
+    // q . k overflowed). A NaN lane may be dropped by the max: the sum catches it.
+    bool score(const float* q, std::size_t q_stride, const float* k, float score_scale) noexcept {
+        const float q_scale = score_scale * simd::log2_e;
+        vec q_elements[Heads][HeadDim];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+            CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+                q_elements[h][d] = V::broadcast(q[h * q_stride + d] * q_scale);
+        vec max_v[Heads];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max_v[h] = V::broadcast(minus_inf);
+        for_each([&](std::size_t c, auto whole) {
+            constexpr bool is_whole = decltype(whole)::value;
+            const std::size_t count = is_whole ? W : n - c * W;
+            vec kt[HeadDim];
+            key_transpose<HeadDim, Arch, KvStride>::load(k + (begin + c * W) * KvStride, count, kt);
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                vec s = V::mul(q_elements[h][0], kt[0]);
+                CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d) s = V::fma(q_elements[h][d], kt[d], s);
+                if constexpr (!is_whole) s = V::select_first(count, s, minus_inf);
+                max_v[h] = V::max(max_v[h], s);
+                V::store(chunk_scores<is_whole>(c, h), s);
+            }
+        });
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            const float max = V::reduce_max(max_v[h]);
+            if (!(max - max == 0.0f)) return false;
+            max_b[h] = V::broadcast(max);
+            sum_v[h] = V::zero();
+        }
+        return true;
+    }
+
+    // Pass 2's weights of chunk c: e[h] = 2^(s - m) (the max key's exactly 1), lanes past the run 0,
+    // added to the sums.
+    template <bool Whole>
+    [[gnu::always_inline]] void weights(std::size_t c, vec* e) noexcept {
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            e[h] = simd::exp2_nonpositive(V::sub(V::load(chunk_scores<Whole>(c, h)), max_b[h]));
+            if constexpr (!Whole) e[h] = V::select_first(n - c * W, e[h], 0.0f);
+            sum_v[h] = sum_v[h] + e[h];
+        }
+    }
+
+    // 1 / sum per head; false when a NaN score slipped past the max (the sum is >= 1 otherwise:
+    // the max contributes 2^0 = 1).
+    [[gnu::always_inline]] bool finish_sums() noexcept {
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            const float sum = V::reduce_add(sum_v[h]);
+            if (sum != sum) return false;
+            inv_sum[h] = 1.0f / sum;
+        }
+        return true;
+    }
+};
+
+// Pass 2's P V, portable: each value row is a few vectors of the widest arch no wider than
+// head_dim (one 8-float vector for head_dim 8) and a scalar tail, loaded once and weighted for
+// every head; consecutive keys go to separate partial sums (Chains) so the FMAs do not wait on
+// each other. add(): one chunk of `count` keys (rows from `value`), weights e[h] of Arch's width.
+template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride, class Arch>
+struct value_rows {
+    using V = simd::ops<Arch>;
+    using HeadArch = simd::arch_for_width<Arch, HeadDim>;
+    using H = simd::ops<HeadArch>;
+    static constexpr std::size_t W = V::width, HW = H::width, vectors = HeadDim / HW, tail = HeadDim - vectors * HW;
+    static constexpr std::size_t Chains = vectors <= 1 ? 4 : (vectors <= 2 ? 2 : 1);
+    typename H::vec acc[Chains][Heads][vectors > 0 ? vectors : 1];
+    float acc_tail[Heads][tail > 0 ? tail : 1];
+
+    value_rows() noexcept {
+        CTATTN_UNROLL for (std::size_t ch = 0; ch < Chains; ++ch)
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) acc[ch][h][i] = H::zero();
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+            CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i) acc_tail[h][i] = 0.0f;
+    }
+
+    // Row `row` weighted by p[h][key] into chain ch.
+    [[gnu::always_inline]] void add_row(std::size_t ch, const float* row, const float (*p)[W], std::size_t key) noexcept {
+        CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
+            const typename H::vec vi = H::load(row + i * HW);
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                acc[ch][h][i] = H::fma(H::broadcast(p[h][key]), vi, acc[ch][h][i]);
+        }
+        CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i)
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][key] * row[vectors * HW + i];
+    }
+
+    template <bool Whole>
+    [[gnu::always_inline]] void add(const float* value, std::size_t count, const typename V::vec* e) noexcept {
+        alignas(64) float p[Heads][W];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
+        std::size_t t = 0;
+        for (; t + Chains <= count; t += Chains)
+            CTATTN_UNROLL for (std::size_t ch = 0; ch < Chains; ++ch) add_row(ch, value + (t + ch) * KvStride, p, t + ch);
+        for (; t < count; ++t) add_row(0, value + t * KvStride, p, t);
+    }
+
+    // out[h * QStride + d] = (sum of head h's chains)[d] * inv_sum[h].
+    template <std::size_t QStride>
+    [[gnu::always_inline]] void store(float* out, const float* inv_sum) const noexcept {
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
+                typename H::vec total = acc[0][h][i];
+                CTATTN_UNROLL for (std::size_t ch = 1; ch < Chains; ++ch) total = total + acc[ch][h][i];
+                H::store(out + h * QStride + i * HW, H::mul(total, H::broadcast(inv_sum[h])));
+            }
+            CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i)
+                out[h * QStride + vectors * HW + i] = acc_tail[h][i] * inv_sum[h];
+        }
+    }
+};
+
+template <class Arch>
+struct vector_decode_heads {
+    // P V for the shape: AVX-512's two value rows per vector for head_dim 8 with rows contiguous
+    // (simd/x86.hpp), else the portable value_rows.
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+    using values_for = std::conditional_t<simd::target::avx512f && simd::ops<Arch>::width == 16 && HeadDim == 8 &&
+                                              KvStride == 8,
+                                          simd::x86::value_pairs_16x8<Heads>, value_rows<Heads, HeadDim, KvStride, Arch>>;
+
+    // Heads (1 or 2) query heads of one KV head: q (Heads x HeadDim, stride QStride), keys and
+    // values rows at stride KvStride, scores: scratch of Heads x visible.end floats, out: Heads x
+    // HeadDim (stride QStride). False for an irregular head (see the header); out is then not written.
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride>
+    static bool attend(const float* q, const float* k, const float* v, key_range visible, float score_scale,
+                       float* scores, float* out) noexcept {
+        constexpr std::size_t W = simd::ops<Arch>::width;
+        const std::size_t begin = visible.begin, end = visible.end;
+        if (begin >= end) {  // fully masked: the output is 0
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                for (std::size_t d = 0; d < HeadDim; ++d) out[h * QStride + d] = 0.0f;
+            return true;
+        }
+        key_chunks<Heads, HeadDim, KvStride, Arch> chunks;
+        chunks.begin = begin;
+        chunks.n = end - begin;
+        chunks.scores = scores;
+        if (!chunks.score(q, QStride, k, score_scale)) return false;
+
+        values_for<Heads, HeadDim, KvStride> values;
+        chunks.for_each([&](std::size_t c, auto whole) {
+            constexpr bool is_whole = decltype(whole)::value;
+            // A run-time count in both cases: GCC 12 misreads the tail loop of value_rows::add,
+            // dead for a constant W, as overflowing (-Waggressive-loop-optimizations).
+            const std::size_t count = chunks.n - c * W < W ? chunks.n - c * W : W;
+            typename simd::ops<Arch>::vec e[Heads];
+            chunks.template weights<is_whole>(c, e);
+            values.template add<is_whole>(v + (begin + c * W) * KvStride, count, e);
+        });
+        if (!chunks.finish_sums()) return false;
+        values.template store<QStride>(out, chunks.inv_sum);
+        return true;
+    }
+};
+
+}  // namespace ctattn::kernels::detail

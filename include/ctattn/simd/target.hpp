@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// Target detection, in one place: every CTATTN_HAS_* / ISA macro the library tests is defined here
+// from the compiler's target macros (-march/-mcpu/-mfpu decide), and no other header reads those
+// raw macros. A new ISA family adds its detection here and its bodies in one file beside this one.
+//   CTATTN_HAS_XSIMD            xsimd included: it has an architecture for this target
+//   CTATTN_HAS_AVX512F / _AVX   x86 intrinsics available to simd/x86.hpp (only with xsimd, which includes them)
+//   CTATTN_HAS_X86_FMA          x86 FMA3 intrinsics (vector fma of 8 and 4 lanes)
+//   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55)
+//   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
+//   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
+#pragma once
+
+#include "../base/language_check.hpp"
+
+#include <cstddef>
+
+// xsimd is used only where it has an architecture for the target. Its configuration header reads
+// nothing but the compiler's target macros, so it is asked first: on Cortex-M (no NEON; MVE is not
+// an xsimd arch), RISC-V without V and x86 without SSE2 the kernels take the scalar path, and
+// xsimd.hpp, which does not even compile against newlib (posix_memalign), is never included.
+#if !defined(CTATTN_SIMD_SCALAR) && defined(__has_include)
+#if __has_include(<xsimd/config/xsimd_config.hpp>)
+#include <xsimd/config/xsimd_config.hpp>
+#if XSIMD_WITH_SSE2 || XSIMD_WITH_NEON || XSIMD_WITH_NEON64 || (defined(XSIMD_WITH_SVE) && XSIMD_WITH_SVE) || \
+    (defined(XSIMD_WITH_RVV) && XSIMD_WITH_RVV) || (defined(XSIMD_WITH_WASM) && XSIMD_WITH_WASM)
+#define CTATTN_XSIMD_TARGETS_THIS_ARCH 1
+#endif
+#endif
+#endif
+
+// GCC 12.2 (Debian 12) misreports its own AVX-512 intrinsics once they are inlined into a kernel:
+// `__m512 __Y = __Y;` in _mm512_undefined_ps as an uninitialised read (GCC PR 105593), and the
+// vector loads of a loop that cannot run for a row shorter than one vector (13 floats, 16 lanes)
+// as out of bounds. Both break -Werror builds for -march targets with AVX-512. They are silenced
+// for the intrinsic headers and for ctattn's wrappers (the warnings are reported at the
+// intrinsic's line), so diagnostics in user code stay as they are.
+#if defined(CTATTN_XSIMD_TARGETS_THIS_ARCH) && defined(__GNUC__) && !defined(__clang__)
+#define CTATTN_SILENCE_INTRINSIC_WARNINGS                                \
+    _Pragma("GCC diagnostic push")                                      \
+    _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")               \
+    _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")         \
+    _Pragma("GCC diagnostic ignored \"-Warray-bounds\"")
+#define CTATTN_RESTORE_WARNINGS _Pragma("GCC diagnostic pop")
+#else
+#define CTATTN_SILENCE_INTRINSIC_WARNINGS
+#define CTATTN_RESTORE_WARNINGS
+#endif
+
+#if defined(CTATTN_XSIMD_TARGETS_THIS_ARCH)
+// Bare-metal Cortex-A with NEON (arm-none-eabi, newlib): newlib declares posix_memalign only in
+// POSIX modes (-std=gnu++20), yet xsimd's aligned allocator names it under -std=c++20 too. ctattn
+// never allocates; the same declaration as newlib's just lets xsimd.hpp compile.
+#include <cstdlib>
+#if defined(_NEWLIB_VERSION)
+extern "C" int posix_memalign(void**, std::size_t, std::size_t);
+#endif
+CTATTN_SILENCE_INTRINSIC_WARNINGS
+#include <xsimd/xsimd.hpp>
+CTATTN_RESTORE_WARNINGS
+#define CTATTN_HAS_XSIMD 1
+#endif
+
+#if defined(CTATTN_HAS_XSIMD) && XSIMD_VERSION_MAJOR < 8
+#error "ctattn needs xsimd >= 8 (Debian 12 ships 8.1); build with -Dsimd=scalar to do without it"
+#endif
+
+// x86 intrinsics only where xsimd.hpp included them (xsimd present; not under CTATTN_SIMD_SCALAR).
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512F__)
+#define CTATTN_HAS_AVX512F 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX__)
+#define CTATTN_HAS_AVX 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__FMA__)
+#define CTATTN_HAS_X86_FMA 1
+#endif
+
+// A fused multiply-add on one float (__builtin_fmaf is one instruction, not a library call).
+// GCC and Clang define __ARM_FEATURE_FMA on every AArch64 target; __aarch64__ is named for others.
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__)
+#define CTATTN_HAS_SCALAR_FMA 1
+#endif
+
+// Cortex-M with a single-precision FPU of 32 registers and VFMA (FPv4-SP-D16: M4F; FPv5-D16: M7;
+// M55), in Thumb-2 on an M-profile architecture: simd/arm_vfp.hpp's VLDM/VFMA assembly.
+#if defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) && defined(__ARM_FEATURE_FMA) && \
+    !defined(__ARM_ARCH_ISA_A64) && (defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) || \
+                                      defined(__ARM_ARCH_8_1M_MAIN__))
+#define CTATTN_VFP_ROW_PROJECTION 1
+#endif
+// FPv5 (Cortex-M7 with its double-precision FPU, ARMv8-M cores such as the M55) has VMAXNM; GCC
+// does not say so with __ARM_FEATURE_NUMERIC_MAXMIN on M-profile, hence this test.
+#if defined(CTATTN_VFP_ROW_PROJECTION) && \
+    (defined(__ARM_FEATURE_NUMERIC_MAXMIN) || (defined(__ARM_ARCH_7EM__) && (__ARM_FP & 8)) || __ARM_ARCH >= 8)
+#define CTATTN_VFP_HAS_VMAXNM 1
+#endif
+
+// Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
+// in registers: at -Os (the usual firmware setting) GCC leaves such loops rolled and keeps acc[][]
+// on the stack, a load and a store around every multiply-add. The tile loops say so explicitly.
+#if defined(__GNUC__) && !defined(__clang__)
+#define CTATTN_UNROLL _Pragma("GCC unroll 32")
+#elif defined(__clang__)
+#define CTATTN_UNROLL _Pragma("unroll")
+#else
+#define CTATTN_UNROLL
+#endif
+
+namespace ctattn::simd::target {
+// The same facts as constants, for `if constexpr` in kernels (the per-ISA functions they name
+// are declared on every target and defined only where these are true).
+#if defined(CTATTN_HAS_AVX512F)
+inline constexpr bool avx512f = true;
+#else
+inline constexpr bool avx512f = false;
+#endif
+#if defined(CTATTN_HAS_AVX)
+inline constexpr bool avx = true;
+#else
+inline constexpr bool avx = false;
+#endif
+#if defined(CTATTN_VFP_ROW_PROJECTION)
+inline constexpr bool vfp_asm = true;
+#else
+inline constexpr bool vfp_asm = false;
+#endif
+#if defined(CTATTN_VFP_HAS_VMAXNM)
+inline constexpr bool vfp_vmaxnm = true;
+#else
+inline constexpr bool vfp_vmaxnm = false;
+#endif
+}  // namespace ctattn::simd::target
