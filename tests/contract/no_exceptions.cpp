@@ -11,7 +11,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "reference.hpp"
+#include "../reference/forward_double.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "attention_fixture.hpp"
+#include "../support/attention_fixture.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "heap_counter.hpp"
+#include "../support/heap_counter.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <cstring>
 #include <new>
 
-#include "../heap_counter.hpp"
+#include "../support/heap_counter.hpp"
 
 namespace {
 using namespace ctattn;

@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "../heap_counter.hpp"
+#include "../support/heap_counter.hpp"
 
 namespace {
 using namespace ctattn;

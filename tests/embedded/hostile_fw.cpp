@@ -18,7 +18,7 @@
 #include <ctattn/io/blob.hpp>
 #include <ctattn/text/tokenizer.hpp>
 
-#include "../hostile/tiny_llama.hpp"
+#include "../support/tiny_llama.hpp"
 #include "check.hpp"
 #include "print.hpp"
 

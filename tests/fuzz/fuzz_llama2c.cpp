@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "../hostile/tiny_llama.hpp"
+#include "../support/tiny_llama.hpp"
 
 namespace {
 ctattn::model_weights<tiny_llama::config> weights;

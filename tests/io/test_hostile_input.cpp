@@ -28,7 +28,7 @@
 #include <ctattn/io/blob.hpp>
 #include <ctattn/text/tokenizer.hpp>
 
-#include "tiny_llama.hpp"
+#include "../support/tiny_llama.hpp"
 
 namespace {
 using namespace ctattn;

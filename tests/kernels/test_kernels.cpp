@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "reference.hpp"
+#include "../reference/forward_double.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <random>
 #include <vector>
 
-#include "reference.hpp"
+#include "../reference/forward_double.hpp"
 
 namespace {
 

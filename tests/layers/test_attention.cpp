@@ -19,8 +19,8 @@
 #include <random>
 #include <vector>
 
-#include "attention_fixture.hpp"
-#include "reference.hpp"
+#include "../support/attention_fixture.hpp"
+#include "../reference/forward_double.hpp"
 
 namespace {
 

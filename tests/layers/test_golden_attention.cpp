@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "golden.hpp"
+#include "../support/golden.hpp"
 
 namespace {
 

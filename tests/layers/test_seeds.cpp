@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "reference.hpp"
+#include "../reference/forward_double.hpp"
 
 namespace {
 

@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include "../model/model_support.hpp"
+#include "../support/model_support.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "reference.hpp"
+#include "../reference/forward_double.hpp"
 
 namespace ctattn_test {
 

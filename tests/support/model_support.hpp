@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "../golden.hpp"
+#include "golden.hpp"
 
 namespace ctattn_test {
 

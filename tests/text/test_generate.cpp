@@ -8,7 +8,7 @@
 
 #include <ctattn/text/generate.hpp>
 
-#include "../heap_counter.hpp"
+#include "../support/heap_counter.hpp"
 
 using ctattn::status;
 using ctattn::token_id;

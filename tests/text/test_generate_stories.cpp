@@ -12,7 +12,7 @@
 #include <ctattn/model/decoder.hpp>
 #include <ctattn/io/llama2c.hpp>
 
-#include "../heap_counter.hpp"
+#include "../support/heap_counter.hpp"
 
 using ctattn::status;
 using ctattn::token_id;

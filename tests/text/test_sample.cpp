@@ -12,7 +12,7 @@
 #include <ctattn/base/random.hpp>
 #include <ctattn/text/sample.hpp>
 
-#include "../heap_counter.hpp"
+#include "../support/heap_counter.hpp"
 
 using ctattn::sampling_params;
 using ctattn::status;

@@ -13,7 +13,7 @@
 
 #include <ctattn/text/tokenizer.hpp>
 
-#include "../heap_counter.hpp"
+#include "../support/heap_counter.hpp"
 
 using ctattn::status;
 using ctattn::token_id;

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "../model/model_support.hpp"
+#include "../support/model_support.hpp"
 #include "reference_model.hpp"
 
 namespace {
