@@ -231,7 +231,7 @@ def doc_lines(results, command):
         "a NaN or an infinite max go to the general one-row core (the numeric contract's rules).",
         "- **exp** (simd/math.hpp): 2^x by rounding with 1.5 x 2^23 and a degree-5 minimax polynomial, about 16 "
         "instructions and no call; within 2.04 ulp of 2^x for normal results, denormal results within 1.5 x 2^-149, "
-        "exactly 1 at 0, exactly 0 at -inf, NaN at NaN (tests/test_decode_attention.cpp: 3.4 million arguments "
+        "exactly 1 at 0, exactly 0 at -inf, NaN at NaN (tests/kernels/test_decode_attention.cpp: 3.4 million arguments "
         "against double). Used in the scalar decode attention only; prefill, the vector arches, SiLU and sampling "
         "keep std::exp / xsimd::exp.",
         "- **KV cache** head by head, (kv_heads, seq_capacity, head_dim): a KV head's keys are one contiguous run "

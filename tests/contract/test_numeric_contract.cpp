@@ -476,7 +476,7 @@ void check_layer_with_a_huge_row() {
             REQUIRE(std::isfinite(y[r * D + d]));
             // Row 4's weights come from the double fallback; the rows after it put weight ~1 on
             // key 4 (scores ~1e30 apart) or ~0. Four float stages of <= 20 terms: 4 * 22 u of the
-            // row's output scale (its largest |y|: ~1e30 from row 4 on), as in tests/test_attention.cpp.
+            // row's output scale (its largest |y|: ~1e30 from row 4 on), as in tests/layers/test_attention.cpp.
             REQUIRE(std::abs(y[r * D + d] - want[r * D + d]) <= 4.0 * 22.0 * u * largest);
         }
     }

@@ -1,4 +1,4 @@
-// Zero heap: this program links tests/heap_counter.cpp, which replaces every global operator
+// Zero heap: this program links tests/support/heap_counter.cpp, which replaces every global operator
 // new/delete and the C allocator with versions that count calls, then runs forward passes
 // of several configurations on the xsimd and scalar paths (successful and failing calls) and
 // requires the count not to move. It first proves the counters work: a deliberate new, new[],

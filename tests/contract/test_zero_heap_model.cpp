@@ -1,4 +1,4 @@
-// Zero heap for models: tests/heap_counter.cpp replaces every global operator new/delete form
+// Zero heap for models: tests/support/heap_counter.cpp replaces every global operator new/delete form
 // and the C allocator by versions that count calls and hand the work to glibc's own allocator.
 // The program first checks that a deliberate allocation of each kind is counted, then loads a llama2.c checkpoint image, runs
 // full forward passes, prefill, decode steps, reset and rejected calls on several model
@@ -115,7 +115,7 @@ int run_models() {
 
 int main() {
     // The counters see every road to the heap: each allocation function once, through calls no
-    // optimiser can remove (tests/heap_counter.cpp).
+    // optimiser can remove (tests/support/heap_counter.cpp).
     const ctattn_test::heap_self_check c = ctattn_test::check_heap_counting();
     expect(c.ok(), "every deliberate allocation and release is counted");
 

@@ -1,4 +1,4 @@
-// Zero heap in training: tests/heap_counter.cpp counts every operator new and C allocation. Whole
+// Zero heap in training: tests/support/heap_counter.cpp counts every operator new and C allocation. Whole
 // training steps (forward with tape, loss, backward, AdamW / SGD-momentum / SGD updates, gradient
 // zeroing) of a llama-shaped model and of the seed-000 toy model, plus rejected calls, must leave
 // the count where it was. No Catch2 (it allocates); built with -fno-exceptions -fno-rtti, which

@@ -1,4 +1,4 @@
-// Hostile input (issue 16): files and values an attacker or a corrupted SD card can hand to the
+// Hostile input: files and values an attacker or a corrupted SD card can hand to the
 // loaders. Each case is a reproduction of something the library once accepted:
 //   - header sizes that wrap a 32-bit size_t (checked here in the target's width with
 //     checked_size<std::uint32_t>, at compile time; tests/embedded/hostile_fw.cpp runs the same
@@ -45,7 +45,7 @@ static_assert(!(n32::overflowed() * n32(0)).ok(), "overflow is sticky, even time
 
 constexpr header stories{64, 172, 5, 8, 4, 512, 512};
 constexpr std::size_t stories_bytes = 1'056'540;
-// The issue's reproduction: seq_len 512 + 2^27 adds 2^27 * 8 floats = 2^32 bytes, so a 32-bit
+// The wrapping header: seq_len 512 + 2^27 adds 2^27 * 8 floats = 2^32 bytes, so a 32-bit
 // size_t computed the stories file size exactly and llama2c::load accepted the header.
 constexpr header wrapping{64, 172, 5, 8, 4, 512, 512 + (1 << 27)};
 

@@ -1,4 +1,4 @@
-// Kernels against the double-precision reference (tests/reference.hpp): projection, scores, the
+// Kernels against the double-precision reference (tests/reference/forward_double.hpp): projection, scores, the
 // four mask policies, softmax and value aggregation, on shapes that include 1, 3, 5, 7, 13, 17, 64
 // and widths that are not a multiple of the SIMD width; then the xsimd path against the scalar
 // path on identical inputs. In the scalar build default_arch *is* scalar_arch, so the cross-path

@@ -1,4 +1,4 @@
-// The blocked attention core's own kernels (issue 13): K transposed in register blocks
+// The blocked attention core's own kernels: K transposed in register blocks
 // (transpose_keys: 16 x 16 under AVX-512, 8 x 8 under AVX, element by element elsewhere) and the
 // softmax of a query block's rows in lockstep (softmax_rows). Awkward shapes throughout: head_dim
 // 1, 3, 5, 8, 13, 16, 24, 40; key counts on both sides of every block size; runs that are empty,
@@ -63,7 +63,7 @@ void check_transpose_keys() {
 
 // softmax_rows against softmax_row row by row: the same operations in the same order, so the
 // same bits (and the same "recompute in double" verdict); and, for regular rows, against the
-// double softmax with softmax_row's bound (docs in tests/test_kernels.cpp): relative error
+// double softmax with softmax_row's bound (docs in tests/kernels/test_kernels.cpp): relative error
 // <= (26 + 4n) u.
 template <class Arch, std::size_t Rows>
 void check_softmax_rows(std::size_t n, std::size_t stride, unsigned seed) {

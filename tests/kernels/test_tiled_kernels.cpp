@@ -1,4 +1,4 @@
-// The code paths issue 5's optimisation added to the kernels, each against a double reference:
+// The kernels' speed paths, each against a double reference:
 // projection tiles picked per row count, from row-major and from packed weights (1..2*tile_rows+1 rows, leftover-vector tiles, scalar
 // column tails), dot products split over several partial sums, scores for a vector of keys at
 // once (reduce_add_each, head_dim tails), and aggregation over interleaved partial sums.

@@ -1,4 +1,4 @@
-// multi_head_attention::forward against the double-precision reference (tests/reference.hpp):
+// multi_head_attention::forward against the double-precision reference (tests/reference/forward_double.hpp):
 // multi-head, grouped-query (kv_heads < heads) and multi-query (kv_heads = 1) attention, with and
 // without bias, under every mask policy, on widths and head dims that are not multiples of the
 // SIMD width, for sequence lengths from 1 up to the capacity, on both the xsimd and scalar paths,

@@ -1,5 +1,5 @@
 // Shared set-up for the multi-head attention tests: random weights for a configuration and the
-// double-precision reference forward pass (tests/reference.hpp) on exactly those float weights.
+// double-precision reference forward pass (tests/reference/forward_double.hpp) on exactly those float weights.
 // Test-only code: it may allocate (the library never does).
 #pragma once
 

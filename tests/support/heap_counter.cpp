@@ -28,7 +28,7 @@
 #endif
 
 #if !defined(__GLIBC__)
-#error "tests/heap_counter.cpp forwards to glibc's allocator (__libc_malloc); build it for glibc targets only"
+#error "tests/support/heap_counter.cpp forwards to glibc's allocator (__libc_malloc); build it for glibc targets only"
 #endif
 
 namespace {

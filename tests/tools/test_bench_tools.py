@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Unit tests of tools/bench_report.py's issue-13 sections (arch sweep, floors, prompt processing)
+"""Unit tests of tools/bench_report.py's arch sweep, floors and prompt-processing sections
 and of tools/asm_loop.py's loop finding, on fabricated results and disassembly: each test states
 what a wrong parser would print instead. Run: python3 tests/tools/test_bench_tools.py."""
 import json
