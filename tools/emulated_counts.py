@@ -149,9 +149,9 @@ def load_build(folder, compile_images, jobs):
     return conf
 
 
-def host_ids():
+def host_ids(shared_dir):
     """Builds the host reference twice (SIMD -march=native, scalar) and compares with the header."""
-    model = os.path.join(ROOT, "..", "shared", "models", "stories260K.bin")
+    model = os.path.join(shared_dir, "models", "stories260K.bin")
     header = os.path.join(ROOT, "bench", "embedded", "stories260k_greedy_ids.hpp")
     source = os.path.join(ROOT, "bench", "embedded", "host_greedy_ids.cpp")
     ok = True
@@ -269,10 +269,12 @@ def main():
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--doc", help="markdown file whose emulated-counts section gets the table")
     ap.add_argument("--host-ids", action="store_true")
+    ap.add_argument("--shared-dir", default=os.environ.get("CTATTN_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
+                    help="folder holding models/stories260K.bin (meson's shared_dir; default $CTATTN_SHARED_DIR or ../shared)")
     ap.add_argument("images", nargs="*")
     args = ap.parse_args()
     if args.host_ids:
-        return host_ids()
+        return host_ids(args.shared_dir)
 
     folders = [(folder, None) for folder in args.build]
     if args.setup:

@@ -102,14 +102,16 @@ vec scores(const vec& q, const vec& k, std::size_t seq, std::size_t d_model, std
            const Visible& visible_key) {
     const std::size_t hd = d_model / heads, kv_dim = kv_heads * hd, group = heads / kv_heads;
     vec s(heads * seq * seq, -std::numeric_limits<double>::infinity());
-    for (std::size_t h = 0; h < heads; ++h)
+    for (std::size_t h = 0; h < heads; ++h) {
+        const std::size_t g = h / group;
         for (std::size_t i = 0; i < seq; ++i)
             for (std::size_t j = 0; j < seq; ++j) {
                 if (!visible_key(i, j)) continue;
                 double dot = 0.0;
-                for (std::size_t d = 0; d < hd; ++d) dot += q[i * d_model + h * hd + d] * k[j * kv_dim + h / group * hd + d];
+                for (std::size_t d = 0; d < hd; ++d) dot += q[i * d_model + h * hd + d] * k[j * kv_dim + g * hd + d];
                 s[(h * seq + i) * seq + j] = dot / std::sqrt(double(hd));
             }
+    }
     return s;
 }
 
@@ -124,11 +126,15 @@ inline vec aggregate(const vec& p, const vec& v, std::size_t seq, std::size_t d_
                      std::size_t kv_heads) {
     const std::size_t hd = d_model / heads, kv_dim = kv_heads * hd, group = heads / kv_heads;
     vec context(seq * d_model, 0.0);
-    for (std::size_t h = 0; h < heads; ++h)
+    for (std::size_t h = 0; h < heads; ++h) {
+        const std::size_t g = h / group;
         for (std::size_t i = 0; i < seq; ++i)
-            for (std::size_t j = 0; j < seq; ++j)
+            for (std::size_t j = 0; j < seq; ++j) {
+                const double pij = p[(h * seq + i) * seq + j];
                 for (std::size_t d = 0; d < hd; ++d)
-                    context[i * d_model + h * hd + d] += p[(h * seq + i) * seq + j] * v[j * kv_dim + h / group * hd + d];
+                    context[i * d_model + h * hd + d] += pij * v[j * kv_dim + g * hd + d];
+            }
+    }
     return context;
 }
 
