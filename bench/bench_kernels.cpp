@@ -16,7 +16,7 @@
 
 #include "bench_common.hpp"
 #include "plain_loops.hpp"
-#include "reference_double.hpp"
+#include "../tests/reference/forward_double.hpp"
 
 #if CTATTN_BENCH_KERNELS_PART != 1 && CTATTN_BENCH_KERNELS_PART != 2
 #error "compile bench_kernels.cpp with -DCTATTN_BENCH_KERNELS_PART=1 or 2"
@@ -24,6 +24,8 @@
 
 namespace ctattn_bench {
 namespace {
+
+namespace ref = ctattn_test::ref;
 
 using simd_arch = ctattn::simd::default_arch;
 using scalar_arch = ctattn::simd::scalar_arch;
@@ -69,7 +71,7 @@ const projection_inputs& projection_data(std::size_t seq, std::size_t dim) {
                 in.w[r * dim + c] = w[r * dim + c];
                 in.w_out_in[c * dim + r] = w[r * dim + c];
             }
-        in.expected = ref::matmul(ref::widen(x.data(), x.size()), ref::widen(w.data(), w.size()), seq, dim, dim);
+        in.expected = ref::matmul(ref::widen(x.data(), x.size()), ref::widen(w.data(), w.size()), nullptr, seq, dim, dim);
     }
     return in;
 }
@@ -161,9 +163,10 @@ const core_inputs& core_data(std::size_t seq, std::size_t dim, std::size_t heads
         in.k = aligned_block<float>(seq * dim);
         in.v = aligned_block<float>(seq * dim);
         for (std::size_t i = 0; i < seq * dim; ++i) in.q[i] = q[i], in.k[i] = k[i], in.v[i] = v[i];
-        in.scores = ref::scores(ref::widen(q.data(), q.size()), ref::widen(k.data(), k.size()), seq, dim, heads, causal);
+        in.scores = ref::scores(ref::widen(q.data(), q.size()), ref::widen(k.data(), k.size()), seq, dim, heads, heads,
+                                ref::causal_or_none(causal));
         in.p = ref::softmax_rows(in.scores, seq);
-        in.context = ref::aggregate(in.p, ref::widen(v.data(), v.size()), seq, dim, heads);
+        in.context = ref::aggregate(in.p, ref::widen(v.data(), v.size()), seq, dim, heads, heads);
         in.scores_in = aligned_block<float>(in.scores.size());
         in.p_in = aligned_block<float>(in.p.size());
         for (std::size_t i = 0; i < in.scores.size(); ++i) in.scores_in[i] = float(in.scores[i]), in.p_in[i] = float(in.p[i]);

@@ -13,10 +13,12 @@
 
 #include "bench_common.hpp"
 #include "plain_loops.hpp"
-#include "reference_double.hpp"
+#include "../tests/reference/forward_double.hpp"
 
 namespace ctattn_bench {
 namespace {
+
+namespace ref = ctattn_test::ref;
 
 using simd_arch = ctattn::simd::default_arch;
 using scalar_arch = ctattn::simd::scalar_arch;
@@ -65,7 +67,9 @@ const layer_inputs& layer_data(std::size_t seq, std::size_t dim, std::size_t hea
                 }
             wd[m] = ref::widen(r.data(), r.size());
         }
-        in.expected = ref::mha(ref::widen(x.data(), x.size()), wd[0], wd[1], wd[2], wd[3], seq, dim, heads, causal);
+        in.expected = ref::mha(ref::widen(x.data(), x.size()), seq, dim, heads, heads, wd[0], wd[1], wd[2], wd[3], nullptr,
+                               nullptr, nullptr, nullptr, ref::causal_or_none(causal))
+                          .y;
     }
     return *slot;
 }

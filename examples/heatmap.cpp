@@ -75,7 +75,7 @@ token_id tokens[max_positions];
 
 // Greedy decoding from BOS: every step feeds one token, traced, and picks the argmax of its logits.
 // With trace_forward, the decode steps run untraced and language_model::forward over the same
-// tokens is traced instead (the two give the same weights; tests/walkthrough checks it).
+// tokens is traced instead (the two give the same weights; tests/layers/test_trace.cpp checks it).
 template <class Config>
 status decode(decoder<Config>& dec, const model_weights<Config>& w, std::size_t steps, bool trace_forward) {
     static float logits[Config::vocab];

@@ -13,7 +13,7 @@
 // Every number printed is computed here by ctattn (multi_head_attention::forward with its
 // attention-weights readout, language_model::forward, decoder); the only constants are the posts'
 // inputs and, where a post prints them, its printed results for comparison.
-// tests/walkthrough/ includes this file (with CTATTN_WALKTHROUGH_NO_MAIN) and checks the values.
+// tests/layers/test_walkthrough.cpp includes this file (with CTATTN_WALKTHROUGH_NO_MAIN) and checks the values.
 #include <ctattn/ctattn.hpp>
 #include <ctattn/model/decoder.hpp>
 

@@ -840,7 +840,7 @@ def method_lines():
     w("## Method and correctness gate")
     w("")
     w("Before timing, every benchmark computes its result once and compares it with a double-precision")
-    w("reference (bench/reference_double.hpp; the block and decode benchmarks compare with the plain model")
+    w("reference (tests/reference/forward_double.hpp; the block and decode benchmarks compare with the plain model")
     w("on the same checkpoint bytes, every step's logits for decode); a mismatch skips the benchmark with an")
     w("error and makes the binary exit 1 (`meson test bench_smoke` runs the small points this way). Rates use")
     w("CPU time (Google Benchmark's default for counters).")

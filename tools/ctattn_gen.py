@@ -722,7 +722,10 @@ def write_meson(cfg):
         lines += [
             f'# The weights header, written at build time from the checkpoint (several MB of text: not checked',
             f'# in). Without the checkpoint the library still builds; ctattn_{n}_init then has no weights.',
-            f'ctattn_{n}_checkpoint = meson.project_source_root() / \'{checkpoint}\'',
+            f'# Set ctattn_{n}_checkpoint before subdir() to read the checkpoint from elsewhere.',
+            f'if not is_variable(\'ctattn_{n}_checkpoint\')',
+            f'  ctattn_{n}_checkpoint = meson.project_source_root() / \'{checkpoint}\'',
+            'endif',
             f'if import(\'fs\').exists(ctattn_{n}_checkpoint)',
             f'  ctattn_{n}_weights_h = custom_target(\'ctattn_{n}_weights.h\',',
             f'    input : [meson.project_source_root() / \'{TOOL}\', meson.project_source_root() / \'{cfg["source"]}\',',

@@ -11,7 +11,7 @@ CTATTN_PACKAGES=(
 CTATTN_CROSS_PACKAGES=(
   gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib g++-aarch64-linux-gnu qemu-user qemu-system-arm
 )
-# Fuzzing (tests/fuzz, issue 16): clang 14 with libFuzzer and the sanitizer runtimes.
+# Fuzzing (tests/fuzz): clang 14 with libFuzzer and the sanitizer runtimes.
 CTATTN_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)
 
 ctattn_install_missing() {

@@ -150,9 +150,9 @@ def load_build(folder, compile_images, jobs):
     return conf
 
 
-def host_ids():
+def host_ids(shared_dir):
     """Builds the host reference twice (SIMD -march=native, scalar) and compares with the header."""
-    model = os.path.join(ROOT, "..", "shared", "models", "stories260K.bin")
+    model = os.path.join(shared_dir, "models", "stories260K.bin")
     header = os.path.join(ROOT, "bench", "embedded", "stories260k_greedy_ids.hpp")
     source = os.path.join(ROOT, "bench", "embedded", "host_greedy_ids.cpp")
     ok = True
@@ -233,7 +233,7 @@ def doc_lines(results, command):
         "a NaN or an infinite max go to the general one-row core (the numeric contract's rules).",
         "- **exp** (simd/math.hpp): 2^x by rounding with 1.5 x 2^23 and a degree-5 minimax polynomial, about 16 "
         "instructions and no call; within 2.04 ulp of 2^x for normal results, denormal results within 1.5 x 2^-149, "
-        "exactly 1 at 0, exactly 0 at -inf, NaN at NaN (tests/test_decode_attention.cpp: 3.4 million arguments "
+        "exactly 1 at 0, exactly 0 at -inf, NaN at NaN (tests/kernels/test_decode_attention.cpp: 3.4 million arguments "
         "against double). Used in the scalar decode attention only; prefill, the vector arches, SiLU and sampling "
         "keep std::exp / xsimd::exp.",
         "- **KV cache** head by head, (kv_heads, seq_capacity, head_dim): a KV head's keys are one contiguous run "
@@ -271,10 +271,12 @@ def main():
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--doc", help="markdown file whose emulated-counts section gets the table")
     ap.add_argument("--host-ids", action="store_true")
+    ap.add_argument("--shared-dir", default=os.environ.get("CTATTN_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
+                    help="folder holding models/stories260K.bin (meson's shared_dir; default $CTATTN_SHARED_DIR or ../shared)")
     ap.add_argument("images", nargs="*")
     args = ap.parse_args()
     if args.host_ids:
-        return host_ids()
+        return host_ids(args.shared_dir)
 
     folders = [(folder, None) for folder in args.build]
     if args.setup:

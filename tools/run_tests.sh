@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ctattn_install_missing "${CTATTN_PACKAGES[@]}" "${CTATTN_CROSS_PACKAGES[@]}"
 
 # folder | meson setup options
-# The cross builds (cross/, issue 4): the host suite for aarch64 (NEON through xsimd) under
+# The cross builds (cross/): the host suite for aarch64 (NEON through xsimd) under
 # qemu-aarch64, and firmware tests on four Cortex-M cores under qemu-system-arm (scalar path).
 # The benchmarks build once, in build-simd, where bench_smoke checks every implementation agrees.
 builds=(
@@ -21,7 +21,7 @@ builds=(
   "build-m55|--cross-file cross/cortex-m55.ini --cross-file cross/arm-none-eabi.ini"
 )
 
-# --- sanitizers (issue 16) ---
+# --- sanitizers ---
 # The host test suite once more under AddressSanitizer + UndefinedBehaviorSanitizer (GCC): tests
 # and their programs only (no benchmarks, no examples), at -O0: instrumented code costs GCC ~10x
 # more to compile at -O1 (test_golden_lm.cpp: 12 s of CPU at -O0, 124 s at -O1, 13 s for the
@@ -33,7 +33,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # --- end of sanitizers ---
 
-# ---- clang (issue 11) -----------------------------------------------------------------------
+# ---- clang ---------------------------------------------------------------------------------
 # `bash tools/run_tests.sh --clang` also builds and runs the host test suite with Debian's clang 14
 # (cross/clang-14.ini, -Werror as with GCC, benchmarks off) in build-clang. Not in CI's default
 # run: clang takes about GCC's CPU time per file (77 s against 73 s for test_kernels,
@@ -83,7 +83,7 @@ PY
   report+=("$dir: build $((t1 - t0))s, tests $((t2 - t1))s, $ok passed, $bad failed")
 done
 
-# --- fuzzing (issue 16) ---
+# --- fuzzing ---
 # Each libFuzzer target (tests/fuzz) built with clang++-14 and run for CTATTN_FUZZ_SECONDS (30 by
 # default) from its checked-in seeds; new inputs go to a scratch corpus, the seeds stay as they are.
 # A crash, a sanitizer report or a broken contract (the targets abort) fails the run. Skipped

@@ -24,7 +24,7 @@
 #include "../bench_common.hpp"
 #include "../decode_models.hpp"
 #include "../plain_loops.hpp"
-#include "../reference_double.hpp"
+#include "../../tests/reference/forward_double.hpp"
 #include "sweep_abi.hpp"
 #include "sweep_shapes.hpp"
 
@@ -33,7 +33,7 @@ namespace {
 
 using ctattn_bench::agrees;
 using ctattn_bench::failure_count;
-namespace ref = ctattn_bench::ref;
+namespace ref = ctattn_test::ref;
 
 // The archs a module is built for, narrowest first, and whether this CPU can run each: xsimd's
 // CPUID/HWCAP probe (available_architectures), cross-checked on x86 with GCC's
@@ -145,12 +145,12 @@ std::unique_ptr<case_data> make_case_data(const std::string& kernel, const std::
     } else if (kernel == "projection") {
         d->a = ctattn_bench::random_floats(S * D, 11 + unsigned(D));
         d->b = ctattn_bench::random_floats(D * D, 29 + unsigned(D));
-        d->expected = ref::matmul(ref::widen(d->a.data(), d->a.size()), ref::widen(d->b.data(), d->b.size()), S, D, D);
+        d->expected = ref::matmul(ref::widen(d->a.data(), d->a.size()), ref::widen(d->b.data(), d->b.size()), nullptr, S, D, D);
     } else if (kernel == "scores" || kernel == "softmax" || kernel == "aggregate") {
         const auto q = ctattn_bench::random_floats(S * D, 3), k = ctattn_bench::random_floats(S * D, 5);
         const auto v = ctattn_bench::random_floats(S * D, 7);
         const ref::dvec scores = ref::scores(ref::widen(q.data(), q.size()), ref::widen(k.data(), k.size()), S, D, n.heads,
-                                             n.causal);
+                                             n.heads, ref::causal_or_none(n.causal));
         const ref::dvec p = ref::softmax_rows(scores, S);
         if (kernel == "scores") {
             d->a = q, d->b = k, d->expected = scores, d->compared = visible_entries(n);
@@ -158,7 +158,8 @@ std::unique_ptr<case_data> make_case_data(const std::string& kernel, const std::
             d->a = to_floats(scores), d->expected = p, d->compared = visible_entries(n);
         } else {
             d->b = to_floats(p), d->c = v;
-            d->expected = ref::aggregate(ref::widen(d->b.data(), d->b.size()), ref::widen(v.data(), v.size()), S, D, n.heads);
+            d->expected = ref::aggregate(ref::widen(d->b.data(), d->b.size()), ref::widen(v.data(), v.size()), S, D, n.heads,
+                                         n.heads);
         }
     } else if (kernel == "mha") {
         d->a = ctattn_bench::random_floats(S * D, 101);
@@ -167,7 +168,9 @@ std::unique_ptr<case_data> make_case_data(const std::string& kernel, const std::
             d->w[i] = ctattn_bench::random_floats(D * D, 200 + i + unsigned(D), float(1.0 / std::sqrt(double(D))));
             wd[i] = ref::widen(d->w[i].data(), d->w[i].size());
         }
-        d->expected = ref::mha(ref::widen(d->a.data(), d->a.size()), wd[0], wd[1], wd[2], wd[3], S, D, n.heads, n.causal);
+        d->expected = ref::mha(ref::widen(d->a.data(), d->a.size()), S, D, n.heads, n.heads, wd[0], wd[1], wd[2], wd[3],
+                               nullptr, nullptr, nullptr, nullptr, ref::causal_or_none(n.causal))
+                          .y;
         d->tolerance = layer_tolerance;
     } else if (kernel == "decode") {  // every step's logits from the plain model on the same bytes
         using shape_type = ctattn_bench::stories260k;

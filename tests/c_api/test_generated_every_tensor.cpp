@@ -20,7 +20,7 @@
 #include <memory>
 #include <vector>
 
-#include "../model/model_support.hpp"
+#include "../support/model_support.hpp"
 
 namespace {
 using config = ctattn_gen::every_tensor::config;

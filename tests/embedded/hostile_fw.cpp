@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Firmware test: hostile input on a 32-bit target, where size_t is 32 bits and a size computed from
-// a file header can wrap. The same tiny llama model as tests/hostile (tests/hostile/tiny_llama.hpp):
-//   - at compile time, in this target's size_t: the stories260K header with seq_len
+// a file header can wrap. The same tiny llama model as tests/io (tests/support/tiny_llama.hpp):
+//   - at compile time, in this target's size_t: the wrapping stories260K header, seq_len
 //     512 + 2^27 is status::size_overflow (its unchecked size wrapped to exactly the stories size),
 //     and a header of all INT_MAX too;
 //   - at run time, on tests/fuzz/corpus/llama2c/tiny.bin (linked into flash): a checkpoint whose seq_len adds 2^32 bytes is size_overflow, not accepted (the
@@ -19,7 +19,7 @@
 #include <ctattn/io/blob.hpp>
 #include <ctattn/text/tokenizer.hpp>
 
-#include "../hostile/tiny_llama.hpp"
+#include "../support/tiny_llama.hpp"
 #include "check.hpp"
 #include "print.hpp"
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Firmware test: the numeric contract (docs/design.md, "Numeric contract") on a Cortex-M core, the
 // scalar path with the core's own float unit (FPv4/FPv5 with a fused multiply-add, or soft float
-// on the M3) and its own libm. The host's tests/numeric checks the same points on every vector
+// on the M3) and its own libm. The host's tests/contract/test_numeric_contract.cpp checks the same points on every vector
 // arch; this is the firmware's share:
 //   softmax_row   a NaN at any index of a 21-key row makes the row NaN; +inf entries share the
 //                 weight, -inf gets 0; scale 0.35 near +-FLT_MAX and raw scores of 1e11..1e13
@@ -49,7 +49,7 @@ struct rng32 {
 // ---- softmax_row -------------------------------------------------------------------------------
 
 // Largest |p - p_ref| / bound for a row of finite scores against the double softmax; bound as in
-// tests/numeric (exponent errors 3 u |a| + 2 u (|t| + |t_max|), then exp, sum and division
+// tests/contract/test_numeric_contract.cpp (exponent errors 3 u |a| + 2 u (|t| + |t_max|), then exp, sum and division
 // (2n + 16) u), or a NaN ratio when a weight is not finite or the weights do not sum to 1.
 double softmax_error_ratio(const float* scores, std::size_t n, float scale, double& worst_err) {
     static float row[64];
@@ -156,7 +156,7 @@ void run_core(bool decode) {
                                           core.context + i * core_d, core.scores);
 }
 
-// Largest |o - o_ref| / bound over every (query, head, column), as tests/numeric: weights within
+// Largest |o - o_ref| / bound over every (query, head, column), as tests/contract/test_numeric_contract.cpp: weights within
 // expm1(2 delta) + (3n + 20) u relative, delta = (head_dim + 3) u sum|q k| scale + 3 u |a| + 2 u |t_max|;
 // where that bound is useless, only finiteness and |o| <= max |v| (1 + (2n + 8) u). NaN ratio: a
 // non-finite output or one outside the values' hull.

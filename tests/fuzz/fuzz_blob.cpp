@@ -16,7 +16,7 @@
 
 #include <ctattn/io/blob.hpp>
 
-#include "../hostile/tiny_llama.hpp"
+#include "../support/tiny_llama.hpp"
 
 namespace {
 ctattn::model_weights<tiny_llama::config> weights;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: llama2c::load on arbitrary bytes, into the tiny llama configuration
-// (tests/hostile/tiny_llama.hpp) so that mutations of the seed checkpoint stay near valid files.
+// (tests/support/tiny_llama.hpp) so that mutations of the seed checkpoint stay near valid files.
 // Besides AddressSanitizer/UBSan finding over-reads, the target checks the loader's contract and
 // aborts on a breach: a result of ok only for a buffer of exactly checkpoint_size() bytes with a
 // matching header and finite weights; weights untouched on any failure.
@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "../hostile/tiny_llama.hpp"
+#include "../support/tiny_llama.hpp"
 
 namespace {
 ctattn::model_weights<tiny_llama::config> weights;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Writes the fuzz targets' seed corpora (checked in under tests/fuzz/corpus/; rerun to refresh):
-  llama2c/   the tiny llama checkpoint of tests/hostile/tiny_llama.hpp, and header-only variants
+  llama2c/   the tiny llama checkpoint of tests/support/tiny_llama.hpp, and header-only variants
   tokenizer/ a 16-piece tokenizer.bin that fuzz_tokenizer's tokenizer<16, 96> loads
 Usage: make_seeds.py [OUT_DIR]   (blob seeds come from tools/ctattn_blob.py, see tests/fuzz/README.md)"""
 import pathlib

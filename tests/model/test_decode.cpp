@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "model_support.hpp"
+#include "../support/model_support.hpp"
 
 namespace {
 

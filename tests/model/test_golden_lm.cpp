@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "model_support.hpp"
+#include "../support/model_support.hpp"
 
 namespace {
 

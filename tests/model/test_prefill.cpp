@@ -23,7 +23,7 @@
 #include <memory>
 #include <vector>
 
-#include "model_support.hpp"
+#include "../support/model_support.hpp"
 
 namespace {
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "model_support.hpp"
+#include "../support/model_support.hpp"
 
 #ifndef CTATTN_STORIES260K
 #define CTATTN_STORIES260K "../shared/models/stories260K.bin"

@@ -21,7 +21,7 @@
 #include <memory>
 #include <vector>
 
-#include "model_support.hpp"
+#include "../support/model_support.hpp"
 
 #ifndef CTATTN_STORIES260K
 #define CTATTN_STORIES260K "../shared/models/stories260K.bin"

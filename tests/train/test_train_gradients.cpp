@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Gradients of whole language models (train/model_backward.hpp) against central finite
-// differences taken in double on a plainly written double-precision model (reference_model.hpp),
-// for every weight of three small models with awkward shapes that between them use every piece
+// differences taken in double on the plainly written double-precision reference model
+// (tests/reference/forward_double.hpp), for every weight of three small models with awkward shapes that between them use every piece
 // the backward pass has: pre- and post-norm blocks, LayerNorm / RMSNorm / no final norm, dense
 // ReLU, GELU (erf) and gated GELU (tanh) / SwiGLU FFNs with and without biases, GQA, RoPE, learned
 // and sinusoidal positions, tied and untied (+bias) heads, causal, sliding-window and no masks,
@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "../model/model_support.hpp"
-#include "reference_model.hpp"
+#include "../support/model_support.hpp"
+#include "../reference/forward_double.hpp"
 
 namespace {
 using namespace ctattn;
@@ -65,7 +65,7 @@ void check_gradients(const char* name, std::size_t n, unsigned seed) {
     train::zero_tensors(*g);
     float loss = 0.0f;
     REQUIRE(trainer::loss_and_gradients(*w, tokens.data(), targets.data(), n, *g, *ws, loss) == status::ok);
-    const double ref_loss = ctattn_test::train_ref::loss(*w, tokens, targets, train::ignore_target, {});
+    const double ref_loss = ctattn_test::ref::loss(*w, tokens, targets, train::ignore_target, {});
     INFO(name << ": float loss " << loss << ", double reference " << ref_loss);
     REQUIRE(std::abs(loss - ref_loss) <= 1e-5 * std::abs(ref_loss));
 
@@ -89,8 +89,8 @@ void check_gradients(const char* name, std::size_t n, unsigned seed) {
             for (std::size_t i = 0; i < t.size; ++i) {
                 entry e{};
                 std::snprintf(e.tensor, sizeof e.tensor, "%s@%d", t.name, t.layer);
-                const double up = ctattn_test::train_ref::loss(*w, tokens, targets, train::ignore_target, {wp + i, h});
-                const double down = ctattn_test::train_ref::loss(*w, tokens, targets, train::ignore_target, {wp + i, -h});
+                const double up = ctattn_test::ref::loss(*w, tokens, targets, train::ignore_target, {wp + i, h});
+                const double down = ctattn_test::ref::loss(*w, tokens, targets, train::ignore_target, {wp + i, -h});
                 e.index = i;
                 e.analytic = gp[i];
                 e.numeric = (up - down) / (2.0 * h);

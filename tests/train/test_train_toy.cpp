@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "../golden.hpp"
+#include "../support/golden.hpp"
 
 namespace {
 using namespace ctattn;

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: Apache-2.0
+// multi_head_attention::forward against the double-precision reference (tests/reference/forward_double.hpp):
+// multi-head, grouped-query (kv_heads < heads) and multi-query (kv_heads = 1) attention, with and
+// without bias, under every mask policy, on widths and head dims that are not multiples of the
+// SIMD width, for sequence lengths from 1 up to the capacity, on both the xsimd and scalar paths,
+// including the attention-weights readout and weights packed into panels.
+//
+// Tolerance: the forward pass chains four float stages (Q/K/V projection over d_model terms,
+// scores over head_dim terms, softmax, P V plus the output projection). Each stage is within
+// (n + 2) u of the magnitudes it sums (u = 2^-24, n <= 68 here, see test_kernels.cpp), softmax
+// passes a score error e on as a relative weight error <= 2e. Summed: < 4 * 70 * u ~ 1.7e-5 of
+// the output's magnitude, so |y - y_ref| <= 2e-5 * max(1, max|y_ref|). Weights are probabilities:
+// |P - P_ref| <= 1e-5 absolute, and masked weights are exactly 0.
+#include <catch2/catch.hpp>
+
+#include <ctattn/ctattn.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "../support/attention_fixture.hpp"
+#include "../reference/forward_double.hpp"
+
+namespace {
+
+namespace ref = ctattn_test::ref;
+using ctattn::simd::default_arch;
+using ctattn::simd::scalar_arch;
+
+constexpr double output_tolerance = 2e-5;  // relative to max(1, max|y_ref|), see the header comment
+constexpr double weight_tolerance = 1e-5;  // absolute, on probabilities
+constexpr float readout_sentinel = -77.0f;
+
+// Two runs of the same arithmetic that may differ only in FMA contraction: a few ulp of the output scale.
+constexpr double same_arithmetic_tolerance = 1e-6;
+
+// Largest |a[i] - b[i]| over the first n elements of both.
+double largest_difference(const std::vector<float>& a, const std::vector<float>& b, std::size_t n) {
+    if (a.size() < n || b.size() < n) return INFINITY;
+    double worst = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double d = std::abs(double(a[i]) - double(b[i]));
+        worst = d > worst || std::isnan(d) ? d : worst;
+    }
+    return worst;
+}
+
+template <class Mask>
+ref::mask_kind kind_of() {
+    if constexpr (std::is_same_v<Mask, ctattn::no_mask>)
+        return ref::mask_kind::none;
+    else if constexpr (std::is_same_v<Mask, ctattn::causal_mask>)
+        return ref::mask_kind::causal;
+    else if constexpr (std::is_same_v<Mask, ctattn::key_padding_mask>)
+        return ref::mask_kind::padding;
+    else
+        return ref::mask_kind::window;
+}
+
+template <class Mask>
+std::size_t reference_param(const typename Mask::params& params) {
+    if constexpr (std::is_same_v<Mask, ctattn::key_padding_mask>)
+        return params.valid_len;
+    else if constexpr (requires { Mask::window; })
+        return Mask::window;
+    else
+        return 0;
+}
+
+// One forward pass checked against the reference: y, every readout weight, and that the readout
+// buffer outside the seq_len x seq_len block of each head is left alone.
+template <class Config, class Arch>
+void check_forward(std::size_t seq_len, const typename Config::mask::params& mask, unsigned seed) {
+    using mha = ctattn::multi_head_attention<Config, Arch>;
+    using Mask = typename Config::mask;
+    constexpr std::size_t D = Config::d_model, S = Config::seq_capacity, H = Config::heads;
+    INFO("d_model " << D << " heads " << H << " kv_heads " << Config::kv_heads << " capacity " << S << " bias "
+                    << Config::bias << " mask " << Mask::name << " (" << reference_param<Mask>(mask) << ") seq_len "
+                    << seq_len << " arch " << ctattn::simd::arch_name<Arch>());
+
+    const auto w = ctattn_test::random_weights<Config>(seed);
+    const auto x = ctattn_test::random_input<Config>(seq_len, seed + 1);
+    auto ws = std::make_unique<typename mha::workspace_type>();
+    auto readout = std::make_unique<typename mha::readout_type>();
+    for (std::size_t i = 0; i < mha::readout_type::size; ++i) (*readout)[i] = readout_sentinel;
+    std::vector<float> y(seq_len * D + 1, 0.0f);
+    y[seq_len * D] = 4242.0f;  // one past the output: must stay
+
+    REQUIRE(mha::forward(*w, x.data(), seq_len, y.data(), *ws, mask, readout.get()) == ctattn::status::ok);
+    const ref::mha_result want =
+        ctattn_test::reference_forward<Config>(*w, x.data(), seq_len, kind_of<Mask>(), reference_param<Mask>(mask));
+
+    double y_scale = 1.0;
+    for (double v : want.y) y_scale = std::abs(v) > y_scale ? std::abs(v) : y_scale;
+    double worst_y = 0.0;
+    for (std::size_t i = 0; i < seq_len * D; ++i) {
+        const double err = std::abs(y[i] - want.y[i]);
+        worst_y = err > worst_y || std::isnan(err) ? err : worst_y;
+    }
+    CHECK(worst_y <= output_tolerance * y_scale);
+    CHECK(y[seq_len * D] == 4242.0f);
+
+    double worst_p = 0.0;
+    bool masked_exact = true, outside_untouched = true;
+    for (std::size_t h = 0; h < H; ++h)
+        for (std::size_t i = 0; i < S; ++i)
+            for (std::size_t j = 0; j < S; ++j) {
+                const float got = (*readout)(h * S + i, j);
+                if (i >= seq_len || j >= seq_len) {
+                    outside_untouched = outside_untouched && got == readout_sentinel;
+                    continue;
+                }
+                const double p = want.attn[(h * seq_len + i) * seq_len + j];
+                if (p == 0.0) masked_exact = masked_exact && got == 0.0f;
+                const double err = std::abs(got - p);
+                worst_p = err > worst_p || std::isnan(err) ? err : worst_p;
+            }
+    CHECK(worst_p <= weight_tolerance);
+    CHECK(masked_exact);
+    CHECK(outside_untouched);
+
+    // Asking for the readout must not change the output beyond rounding: the arithmetic is the
+    // same, but GCC may contract a*b+c into an FMA differently at the two inlined call sites
+    // (seen on the scalar path), so allow a few ulp rather than demanding identical bits.
+    std::vector<float> y_plain(seq_len * D);
+    REQUIRE(mha::forward(*w, x.data(), seq_len, y_plain.data(), *ws, mask) == ctattn::status::ok);
+    CHECK(largest_difference(y_plain, y, seq_len * D) <= same_arithmetic_tolerance * y_scale);
+
+    // Packed weights run the same tiles over the same sums in the same order: on a vector path,
+    // where every FMA is explicit, the output is bit-identical; on the scalar path the compiler's
+    // contraction of a*b+c may differ between the two inlined kernels, so a few ulp are allowed.
+    auto packed = std::make_unique<typename mha::packed_weights_type>();
+    ctattn::pack(*w, *packed);
+    std::vector<float> y_packed(seq_len * D);
+    REQUIRE(mha::forward(*packed, x.data(), seq_len, y_packed.data(), *ws, mask) == ctattn::status::ok);
+    if constexpr (ctattn::simd::width<Arch> > 1)
+        CHECK(largest_difference(y_packed, y_plain, seq_len * D) == 0.0);
+    else
+        CHECK(largest_difference(y_packed, y_plain, seq_len * D) <= same_arithmetic_tolerance * y_scale);
+}
+
+template <class Config>
+void check_both_paths(std::initializer_list<std::size_t> seq_lens) {
+    for (std::size_t seq_len : seq_lens) {
+        check_forward<Config, default_arch>(seq_len, {}, unsigned(seq_len * 13 + Config::d_model));
+        check_forward<Config, scalar_arch>(seq_len, {}, unsigned(seq_len * 13 + Config::d_model));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("multi-head attention with bias and a causal mask matches the double reference up to full capacity",
+          "[attention][mha]") {
+    using config = ctattn::attention_config<12, 3, 3, 16, true, ctattn::causal_mask>;
+    check_both_paths<config>({1, 5, 13, 16});
+}
+
+TEST_CASE("multi-head attention without bias or mask matches the double reference", "[attention][mha]") {
+    using config = ctattn::attention_config<20, 5, 5, 13, false, ctattn::no_mask>;
+    check_both_paths<config>({1, 3, 7, 13});
+}
+
+TEST_CASE("grouped-query attention with bias and key padding matches the double reference for every valid length",
+          "[attention][gqa]") {
+    using config = ctattn::attention_config<24, 6, 2, 17, true, ctattn::key_padding_mask>;
+    for (std::size_t seq_len : {1, 5, 17})
+        for (std::size_t valid : {std::size_t(1), seq_len / 2 + 1, seq_len}) {
+            check_forward<config, default_arch>(seq_len, {valid}, unsigned(seq_len * 7 + valid));
+            check_forward<config, scalar_arch>(seq_len, {valid}, unsigned(seq_len * 7 + valid));
+        }
+}
+
+TEST_CASE("multi-query attention (one KV head, head_dim 3) with a sliding window matches the double reference",
+          "[attention][mqa]") {
+    using config = ctattn::attention_config<21, 7, 1, 9, false, ctattn::sliding_window_mask<3>>;
+    check_both_paths<config>({1, 3, 7, 9});
+}
+
+TEST_CASE("grouped-query attention with head_dim 17 and bias under a sliding window matches the double reference",
+          "[attention][gqa]") {
+    using config = ctattn::attention_config<68, 4, 2, 11, true, ctattn::sliding_window_mask<5>>;
+    check_both_paths<config>({1, 6, 11});
+}
+
+TEST_CASE("multi-query attention with a causal mask at d_model 64 matches the double reference", "[attention][mqa]") {
+    using config = ctattn::attention_config<64, 8, 1, 13, false, ctattn::causal_mask>;
+    check_both_paths<config>({2, 13});
+}
+
+TEST_CASE("forward may write its output over its input (y == x)", "[attention][mha]") {
+    using config = ctattn::attention_config<12, 3, 3, 16, true, ctattn::causal_mask>;
+    using mha = ctattn::multi_head_attention<config>;
+    constexpr std::size_t seq_len = 7;
+    const auto w = ctattn_test::random_weights<config>(5);
+    auto x = ctattn_test::random_input<config>(seq_len, 6);
+    std::vector<float> y(x.size());
+    auto ws = std::make_unique<mha::workspace_type>();
+    REQUIRE(mha::forward(*w, x.data(), seq_len, y.data(), *ws) == ctattn::status::ok);
+    REQUIRE(mha::forward(*w, x.data(), seq_len, x.data(), *ws) == ctattn::status::ok);
+    CHECK(largest_difference(x, y, y.size()) <= same_arithmetic_tolerance);  // |y| is O(1) here: same arithmetic
+}
+
+TEST_CASE("the typed forward overload on whole matrices gives the same result as the pointer overload",
+          "[attention][mha]") {
+    using config = ctattn::attention_config<20, 5, 5, 13, false, ctattn::no_mask>;
+    using mha = ctattn::multi_head_attention<config>;
+    constexpr std::size_t seq_len = 9;
+    const auto w = ctattn_test::random_weights<config>(8);
+    auto x = std::make_unique<ctattn::matrix<13, 20>>();
+    auto y = std::make_unique<ctattn::matrix<13, 20>>();
+    const auto input = ctattn_test::random_input<config>(13, 9);
+    std::memcpy(x->data(), input.data(), sizeof(float) * input.size());
+    std::vector<float> y_ptr(seq_len * 20), y_typed;
+    auto ws = std::make_unique<mha::workspace_type>();
+    REQUIRE(mha::forward(*w, *x, seq_len, *y, *ws) == ctattn::status::ok);
+    REQUIRE(mha::forward(*w, x->data(), seq_len, y_ptr.data(), *ws) == ctattn::status::ok);
+    y_typed.assign(y->data(), y->data() + seq_len * 20);
+    CHECK(largest_difference(y_typed, y_ptr, y_ptr.size()) <= same_arithmetic_tolerance);
+}
+
+TEST_CASE("attend and attend_blocked read K and V rows from a wider cache and serve a later chunk of queries like the full pass",
+          "[attention][attend][gqa]") {
+    // The decoder's view: keys 0..n_keys-1 sit in a cache whose rows are wider than kv_dim, and the
+    // queries are the last few positions. Every (head, query) row must equal the reference's.
+    using config = ctattn::attention_config<30, 6, 3, 16, false, ctattn::causal_mask>;  // head_dim 5, groups of 2
+    constexpr std::size_t D = config::d_model, KvD = config::kv_dim, hd = config::head_dim;
+    constexpr std::size_t cache_stride = KvD + 3;
+    for (std::size_t n_keys : {1, 6, 13}) {
+        for (std::size_t n_queries : {std::size_t(1), n_keys / 2 + 1}) {
+            const std::size_t pos0 = n_keys - n_queries;
+            INFO("keys " << n_keys << " queries from position " << pos0);
+            std::mt19937 rng(unsigned(n_keys * 10 + n_queries));
+            std::vector<float> q(n_queries * D), cache_k(n_keys * cache_stride, NAN), cache_v(n_keys * cache_stride, NAN);
+            ctattn_test::fill_uniform(q.data(), q.size(), 3, rng);
+            for (std::size_t j = 0; j < n_keys; ++j) {  // the padding columns stay NaN: they must not be read
+                ctattn_test::fill_uniform(cache_k.data() + j * cache_stride, KvD, 3, rng);
+                ctattn_test::fill_uniform(cache_v.data() + j * cache_stride, KvD, 3, rng);
+            }
+            // Paths: the one-row core on both arches, and the blocked core (a query block at a time) on both.
+            auto blocked_simd = std::make_unique<ctattn::blocked_attention_scratch<config, default_arch>>();
+            auto blocked_scalar = std::make_unique<ctattn::blocked_attention_scratch<config, scalar_arch>>();
+            for (int path = 0; path < 4; ++path) {
+                INFO("path " << path);
+                std::vector<float> context(n_queries * D), scores(n_keys), readout(config::heads * n_queries * n_keys);
+                if (path == 0)
+                    ctattn::attend<config, default_arch, cache_stride>(n_queries, q.data(), pos0, n_keys, cache_k.data(),
+                                                                       cache_v.data(), {}, context.data(), scores.data(),
+                                                                       readout.data(), n_keys, n_queries * n_keys);
+                else if (path == 1)
+                    ctattn::attend<config, scalar_arch, cache_stride>(n_queries, q.data(), pos0, n_keys, cache_k.data(),
+                                                                      cache_v.data(), {}, context.data(), scores.data(),
+                                                                      readout.data(), n_keys, n_queries * n_keys);
+                else if (path == 2)
+                    ctattn::attend_blocked<config, default_arch, cache_stride>(
+                        n_queries, q.data(), pos0, n_keys, cache_k.data(), cache_v.data(), {}, context.data(),
+                        *blocked_simd, readout.data(), n_keys, n_queries * n_keys);
+                else
+                    ctattn::attend_blocked<config, scalar_arch, cache_stride>(
+                        n_queries, q.data(), pos0, n_keys, cache_k.data(), cache_v.data(), {}, context.data(),
+                        *blocked_scalar, readout.data(), n_keys, n_queries * n_keys);
+                for (std::size_t h = 0; h < config::heads; ++h) {
+                    const std::size_t g = h / config::group_size;
+                    for (std::size_t i = 0; i < n_queries; ++i) {
+                        ref::vec s(n_keys, -INFINITY);
+                        for (std::size_t j = 0; j <= pos0 + i && j < n_keys; ++j) {
+                            double dot = 0.0;
+                            for (std::size_t d = 0; d < hd; ++d)
+                                dot += double(q[i * D + h * hd + d]) * cache_k[j * cache_stride + g * hd + d];
+                            s[j] = dot / std::sqrt(double(hd));
+                        }
+                        const ref::vec p = ref::softmax(s);
+                        for (std::size_t j = 0; j < n_keys; ++j)
+                            REQUIRE(std::abs(readout[(h * n_queries + i) * n_keys + j] - p[j]) <= weight_tolerance);
+                        for (std::size_t d = 0; d < hd; ++d) {
+                            double o = 0.0;
+                            for (std::size_t j = 0; j < n_keys; ++j) o += p[j] * cache_v[j * cache_stride + g * hd + d];
+                            // |v| <= 1 and the weights sum to 1: the output tolerance with scale 1.
+                            REQUIRE(std::abs(context[i * D + h * hd + d] - o) <= output_tolerance);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
