@@ -152,18 +152,18 @@ void check_both_paths(std::initializer_list<std::size_t> seq_lens) {
 
 TEST_CASE("multi-head attention with bias and a causal mask matches the double reference up to full capacity",
           "[attention][mha]") {
-    using config = ctattn::attention_config<12, 3, 3, 16, true, ctattn::causal_mask>;
+    using config = ctattn::attention_config<12, 3, 3, 16, ctattn::with_bias, ctattn::causal_mask>;
     check_both_paths<config>({1, 5, 13, 16});
 }
 
 TEST_CASE("multi-head attention without bias or mask matches the double reference", "[attention][mha]") {
-    using config = ctattn::attention_config<20, 5, 5, 13, false, ctattn::no_mask>;
+    using config = ctattn::attention_config<20, 5, 5, 13, ctattn::no_bias, ctattn::no_mask>;
     check_both_paths<config>({1, 3, 7, 13});
 }
 
 TEST_CASE("grouped-query attention with bias and key padding matches the double reference for every valid length",
           "[attention][gqa]") {
-    using config = ctattn::attention_config<24, 6, 2, 17, true, ctattn::key_padding_mask>;
+    using config = ctattn::attention_config<24, 6, 2, 17, ctattn::with_bias, ctattn::key_padding_mask>;
     for (std::size_t seq_len : {1, 5, 17})
         for (std::size_t valid : {std::size_t(1), seq_len / 2 + 1, seq_len}) {
             check_forward<config, default_arch>(seq_len, {valid}, unsigned(seq_len * 7 + valid));
@@ -173,23 +173,23 @@ TEST_CASE("grouped-query attention with bias and key padding matches the double 
 
 TEST_CASE("multi-query attention (one KV head, head_dim 3) with a sliding window matches the double reference",
           "[attention][mqa]") {
-    using config = ctattn::attention_config<21, 7, 1, 9, false, ctattn::sliding_window_mask<3>>;
+    using config = ctattn::attention_config<21, 7, 1, 9, ctattn::no_bias, ctattn::sliding_window_mask<3>>;
     check_both_paths<config>({1, 3, 7, 9});
 }
 
 TEST_CASE("grouped-query attention with head_dim 17 and bias under a sliding window matches the double reference",
           "[attention][gqa]") {
-    using config = ctattn::attention_config<68, 4, 2, 11, true, ctattn::sliding_window_mask<5>>;
+    using config = ctattn::attention_config<68, 4, 2, 11, ctattn::with_bias, ctattn::sliding_window_mask<5>>;
     check_both_paths<config>({1, 6, 11});
 }
 
 TEST_CASE("multi-query attention with a causal mask at d_model 64 matches the double reference", "[attention][mqa]") {
-    using config = ctattn::attention_config<64, 8, 1, 13, false, ctattn::causal_mask>;
+    using config = ctattn::attention_config<64, 8, 1, 13, ctattn::no_bias, ctattn::causal_mask>;
     check_both_paths<config>({2, 13});
 }
 
 TEST_CASE("forward may write its output over its input (y == x)", "[attention][mha]") {
-    using config = ctattn::attention_config<12, 3, 3, 16, true, ctattn::causal_mask>;
+    using config = ctattn::attention_config<12, 3, 3, 16, ctattn::with_bias, ctattn::causal_mask>;
     using mha = ctattn::multi_head_attention<config>;
     constexpr std::size_t seq_len = 7;
     const auto w = ctattn_test::random_weights<config>(5);
@@ -203,7 +203,7 @@ TEST_CASE("forward may write its output over its input (y == x)", "[attention][m
 
 TEST_CASE("the typed forward overload on whole matrices gives the same result as the pointer overload",
           "[attention][mha]") {
-    using config = ctattn::attention_config<20, 5, 5, 13, false, ctattn::no_mask>;
+    using config = ctattn::attention_config<20, 5, 5, 13, ctattn::no_bias, ctattn::no_mask>;
     using mha = ctattn::multi_head_attention<config>;
     constexpr std::size_t seq_len = 9;
     const auto w = ctattn_test::random_weights<config>(8);
@@ -223,7 +223,7 @@ TEST_CASE("attend and attend_blocked read K and V rows from a wider cache and se
           "[attention][attend][gqa]") {
     // The decoder's view: keys 0..n_keys-1 sit in a cache whose rows are wider than kv_dim, and the
     // queries are the last few positions. Every (head, query) row must equal the reference's.
-    using config = ctattn::attention_config<30, 6, 3, 16, false, ctattn::causal_mask>;  // head_dim 5, groups of 2
+    using config = ctattn::attention_config<30, 6, 3, 16, ctattn::no_bias, ctattn::causal_mask>;  // head_dim 5, groups of 2
     constexpr std::size_t D = config::d_model, KvD = config::kv_dim, hd = config::head_dim;
     constexpr std::size_t cache_stride = KvD + 3;
     for (std::size_t n_keys : {1, 6, 13}) {

@@ -136,7 +136,7 @@ def cpp_block_types(cfg, capacity_macro):
             seen[key] = f'block_{i}'
             a, f = block['attention'], block['ffn']
             lines.append(f'using attention_{i} = ctattn::attention_config<{a["d_model"]}, {a["heads"]}, {a["kv_heads"]}, '
-                         f'{capacity_macro}, {"true" if a["bias"] else "false"}, {cpp_mask(a["mask"])}>;')
+                         f'{capacity_macro}, {"ctattn::with_bias" if a["bias"] else "ctattn::no_bias"}, {cpp_mask(a["mask"])}>;')
             lines.append(f'using block_{i} = ctattn::block_config<attention_{i}, ctattn::ffn_config<{a["d_model"]}, '
                          f'{cpp_ffn(f)}, {f["d_ff"]}>, {cpp_norm(block["norm"])}, ctattn::{block["placement"]}>;')
         names.append(seen[key])

@@ -23,7 +23,7 @@
 namespace {
 
 using namespace ctattn;
-using block = block_config<attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq, false,
+using block = block_config<attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq, no_bias,
                                             causal_mask>,
                            ffn_config<golden::d_model, swiglu, golden::hidden>, rms_norm<eps_1e_minus<5>>, pre_norm>;
 using config = stacked_model_config<golden::vocab, golden::layers, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>,

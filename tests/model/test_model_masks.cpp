@@ -173,11 +173,11 @@ void print_worst(const char* test) {
 // ---- a padded sequence through key-padding layers ---------------------------------------------
 
 // d_model 12; GQA (3 heads on 1 KV head) and MHA layers; capacity 13; biases; post-norm LayerNorm.
-using padded_gqa_block = block_config<attention_config<12, 3, 1, 13, true, key_padding_mask>,
+using padded_gqa_block = block_config<attention_config<12, 3, 1, 13, with_bias, key_padding_mask>,
                                       ffn_config<12, dense_ffn<relu>, 20>, layer_norm<eps_1e_minus<5>>, post_norm>;
-using padded_mha_block = block_config<attention_config<12, 3, 3, 13, true, key_padding_mask>,
+using padded_mha_block = block_config<attention_config<12, 3, 3, 13, with_bias, key_padding_mask>,
                                       ffn_config<12, dense_ffn<relu>, 7>, layer_norm<eps_1e_minus<5>>, post_norm>;
-using causal_block = block_config<attention_config<12, 3, 3, 13, true, causal_mask>,
+using causal_block = block_config<attention_config<12, 3, 3, 13, with_bias, causal_mask>,
                                   ffn_config<12, dense_ffn<relu>, 16>, layer_norm<eps_1e_minus<5>>, post_norm>;
 using padded_model = model_config<11, learned_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>,
                                   padded_gqa_block, padded_mha_block, causal_block>;
@@ -270,7 +270,7 @@ TEST_CASE("a model rejects key-padding parameters out of range and leaves the lo
 
 // ---- a left-padded prompt through the decoder ------------------------------------------------
 
-using left_padded_block = block_config<attention_config<12, 3, 1, 13, true, left_padded_causal_mask>,
+using left_padded_block = block_config<attention_config<12, 3, 1, 13, with_bias, left_padded_causal_mask>,
                                        ffn_config<12, dense_ffn<relu>, 20>, layer_norm<eps_1e_minus<5>>, post_norm>;
 using left_padded_model = model_config<11, learned_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>,
                                        left_padded_block, causal_block>;

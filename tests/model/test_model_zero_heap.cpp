@@ -21,10 +21,10 @@ using namespace ctattn;
 
 // A llama2.c-shaped model (RoPE, GQA, SwiGLU, tied head) and a GPT-shaped one (sinusoidal,
 // post-norm, biases, untied head), on the default and the scalar architecture.
-using llama_block = block_config<attention_config<24, 6, 2, 12, false, causal_mask>, ffn_config<24, swiglu, 40>,
+using llama_block = block_config<attention_config<24, 6, 2, 12, no_bias, causal_mask>, ffn_config<24, swiglu, 40>,
                                  rms_norm<eps_1e_minus<5>>, pre_norm>;
 using llama_cfg = stacked_model_config<33, 2, llama_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
-using gpt_block = block_config<attention_config<20, 4, 4, 9, true, sliding_window_mask<4>>,
+using gpt_block = block_config<attention_config<20, 4, 4, 9, with_bias, sliding_window_mask<4>>,
                                ffn_config<20, dense_ffn<gelu_erf>>, layer_norm<eps_1e_minus<5>>, post_norm>;
 using gpt_cfg = stacked_model_config<17, 3, gpt_block, sinusoidal_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>>;
 

@@ -32,7 +32,7 @@ using namespace ctattn;
 constexpr std::size_t stories_bytes = 1056540;
 constexpr const char* stories_sha256 = "9414d5a285453a7eab631713d171753232c978f6f97654211469aff8be93c8d6";
 
-using stories_attention = attention_config<64, 8, 4, 128, false, causal_mask>;
+using stories_attention = attention_config<64, 8, 4, 128, no_bias, causal_mask>;
 using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
 using stories_config = stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 using stories_model = language_model<stories_config>;
@@ -333,7 +333,7 @@ TEST_CASE("llama2.c loading puts every file float at its transposed place (untie
     // A synthetic checkpoint whose float number i holds the value i, so every loaded weight says
     // where in the file it came from. dim 8, hidden 12, 2 layers, 2 heads sharing 1 KV head
     // (kv_dim 4), vocab 10 stored as -10 (untied classifier at the end), seq_len 4.
-    using block = block_config<attention_config<8, 2, 1, 6, false, causal_mask>, ffn_config<8, swiglu, 12>,
+    using block = block_config<attention_config<8, 2, 1, 6, no_bias, causal_mask>, ffn_config<8, swiglu, 12>,
                                rms_norm<eps_1e_minus<5>>, pre_norm>;
     using config = stacked_model_config<10, 2, block, rotary_positions<>, rms_norm<eps_1e_minus<5>>, untied_head<>>;
     constexpr std::size_t d = 8, f = 12, layers = 2, kv = 4, vocab = 10, seq = 4, head_dim = 4;
