@@ -53,7 +53,7 @@ trainer::gradients_type gradients;
 trainer::workspace_type workspace;
 train::adamw<model_weights<char_config>> optimiser;
 decoder<char_config> sampler_model;
-decoder<char_config, simd::default_arch, 1, viewed_weights> view_model;
+decoder<char_config, viewed_weights, simd::default_arch, 1> view_model;
 sampler<vocab_capacity> token_sampler{sampling_params{}, 0};
 constexpr std::size_t checkpoint_capacity = llama2c::header_bytes + 4 * 200000;
 unsigned char checkpoint[checkpoint_capacity];

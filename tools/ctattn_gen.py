@@ -433,7 +433,7 @@ def write_config_hpp(cfg):
         f'using arch = {arch};',
         f'inline constexpr std::size_t prefill_rows = {cfg["prefill_rows"]};',
         'using weights_view = ctattn::model_weights_view<config>;',
-        'using decoder = ctattn::decoder<config, arch, prefill_rows, ctattn::viewed_weights>;',
+        'using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows>;',
         '',
         f'static_assert(ctattn::weights_image_floats<config> == {P}_WEIGHTS_FLOATS,',
         '              "ctattn: the generated weights image size disagrees with the library\'s layout");',

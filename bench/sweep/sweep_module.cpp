@@ -161,7 +161,7 @@ struct decode_case {
     using config = typename Shape::config;
     static constexpr std::size_t output_count = Length * config::vocab;
     ctattn::model_weights<config>* weights = make_aligned<ctattn::model_weights<config>>();
-    ctattn::decoder<config, arch>* dec = make_aligned<ctattn::decoder<config, arch>>();
+    ctattn::decoder<config, ctattn::owned_weights, arch>* dec = make_aligned<ctattn::decoder<config, ctattn::owned_weights, arch>>();
     floats logits{Length * config::vocab};
     ctattn::token_id tokens[Length] = {};
     bool ok = true;

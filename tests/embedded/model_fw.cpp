@@ -30,7 +30,7 @@ using config = stacked_model_config<golden::vocab, golden::layers, block, rotary
                                     untied_head<false>>;
 using arch = simd::default_arch;
 using model = language_model<config, arch>;
-using model_decoder = decoder<config, arch>;
+using model_decoder = decoder<config, owned_weights, arch>;
 using footprint = ctattn::footprint<config>;
 static_assert(golden::layers == 2, "model_fw: the weight loader below names layers 0 and 1");
 

@@ -73,7 +73,7 @@ void check_decode_matches_forward(unsigned seed) {
     }
 
     // Prefill in chunks of 4 rows, in two calls, then decode the rest.
-    auto chunked = std::make_unique<decoder<Config, simd::default_arch, 4>>(*w);
+    auto chunked = std::make_unique<decoder<Config, owned_weights, simd::default_arch, 4>>(*w);
     const std::size_t first = S / 3 + 1, second = S / 3;
     std::vector<float> got(V);
     REQUIRE(chunked->prefill(tokens.data(), first, nullptr) == status::ok);

@@ -287,7 +287,7 @@ TEST_CASE("the decoder's prefill takes per-sequence mask parameters that decode_
             const visibility layer0 = [pad](std::size_t query, std::size_t key) { return key >= pad && key <= query; };
             const vec want = model_logits(*w, tokens, {layer0, causal_visibility()});
 
-            auto dec = std::make_unique<decoder<left_padded_model, simd::default_arch, 3>>(*w);
+            auto dec = std::make_unique<decoder<left_padded_model, owned_weights, simd::default_arch, 3>>(*w);
             std::vector<float> got(S * V, 0.0f);
             REQUIRE(dec->prefill(tokens.data(), prompt, got.data() + (prompt - 1) * V, masks) == status::ok);
             for (std::size_t p = prompt; p < S; ++p)
@@ -303,7 +303,7 @@ TEST_CASE("the decoder's prefill takes per-sequence mask parameters that decode_
     }
     print_worst("left-padded prompt, prefill + decode_step");
     // A parameter that leaves a query nothing to see is rejected before anything changes.
-    auto dec = std::make_unique<decoder<left_padded_model, simd::default_arch, 3>>(*w);
+    auto dec = std::make_unique<decoder<left_padded_model, owned_weights, simd::default_arch, 3>>(*w);
     typename left_padded_model::mask_params masks;
     hana::at_c<0>(masks).first_visible = 3;
     std::vector<float> logits(V, -7.0f);

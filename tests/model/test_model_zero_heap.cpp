@@ -59,7 +59,7 @@ model_weights<gpt_cfg> gpt_weights;
 model_workspace<llama_cfg> llama_ws;
 model_workspace<gpt_cfg> gpt_ws;
 decoder<llama_cfg> llama_decoder;
-decoder<llama_cfg, simd::scalar_arch, 3> llama_scalar_decoder;
+decoder<llama_cfg, owned_weights, simd::scalar_arch, 3> llama_scalar_decoder;
 decoder<gpt_cfg> gpt_decoder;
 float logits[12 * 33];
 

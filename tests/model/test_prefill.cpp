@@ -74,8 +74,8 @@ void require_same_cache(const Chunked& chunked, const Stepped& stepped, std::siz
 
 template <std::size_t Chunk>
 void check_prefill_in_chunks() {
-    using chunked_decoder = decoder<llama_model, simd::default_arch, Chunk>;
-    using stepped_decoder = decoder<llama_model, simd::default_arch, 1>;
+    using chunked_decoder = decoder<llama_model, owned_weights, simd::default_arch, Chunk>;
+    using stepped_decoder = decoder<llama_model, owned_weights, simd::default_arch, 1>;
     constexpr std::size_t V = llama_model::vocab;
     static_assert(chunked_decoder::prefill_rows == Chunk);
     const auto w = ctattn_test::random_model<llama_model>(2024);
@@ -118,9 +118,10 @@ TEST_CASE("the decoder prefills in chunks by default on vector arches and one to
                                            rms_norm<eps_1e_minus<5>>, pre_norm>;
     using stories260k = stacked_model_config<512, 5, stories260k_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>,
                                              tied_head>;
-    STATIC_REQUIRE(sizeof(decoder<stories260k, simd::scalar_arch>) == sizeof(decoder<stories260k, simd::scalar_arch, 1>));
-    STATIC_REQUIRE(sizeof(decoder<stories260k, simd::scalar_arch, 1, viewed_weights>) ==
-                   sizeof(decoder<stories260k, simd::scalar_arch, 1>));
+    STATIC_REQUIRE(sizeof(decoder<stories260k, owned_weights, simd::scalar_arch>) ==
+                   sizeof(decoder<stories260k, owned_weights, simd::scalar_arch, 1>));
+    STATIC_REQUIRE(sizeof(flash_decoder<stories260k, simd::scalar_arch, 1>) ==
+                   sizeof(decoder<stories260k, owned_weights, simd::scalar_arch, 1>));
 }
 
 TEST_CASE("prefill in default chunks gives the logits and KV cache of token-by-token decoding", "[model][prefill]") {

@@ -183,7 +183,7 @@ std::vector<dvec> reference_logits(const model_weights<stories_config>& w, const
 
 template <class Arch>
 std::vector<token_id> greedy_from_bos(std::size_t count, std::vector<float>* all_logits = nullptr) {
-    auto dec = std::make_unique<decoder<stories_config, Arch>>(stories_weights());
+    auto dec = std::make_unique<decoder<stories_config, owned_weights, Arch>>(stories_weights());
     std::vector<token_id> ids{1};
     std::vector<float> logits(V);
     while (ids.size() < count) {
@@ -316,7 +316,7 @@ TEST_CASE("stories260K decodes like its forward pass and greedy generation from 
 
     // The scalar path agrees with the vector path to float accuracy over the same steps (the
     // reductions run in a different order: a few ulps per term of ~250-term dot products).
-    auto scalar = std::make_unique<decoder<stories_config, simd::scalar_arch>>(stories_weights());
+    auto scalar = std::make_unique<decoder<stories_config, owned_weights, simd::scalar_arch>>(stories_weights());
     std::vector<float> logits(V);
     double scalar_err = 0.0;
     for (std::size_t p = 0; p < steps; ++p) {

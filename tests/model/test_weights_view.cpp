@@ -85,7 +85,7 @@ std::vector<float> forward_logits(const model_weights<Config, Storage>& w, const
 
 template <class Config, class Storage>
 std::vector<float> decoded_logits(const model_weights<Config, Storage>& w, const std::vector<token_id>& tokens) {
-    auto dec = std::make_unique<decoder<Config, simd::default_arch, 1, Storage>>();
+    auto dec = std::make_unique<decoder<Config, Storage, simd::default_arch, 1>>();
     dec->attach(w);
     std::vector<float> logits(tokens.size() * Config::vocab, -1.0f);
     for (std::size_t p = 0; p < tokens.size(); ++p)

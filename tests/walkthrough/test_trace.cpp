@@ -204,7 +204,7 @@ TEST_CASE("a traced model forward and traced decode steps give the untraced logi
 
     // An observer with only on_residual compiles and is called three times per layer.
     residual_only_observer counter;
-    auto dec = std::make_unique<decoder<config, simd::default_arch, 1>>(*w);  // one-row prefill chunks
+    auto dec = std::make_unique<decoder<config, owned_weights, simd::default_arch, 1>>(*w);  // one-row prefill chunks
     REQUIRE(dec->prefill(tokens.data(), 5, a.data(), &counter) == status::ok);
     CHECK(counter.calls == 5 * 2 * 3);  // one-row prefill chunks: 5 steps x 2 layers x 3 points
 }
