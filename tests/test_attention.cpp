@@ -284,3 +284,109 @@ TEST_CASE("attend and attend_blocked read K and V rows from a wider cache and se
         }
     }
 }
+
+// ---- which attention core runs: the one rule (layers/attention_core_selector.hpp), pinned ----
+// The expected cores are written out by hand from the rules the layer and the block used before
+// they shared one selector; a change to either caller's choice for any of these shapes fails here.
+namespace {
+
+using ctattn::attention_core;
+using ctattn::kv_source;
+
+template <class Arch, std::size_t HeadDim, class Mask>
+attention_core chosen(kv_source source, std::size_t queries, bool has_blocked_scratch) {
+    return ctattn::choose_attention_core<Arch, HeadDim, Mask>(source, queries, has_blocked_scratch);
+}
+
+// The layer on a vector arch with its blocked scratch: the first query count that runs the blocked core.
+template <std::size_t HeadDim, class Mask>
+void check_layer_threshold(std::size_t blocked_from) {
+    CAPTURE(HeadDim, blocked_from);
+    constexpr std::size_t query_counts[] = {1, 2, 3, 4, 8, 11, 12, 15, 16, 48};
+    for (std::size_t queries : query_counts) {
+        CAPTURE(queries);
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::projected_rows, queries, true) ==
+              (queries >= blocked_from ? attention_core::blocked : attention_core::one_row));
+        // A workspace made for another arch has no blocked scratch: always the one-row core.
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::projected_rows, queries, false) == attention_core::one_row);
+    }
+}
+
+// The block on a vector arch: one query takes the vector decode kernel where it fits, several the
+// blocked core whenever the buffers hold its scratch.
+template <std::size_t HeadDim, class Mask>
+void check_block_choices(attention_core one_query) {
+    CAPTURE(HeadDim);
+    CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, 1, true) == one_query);
+    CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, 1, false) == one_query);
+    constexpr std::size_t query_counts[] = {2, 3, 12, 48};
+    for (std::size_t queries : query_counts) {
+        CAPTURE(queries);
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, queries, true) == attention_core::blocked);
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, queries, false) == attention_core::one_row);
+    }
+}
+
+// The scalar path (Cortex-M): the layer always runs the one-row core; the block one query by the
+// scalar decode kernel, several by the one-row core (it never holds the blocked scratch).
+template <std::size_t HeadDim, class Mask>
+void check_scalar_choices() {
+    CAPTURE(HeadDim);
+    constexpr std::size_t query_counts[] = {1, 2, 12, 48};
+    for (std::size_t queries : query_counts)
+        for (bool scratch : {false, true}) {
+            CAPTURE(queries, scratch);
+            CHECK(chosen<scalar_arch, HeadDim, Mask>(kv_source::projected_rows, queries, scratch) ==
+                  attention_core::one_row);
+            CHECK(chosen<scalar_arch, HeadDim, Mask>(kv_source::kv_cache, queries, scratch) ==
+                  (queries == 1 ? attention_core::scalar_decode : attention_core::one_row));
+        }
+}
+
+}  // namespace
+
+TEST_CASE("the attention core chosen for each head_dim, query count and mask is the one each caller ran before",
+          "[attention][core_selector]") {
+    using ctattn::causal_mask;
+    using ctattn::no_mask;
+    // Decided at compile time when the query count is a constant.
+    STATIC_REQUIRE(ctattn::choose_attention_core<scalar_arch, 8, causal_mask>(kv_source::kv_cache, 1, false) ==
+                   attention_core::scalar_decode);
+    SECTION("scalar arch") {
+        check_scalar_choices<1, causal_mask>();
+        check_scalar_choices<3, no_mask>();
+        check_scalar_choices<8, causal_mask>();
+        check_scalar_choices<8, no_mask>();
+        check_scalar_choices<13, causal_mask>();
+        check_scalar_choices<32, no_mask>();
+        check_scalar_choices<64, causal_mask>();
+    }
+    if constexpr (ctattn::simd::width<default_arch> > 1) {
+        SECTION("vector arch, the layer (its own K/V rows): blocked from the measured threshold") {
+            check_layer_threshold<1, causal_mask>(2);
+            check_layer_threshold<3, no_mask>(2);
+            check_layer_threshold<8, causal_mask>(2);
+            check_layer_threshold<8, no_mask>(2);
+            check_layer_threshold<13, causal_mask>(2);
+            check_layer_threshold<32, causal_mask>(4);
+            check_layer_threshold<32, no_mask>(4);
+            check_layer_threshold<64, causal_mask>(12);
+            check_layer_threshold<64, no_mask>(12);
+            check_layer_threshold<128, causal_mask>(16);
+            check_layer_threshold<128, no_mask>(12);
+        }
+        SECTION("vector arch, the block (the KV cache): decode kernels for one query, blocked for several") {
+            // The vector decode kernel transposes K in registers: head_dim 8 on 8- and 16-lane vectors only.
+            constexpr std::size_t W = ctattn::simd::width<default_arch>;
+            const attention_core narrow = W == 8 || W == 16 ? attention_core::vector_decode : attention_core::one_row;
+            check_block_choices<1, causal_mask>(attention_core::one_row);
+            check_block_choices<3, causal_mask>(attention_core::one_row);
+            check_block_choices<8, causal_mask>(narrow);
+            check_block_choices<8, no_mask>(narrow);
+            check_block_choices<13, causal_mask>(attention_core::one_row);
+            check_block_choices<32, causal_mask>(attention_core::one_row);
+            check_block_choices<64, causal_mask>(attention_core::one_row);
+            check_block_choices<64, no_mask>(attention_core::one_row);
+        }
+    }
+}

@@ -875,8 +875,8 @@ def main():
                 onerow_wins.append(shape)
     if onerow_wins:
         lines.append("- The scores table's one-row kernel beats the blocked kernel at %s; the layer picks its core at "
-                     "compile time from head_dim and the mask (layers/attention.hpp, blocked_attention_min_queries), so the "
-                     "layer table is what a user gets." % ", ".join(sorted(onerow_wins)))
+                     "compile time from head_dim and the mask (layers/attention_core_selector.hpp, "
+                     "blocked_attention_min_queries), so the layer table is what a user gets." % ", ".join(sorted(onerow_wins)))
     out.extend(lines)
     w("")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

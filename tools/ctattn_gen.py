@@ -393,7 +393,7 @@ def read_statuses():
     """ctattn::status's enumerators, in order, from include/ctattn/base/status.hpp (the one source)."""
     with open(os.path.join(ROOT, 'include', 'ctattn', 'base', 'status.hpp')) as f:
         text = f.read()
-    body = text[text.index('enum class status'):]
+    body = text[text.index('enum class [[nodiscard]] status'):]
     body = body[body.index('{') + 1:body.index('};')]
     names = []
     for line in body.splitlines():

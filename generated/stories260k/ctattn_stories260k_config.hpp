@@ -18,7 +18,7 @@ using config = ctattn::stacked_model_config<512, 5, block_0, ctattn::rotary_posi
 using arch = ctattn::simd::default_arch;
 inline constexpr std::size_t prefill_rows = 1;
 using weights_view = ctattn::model_weights_view<config>;
-using decoder = ctattn::decoder<config, arch, prefill_rows, ctattn::viewed_weights>;
+using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows>;
 
 static_assert(ctattn::weights_image_floats<config> == CTATTN_STORIES260K_WEIGHTS_FLOATS,
               "ctattn: the generated weights image size disagrees with the library's layout");

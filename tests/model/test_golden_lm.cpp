@@ -79,7 +79,8 @@ void check_lm_case(const std::string& file_name) {
     auto ws = std::make_unique<typename model::workspace_type>();
     std::vector<float> logits(S * V), probs(S * V);
     REQUIRE(model::forward(*w, tokens.data(), S, logits.data(), *ws) == status::ok);
-    for (std::size_t p = 0; p < S; ++p) model::probabilities(logits.data() + p * V, probs.data() + p * V);
+    for (std::size_t p = 0; p < S; ++p)
+        REQUIRE(model::probabilities(logits.data() + p * V, probs.data() + p * V) == status::ok);
 
     require_close(gc.name, "logits", logits, gc.at("logits"));
     const auto errors = ctattn_test::summarise(probs.data(), gc.at("probs"), probs.size());

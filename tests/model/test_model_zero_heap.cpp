@@ -108,7 +108,7 @@ int run_models() {
     want(decode_step(gpt_decoder, 2, logits), status::cache_full);
     reset(gpt_decoder);
     want(prefill(gpt_decoder, tokens, 9, logits), status::ok);
-    language_model<gpt_cfg>::probabilities(logits, logits);
+    want(language_model<gpt_cfg>::probabilities(logits, logits), status::ok);
     return wrong;
 }
 }  // namespace
