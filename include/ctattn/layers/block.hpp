@@ -167,7 +167,8 @@ struct transformer_block {
                                const float* in, float* k_cache, float* v_cache, const block_buffers& buf,
                                const mask_params& mask, float* out, const Observed&... observed) noexcept {
         using A = attention_config;
-        constexpr std::size_t head_dim = A::head_dim, head_stride = A::seq_capacity * head_dim;
+        // The cache's strides, for the observers' attention_trace only (unused without observers).
+        [[maybe_unused]] constexpr std::size_t head_dim = A::head_dim, head_stride = A::seq_capacity * head_dim;
         float* k_new = buf.context;   // rows x kv_dim
         float* v_new = buf.sublayer;  // rows x kv_dim
         project_qkv(w, rows, pos0, in, buf.q, k_new, v_new);
