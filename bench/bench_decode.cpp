@@ -48,7 +48,7 @@ void decode_ctattn(benchmark::State& state, std::size_t length) {
         ++failure_count();
         return;
     }
-    aligned_block<ctattn::decoder<config, Arch>> dec(1);
+    aligned_block<ctattn::decoder<config, ctattn::owned_weights, Arch>> dec(1);
     dec[0].attach(f.weights[0]);
     const auto tokens = random_tokens(length, config::vocab, 77);
     aligned_block<float> logits(config::vocab);

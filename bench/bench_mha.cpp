@@ -81,7 +81,7 @@ double layer_flops(std::size_t seq, std::size_t dim, std::size_t heads, bool cau
 
 template <std::size_t D, std::size_t H, class Mask, class Arch>
 void mha_ctattn(benchmark::State& state, std::size_t seq) {
-    using config = ctattn::attention_config<D, H, H, capacity, false, Mask>;
+    using config = ctattn::attention_config<D, H, H, capacity, ctattn::no_bias, Mask>;
     using layer = ctattn::multi_head_attention<config, Arch>;
     constexpr bool causal = std::is_same_v<Mask, ctattn::causal_mask>;
     const auto& in = layer_data(seq, D, H, causal);

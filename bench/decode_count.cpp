@@ -15,7 +15,7 @@
 namespace {
 
 template <class Config, class Arch>
-using decoder_for = ctattn::decoder<Config, Arch>;
+using decoder_for = ctattn::decoder<Config, ctattn::owned_weights, Arch>;
 
 template <class Config, class Arch>
 __attribute__((noinline)) void decode_sequence_ctattn(decoder_for<Config, Arch>& dec, const ctattn::token_id* tokens,

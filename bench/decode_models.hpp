@@ -19,7 +19,7 @@ namespace ctattn_bench {
 template <std::size_t Dim, std::size_t Hidden, std::size_t Layers, std::size_t Heads, std::size_t KvHeads,
           std::size_t Vocab, std::size_t Seq>
 struct llama_shape {
-    using attention = ctattn::attention_config<Dim, Heads, KvHeads, Seq, false, ctattn::causal_mask>;
+    using attention = ctattn::attention_config<Dim, Heads, KvHeads, Seq, ctattn::no_bias, ctattn::causal_mask>;
     using ffn = ctattn::ffn_config<Dim, ctattn::swiglu, Hidden>;
     using block = ctattn::block_config<attention, ffn, ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::pre_norm>;
     using config = ctattn::stacked_model_config<Vocab, Layers, block, ctattn::rotary_positions<10000>,

@@ -17,16 +17,16 @@ using namespace ctattn;
 
 // stories260K: dim 64, 8 heads sharing 4 KV heads, SwiGLU 172, 5 layers, vocab 512, tied head.
 // Capacity 256 positions (the checkpoint was trained for 512; the cache costs 5*2*256*32*4 bytes).
-using stories_block = block_config<attention_config<64, 8, 4, 256, false, causal_mask>, ffn_config<64, swiglu, 172>,
+using stories_block = block_config<attention_config<64, 8, 4, 256, no_bias, causal_mask>, ffn_config<64, swiglu, 172>,
                                    rms_norm<eps_1e_minus<5>>, pre_norm>;
 using stories_config =
     stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 
 // The built-in model: two different layers in one Hana tuple, a sliding-window layer below a
 // full causal one, both llama-style (RoPE, grouped-query attention, SwiGLU).
-using local_block = block_config<attention_config<24, 4, 2, 48, false, sliding_window_mask<8>>,
+using local_block = block_config<attention_config<24, 4, 2, 48, no_bias, sliding_window_mask<8>>,
                                  ffn_config<24, swiglu, 40>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using global_block = block_config<attention_config<24, 4, 2, 48, false, causal_mask>, ffn_config<24, swiglu, 64>,
+using global_block = block_config<attention_config<24, 4, 2, 48, no_bias, causal_mask>, ffn_config<24, swiglu, 64>,
                                   rms_norm<eps_1e_minus<5>>, pre_norm>;
 using tiny_config =
     model_config<32, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<>, local_block, global_block>;

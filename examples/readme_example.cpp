@@ -4,7 +4,7 @@
 #include <cstdio>
 
 // d_model 64; 8 query heads sharing 2 KV heads (grouped-query); up to 128 tokens; no bias; causal.
-using config = ctattn::attention_config<64, 8, 2, 128, false, ctattn::causal_mask>;
+using config = ctattn::attention_config<64, 8, 2, 128, ctattn::no_bias, ctattn::causal_mask>;
 using layer = ctattn::multi_head_attention<config>;
 
 static layer::weights_type weights;      // wq, wk, wv, wo in the x @ W convention

@@ -35,7 +35,7 @@ using namespace ctattn;
 
 constexpr std::size_t vocab_capacity = 128, d_model = 48, heads = 4, kv_heads = 2, d_ff = 128, layers = 3;
 constexpr std::size_t window = 96;
-using char_block = block_config<attention_config<d_model, heads, kv_heads, window, false, causal_mask>,
+using char_block = block_config<attention_config<d_model, heads, kv_heads, window, no_bias, causal_mask>,
                                 ffn_config<d_model, swiglu, d_ff>, rms_norm<eps_1e_minus<5>>, pre_norm>;
 using char_config =
     stacked_model_config<vocab_capacity, layers, char_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
@@ -54,7 +54,7 @@ trainer::gradients_type gradients;
 trainer::workspace_type workspace;
 train::adamw<model_weights<char_config>> optimiser;
 decoder<char_config> sampler_model;
-decoder<char_config, simd::default_arch, 1, viewed_weights> view_model;
+decoder<char_config, viewed_weights, simd::default_arch, 1> view_model;
 sampler<vocab_capacity> token_sampler{sampling_params{}, 0};
 constexpr std::size_t checkpoint_capacity = llama2c::header_bytes + 4 * 200000;
 unsigned char checkpoint[checkpoint_capacity];

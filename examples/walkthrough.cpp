@@ -91,12 +91,12 @@ constexpr float printed_output_mat[d_head] = {0.45f, 0.44f, 0.38f};
 // head; heads 1-3 get their weights by rotating the post's matrices' input rows by h (head h
 // reads embedding dimension (r + h) mod 4 where head 0 reads r), so each head looks at the words
 // differently while head 0 is exactly the post's head. W_O is the identity.
-using four_head_config = attention_config</*d_model*/ 12, /*heads*/ 4, /*kv_heads*/ 4, /*capacity*/ 8, /*bias*/ false,
+using four_head_config = attention_config</*d_model*/ 12, /*heads*/ 4, /*kv_heads*/ 4, /*capacity*/ 8, no_bias,
                                           causal_mask>;
 using four_head_layer = multi_head_attention<four_head_config>;
 // The post's own head as a one-head layer: d_model 4 -> head_dim 4, so W_Q, W_K, W_V get a zero
 // fourth column (it adds 0 to every dot product) and W_O reads the first 3 columns back.
-using one_head_config = attention_config<4, 1, 1, 8, false, no_mask>;
+using one_head_config = attention_config<4, 1, 1, 8, no_bias, no_mask>;
 
 struct result {
     matrix<n_tokens, d_head> q, k, v;            // X W_Q, X W_K, X W_V
@@ -220,7 +220,7 @@ constexpr float printed_out_love[d_model] = {0.232f, 0.438f};
 
 // One head of width 2, causal, no biases; W_O is the identity so the layer's output row is the
 // head's output P V (the post's out(love)).
-using config = attention_config<d_model, 1, 1, 4, false, causal_mask>;
+using config = attention_config<d_model, 1, 1, 4, no_bias, causal_mask>;
 using layer = multi_head_attention<config>;
 
 struct result {
@@ -310,7 +310,7 @@ constexpr word_class classes[n_tokens] = {other_word, adjective_word, adjective_
                                           other_word, other_word, adjective_word, noun_word};
 constexpr float a = 32.0f;  // match strength: scores 2a / sqrt(16) = 16 against a / 4 = 8 for half a match
 
-using config = attention_config<d_model, 1, 1, n_tokens, false, causal_mask>;
+using config = attention_config<d_model, 1, 1, n_tokens, no_bias, causal_mask>;
 using layer = multi_head_attention<config>;
 
 struct result {
@@ -417,7 +417,7 @@ inline const char* const vocabulary[vocab] = {"the", "cat", "sat", "on", "mat"};
 constexpr token_id sentence[n_tokens] = {0, 1, 2, 3, 0, 4};
 inline const char* const words[n_tokens] = {"the", "cat", "sat", "on", "the", "mat"};
 
-using block = block_config<attention_config<d_model, 1, 1, capacity, false, causal_mask>,
+using block = block_config<attention_config<d_model, 1, 1, capacity, no_bias, causal_mask>,
                            ffn_config<d_model, dense_ffn<relu, false>, 4>, no_norm, pre_norm>;
 using config = model_config<vocab, no_positions, no_norm, tied_head, block>;
 using model = language_model<config>;

@@ -947,8 +947,8 @@ def onerow_note(results, lines):
                 onerow_wins.append(shape)
     if onerow_wins:
         lines.append("- The scores table's one-row kernel beats the blocked kernel at %s; the layer picks its core at "
-                     "compile time from head_dim and the mask (layers/attention.hpp, blocked_attention_min_queries), so the "
-                     "layer table is what a user gets." % ", ".join(sorted(onerow_wins)))
+                     "compile time from head_dim and the mask (layers/attention_core_selector.hpp, "
+                     "blocked_attention_min_queries), so the layer table is what a user gets." % ", ".join(sorted(onerow_wins)))
 
 
 def targets_lines(results, peak, weights_bw, below_floor):

@@ -194,7 +194,7 @@ def cpp_block_types(cfg, capacity_macro):
             seen[key] = f'block_{i}'
             a, f = block['attention'], block['ffn']
             lines.append(f'using attention_{i} = ctattn::attention_config<{a["d_model"]}, {a["heads"]}, {a["kv_heads"]}, '
-                         f'{capacity_macro}, {"true" if a["bias"] else "false"}, {cpp_mask(a["mask"])}>;')
+                         f'{capacity_macro}, {"ctattn::with_bias" if a["bias"] else "ctattn::no_bias"}, {cpp_mask(a["mask"])}>;')
             lines.append(f'using block_{i} = ctattn::block_config<attention_{i}, ctattn::ffn_config<{a["d_model"]}, '
                          f'{cpp_ffn(f)}, {f["d_ff"]}>, {cpp_norm(block["norm"])}, ctattn::{block["placement"]}>;')
         names.append(seen[key])
@@ -447,7 +447,7 @@ def read_statuses():
     """ctattn::status's enumerators, in order, from include/ctattn/base/status.hpp (the one source)."""
     with open(os.path.join(ROOT, 'include', 'ctattn', 'base', 'status.hpp')) as f:
         text = f.read()
-    body = text[text.index('enum class status'):]
+    body = text[text.index('enum class [[nodiscard]] status'):]
     body = body[body.index('{') + 1:body.index('};')]
     names = []
     for line in body.splitlines():
@@ -487,7 +487,7 @@ def write_config_hpp(cfg):
         f'using arch = {arch};',
         f'inline constexpr std::size_t prefill_rows = {cfg["prefill_rows"]};',
         'using weights_view = ctattn::model_weights_view<config>;',
-        'using decoder = ctattn::decoder<config, arch, prefill_rows, ctattn::viewed_weights>;',
+        'using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows>;',
         '',
         f'static_assert(ctattn::weights_image_floats<config> == {P}_WEIGHTS_FLOATS,',
         '              "ctattn: the generated weights image size disagrees with the library\'s layout");',

@@ -70,7 +70,7 @@ static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weig
 // and one token's rows, and the logits.
 constinit const ctattn::model_weights_view<config> decode_weights =
     ctattn::make_weights_view<config>(ctattn_stories260k_weights);
-constinit ctattn::decoder<config, ctattn::simd::scalar_arch, 1, ctattn::viewed_weights> decode_state{};
+constinit ctattn::flash_decoder<config, ctattn::simd::scalar_arch, 1> decode_state{};
 constinit float decode_logits[config::vocab]{};
 
 int firmware_main() {

@@ -17,7 +17,7 @@ template <class Arch>
 int run(const std::vector<unsigned char>& bytes) {
     using namespace stories260k;
     static ctattn::model_weights<config> weights{};
-    static ctattn::decoder<config, Arch> state{};
+    static ctattn::decoder<config, ctattn::owned_weights, Arch> state{};
     static float logits[config::vocab];
     if (ctattn::llama2c::load<config>(bytes.data(), bytes.size(), weights) != ctattn::status::ok) return 1;
     state.attach(weights);

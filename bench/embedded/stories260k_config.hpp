@@ -11,7 +11,7 @@
 namespace stories260k {
 using namespace ctattn;
 inline constexpr std::size_t context = 512;  // the checkpoint's seq_len
-using attention = attention_config<64, 8, 4, context, false, causal_mask>;
+using attention = attention_config<64, 8, 4, context, no_bias, causal_mask>;
 using block = block_config<attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
 using config = stacked_model_config<512, 5, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 inline constexpr token_id bos = 1;

@@ -125,7 +125,7 @@ struct aggregate_case {
 
 template <std::size_t S, std::size_t D, std::size_t H, class Mask>
 struct mha_case {
-    using layer = ctattn::multi_head_attention<ctattn::attention_config<D, H, H, S, false, Mask>, arch>;
+    using layer = ctattn::multi_head_attention<ctattn::attention_config<D, H, H, S, ctattn::no_bias, Mask>, arch>;
     static constexpr std::size_t output_count = S * D;
     typename layer::packed_weights_type* w = make_aligned<typename layer::packed_weights_type>();
     typename layer::workspace_type* ws = make_aligned<typename layer::workspace_type>();
@@ -162,7 +162,7 @@ struct decode_case {
     using config = typename Shape::config;
     static constexpr std::size_t output_count = Length * config::vocab;
     ctattn::model_weights<config>* weights = make_aligned<ctattn::model_weights<config>>();
-    ctattn::decoder<config, arch>* dec = make_aligned<ctattn::decoder<config, arch>>();
+    ctattn::decoder<config, ctattn::owned_weights, arch>* dec = make_aligned<ctattn::decoder<config, ctattn::owned_weights, arch>>();
     floats logits{Length * config::vocab};
     ctattn::token_id tokens[Length] = {};
     bool ok = true;

@@ -58,7 +58,7 @@ struct single_head_workspace {
 
 template <std::size_t Vocab, std::size_t DModel, std::size_t Context, class Arch = simd::default_arch>
 struct single_head_model {
-    using attention = attention_config<DModel, 1, 1, Context, false, causal_mask>;
+    using attention = attention_config<DModel, 1, 1, Context, no_bias, causal_mask>;
     using weights_type = single_head_weights<Vocab, DModel>;
     using workspace_type = single_head_workspace<Vocab, DModel, Context>;
     static constexpr std::size_t vocab = Vocab, d_model = DModel, context = Context;

@@ -15,13 +15,13 @@
 
 namespace ctattn_gen::stories260k {
 
-using attention_0 = ctattn::attention_config<64, 8, 4, CTATTN_STORIES260K_SEQ_CAPACITY, false, ctattn::causal_mask>;
+using attention_0 = ctattn::attention_config<64, 8, 4, CTATTN_STORIES260K_SEQ_CAPACITY, ctattn::no_bias, ctattn::causal_mask>;
 using block_0 = ctattn::block_config<attention_0, ctattn::ffn_config<64, ctattn::gated_ffn<ctattn::silu, false>, 172>, ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::pre_norm>;
 using config = ctattn::stacked_model_config<512, 5, block_0, ctattn::rotary_positions<10000>, ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::tied_head>;
 using arch = ctattn::simd::default_arch;
 inline constexpr std::size_t prefill_rows = 1;
 using weights_view = ctattn::model_weights_view<config>;
-using decoder = ctattn::decoder<config, arch, prefill_rows, ctattn::viewed_weights>;
+using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows>;
 
 static_assert(ctattn::weights_image_floats<config> == CTATTN_STORIES260K_WEIGHTS_FLOATS,
               "ctattn: the generated weights image size disagrees with the library's layout");

@@ -16,7 +16,7 @@
 
 namespace {
 
-using config = ctattn::attention_config<20, 4, 4, 13, true, ctattn::causal_mask>;  // head_dim 5
+using config = ctattn::attention_config<20, 4, 4, 13, ctattn::with_bias, ctattn::causal_mask>;  // head_dim 5
 
 float next_value(unsigned& state) {
     state = state * 1664525u + 1013904223u;

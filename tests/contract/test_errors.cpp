@@ -56,7 +56,7 @@ struct forward_fixture {
 
 TEST_CASE("key-padding valid length 0 or beyond seq_len is invalid_mask and leaves y and the readout untouched",
           "[errors]") {
-    using config = ctattn::attention_config<24, 6, 2, 9, true, ctattn::key_padding_mask>;
+    using config = ctattn::attention_config<24, 6, 2, 9, ctattn::with_bias, ctattn::key_padding_mask>;
     forward_fixture<config> f;
     for (std::size_t seq_len : {1, 4, 9}) {
         INFO("seq_len " << seq_len);
@@ -76,7 +76,7 @@ TEST_CASE("key-padding valid length 0 or beyond seq_len is invalid_mask and leav
 }
 
 TEST_CASE("seq_len 0 or beyond the capacity is invalid_length and leaves y and the readout untouched", "[errors]") {
-    using config = ctattn::attention_config<12, 3, 3, 5, false, ctattn::causal_mask>;
+    using config = ctattn::attention_config<12, 3, 3, 5, ctattn::no_bias, ctattn::causal_mask>;
     forward_fixture<config> f;
     for (std::size_t seq_len : {std::size_t(0), std::size_t(6), std::size_t(1) << 40}) {
         INFO("seq_len " << seq_len);
@@ -85,7 +85,7 @@ TEST_CASE("seq_len 0 or beyond the capacity is invalid_length and leaves y and t
         CHECK(untouched);
     }
     // Key padding too: the length is checked whatever the mask.
-    using padded = ctattn::attention_config<12, 3, 1, 5, true, ctattn::key_padding_mask>;
+    using padded = ctattn::attention_config<12, 3, 1, 5, ctattn::with_bias, ctattn::key_padding_mask>;
     forward_fixture<padded> g;
     for (std::size_t seq_len : {std::size_t(0), std::size_t(6)}) {
         const auto [s, untouched] = g.call(g.x.data(), seq_len, g.y.data(), {1});
@@ -98,7 +98,7 @@ TEST_CASE("seq_len 0 or beyond the capacity is invalid_length and leaves y and t
 }
 
 TEST_CASE("a null input or output pointer is invalid_argument and leaves the outputs untouched", "[errors]") {
-    using config = ctattn::attention_config<12, 3, 3, 5, false, ctattn::causal_mask>;
+    using config = ctattn::attention_config<12, 3, 3, 5, ctattn::no_bias, ctattn::causal_mask>;
     forward_fixture<config> f;
     {
         const auto [s, untouched] = f.call(nullptr, 3, f.y.data());
@@ -118,7 +118,7 @@ TEST_CASE("a null input or output pointer is invalid_argument and leaves the out
 }
 
 TEST_CASE("the same errors come back on the scalar path", "[errors]") {
-    using config = ctattn::attention_config<12, 3, 3, 5, true, ctattn::key_padding_mask>;
+    using config = ctattn::attention_config<12, 3, 3, 5, ctattn::with_bias, ctattn::key_padding_mask>;
     forward_fixture<config, ctattn::simd::scalar_arch> f;
     auto [s1, u1] = f.call(f.x.data(), 3, f.y.data(), {0});
     CHECK(s1 == ctattn::status::invalid_mask);

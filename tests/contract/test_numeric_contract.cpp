@@ -358,8 +358,8 @@ const char* path_name(core_path p) {
 }
 
 // head_dim 5 with two query heads per KV head, causal; head_dim 16, sliding window of 3 keys.
-using narrow_config = ctattn::attention_config<10, 2, 1, 21, false, ctattn::causal_mask>;
-using wide_config = ctattn::attention_config<32, 2, 2, 13, false, ctattn::sliding_window_mask<3>>;
+using narrow_config = ctattn::attention_config<10, 2, 1, 21, ctattn::no_bias, ctattn::causal_mask>;
+using wide_config = ctattn::attention_config<32, 2, 2, 13, ctattn::no_bias, ctattn::sliding_window_mask<3>>;
 
 template <class Config, class Arch>
 void check_core_properties() {
@@ -411,7 +411,7 @@ void check_later_tokens_do_not_leak() {
 
 // ---- the layer: finite input, finite output ----------------------------------------------------
 
-using layer_config = ctattn::attention_config<16, 2, 2, 9, false, ctattn::causal_mask>;
+using layer_config = ctattn::attention_config<16, 2, 2, 9, ctattn::no_bias, ctattn::causal_mask>;
 
 struct layer_case {
     std::unique_ptr<ctattn::attention_weights<layer_config>> w = std::make_unique<ctattn::attention_weights<layer_config>>();

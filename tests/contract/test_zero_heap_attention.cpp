@@ -101,12 +101,12 @@ void check_config(const char* name, const typename Config::mask::params& mask = 
 
 int main() {
     counters_see_deliberate_allocations();
-    check_config<ctattn::attention_config<32, 4, 4, 16, true, ctattn::causal_mask>>("mha d32 h4 causal bias");
-    check_config<ctattn::attention_config<24, 6, 2, 9, false, ctattn::key_padding_mask>>("gqa d24 h6 kv2 padding",
+    check_config<ctattn::attention_config<32, 4, 4, 16, ctattn::with_bias, ctattn::causal_mask>>("mha d32 h4 causal bias");
+    check_config<ctattn::attention_config<24, 6, 2, 9, ctattn::no_bias, ctattn::key_padding_mask>>("gqa d24 h6 kv2 padding",
                                                                                           {1});
-    check_config<ctattn::attention_config<20, 5, 1, 13, true, ctattn::sliding_window_mask<4>>>(
+    check_config<ctattn::attention_config<20, 5, 1, 13, ctattn::with_bias, ctattn::sliding_window_mask<4>>>(
         "mqa d20 h5 kv1 window4 bias");
-    check_config<ctattn::attention_config<12, 3, 3, 5, false, ctattn::no_mask>>("mha d12 h3 no mask");
+    check_config<ctattn::attention_config<12, 3, 3, 5, ctattn::no_bias, ctattn::no_mask>>("mha d12 h3 no mask");
     std::printf("%s\n", failures == 0 ? "zero heap: pass" : "zero heap: FAIL");
     return failures == 0 ? 0 : 1;
 }

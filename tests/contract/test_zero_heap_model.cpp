@@ -22,10 +22,10 @@ using namespace ctattn;
 
 // A llama2.c-shaped model (RoPE, GQA, SwiGLU, tied head) and a GPT-shaped one (sinusoidal,
 // post-norm, biases, untied head), on the default and the scalar architecture.
-using llama_block = block_config<attention_config<24, 6, 2, 12, false, causal_mask>, ffn_config<24, swiglu, 40>,
+using llama_block = block_config<attention_config<24, 6, 2, 12, no_bias, causal_mask>, ffn_config<24, swiglu, 40>,
                                  rms_norm<eps_1e_minus<5>>, pre_norm>;
 using llama_cfg = stacked_model_config<33, 2, llama_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
-using gpt_block = block_config<attention_config<20, 4, 4, 9, true, sliding_window_mask<4>>,
+using gpt_block = block_config<attention_config<20, 4, 4, 9, with_bias, sliding_window_mask<4>>,
                                ffn_config<20, dense_ffn<gelu_erf>>, layer_norm<eps_1e_minus<5>>, post_norm>;
 using gpt_cfg = stacked_model_config<17, 3, gpt_block, sinusoidal_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>>;
 
@@ -60,7 +60,7 @@ model_weights<gpt_cfg> gpt_weights;
 model_workspace<llama_cfg> llama_ws;
 model_workspace<gpt_cfg> gpt_ws;
 decoder<llama_cfg> llama_decoder;
-decoder<llama_cfg, simd::scalar_arch, 3> llama_scalar_decoder;
+decoder<llama_cfg, owned_weights, simd::scalar_arch, 3> llama_scalar_decoder;
 decoder<gpt_cfg> gpt_decoder;
 float logits[12 * 33];
 
@@ -109,7 +109,7 @@ int run_models() {
     want(decode_step(gpt_decoder, 2, logits), status::cache_full);
     reset(gpt_decoder);
     want(prefill(gpt_decoder, tokens, 9, logits), status::ok);
-    language_model<gpt_cfg>::probabilities(logits, logits);
+    want(language_model<gpt_cfg>::probabilities(logits, logits), status::ok);
     return wrong;
 }
 }  // namespace

@@ -18,7 +18,7 @@
 namespace {
 using namespace ctattn;
 
-using block = block_config<attention_config<16, 4, 2, 9, false, causal_mask>, ffn_config<16, swiglu, 24>,
+using block = block_config<attention_config<16, 4, 2, 9, no_bias, causal_mask>, ffn_config<16, swiglu, 24>,
                            rms_norm<eps_1e_minus<5>>, pre_norm>;
 using config = stacked_model_config<19, 2, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 using trainer = train::model_training<config>;

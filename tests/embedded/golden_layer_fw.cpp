@@ -37,7 +37,7 @@ using mask_policy =
     std::conditional_t<same_text(golden::mask, "none"), ctattn::no_mask,
                        std::conditional_t<causal, ctattn::causal_mask, ctattn::key_padding_mask>>;
 using config = ctattn::attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq,
-                                        golden::bias != 0, mask_policy>;
+                                        ctattn::bias_if<golden::bias != 0>, mask_policy>;
 using arch = ctattn::simd::default_arch;
 using layer = ctattn::multi_head_attention<config, arch>;
 using footprint = ctattn::footprint<config>;

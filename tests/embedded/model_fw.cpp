@@ -24,14 +24,14 @@
 namespace {
 
 using namespace ctattn;
-using block = block_config<attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq, false,
+using block = block_config<attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq, no_bias,
                                             causal_mask>,
                            ffn_config<golden::d_model, swiglu, golden::hidden>, rms_norm<eps_1e_minus<5>>, pre_norm>;
 using config = stacked_model_config<golden::vocab, golden::layers, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>,
                                     untied_head<false>>;
 using arch = simd::default_arch;
 using model = language_model<config, arch>;
-using model_decoder = decoder<config, arch>;
+using model_decoder = decoder<config, owned_weights, arch>;
 using footprint = ctattn::footprint<config>;
 static_assert(golden::layers == 2, "model_fw: the weight loader below names layers 0 and 1");
 

@@ -137,7 +137,7 @@ void check_softmax(embedded::checker& check) {
 
 // ---- attend: the scalar path's core and the decode path ----------------------------------------
 
-using core_config = ctattn::attention_config<10, 2, 1, 13, false, ctattn::causal_mask>;  // head_dim 5, GQA
+using core_config = ctattn::attention_config<10, 2, 1, 13, ctattn::no_bias, ctattn::causal_mask>;  // head_dim 5, GQA
 constexpr std::size_t core_n = core_config::seq_capacity, core_d = core_config::d_model, core_kv = core_config::kv_dim;
 
 struct core_buffers {
@@ -270,7 +270,7 @@ void check_cores(embedded::checker& check) {
 
 // ---- the layer ---------------------------------------------------------------------------------
 
-using layer_config = ctattn::attention_config<16, 2, 2, 9, false, ctattn::causal_mask>;
+using layer_config = ctattn::attention_config<16, 2, 2, 9, ctattn::no_bias, ctattn::causal_mask>;
 using layer = ctattn::multi_head_attention<layer_config, arch>;
 constinit layer::weights_type layer_weights{};
 constinit layer::workspace_type layer_workspace{};

@@ -46,7 +46,7 @@ constexpr std::size_t steps = sizeof(host_greedy_tokens) / sizeof(host_greedy_to
 // Named, external objects so tools/footprint.py can read their sizes from the symbol table.
 // Flash: the view (pointers into the array, which is ctattn_stories260k_weights itself).
 constinit const model_weights_view<config> stories_weights = make_weights_view<config>(ctattn_stories260k_weights);
-constinit decoder<config, arch, 1, viewed_weights> stories_state{};  // RAM: KV cache + row scratch
+constinit flash_decoder<config, arch, 1> stories_state{};  // RAM: KV cache + row scratch
 constinit float stories_logits[config::vocab]{};                     // RAM: one row of logits
 
 namespace {

@@ -274,7 +274,7 @@ TEST_CASE("CRC32 and the configuration hash agree with tools/ctattn_blob.py", "[
 
 TEST_CASE("a blob written by tools/ctattn_blob.py loads into the same weights as its llama2.c checkpoint",
           "[hostile][blob]") {
-    using stories_block = block_config<attention_config<64, 8, 4, 32, false, causal_mask>, ffn_config<64, swiglu, 172>,
+    using stories_block = block_config<attention_config<64, 8, 4, 32, no_bias, causal_mask>, ffn_config<64, swiglu, 172>,
                                        rms_norm<eps_1e_minus<5>>, pre_norm>;
     using stories_config = stacked_model_config<512, 5, stories_block, rotary_positions<10000>,
                                                 rms_norm<eps_1e_minus<5>>, tied_head>;
@@ -369,7 +369,7 @@ TEST_CASE("every damaged blob is rejected with its own status, and the weights s
 }
 
 TEST_CASE("a view over a validated blob reads the weights in place and computes the same logits", "[hostile][blob][view]") {
-    using stories_block = block_config<attention_config<64, 8, 4, 32, false, causal_mask>, ffn_config<64, swiglu, 172>,
+    using stories_block = block_config<attention_config<64, 8, 4, 32, no_bias, causal_mask>, ffn_config<64, swiglu, 172>,
                                        rms_norm<eps_1e_minus<5>>, pre_norm>;
     using stories_config = stacked_model_config<512, 5, stories_block, rotary_positions<10000>,
                                                 rms_norm<eps_1e_minus<5>>, tied_head>;

@@ -153,18 +153,18 @@ void check_both_paths(std::initializer_list<std::size_t> seq_lens) {
 
 TEST_CASE("multi-head attention with bias and a causal mask matches the double reference up to full capacity",
           "[attention][mha]") {
-    using config = ctattn::attention_config<12, 3, 3, 16, true, ctattn::causal_mask>;
+    using config = ctattn::attention_config<12, 3, 3, 16, ctattn::with_bias, ctattn::causal_mask>;
     check_both_paths<config>({1, 5, 13, 16});
 }
 
 TEST_CASE("multi-head attention without bias or mask matches the double reference", "[attention][mha]") {
-    using config = ctattn::attention_config<20, 5, 5, 13, false, ctattn::no_mask>;
+    using config = ctattn::attention_config<20, 5, 5, 13, ctattn::no_bias, ctattn::no_mask>;
     check_both_paths<config>({1, 3, 7, 13});
 }
 
 TEST_CASE("grouped-query attention with bias and key padding matches the double reference for every valid length",
           "[attention][gqa]") {
-    using config = ctattn::attention_config<24, 6, 2, 17, true, ctattn::key_padding_mask>;
+    using config = ctattn::attention_config<24, 6, 2, 17, ctattn::with_bias, ctattn::key_padding_mask>;
     for (std::size_t seq_len : {1, 5, 17})
         for (std::size_t valid : {std::size_t(1), seq_len / 2 + 1, seq_len}) {
             check_forward<config, default_arch>(seq_len, {valid}, unsigned(seq_len * 7 + valid));
@@ -174,23 +174,23 @@ TEST_CASE("grouped-query attention with bias and key padding matches the double 
 
 TEST_CASE("multi-query attention (one KV head, head_dim 3) with a sliding window matches the double reference",
           "[attention][mqa]") {
-    using config = ctattn::attention_config<21, 7, 1, 9, false, ctattn::sliding_window_mask<3>>;
+    using config = ctattn::attention_config<21, 7, 1, 9, ctattn::no_bias, ctattn::sliding_window_mask<3>>;
     check_both_paths<config>({1, 3, 7, 9});
 }
 
 TEST_CASE("grouped-query attention with head_dim 17 and bias under a sliding window matches the double reference",
           "[attention][gqa]") {
-    using config = ctattn::attention_config<68, 4, 2, 11, true, ctattn::sliding_window_mask<5>>;
+    using config = ctattn::attention_config<68, 4, 2, 11, ctattn::with_bias, ctattn::sliding_window_mask<5>>;
     check_both_paths<config>({1, 6, 11});
 }
 
 TEST_CASE("multi-query attention with a causal mask at d_model 64 matches the double reference", "[attention][mqa]") {
-    using config = ctattn::attention_config<64, 8, 1, 13, false, ctattn::causal_mask>;
+    using config = ctattn::attention_config<64, 8, 1, 13, ctattn::no_bias, ctattn::causal_mask>;
     check_both_paths<config>({2, 13});
 }
 
 TEST_CASE("forward may write its output over its input (y == x)", "[attention][mha]") {
-    using config = ctattn::attention_config<12, 3, 3, 16, true, ctattn::causal_mask>;
+    using config = ctattn::attention_config<12, 3, 3, 16, ctattn::with_bias, ctattn::causal_mask>;
     using mha = ctattn::multi_head_attention<config>;
     constexpr std::size_t seq_len = 7;
     const auto w = ctattn_test::random_weights<config>(5);
@@ -204,7 +204,7 @@ TEST_CASE("forward may write its output over its input (y == x)", "[attention][m
 
 TEST_CASE("the typed forward overload on whole matrices gives the same result as the pointer overload",
           "[attention][mha]") {
-    using config = ctattn::attention_config<20, 5, 5, 13, false, ctattn::no_mask>;
+    using config = ctattn::attention_config<20, 5, 5, 13, ctattn::no_bias, ctattn::no_mask>;
     using mha = ctattn::multi_head_attention<config>;
     constexpr std::size_t seq_len = 9;
     const auto w = ctattn_test::random_weights<config>(8);
@@ -224,7 +224,7 @@ TEST_CASE("attend and attend_blocked read K and V rows from a wider cache and se
           "[attention][attend][gqa]") {
     // The decoder's view: keys 0..n_keys-1 sit in a cache whose rows are wider than kv_dim, and the
     // queries are the last few positions. Every (head, query) row must equal the reference's.
-    using config = ctattn::attention_config<30, 6, 3, 16, false, ctattn::causal_mask>;  // head_dim 5, groups of 2
+    using config = ctattn::attention_config<30, 6, 3, 16, ctattn::no_bias, ctattn::causal_mask>;  // head_dim 5, groups of 2
     constexpr std::size_t D = config::d_model, KvD = config::kv_dim, hd = config::head_dim;
     constexpr std::size_t cache_stride = KvD + 3;
     for (std::size_t n_keys : {1, 6, 13}) {
@@ -282,6 +282,112 @@ TEST_CASE("attend and attend_blocked read K and V rows from a wider cache and se
                     }
                 }
             }
+        }
+    }
+}
+
+// ---- which attention core runs: the one rule (layers/attention_core_selector.hpp), pinned ----
+// The expected cores are written out by hand from the rules the layer and the block used before
+// they shared one selector; a change to either caller's choice for any of these shapes fails here.
+namespace {
+
+using ctattn::attention_core;
+using ctattn::kv_source;
+
+template <class Arch, std::size_t HeadDim, class Mask>
+attention_core chosen(kv_source source, std::size_t queries, bool has_blocked_scratch) {
+    return ctattn::choose_attention_core<Arch, HeadDim, Mask>(source, queries, has_blocked_scratch);
+}
+
+// The layer on a vector arch with its blocked scratch: the first query count that runs the blocked core.
+template <std::size_t HeadDim, class Mask>
+void check_layer_threshold(std::size_t blocked_from) {
+    CAPTURE(HeadDim, blocked_from);
+    constexpr std::size_t query_counts[] = {1, 2, 3, 4, 8, 11, 12, 15, 16, 48};
+    for (std::size_t queries : query_counts) {
+        CAPTURE(queries);
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::projected_rows, queries, true) ==
+              (queries >= blocked_from ? attention_core::blocked : attention_core::one_row));
+        // A workspace made for another arch has no blocked scratch: always the one-row core.
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::projected_rows, queries, false) == attention_core::one_row);
+    }
+}
+
+// The block on a vector arch: one query takes the vector decode kernel where it fits, several the
+// blocked core whenever the buffers hold its scratch.
+template <std::size_t HeadDim, class Mask>
+void check_block_choices(attention_core one_query) {
+    CAPTURE(HeadDim);
+    CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, 1, true) == one_query);
+    CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, 1, false) == one_query);
+    constexpr std::size_t query_counts[] = {2, 3, 12, 48};
+    for (std::size_t queries : query_counts) {
+        CAPTURE(queries);
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, queries, true) == attention_core::blocked);
+        CHECK(chosen<default_arch, HeadDim, Mask>(kv_source::kv_cache, queries, false) == attention_core::one_row);
+    }
+}
+
+// The scalar path (Cortex-M): the layer always runs the one-row core; the block one query by the
+// scalar decode kernel, several by the one-row core (it never holds the blocked scratch).
+template <std::size_t HeadDim, class Mask>
+void check_scalar_choices() {
+    CAPTURE(HeadDim);
+    constexpr std::size_t query_counts[] = {1, 2, 12, 48};
+    for (std::size_t queries : query_counts)
+        for (bool scratch : {false, true}) {
+            CAPTURE(queries, scratch);
+            CHECK(chosen<scalar_arch, HeadDim, Mask>(kv_source::projected_rows, queries, scratch) ==
+                  attention_core::one_row);
+            CHECK(chosen<scalar_arch, HeadDim, Mask>(kv_source::kv_cache, queries, scratch) ==
+                  (queries == 1 ? attention_core::scalar_decode : attention_core::one_row));
+        }
+}
+
+}  // namespace
+
+TEST_CASE("the attention core chosen for each head_dim, query count and mask is the one each caller ran before",
+          "[attention][core_selector]") {
+    using ctattn::causal_mask;
+    using ctattn::no_mask;
+    // Decided at compile time when the query count is a constant.
+    STATIC_REQUIRE(ctattn::choose_attention_core<scalar_arch, 8, causal_mask>(kv_source::kv_cache, 1, false) ==
+                   attention_core::scalar_decode);
+    SECTION("scalar arch") {
+        check_scalar_choices<1, causal_mask>();
+        check_scalar_choices<3, no_mask>();
+        check_scalar_choices<8, causal_mask>();
+        check_scalar_choices<8, no_mask>();
+        check_scalar_choices<13, causal_mask>();
+        check_scalar_choices<32, no_mask>();
+        check_scalar_choices<64, causal_mask>();
+    }
+    if constexpr (ctattn::simd::width<default_arch> > 1) {
+        SECTION("vector arch, the layer (its own K/V rows): blocked from the measured threshold") {
+            check_layer_threshold<1, causal_mask>(2);
+            check_layer_threshold<3, no_mask>(2);
+            check_layer_threshold<8, causal_mask>(2);
+            check_layer_threshold<8, no_mask>(2);
+            check_layer_threshold<13, causal_mask>(2);
+            check_layer_threshold<32, causal_mask>(4);
+            check_layer_threshold<32, no_mask>(4);
+            check_layer_threshold<64, causal_mask>(12);
+            check_layer_threshold<64, no_mask>(12);
+            check_layer_threshold<128, causal_mask>(16);
+            check_layer_threshold<128, no_mask>(12);
+        }
+        SECTION("vector arch, the block (the KV cache): decode kernels for one query, blocked for several") {
+            // The vector decode kernel transposes K in registers: head_dim 8 on 8- and 16-lane vectors only.
+            constexpr std::size_t W = ctattn::simd::width<default_arch>;
+            const attention_core narrow = W == 8 || W == 16 ? attention_core::vector_decode : attention_core::one_row;
+            check_block_choices<1, causal_mask>(attention_core::one_row);
+            check_block_choices<3, causal_mask>(attention_core::one_row);
+            check_block_choices<8, causal_mask>(narrow);
+            check_block_choices<8, no_mask>(narrow);
+            check_block_choices<13, causal_mask>(attention_core::one_row);
+            check_block_choices<32, causal_mask>(attention_core::one_row);
+            check_block_choices<64, causal_mask>(attention_core::one_row);
+            check_block_choices<64, no_mask>(attention_core::one_row);
         }
     }
 }

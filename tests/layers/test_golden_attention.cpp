@@ -160,40 +160,40 @@ TEST_CASE("every mha_* and gqa_* file in the golden folder has a test here", "[g
 }
 
 TEST_CASE("golden mha_s3_e2_h1_causal: one head of width 2 matches PyTorch", "[golden][mha]") {
-    run_golden_case<ctattn::attention_config<2, 1, 1, 3, true, ctattn::causal_mask>>("mha_s3_e2_h1_causal.txt");
+    run_golden_case<ctattn::attention_config<2, 1, 1, 3, ctattn::with_bias, ctattn::causal_mask>>("mha_s3_e2_h1_causal.txt");
 }
 
 TEST_CASE("golden mha_s6_e4_h1_causal: one head of width 4 matches PyTorch", "[golden][mha]") {
-    run_golden_case<ctattn::attention_config<4, 1, 1, 6, true, ctattn::causal_mask>>("mha_s6_e4_h1_causal.txt");
+    run_golden_case<ctattn::attention_config<4, 1, 1, 6, ctattn::with_bias, ctattn::causal_mask>>("mha_s6_e4_h1_causal.txt");
 }
 
 TEST_CASE("golden mha_s7_e12_h3_none: three heads without a mask match PyTorch", "[golden][mha]") {
-    run_golden_case<ctattn::attention_config<12, 3, 3, 7, true, ctattn::no_mask>>("mha_s7_e12_h3_none.txt");
+    run_golden_case<ctattn::attention_config<12, 3, 3, 7, ctattn::with_bias, ctattn::no_mask>>("mha_s7_e12_h3_none.txt");
 }
 
 TEST_CASE("golden mha_s13_e20_h5_causal: five heads of width 4 match PyTorch", "[golden][mha]") {
-    run_golden_case<ctattn::attention_config<20, 5, 5, 13, true, ctattn::causal_mask>>("mha_s13_e20_h5_causal.txt");
+    run_golden_case<ctattn::attention_config<20, 5, 5, 13, ctattn::with_bias, ctattn::causal_mask>>("mha_s13_e20_h5_causal.txt");
 }
 
 TEST_CASE("golden mha_s16_e64_h8_causal: eight heads of width 8 match PyTorch", "[golden][mha]") {
-    run_golden_case<ctattn::attention_config<64, 8, 8, 16, true, ctattn::causal_mask>>("mha_s16_e64_h8_causal.txt");
+    run_golden_case<ctattn::attention_config<64, 8, 8, 16, ctattn::with_bias, ctattn::causal_mask>>("mha_s16_e64_h8_causal.txt");
 }
 
 TEST_CASE("golden mha_s33_e48_h4_padding29: key padding after 29 of 33 tokens matches PyTorch", "[golden][mha]") {
-    run_golden_case<ctattn::attention_config<48, 4, 4, 33, true, ctattn::key_padding_mask>>(
+    run_golden_case<ctattn::attention_config<48, 4, 4, 33, ctattn::with_bias, ctattn::key_padding_mask>>(
         "mha_s33_e48_h4_padding29.txt", {29});
 }
 
 TEST_CASE("golden mha_s64_e128_h8_causal_nobias: 64 tokens of width 128 without bias match PyTorch",
           "[golden][mha]") {
-    run_golden_case<ctattn::attention_config<128, 8, 8, 64, false, ctattn::causal_mask>>(
+    run_golden_case<ctattn::attention_config<128, 8, 8, 64, ctattn::no_bias, ctattn::causal_mask>>(
         "mha_s64_e128_h8_causal_nobias.txt");
 }
 
 TEST_CASE("golden gqa_s9_e32_h8_kv2: eight query heads sharing two KV heads match the reference", "[golden][gqa]") {
-    run_golden_case<ctattn::attention_config<32, 8, 2, 9, false, ctattn::causal_mask>>("gqa_s9_e32_h8_kv2.txt");
+    run_golden_case<ctattn::attention_config<32, 8, 2, 9, ctattn::no_bias, ctattn::causal_mask>>("gqa_s9_e32_h8_kv2.txt");
 }
 
 TEST_CASE("golden gqa_s17_e48_h6_kv1: six query heads sharing one KV head match the reference", "[golden][gqa]") {
-    run_golden_case<ctattn::attention_config<48, 6, 1, 17, false, ctattn::causal_mask>>("gqa_s17_e48_h6_kv1.txt");
+    run_golden_case<ctattn::attention_config<48, 6, 1, 17, ctattn::no_bias, ctattn::causal_mask>>("gqa_s17_e48_h6_kv1.txt");
 }

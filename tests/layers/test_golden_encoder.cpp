@@ -79,14 +79,14 @@ void check_encoder_case(const std::string& file_name) {
 
 TEST_CASE("a post-norm ReLU encoder block matches PyTorch (enc_s8_e16_h4_relu_post)", "[model][golden][block]") {
     using namespace ctattn;
-    using block = block_config<attention_config<16, 4, 4, 8, true, causal_mask>, ffn_config<16, dense_ffn<relu>, 64>,
+    using block = block_config<attention_config<16, 4, 4, 8, with_bias, causal_mask>, ffn_config<16, dense_ffn<relu>, 64>,
                                layer_norm<eps_1e_minus<5>>, post_norm>;
     check_encoder_case<block>("enc_s8_e16_h4_relu_post.txt");
 }
 
 TEST_CASE("a pre-norm GELU encoder block matches PyTorch (enc_s11_e24_h3_gelu_pre)", "[model][golden][block]") {
     using namespace ctattn;
-    using block = block_config<attention_config<24, 3, 3, 11, true, causal_mask>,
+    using block = block_config<attention_config<24, 3, 3, 11, with_bias, causal_mask>,
                                ffn_config<24, dense_ffn<gelu_erf>, 96>, layer_norm<eps_1e_minus<5>>, pre_norm>;
     check_encoder_case<block>("enc_s11_e24_h3_gelu_pre.txt");
 }

@@ -138,7 +138,7 @@ TEST_CASE("seed 002 through attend: one unmasked head with 1/sqrt(3) scaling mat
           "[seeds][seed002]") {
     // The library's attention scales by 1/sqrt(head_dim) (the post leaves it out); run the same
     // Q, K, V through the attention core and compare with the scaled reference.
-    using config = ctattn::attention_config<d_head, 1, 1, tokens, false, ctattn::no_mask>;
+    using config = ctattn::attention_config<d_head, 1, 1, tokens, ctattn::no_bias, ctattn::no_mask>;
     const seed002_results r = run_seed002<default_arch>();
     float context[tokens * d_head];  // (tokens, d_head)
     float scores[tokens];

@@ -133,9 +133,9 @@ void check_traced_layer(std::size_t n, const typename Layer::mask_params& mask) 
 }
 
 // Two different layers, like tiny_lm's: a sliding window below a causal layer, GQA, RoPE.
-using local_block = block_config<attention_config<16, 4, 2, 13, false, sliding_window_mask<3>>,
+using local_block = block_config<attention_config<16, 4, 2, 13, no_bias, sliding_window_mask<3>>,
                                  ffn_config<16, swiglu, 24>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using global_block = block_config<attention_config<16, 2, 1, 13, true, causal_mask>, ffn_config<16, dense_ffn<gelu_tanh>, 32>,
+using global_block = block_config<attention_config<16, 2, 1, 13, with_bias, causal_mask>, ffn_config<16, dense_ffn<gelu_tanh>, 32>,
                                   layer_norm<eps_1e_minus<5>>, post_norm>;
 using two_layer_config = model_config<11, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<>,
                                       local_block, global_block>;
@@ -143,11 +143,11 @@ using two_layer_config = model_config<11, rotary_positions<10000>, rms_norm<eps_
 }  // namespace
 
 TEST_CASE("a traced attention layer gives the untraced output bit for bit and shows its Q, K, V, weights and outputs") {
-    check_traced_layer<multi_head_attention<attention_config<12, 4, 2, 16, true, causal_mask>>>(13, {});
-    check_traced_layer<multi_head_attention<attention_config<12, 4, 2, 16, true, causal_mask>>>(1, {});
-    check_traced_layer<multi_head_attention<attention_config<10, 2, 2, 8, false, sliding_window_mask<2>>>>(5, {});
-    check_traced_layer<multi_head_attention<attention_config<9, 3, 1, 5, false, no_mask>>>(3, {});
-    check_traced_layer<multi_head_attention<attention_config<8, 2, 1, 8, false, key_padding_mask>>>(7, {4});
+    check_traced_layer<multi_head_attention<attention_config<12, 4, 2, 16, with_bias, causal_mask>>>(13, {});
+    check_traced_layer<multi_head_attention<attention_config<12, 4, 2, 16, with_bias, causal_mask>>>(1, {});
+    check_traced_layer<multi_head_attention<attention_config<10, 2, 2, 8, no_bias, sliding_window_mask<2>>>>(5, {});
+    check_traced_layer<multi_head_attention<attention_config<9, 3, 1, 5, no_bias, no_mask>>>(3, {});
+    check_traced_layer<multi_head_attention<attention_config<8, 2, 1, 8, no_bias, key_padding_mask>>>(7, {4});
 }
 
 TEST_CASE("a traced model forward and traced decode steps give the untraced logits bit for bit") {
@@ -205,7 +205,7 @@ TEST_CASE("a traced model forward and traced decode steps give the untraced logi
 
     // An observer with only on_residual compiles and is called three times per layer.
     residual_only_observer counter;
-    auto dec = std::make_unique<decoder<config, simd::default_arch, 1>>(*w);  // one-row prefill chunks
+    auto dec = std::make_unique<decoder<config, owned_weights, simd::default_arch, 1>>(*w);  // one-row prefill chunks
     REQUIRE(dec->prefill(tokens.data(), 5, a.data(), &counter) == status::ok);
     CHECK(counter.calls == 5 * 2 * 3);  // one-row prefill chunks: 5 steps x 2 layers x 3 points
 }

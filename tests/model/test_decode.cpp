@@ -74,7 +74,7 @@ void check_decode_matches_forward(unsigned seed) {
     }
 
     // Prefill in chunks of 4 rows, in two calls, then decode the rest.
-    auto chunked = std::make_unique<decoder<Config, simd::default_arch, 4>>(*w);
+    auto chunked = std::make_unique<decoder<Config, owned_weights, simd::default_arch, 4>>(*w);
     const std::size_t first = S / 3 + 1, second = S / 3;
     std::vector<float> got(V);
     REQUIRE(chunked->prefill(tokens.data(), first, nullptr) == status::ok);
@@ -91,32 +91,32 @@ void check_decode_matches_forward(unsigned seed) {
 }
 
 // Awkward widths throughout: d_model 13 and 20, head_dim 13, 5 and 4, vocabularies 37, 29, 11, 50.
-using plain_block = block_config<attention_config<13, 1, 1, 13, true, causal_mask>, ffn_config<13, dense_ffn<relu>>,
+using plain_block = block_config<attention_config<13, 1, 1, 13, with_bias, causal_mask>, ffn_config<13, dense_ffn<relu>>,
                                  layer_norm<eps_1e_minus<5>>, post_norm>;
 using no_position_model = stacked_model_config<37, 2, plain_block, no_positions, no_norm, untied_head<true>>;
 
-using tanh_block = block_config<attention_config<20, 4, 4, 17, true, causal_mask>, ffn_config<20, dense_ffn<gelu_tanh>>,
+using tanh_block = block_config<attention_config<20, 4, 4, 17, with_bias, causal_mask>, ffn_config<20, dense_ffn<gelu_tanh>>,
                                 layer_norm<eps_1e_minus<5>>, pre_norm>;
 using sinusoidal_model = stacked_model_config<29, 2, tanh_block, sinusoidal_positions, layer_norm<eps_1e_minus<5>>, untied_head<>>;
 
-using learned_block = block_config<attention_config<16, 2, 2, 9, false, causal_mask>,
+using learned_block = block_config<attention_config<16, 2, 2, 9, no_bias, causal_mask>,
                                    ffn_config<16, dense_ffn<gelu_erf, false>, 24>, rms_norm<eps_1e_minus<6>>, pre_norm>;
 using learned_model = stacked_model_config<11, 3, learned_block, learned_positions, rms_norm<eps_1e_minus<6>>, tied_head>;
 
-using gqa_block = block_config<attention_config<24, 6, 2, 16, false, causal_mask>, ffn_config<24, swiglu, 40>,
+using gqa_block = block_config<attention_config<24, 6, 2, 16, no_bias, causal_mask>, ffn_config<24, swiglu, 40>,
                                rms_norm<eps_1e_minus<5>>, pre_norm>;
 using rope_gqa_model = stacked_model_config<50, 2, gqa_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<>>;
 
-using mqa_block = block_config<attention_config<24, 3, 1, 7, false, causal_mask>, ffn_config<24, swiglu, 13>,
+using mqa_block = block_config<attention_config<24, 3, 1, 7, no_bias, causal_mask>, ffn_config<24, swiglu, 13>,
                                rms_norm<eps_1e_minus<5>>, pre_norm>;
 using rope_mqa_model = stacked_model_config<19, 1, mqa_block, rotary_positions<500>, rms_norm<eps_1e_minus<5>>, tied_head>;
 
 // Layers that differ: the Hana tuple holds three different block types.
-using window3_block = block_config<attention_config<16, 4, 2, 15, false, sliding_window_mask<3>>,
+using window3_block = block_config<attention_config<16, 4, 2, 15, no_bias, sliding_window_mask<3>>,
                                    ffn_config<16, swiglu, 24>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using wide_causal_block = block_config<attention_config<16, 2, 2, 15, true, causal_mask>,
+using wide_causal_block = block_config<attention_config<16, 2, 2, 15, with_bias, causal_mask>,
                                        ffn_config<16, dense_ffn<silu>, 72>, layer_norm<eps_1e_minus<5>>, post_norm>;
-using window6_block = block_config<attention_config<16, 8, 1, 15, false, sliding_window_mask<6>>,
+using window6_block = block_config<attention_config<16, 8, 1, 15, no_bias, sliding_window_mask<6>>,
                                    ffn_config<16, gated_ffn<gelu_erf, true>, 20>, layer_norm<eps_1e_minus<5>>, pre_norm>;
 using mixed_model = model_config<23, rotary_positions<10000>, layer_norm<eps_1e_minus<5>>, untied_head<true>, window3_block,
                                  wide_causal_block, window6_block>;
@@ -251,7 +251,7 @@ TEST_CASE("next-token probabilities are the softmax of the logits", "[model]") {
     constexpr std::size_t V = learned_model::vocab;
     std::vector<float> logits(V), probs(V);
     for (std::size_t t = 0; t < V; ++t) logits[t] = 0.37f * float(t) - 1.5f;
-    model::probabilities(logits.data(), probs.data());
+    REQUIRE(model::probabilities(logits.data(), probs.data()) == status::ok);
     double sum = 0.0;
     for (std::size_t t = 0; t < V; ++t) sum += std::exp(double(logits[t]));
     // float softmax of 11 terms: a few ulps of each probability.

@@ -80,7 +80,8 @@ void check_lm_case(const std::string& file_name) {
     auto ws = std::make_unique<typename model::workspace_type>();
     std::vector<float> logits(S * V), probs(S * V);
     REQUIRE(model::forward(*w, tokens.data(), S, logits.data(), *ws) == status::ok);
-    for (std::size_t p = 0; p < S; ++p) model::probabilities(logits.data() + p * V, probs.data() + p * V);
+    for (std::size_t p = 0; p < S; ++p)
+        REQUIRE(model::probabilities(logits.data() + p * V, probs.data() + p * V) == status::ok);
 
     require_close(gc.name, "logits", logits, gc.at("logits"));
     const auto errors = ctattn_test::summarise(probs.data(), gc.at("probs"), probs.size());
@@ -93,7 +94,7 @@ void check_lm_case(const std::string& file_name) {
 TEST_CASE("a 2-layer post-norm ReLU language model matches PyTorch (lm_v22_s6_e8_h2_l2_relu_post)",
           "[model][golden][lm]") {
     using namespace ctattn;
-    using block = block_config<attention_config<8, 2, 2, 6, true, causal_mask>, ffn_config<8, dense_ffn<relu>, 32>,
+    using block = block_config<attention_config<8, 2, 2, 6, with_bias, causal_mask>, ffn_config<8, dense_ffn<relu>, 32>,
                                layer_norm<eps_1e_minus<5>>, post_norm>;
     using config = stacked_model_config<22, 2, block, sinusoidal_positions, no_norm, untied_head<true>>;
     check_lm_case<config>("lm_v22_s6_e8_h2_l2_relu_post.txt");
@@ -102,7 +103,7 @@ TEST_CASE("a 2-layer post-norm ReLU language model matches PyTorch (lm_v22_s6_e8
 TEST_CASE("a 3-layer pre-norm GELU language model matches PyTorch (lm_v50_s12_e32_h4_l3_gelu_pre)",
           "[model][golden][lm]") {
     using namespace ctattn;
-    using block = block_config<attention_config<32, 4, 4, 12, true, causal_mask>,
+    using block = block_config<attention_config<32, 4, 4, 12, with_bias, causal_mask>,
                                ffn_config<32, dense_ffn<gelu_erf>, 128>, layer_norm<eps_1e_minus<5>>, pre_norm>;
     using config = stacked_model_config<50, 3, block, sinusoidal_positions, no_norm, untied_head<true>>;
     check_lm_case<config>("lm_v50_s12_e32_h4_l3_gelu_pre.txt");
@@ -111,7 +112,7 @@ TEST_CASE("a 3-layer pre-norm GELU language model matches PyTorch (lm_v50_s12_e3
 TEST_CASE("a llama model with RoPE, GQA and SwiGLU matches PyTorch (llama_v64_s10_e32_h4_kv2_l2)",
           "[model][golden][llama]") {
     using namespace ctattn;
-    using block = block_config<attention_config<32, 4, 2, 10, false, causal_mask>, ffn_config<32, swiglu, 88>,
+    using block = block_config<attention_config<32, 4, 2, 10, no_bias, causal_mask>, ffn_config<32, swiglu, 88>,
                                rms_norm<eps_1e_minus<5>>, pre_norm>;
     using config = stacked_model_config<64, 2, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<false>>;
     using model = language_model<config>;

@@ -174,11 +174,11 @@ void print_worst(const char* test) {
 // ---- a padded sequence through key-padding layers ---------------------------------------------
 
 // d_model 12; GQA (3 heads on 1 KV head) and MHA layers; capacity 13; biases; post-norm LayerNorm.
-using padded_gqa_block = block_config<attention_config<12, 3, 1, 13, true, key_padding_mask>,
+using padded_gqa_block = block_config<attention_config<12, 3, 1, 13, with_bias, key_padding_mask>,
                                       ffn_config<12, dense_ffn<relu>, 20>, layer_norm<eps_1e_minus<5>>, post_norm>;
-using padded_mha_block = block_config<attention_config<12, 3, 3, 13, true, key_padding_mask>,
+using padded_mha_block = block_config<attention_config<12, 3, 3, 13, with_bias, key_padding_mask>,
                                       ffn_config<12, dense_ffn<relu>, 7>, layer_norm<eps_1e_minus<5>>, post_norm>;
-using causal_block = block_config<attention_config<12, 3, 3, 13, true, causal_mask>,
+using causal_block = block_config<attention_config<12, 3, 3, 13, with_bias, causal_mask>,
                                   ffn_config<12, dense_ffn<relu>, 16>, layer_norm<eps_1e_minus<5>>, post_norm>;
 using padded_model = model_config<11, learned_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>,
                                   padded_gqa_block, padded_mha_block, causal_block>;
@@ -271,7 +271,7 @@ TEST_CASE("a model rejects key-padding parameters out of range and leaves the lo
 
 // ---- a left-padded prompt through the decoder ------------------------------------------------
 
-using left_padded_block = block_config<attention_config<12, 3, 1, 13, true, left_padded_causal_mask>,
+using left_padded_block = block_config<attention_config<12, 3, 1, 13, with_bias, left_padded_causal_mask>,
                                        ffn_config<12, dense_ffn<relu>, 20>, layer_norm<eps_1e_minus<5>>, post_norm>;
 using left_padded_model = model_config<11, learned_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>,
                                        left_padded_block, causal_block>;
@@ -288,7 +288,7 @@ TEST_CASE("the decoder's prefill takes per-sequence mask parameters that decode_
             const visibility layer0 = [pad](std::size_t query, std::size_t key) { return key >= pad && key <= query; };
             const vec want = model_logits(*w, tokens, {layer0, causal_visibility()});
 
-            auto dec = std::make_unique<decoder<left_padded_model, simd::default_arch, 3>>(*w);
+            auto dec = std::make_unique<decoder<left_padded_model, owned_weights, simd::default_arch, 3>>(*w);
             std::vector<float> got(S * V, 0.0f);
             REQUIRE(dec->prefill(tokens.data(), prompt, got.data() + (prompt - 1) * V, masks) == status::ok);
             for (std::size_t p = prompt; p < S; ++p)
@@ -304,7 +304,7 @@ TEST_CASE("the decoder's prefill takes per-sequence mask parameters that decode_
     }
     print_worst("left-padded prompt, prefill + decode_step");
     // A parameter that leaves a query nothing to see is rejected before anything changes.
-    auto dec = std::make_unique<decoder<left_padded_model, simd::default_arch, 3>>(*w);
+    auto dec = std::make_unique<decoder<left_padded_model, owned_weights, simd::default_arch, 3>>(*w);
     typename left_padded_model::mask_params masks;
     hana::at_c<0>(masks).first_visible = 3;
     std::vector<float> logits(V, -7.0f);

@@ -31,7 +31,7 @@ using namespace ctattn;
 
 constexpr double prefill_tolerance = 5e-5;
 
-using llama_block = block_config<attention_config<32, 4, 2, 112, false, causal_mask>, ffn_config<32, swiglu, 56>,
+using llama_block = block_config<attention_config<32, 4, 2, 112, no_bias, causal_mask>, ffn_config<32, swiglu, 56>,
                                  rms_norm<eps_1e_minus<5>>, pre_norm>;
 using llama_model = stacked_model_config<61, 3, llama_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 
@@ -75,8 +75,8 @@ void require_same_cache(const Chunked& chunked, const Stepped& stepped, std::siz
 
 template <std::size_t Chunk>
 void check_prefill_in_chunks() {
-    using chunked_decoder = decoder<llama_model, simd::default_arch, Chunk>;
-    using stepped_decoder = decoder<llama_model, simd::default_arch, 1>;
+    using chunked_decoder = decoder<llama_model, owned_weights, simd::default_arch, Chunk>;
+    using stepped_decoder = decoder<llama_model, owned_weights, simd::default_arch, 1>;
     constexpr std::size_t V = llama_model::vocab;
     static_assert(chunked_decoder::prefill_rows == Chunk);
     const auto w = ctattn_test::random_model<llama_model>(2024);
@@ -115,13 +115,14 @@ TEST_CASE("the decoder prefills in chunks by default on vector arches and one to
         CHECK(chunk == 8 * kernels::projection_tile_shape<simd::default_arch>::rows);
     CHECK(default_prefill_rows<llama_model, simd::scalar_arch> == 1);
     // Cortex-M RAM: the scalar decoder is exactly the one-token decoder it was, stories260K's shape included.
-    using stories260k_block = block_config<attention_config<64, 8, 4, 512, false, causal_mask>, ffn_config<64, swiglu, 172>,
+    using stories260k_block = block_config<attention_config<64, 8, 4, 512, no_bias, causal_mask>, ffn_config<64, swiglu, 172>,
                                            rms_norm<eps_1e_minus<5>>, pre_norm>;
     using stories260k = stacked_model_config<512, 5, stories260k_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>,
                                              tied_head>;
-    STATIC_REQUIRE(sizeof(decoder<stories260k, simd::scalar_arch>) == sizeof(decoder<stories260k, simd::scalar_arch, 1>));
-    STATIC_REQUIRE(sizeof(decoder<stories260k, simd::scalar_arch, 1, viewed_weights>) ==
-                   sizeof(decoder<stories260k, simd::scalar_arch, 1>));
+    STATIC_REQUIRE(sizeof(decoder<stories260k, owned_weights, simd::scalar_arch>) ==
+                   sizeof(decoder<stories260k, owned_weights, simd::scalar_arch, 1>));
+    STATIC_REQUIRE(sizeof(flash_decoder<stories260k, simd::scalar_arch, 1>) ==
+                   sizeof(decoder<stories260k, owned_weights, simd::scalar_arch, 1>));
 }
 
 TEST_CASE("prefill in default chunks gives the logits and KV cache of token-by-token decoding", "[model][prefill]") {

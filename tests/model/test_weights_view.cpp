@@ -31,7 +31,7 @@ namespace {
 
 using namespace ctattn;
 
-using stories_attention = attention_config<64, 8, 4, 128, false, causal_mask>;
+using stories_attention = attention_config<64, 8, 4, 128, no_bias, causal_mask>;
 using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
 using stories_config =
     stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
@@ -44,9 +44,9 @@ static_assert(weights_image_floats<stories_config> ==
 // Every optional tensor, and awkward widths (d_model 20, d_ff 13 and 36, vocab 37) so padding shows.
 using every_tensor_config = model_config<
     37, learned_positions, layer_norm<>, untied_head<true>,
-    block_config<attention_config<20, 5, 5, 9, true, causal_mask>, ffn_config<20, dense_ffn<gelu_tanh, true>, 13>,
+    block_config<attention_config<20, 5, 5, 9, with_bias, causal_mask>, ffn_config<20, dense_ffn<gelu_tanh, true>, 13>,
                  layer_norm<>, post_norm>,
-    block_config<attention_config<20, 4, 2, 9, true, causal_mask>, ffn_config<20, gated_ffn<silu, true>, 36>,
+    block_config<attention_config<20, 4, 2, 9, with_bias, causal_mask>, ffn_config<20, gated_ffn<silu, true>, 36>,
                  layer_norm<>, pre_norm>>;
 constexpr std::size_t pad16(std::size_t n) { return (n + 15) / 16 * 16; }
 // Layer 0: norm gain+bias, wq wk wv wo (kv_dim 20), 4 biases, norm; w1 w2 b1 b2 (d_ff 13).
@@ -86,7 +86,7 @@ std::vector<float> forward_logits(const model_weights<Config, Storage>& w, const
 
 template <class Config, class Storage>
 std::vector<float> decoded_logits(const model_weights<Config, Storage>& w, const std::vector<token_id>& tokens) {
-    auto dec = std::make_unique<decoder<Config, simd::default_arch, 1, Storage>>();
+    auto dec = std::make_unique<decoder<Config, Storage, simd::default_arch, 1>>();
     dec->attach(w);
     std::vector<float> logits(tokens.size() * Config::vocab, -1.0f);
     for (std::size_t p = 0; p < tokens.size(); ++p)

@@ -13,7 +13,7 @@
 
 namespace tiny_llama {
 
-using block = ctattn::block_config<ctattn::attention_config<8, 2, 1, 16, false, ctattn::causal_mask>,
+using block = ctattn::block_config<ctattn::attention_config<8, 2, 1, 16, ctattn::no_bias, ctattn::causal_mask>,
                                    ctattn::ffn_config<8, ctattn::swiglu, 12>,
                                    ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::pre_norm>;
 using config = ctattn::stacked_model_config<5, 1, block, ctattn::rotary_positions<10000>,

@@ -23,7 +23,7 @@ namespace {
 // stories260K (README of ../shared/models): dim 64, hidden 172, 5 layers, 8 heads, 4 KV heads,
 // vocab 512, tied head, RMSNorm eps 1e-5, RoPE theta 10000, SwiGLU. Capacity 64 (the file's 512
 // is an upper bound; a shorter cache is enough here and keeps the test light).
-using attn = ctattn::attention_config<64, 8, 4, 64, false, ctattn::causal_mask>;
+using attn = ctattn::attention_config<64, 8, 4, 64, ctattn::no_bias, ctattn::causal_mask>;
 using ffn = ctattn::ffn_config<64, ctattn::swiglu, 172>;
 using rms = ctattn::rms_norm<ctattn::eps_1e_minus<5>>;
 using block = ctattn::block_config<attn, ffn, rms, ctattn::pre_norm>;

@@ -33,22 +33,22 @@ namespace {
 using namespace ctattn;
 
 // GQA (6 query heads on 2 KV heads, head_dim 2), RoPE, SwiGLU, pre-norm RMSNorm, tied head.
-using llama_block = block_config<attention_config<12, 6, 2, 5, false, causal_mask>, ffn_config<12, swiglu, 20>,
+using llama_block = block_config<attention_config<12, 6, 2, 5, no_bias, causal_mask>, ffn_config<12, swiglu, 20>,
                                  rms_norm<eps_1e_minus<5>>, pre_norm>;
 using llama_cfg = stacked_model_config<13, 2, llama_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 
 // Two different layers: post-norm LayerNorm + ReLU with biases, then pre-norm LayerNorm + GELU
 // with a sliding window and head_dim 2; learned positions; untied head with bias.
-using post_block = block_config<attention_config<10, 2, 2, 7, true, causal_mask>, ffn_config<10, dense_ffn<relu>, 24>,
+using post_block = block_config<attention_config<10, 2, 2, 7, with_bias, causal_mask>, ffn_config<10, dense_ffn<relu>, 24>,
                                 layer_norm<eps_1e_minus<5>>, post_norm>;
-using window_block = block_config<attention_config<10, 5, 5, 7, true, sliding_window_mask<3>>,
+using window_block = block_config<attention_config<10, 5, 5, 7, with_bias, sliding_window_mask<3>>,
                                   ffn_config<10, dense_ffn<gelu_erf>, 13>, layer_norm<eps_1e_minus<5>>, pre_norm>;
 using mixed_cfg = model_config<11, learned_positions, layer_norm<eps_1e_minus<5>>, untied_head<true>, post_block,
                                window_block>;
 
 // No mask, gated GELU (tanh) with biases, post-norm RMSNorm, sinusoidal positions, no final norm,
 // untied head without bias; d_model 6, 3 heads of 2, d_ff 5, vocabulary 5.
-using small_block = block_config<attention_config<6, 3, 3, 3, false, no_mask>, ffn_config<6, gated_ffn<gelu_tanh, true>, 5>,
+using small_block = block_config<attention_config<6, 3, 3, 3, no_bias, no_mask>, ffn_config<6, gated_ffn<gelu_tanh, true>, 5>,
                                  rms_norm<eps_1e_minus<5>>, post_norm>;
 using small_cfg = model_config<5, sinusoidal_positions, no_norm, untied_head<false>, small_block>;
 

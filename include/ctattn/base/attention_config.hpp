@@ -8,6 +8,7 @@
 
 #include <cstddef>
 
+#include "bias.hpp"
 #include "mask.hpp"
 
 namespace ctattn {
@@ -31,10 +32,10 @@ constexpr double constexpr_sqrt(double x) noexcept {
 // Heads:       query heads; head_dim = DModel / Heads.
 // KvHeads:     key/value heads (== Heads: multi-head; 1: multi-query; between: grouped-query).
 // SeqCapacity: the longest sequence (and the KV cache's length); buffers are sized by it.
-// Bias:        whether Q, K, V and output projections carry a bias.
+// Bias:        with_bias or no_bias (base/bias.hpp): whether Q, K, V and output projections carry a bias.
 // Mask:        a mask policy type from base/mask.hpp.
 template <std::size_t DModel, std::size_t Heads, std::size_t KvHeads = Heads, std::size_t SeqCapacity = 64,
-          bool Bias = true, class Mask = causal_mask>
+          class Bias = with_bias, class Mask = causal_mask>
 struct attention_config {
     static_assert(DModel > 0, "ctattn: d_model must be at least 1");
     static_assert(Heads > 0, "ctattn: heads must be at least 1");
@@ -45,13 +46,16 @@ struct attention_config {
     static_assert(KvHeads <= Heads, "ctattn: kv_heads must not exceed heads");
     static_assert(Heads % (KvHeads > 0 ? KvHeads : 1) == 0,
                   "ctattn: heads must be divisible by kv_heads (each KV head serves heads / kv_heads query heads)");
+    static_assert(bias_policy<Bias>,
+                  "ctattn: Bias must be the tag ctattn::with_bias or ctattn::no_bias (not a bool: base/bias.hpp)");
     static_assert(mask_policy<Mask>, "ctattn: Mask must be a mask policy (see base/mask.hpp)");
 
     static constexpr std::size_t d_model = DModel;
     static constexpr std::size_t heads = Heads;
     static constexpr std::size_t kv_heads = KvHeads;
     static constexpr std::size_t seq_capacity = SeqCapacity;
-    static constexpr bool bias = Bias;
+    using bias_tag = Bias;
+    static constexpr bool bias = std::is_same_v<Bias, with_bias>;
     using mask = Mask;
 
     static constexpr std::size_t head_dim = DModel / (Heads > 0 ? Heads : 1);

@@ -4,14 +4,15 @@
 // configuration never gets this far (it is a static_assert in config.hpp).
 // Each status names one cause, so a report says what happened: a null pointer, a parameter out of
 // range and non-finite data are different statuses, and each loader failure has its own.
-// Values are appended, never renumbered (generated C APIs mirror them as integers).
+// Values are appended, never renumbered (generated C APIs mirror them as integers). The type is
+// [[nodiscard]]: a call that returns one and is ignored is a compile error under -Werror.
 #pragma once
 
 #include "language_check.hpp"  // first: under an older -std the first error names C++20
 
 namespace ctattn {
 
-enum class status : unsigned char {
+enum class [[nodiscard]] status : unsigned char {
     ok = 0,
     invalid_argument,   // a required pointer is null (the name predates the finer statuses below)
     invalid_length,     // sequence length is 0 or larger than the configured capacity

@@ -24,6 +24,7 @@
 #include "../simd/ops.hpp"
 #include "../base/status.hpp"
 #include "../base/storage.hpp"
+#include "attention_core_selector.hpp"
 #include "trace.hpp"
 
 namespace ctattn {
@@ -105,39 +106,6 @@ struct blocked_attention_scratch {
     matrix<tile_rows, key_stride> score_block;              // (tile_rows, seq): raw scores, then P
 };
 struct no_blocked_scratch {};
-
-// Vector arches run the blocked core; the scalar path (Cortex-M) keeps the one-row core and
-// spends no RAM on the blocked scratch ((head_dim + tile rows) x seq_capacity floats).
-template <class Arch>
-inline constexpr bool uses_blocked_attention = simd::width<Arch> > 1;
-
-// Which core a vector-arch layer runs, fixed at compile time from head_dim and the mask: the
-// blocked core from this many queries on, the one-row core below. The blocked core pays per call
-// for K^T (head_dim x keys floats moved) and per block of 6 queries for a register tile, which a
-// prompt of a few tokens does not amortise; the one-row core pays per query, and its dot products
-// along head_dim get cheaper per flop as head_dim grows. Measured on the AVX-512 Xeon of
-// docs/performance.md (both cores over all heads, S queries against S keys, best of 30 runs of
-// 20; issue 13), one-row time / blocked time, causal / no mask (> 1: blocked wins):
-//   head_dim  S=1        2          4          8          12         16
-//   8         0.77/0.77  1.14/1.12  1.31/1.40  1.40/1.43  1.44/1.46  3.30/3.32
-//   16        0.86/0.73  1.20/1.12  1.37/1.37  1.41/1.43  1.49/1.49  2.93/1.76
-//   32        0.76/0.76  0.97/1.00  1.22/1.25  1.30/1.35  1.38/1.41  2.39/1.88
-//   64        0.41/0.42  0.67/0.68  0.89/0.97  0.99/1.05  1.11/1.22  1.64/1.61
-//   128       0.20/0.15  0.35/0.29  0.58/0.52  0.73/0.81  1.00/1.46  1.63/2.39
-//   256       0.11/0.11  0.16/0.17  0.33/0.42  0.55/0.77  0.82/1.20  1.10/1.51
-//   512       0.05/0.05  0.12/0.14  0.28/0.35  0.50/0.69  0.88/1.71  1.38/2.43
-// and 2.2x-4.5x for the blocked core at S=64 and S=256 for every head_dim and both masks. The
-// threshold is the first measured S where both masks win; with no mask (every key visible, twice
-// a causal row's work per query) the blocked core wins sooner at head_dim >= 128. Masks other
-// than none see at most a causal row's keys and take the causal threshold.
-template <class Arch, std::size_t HeadDim, class Mask>
-inline constexpr std::size_t blocked_attention_min_queries =
-    !uses_blocked_attention<Arch>        ? ~std::size_t(0)
-    : HeadDim <= 16                      ? 2
-    : HeadDim <= 32                      ? 4
-    : HeadDim <= 64                      ? 12
-    : std::is_same_v<Mask, no_mask>      ? 12
-                                         : 16;
 
 // Scratch for one full-sequence forward pass; caller-owned, sized by the configuration.
 template <attention_configuration Config, class Arch = simd::default_arch>
@@ -313,16 +281,15 @@ struct multi_head_attention {
         kernels::project<D, KvD, Arch>(seq_len, x, w.wk, w.k_bias(), ws.k.data());
         kernels::project<D, KvD, Arch>(seq_len, x, w.wv, w.v_bias(), ws.v.data());
         float* weights_out = readout ? readout->data() : nullptr;
-        constexpr std::size_t blocked_from =
-            blocked_attention_min_queries<Arch, Config::head_dim, typename Config::mask>;
-        bool blocked_core = false;
-        if constexpr (uses_blocked_attention<Arch> && std::is_same_v<WorkspaceArch, Arch>) {
-            blocked_core = seq_len >= blocked_from;
-            if (blocked_core)
+        constexpr bool has_blocked_scratch = uses_blocked_attention<Arch> && std::is_same_v<WorkspaceArch, Arch>;
+        const attention_core core = choose_attention_core<Arch, Config::head_dim, typename Config::mask>(
+            kv_source::projected_rows, seq_len, has_blocked_scratch);
+        if constexpr (has_blocked_scratch) {
+            if (core == attention_core::blocked)
                 attend_blocked<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask,
                                              ws.context.data(), ws.blocked, weights_out, S, S * S);
         }
-        if (!blocked_core)
+        if (core != attention_core::blocked)
             attend<Config, Arch>(seq_len, ws.q.data(), 0, seq_len, ws.k.data(), ws.v.data(), mask, ws.context.data(),
                                  ws.scores.data(), weights_out, S, S * S);
         // K, V rows of kv_dim floats, the heads side by side.

@@ -12,6 +12,7 @@
 #include <cstddef>
 
 #include "attention.hpp"
+#include "attention_core_selector.hpp"
 #include "../base/attention_config.hpp"
 #include "ffn.hpp"
 #include "../kernels/decode/attention.hpp"
@@ -154,9 +155,8 @@ struct transformer_block {
         (detail::notify(observed.observer, residual_trace{observed.layer, point, rows, pos0, d_model, x}), ...);
     }
 
-    // Q/K/V projections, RoPE if the policy says so, the new K/V rows into the cache (head by
-    // head, see below), the attention core over the cached keys, the output projection into `out`
-    // (rows x d_model).
+    // Q/K/V projections, RoPE if the policy says so, the new K/V rows into the cache, the
+    // attention core over the cached keys, the output projection into `out` (rows x d_model).
     // K/V buffers are laid out head by head, (kv_heads, seq_capacity, head_dim): each KV head's
     // keys are one contiguous run, as are its values, so the attention cores stream them. The
     // new rows are projected into the context and sublayer scratch (free until attention writes
@@ -167,65 +167,92 @@ struct transformer_block {
                                const float* in, float* k_cache, float* v_cache, const block_buffers& buf,
                                const mask_params& mask, float* out, const Observed&... observed) noexcept {
         using A = attention_config;
-        constexpr std::size_t head_dim = A::head_dim, S = A::seq_capacity, head_stride = S * head_dim;
+        // The cache's strides, for the observers' attention_trace only (unused without observers).
+        [[maybe_unused]] constexpr std::size_t head_dim = A::head_dim, head_stride = A::seq_capacity * head_dim;
         float* k_new = buf.context;   // rows x kv_dim
         float* v_new = buf.sublayer;  // rows x kv_dim
-        kernels::project<d_model, d_model, Arch>(rows, in, w.wq.data(), w.q_bias(), buf.q);
-        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wk.data(), w.k_bias(), k_new);
-        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wv.data(), w.v_bias(), v_new);
+        project_qkv(w, rows, pos0, in, buf.q, k_new, v_new);
+        append_to_cache(rows, pos0, k_new, v_new, k_cache, v_cache);
+        attend_to_cache(rows, pos0, k_cache, v_cache, buf, mask);
+        // The cache laid out head by head.
+        (detail::notify(observed.observer, attention_trace<A>{observed.layer, rows, pos0, pos0 + rows, buf.q, k_cache,
+                                                              v_cache, head_dim, head_stride, buf.context, mask}),
+         ...);
+        kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
+    }
+
+    // q = in Wq + bq, k = in Wk + bk, v = in Wv + bv (rows x d_model, rows x kv_dim, rows x kv_dim),
+    // then q and k rotated by their positions pos0.. when the position policy is rotary.
+    template <class Storage>
+    static void project_qkv(const attention_weights<attention_config, row_major_layout, Storage>& w,
+                            std::size_t rows, std::size_t pos0, const float* in, float* q, float* k,
+                            float* v) noexcept {
+        using A = attention_config;
+        kernels::project<d_model, d_model, Arch>(rows, in, w.wq.data(), w.q_bias(), q);
+        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wk.data(), w.k_bias(), k);
+        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wv.data(), w.v_bias(), v);
         if constexpr (Position::rotary) {
             // Vector arches rotate q and k with one cos/sin per pair; the scalar path (Cortex-M, whose
             // instruction counts are measured) keeps its two calls. The same values either way.
             for (std::size_t r = 0; r < rows; ++r) {
                 if constexpr (uses_blocked_attention<Arch>) {
-                    Position::template rotate<A::head_dim, A::heads, A::kv_heads>(buf.q + r * d_model,
-                                                                                  k_new + r * kv_dim, pos0 + r);
+                    Position::template rotate<A::head_dim, A::heads, A::kv_heads>(q + r * d_model, k + r * kv_dim,
+                                                                                  pos0 + r);
                 } else {
-                    Position::template rotate<A::head_dim, A::heads>(buf.q + r * d_model, pos0 + r);
-                    Position::template rotate<A::head_dim, A::kv_heads>(k_new + r * kv_dim, pos0 + r);
+                    Position::template rotate<A::head_dim, A::heads>(q + r * d_model, pos0 + r);
+                    Position::template rotate<A::head_dim, A::kv_heads>(k + r * kv_dim, pos0 + r);
                 }
             }
         }
+    }
+
+    // The new rows (rows x kv_dim, heads side by side) into the cache at positions pos0.., head by head.
+    static void append_to_cache(std::size_t rows, std::size_t pos0, const float* k_new, const float* v_new,
+                                float* k_cache, float* v_cache) noexcept {
+        constexpr std::size_t head_dim = attention_config::head_dim;
+        constexpr std::size_t head_stride = attention_config::seq_capacity * head_dim;
         for (std::size_t r = 0; r < rows; ++r)
-            for (std::size_t g = 0; g < A::kv_heads; ++g)
+            for (std::size_t g = 0; g < attention_config::kv_heads; ++g)
                 for (std::size_t d = 0; d < head_dim; ++d) {
                     k_cache[g * head_stride + (pos0 + r) * head_dim + d] = k_new[r * kv_dim + g * head_dim + d];
                     v_cache[g * head_stride + (pos0 + r) * head_dim + d] = v_new[r * kv_dim + g * head_dim + d];
                 }
-        bool context_done = false;  // by the scalar decode kernel or the blocked core
+    }
+
+    // buf.context = concat_h(O_h) for the queries buf.q at positions pos0.. against cached keys
+    // 0 .. pos0+rows-1, by the core choose_attention_core (layers/attention_core_selector.hpp) picks.
+    // The if constexpr guards only keep cores an arch never runs from being instantiated.
+    static void attend_to_cache(std::size_t rows, std::size_t pos0, const float* k_cache, const float* v_cache,
+                                const block_buffers& buf, const mask_params& mask) noexcept {
+        using A = attention_config;
+        constexpr std::size_t head_dim = A::head_dim, S = A::seq_capacity, head_stride = S * head_dim;
+        const attention_core core = choose_attention_core<Arch, head_dim, typename A::mask>(
+            kv_source::kv_cache, rows, buf.score_block != nullptr);
+        bool context_done = false;  // false after a decode kernel handed back an irregular row
         if constexpr (!uses_blocked_attention<Arch>) {
-            // One token on the scalar path (Cortex-M decode): the decode kernel, heads paired per
-            // KV head, exp by polynomial (kernels/decode/attention.hpp).
-            // A row with a NaN or non-finite score falls through to the one-row core below.
-            context_done =
-                rows == 1 && kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
-                                 buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale,
-                                 buf.scores, buf.context);
-        }
-        if constexpr (uses_blocked_attention<Arch>) {
-            // One token with narrow heads (head_dim 8): the decode kernel vectorised across keys,
-            // heads paired per KV head (kernels/decode/heads.hpp); an irregular row falls through.
+            // Heads paired per KV head, exp by polynomial (kernels/decode/attention.hpp).
+            if (core == attention_core::scalar_decode)
+                context_done = kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
+                    buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale, buf.scores,
+                    buf.context);
+        } else {
+            // Narrow heads: vectorised across keys, heads paired per KV head (kernels/decode/heads.hpp).
             if constexpr (kernels::vector_decode_fits<head_dim, Arch>)
-                context_done = rows == 1 && kernels::vector_decode_attention<A::heads, A::kv_heads, head_dim, head_dim,
-                                                                             head_stride, Arch>(
-                                                buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1),
-                                                A::score_scale, buf.scores, buf.context);
-            // Several rows (prefill) where the workspace has the blocked core's scratch.
-            if (!context_done && rows > 1 && buf.score_block != nullptr) {
+                if (core == attention_core::vector_decode)
+                    context_done = kernels::vector_decode_attention<A::heads, A::kv_heads, head_dim, head_dim,
+                                                                    head_stride, Arch>(
+                        buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale,
+                        buf.scores, buf.context);
+            if (core == attention_core::blocked) {
                 attend_blocked<A, Arch, head_dim, blocked_key_stride<S>, head_stride>(
                     rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context, buf.keys_transposed,
                     buf.score_block);
                 context_done = true;
             }
         }
-        if (!context_done)  // otherwise, one query row at a time
+        if (!context_done)  // the one-row core
             attend<A, Arch, head_dim, head_stride>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context,
                                                    buf.scores);
-        // The cache laid out head by head.
-        (detail::notify(observed.observer, attention_trace<A>{observed.layer, rows, pos0, pos0 + rows, buf.q, k_cache,
-                                                              v_cache, head_dim, head_stride, buf.context, mask}),
-         ...);
-        kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
     }
 
     // x += delta over rows x d_model. Per row with constant bounds: GCC 12 mistakes a tail loop

@@ -7,7 +7,7 @@
 //
 //   static ctattn::decoder<cfg> dec;        // cache + scratch, zero heap (put it in static storage)
 //   dec.attach(weights);                   // model_weights<cfg> it reads (not copies)
-//   // weights in flash: ctattn::decoder<cfg, arch, 1, ctattn::viewed_weights> reads a
+//   // weights in flash: ctattn::flash_decoder<cfg> (= decoder<cfg, viewed_weights>) reads a
 //   // model_weights_view<cfg> (model/weights_image.hpp), constant arrays read in place
 //   dec.prefill(prompt, n, logits);          // logits of the position after the prompt
 //   dec.decode_step(next, logits);           // one token in, next-token logits out
@@ -75,10 +75,12 @@ inline constexpr std::size_t default_prefill_rows =
 
 // The decoding state: a KV cache, row scratch for PrefillRows tokens at a time (by default
 // default_prefill_rows, above), and the weights it reads: owned (model_weights) or a view of
-// constant storage (Storage = viewed_weights: model_weights_view), attached by address, never
-// copied. Every call validates first and changes nothing (cache, logits) when it fails.
-template <model_configuration Config, class Arch = simd::default_arch,
-          std::size_t PrefillRows = default_prefill_rows<Config, Arch>, weight_storage Storage = owned_weights>
+// constant storage (Storage = viewed_weights: model_weights_view; flash_decoder<Config> below),
+// attached by address, never copied. Every call validates first and changes nothing (cache,
+// logits) when it fails. Storage comes first: it is what users choose; Arch and PrefillRows have
+// defaults fixed by the build's target.
+template <model_configuration Config, weight_storage Storage = owned_weights, class Arch = simd::default_arch,
+          std::size_t PrefillRows = default_prefill_rows<Config, Arch>>
 class decoder {
     static_assert(PrefillRows >= 1, "ctattn: the decoder needs PrefillRows >= 1 (tokens per prefill chunk)");
     static_assert(detail::all_layers_causal<typename Config::template per_layer<std::type_identity_t>>::value,
@@ -193,19 +195,25 @@ class decoder {
     }
 };
 
+// A decoder reading weights in place from constant storage (flash, a validated blob): attach a
+// model_weights_view<Config> (model/weights_image.hpp).
+template <model_configuration Config, class Arch = simd::default_arch,
+          std::size_t PrefillRows = default_prefill_rows<Config, Arch>>
+using flash_decoder = decoder<Config, viewed_weights, Arch, PrefillRows>;
+
 // Free-function forms: the shape the generation helper (text/sample.hpp) is written against.
-template <model_configuration Config, class Arch, std::size_t PrefillRows, class Storage>
-[[nodiscard]] inline status decode_step(decoder<Config, Arch, PrefillRows, Storage>& state, token_id token,
+template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
+[[nodiscard]] inline status decode_step(decoder<Config, Storage, Arch, PrefillRows>& state, token_id token,
                                         float* logits) noexcept {
     return state.decode_step(token, logits);
 }
-template <model_configuration Config, class Arch, std::size_t PrefillRows, class Storage>
-[[nodiscard]] inline status prefill(decoder<Config, Arch, PrefillRows, Storage>& state, const token_id* tokens,
+template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
+[[nodiscard]] inline status prefill(decoder<Config, Storage, Arch, PrefillRows>& state, const token_id* tokens,
                                     std::size_t n, float* last_logits) noexcept {
     return state.prefill(tokens, n, last_logits);
 }
-template <model_configuration Config, class Arch, std::size_t PrefillRows, class Storage>
-inline void reset(decoder<Config, Arch, PrefillRows, Storage>& state) noexcept {
+template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
+inline void reset(decoder<Config, Storage, Arch, PrefillRows>& state) noexcept {
     state.reset();
 }
 

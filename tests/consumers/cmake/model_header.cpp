@@ -4,7 +4,7 @@
 #include <ctattn/model/footprint.hpp>
 
 namespace {
-using block = ctattn::block_config<ctattn::attention_config<16, 4, 2, 8, false, ctattn::causal_mask>,
+using block = ctattn::block_config<ctattn::attention_config<16, 4, 2, 8, ctattn::no_bias, ctattn::causal_mask>,
                                    ctattn::ffn_config<16, ctattn::swiglu, 32>,
                                    ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::pre_norm>;
 using model = ctattn::stacked_model_config<32, 2, block, ctattn::rotary_positions<10000>,

@@ -17,7 +17,7 @@
 namespace {
 
 // d_model 16, 4 heads sharing 2 KV heads, 6 positions, no bias, causal.
-using config = ctattn::attention_config<16, 4, 2, 6, false, ctattn::causal_mask>;
+using config = ctattn::attention_config<16, 4, 2, 6, ctattn::no_bias, ctattn::causal_mask>;
 using layer = ctattn::multi_head_attention<config>;
 static_assert(ctattn::fits<config>(16 * 1024, 16 * 1024), "one layer in 16 KiB of RAM and of flash");
 

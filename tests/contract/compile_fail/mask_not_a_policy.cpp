@@ -3,4 +3,4 @@
 #include <ctattn/base/attention_config.hpp>
 
 struct not_a_mask {};
-[[maybe_unused]] constexpr std::size_t width = ctattn::attention_config<8, 2, 2, 4, true, not_a_mask>::d_model;
+[[maybe_unused]] constexpr std::size_t width = ctattn::attention_config<8, 2, 2, 4, ctattn::with_bias, not_a_mask>::d_model;

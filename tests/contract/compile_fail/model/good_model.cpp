@@ -4,7 +4,7 @@
 #include <ctattn/io/llama2c.hpp>
 
 using namespace ctattn;
-using block = block_config<attention_config<16, 4, 2, 8, false, causal_mask>, ffn_config<16, swiglu, 24>,
+using block = block_config<attention_config<16, 4, 2, 8, no_bias, causal_mask>, ffn_config<16, swiglu, 24>,
                            rms_norm<eps_1e_minus<5>>, pre_norm>;
 using config = stacked_model_config<10, 2, block, rotary_positions<>, rms_norm<eps_1e_minus<5>>, tied_head>;
 

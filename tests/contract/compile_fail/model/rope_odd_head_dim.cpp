@@ -3,7 +3,7 @@
 #include <ctattn/model/language_model.hpp>
 
 using namespace ctattn;
-using block = block_config<attention_config<15, 5, 5, 8, false>, ffn_config<15>>;
+using block = block_config<attention_config<15, 5, 5, 8, no_bias>, ffn_config<15>>;
 using config = stacked_model_config<10, 1, block, rotary_positions<>, no_norm, untied_head<>>;
 status run(const model_weights<config>& w, model_workspace<config>& ws, float* logits) {
     const token_id tokens[1] = {1};
