@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "../base/mask.hpp"
-#include "../kernels/decode/heads.hpp"
+#include "../kernels/decode/attention.hpp"
 #include "../simd/ops.hpp"
 
 namespace ctattn {
@@ -19,7 +19,7 @@ enum class attention_core {
     one_row,        // attend (layers/attention.hpp): one query row at a time, kernels along head_dim
     blocked,        // attend_blocked: blocks of query rows as register tiles against K^T (vector arches)
     scalar_decode,  // kernels/decode/attention.hpp: one query, heads paired per KV head, exp by polynomial
-    vector_decode,  // kernels/decode/heads.hpp: one query, vectorised across keys (narrow heads)
+    vector_decode,  // kernels/decode/vector_heads.hpp: one query, vectorised across keys (narrow heads)
 };
 
 // Where K and V come from: the input in which the two callers differ.
@@ -44,7 +44,7 @@ inline constexpr bool uses_blocked_attention = simd::width<Arch> > 1;
 // keys floats moved) and per block of 6 queries for a register tile, which a prompt of a few
 // tokens does not amortise; the one-row core pays per query, and its dot products along head_dim
 // get cheaper per flop as head_dim grows. Measured on the AVX-512 Xeon of docs/performance.md
-// (both cores over all heads, S queries against S keys, best of 30 runs of 20; issue 13), one-row
+// (both cores over all heads, S queries against S keys, best of 30 runs of 20), one-row
 // time / blocked time, causal / no mask (> 1: blocked wins):
 //   head_dim  S=1        2          4          8          12         16
 //   8         0.77/0.77  1.14/1.12  1.31/1.40  1.40/1.43  1.44/1.46  3.30/3.32

@@ -236,7 +236,7 @@ struct transformer_block {
                     buf.q, k_cache, v_cache, A::mask::visible_keys(mask, pos0, pos0 + 1), A::score_scale, buf.scores,
                     buf.context);
         } else {
-            // Narrow heads: vectorised across keys, heads paired per KV head (kernels/decode/heads.hpp).
+            // Narrow heads: vectorised across keys, heads paired per KV head (kernels/decode/vector_heads.hpp).
             if constexpr (kernels::vector_decode_fits<head_dim, Arch>)
                 if (core == attention_core::vector_decode)
                     context_done = kernels::vector_decode_attention<A::heads, A::kv_heads, head_dim, head_dim,

@@ -16,7 +16,7 @@
 // what it keeps. Q, K, V and O are the pass's own numbers; scores and weights are recomputed from
 // that Q and K on demand (raw_scores, weights: double sums, the mask and scale of the pass), since
 // the attention cores keep neither: they match the cores' weights to float rounding
-// (tests/walkthrough/test_trace.cpp allows 2e-6).
+// (tests/layers/test_trace.cpp allows 2e-6).
 #pragma once
 
 #include <cmath>

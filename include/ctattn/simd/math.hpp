@@ -12,7 +12,7 @@
 // + c5 f^4), a minimax fit of 2^f on [-1/2, 1/2] (relative error 9.2e-8 with these float
 // coefficients, fitted for this file by Lawson's iteration in double). With the roundings of its
 // Horner steps, exp2_approx is within 2.04 ulp of 2^x for normal results, within 1.5 x 2^-149 for
-// denormal ones (tests/test_decode_attention.cpp checks 3.4 million arguments against double,
+// denormal ones (tests/kernels/test_decode_attention.cpp checks 3.4 million arguments against double,
 // every float exponent, and allows 2.5 ulp / 2 x 2^-149). exp_approx(x) = exp2_approx(x log2 e)
 // adds the rounding of that product (up to |x| ulp), which is why the decode attention scores in
 // base 2 and calls exp2 directly.

@@ -139,7 +139,7 @@ inline Vec transpose_add_16(const Vec* rows) noexcept {
 // underflow to 0 included. x is clamped to [-104, 89] first, which keeps r finite for +-inf
 // (e^-104 and e^89 are already 0 and +inf in float) and lets NaN through (vmaxps/vminps return
 // their second operand when one is NaN). Error against the double exp: <= 2 ulp where the result
-// is a normal float (1.006 measured over 2^22 points), <= 2^-149 below (tests/test_kernels_blocked.cpp).
+// is a normal float (1.006 measured over 2^22 points), <= 2^-149 below (tests/kernels/test_kernels_blocked.cpp).
 inline __m512 exp_16(__m512 x) noexcept {
     x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
