@@ -226,7 +226,7 @@ def kernel_tables(results, peak, family, key, unit):
     return lines
 
 
-# ---- issue 13: the arch sweep, the floors check, prompt processing ----------------------------
+# ---- the arch sweep, the floors check, prompt processing ----------------------------
 
 # Archs in the order the sweep's table and chart show them (narrowest first); names as
 # bench/sweep/meson.build builds them.
@@ -457,7 +457,7 @@ def floors_lines(results, sweep=None):
     if not ratios:
         return [], []
     below = [r for r in ratios if r[4] < 1.0]
-    out = ["## Floors (issue 13): ctattn >= 1.0x its scalar path and >= 1.0x Eigen dynamic at every shape", ""]
+    out = ["## Floors: ctattn >= 1.0x its scalar path and >= 1.0x Eigen dynamic at every shape", ""]
     out.append("For every shape of every table above, `ctattn` (and `ctattn_packed` where measured) divided by "
                "`ctattn_scalar` and by `eigen_dynamic` (where measured); in the arch sweep, every arch divided by the "
                "scalar module. `ctattn_onerow` is the decode kernel, shown in the tables for information and not "
@@ -529,7 +529,7 @@ def asm_listing_lines(build, kernel="projection", arch="avx512", shape="S64/D256
         print(proc.stderr, file=sys.stderr)
         return []
     shown = "python3 tools/asm_loop.py --kernel %s --arch %s --shape %s" % (kernel, arch, shape)
-    out = ["## The hot loop in assembly (issue 13)", ""]
+    out = ["## The hot loop in assembly", ""]
     out.append("`%s` compiles the kernel in a wrapper between two asm markers with this machine's compiler "
                "(the arch's flags, as the sweep module), disassembles it and what it calls (objdump -d) and prints "
                "the innermost loop (a backward branch with no other loop inside) with the most multiply-adds, with "
@@ -870,7 +870,7 @@ def layer_target(results, peak, lines, missed):
     vs_fixed = ratio(ours, metric(results.get(mha + "eigen_fixed"), "GFLOPs"))
     vs_fast = ratio(ours, metric(results.get(mha + "plain_fastmath"), "GFLOPs"))
     lines.append("- Multi-head layer, S=64, width 256, 8 heads, causal: ctattn %s GFLOP/s = %s%% of FMA peak "
-                 "(target >= 85%%, issue 13); %s Eigen fixed-size (target >= 1.5x, issue 13); %s Eigen dynamic; "
+                 "(target >= 85%%); %s Eigen fixed-size (target >= 1.5x); %s Eigen dynamic; "
                  "%s plain -ffast-math loops (target >= 2.5x); %s plain loops with ctattn's flags; %s ctattn's "
                  "scalar path." % (
                      fmt(ours), fmt(mha_peak, 1), fmt(vs_fixed, 2) + "x",
@@ -915,7 +915,7 @@ def decode_targets(results, weights_bw, lines, missed):
         r = ratio(d260["ctattn"], d260["plain"])
         r_fast = ratio(d260["ctattn"], d260["plain_fastmath"])
         lines.append("- stories260K-shape decode: %s the plain-loops model (target >= 3x), %s the -ffast-math build "
-                     "(target >= 3.5x, issue 13)." % (fmt(r, 2) + "x", fmt(r_fast, 2) + "x"))
+                     "(target >= 3.5x)." % (fmt(r, 2) + "x", fmt(r_fast, 2) + "x"))
         if r is None or r < 3:
             missed.append("stories260K decode vs plain")
         if r_fast is None or r_fast < 3.5:
@@ -955,14 +955,14 @@ def targets_lines(results, peak, weights_bw, below_floor):
     """The closing note: the issues' targets, met or missed in this run."""
     out = []
     w = out.append
-    w("## Targets (issues 5 and 13)")
+    w("## Targets")
     w("")
     lines = []
     missed = []
     layer_target(results, peak, lines, missed)
     projection_target(results, peak, lines, missed)
     decode_targets(results, weights_bw, lines, missed)
-    lines.append("- Floors (issue 13): every shape >= 1.0x ctattn's scalar path and Eigen dynamic: %s." % (
+    lines.append("- Floors: every shape >= 1.0x ctattn's scalar path and Eigen dynamic: %s." % (
         "%d shape(s) below (the Floors section)" % len(below_floor) if below_floor else "met"))
     if below_floor:
         missed.append("the floors")

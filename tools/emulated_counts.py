@@ -170,7 +170,7 @@ def host_ids(shared_dir):
     return 0 if ok else 1
 
 
-TARGETS = [  # issue 12, Cortex-M7: (flags, what, limit in instructions per token)
+TARGETS = [  # the stated Cortex-M7 targets: (flags, what, limit in instructions per token)
     ("2", "mean", 1.1e6), ("s", "mean", 1.3e6), ("2", "480-511", 1.6e6), ("s", "480-511", 1.6e6)]
 
 
@@ -221,7 +221,7 @@ def doc_lines(results, command):
               "changes no instruction count.", ""]
     targets = target_lines(results)
     if targets:
-        lines += ["Targets (issue 12):", ""] + targets + [""]
+        lines += ["Targets:", ""] + targets + [""]
     lines += [
         "What ctattn's scalar decode does on these cores (`--profile` prints where each image spends its "
         "instructions):", "",
