@@ -52,6 +52,7 @@ struct ops<scalar_arch> {
     static vec mul(vec a, vec b) noexcept { return a * b; }
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return a > b ? a : b; }
+    static vec min(vec a, vec b) noexcept { return a < b ? a : b; }
     static vec exp(vec x) noexcept { return simd::exp(x); }  // simd/math.hpp
     static vec select_first(std::size_t count, vec v, float fill) noexcept { return count > 0 ? v : fill; }
     static float reduce_add(vec v) noexcept { return v; }
@@ -90,6 +91,7 @@ struct ops {
     static vec mul(vec a, vec b) noexcept { return a * b; }
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return xsimd::max(a, b); }
+    static vec min(vec a, vec b) noexcept { return xsimd::min(a, b); }
     static vec exp(vec x) noexcept { return simd::exp(x); }  // simd/math.hpp
     // Lanes 0..count-1 of v, `fill` in the others: a row's last partial vector, loaded whole.
     static vec select_first(std::size_t count, vec v, float fill) noexcept {
