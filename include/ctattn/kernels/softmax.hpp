@@ -64,8 +64,7 @@ CTATTN_RARE_PATH inline void softmax_row_irregular(float* row, std::size_t n, ke
 // sum catches it.
 template <class Arch>
 [[gnu::always_inline]] inline bool above_minus_inf(typename simd::ops<Arch>::vec lowest) noexcept {
-    using V = simd::ops<Arch>;
-    return V::reduce_max(V::sub(V::zero(), lowest)) < std::numeric_limits<float>::infinity();
+    return !simd::ops<Arch>::any_equal(lowest, -std::numeric_limits<float>::infinity());
 }
 }  // namespace detail
 

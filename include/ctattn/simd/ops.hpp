@@ -57,6 +57,7 @@ struct ops<scalar_arch> {
     static vec select_first(std::size_t count, vec v, float fill) noexcept { return count > 0 ? v : fill; }
     static float reduce_add(vec v) noexcept { return v; }
     static float reduce_max(vec v) noexcept { return v; }
+    static bool any_equal(vec v, float x) noexcept { return v == x; }
     static vec reduce_add_each(const vec* rows) noexcept { return rows[0]; }
 };
 
@@ -98,6 +99,8 @@ struct ops {
         return xsimd::select(vec::load_aligned(detail::lane_numbers) < vec(float(count)), v, vec(fill));
     }
     static float reduce_add(vec v) noexcept { return xsimd::hadd(v); }  // 8.1 has no reduce_add
+    // Whether some lane equals x: one compare and a mask test (cheaper than a horizontal reduction).
+    static bool any_equal(vec v, float x) noexcept { return xsimd::any(v == vec(x)); }
     // Lane i = sum of rows[i]'s lanes, for `width` rows at once: one transpose-and-add network
     // instead of `width` separate horizontal sums (scores for a vector of keys in one go).
     // xsimd 8.1's AVX-512 haddp returns wrong sums, so 16-lane vectors use ctattn's own network.

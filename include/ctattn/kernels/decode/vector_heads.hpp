@@ -116,7 +116,7 @@ struct key_chunks {
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
             const float max = V::reduce_max(max_v[h]);
             if (!(max - max == 0.0f)) return false;
-            if (!(V::reduce_max(V::sub(V::zero(), min_v[h])) < -minus_inf)) return false;  // a -inf score
+            if (V::any_equal(min_v[h], minus_inf)) return false;  // a -inf score
             max_b[h] = V::broadcast(max);
             sum_v[h] = V::zero();
         }
