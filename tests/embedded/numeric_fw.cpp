@@ -11,6 +11,10 @@
 //                 huge entries (scores past FLT_MAX) against a double reference; a token holding
 //                 NaN, inf or 1e30 leaves every earlier output bit for bit
 //   the layer     input row 4 all 1e30: every output finite
+//   overflow      scores that overflow from finite q and k (a sign flip, partial sums with a finite
+//                 exact score; tests/contract/overflowing_scores.hpp), head_dim 8 and 32: the
+//                 one-row core, the decode kernel for one head and for a pair (head_dim 8: the VFP
+//                 assembly), the layer, and a model's forward, prefill and decode_step, vs double
 // firmware_main() returns the number of failures; startup.cpp turns it into QEMU's exit status.
 #include <cfloat>
 #include <cmath>
@@ -19,7 +23,12 @@
 #include <cstring>
 #include <limits>
 
+#include <ctattn/kernels/decode/attention.hpp>
 #include <ctattn/layers/attention.hpp>
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/model/language_model.hpp>
+
+#include "../contract/overflowing_scores.hpp"
 
 #include "check.hpp"
 #include "print.hpp"
@@ -290,12 +299,96 @@ void check_layer(embedded::checker& check) {
     check.is_true("a layer whose input row 4 holds 1e30 returns finite outputs in every row", finite);
 }
 
+// ---- scores that overflow from finite q and k ---------------------------------------------------
+
+// The worst error ratio over a case (<= 1 passes; NaN: an output not finite) of each path.
+struct overflow_ratios {
+    double core = 0.0, decode_one = 0.0, decode_pair = 0.0, layer = 0.0, forward = 0.0, prefill = 0.0, decode_step = 0.0;
+};
+void keep_worst(double& worst, double ratio) {
+    if (!(ratio <= worst)) worst = ratio;  // a NaN ratio sticks
+}
+
+template <std::size_t Hd>
+void run_overflow_case(ctattn_test::overflow::awkward c, overflow_ratios& worst) {
+    namespace ov = ctattn_test::overflow;
+    using config = ov::one_head<Hd>;
+    using model_config = ov::paired_heads_model<Hd>;
+    using model = ctattn::language_model<model_config, arch>;
+    using mha = ctattn::multi_head_attention<config, arch>;
+    constexpr std::size_t n = ov::tokens, V = model_config::vocab;
+    static float x[n * Hd], k[n * Hd], out[n * V], scores[2 * config::seq_capacity];
+    static double want[n * Hd], want_logits[n * V];
+    ov::token_rows<Hd>(c, x);
+    ov::keys_of<Hd>(x, k);
+    ov::context_in_double<Hd>(x, want);
+    ov::logits_in_double<Hd>(x, want_logits);
+
+    ctattn::attend<config, arch>(n, x, 0, n, k, x, {}, out, scores);
+    keep_worst(worst.core, ov::error_ratio(out, Hd, want, n, Hd));
+
+    // Decode kernels: hand the row back (the one-row core above takes it) or write it right.
+    for (std::size_t i = 0; i < n; ++i) {
+        static float q2[2 * Hd];
+        static double want_pair[2 * Hd];
+        for (std::size_t d = 0; d < 2 * Hd; ++d) q2[d] = x[i * Hd + d % Hd], want_pair[d] = want[i * Hd + d % Hd];
+        const key_range visible{0, i + 1};
+        if (ctattn::kernels::decode_attention<1, 1, Hd, Hd>(q2, k, x, visible, config::score_scale, scores, out))
+            keep_worst(worst.decode_one, ov::error_ratio(out, Hd, want + i * Hd, 1, Hd));
+        if (ctattn::kernels::decode_attention<2, 1, Hd, Hd>(q2, k, x, visible, config::score_scale, scores, out))
+            keep_worst(worst.decode_pair, ov::error_ratio(out, Hd, want_pair, 2, Hd));
+    }
+
+    static constinit typename mha::weights_type layer_w{};
+    static constinit typename mha::workspace_type layer_ws{};
+    ov::set_one_head_projections<Hd>(layer_w);
+    keep_worst(worst.layer, mha::forward(layer_w, x, n, out, layer_ws) == ctattn::status::ok
+                                ? ov::error_ratio(out, Hd, want, n, Hd) : NAN);
+
+    static constinit ctattn::model_weights<model_config> model_w{};
+    static constinit typename model::workspace_type model_ws{};
+    static constinit ctattn::decoder<model_config, ctattn::owned_weights, arch> dec{};
+    ov::fill_model<Hd>(model_w, x);
+    const ctattn::token_id ids[n] = {0, 1, 2};
+    keep_worst(worst.forward, model::forward(model_w, ids, n, out, model_ws) == ctattn::status::ok
+                                  ? ov::error_ratio(out, V, want_logits, n, V) : NAN);
+    dec.attach(model_w);
+    bool ok = true;
+    for (std::size_t p = 0; p < n; ++p) ok = ok && dec.decode_step(ids[p], out + p * V) == ctattn::status::ok;
+    keep_worst(worst.decode_step, ok ? ov::error_ratio(out, V, want_logits, n, V) : NAN);
+    for (std::size_t rows = 2; rows <= n; ++rows) {
+        dec.reset();
+        keep_worst(worst.prefill, dec.prefill(ids, rows, out) == ctattn::status::ok
+                                      ? ov::error_ratio(out, V, want_logits + (rows - 1) * V, 1, V) : NAN);
+    }
+}
+
+void check_overflowing_scores(embedded::checker& check) {
+    overflow_ratios worst;
+    for (auto c : ctattn_test::overflow::cases) {
+        run_overflow_case<8>(c, worst);
+        run_overflow_case<32>(c, worst);
+    }
+    // Ratios of 64 u of each row's largest |expected| (overflowing_scores.hpp), printed for both
+    // figures (this check tracks only the ratio): <= 1 passes.
+    check.bounded("overflowing q . k (sign flip, partial sums), head_dim 8 and 32: one-row core vs double", worst.core,
+                  worst.core);
+    check.bounded("overflowing q . k: decode kernel, one head (its C loop) vs double", worst.decode_one, worst.decode_one);
+    check.bounded("overflowing q . k: decode kernel, a pair of heads (the VFP assembly at head_dim 8 on FPU cores) vs double",
+                  worst.decode_pair, worst.decode_pair);
+    check.bounded("overflowing q . k: multi_head_attention::forward vs double", worst.layer, worst.layer);
+    check.bounded("overflowing q . k: language_model::forward vs double", worst.forward, worst.forward);
+    check.bounded("overflowing q . k: prefill vs double", worst.prefill, worst.prefill);
+    check.bounded("overflowing q . k: decode_step vs double", worst.decode_step, worst.decode_step);
+}
+
 int run() {
     embedded::checker check;
     embedded::print("numeric contract on arch ", ctattn::simd::arch_name<arch>(), "\n");
     check_softmax(check);
     check_cores(check);
     check_layer(check);
+    check_overflowing_scores(check);
     return embedded::finish(check, "numeric_contract", 0, sizeof(core_buffers) + sizeof(layer_workspace), 0);
 }
 

@@ -5,7 +5,8 @@
 // keys get weight exactly 0. Non-finite scores follow one rule, in the body and the tail of a vector
 // alike (docs/design.md, "Numeric contract"): -inf weighs 0 (a fully masked row is all zeros), +inf
 // entries share the row's weight evenly (the limit of softmax), and a NaN makes the whole visible
-// run NaN.
+// run NaN; and any of them makes the row irregular (false), so an attention core recomputes it
+// exactly (softmax_row_in_double): from finite q and k a non-finite float score is an overflow.
 #pragma once
 
 #include <cmath>
@@ -55,6 +56,16 @@ CTATTN_RARE_PATH inline void softmax_row_irregular(float* row, std::size_t n, ke
     for (std::size_t t = 0; t < begin && t < n; ++t) row[t] = 0.0f;
     for (std::size_t t = end; t < n; ++t) row[t] = 0.0f;
 }
+
+// Whether no lane of `lowest` (a running min of a row's visible scores) is -inf. From finite q and
+// k a score of -inf is a dot product that overflowed, and its sign is that of the partial sum
+// that overflowed first, not of the exact value (-1e60 + 7e60 gives -inf where q . k is +6e60):
+// such a row is irregular even though its max and sum look regular. A NaN lane may pass here; the
+// sum catches it.
+template <class Arch>
+[[gnu::always_inline]] inline bool above_minus_inf(typename simd::ops<Arch>::vec lowest) noexcept {
+    return !simd::ops<Arch>::any_equal(lowest, -std::numeric_limits<float>::infinity());
+}
 }  // namespace detail
 
 // In place over row[0, n): p_j = exp(t_j - t_max) / sum for keys inside `visible`, 0 for the rest,
@@ -70,9 +81,11 @@ CTATTN_RARE_PATH inline void softmax_row_irregular(float* row, std::size_t n, ke
 // A run's last partial vector goes through the same vector exp as the rest: loaded whole when
 // the row has room (lanes past the run are replaced, whatever they hold, and stored back as 0),
 // else copied lane by lane.
-// Returns false when the row took the rule for NaN, +inf or all -inf (softmax_row_irregular) or a
-// NaN reached the sum; true otherwise (a regular row, or no visible key). Attention cores then
-// recompute that row in double (softmax_row_in_double), where float q and k cannot overflow.
+// Returns false when the row took the rule for NaN, +inf or all -inf (softmax_row_irregular), a
+// NaN reached the sum, or a visible score is -inf (its weight is still 0 by the rule); true
+// otherwise (every visible score finite, or no visible key). Attention cores then recompute that
+// row in double (softmax_row_in_double), where float q and k cannot overflow. The -inf check is a
+// running min beside the running max: one vector min per vector of scores.
 template <class Arch = simd::default_arch>
 inline bool softmax_row(float* row, std::size_t n, key_range visible, float scale = 1.0f) noexcept {
     using V = simd::ops<Arch>;
@@ -91,9 +104,17 @@ inline bool softmax_row(float* row, std::size_t n, key_range visible, float scal
         for (std::size_t t = 0; t < n; ++t) row[t] = 0.0f;
         return true;
     }
-    typename V::vec m = V::broadcast(minus_inf);
-    for (std::size_t j = begin; j < body_end; j += W) m = V::max(m, V::load(row + j));
-    if (tail_count > 0) m = V::max(m, tail(minus_inf));
+    typename V::vec m = V::broadcast(minus_inf), lowest = V::broadcast(-minus_inf);
+    for (std::size_t j = begin; j < body_end; j += W) {
+        const typename V::vec s = V::load(row + j);
+        m = V::max(m, s);
+        lowest = V::min(lowest, s);
+    }
+    if (tail_count > 0) {
+        const typename V::vec s = tail(minus_inf);
+        m = V::max(m, s);
+        lowest = V::min(lowest, V::select_first(tail_count, s, -minus_inf));
+    }
     const float max = V::reduce_max(m);  // a NaN lane may or may not survive the vector max
 
     // hi is finite unless the max is NaN, +-inf or scales past FLT_MAX: those rows take the rule.
@@ -134,13 +155,14 @@ inline bool softmax_row(float* row, std::size_t n, key_range visible, float scal
 
     for (std::size_t t = 0; t < begin; ++t) row[t] = 0.0f;
     for (std::size_t t = zero_from; t < n; ++t) row[t] = 0.0f;
-    return sum == sum;
+    return sum == sum && detail::above_minus_inf<Arch>(lowest);
 }
 
 namespace detail {
 // softmax_rows' state between its steps, per row r of the block: the visible run [begin, end), its
 // whole vectors up to body_end and tail_count scores after, whether the row is live (a visible,
-// regular run: the rows the batched steps work on), its vector and scalar max, exp sums, the
+// regular run: the rows the batched steps work on), its vector and scalar max, whether no score is
+// -inf, exp sums, the
 // exponentiated tail vector and 1 / sum. Each step runs over every row before the next starts.
 template <class Arch, std::size_t Rows>
 struct softmax_block {
@@ -152,7 +174,7 @@ struct softmax_block {
     float* rows;
     std::size_t stride, n;
     std::size_t begin[Rows], end[Rows], body_end[Rows], tail_count[Rows];
-    bool live[Rows];
+    bool live[Rows], no_minus_inf[Rows];
     vec m[Rows];
     float max[Rows], hi[Rows];
     vec sum_v[Rows], tail_e[Rows];
@@ -165,8 +187,8 @@ struct softmax_block {
                                     : load_tail<Arch>(row(r) + body_end[r], tail_count[r], fill);
     }
 
-    // Step 1: each row's run and the max of its scores, then fl(scale * max). A fully masked row
-    // is zeroed here (nothing irregular about it).
+    // Step 1: each row's run, the max of its scores (and whether one is -inf: softmax_row's running
+    // min), then fl(scale * max). A fully masked row is zeroed here (nothing irregular about it).
     [[gnu::always_inline]] void find_maxima(const key_range* visible, float scale, bool* regular) noexcept {
         CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
             begin[r] = visible[r].begin;
@@ -176,12 +198,23 @@ struct softmax_block {
             live[r] = begin[r] < end[r];
             regular[r] = true;
             m[r] = V::broadcast(minus_inf);
+            vec lowest = V::broadcast(-minus_inf);
             if (!live[r]) {
                 for (std::size_t t = 0; t < n; ++t) row(r)[t] = 0.0f;
+                no_minus_inf[r] = true;
                 continue;
             }
-            for (std::size_t j = begin[r]; j < body_end[r]; j += W) m[r] = V::max(m[r], V::load(row(r) + j));
-            if (tail_count[r] > 0) m[r] = V::max(m[r], tail(r, minus_inf));
+            for (std::size_t j = begin[r]; j < body_end[r]; j += W) {
+                const vec s = V::load(row(r) + j);
+                m[r] = V::max(m[r], s);
+                lowest = V::min(lowest, s);
+            }
+            if (tail_count[r] > 0) {
+                const vec s = tail(r, minus_inf);
+                m[r] = V::max(m[r], s);
+                lowest = V::min(lowest, V::select_first(tail_count[r], s, -minus_inf));
+            }
+            no_minus_inf[r] = above_minus_inf<Arch>(lowest);
         }
         CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
             max[r] = V::reduce_max(m[r]);
@@ -217,12 +250,13 @@ struct softmax_block {
         }
     }
 
-    // Step 3: 1 / sum; a NaN sum (a NaN score slipped past the max) makes the row irregular.
+    // Step 3: 1 / sum; a NaN sum (a NaN score slipped past the max) or a -inf score makes the row
+    // irregular.
     [[gnu::always_inline]] void invert_sums(bool* regular) noexcept {
         CTATTN_UNROLL for (std::size_t r = 0; r < Rows; ++r) {
             const float sum = V::reduce_add(sum_v[r]);
             inv_sum[r] = 1.0f / sum;
-            if (live[r]) regular[r] = sum == sum;
+            if (live[r]) regular[r] = sum == sum && no_minus_inf[r];
         }
     }
 

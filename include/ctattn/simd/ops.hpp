@@ -52,10 +52,12 @@ struct ops<scalar_arch> {
     static vec mul(vec a, vec b) noexcept { return a * b; }
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return a > b ? a : b; }
+    static vec min(vec a, vec b) noexcept { return a < b ? a : b; }
     static vec exp(vec x) noexcept { return simd::exp(x); }  // simd/math.hpp
     static vec select_first(std::size_t count, vec v, float fill) noexcept { return count > 0 ? v : fill; }
     static float reduce_add(vec v) noexcept { return v; }
     static float reduce_max(vec v) noexcept { return v; }
+    static bool any_equal(vec v, float x) noexcept { return v == x; }
     static vec reduce_add_each(const vec* rows) noexcept { return rows[0]; }
 };
 
@@ -90,12 +92,15 @@ struct ops {
     static vec mul(vec a, vec b) noexcept { return a * b; }
     static vec sub(vec a, vec b) noexcept { return a - b; }
     static vec max(vec a, vec b) noexcept { return xsimd::max(a, b); }
+    static vec min(vec a, vec b) noexcept { return xsimd::min(a, b); }
     static vec exp(vec x) noexcept { return simd::exp(x); }  // simd/math.hpp
     // Lanes 0..count-1 of v, `fill` in the others: a row's last partial vector, loaded whole.
     static vec select_first(std::size_t count, vec v, float fill) noexcept {
         return xsimd::select(vec::load_aligned(detail::lane_numbers) < vec(float(count)), v, vec(fill));
     }
     static float reduce_add(vec v) noexcept { return xsimd::hadd(v); }  // 8.1 has no reduce_add
+    // Whether some lane equals x: one compare and a mask test (cheaper than a horizontal reduction).
+    static bool any_equal(vec v, float x) noexcept { return xsimd::any(v == vec(x)); }
     // Lane i = sum of rows[i]'s lanes, for `width` rows at once: one transpose-and-add network
     // instead of `width` separate horizontal sums (scores for a vector of keys in one go).
     // xsimd 8.1's AVX-512 haddp returns wrong sums, so 16-lane vectors use ctattn's own network.

@@ -11,9 +11,10 @@
 //                            vector lanes, for heads narrower than a vector (head_dim 8)
 // Numeric contract (docs/design.md): keys outside the visible run are never read; an empty run
 // gives 0; the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores
-// give a finite convex combination of the values. A row with a NaN score, or whose largest score
-// is +-inf (q . k overflowed, or every score is -inf), is reported (false) and left to the
-// general core (attend), which applies the contract's rules for non-finite scores.
+// give a finite convex combination of the values. A row with a NaN or -inf score, or whose largest
+// score is +inf (q . k overflowed: from finite q and k, any non-finite score is an overflow, and a
+// -inf one may be the row's largest exact score), is reported (false) and left to the general core
+// (attend), which recomputes it in double or applies the contract's rules for non-finite inputs.
 #pragma once
 
 #include <cstddef>

@@ -74,8 +74,8 @@ struct scalar_decode_heads {
     // Heads (1 or 2) query heads against one KV head. q: Heads rows of HeadDim, row stride
     // QStride; k, v: that KV head's rows, row stride KvStride; scores: Heads * visible.end floats
     // of scratch (key j's scores at Heads * j ..); out: Heads rows of HeadDim, row stride QStride.
-    // false: a score was NaN, or a head's max is not finite (a score overflowed to +inf, or every
-    // score is -inf); out is then not written and the caller recomputes the row with the general
+    // false: a score was NaN or -inf, or a head's max is not finite (a score overflowed to +inf, or
+    // every score is -inf); out is then not written and the caller recomputes the row with the general
     // core, which has the contract's rules (and a double fallback) for it.
     template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride>
     static bool attend(const float* q, const float* k, const float* v, key_range visible, float score_scale,
@@ -100,8 +100,11 @@ struct scalar_decode_heads {
             if (!(max[h] > minus_inf && max[h] < -minus_inf)) return false;
 
         // Pass 2: weights 2^(s' - m) in place and their sums. The clamp may turn a NaN argument into
-        // a weight of 0, so the arguments' sum (x <= 0: NaN iff one is NaN) finds a NaN score; that
-        // row is irregular too. (Written here, not as a step of its own like passes 1 and 3: moved
+        // a weight of 0, and a score of -inf (q . k overflowed with the sign of a partial sum, not
+        // of the exact value: the VFP assembly of pass 1 and the C loop alike) weighs 0 too, so the
+        // arguments' sum (x <= 0) is the probe: not finite iff one score is NaN or -inf, or the
+        // arguments together pass -FLT_MAX (scores spread by ~1e38: the general core is right there
+        // too, only slower); such a row is irregular. One subtraction per head, not per key. (Written here, not as a step of its own like passes 1 and 3: moved
         // into a helper, even an always-inlined one, it changes GCC 12's register allocation on
         // Cortex-M and with it the instruction counts per token.)
         float sum[Heads], nan_probe[Heads];
@@ -116,7 +119,7 @@ struct scalar_decode_heads {
             }
         float inv_sum[Heads];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-            if (nan_probe[h] != nan_probe[h]) return false;
+            if (!(nan_probe[h] - nan_probe[h] == 0.0f)) return false;  // NaN or -inf
             inv_sum[h] = 1.0f / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
         }
 

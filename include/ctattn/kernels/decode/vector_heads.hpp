@@ -14,8 +14,9 @@
 // Numeric contract (docs/design.md): keys outside the visible run contribute nothing (their lanes
 // are loaded as 0, scored -inf, weighted 0, and their value rows are never read, or read as 0);
 // the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores give a
-// finite convex combination. A head whose largest score is NaN or +-inf, or whose sum is NaN, is
-// reported (false) and left to the general one-row core.
+// finite convex combination. A head with a score of -inf (from finite q and k, a dot product that
+// overflowed with the sign of a partial sum), whose largest score is NaN or +-inf, or whose sum is
+// NaN, is reported (false) and left to the general one-row core, which recomputes it exactly.
 #pragma once
 
 #include <cstddef>
@@ -86,15 +87,17 @@ struct key_chunks {
     }
 
     // Pass 1: scores and their max; false when a head's max is NaN or +-inf (every score -inf, or
-    // q . k overflowed). A NaN lane may be dropped by the max: the sum catches it.
+    // q . k overflowed), or a score is -inf (q . k overflowed with the wrong sign: found by a running
+    // min beside the max, one vector min per chunk). A NaN lane may be dropped by the max: the sum
+    // catches it.
     bool score(const float* q, std::size_t q_stride, const float* k, float score_scale) noexcept {
         const float q_scale = score_scale * simd::log2_e;
         vec q_elements[Heads][HeadDim];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
             CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
                 q_elements[h][d] = V::broadcast(q[h * q_stride + d] * q_scale);
-        vec max_v[Heads];
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max_v[h] = V::broadcast(minus_inf);
+        vec max_v[Heads], min_v[Heads];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) max_v[h] = V::broadcast(minus_inf), min_v[h] = V::broadcast(-minus_inf);
         for_each([&](std::size_t c, auto whole) {
             constexpr bool is_whole = decltype(whole)::value;
             const std::size_t count = is_whole ? W : n - c * W;
@@ -103,6 +106,8 @@ struct key_chunks {
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
                 vec s = V::mul(q_elements[h][0], kt[0]);
                 CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d) s = V::fma(q_elements[h][d], kt[d], s);
+                // Lanes past the run scored q . 0 = 0 here (finite q): the min needs no mask.
+                min_v[h] = V::min(min_v[h], s);
                 if constexpr (!is_whole) s = V::select_first(count, s, minus_inf);
                 max_v[h] = V::max(max_v[h], s);
                 V::store(chunk_scores<is_whole>(c, h), s);
@@ -111,6 +116,7 @@ struct key_chunks {
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
             const float max = V::reduce_max(max_v[h]);
             if (!(max - max == 0.0f)) return false;
+            if (V::any_equal(min_v[h], minus_inf)) return false;  // a -inf score
             max_b[h] = V::broadcast(max);
             sum_v[h] = V::zero();
         }
