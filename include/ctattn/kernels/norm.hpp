@@ -4,8 +4,12 @@
 //   RMSNorm:   y = x / sqrt(mean(x^2) + eps) * gain                       (llama: no centring, no bias)
 // Reductions run in SIMD over the row (contiguous) with an explicit scalar tail. The norm policies
 // that call them (`layer_norm<Eps>`, `rms_norm<Eps>`, `no_norm`) are in layers/norm.hpp.
+// Any finite row is normalised without overflow: when a plain sum overflows (1e20^2, or the sum of
+// a row of FLT_MAX/2) or underflows (squares below FLT_MIN), the row is redone in units of its
+// largest |x| (x/m has |x/m| <= 1), so the hot path pays one comparison per row.
 #pragma once
 
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 
@@ -73,22 +77,110 @@ inline void scale_row(const float* x, float centre, float scale, const float* ga
 }
 }  // namespace detail
 
-// LayerNorm of one row of N floats; y may be x. Two passes (mean, then squared deviations) rather
+// A row's statistics in the units the row was reduced in: xh_i = (x_i / unit - centre) * scale.
+// unit is 1 on the common path (x_i / 1 is exact, and the kernels then skip the division) and the
+// row's largest |x| on the rare one; LayerNorm's backward (train/norm_backward.hpp) uses the same
+// numbers, so forward and backward agree.
+struct norm_statistics {
+    float unit;
+    float centre;
+    float scale;
+};
+
+namespace detail {
+// Sums of squares below this have lost digits to denormal squares (each square below FLT_MIN keeps
+// fewer than 24 bits): the row is redone in units of its largest |x|. All-zero rows land here too.
+inline constexpr float smallest_exact_sum_squares = FLT_MIN * 0x1p24f;
+
+// max_i |x[i]| (NaN ignored: a NaN row gives NaN through the plain path anyway).
+template <std::size_t N>
+inline float row_max_abs(const float* x) noexcept {
+    float m = 0.0f;
+    for (std::size_t i = 0; i < N; ++i) {
+        const float a = std::fabs(x[i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+// The rare path: mean and variance of x / m, m = max |x| (so every term and sum is at most N and
+// nothing overflows), and eps / m^2 in the same units. Returns false (leave the plain statistics)
+// when m is 0, not finite, or eps / m^2 overflows, i.e. eps so dominates the variance that the
+// plain statistics are already exact to float rounding.
+template <std::size_t N>
+inline bool scaled_statistics(const float* x, float eps, bool centred, norm_statistics& stats) noexcept {
+    const float m = row_max_abs<N>(x);
+    if (!(m > 0.0f && m <= FLT_MAX)) return false;
+    const float eps_scaled = eps / m / m;
+    if (!(eps_scaled <= FLT_MAX)) return false;
+    float mean = 0.0f;
+    if (centred) {
+        for (std::size_t i = 0; i < N; ++i) mean += x[i] / m;
+        mean /= float(N);
+    }
+    float sum_squares = 0.0f;
+    for (std::size_t i = 0; i < N; ++i) sum_squares += (x[i] / m - mean) * (x[i] / m - mean);
+    // A zero denominator (eps / m^2 underflowed, every x / m equals the mean) leaves every
+    // normalised value exactly 0 whatever the scale: 0 keeps it from becoming 0 * inf.
+    const float denominator = sum_squares / float(N) + eps_scaled;
+    stats = {m, mean, denominator > 0.0f ? 1.0f / std::sqrt(denominator) : 0.0f};
+    return true;
+}
+
+// y = (x / unit - centre) * scale * gain (+ bias when not null): scale_row's rare-path twin.
+template <std::size_t N>
+inline void scale_row_in_units(const float* x, const norm_statistics& stats, const float* gain, const float* bias,
+                               float* y) noexcept {
+    for (std::size_t i = 0; i < N; ++i) {
+        const float normed = (x[i] / stats.unit - stats.centre) * stats.scale;
+        y[i] = bias ? normed * gain[i] + bias[i] : normed * gain[i];
+    }
+}
+}  // namespace detail
+
+// LayerNorm's statistics of one row of N floats. Two passes (mean, then squared deviations) rather
 // than E[x^2] - E[x]^2, which cancels catastrophically when |mean| >> std.
 template <std::size_t N, class Arch = simd::default_arch>
-inline void layer_norm_row(const float* x, const float* gain, const float* bias, float eps, float* y) noexcept {
+inline norm_statistics layer_norm_statistics(const float* x, float eps) noexcept {
     static_assert(N > 0, "ctattn: layer_norm needs a row of at least 1 element");
     const float mean = detail::row_sum<N, Arch>(x) / float(N);
-    const float variance = detail::row_sum_squares<N, Arch>(x, mean) / float(N);
-    detail::scale_row<N, Arch>(x, mean, 1.0f / std::sqrt(variance + eps), gain, bias, y);
+    const float sum_squares = detail::row_sum_squares<N, Arch>(x, mean);
+    norm_statistics stats{1.0f, mean, 1.0f / std::sqrt(sum_squares / float(N) + eps)};
+    // One test covers both overflows (an infinite mean makes sum_squares NaN) and the underflow.
+    if (!(sum_squares >= detail::smallest_exact_sum_squares && sum_squares <= FLT_MAX)) [[unlikely]]
+        detail::scaled_statistics<N>(x, eps, true, stats);
+    return stats;
+}
+
+// RMSNorm's statistics of one row of N floats (centre 0).
+template <std::size_t N, class Arch = simd::default_arch>
+inline norm_statistics rms_norm_statistics(const float* x, float eps) noexcept {
+    static_assert(N > 0, "ctattn: rms_norm needs a row of at least 1 element");
+    const float sum_squares = detail::row_sum_squares<N, Arch>(x, 0.0f);
+    norm_statistics stats{1.0f, 0.0f, 1.0f / std::sqrt(sum_squares / float(N) + eps)};
+    if (!(sum_squares >= detail::smallest_exact_sum_squares && sum_squares <= FLT_MAX)) [[unlikely]]
+        detail::scaled_statistics<N>(x, eps, false, stats);
+    return stats;
+}
+
+// LayerNorm of one row of N floats; y may be x.
+template <std::size_t N, class Arch = simd::default_arch>
+inline void layer_norm_row(const float* x, const float* gain, const float* bias, float eps, float* y) noexcept {
+    const norm_statistics stats = layer_norm_statistics<N, Arch>(x, eps);
+    if (stats.unit == 1.0f) [[likely]]
+        detail::scale_row<N, Arch>(x, stats.centre, stats.scale, gain, bias, y);
+    else
+        detail::scale_row_in_units<N>(x, stats, gain, bias, y);
 }
 
 // RMSNorm of one row of N floats; y may be x.
 template <std::size_t N, class Arch = simd::default_arch>
 inline void rms_norm_row(const float* x, const float* gain, float eps, float* y) noexcept {
-    static_assert(N > 0, "ctattn: rms_norm needs a row of at least 1 element");
-    const float mean_square = detail::row_sum_squares<N, Arch>(x, 0.0f) / float(N);
-    detail::scale_row<N, Arch>(x, 0.0f, 1.0f / std::sqrt(mean_square + eps), gain, nullptr, y);
+    const norm_statistics stats = rms_norm_statistics<N, Arch>(x, eps);
+    if (stats.unit == 1.0f) [[likely]]
+        detail::scale_row<N, Arch>(x, 0.0f, stats.scale, gain, nullptr, y);
+    else
+        detail::scale_row_in_units<N>(x, stats, gain, nullptr, y);
 }
 
 }  // namespace ctattn::kernels
