@@ -104,15 +104,17 @@ inline float row_max_abs(const float* x) noexcept {
 }
 
 // The rare path: mean and variance of x / m, m = max |x| (so every term and sum is at most N and
-// nothing overflows), and eps / m^2 in the same units. Returns false (leave the plain statistics)
+// nothing overflows), and eps / m^2 in the same units. Returns `plain` (the plain statistics)
 // when m is 0, not finite, or eps / m^2 overflows, i.e. eps so dominates the variance that the
-// plain statistics are already exact to float rounding.
+// plain statistics are already exact to float rounding. Out of line and cold (as the attention
+// cores' double path), so the common path's code and its inlining stay as they were.
 template <std::size_t N>
-inline bool scaled_statistics(const float* x, float eps, bool centred, norm_statistics& stats) noexcept {
+[[gnu::cold, gnu::noinline]] inline norm_statistics scaled_statistics(const float* x, float eps, bool centred,
+                                                                      norm_statistics plain) noexcept {
     const float m = row_max_abs<N>(x);
-    if (!(m > 0.0f && m <= FLT_MAX)) return false;
+    if (!(m > 0.0f && m <= FLT_MAX)) return plain;
     const float eps_scaled = eps / m / m;
-    if (!(eps_scaled <= FLT_MAX)) return false;
+    if (!(eps_scaled <= FLT_MAX)) return plain;
     float mean = 0.0f;
     if (centred) {
         for (std::size_t i = 0; i < N; ++i) mean += x[i] / m;
@@ -123,13 +125,12 @@ inline bool scaled_statistics(const float* x, float eps, bool centred, norm_stat
     // A zero denominator (eps / m^2 underflowed, every x / m equals the mean) leaves every
     // normalised value exactly 0 whatever the scale: 0 keeps it from becoming 0 * inf.
     const float denominator = sum_squares / float(N) + eps_scaled;
-    stats = {m, mean, denominator > 0.0f ? 1.0f / std::sqrt(denominator) : 0.0f};
-    return true;
+    return {m, mean, denominator > 0.0f ? 1.0f / std::sqrt(denominator) : 0.0f};
 }
 
 // y = (x / unit - centre) * scale * gain (+ bias when not null): scale_row's rare-path twin.
 template <std::size_t N>
-inline void scale_row_in_units(const float* x, const norm_statistics& stats, const float* gain, const float* bias,
+[[gnu::cold, gnu::noinline]] inline void scale_row_in_units(const float* x, const norm_statistics& stats, const float* gain, const float* bias,
                                float* y) noexcept {
     for (std::size_t i = 0; i < N; ++i) {
         const float normed = (x[i] / stats.unit - stats.centre) * stats.scale;
@@ -138,49 +139,71 @@ inline void scale_row_in_units(const float* x, const norm_statistics& stats, con
 }
 }  // namespace detail
 
-// LayerNorm's statistics of one row of N floats. Two passes (mean, then squared deviations) rather
-// than E[x^2] - E[x]^2, which cancels catastrophically when |mean| >> std.
+namespace detail {
+// The test that sends a row to the rare path: one comparison pair covers both overflows (an
+// infinite mean makes the sum of squares NaN) and the underflow.
+inline bool plain_sums_exact(float sum_squares) noexcept {
+    return sum_squares >= smallest_exact_sum_squares && sum_squares <= FLT_MAX;
+}
+
+// The rare path of the row kernels below: the statistics in units of max |x|, then the row.
+template <std::size_t N, class Arch, bool Centred>
+[[gnu::cold, gnu::noinline]] inline void normalise_rare_row(const float* x, const float* gain, const float* bias, float eps,
+                                                            norm_statistics plain, float* y) noexcept {
+    const norm_statistics stats = scaled_statistics<N>(x, eps, Centred, plain);
+    if (stats.unit == 1.0f)
+        scale_row<N, Arch>(x, stats.centre, stats.scale, gain, bias, y);
+    else
+        scale_row_in_units<N>(x, stats, gain, bias, y);
+}
+}  // namespace detail
+
+// LayerNorm's statistics of one row of N floats, as layer_norm_row computes them. Two passes
+// (mean, then squared deviations) rather than E[x^2] - E[x]^2, which cancels catastrophically
+// when |mean| >> std.
 template <std::size_t N, class Arch = simd::default_arch>
 inline norm_statistics layer_norm_statistics(const float* x, float eps) noexcept {
     static_assert(N > 0, "ctattn: layer_norm needs a row of at least 1 element");
     const float mean = detail::row_sum<N, Arch>(x) / float(N);
     const float sum_squares = detail::row_sum_squares<N, Arch>(x, mean);
-    norm_statistics stats{1.0f, mean, 1.0f / std::sqrt(sum_squares / float(N) + eps)};
-    // One test covers both overflows (an infinite mean makes sum_squares NaN) and the underflow.
-    if (!(sum_squares >= detail::smallest_exact_sum_squares && sum_squares <= FLT_MAX)) [[unlikely]]
-        detail::scaled_statistics<N>(x, eps, true, stats);
-    return stats;
+    const norm_statistics plain{1.0f, mean, 1.0f / std::sqrt(sum_squares / float(N) + eps)};
+    if (!detail::plain_sums_exact(sum_squares)) [[unlikely]]
+        return detail::scaled_statistics<N>(x, eps, true, plain);
+    return plain;
 }
 
-// RMSNorm's statistics of one row of N floats (centre 0).
+// RMSNorm's statistics of one row of N floats (centre 0), as rms_norm_row computes them.
 template <std::size_t N, class Arch = simd::default_arch>
 inline norm_statistics rms_norm_statistics(const float* x, float eps) noexcept {
     static_assert(N > 0, "ctattn: rms_norm needs a row of at least 1 element");
     const float sum_squares = detail::row_sum_squares<N, Arch>(x, 0.0f);
-    norm_statistics stats{1.0f, 0.0f, 1.0f / std::sqrt(sum_squares / float(N) + eps)};
-    if (!(sum_squares >= detail::smallest_exact_sum_squares && sum_squares <= FLT_MAX)) [[unlikely]]
-        detail::scaled_statistics<N>(x, eps, false, stats);
-    return stats;
+    const norm_statistics plain{1.0f, 0.0f, 1.0f / std::sqrt(sum_squares / float(N) + eps)};
+    if (!detail::plain_sums_exact(sum_squares)) [[unlikely]]
+        return detail::scaled_statistics<N>(x, eps, false, plain);
+    return plain;
 }
 
 // LayerNorm of one row of N floats; y may be x.
 template <std::size_t N, class Arch = simd::default_arch>
 inline void layer_norm_row(const float* x, const float* gain, const float* bias, float eps, float* y) noexcept {
-    const norm_statistics stats = layer_norm_statistics<N, Arch>(x, eps);
-    if (stats.unit == 1.0f) [[likely]]
-        detail::scale_row<N, Arch>(x, stats.centre, stats.scale, gain, bias, y);
-    else
-        detail::scale_row_in_units<N>(x, stats, gain, bias, y);
+    static_assert(N > 0, "ctattn: layer_norm needs a row of at least 1 element");
+    const float mean = detail::row_sum<N, Arch>(x) / float(N);
+    const float sum_squares = detail::row_sum_squares<N, Arch>(x, mean);
+    const float scale = 1.0f / std::sqrt(sum_squares / float(N) + eps);
+    if (!detail::plain_sums_exact(sum_squares)) [[unlikely]]
+        return detail::normalise_rare_row<N, Arch, true>(x, gain, bias, eps, {1.0f, mean, scale}, y);
+    detail::scale_row<N, Arch>(x, mean, scale, gain, bias, y);
 }
 
 // RMSNorm of one row of N floats; y may be x.
 template <std::size_t N, class Arch = simd::default_arch>
 inline void rms_norm_row(const float* x, const float* gain, float eps, float* y) noexcept {
-    const norm_statistics stats = rms_norm_statistics<N, Arch>(x, eps);
-    if (stats.unit == 1.0f) [[likely]]
-        detail::scale_row<N, Arch>(x, 0.0f, stats.scale, gain, nullptr, y);
-    else
-        detail::scale_row_in_units<N>(x, stats, gain, nullptr, y);
+    static_assert(N > 0, "ctattn: rms_norm needs a row of at least 1 element");
+    const float sum_squares = detail::row_sum_squares<N, Arch>(x, 0.0f);
+    const float scale = 1.0f / std::sqrt(sum_squares / float(N) + eps);
+    if (!detail::plain_sums_exact(sum_squares)) [[unlikely]]
+        return detail::normalise_rare_row<N, Arch, false>(x, gain, nullptr, eps, {1.0f, 0.0f, scale}, y);
+    detail::scale_row<N, Arch>(x, 0.0f, scale, gain, nullptr, y);
 }
 
 }  // namespace ctattn::kernels
