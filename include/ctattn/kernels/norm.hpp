@@ -146,15 +146,13 @@ inline bool plain_sums_exact(float sum_squares) noexcept {
     return sum_squares >= smallest_exact_sum_squares && sum_squares <= FLT_MAX;
 }
 
-// The rare path of the row kernels below: the statistics in units of max |x|, then the row.
-template <std::size_t N, class Arch, bool Centred>
+// The rare path of the row kernels below: the statistics in units of max |x|, then the row, by
+// its own loop even where it falls back to the plain statistics (unit 1: x / 1 is exact), so that
+// scale_row keeps one caller and stays inlined with its bias test folded away (at -Os too).
+template <std::size_t N, bool Centred>
 [[gnu::cold, gnu::noinline]] inline void normalise_rare_row(const float* x, const float* gain, const float* bias, float eps,
                                                             norm_statistics plain, float* y) noexcept {
-    const norm_statistics stats = scaled_statistics<N>(x, eps, Centred, plain);
-    if (stats.unit == 1.0f)
-        scale_row<N, Arch>(x, stats.centre, stats.scale, gain, bias, y);
-    else
-        scale_row_in_units<N>(x, stats, gain, bias, y);
+    scale_row_in_units<N>(x, scaled_statistics<N>(x, eps, Centred, plain), gain, bias, y);
 }
 }  // namespace detail
 
@@ -191,7 +189,7 @@ inline void layer_norm_row(const float* x, const float* gain, const float* bias,
     const float sum_squares = detail::row_sum_squares<N, Arch>(x, mean);
     const float scale = 1.0f / std::sqrt(sum_squares / float(N) + eps);
     if (!detail::plain_sums_exact(sum_squares)) [[unlikely]]
-        return detail::normalise_rare_row<N, Arch, true>(x, gain, bias, eps, {1.0f, mean, scale}, y);
+        return detail::normalise_rare_row<N, true>(x, gain, bias, eps, {1.0f, mean, scale}, y);
     detail::scale_row<N, Arch>(x, mean, scale, gain, bias, y);
 }
 
@@ -202,7 +200,7 @@ inline void rms_norm_row(const float* x, const float* gain, float eps, float* y)
     const float sum_squares = detail::row_sum_squares<N, Arch>(x, 0.0f);
     const float scale = 1.0f / std::sqrt(sum_squares / float(N) + eps);
     if (!detail::plain_sums_exact(sum_squares)) [[unlikely]]
-        return detail::normalise_rare_row<N, Arch, false>(x, gain, nullptr, eps, {1.0f, 0.0f, scale}, y);
+        return detail::normalise_rare_row<N, false>(x, gain, nullptr, eps, {1.0f, 0.0f, scale}, y);
     detail::scale_row<N, Arch>(x, 0.0f, scale, gain, nullptr, y);
 }
 
