@@ -92,7 +92,7 @@ ctattn_install_missing "${CTATTN_FUZZ_PACKAGES[@]}" || echo "ctattn: clang-14 no
 if command -v clang++-14 >/dev/null 2>&1; then
   fuzz_seconds=${CTATTN_FUZZ_SECONDS:-30}
   mkdir -p build-fuzz
-  for target in llama2c tokenizer blob; do
+  for target in llama2c tokenizer blob c_api attention; do
     echo "=== fuzz_$target (${fuzz_seconds} s)"
     t0=$(date +%s)
     fuzz_ok=0

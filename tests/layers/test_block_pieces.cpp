@@ -10,6 +10,8 @@
 #include <ctattn/layers/norm.hpp>
 #include <ctattn/layers/position.hpp>
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <random>
 #include <string_view>
@@ -82,6 +84,84 @@ void check_norms() {
     check_rms_norm<13, Arch>();
     check_rms_norm<37, Arch>();
     check_rms_norm<172, Arch>();
+}
+
+// ---- norms at extreme magnitudes ----
+// Rows whose plain float sums overflow (squares of 1e20, a sum of FLT_MAX/2) or underflow
+// (squares of 1e-30), against double, where none of these sums leaves the range.
+std::vector<std::vector<float>> extreme_rows(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+    std::uniform_real_distribution<double> decade(-30.0, 38.53);  // 10^38.53 = FLT_MAX
+    std::vector<std::vector<float>> rows;
+    const float scales[] = {1e-30f, 1e-20f, 1e-3f, 1.0f, 1e19f, 1e20f, 1e30f, 1e38f, FLT_MAX / 2, FLT_MAX};
+    for (float s : scales) {
+        std::vector<float> uniform(n), offset(n), one_big(n, 0.0f), mixed(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            uniform[i] = s * unit(rng);
+            offset[i] = s * (0.75f + 0.25f * unit(rng));  // |mean| >> std: the mean's own overflow
+            mixed[i] = std::min(float(std::pow(10.0, decade(rng))), FLT_MAX) * (unit(rng) < 0 ? -1.0f : 1.0f);
+        }
+        one_big[n / 2] = s;
+        rows.push_back(uniform);
+        rows.push_back(offset);
+        rows.push_back(one_big);
+        rows.push_back(mixed);
+        // Constant rows are checked in the next test case at width 16, where the float mean is
+        // exact: at other widths the mean's own rounding (1 ulp of s) is the whole deviation, and
+        // LayerNorm without eps's help amplifies it to O(1), which is conditioning, not overflow.
+    }
+    std::vector<float> extremes(n);  // +-FLT_MAX and the tiniest, side by side
+    for (std::size_t i = 0; i < n; ++i) extremes[i] = i % 3 == 0 ? FLT_MAX : i % 3 == 1 ? -FLT_MAX : 1e-30f;
+    rows.push_back(extremes);
+    return rows;
+}
+
+template <std::size_t N, class Arch>
+void check_norms_at_extremes(float eps) {
+    const auto gain = random_row(N, 1.0f, 0.5f, unsigned(N) + 21), bias = random_row(N, 0.0f, 0.5f, unsigned(N) + 22);
+    for (const auto& x : extreme_rows(N, unsigned(N) + 23)) {
+        double m = 0.0;
+        for (float v : x) m = std::max(m, std::abs(double(v)));
+        double mean = 0.0, var = 0.0, mean_square = 0.0;
+        for (float v : x) mean += v;
+        mean /= double(N);
+        // Squares in units of m: 1e-30^2 underflows double's exponent range only below 1e-308, but
+        // FLT_MAX^2 * 172 is close to double's top, so the reference too works in units of m.
+        for (float v : x) var += (v / m - mean / m) * (v / m - mean / m);
+        for (float v : x) mean_square += (v / m) * (v / m);
+        var /= double(N);
+        mean_square /= double(N);
+        const double eps_units = double(eps) / m / m;
+        std::vector<float> y(N);
+        // Normalised values are at most sqrt(N) (times gain); the float sums of N terms give a few
+        // ulps times N of that, as in check_layer_norm: 2e-6 * N (+ the float output's own ulp).
+        const double tolerance = 2e-6 * double(N) + 1e-6;
+        if (N > 1 && (eps > 0.0f || var > 0.0)) {  // LayerNorm of a constant row with eps 0 is 0/0
+            ctattn::kernels::layer_norm_row<N, Arch>(x.data(), gain.data(), bias.data(), eps, y.data());
+            for (std::size_t i = 0; i < N; ++i) {
+                const double want = (x[i] / m - mean / m) / std::sqrt(var + eps_units) * gain[i] + bias[i];
+                INFO("LayerNorm N " << N << " i " << i << " x[i] " << x[i] << " x[0] " << x[0] << " eps " << eps);
+                REQUIRE(std::abs(y[i] - want) <= tolerance);
+            }
+        }
+        ctattn::kernels::rms_norm_row<N, Arch>(x.data(), gain.data(), eps, y.data());
+        for (std::size_t i = 0; i < N; ++i) {
+            const double want = x[i] / m / std::sqrt(mean_square + eps_units) * gain[i];
+            INFO("RMSNorm N " << N << " i " << i << " x[i] " << x[i] << " x[0] " << x[0] << " eps " << eps);
+            REQUIRE(std::abs(y[i] - want) <= tolerance);
+        }
+    }
+}
+
+template <class Arch>
+void check_norms_at_extremes_widths(float eps) {
+    check_norms_at_extremes<1, Arch>(eps);
+    check_norms_at_extremes<3, Arch>(eps);
+    check_norms_at_extremes<5, Arch>(eps);
+    check_norms_at_extremes<13, Arch>(eps);
+    check_norms_at_extremes<64, Arch>(eps);
+    check_norms_at_extremes<172, Arch>(eps);
 }
 
 // ---- activations ----
@@ -182,6 +262,49 @@ void check_ffn(std::size_t rows) {
 TEST_CASE("LayerNorm and RMSNorm match the double reference on awkward widths", "[model][kernels][norm]") {
     check_norms<default_arch>();
     check_norms<scalar_arch>();
+}
+
+TEST_CASE("LayerNorm and RMSNorm of any finite row match the double reference, from 1e-30 to FLT_MAX",
+          "[model][kernels][norm]") {
+    for (float eps : {1e-5f, 0.0f}) {
+        check_norms_at_extremes_widths<default_arch>(eps);
+        check_norms_at_extremes_widths<scalar_arch>(eps);
+    }
+}
+
+TEST_CASE("rows whose plain sums overflow are normalised, not zeroed or NaN", "[model][kernels][norm]") {
+    float gain[16], bias[16], y[16];
+    for (std::size_t i = 0; i < 16; ++i) gain[i] = 1.0f, bias[i] = 0.0f;
+    // The mean of FLT_MAX / 2 or 1e38 overflows as a float sum: a constant row gives the bias.
+    for (float c : {FLT_MAX / 2, 1e38f, -FLT_MAX}) {
+        float row[16];
+        for (float& v : row) v = c;
+        ctattn::kernels::layer_norm_row<16, default_arch>(row, gain, bias, 1e-5f, y);
+        for (float v : y) REQUIRE(v == 0.0f);
+        ctattn::kernels::layer_norm_row<16, scalar_arch>(row, gain, bias, 1e-5f, y);
+        for (float v : y) REQUIRE(v == 0.0f);
+        ctattn::kernels::rms_norm_row<16, default_arch>(row, gain, 1e-5f, y);
+        for (float v : y) REQUIRE(std::abs(v - (c > 0 ? 1.0 : -1.0)) <= 1e-6);
+    }
+    // Squares of 1e19 sum to 1.6e39 > FLT_MAX: RMSNorm of a constant row is 1.
+    float same[15];
+    for (float& v : same) v = 1e19f;
+    ctattn::kernels::rms_norm_row<15, default_arch>(same, gain, 1e-5f, y);
+    for (std::size_t i = 0; i < 15; ++i) REQUIRE(std::abs(y[i] - 1.0) <= 1e-6);
+    ctattn::kernels::rms_norm_row<15, scalar_arch>(same, gain, 1e-5f, y);
+    for (std::size_t i = 0; i < 15; ++i) REQUIRE(std::abs(y[i] - 1.0) <= 1e-6);
+    // One 1e20 among zeros, width 16: RMSNorm gives sqrt(16) = 4 there; LayerNorm gives
+    // (15/16) / sqrt(15/256) = sqrt(15) = 3.873 there and -1/sqrt(15) elsewhere.
+    float one_big[16] = {};
+    one_big[0] = 1e20f;
+    ctattn::kernels::rms_norm_row<16, default_arch>(one_big, gain, 1e-5f, y);
+    REQUIRE(std::abs(y[0] - 4.0) <= 4e-6);
+    REQUIRE(y[1] == 0.0f);
+    ctattn::kernels::layer_norm_row<16, default_arch>(one_big, gain, bias, 1e-5f, y);
+    REQUIRE(std::abs(y[0] - std::sqrt(15.0)) <= 4e-6);
+    REQUIRE(std::abs(y[1] + 1.0 / std::sqrt(15.0)) <= 1e-6);
+    ctattn::kernels::layer_norm_row<16, scalar_arch>(one_big, gain, bias, 1e-5f, y);
+    REQUIRE(std::abs(y[0] - std::sqrt(15.0)) <= 4e-6);
 }
 
 TEST_CASE("norm policies apply their eps, gain and bias", "[model][kernels][norm]") {

@@ -137,6 +137,51 @@ using local_block = block_config<attention_config<16, 4, 2, 13, no_bias, sliding
                                  ffn_config<16, swiglu, 24>, rms_norm<eps_1e_minus<5>>, pre_norm>;
 using global_block = block_config<attention_config<16, 2, 1, 13, with_bias, causal_mask>, ffn_config<16, dense_ffn<gelu_tanh>, 32>,
                                   layer_norm<eps_1e_minus<5>>, post_norm>;
+// Every score overflows float: x's entries are +-1e20 .. 3e20 and the projections are identities,
+// so q = k = v = x and each product q_d k_d is at least 1e40 > FLT_MAX: the cores' float softmax
+// hands every row to the double path, whose weights are finite.
+template <class Layer>
+void check_trace_of_overflowing_scores(std::size_t n) {
+    using config = typename Layer::config;
+    constexpr std::size_t S = config::seq_capacity, D = config::d_model, H = config::heads;
+    static_assert(config::kv_dim == D, "identity projections need kv_dim == d_model");
+    auto w = std::make_unique<typename Layer::weights_type>();
+    auto ws = std::make_unique<typename Layer::workspace_type>();
+    auto x = std::make_unique<matrix<S, D>>();
+    auto y = std::make_unique<matrix<S, D>>();
+    auto readout = std::make_unique<typename Layer::readout_type>();
+    for (std::size_t i = 0; i < D; ++i) {
+        w->wq(i, i) = 1.0f;
+        w->wk(i, i) = 1.0f;
+        w->wv(i, i) = 1.0f;
+        w->wo(i, i) = 1.0f;
+    }
+    std::uint32_t state = 99u + std::uint32_t(n);
+    for (std::size_t i = 0; i < S * D; ++i) {
+        state = state * 1664525u + 1013904223u;
+        (*x)[i] = float(1 + (state >> 30)) * ((state >> 8) & 1 ? 1e20f : -1e20f);
+    }
+    REQUIRE(Layer::forward(*w, *x, n, *y, *ws, {}, readout.get()) == status::ok);
+    recording_observer recomputed, handed_over;
+    REQUIRE(Layer::forward(*w, x->data(), n, y->data(), *ws, {}, nullptr, &recomputed) == status::ok);
+    REQUIRE(Layer::forward(*w, x->data(), n, y->data(), *ws, {}, readout.get(), &handed_over) == status::ok);
+    for (std::size_t h = 0; h < H; ++h)
+        for (std::size_t i = 0; i < n; ++i) {
+            double sum = 0.0;
+            for (std::size_t j = 0; j < n; ++j) {
+                const float core = (*readout)(h * S + i, j);
+                INFO("n " << n << " head " << h << " row " << i << " key " << j);
+                REQUIRE(std::isfinite(core));
+                sum += core;
+                // Bit for bit: the recomputation is the cores' own double path; with a readout the
+                // trace shows the core's numbers themselves.
+                CHECK(std::memcmp(&recomputed.attention[0].weights[(h * n + i) * n + j], &core, sizeof core) == 0);
+                CHECK(std::memcmp(&handed_over.attention[0].weights[(h * n + i) * n + j], &core, sizeof core) == 0);
+            }
+            CHECK(std::fabs(sum - 1.0) <= 1e-6 * double(n));  // n float roundings of weights <= 1
+        }
+}
+
 using two_layer_config = model_config<11, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<>,
                                       local_block, global_block>;
 
@@ -148,6 +193,14 @@ TEST_CASE("a traced attention layer gives the untraced output bit for bit and sh
     check_traced_layer<multi_head_attention<attention_config<10, 2, 2, 8, no_bias, sliding_window_mask<2>>>>(5, {});
     check_traced_layer<multi_head_attention<attention_config<9, 3, 1, 5, no_bias, no_mask>>>(3, {});
     check_traced_layer<multi_head_attention<attention_config<8, 2, 1, 8, no_bias, key_padding_mask>>>(7, {4});
+}
+
+TEST_CASE("traced weights are the core's own, bit for bit, on rows whose scores overflow float") {
+    using layer = multi_head_attention<attention_config<8, 2, 2, 8, no_bias, causal_mask>>;
+    check_trace_of_overflowing_scores<layer>(7);  // the blocked core on vector arches
+    check_trace_of_overflowing_scores<layer>(1);  // the one-row core
+    check_trace_of_overflowing_scores<multi_head_attention<attention_config<8, 2, 2, 8, no_bias, causal_mask>,
+                                                           simd::scalar_arch>>(5);
 }
 
 TEST_CASE("a traced model forward and traced decode steps give the untraced logits bit for bit") {

@@ -294,7 +294,8 @@ struct multi_head_attention {
                                  ws.scores.data(), weights_out, S, S * S);
         // K, V rows of kv_dim floats, the heads side by side.
         (detail::notify(observer, attention_trace<Config>{0, seq_len, 0, seq_len, ws.q.data(), ws.k.data(), ws.v.data(),
-                                                          KvD, Config::head_dim, ws.context.data(), mask}),
+                                                          KvD, Config::head_dim, ws.context.data(), mask,
+                                                          weights_out, S, S * S}),
          ...);
         kernels::project<D, D, Arch>(seq_len, ws.context.data(), w.wo, w.o_bias(), y);
         return status::ok;

@@ -13,18 +13,22 @@
 //   template <class Config> void on_attention(const ctattn::attention_trace<Config>& t);
 //   void on_residual(const ctattn::residual_trace& r);
 // Hooks run after the step they show and read the pass's own buffers, so an observer must copy
-// what it keeps. Q, K, V and O are the pass's own numbers; scores and weights are recomputed from
-// that Q and K on demand (raw_scores, weights: double sums, the mask and scale of the pass), since
-// the attention cores keep neither: they match the cores' weights to float rounding
-// (tests/layers/test_trace.cpp allows 2e-6).
+// what it keeps. Q, K, V and O are the pass's own numbers. The weights are the core's own when the
+// pass wrote them out (multi_head_attention::forward with a readout: core_weights); otherwise they
+// are recomputed from that Q and K on demand by the cores' own double path
+// (kernels::softmax_row_in_double: finite for every finite Q and K), which is bit for bit what a
+// core used on a row whose float scores overflowed, and within float rounding of a core's float
+// softmax elsewhere (tests/layers/test_trace.cpp allows 2e-6).
 #pragma once
 
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <type_traits>
 
 #include "../base/attention_config.hpp"
 #include "../base/mask.hpp"
+#include "../kernels/softmax.hpp"
 
 namespace ctattn {
 
@@ -63,6 +67,11 @@ struct attention_trace {
     std::size_t kv_head_stride;
     const float* context;  // rows x d_model: concat_h(O_h), before the output projection
     typename Config::mask::params mask;
+    // The core's own weights P when the pass wrote them out, else null: element (h, i, j) at
+    // core_weights + h * core_weights_head_stride + i * core_weights_row_stride + j.
+    const float* core_weights = nullptr;
+    std::size_t core_weights_row_stride = 0;
+    std::size_t core_weights_head_stride = 0;
 
     const float* query(std::size_t head, std::size_t row) const noexcept { return q + row * d_model + head * head_dim; }
     const float* key(std::size_t head, std::size_t key_pos) const noexcept {
@@ -91,14 +100,64 @@ struct attention_trace {
 
     // out[0 .. n_keys): P_j, softmax over the visible keys, 0 for masked ones (all 0 if none is visible).
     void weights(std::size_t head, std::size_t row, float* out) const noexcept {
-        raw_scores(head, row, out);
+        if (core_weights != nullptr) {
+            const float* p = core_weights + head * core_weights_head_stride + row * core_weights_row_stride;
+            for (std::size_t j = 0; j < n_keys; ++j) out[j] = p[j];
+            return;
+        }
+        // The stride is a template argument of the kernel: the two layouts the callers pass (a
+        // layer's rows with the heads side by side, the cache head by head).
+        const double scale = double(Config::score_scale);
+        if (kv_row_stride == Config::kv_dim)
+            kernels::softmax_row_in_double<head_dim, Config::kv_dim>(query(head, row), key(head, 0), n_keys,
+                                                                     visible(row), scale, out);
+        else if (kv_row_stride == head_dim)
+            kernels::softmax_row_in_double<head_dim, head_dim>(query(head, row), key(head, 0), n_keys, visible(row),
+                                                               scale, out);
+        else
+            weights_any_stride(head, row, out);
+    }
+
+private:
+    // softmax_row_in_double's arithmetic, step for step, for a stride neither layout uses.
+    void weights_any_stride(std::size_t head, std::size_t row, float* out) const noexcept {
         const key_range vis = visible(row);
-        double max = 0.0;
-        for (std::size_t j = vis.begin; j < vis.end; ++j) max = j == vis.begin || out[j] > max ? double(out[j]) : max;
+        const std::size_t end = vis.end < n_keys ? vis.end : n_keys;
+        const float* qh = query(head, row);
+        auto score = [&](std::size_t j) {
+            const float* kj = key(head, j);
+            double dot = 0.0;
+            for (std::size_t d = 0; d < head_dim; ++d) dot += double(qh[d]) * double(kj[d]);
+            return double(Config::score_scale) * dot;
+        };
+        constexpr double plus_inf = std::numeric_limits<double>::infinity();
+        double max = -plus_inf;
+        bool has_nan = false;
+        for (std::size_t j = vis.begin; j < end; ++j) {
+            const double s = score(j);
+            has_nan = has_nan || s != s;
+            max = s > max ? s : max;
+        }
+        std::size_t infinite = 0;
         double sum = 0.0;
-        for (std::size_t j = vis.begin; j < vis.end; ++j) sum += std::exp(double(out[j]) - max);
-        for (std::size_t j = 0; j < n_keys; ++j)
-            out[j] = j >= vis.begin && j < vis.end ? float(std::exp(double(out[j]) - max) / sum) : 0.0f;
+        for (std::size_t j = vis.begin; j < end; ++j) {
+            const double s = score(j);
+            if (max == plus_inf) {
+                infinite += s == plus_inf ? 1 : 0;
+                out[j] = s == plus_inf ? 1.0f : 0.0f;
+            } else {
+                const double e = max > -plus_inf ? std::exp(s - max) : 0.0;
+                sum += e;
+                out[j] = float(e);
+            }
+        }
+        const double inv = has_nan ? std::numeric_limits<double>::quiet_NaN()
+                           : max == plus_inf ? 1.0 / double(infinite)
+                           : sum > 0.0       ? 1.0 / sum
+                                             : 0.0;
+        for (std::size_t j = vis.begin; j < end; ++j) out[j] = float(double(out[j]) * inv);
+        for (std::size_t t = 0; t < vis.begin && t < n_keys; ++t) out[t] = 0.0f;
+        for (std::size_t t = end; t < n_keys; ++t) out[t] = 0.0f;
     }
 };
 

@@ -2,12 +2,18 @@
 // The exp family, one place for every kernel: e^x and 2^x with a generic body and per-ISA bodies
 // (simd/x86.hpp, simd/arm_vfp.hpp) chosen by simd/target.hpp.
 //   exp(v)               e^x over the whole float range: softmax, SiLU, sampling. Scalar: std::exp;
-//                        vector: xsimd::exp, AVX-512: x86::exp_16 (inlined Cephes polynomial, <= 2 ulp)
+//                        vector: xsimd::exp, AVX-512: x86::exp_16 (inlined Cephes polynomial, <= 2 ulp).
+//                        xsimd's exp (AVX2, SSE, NEON) gives +inf from about 88.38 and 0 below about
+//                        -87.34, where e^x is still finite (up to 88.72) or denormal (down to -103.97):
+//                        lanes beyond [-87, 88] are redone as e^(x/2)^2 (x/2 is exact, and the
+//                        square rounds once to the right denormal or to +inf), on the rare rows
+//                        that have one
 //   exp2_nonpositive(v)  2^x for x <= 0 (decode softmax in base 2): exactly 1 at 0, 0 at -inf, NaN
 //                        at NaN. Scalar: std::exp2; vector: xsimd::exp2; AVX-512: x86::exp2_16 with
 //                        the minimax polynomial below and VSCALEFPS
 //   exp2_approx(x), exp_approx(x), exp2_clamped(x)   2^x and e^x on one float by that polynomial:
-//                        the scalar decode attention (Cortex-M), about 16 instructions and no call
+//                        the scalar decode attention (Cortex-M, exp2_clamped), about 16 instructions
+//                        and no call; exp2_approx and exp_approx take any float (+inf above the range)
 // The polynomial: 2^x = 2^n p(f), x = n + f, n = round(x), |f| <= 1/2, p(f) = 1 + f (c1 + c2 f + ...
 // + c5 f^4), a minimax fit of 2^f on [-1/2, 1/2] (relative error 9.2e-8 with these float
 // coefficients, fitted for this file by Lawson's iteration in double). With the roundings of its
@@ -16,9 +22,11 @@
 // every float exponent, and allows 2.5 ulp / 2 x 2^-149). exp_approx(x) = exp2_approx(x log2 e)
 // adds the rounding of that product (up to |x| ulp), which is why the decode attention scores in
 // base 2 and calls exp2 directly.
-// Domain of exp2_approx: x <= 27 (softmax arguments are <= 0). -inf gives exactly 0 (masked keys),
-// NaN gives NaN, results below FLT_MIN are correctly rounded denormals (up to p's error), 2^0 is
-// exactly 1. Newlib's expf takes ~35 instructions and a call on Cortex-M4F/M7.
+// Domain of exp2_clamped: x in [-151, 27] (softmax arguments are <= 0); exp2_approx extends it to
+// every float: above 27 it scales 2^(x - 101) by 2^101, at 128 and above (and +inf) it gives +inf,
+// never the negative numbers an exponent field past 254 would make. -inf gives exactly 0 (masked
+// keys), NaN gives NaN, results below FLT_MIN are correctly rounded denormals (up to p's error),
+// 2^0 is exactly 1. Newlib's expf takes ~35 instructions and a call on Cortex-M4F/M7.
 #pragma once
 
 #include "target.hpp"
@@ -28,6 +36,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace ctattn::simd {
 
@@ -95,13 +104,18 @@ inline float fused(float a, float b, float c) noexcept {
         return x > exp2_lowest ? x : exp2_lowest;
 }
 
-// 2^x for x <= 27 (see above).
+// 2^x for every float x (see above).
 [[gnu::always_inline]] inline float exp2_approx(float x) noexcept {
+    // Above 27 the exponent field n + 227 would pass 254 (and wrap into the sign bit past 255):
+    // x - 101 is exact there (both are multiples of x's ulp, and |x - 101| < 101), 2^(x - 101) is a
+    // normal float and the power of two 2^101 scales it without a second rounding.
+    if (x > 27.0f) [[unlikely]]
+        return x < 128.0f ? exp2_clamped(x - 101.0f) * 0x1p101f : std::numeric_limits<float>::infinity();
     // The clamp keeps n (and the exponent built from it) in range; NaN fails the comparison and stays NaN.
     return exp2_clamped(x < exp2_lowest ? exp2_lowest : x);
 }
 
-// e^x = 2^(x log2 e), for x <= 18.7 (see above).
+// e^x = 2^(x log2 e), for every float x (see above; +inf from 88.73 on).
 [[gnu::always_inline]] inline float exp_approx(float x) noexcept { return exp2_approx(x * log2_e); }
 
 // ---- a vector (or one float on the scalar arch): e^x, and 2^x for x <= 0 --------------------
@@ -116,7 +130,14 @@ inline xsimd::batch<float, Arch> exp(xsimd::batch<float, Arch> x) noexcept {
 #if defined(CTATTN_HAS_AVX512F)
     if constexpr (xsimd::batch<float, Arch>::size == 16) return xsimd::batch<float, Arch>(x86::exp_16(x));
 #endif
-    return xsimd::exp(x);
+    using batch = xsimd::batch<float, Arch>;
+    const batch e = xsimd::exp(x);
+    // xsimd's range ends early at both sides (see above); NaN lanes compare false and keep xsimd's NaN.
+    const auto edge = (x > batch(88.0f)) | (x < batch(-87.0f));
+    if (!xsimd::any(edge)) [[likely]]
+        return e;
+    const batch half = xsimd::exp(x * batch(0.5f));
+    return xsimd::select(edge, half * half, e);
 }
 
 template <class Arch>

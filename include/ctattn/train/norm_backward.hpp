@@ -2,10 +2,12 @@
 // Backward of the row norms (kernels/norm.hpp), per norm policy:
 //   LayerNorm: xh = (x - mean) r, r = 1/sqrt(var + eps), y = xh g + b
 //              dg += dy xh,  db += dy,  dx = r (dxh - mean(dxh) - xh mean(dxh xh)),  dxh = dy g
-//   RMSNorm:   y = x r g, r = 1/sqrt(mean(x^2) + eps)
-//              dg += dy x r,  dx = r dxh - x r^3 mean(dxh x),  dxh = dy g
+//   RMSNorm:   y = xh g, xh = x r, r = 1/sqrt(mean(x^2) + eps)
+//              dg += dy xh,  dx = r (dxh - xh mean(dxh xh)),  dxh = dy g
 //   no_norm:   dx = dy
-// mean and r are recomputed from the stored input x as the forward computes them (two passes).
+// mean and r are recomputed from the stored input x by the forward's own statistics functions
+// (kernels/norm.hpp), in the same units: on rows whose plain sums overflow they are those of x / m
+// (m = max |x|), and r = scale / m is applied as a division last so that it never overflows.
 #pragma once
 
 #include "../base/language_check.hpp"  // first: under an older -std the first error names C++20
@@ -13,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "../kernels/norm.hpp"
 #include "../layers/norm.hpp"
 
 namespace ctattn::train {
@@ -29,16 +32,10 @@ struct norm_backward<layer_norm<Eps>> {
     template <std::size_t D>
     static void row(const weights<D>& w, const float* x, const float* dy, float* dx, weights<D>& dw,
                     bool accumulate) noexcept {
-        float mean = 0.0f;
-        for (std::size_t i = 0; i < D; ++i) mean += x[i];
-        mean /= float(D);
-        float variance = 0.0f;
-        for (std::size_t i = 0; i < D; ++i) variance += (x[i] - mean) * (x[i] - mean);
-        variance /= float(D);
-        const float r = 1.0f / std::sqrt(variance + layer_norm<Eps>::eps);
+        const kernels::norm_statistics stats = kernels::layer_norm_statistics<D>(x, layer_norm<Eps>::eps);
         float mean_dxh = 0.0f, mean_dxh_xh = 0.0f;
         for (std::size_t i = 0; i < D; ++i) {
-            const float xh = (x[i] - mean) * r, dxh = dy[i] * w.gain[i];
+            const float xh = (x[i] / stats.unit - stats.centre) * stats.scale, dxh = dy[i] * w.gain[i];
             mean_dxh += dxh;
             mean_dxh_xh += dxh * xh;
             dw.gain[i] += dy[i] * xh;
@@ -47,8 +44,8 @@ struct norm_backward<layer_norm<Eps>> {
         mean_dxh /= float(D);
         mean_dxh_xh /= float(D);
         for (std::size_t i = 0; i < D; ++i) {
-            const float xh = (x[i] - mean) * r;
-            const float g = r * (dy[i] * w.gain[i] - mean_dxh - xh * mean_dxh_xh);
+            const float xh = (x[i] / stats.unit - stats.centre) * stats.scale;
+            const float g = stats.scale * (dy[i] * w.gain[i] - mean_dxh - xh * mean_dxh_xh) / stats.unit;
             dx[i] = accumulate ? dx[i] + g : g;
         }
     }
@@ -61,19 +58,17 @@ struct norm_backward<rms_norm<Eps>> {
     template <std::size_t D>
     static void row(const weights<D>& w, const float* x, const float* dy, float* dx, weights<D>& dw,
                     bool accumulate) noexcept {
-        float mean_square = 0.0f;
-        for (std::size_t i = 0; i < D; ++i) mean_square += x[i] * x[i];
-        mean_square /= float(D);
-        const float r = 1.0f / std::sqrt(mean_square + rms_norm<Eps>::eps);
-        float mean_dxh_x = 0.0f;
+        const kernels::norm_statistics stats = kernels::rms_norm_statistics<D>(x, rms_norm<Eps>::eps);
+        float mean_dxh_xh = 0.0f;
         for (std::size_t i = 0; i < D; ++i) {
-            mean_dxh_x += dy[i] * w.gain[i] * x[i];
-            dw.gain[i] += dy[i] * x[i] * r;
+            const float xh = x[i] / stats.unit * stats.scale;
+            mean_dxh_xh += dy[i] * w.gain[i] * xh;
+            dw.gain[i] += dy[i] * xh;
         }
-        mean_dxh_x /= float(D);
-        const float r3 = r * r * r;
+        mean_dxh_xh /= float(D);
         for (std::size_t i = 0; i < D; ++i) {
-            const float g = r * dy[i] * w.gain[i] - x[i] * r3 * mean_dxh_x;
+            const float xh = x[i] / stats.unit * stats.scale;
+            const float g = stats.scale * (dy[i] * w.gain[i] - xh * mean_dxh_xh) / stats.unit;
             dx[i] = accumulate ? dx[i] + g : g;
         }
     }
