@@ -31,14 +31,14 @@ enum class [[nodiscard]] status : unsigned char {
     bad_version,        // a ctattn weight blob of a format version this build does not read
     checksum_mismatch,  // the payload's CRC32 differs from the one in the header (corrupted file)
     misaligned,         // a buffer that is read in place is not aligned for its element type
-    // The generated C APIs' states (tools/ctattn_gen.py), beside null_pointer:
+    /// The generated C APIs' states (tools/ctattn_gen.py), beside null_pointer:
     not_initialised,      // a state that init has not set up (stray or zeroed bytes)
     no_builtin_weights,   // init on a library built without its weights header: use init_with_weights
     capacity_mismatch,    // caller and library were compiled with different SEQ_CAPACITY values
     state_size_mismatch,  // caller's sizeof(state) differs from the library's (a different header)
 };
 
-// A null pointer: the original name of status::invalid_argument.
+/// A null pointer: the original name of status::invalid_argument.
 inline constexpr status null_pointer = status::invalid_argument;
 
 [[nodiscard]] constexpr const char* to_string(status s) noexcept {
