@@ -42,7 +42,7 @@ builds+=("build-clang|--native-file cross/clang-14.ini -Dbench=disabled")
 for arg in "$@"; do
   case "$arg" in
     --clang) ;;
-    *) echo "usage: tools/run_tests.sh [--clang]   (clang is always built now)" >&2; exit 2 ;;
+    *) echo "tools/run_tests.sh: ignoring unknown argument $arg" >&2 ;;
   esac
 done
 
