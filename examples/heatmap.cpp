@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
         static char names[max_positions][16];
         static const char* words[max_positions];
         for (std::size_t p = 0; p < steps; ++p) {
-            std::snprintf(names[p], sizeof names[p], "tok%u", tokens[p]);
+            std::snprintf(names[p], sizeof names[p], "tok%u", unsigned(tokens[p]));
             words[p] = names[p];
         }
         return write_all(out_dir, "built-in model", steps, {words, nullptr}, tooltips) ? 0 : 1;
@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
     std::printf("stories260K, %zu tokens greedy from BOS, traced %s: %s\n", steps, pass, to_string(s));
     if (s != status::ok) return 1;
     std::printf("tokens:");
-    for (std::size_t p = 0; p < steps; ++p) std::printf(" %u", tokens[p]);
+    for (std::size_t p = 0; p < steps; ++p) std::printf(" %u", unsigned(tokens[p]));
     std::printf("\n");
     if (!have_tokenizer) return write_all(out_dir, "stories260K", steps, {nullptr, tokens}, tooltips) ? 0 : 1;
     static char pieces[max_positions][24];

@@ -54,7 +54,7 @@ template <class Decoder, std::size_t Vocab, class Namer>
 void print_step(std::size_t step, token_id token, const float* logits, Namer&& name_of) {
     static float probs[Vocab];
     if (const status s = Decoder::model_type::probabilities(logits, probs); s != status::ok) {
-        std::printf("step %2zu  -> %4u %-12s  (no probabilities: %s)\n", step, token, name_of(token), to_string(s));
+        std::printf("step %2zu  -> %4u %-12s  (no probabilities: %s)\n", step, unsigned(token), name_of(token), to_string(s));
         return;
     }
     token_id best[3] = {};
@@ -66,8 +66,8 @@ void print_step(std::size_t step, token_id token, const float* logits, Namer&& n
             if (!taken && probs[t] > best_p) best_p = probs[t], best[rank] = t;
         }
     }
-    std::printf("step %2zu  -> %4u %-12s  top:", step, token, name_of(token));
-    for (token_id b : best) std::printf("  %4u %-10s %.3f", b, name_of(b), double(probs[b]));
+    std::printf("step %2zu  -> %4u %-12s  top:", step, unsigned(token), name_of(token));
+    for (token_id b : best) std::printf("  %4u %-10s %.3f", unsigned(b), name_of(b), double(probs[b]));
     std::printf("\n");
 }
 
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
         tiny_decoder.attach(tiny_weights);
         static char names[32][16];
         return run(tiny_decoder, tiny_sampler, opt, [](token_id t) -> const char* {
-            std::snprintf(names[t % 32], sizeof names[0], "tok%u", t);
+            std::snprintf(names[t % 32], sizeof names[0], "tok%u", unsigned(t));
             return names[t % 32];
         });
     }
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     return run(stories_decoder, stories_sampler, opt, [&](token_id t) -> const char* {
         char* out = piece[next_slot++ % 16];
         if (!have_tokenizer) {
-            std::snprintf(out, sizeof piece[0], "#%u", t);
+            std::snprintf(out, sizeof piece[0], "#%u", unsigned(t));
             return out;
         }
         std::string_view text = stories_tokenizer.piece(t);

@@ -110,7 +110,7 @@ float evaluate(std::size_t count) {
         train::zero_tensors(gradients);
         if (trainer::loss_and_gradients(weights, ids + at, ids + at + 1, window, gradients, workspace, loss) != status::ok)
             std::exit(2);
-        total += loss;
+        total += double(loss);
     }
     return float(total / double(count));
 }
@@ -317,7 +317,7 @@ int main(int argc, char** argv) {
             if (trainer::loss_and_gradients(weights, ids + offset, ids + offset + 1, window, gradients, workspace, loss,
                                             1.0f / float(opt.batch)) != status::ok)
                 return 2;
-            batch_loss += loss;
+            batch_loss += double(loss);
         }
         if (const status s = optimiser.step(weights, gradients); s != status::ok) {
             std::printf("\noptimiser step %ld: %s\n", step, to_string(s));

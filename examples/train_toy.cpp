@@ -65,7 +65,7 @@ float all_pairs(bool update) {
         if (toy::loss_and_gradients(weights, corpus.context(pair), pair.length, pair.target, gradients, workspace,
                                     loss) != status::ok)
             std::exit(2);
-        total += loss;
+        total += double(loss);
     }
     if (update) {
         train::for_each_parameter([](const train::tensor_info& t, float* g) {
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < 3; ++i) {
         std::printf("  %-6s", corpus.spelling[sentence[i]]);
         for (std::size_t j = 0; j < 3; ++j)
-            j <= i ? std::printf("  %5.1f%%", 100.0f * workspace.attention(i, j)) : std::printf("  (masked)");
+            j <= i ? std::printf("  %5.1f%%", double(100.0f * workspace.attention(i, j))) : std::printf("  (masked)");
         std::printf("\n");
     }
 

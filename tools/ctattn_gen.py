@@ -126,7 +126,8 @@ def load_config(path):
         raise ConfigError(f'{path}: a model needs at least one block')
     cfg['uniform'] = 'blocks' not in cfg
     cfg['block_list'] = blocks
-    cfg['source'] = os.path.relpath(os.path.abspath(path), ROOT)
+    cfg['source'] = os.path.relpath(os.path.abspath(path), ROOT)  # in generated files (run from the root)
+    cfg['given'] = path  # in messages: the path as the user wrote it
     cfg.setdefault('arch', 'default')
     cfg.setdefault('prefill_rows', 1)
     cfg.setdefault('bos_token', 1)
@@ -711,6 +712,16 @@ def write_meson(cfg):
         banner(cfg, '#'),
         f'# The C API of {n} as a static library: ctattn_{n}_dep (C and C++ users link it). Set',
         f'# ctattn_{n}_seq_capacity before subdir() for a smaller KV cache (a RAM-limited board).',
+        '# ctattn itself: ctattn_dep if the project has it, else dependency(\'ctattn\') (a subproject with',
+        '# a wrap, or an installed ctattn.pc); the checkout with tools/ (for the weights header step):',
+        '# ctattn_source_dir if set, else two folders up, where tools/ctattn_gen.py keeps this package',
+        '# (meson lets a project read no file inside subprojects/: name a checkout outside it).',
+        'if not is_variable(\'ctattn_dep\')',
+        '  ctattn_dep = dependency(\'ctattn\')',
+        'endif',
+        'if not is_variable(\'ctattn_source_dir\')',
+        '  ctattn_source_dir = meson.current_source_dir() / \'..\' / \'..\'',
+        'endif',
         f'if not is_variable(\'ctattn_{n}_seq_capacity\')',
         f'  ctattn_{n}_seq_capacity = {cfg["seq_capacity"]}',
         'endif',
@@ -724,11 +735,11 @@ def write_meson(cfg):
             f'# in). Without the checkpoint the library still builds; ctattn_{n}_init then has no weights.',
             f'# Set ctattn_{n}_checkpoint before subdir() to read the checkpoint from elsewhere.',
             f'if not is_variable(\'ctattn_{n}_checkpoint\')',
-            f'  ctattn_{n}_checkpoint = meson.project_source_root() / \'{checkpoint}\'',
+            f'  ctattn_{n}_checkpoint = ctattn_source_dir / \'{checkpoint}\'',
             'endif',
-            f'if import(\'fs\').exists(ctattn_{n}_checkpoint)',
+            f'if import(\'fs\').exists(ctattn_{n}_checkpoint) and import(\'fs\').exists(ctattn_source_dir / \'{TOOL}\')',
             f'  ctattn_{n}_weights_h = custom_target(\'ctattn_{n}_weights.h\',',
-            f'    input : [meson.project_source_root() / \'{TOOL}\', meson.project_source_root() / \'{cfg["source"]}\',',
+            f'    input : [ctattn_source_dir / \'{TOOL}\', ctattn_source_dir / \'{cfg["source"]}\',',
             f'             ctattn_{n}_checkpoint],',
             f'    output : \'ctattn_{n}_weights.h\',',
             f'    command : [find_program(\'python3\', native : true), \'@INPUT0@\', \'@INPUT1@\', \'--checkpoint\', \'@INPUT2@\',',
@@ -907,7 +918,7 @@ def write_files(files, folder):
             f.write(text)
 
 
-def check(cfg, folder):
+def check(cfg, folder, command):
     """Regenerates into a temporary folder and compares with the checked-in files."""
     stale = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -922,7 +933,7 @@ def check(cfg, folder):
                 sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), fresh.splitlines(True),
                                                            path, name + ' (regenerated)'))
     if stale:
-        print(f'ctattn_gen.py: {folder} is stale ({", ".join(stale)}); run {TOOL} {cfg["source"]}')
+        print(f'ctattn_gen.py: {folder} is stale ({", ".join(stale)}); run {command}')
         return 1
     print(f'ctattn_gen.py: {folder} is up to date')
     return 0
@@ -939,7 +950,7 @@ def write_blob(cfg, checkpoint_path, out_path):
     header = ctattn_blob.parse_header(blob)
     payload_offset, payload_bytes = header['payload_offset'], header['payload_bytes']
     if blob[payload_offset:payload_offset + payload_bytes] != struct.pack(f'<{len(image)}f', *image):
-        raise ConfigError(f'{out_path}: the blob payload differs from the weights image of {cfg["source"]}')
+        raise ConfigError(f'{out_path}: the blob payload differs from the weights image of {cfg["given"]}')
     with open(out_path, 'wb') as f:
         f.write(blob)
     print(f'ctattn_gen.py: wrote {out_path} ({len(blob)} bytes)')
@@ -967,9 +978,10 @@ def main():
         if args.blob:
             return write_blob(cfg, args.checkpoint or os.path.join(ROOT, cfg['checkpoint']['path']), args.blob)
         if args.check:
-            return check(cfg, folder)
+            regenerate = ' '.join(['python3', sys.argv[0], args.config] + (['--out', args.out] if args.out else []))
+            return check(cfg, folder, regenerate)
         write_files(api_files(cfg), folder)
-        print(f'ctattn_gen.py: wrote {os.path.relpath(folder, ROOT)}/ ({", ".join(sorted(api_files(cfg)))})')
+        print(f'ctattn_gen.py: wrote {os.path.join(folder, "")} ({", ".join(sorted(api_files(cfg)))})')
         return 0
     except FileNotFoundError as e:
         print(f'ctattn_gen.py: file not found: {e.filename}', file=sys.stderr)

@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # Debian 12 packages ctattn needs, and a function that installs only the missing ones.
-# Sourced by tools/run_demo.sh and tools/run_tests.sh.
+# Sourced by tools/run_demo.sh and tools/run_tests.sh; also sets up build folders (ctattn_setup).
 
 # Host build, tests, benchmarks.
 CTATTN_PACKAGES=(
   g++ meson ninja-build pkg-config python3 cmake
   libxsimd-dev libboost-dev catch2 libbenchmark-dev libeigen3-dev
 )
+# The whole suite's extras (tools/run_tests.sh): the second host compiler (build-clang) and the
+# API reference, built by a test from docs/Doxyfile.
+CTATTN_SUITE_PACKAGES=(clang-14 doxygen)
 # Cross toolchains and emulators for the embedded tests (cross/, tests/embedded/).
 CTATTN_CROSS_PACKAGES=(
   gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib g++-aarch64-linux-gnu qemu-user qemu-system-arm
@@ -26,4 +29,24 @@ ctattn_install_missing() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# ctattn_setup DIR [OPTIONS...]: `meson setup` DIR, reconfiguring a folder that holds a build tree.
+# A folder without one (a first setup that was interrupted or failed leaves meson-logs/ but no
+# meson-private/coredata.dat) would stop `meson setup --reconfigure` at "Directory does not contain
+# a valid build tree": it is wiped and set up afresh. So is a tree meson refuses to reconfigure
+# (e.g. written by another meson version).
+ctattn_setup() {
+  local dir=$1
+  shift
+  if [ -d "$dir" ] && [ ! -f "$dir/meson-private/coredata.dat" ]; then
+    echo "ctattn: $dir holds no complete build tree (an interrupted setup?): setting it up afresh" >&2
+    rm -rf "$dir"
+  fi
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "$@" && return 0
+    echo "ctattn: $dir could not be reconfigured: setting it up afresh" >&2
+    rm -rf "$dir"
+  fi
+  meson setup "$dir" "$@"
 }

@@ -161,6 +161,28 @@ def meson_install_pkgconfig(source, work):
         [HERE / "firmware" / "attention_fw.cpp", "-o", elf] + FIRMWARE_LINK)
     run_firmware(elf)
 
+    # 4. A header-only install (simd=auto, tests, benchmarks and examples off) on a machine where no
+    #    package can be found (pkg-config and cmake replaced by `false`, so xsimd and Catch2 are
+    #    invisible): setup and install succeed and ctattn.pc requires nothing. The control: the
+    #    same machine with the tests on must fail, or the packages were not hidden at all.
+    no_packages = work / "no-packages.ini"
+    no_packages.write_text("[binaries]\npkgconfig = 'false'\ncmake = 'false'\n")
+    control = subprocess.run(["meson", "setup", work / "control-build", source, f"--native-file={no_packages}",
+                              "-Dsimd=scalar", "-Dbench=disabled", "-Dexamples=disabled"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if control.returncode == 0 or "catch2" not in control.stdout.lower():
+        sys.exit("FAIL: the control setup (tests on) did not fail on Catch2; packages were not hidden:\n" + control.stdout[-2000:])
+    bare_prefix = work / "headers-only-prefix"
+    run(["meson", "setup", work / "headers-only-build", source, f"--prefix={bare_prefix}", f"--native-file={no_packages}",
+         "-Dtests=disabled", "-Dbench=disabled", "-Dexamples=disabled"], stdout=subprocess.DEVNULL)
+    run(["meson", "install", "-C", work / "headers-only-build"], stdout=subprocess.DEVNULL)
+    if object_files(work / "headers-only-build"):
+        sys.exit("FAIL: the header-only install compiled something")
+    pc = (bare_prefix / "share/pkgconfig/ctattn.pc").read_text()
+    if "Requires" in pc or not (bare_prefix / "include/ctattn/ctattn.hpp").is_file():
+        sys.exit("FAIL: the header-only install without xsimd is incomplete or requires a package:\n" + pc)
+    print("header-only setup and install need neither xsimd nor Catch2")
+
 
 def bare_headers(source, work):
     # Only ctattn's include folder and the two package folders, linked alone into one folder the
@@ -193,6 +215,14 @@ def bare_headers(source, work):
                 + flags + [HERE / "arch_check.cpp"])
     # The model headers with Boost's folder alone.
     run(common + ["-std=c++20", "-Os", "-c", HERE / "cmake" / "model_header.cpp", "-o", work / "model.o"])
+    # Without it, the first error says what to add for a cross compiler (Boost's folder alone), and
+    # does not send it to /usr/include (the build machine's libc).
+    no_boost = subprocess.run(["arm-none-eabi-g++", "-std=c++20", "-fsyntax-only", "-I", str(source / "include")]
+                              + M4_FLAGS + [str(HERE / "cmake" / "model_header.cpp")], capture_output=True, text=True)
+    boost_errors = [line for line in no_boost.stderr.splitlines() if "error:" in line]
+    if no_boost.returncode == 0 or not boost_errors or "needs Boost.Hana" not in boost_errors[0] \
+            or "never -I/usr/include" not in boost_errors[0]:
+        sys.exit("FAIL: without Boost the first error is not ctattn's cross-safe hint:\n" + "\n".join(boost_errors[:3]))
     # The attention-only headers with no package folder at all (no xsimd, no Boost), linked into
     # the firmware and run.
     elf = work / "attention_fw.elf"

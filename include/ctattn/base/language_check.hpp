@@ -13,4 +13,7 @@
 
 #if CTATTN_CPLUSPLUS < 202002L
 #error "ctattn needs C++20: compile with -std=c++20 (or -std=gnu++20; MSVC: /std:c++20)"
+// GCC and clang go on after #error, and the C++20 code below would add a hundred errors more. A
+// missing include is fatal in both: compilation stops here, with the line above as the first error.
+#include <ctattn_stop_here_compile_with_std_cxx20>
 #endif

@@ -14,31 +14,31 @@ namespace ctattn {
 
 enum class [[nodiscard]] status : unsigned char {
     ok = 0,
-    invalid_argument,   // a required pointer is null (the name predates the finer statuses below)
-    invalid_length,     // sequence length is 0 or larger than the configured capacity
-    invalid_mask,       // a mask's run-time parameter is out of range (e.g. key-padding valid length)
-    invalid_token,      // token id >= vocabulary size
-    cache_full,         // the KV cache holds `seq_capacity` positions already
-    format_error,       // a weight or tokenizer file does not have the expected layout
-    invalid_parameter,  // a parameter is out of its range (sampling temperature, top_p, ...)
-    non_finite,         // data that must be finite holds NaN or +-inf (weights, logits, scores)
-    file_not_found,     // a file the caller named cannot be opened
-    truncated,          // a file is shorter than its header says
-    size_overflow,      // sizes in a header overflow the target's size_t (absurd or hostile header)
-    bad_header,         // header fields contradict each other (e.g. n_kv_heads > n_heads, dim <= 0)
-    config_mismatch,    // a well-formed file for a different compile-time configuration
-    bad_magic,          // not a ctattn weight blob (wrong magic bytes)
-    bad_version,        // a ctattn weight blob of a format version this build does not read
-    checksum_mismatch,  // the payload's CRC32 differs from the one in the header (corrupted file)
-    misaligned,         // a buffer that is read in place is not aligned for its element type
+    invalid_argument,   ///< a required pointer is null (the name predates the finer statuses below)
+    invalid_length,     ///< sequence length is 0 or larger than the configured capacity
+    invalid_mask,       ///< a mask's run-time parameter is out of range (e.g. key-padding valid length)
+    invalid_token,      ///< token id >= vocabulary size
+    cache_full,         ///< the KV cache holds `seq_capacity` positions already
+    format_error,       ///< a weight or tokenizer file does not have the expected layout
+    invalid_parameter,  ///< a parameter is out of its range (sampling temperature, top_p, ...)
+    non_finite,         ///< data that must be finite holds NaN or +-inf (weights, logits, scores)
+    file_not_found,     ///< a file the caller named cannot be opened
+    truncated,          ///< a file is shorter than its header says
+    size_overflow,      ///< sizes in a header overflow the target's size_t (absurd or hostile header)
+    bad_header,         ///< header fields contradict each other (e.g. n_kv_heads > n_heads, dim <= 0)
+    config_mismatch,    ///< a well-formed file for a different compile-time configuration
+    bad_magic,          ///< not a ctattn weight blob (wrong magic bytes)
+    bad_version,        ///< a ctattn weight blob of a format version this build does not read
+    checksum_mismatch,  ///< the payload's CRC32 differs from the one in the header (corrupted file)
+    misaligned,         ///< a buffer that is read in place is not aligned for its element type
     // The generated C APIs' states (tools/ctattn_gen.py), beside null_pointer:
-    not_initialised,      // a state that init has not set up (stray or zeroed bytes)
-    no_builtin_weights,   // init on a library built without its weights header: use init_with_weights
-    capacity_mismatch,    // caller and library were compiled with different SEQ_CAPACITY values
-    state_size_mismatch,  // caller's sizeof(state) differs from the library's (a different header)
+    not_initialised,      ///< a state that init has not set up (stray or zeroed bytes)
+    no_builtin_weights,   ///< init on a library built without its weights header: use init_with_weights
+    capacity_mismatch,    ///< caller and library were compiled with different SEQ_CAPACITY values
+    state_size_mismatch,  ///< caller's sizeof(state) differs from the library's (a different header)
 };
 
-// A null pointer: the original name of status::invalid_argument.
+/// A null pointer: the original name of status::invalid_argument.
 inline constexpr status null_pointer = status::invalid_argument;
 
 [[nodiscard]] constexpr const char* to_string(status s) noexcept {

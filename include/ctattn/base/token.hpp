@@ -12,7 +12,7 @@ namespace ctattn {
 
 using token_id = std::uint32_t;
 
-// 0 <unk>, 1 <s> (BOS, also what llama2.c's stories emit between stories), 2 </s> (EOS).
+/// 0 <unk>, 1 <s> (BOS, also what llama2.c's stories emit between stories), 2 </s> (EOS).
 inline constexpr token_id unknown_token = 0;
 inline constexpr token_id bos_token = 1;
 inline constexpr token_id eos_token = 2;

@@ -25,29 +25,30 @@
 
 namespace ctattn::llama2c {
 
+/// The seven int32 fields a llama2.c checkpoint starts with (little-endian), as stored.
 struct header {
-    std::int32_t dim = 0;
-    std::int32_t hidden_dim = 0;
-    std::int32_t n_layers = 0;
-    std::int32_t n_heads = 0;
-    std::int32_t n_kv_heads = 0;
-    std::int32_t vocab_size = 0;  // negative: the classifier is stored separately (untied)
-    std::int32_t seq_len = 0;
+    std::int32_t dim = 0;         ///< d_model
+    std::int32_t hidden_dim = 0;  ///< d_ff, the FFN's hidden width
+    std::int32_t n_layers = 0;    ///< transformer blocks
+    std::int32_t n_heads = 0;     ///< query heads
+    std::int32_t n_kv_heads = 0;  ///< key/value heads (grouped-query attention when fewer than n_heads)
+    std::int32_t vocab_size = 0;  ///< negative: the classifier is stored separately (untied)
+    std::int32_t seq_len = 0;     ///< the longest sequence the model was trained for
 };
 
 inline constexpr std::size_t header_bytes = 7 * sizeof(std::int32_t);
 
 namespace detail {
-// Reads floats in file order (the caller checked the file's size).
+/// Reads floats in file order (the caller checked the file's size).
 struct float_reader {
     io::le_reader file;
     float next() noexcept { return file.f32(); }
     void skip(std::size_t floats) noexcept { file.skip(floats * 4); }
-    // dst[0..n) in file order (vectors: norms, embedding rows).
+    /// dst[0..n) in file order (vectors: norms, embedding rows).
     void copy(float* dst, std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i) dst[i] = next();
     }
-    // A file matrix (Out, In) row-major into dst (In, Out) row-major: dst[i][o] = file[o][i].
+    /// A file matrix (Out, In) row-major into dst (In, Out) row-major: dst[i][o] = file[o][i].
     void copy_transposed(float* dst, std::size_t out_features, std::size_t in_features) noexcept {
         for (std::size_t o = 0; o < out_features; ++o)
             for (std::size_t i = 0; i < in_features; ++i) dst[i * out_features + o] = next();
@@ -59,7 +60,7 @@ inline constexpr bool is_rms_norm = false;
 template <class Eps>
 inline constexpr bool is_rms_norm<rms_norm<Eps>> = true;
 
-// What a block must be to hold a llama2.c layer.
+/// What a block must be to hold a llama2.c layer.
 template <class Block>
 inline constexpr bool llama_block = std::is_same_v<typename Block::placement, pre_norm> &&
                                     !Block::attention::bias && Block::ffn::gated && !Block::ffn::bias &&
@@ -77,7 +78,7 @@ struct uniform_llama_layers<hana::tuple<First, Rest...>> {
 };
 }  // namespace detail
 
-// The header, or status::truncated if the buffer is too short to hold one.
+/// The header, or status::truncated if the buffer is too short to hold one.
 [[nodiscard]] inline status read_header(const unsigned char* bytes, std::size_t size, header& out) noexcept {
     if (bytes == nullptr) return status::invalid_argument;
     if (size < header_bytes) return status::truncated;
@@ -94,8 +95,8 @@ struct uniform_llama_layers<hana::tuple<First, Rest...>> {
     return status::ok;
 }
 
-// Whether the fields can describe a llama2.c model at all: every count positive, heads dividing
-// dim, kv heads dividing heads (so n_kv_heads <= n_heads). status::bad_header otherwise.
+/// Whether the fields can describe a llama2.c model at all: every count positive, heads dividing
+/// dim, kv heads dividing heads (so n_kv_heads <= n_heads). status::bad_header otherwise.
 [[nodiscard]] constexpr status check_header(const header& h) noexcept {
     if (h.dim <= 0 || h.hidden_dim <= 0 || h.n_layers <= 0 || h.n_heads <= 0 || h.n_kv_heads <= 0 ||
         h.seq_len <= 0 || h.vocab_size == 0 || h.vocab_size == INT32_MIN)
@@ -104,11 +105,11 @@ struct uniform_llama_layers<hana::tuple<First, Rest...>> {
     return status::ok;
 }
 
-// File size a header implies, computed in the unsigned type Size with every product and sum
-// checked: status::size_overflow when it does not fit Size (so a 32-bit target rejects a header
-// whose size wraps its size_t instead of reading a wrapped, small size), bad_header as
-// check_header. Size defaults to the target's size_t; the tests instantiate std::uint32_t on the
-// host to check what a Cortex-M computes. `bytes` is written only on ok.
+/// File size a header implies, computed in the unsigned type Size with every product and sum
+/// checked: status::size_overflow when it does not fit Size (so a 32-bit target rejects a header
+/// whose size wraps its size_t instead of reading a wrapped, small size), bad_header as
+/// check_header. Size defaults to the target's size_t; the tests instantiate std::uint32_t on the
+/// host to check what a Cortex-M computes. `bytes` is written only on ok.
 template <std::unsigned_integral Size = std::size_t>
 [[nodiscard]] constexpr status checkpoint_size(const header& h, Size& bytes) noexcept {
     if (const status s = check_header(h); s != status::ok) return s;
@@ -131,16 +132,16 @@ template <std::unsigned_integral Size = std::size_t>
     return status::ok;
 }
 
-// File size implied by a header on this target, or 0 if the header is nonsense or its size
-// overflows size_t (checkpoint_size says which).
+/// File size implied by a header on this target, or 0 if the header is nonsense or its size
+/// overflows size_t (checkpoint_size says which).
 [[nodiscard]] constexpr std::size_t checkpoint_bytes(const header& h) noexcept {
     std::size_t bytes = 0;
     return checkpoint_size(h, bytes) == status::ok ? bytes : 0;
 }
 
-// One pass over n little-endian float32 at p (any alignment): true when every one is finite.
-// The test is on the bits (exponent all ones is inf or NaN), so it also holds under -ffast-math,
-// and it has no early exit, so compilers vectorise it (the cost is in docs/model.md).
+/// One pass over n little-endian float32 at p (any alignment): true when every one is finite.
+/// The test is on the bits (exponent all ones is inf or NaN), so it also holds under -ffast-math,
+/// and it has no early exit, so compilers vectorise it (the cost is in docs/model.md).
 [[nodiscard]] inline bool all_finite(const unsigned char* p, std::size_t n) noexcept {
     std::uint32_t non_finite = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -150,7 +151,7 @@ template <std::unsigned_integral Size = std::size_t>
     return non_finite == 0;
 }
 
-// Whether a checkpoint with this header fits the configuration's shapes and head kind.
+/// Whether a checkpoint with this header fits the configuration's shapes and head kind.
 template <model_configuration Config>
 [[nodiscard]] constexpr bool matches(const header& h) noexcept {
     using layers = detail::uniform_llama_layers<typename Config::template per_layer<std::type_identity_t>>;
@@ -162,15 +163,15 @@ template <model_configuration Config>
            (h.vocab_size > 0) == Config::head::tied;
 }
 
-// Loads a whole checkpoint (bytes[0..size)) into w. Everything is checked before the first weight
-// is written, and on any failure w is untouched:
-//   invalid_argument  bytes is null
-//   truncated         size is less than the header, or less than the header implies
-//   bad_header        fields contradict each other (check_header)
-//   size_overflow     the implied size does not fit this target's size_t (checkpoint_size)
-//   config_mismatch   a sound header for a different shape than Config
-//   format_error      bytes follow the last tensor
-//   non_finite        a weight is NaN or +-inf (one pass over the file, all_finite)
+/// Loads a whole checkpoint (bytes[0..size)) into w. Everything is checked before the first weight
+/// is written, and on any failure w is untouched:
+///   invalid_argument  bytes is null
+///   truncated         size is less than the header, or less than the header implies
+///   bad_header        fields contradict each other (check_header)
+///   size_overflow     the implied size does not fit this target's size_t (checkpoint_size)
+///   config_mismatch   a sound header for a different shape than Config
+///   format_error      bytes follow the last tensor
+///   non_finite        a weight is NaN or +-inf (one pass over the file, all_finite)
 template <model_configuration Config>
 [[nodiscard]] status load(const unsigned char* bytes, std::size_t size, model_weights<Config>& w) noexcept {
     using layers = detail::uniform_llama_layers<typename Config::template per_layer<std::type_identity_t>>;

@@ -154,7 +154,7 @@ inline void attend(std::size_t n_queries, const float* q, std::size_t query_pos0
             kernels::score_row<head_dim, HeadArch, KvStride>(q_row, k_head, n_keys, visible, Config::score_scale,
                                                              scores);
             if (!kernels::softmax_row<Arch>(scores, n_keys, visible))  // a score overflowed, or NaN/inf input
-                kernels::softmax_row_in_double<head_dim, KvStride>(q_row, k_head, n_keys, visible, Config::score_scale,
+                kernels::softmax_row_in_double<head_dim, KvStride>(q_row, k_head, n_keys, visible, double(Config::score_scale),
                                                                    scores);
             if (readout) {
                 float* out = readout + h * readout_head_stride + i * readout_row_stride;
@@ -222,7 +222,7 @@ inline void attend_blocked(std::size_t n_queries, const float* q, std::size_t qu
                         float* p = block + r * key_stride;
                         if (!regular[r])
                             kernels::softmax_row_in_double<head_dim, KvStride>(
-                                q_rows + r * D, k + g * KvHeadStride, written, visible[r], Config::score_scale, p);
+                                q_rows + r * D, k + g * KvHeadStride, written, visible[r], double(Config::score_scale), p);
                         if (readout) {
                             float* out = readout + h * readout_head_stride + (i0 + r) * readout_row_stride;
                             for (std::size_t j = 0; j < n_keys; ++j) out[j] = p[j];

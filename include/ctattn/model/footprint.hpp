@@ -22,37 +22,39 @@
 
 namespace ctattn {
 
-// A language model decoding token by token (`decoder<Config>`: prefill, then decode_step), the
-// way a device runs one. A full-sequence `language_model::forward` needs forward_bytes instead.
+/// A language model decoding token by token (`decoder<Config>`: prefill, then decode_step), the
+/// way a device runs one. A full-sequence `language_model::forward` needs forward_bytes instead.
 template <model_configuration Config>
 struct footprint<Config> {
-    using config = Config;
+    using config = Config;  ///< the model configuration measured
 
-    // Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier: as one
-    // owned (constexpr) object, or as a contiguous image plus the view that points into it.
+    /// Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier: as one
+    /// owned (constexpr) object, or as a contiguous image plus the view that points into it.
     static constexpr std::size_t weight_bytes = sizeof(model_weights<Config>);
+    /// Flash, the other way: a contiguous weights image plus the view that points into it.
     static constexpr std::size_t weights_image_bytes =
         weights_image_floats<Config> * sizeof(float) + sizeof(model_weights_view<Config>);
 
-    // RAM, activations: the token ids of a full context and one row of logits.
+    /// RAM, activations: the token ids of a full context and one row of logits.
     static constexpr std::size_t activation_bytes =
         Config::seq_capacity * sizeof(token_id) + sizeof(row_vector<Config::vocab>);
-    // RAM, the KV cache: K and V rows of every layer for every position, plus its length.
+    /// RAM, the KV cache: K and V rows of every layer for every position, plus its length.
     static constexpr std::size_t kv_bytes = sizeof(kv_cache<Config>);
-    // RAM, the rest of the decoder: scratch for its prefill chunk (default_prefill_rows: one token
-    // on scalar_arch, 48 on vector arches: residual, normed, q, context, FFN hidden rows, and the
-    // blocked attention core's scratch for more than one), one score row, its weights pointer and
-    // alignment padding.
+    /// RAM, the rest of the decoder: scratch for its prefill chunk (default_prefill_rows: one token
+    /// on scalar_arch, 48 on vector arches: residual, normed, q, context, FFN hidden rows, and the
+    /// blocked attention core's scratch for more than one), one score row, its weights pointer and
+    /// alignment padding.
     static constexpr std::size_t scratch_bytes = sizeof(decoder<Config>) - kv_bytes;
-    static constexpr std::size_t readout_bytes = 0;
+    static constexpr std::size_t readout_bytes = 0;  ///< RAM for a trace: none without one
 
-    // Weights in flash (constant): RAM is the KV cache, activations and the decoder's scratch only.
+    /// Weights in flash (constant): RAM is the KV cache, activations and the decoder's scratch only.
     static constexpr std::size_t ram_bytes = activation_bytes + kv_bytes + scratch_bytes;
+    /// Flash: the larger of the two weight layouts, so either fits.
     static constexpr std::size_t flash_bytes = weight_bytes > weights_image_bytes ? weight_bytes : weights_image_bytes;
-    // Weights copied into RAM at start-up instead (llama2c::load into a model_weights).
+    /// Weights copied into RAM at start-up instead (llama2c::load into a model_weights).
     static constexpr std::size_t ram_bytes_loaded_weights = ram_bytes + weight_bytes;
 
-    // A full-sequence forward instead: its workspace and the (seq_capacity, vocab) logits.
+    /// A full-sequence forward instead: its workspace and the (seq_capacity, vocab) logits.
     static constexpr std::size_t forward_bytes =
         sizeof(model_workspace<Config>) + sizeof(matrix<Config::seq_capacity, Config::vocab>);
 };

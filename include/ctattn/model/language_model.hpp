@@ -21,7 +21,9 @@
 
 #if defined(__has_include)
 #if !__has_include(<boost/hana/tuple.hpp>)
-#error "ctattn: model/language_model.hpp needs Boost.Hana (header-only, Boost >= 1.74: apt install libboost-dev, or add its include folder)"
+// The hint must not send a cross compiler to /usr/include: that folder's libc and arch headers
+// are the build machine's. Only the folder holding boost/ goes on the include path.
+#error "ctattn: model/language_model.hpp needs Boost.Hana (header-only, Boost >= 1.74). Native: apt install libboost-dev. Cross: add -isystem DIR where DIR holds boost/ only (e.g. a link DIR/boost -> /usr/include/boost); never -I/usr/include"
 #endif
 #endif
 #include <boost/hana/at.hpp>

@@ -61,7 +61,7 @@ inline float reduce_max_8(__m256 v) noexcept {
 template <std::size_t KStride, std::size_t KtStride>
 inline void transpose_block_8(const float* k, float* kt) noexcept {
     __m256 r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(k + i * KStride);
+    for (std::size_t i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(k + i * KStride);
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -72,7 +72,7 @@ inline void transpose_block_8(const float* k, float* kt) noexcept {
         r[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
         r[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
     }
-    for (int c = 0; c < 4; ++c) {
+    for (std::size_t c = 0; c < 4; ++c) {
         _mm256_storeu_ps(kt + c * KtStride, _mm256_permute2f128_ps(r[c], r[4 + c], 0x20));
         _mm256_storeu_ps(kt + (c + 4) * KtStride, _mm256_permute2f128_ps(r[c], r[4 + c], 0x31));
     }
@@ -196,7 +196,7 @@ inline void transpose_block_16(const float* k, float* kt, unsigned keys, unsigne
         t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
     }
     const __mmask16 store = __mmask16((1u << lanes) - 1u);  // lanes <= 16: 1 << 16 fits an unsigned
-    for (int c = 0; c < 8; ++c) {
+    for (std::size_t c = 0; c < 8; ++c) {
         _mm512_mask_storeu_ps(kt + c * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88));
         _mm512_mask_storeu_ps(kt + (c + 8) * KtStride, store, _mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD));
     }

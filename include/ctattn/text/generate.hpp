@@ -15,14 +15,14 @@
 
 namespace ctattn {
 
-// A model that turns one token into the next position's logits (vocab_size floats).
+/// A model that turns one token into the next position's logits (vocab_size floats).
 template <class M>
 concept decoding_model = requires(M& model, token_id token, float* logits) {
     { M::vocab_size } -> std::convertible_to<std::size_t>;
     { model.decode_step(token, logits) } -> std::same_as<status>;
 };
 
-// ... that can also take a whole prompt at once (otherwise the loop feeds it token by token).
+/// ... that can also take a whole prompt at once (otherwise the loop feeds it token by token).
 template <class M>
 concept prefilling_model = decoding_model<M> && requires(M& model, const token_id* tokens, std::size_t n,
                                                           float* logits) {
@@ -31,16 +31,17 @@ concept prefilling_model = decoding_model<M> && requires(M& model, const token_i
 
 inline constexpr token_id no_stop_token = std::numeric_limits<token_id>::max();
 
+/// When generation stops: after a token budget, or on a stop token.
 struct generation_options {
-    std::size_t max_new_tokens = 0;       // the budget of sampled tokens (a stop token counts)
-    token_id stop_token = no_stop_token;  // e.g. eos_token (2) or llama2.c's BOS-as-separator (1)
+    std::size_t max_new_tokens = 0;       ///< the budget of sampled tokens (a stop token counts)
+    token_id stop_token = no_stop_token;  ///< e.g. eos_token (2) or llama2.c's BOS-as-separator (1)
 };
 
-// What happened, filled in whether or not the loop ends with an error.
+/// What happened, filled in whether or not the loop ends with an error.
 struct generation_report {
-    std::size_t generated = 0;      // tokens sampled (and passed to the callback), stop token excluded
-    bool stopped_on_token = false;  // the stop token was sampled
-    bool stopped_by_callback = false;
+    std::size_t generated = 0;      ///< tokens sampled (and passed to the callback), stop token excluded
+    bool stopped_on_token = false;  ///< the stop token was sampled
+    bool stopped_by_callback = false;  ///< the callback returned false
 };
 
 namespace detail {
@@ -56,14 +57,14 @@ template <class M>
 }
 }  // namespace detail
 
-// Appends `prompt` at the model's current position (reset the model first for a fresh start),
-// then repeats: sample the next token from `logits`; stop if it is the stop token; call
-// on_token(step, token, logits) with the logits it was drawn from (a callback returning bool
-// stops the loop by returning false); stop if the budget is spent; else decode_step(token).
-// The last sampled token is not fed to the model, so generating n tokens costs n - 1 decode steps.
-// Returns the first non-ok status of prefill, decode_step (e.g. cache_full) or the sampler;
-// invalid_argument for a null logits buffer or prompt, invalid_length for an empty prompt.
-// logits: vocab_size floats of scratch owned by the caller.
+/// Appends `prompt` at the model's current position (reset the model first for a fresh start),
+/// then repeats: sample the next token from `logits`; stop if it is the stop token; call
+/// on_token(step, token, logits) with the logits it was drawn from (a callback returning bool
+/// stops the loop by returning false); stop if the budget is spent; else decode_step(token).
+/// The last sampled token is not fed to the model, so generating n tokens costs n - 1 decode steps.
+/// Returns the first non-ok status of prefill, decode_step (e.g. cache_full) or the sampler;
+/// invalid_argument for a null logits buffer or prompt, invalid_length for an empty prompt.
+/// logits: vocab_size floats of scratch owned by the caller.
 template <decoding_model Model, std::size_t Vocab, class OnToken>
 [[nodiscard]] status generate(Model& model, const token_id* prompt, std::size_t prompt_length,
                               sampler<Vocab>& token_sampler, const generation_options& options, float* logits,

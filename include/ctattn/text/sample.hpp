@@ -17,10 +17,11 @@
 
 namespace ctattn {
 
+/// How the next token is drawn from logits: temperature, then the top-k and top-p (nucleus) cuts.
 struct sampling_params {
-    float temperature = 1.0f;  // 0: greedy; otherwise > 0 (below 1 sharpens, above 1 flattens)
-    std::size_t top_k = 0;     // 0 (or >= vocabulary): no top-k cut
-    float top_p = 1.0f;        // in (0, 1]; 1: no nucleus cut
+    float temperature = 1.0f;  ///< 0: greedy; otherwise > 0 (below 1 sharpens, above 1 flattens)
+    std::size_t top_k = 0;     ///< 0 (or >= vocabulary): no top-k cut
+    float top_p = 1.0f;        ///< in (0, 1]; 1: no nucleus cut
 };
 
 [[nodiscard]] constexpr bool valid_sampling_params(const sampling_params& params) noexcept {
@@ -31,8 +32,8 @@ struct sampling_params {
 
 namespace detail {
 
-// Logits must be finite or -inf (a token masked out); NaN or +inf would make every probability
-// undefined, and a row with nothing but -inf has no token to pick.
+/// Logits must be finite or -inf (a token masked out); NaN or +inf would make every probability
+/// undefined, and a row with nothing but -inf has no token to pick.
 template <std::size_t Vocab>
 [[nodiscard]] inline status check_logits(const float* logits, float& max_logit) noexcept {
     constexpr float minus_inf = -std::numeric_limits<float>::infinity();
@@ -47,9 +48,9 @@ template <std::size_t Vocab>
     return status::ok;
 }
 
-// The order every cut uses: larger logit first, equal logits by lower id, so top-k and top-p
-// sets are defined by the logits alone (not by rounding in the probabilities) and are the same
-// on every platform.
+/// The order every cut uses: larger logit first, equal logits by lower id, so top-k and top-p
+/// sets are defined by the logits alone (not by rounding in the probabilities) and are the same
+/// on every platform.
 struct logit_order {
     const float* logits;
     bool operator()(token_id a, token_id b) const noexcept {
@@ -64,9 +65,9 @@ struct logit_order {
 // <algorithm>: obviously allocation-free, and GCC 12 at -O3 reports false -Warray-bounds errors
 // when std::sort/std::partial_sort inline into small fixed arrays.
 
-// Binary heap over ids whose root is the candidate that comes LAST in `order` (the weakest), so
-// top-k can replace its weakest member in O(log k) and heap sort leaves the best first. `order`
-// is any strict total order on ids (the tokenizer sorts its pieces with these too).
+/// Binary heap over ids whose root is the candidate that comes LAST in `order` (the weakest), so
+/// top-k can replace its weakest member in O(log k) and heap sort leaves the best first. `order`
+/// is any strict total order on ids (the tokenizer sorts its pieces with these too).
 template <class Order>
 inline void sift_down(token_id* heap, std::size_t n, std::size_t at, Order order) noexcept {
     for (;;) {
@@ -88,7 +89,7 @@ inline void make_heap(token_id* heap, std::size_t n, Order order) noexcept {
     for (std::size_t at = n / 2; at-- > 0;) sift_down(heap, n, at, order);
 }
 
-// Sorts a heap into `order` (best first) by moving the weakest to the back n - 1 times.
+/// Sorts a heap into `order` (best first) by moving the weakest to the back n - 1 times.
 template <class Order>
 inline void sort_heap(token_id* heap, std::size_t n, Order order) noexcept {
     for (std::size_t end = n; end > 1; --end) {
@@ -99,14 +100,14 @@ inline void sort_heap(token_id* heap, std::size_t n, Order order) noexcept {
     }
 }
 
-// Heap sort of ids[0, n) into `order`: O(n log n), in place, no recursion.
+/// Heap sort of ids[0, n) into `order`: O(n log n), in place, no recursion.
 template <class Order>
 inline void sort_ids(token_id* ids, std::size_t n, Order order) noexcept {
     make_heap(ids, n, order);
     sort_heap(ids, n, order);
 }
 
-// Reorders ids[0, n) so that ids[0, k) are the k best in `order`, sorted: O(n log k).
+/// Reorders ids[0, n) so that ids[0, k) are the k best in `order`, sorted: O(n log k).
 template <class Order>
 inline void best_k_sorted(token_id* ids, std::size_t n, std::size_t k, Order order) noexcept {
     if (k > n) k = n;
@@ -128,9 +129,9 @@ inline void swap_ids(token_id& a, token_id& b) noexcept {
     b = held;
 }
 
-// Partitions ids[lo, hi) (hi - lo >= 3) around the median of its first, middle and last entries:
-// returns p with ids[lo, p) before the pivot in `order`, the pivot at p, ids(p, hi) after it.
-// `order` is strict and total (ties in logits fall back to ids), so equal logits cannot pile up.
+/// Partitions ids[lo, hi) (hi - lo >= 3) around the median of its first, middle and last entries:
+/// returns p with ids[lo, p) before the pivot in `order`, the pivot at p, ids(p, hi) after it.
+/// `order` is strict and total (ties in logits fall back to ids), so equal logits cannot pile up.
 inline std::size_t partition_ids(token_id* ids, std::size_t lo, std::size_t hi, logit_order order) noexcept {
     const std::size_t mid = lo + (hi - lo) / 2, last = hi - 1;
     const token_id a = ids[lo], b = ids[mid], c = ids[last];
@@ -149,19 +150,19 @@ inline std::size_t partition_ids(token_id* ids, std::size_t lo, std::size_t hi, 
     return store;
 }
 
-inline constexpr std::size_t heap_sort_range = 16;  // ranges this small are finished by heap sort
+inline constexpr std::size_t heap_sort_range = 16;  ///< ranges this small are finished by heap sort
 
-// Partitions allowed before falling back to the O(n log n) heap: 2 log2(n) + 8, so a pivot
-// sequence that keeps splitting badly cannot make selection quadratic.
+/// Partitions allowed before falling back to the O(n log n) heap: 2 log2(n) + 8, so a pivot
+/// sequence that keeps splitting badly cannot make selection quadratic.
 inline std::size_t partition_budget(std::size_t n) noexcept {
     std::size_t budget = 8;
     for (; n > 1; n >>= 1u) budget += 2;
     return budget;
 }
 
-// Reorders ids[0, n) so that ids[0, k) are the k best in `order` (not sorted among themselves).
-// Invariant: everything in [0, lo) beats everything from lo on; everything from hi on loses to
-// everything before hi; lo <= k <= hi.
+/// Reorders ids[0, n) so that ids[0, k) are the k best in `order` (not sorted among themselves).
+/// Invariant: everything in [0, lo) beats everything from lo on; everything from hi on loses to
+/// everything before hi; lo <= k <= hi.
 inline void select_best_k(token_id* ids, std::size_t n, std::size_t k, logit_order order) noexcept {
     std::size_t lo = 0, hi = n, budget = partition_budget(n);
     while (hi - lo > heap_sort_range && budget-- > 0) {
@@ -175,10 +176,10 @@ inline void select_best_k(token_id* ids, std::size_t n, std::size_t k, logit_ord
     best_k_sorted(ids + lo, hi - lo, k - lo, order);
 }
 
-// Reorders ids[0, n) so that ids[0, m) is the shortest prefix of `order` whose probability
-// reaches `needed`, and returns m (n when rounding keeps the whole set short of it).
-// Invariant: ids[0, lo) all belong to the prefix (their probability is `known`), and the prefix
-// ends inside [lo, hi].
+/// Reorders ids[0, n) so that ids[0, m) is the shortest prefix of `order` whose probability
+/// reaches `needed`, and returns m (n when rounding keeps the whole set short of it).
+/// Invariant: ids[0, lo) all belong to the prefix (their probability is `known`), and the prefix
+/// ends inside [lo, hi].
 inline std::size_t select_nucleus(token_id* ids, std::size_t n, const float* probs, float needed,
                                   logit_order order) noexcept {
     std::size_t lo = 0, hi = n, budget = partition_budget(n);
@@ -206,7 +207,7 @@ inline std::size_t select_nucleus(token_id* ids, std::size_t n, const float* pro
 
 }  // namespace detail
 
-// Argmax of logits[0, Vocab); the lowest id wins ties. `token` is written only on success.
+/// Argmax of logits[0, Vocab); the lowest id wins ties. `token` is written only on success.
 template <std::size_t Vocab>
 [[nodiscard]] inline status greedy_token(const float* logits, token_id& token) noexcept {
     static_assert(Vocab > 0, "ctattn: the vocabulary needs at least one token");
@@ -221,9 +222,9 @@ template <std::size_t Vocab>
     return status::non_finite;  // unreachable: max is one of the logits
 }
 
-// The k largest logits' ids, best first (equal logits: lower id first), into ids[0, count) with
-// count = min(k, Vocab): for printing a step's top candidates. A k-entry heap in `ids` itself,
-// O(Vocab log k), no other scratch. Same errors as greedy_token; `ids` untouched on error.
+/// The k largest logits' ids, best first (equal logits: lower id first), into ids[0, count) with
+/// count = min(k, Vocab): for printing a step's top candidates. A k-entry heap in `ids` itself,
+/// O(Vocab log k), no other scratch. Same errors as greedy_token; `ids` untouched on error.
 template <std::size_t Vocab>
 [[nodiscard]] inline status top_tokens(const float* logits, std::size_t k, token_id* ids, std::size_t& count) noexcept {
     static_assert(Vocab > 0, "ctattn: the vocabulary needs at least one token");
@@ -244,10 +245,10 @@ template <std::size_t Vocab>
     return status::ok;
 }
 
-// probabilities[i] = softmax(logits / temperature)[i] for temperature > 0. Scalar on purpose:
-// sampling costs O(vocab) next to a forward pass of O(parameters), and std::exp gives the same
-// probabilities (hence the same sampled tokens for a seed) with and without SIMD.
-// Subtracting the max first keeps every exponent <= 0, so logits near +-FLT_MAX stay finite.
+/// probabilities[i] = softmax(logits / temperature)[i] for temperature > 0. Scalar on purpose:
+/// sampling costs O(vocab) next to a forward pass of O(parameters), and std::exp gives the same
+/// probabilities (hence the same sampled tokens for a seed) with and without SIMD.
+/// Subtracting the max first keeps every exponent <= 0, so logits near +-FLT_MAX stay finite.
 template <std::size_t Vocab>
 [[nodiscard]] inline status probabilities_from_logits(const float* logits, float temperature,
                                                       float* probabilities) noexcept {
@@ -271,19 +272,19 @@ template <std::size_t Vocab>
     return status::ok;
 }
 
-// Scratch for one draw: 8 bytes per vocabulary entry, so keep it static (or inside a static
-// `sampler`) for large vocabularies.
+/// Scratch for one draw: 8 bytes per vocabulary entry, so keep it static (or inside a static
+/// `sampler`) for large vocabularies.
 template <std::size_t Vocab>
 struct sampler_workspace {
-    float probabilities[Vocab];  // (vocab) softmax(logits / T)
-    token_id candidates[Vocab];  // (vocab) ids with p > 0; the kept set is moved to the front
+    float probabilities[Vocab];  ///< (vocab) softmax(logits / T)
+    token_id candidates[Vocab];  ///< (vocab) ids with p > 0; the kept set is moved to the front
 };
 
-// ---- the steps of sample_token ----
+/// ---- the steps of sample_token ----
 namespace detail {
 
-// Inverse CDF over the whole vocabulary in id order: O(vocab), no sort. target < total because
-// u < 1; the strict comparison means a token with p = 0 is never chosen.
+/// Inverse CDF over the whole vocabulary in id order: O(vocab), no sort. target < total because
+/// u < 1; the strict comparison means a token with p = 0 is never chosen.
 template <std::size_t Vocab>
 [[nodiscard]] inline token_id draw_from_vocabulary(const float* probs, float u) noexcept {
     float total = 0.0f;
@@ -299,10 +300,10 @@ template <std::size_t Vocab>
     return static_cast<token_id>(last_nonzero);  // u * total rounded up to total
 }
 
-// Candidates: every token with p > 0, into candidates[0, returned count). For a pure nucleus
-// cut, tokens with p < (1 - top_p) / (Vocab - 1) can be dropped before selection: if at most
-// Vocab - 1 of them exist they hold less than 1 - top_p together, so the nucleus lies among the
-// others.
+/// Candidates: every token with p > 0, into candidates[0, returned count). For a pure nucleus
+/// cut, tokens with p < (1 - top_p) / (Vocab - 1) can be dropped before selection: if at most
+/// Vocab - 1 of them exist they hold less than 1 - top_p together, so the nucleus lies among the
+/// others.
 template <std::size_t Vocab>
 [[nodiscard]] inline std::size_t gather_candidates(const float* probs, const sampling_params& params, bool cut_k,
                                                    bool cut_p, token_id* candidates) noexcept {
@@ -318,9 +319,9 @@ template <std::size_t Vocab>
     return count;
 }
 
-// Moves the top_k best of candidates[0, n) to the front (top_k < n) and returns top_k. A small k
-// (the usual 40 of 32000) is fastest with a k-entry heap that rejects most candidates with one
-// comparison; a large k with partitioning.
+/// Moves the top_k best of candidates[0, n) to the front (top_k < n) and returns top_k. A small k
+/// (the usual 40 of 32000) is fastest with a k-entry heap that rejects most candidates with one
+/// comparison; a large k with partitioning.
 [[nodiscard]] inline std::size_t cut_top_k(token_id* candidates, std::size_t n, std::size_t top_k,
                                            logit_order order) noexcept {
     if (top_k * 16 <= n)
@@ -330,9 +331,9 @@ template <std::size_t Vocab>
     return top_k;
 }
 
-// Moves the nucleus of candidates[0, n) to the front and returns its size. The nucleus is top_p
-// of the distribution it cuts: the whole vocabulary (mass ~ 1, not what is left after
-// gather_candidates' cutoff), or after a top-k cut the renormalised top-k set.
+/// Moves the nucleus of candidates[0, n) to the front and returns its size. The nucleus is top_p
+/// of the distribution it cuts: the whole vocabulary (mass ~ 1, not what is left after
+/// gather_candidates' cutoff), or after a top-k cut the renormalised top-k set.
 template <std::size_t Vocab>
 [[nodiscard]] inline std::size_t cut_top_p(token_id* candidates, std::size_t n, const float* probs, float top_p,
                                            bool after_top_k, logit_order order) noexcept {
@@ -345,7 +346,7 @@ template <std::size_t Vocab>
     return select_nucleus(candidates, n, probs, top_p * base_mass, order);
 }
 
-// Inverse CDF over the kept set kept[0, n) in its (deterministic) array order.
+/// Inverse CDF over the kept set kept[0, n) in its (deterministic) array order.
 [[nodiscard]] inline token_id draw_from_kept(const token_id* kept, std::size_t n, const float* probs,
                                              float u) noexcept {
     float kept_mass = 0.0f;
@@ -361,8 +362,8 @@ template <std::size_t Vocab>
 
 }  // namespace detail
 
-// One draw with explicit state. Consumes exactly one rng.next_float() unless the draw is greedy
-// (temperature 0). `token` is written only when the result is status::ok.
+/// One draw with explicit state. Consumes exactly one rng.next_float() unless the draw is greedy
+/// (temperature 0). `token` is written only when the result is status::ok.
 template <std::size_t Vocab>
 [[nodiscard]] inline status sample_token(const float* logits, const sampling_params& params, pcg32& rng,
                                          sampler_workspace<Vocab>& ws, token_id& token) noexcept {
@@ -393,30 +394,34 @@ template <std::size_t Vocab>
     return status::ok;
 }
 
-// A sampler with its parameters, its random stream and its workspace in one object
-// (sizeof ~ 8 * Vocab bytes: make it static for large vocabularies).
+/// A sampler with its parameters, its random stream and its workspace in one object
+/// (sizeof ~ 8 * Vocab bytes: make it static for large vocabularies).
 template <std::size_t Vocab>
 class sampler {
 public:
-    static constexpr std::size_t vocab_size = Vocab;
+    static constexpr std::size_t vocab_size = Vocab;  ///< logits per draw
 
+    /// `seed` starts the random stream (pcg32); the same seed gives the same tokens.
     constexpr sampler(const sampling_params& params, std::uint64_t seed) noexcept : params_(params), rng_(seed) {}
 
-    // status::invalid_argument for a null row, non_finite for NaN/+inf logits or all logits -inf,
-    // invalid_parameter for temperature < 0 or top_p outside (0, 1]; `token` is then untouched.
+    /// status::invalid_argument for a null row, non_finite for NaN/+inf logits or all logits -inf,
+    /// invalid_parameter for temperature < 0 or top_p outside (0, 1]; `token` is then untouched.
     [[nodiscard]] status sample(const float* logits, token_id& token) noexcept {
         return sample_token<Vocab>(logits, params_, rng_, workspace_, token);
     }
 
+    /// New parameters for the next draws; status::invalid_parameter (and no change) when invalid.
     [[nodiscard]] status set_params(const sampling_params& params) noexcept {
         if (!valid_sampling_params(params)) return status::invalid_parameter;
         params_ = params;
         return status::ok;
     }
+    /// The parameters in use.
     [[nodiscard]] const sampling_params& params() const noexcept { return params_; }
+    /// Restarts the random stream as a new sampler with `seed` would.
     void reseed(std::uint64_t seed) noexcept { rng_ = pcg32(seed); }
 
-    // The probabilities behind the most recent non-greedy draw, softmax(logits / T) (vocab).
+    /// The probabilities behind the most recent non-greedy draw, softmax(logits / T) (vocab).
     [[nodiscard]] const float* last_probabilities() const noexcept { return workspace_.probabilities; }
 
 private:

@@ -119,7 +119,7 @@ struct model_training {
             if (const status s = cross_entropy_row<V>(row, targets[p], weight / float(scored), row, row_loss);
                 s != status::ok)
                 return s;  // non_finite: the forward pass overflowed (weights or inputs out of range)
-            total += row_loss;
+            total += double(row_loss);
         }
         if (!std::isfinite(total)) return status::non_finite;
         loss = float(total / double(scored));

@@ -14,11 +14,12 @@
 
 namespace ctattn::train {
 
+/// One trainable tensor as for_each_parameter reports it.
 struct tensor_info {
-    const char* name;  // "embedding", "wq", "ffn_norm.gain", ... (the member's name)
-    int layer;         // block index, -1 outside the blocks
-    std::size_t size;  // floats
-    bool matrix;       // a 2-D weight (weight decay applies); false for gains and biases
+    const char* name;  ///< "embedding", "wq", "ffn_norm.gain", ... (the member's name)
+    int layer;         ///< block index, -1 outside the blocks
+    std::size_t size;  ///< floats
+    bool matrix;       ///< a 2-D weight (weight decay applies); false for gains and biases
 };
 
 namespace detail {
@@ -58,7 +59,7 @@ inline void visit_block(F& f, int layer, B& first, Bs&... rest) {
 }
 }  // namespace detail
 
-// a, rest...: model_weights of one configuration (weights, gradients, optimiser moments).
+/// a, rest...: model_weights of one configuration (weights, gradients, optimiser moments).
 template <model_configuration Config, class F, class... Rest>
 inline void for_each_parameter(F&& f, model_weights<Config>& a, Rest&... rest) {
     detail::visit_tensor(f, "embedding", -1, true, a.embedding, rest.embedding...);
@@ -72,7 +73,7 @@ inline void for_each_parameter(F&& f, model_weights<Config>& a, Rest&... rest) {
     if constexpr (requires { a.head.b_out; }) detail::visit_tensor(f, "b_out", -1, false, a.head.b_out, rest.head.b_out...);
 }
 
-// Sets every tensor of w to 0 (gradients before a step, optimiser state before training).
+/// Sets every tensor of w to 0 (gradients before a step, optimiser state before training).
 template <class Weights>
 inline void zero_tensors(Weights& w) noexcept {
     for_each_parameter([](const tensor_info& t, float* p) {
@@ -80,7 +81,7 @@ inline void zero_tensors(Weights& w) noexcept {
     }, w);
 }
 
-// Number of trainable floats.
+/// Number of trainable floats.
 template <class Weights>
 inline std::size_t parameter_count(Weights& w) noexcept {
     std::size_t count = 0;

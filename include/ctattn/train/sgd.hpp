@@ -20,9 +20,9 @@
 namespace ctattn::train {
 
 namespace detail {
-// One pass that only looks: whether an update would keep every value finite. Run before the pass
-// that writes, so a failed step leaves weights and optimiser state as they were. It costs one more
-// read of the parameters per step, against a backward pass that reads them once per position.
+/// One pass that only looks: whether an update would keep every value finite. Run before the pass
+/// that writes, so a failed step leaves weights and optimiser state as they were. It costs one more
+/// read of the parameters per step, against a backward pass that reads them once per position.
 template <class Update, class... Tensors>
 inline bool update_stays_finite(Update& update, Tensors&... tensors) noexcept {
     bool finite = true;
@@ -53,15 +53,18 @@ template <class Weights>
     return status::ok;
 }
 
+/// SGD with momentum: v = momentum * v + g; w -= learning_rate * v (the velocity lives here).
 template <class Weights>
 struct sgd_momentum {
-    float learning_rate = 0.01f;
-    float momentum = 0.9f;
-    Weights velocity;  // same shape as the weights
+    float learning_rate = 0.01f;  ///< > 0 and finite
+    float momentum = 0.9f;        ///< in [0, 1)
+    Weights velocity;  ///< same shape as the weights
 
-    // Zeroes the momentum buffer: call before the first step (static storage already is zero).
+    /// Zeroes the momentum buffer: call before the first step (static storage already is zero).
     void reset() noexcept { zero_tensors(velocity); }
 
+    /// One update of `w` from the gradients `g`; status::invalid_parameter (nothing changed) for a
+    /// bad learning rate or momentum, non_finite for a NaN or infinite gradient.
     [[nodiscard]] status step(Weights& w, Weights& g) noexcept {
         if (!detail::valid_learning_rate(learning_rate)) return status::invalid_parameter;
         if (!(momentum >= 0.0f && momentum < 1.0f)) return status::invalid_parameter;

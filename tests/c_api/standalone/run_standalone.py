@@ -10,6 +10,10 @@ builds examples/c_firmware/main.c (C11) against it and runs it, by one route per
                                             header written beforehand (no ctattn checkout in sight)
   run_standalone.py SOURCE_DIR make host    the plain Makefile beside this file
   run_standalone.py SOURCE_DIR make m4      the same Makefile with BOARD=mps2-an386
+  run_standalone.py SOURCE_DIR meson host   a meson project that subdir()s the package, with ctattn a
+                                            subproject and ctattn_source_dir the checkout (its tools/
+                                            write the weights header): the package's meson.build
+                                            must not assume it sits in ctattn's tree
 
 Host programs compare their ids with examples/c_firmware/expected_ids.txt themselves; firmware
 runs under qemu-system-arm and examples/c_firmware/check_ids.py compares what it prints. The
@@ -45,7 +49,7 @@ def main():
     source = pathlib.Path(sys.argv[1]).resolve()
     build_tool, target = sys.argv[2], sys.argv[3]
     checkpoint = source.parent / "shared" / "models" / "stories260K.bin"
-    tools = ["cmake", "ninja"] if build_tool == "cmake" else ["make"]
+    tools = {"cmake": ["cmake", "ninja"], "meson": ["meson", "ninja"]}.get(build_tool, ["make"])
     if target == "m4":
         tools += ["arm-none-eabi-gcc", "qemu-system-arm"]
     missing = [tool for tool in tools if shutil.which(tool) is None]
@@ -84,6 +88,23 @@ def main():
             run(["cmake", "-S", HERE, "-B", build] + args)
             run(["cmake", "--build", build, "-j", "1", "-v"])
             program = build / ("c_example.elf" if target == "m4" else "c_example")
+        elif build_tool == "meson":
+            project = work / "app"
+            project.mkdir()
+            shutil.move(str(package), project / "ctattn_stories260k")
+            (project / "subprojects").mkdir()
+            (project / "subprojects" / "ctattn").symlink_to(source)
+            (project / "meson.build").write_text(f"""project('ctattn_c_consumer', 'c', 'cpp', default_options : ['c_std=c11', 'cpp_std=c++20'])
+ctattn_dep = dependency('ctattn', fallback : ['ctattn', 'ctattn_dep'])
+ctattn_source_dir = '{source}'
+ctattn_stories260k_checkpoint = '{checkpoint}'
+subdir('ctattn_stories260k')
+executable('c_example', '{app}', dependencies : ctattn_stories260k_dep)
+""")
+            build = work / "build"
+            run(["meson", "setup", build, project, "--buildtype=release"])
+            run(["meson", "compile", "-C", build, "-j", "1", "c_example"])
+            program = build / "c_example"
         else:
             build = work / "build"
             args = ["make", "-f", HERE / "Makefile", f"CTATTN={source}", f"PACKAGE={package}", f"APP={app}",

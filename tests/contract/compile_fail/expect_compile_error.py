@@ -4,7 +4,10 @@
 and the expected static_assert message appears in the compiler's output.
 
 usage: expect_compile_error.py MESSAGE SOURCE -- COMPILER [ARGS...]
+       expect_compile_error.py --first-error MESSAGE SOURCE -- COMPILER [ARGS...]
        expect_compile_error.py --expect-success SOURCE -- COMPILER [ARGS...]   (control case)
+--first-error: MESSAGE must be in the first error, and compilation must stop there (at most one
+fatal error after it, the one that ends compilation).
 Exit status: 0 pass, 1 fail (the output says why)."""
 import subprocess
 import sys
@@ -16,6 +19,9 @@ def main(argv):
         return 2
     split = argv.index("--")
     mine, compiler = argv[1:split], argv[split + 1:]
+    first_error_only = bool(mine) and mine[0] == "--first-error"
+    if first_error_only:
+        mine = mine[1:]
     if len(mine) != 2 or not compiler:
         print(__doc__)
         return 2
@@ -37,6 +43,16 @@ def main(argv):
     if expected not in output:
         print("FAIL: compilation failed, but without the message: %r" % expected)
         return 1
+    if first_error_only:
+        errors = [line for line in output.splitlines() if "error:" in line]
+        if expected not in errors[0]:
+            print("FAIL: the first error is not %r: %s" % (expected, errors[0]))
+            return 1
+        if len(errors) > 2 or (len(errors) == 2 and "fatal error:" not in errors[1]):
+            print("FAIL: compilation went on after the first error (%d errors)" % len(errors))
+            return 1
+        print("PASS: the first error is %r and compilation stopped there" % expected)
+        return 0
     print("PASS: rejected with %r" % expected)
     return 0
 
