@@ -75,7 +75,7 @@ def cmake_route(source, route, target, work):
                 sys.exit(f"FAIL: cmake --install did not install {installed}")
         consumer_args.append(f"-DCMAKE_PREFIX_PATH={prefix}")
     if target == "m4":
-        consumer_args += ["-DCMAKE_BUILD_TYPE=MinSizeRel", f"-DCMAKE_TOOLCHAIN_FILE={HERE / 'cmake' / 'arm-none-eabi-cortex-m4f.cmake'}",
+        consumer_args += ["-DCMAKE_BUILD_TYPE=MinSizeRel", f"-DCMAKE_TOOLCHAIN_FILE={source / 'examples' / 'boards' / 'cmake' / 'arm-none-eabi-cortex-m4f.cmake'}",
                           "-DCTATTN_HEADER_PACKAGES=/usr/include/boost"]
     build = work / "consumer-build"
     run(["cmake", "-S", HERE / "cmake", "-B", build] + consumer_args)
