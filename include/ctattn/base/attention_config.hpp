@@ -28,12 +28,13 @@ constexpr double constexpr_sqrt(double x) noexcept {
 }
 }  // namespace detail
 
-// DModel:      model width (embedding size), d_model.
-// Heads:       query heads; head_dim = DModel / Heads.
-// KvHeads:     key/value heads (== Heads: multi-head; 1: multi-query; between: grouped-query).
-// SeqCapacity: the longest sequence (and the KV cache's length); buffers are sized by it.
-// Bias:        with_bias or no_bias (base/bias.hpp): whether Q, K, V and output projections carry a bias.
-// Mask:        a mask policy type from base/mask.hpp.
+/// The shape and policies of one attention layer.
+/// DModel:      model width (embedding size), d_model.
+/// Heads:       query heads; head_dim = DModel / Heads.
+/// KvHeads:     key/value heads (== Heads: multi-head; 1: multi-query; between: grouped-query).
+/// SeqCapacity: the longest sequence (and the KV cache's length); buffers are sized by it.
+/// Bias:        with_bias or no_bias (base/bias.hpp): whether Q, K, V and output projections carry a bias.
+/// Mask:        a mask policy type from base/mask.hpp.
 template <std::size_t DModel, std::size_t Heads, std::size_t KvHeads = Heads, std::size_t SeqCapacity = 64,
           class Bias = with_bias, class Mask = causal_mask>
 struct attention_config {
@@ -50,22 +51,22 @@ struct attention_config {
                   "ctattn: Bias must be the tag ctattn::with_bias or ctattn::no_bias (not a bool: base/bias.hpp)");
     static_assert(mask_policy<Mask>, "ctattn: Mask must be a mask policy (see base/mask.hpp)");
 
-    static constexpr std::size_t d_model = DModel;
-    static constexpr std::size_t heads = Heads;
-    static constexpr std::size_t kv_heads = KvHeads;
-    static constexpr std::size_t seq_capacity = SeqCapacity;
-    using bias_tag = Bias;
-    static constexpr bool bias = std::is_same_v<Bias, with_bias>;
-    using mask = Mask;
+    static constexpr std::size_t d_model = DModel;            ///< model width (embedding size)
+    static constexpr std::size_t heads = Heads;               ///< query heads
+    static constexpr std::size_t kv_heads = KvHeads;          ///< key/value heads
+    static constexpr std::size_t seq_capacity = SeqCapacity;  ///< the longest sequence, the KV cache's length
+    using bias_tag = Bias;                                    ///< with_bias or no_bias
+    static constexpr bool bias = std::is_same_v<Bias, with_bias>;  ///< whether the projections add a bias
+    using mask = Mask;                                        ///< the mask policy
 
-    static constexpr std::size_t head_dim = DModel / (Heads > 0 ? Heads : 1);
-    static constexpr std::size_t kv_dim = KvHeads * head_dim;        // width of K and V rows
-    static constexpr std::size_t group_size = Heads / (KvHeads > 0 ? KvHeads : 1);  // query heads per KV head
-    // 1/sqrt(head_dim): the scaling that keeps score variance ~1 whatever the head width.
+    static constexpr std::size_t head_dim = DModel / (Heads > 0 ? Heads : 1);  ///< d_model / heads
+    static constexpr std::size_t kv_dim = KvHeads * head_dim;        ///< width of K and V rows
+    static constexpr std::size_t group_size = Heads / (KvHeads > 0 ? KvHeads : 1);  ///< query heads per KV head
+    /// 1/sqrt(head_dim): the scaling that keeps score variance ~1 whatever the head width.
     static constexpr float score_scale = static_cast<float>(1.0 / detail::constexpr_sqrt(double(head_dim)));
 };
 
-// Detects attention_config-like types for constrained templates.
+/// Detects attention_config-like types for constrained templates.
 template <class C>
 concept attention_configuration = requires {
     C::d_model; C::heads; C::kv_heads; C::seq_capacity; C::head_dim; C::kv_dim; C::bias;

@@ -11,19 +11,22 @@
 
 namespace ctattn {
 
+/// The projections add a bias: y = x W + b.
 struct with_bias {
-    static constexpr const char* name = "with_bias";
-    static constexpr bool enabled = true;
+    static constexpr const char* name = "with_bias";  ///< the tag's name, for reports
+    static constexpr bool enabled = true;             ///< a bias is added
 };
+/// The projections add no bias: y = x W.
 struct no_bias {
-    static constexpr const char* name = "no_bias";
-    static constexpr bool enabled = false;
+    static constexpr const char* name = "no_bias";  ///< the tag's name, for reports
+    static constexpr bool enabled = false;          ///< no bias is added
 };
 
+/// A bias tag: with_bias or no_bias.
 template <class B>
 concept bias_policy = std::same_as<B, with_bias> || std::same_as<B, no_bias>;
 
-// The tag for a bool known at compile time (a generated or file-driven configuration).
+/// The tag for a bool known at compile time (a generated or file-driven configuration).
 template <bool Enabled>
 using bias_if = std::conditional_t<Enabled, with_bias, no_bias>;
 

@@ -10,8 +10,11 @@
 
 #include "language_check.hpp"  // first: under an older -std the first error names C++20
 
+/// Everything public in ctattn: configurations, layers, models, decoders, loaders, samplers and
+/// training; `detail`, `kernels` and `simd` hold the internals.
 namespace ctattn {
 
+/// What went wrong, one cause per value; `ok` is 0. Values are appended, never renumbered.
 enum class [[nodiscard]] status : unsigned char {
     ok = 0,
     invalid_argument,   ///< a required pointer is null (the name predates the finer statuses below)
@@ -41,6 +44,7 @@ enum class [[nodiscard]] status : unsigned char {
 /// A null pointer: the original name of status::invalid_argument.
 inline constexpr status null_pointer = status::invalid_argument;
 
+/// A short English description of a status, for logs and messages.
 [[nodiscard]] constexpr const char* to_string(status s) noexcept {
     switch (s) {
         case status::ok: return "ok";
@@ -69,6 +73,7 @@ inline constexpr status null_pointer = status::invalid_argument;
     return "unknown status";
 }
 
+/// Whether a status is status::ok.
 [[nodiscard]] constexpr bool is_ok(status s) noexcept { return s == status::ok; }
 
 }  // namespace ctattn

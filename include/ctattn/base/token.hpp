@@ -10,11 +10,14 @@
 
 namespace ctattn {
 
+/// An index into the vocabulary; unsigned, so `id >= vocab` is the only invalid id.
 using token_id = std::uint32_t;
 
-/// 0 <unk>, 1 <s> (BOS, also what llama2.c's stories emit between stories), 2 </s> (EOS).
+/// `<unk>`: 0 in SentencePiece and llama2.c vocabularies.
 inline constexpr token_id unknown_token = 0;
+/// `<s>` (BOS), also what llama2.c's stories emit between stories.
 inline constexpr token_id bos_token = 1;
+/// `</s>` (EOS).
 inline constexpr token_id eos_token = 2;
 
 }  // namespace ctattn

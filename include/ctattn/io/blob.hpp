@@ -28,17 +28,21 @@
 
 namespace ctattn::blob {
 
+/// The first 8 bytes of every blob: "CTATTNWB".
 inline constexpr unsigned char magic[8] = {'C', 'T', 'A', 'T', 'T', 'N', 'W', 'B'};
+/// The format version this build reads and tools/ctattn_blob.py writes.
 inline constexpr std::uint32_t format_version = 1;
+/// Size of the header in bytes.
 inline constexpr std::size_t header_bytes = 64;
+/// Size of one table entry in bytes.
 inline constexpr std::size_t entry_bytes = 32;
-inline constexpr std::size_t tensor_alignment = 64;  // of offsets in the file (a cache line)
-inline constexpr std::uint32_t dtype_f32 = 1;        // little-endian IEEE-754 binary32
-inline constexpr std::uint32_t layout_row_major = 0; // vectors, and matrices (in, out) row-major
+inline constexpr std::size_t tensor_alignment = 64;  ///< of offsets in the file (a cache line)
+inline constexpr std::uint32_t dtype_f32 = 1;        ///< little-endian IEEE-754 binary32
+inline constexpr std::uint32_t layout_row_major = 0; ///< vectors, and matrices (in, out) row-major
 
-inline constexpr std::uint32_t model_level_layer = 0xffffffffu;  // the layer field of tensors outside the stack
+inline constexpr std::uint32_t model_level_layer = 0xffffffffu;  ///< the layer field of tensors outside the stack
 
-// Tensor kinds: the 1-based index of the tensor's name (for_each_tensor's) in this list.
+/// Tensor kinds: the 1-based index of the tensor's name (for_each_tensor's) in this list.
 inline constexpr const char* tensor_names[] = {
     "embedding",       "positions",      "attention_norm.gain", "attention_norm.bias", "attention.wq",
     "attention.wk",    "attention.wv",   "attention.wo",        "attention.bq",        "attention.bk",
@@ -54,6 +58,7 @@ constexpr bool same_text(const char* a, const char* b) noexcept {
 }
 }  // namespace detail
 
+/// The kind of the tensor called `name` (its 1-based index in tensor_names), 0 for an unknown name.
 [[nodiscard]] constexpr std::uint32_t tensor_kind(const char* name) noexcept {
     for (std::uint32_t i = 0; i < sizeof tensor_names / sizeof tensor_names[0]; ++i)
         if (detail::same_text(tensor_names[i], name)) return i + 1;
@@ -65,33 +70,35 @@ using io::crc32;
 using io::crc32_update;
 
 // ---- the header and a table entry, field by field in file order (docs/formats.md) ----
+/// The blob's 64-byte header, as parse_header reads it.
 struct header {
-    unsigned char magic[8] = {};         // "CTATTNWB"
-    std::uint32_t version = 0;           // format_version
-    std::uint32_t header_bytes = 0;      // blob::header_bytes
-    std::uint64_t config_hash = 0;       // config_hash<Config>()
-    std::uint32_t tensor_count = 0;      // entries in the table after the header
-    std::uint32_t entry_bytes = 0;       // blob::entry_bytes
-    std::uint64_t payload_offset = 0;    // from the file's start, a multiple of tensor_alignment
-    std::uint64_t payload_bytes = 0;
-    std::uint32_t payload_crc32 = 0;     // of the payload's bytes
-    std::uint32_t header_crc32 = 0;      // of the header less this field, then the table
-    std::uint64_t file_bytes = 0;        // payload_offset + payload_bytes
+    unsigned char magic[8] = {};         ///< "CTATTNWB"
+    std::uint32_t version = 0;           ///< format_version
+    std::uint32_t header_bytes = 0;      ///< blob::header_bytes
+    std::uint64_t config_hash = 0;       ///< config_hash<Config>()
+    std::uint32_t tensor_count = 0;      ///< entries in the table after the header
+    std::uint32_t entry_bytes = 0;       ///< blob::entry_bytes
+    std::uint64_t payload_offset = 0;    ///< from the file's start, a multiple of tensor_alignment
+    std::uint64_t payload_bytes = 0;     ///< size of the payload (the weights image)
+    std::uint32_t payload_crc32 = 0;     ///< of the payload's bytes
+    std::uint32_t header_crc32 = 0;      ///< of the header less this field, then the table
+    std::uint64_t file_bytes = 0;        ///< payload_offset + payload_bytes
 };
-// Where header_crc32 sits: the header CRC covers [0, this) and [this + 4, table end).
+/// Where header_crc32 sits: the header CRC covers [0, this) and [this + 4, table end).
 inline constexpr std::size_t header_crc32_offset = 8 + 4 + 4 + 8 + 4 + 4 + 8 + 8 + 4;
 static_assert(header_crc32_offset + 4 + 8 == header_bytes, "ctattn: blob::header's fields must fill 64 bytes");
 
+/// One 32-byte entry of the tensor table, as parse_entry reads it.
 struct table_entry {
-    std::uint32_t kind = 0;    // 1-based index into tensor_names
-    std::uint32_t layer = 0;   // or model_level_layer
-    std::uint64_t offset = 0;  // bytes from the payload's start
-    std::uint64_t bytes = 0;
-    std::uint32_t dtype = 0;   // dtype_f32
-    std::uint32_t layout = 0;  // layout_row_major
+    std::uint32_t kind = 0;    ///< 1-based index into tensor_names
+    std::uint32_t layer = 0;   ///< or model_level_layer
+    std::uint64_t offset = 0;  ///< bytes from the payload's start
+    std::uint64_t bytes = 0;   ///< size of the tensor's data (4 per float, no padding)
+    std::uint32_t dtype = 0;   ///< dtype_f32
+    std::uint32_t layout = 0;  ///< layout_row_major
 };
 
-// The header's fields from bytes[0, header_bytes) (the caller checked the size).
+/// The header's fields from bytes[0, header_bytes) (the caller checked the size).
 [[nodiscard]] constexpr header parse_header(const unsigned char* bytes) noexcept {
     io::le_reader in{bytes, header_bytes};
     header h;
@@ -109,7 +116,7 @@ struct table_entry {
     return h;
 }
 
-// Entry i of the table (the caller checked that the table lies inside the buffer).
+/// Entry i of the table (the caller checked that the table lies inside the buffer).
 [[nodiscard]] constexpr table_entry parse_entry(const unsigned char* bytes, std::size_t i) noexcept {
     io::le_reader in{bytes, header_bytes + (i + 1) * entry_bytes, header_bytes + i * entry_bytes};
     table_entry e;
@@ -156,22 +163,27 @@ struct layer_heads<hana::tuple<Blocks...>> {
 };
 }  // namespace detail
 
+/// The tensor table a blob for Config must hold: every tensor of the weights image, in file order.
 template <model_configuration Config>
 struct image_table {
+    /// One tensor: what its table entry must say, and its shape.
     struct entry {
-        std::uint32_t kind = 0;
-        std::uint32_t layer = 0;
-        std::size_t offset = 0;  // bytes from the payload's start
-        std::size_t floats = 0;
-        std::size_t rows = 0, cols = 0;
-        const char* name = nullptr;
+        std::uint32_t kind = 0;          ///< 1-based index into tensor_names
+        std::uint32_t layer = 0;         ///< or model_level_layer
+        std::size_t offset = 0;          ///< bytes from the payload's start
+        std::size_t floats = 0;          ///< rows * cols
+        /// the tensor's rows
+        std::size_t rows = 0, cols = 0;  ///< the tensor's columns
+        const char* name = nullptr;      ///< for_each_tensor's name, e.g. "attention.wq"
     };
+    /// Number of tensors.
     static constexpr std::size_t count = [] {
         model_weights_view<Config> shapes{};
         std::size_t n = 0;
         for_each_tensor(shapes, [&](auto&, const char*, std::size_t) { ++n; });
         return n;
     }();
+    /// The tensors in file order.
     static constexpr std::array<entry, count> entries = [] {
         model_weights_view<Config> shapes{};
         std::array<entry, count> table{};
@@ -190,14 +202,15 @@ struct image_table {
         });
         return table;
     }();
+    /// Size of the payload: the whole weights image, padding included.
     static constexpr std::size_t payload_bytes = 4 * weights_image_floats<Config>;
 };
 
-// FNV-1a 64 of a text that spells the shape: every layer's heads and kv heads, then every tensor's
-// name, layer and extents in file order, e.g. for stories260K
-//   "ctattn-blob/1 image16 L0:heads=8/4 ... L4:heads=8/4 embedding:512x64
-//    attention_norm.gain@0:1x64 attention.wq@0:64x64 ... head.w_out ..."
-// (single spaces; tools/ctattn_blob.py builds the same text from a llama2.c header).
+/// FNV-1a 64 of a text that spells the shape: every layer's heads and kv heads, then every tensor's
+/// name, layer and extents in file order, e.g. for stories260K
+///   "ctattn-blob/1 image16 L0:heads=8/4 ... L4:heads=8/4 embedding:512x64
+///    attention_norm.gain@0:1x64 attention.wq@0:64x64 ... head.w_out ..."
+/// (single spaces; tools/ctattn_blob.py builds the same text from a llama2.c header).
 template <model_configuration Config>
 [[nodiscard]] constexpr std::uint64_t config_hash() noexcept {
     using heads = detail::layer_heads<typename Config::template per_layer<std::type_identity_t>>;
@@ -226,11 +239,12 @@ template <model_configuration Config>
     return f.h;
 }
 
-// A blob whose every check passed: its payload (the weights image) in the caller's buffer.
+/// A blob whose every check passed: its payload (the weights image) in the caller's buffer.
 template <model_configuration Config>
 struct validated {
-    const unsigned char* payload = nullptr;  // image_table<Config>::payload_bytes bytes
+    const unsigned char* payload = nullptr;  ///< image_table<Config>::payload_bytes bytes
 
+    /// The first byte of tensor i (image_table<Config>::entries[i]).
     [[nodiscard]] const unsigned char* tensor(std::size_t i) const noexcept {
         return payload + image_table<Config>::entries[i].offset;
     }
@@ -329,16 +343,16 @@ template <model_configuration Config>
 
 }  // namespace detail
 
-// Checks a whole blob, bytes[0, size), against Config; on ok fills `out`, otherwise leaves it
-// untouched and names the first failure:
-//   invalid_argument   bytes is null                 truncated        size < what the header says
-//   bad_magic          not "CTATTNWB"                bad_version      version != format_version
-//   size_overflow      header sizes overflow size_t  format_error     bytes after the file, table
-//   checksum_mismatch  header+table or payload CRC                    or tensors out of place
-//   config_mismatch    configuration hash, tensor count, kinds, layers, sizes or types differ
-//   non_finite         a payload float is NaN or +-inf
-// The header and table checks are O(tensors); the payload costs one pass (CRC32 and the finite
-// test fused, docs/formats.md has the cost).
+/// Checks a whole blob, bytes[0, size), against Config; on ok fills `out`, otherwise leaves it
+/// untouched and names the first failure:
+///   invalid_argument   bytes is null                 truncated        size < what the header says
+///   bad_magic          not "CTATTNWB"                bad_version      version != format_version
+///   size_overflow      header sizes overflow size_t  format_error     bytes after the file, table
+///   checksum_mismatch  header+table or payload CRC                    or tensors out of place
+///   config_mismatch    configuration hash, tensor count, kinds, layers, sizes or types differ
+///   non_finite         a payload float is NaN or +-inf
+/// The header and table checks are O(tensors); the payload costs one pass (CRC32 and the finite
+/// test fused, docs/formats.md has the cost).
 template <model_configuration Config>
 [[nodiscard]] status validate(const unsigned char* bytes, std::size_t size, validated<Config>& out) noexcept {
     static_assert(
@@ -369,7 +383,7 @@ inline void copy_floats(float* dst, const unsigned char* src, std::size_t n) noe
 }
 }  // namespace detail
 
-// Validates, then copies every tensor into w (w untouched unless the result is ok): weights in RAM.
+/// Validates, then copies every tensor into w (w untouched unless the result is ok): weights in RAM.
 template <model_configuration Config>
 [[nodiscard]] status load(const unsigned char* bytes, std::size_t size, model_weights<Config>& w) noexcept {
     validated<Config> v;
@@ -382,10 +396,10 @@ template <model_configuration Config>
     return status::ok;
 }
 
-// Validates, then points `weights` into the blob's payload: no copy, the blob must outlive the
-// view (and any decoder attached to it). status::misaligned when the payload is not float-aligned
-// in memory (a blob placed at a 64-byte boundary has every tensor on a cache line). The floats
-// are read in place, so this needs a little-endian target (every Arm Cortex-M and x86 is).
+/// Validates, then points `weights` into the blob's payload: no copy, the blob must outlive the
+/// view (and any decoder attached to it). status::misaligned when the payload is not float-aligned
+/// in memory (a blob placed at a 64-byte boundary has every tensor on a cache line). The floats
+/// are read in place, so this needs a little-endian target (every Arm Cortex-M and x86 is).
 template <model_configuration Config>
 [[nodiscard]] status view(const unsigned char* bytes, std::size_t size, model_weights_view<Config>& weights) noexcept {
     static_assert(std::endian::native == std::endian::little,

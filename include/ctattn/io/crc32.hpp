@@ -26,18 +26,19 @@ constexpr std::array<std::uint32_t, 256> make_crc_table() noexcept {
 inline constexpr std::array<std::uint32_t, 256> crc_table = make_crc_table();
 }  // namespace detail
 
-// One byte into a running CRC register (the complemented state between ~crc and the final ~):
-// for loops that do more per byte than the CRC (blob::validate's fused payload pass).
+/// One byte into a running CRC register (the complemented state between ~crc and the final ~):
+/// for loops that do more per byte than the CRC (blob::validate's fused payload pass).
 constexpr std::uint32_t crc32_step(std::uint32_t state, unsigned char byte) noexcept {
     return detail::crc_table[(state ^ byte) & 0xffu] ^ (state >> 8);
 }
 
-// Running CRC: crc32_update(crc32_update(0, a), b) == crc32(a + b).
+/// Running CRC: crc32_update(crc32_update(0, a), b) == crc32(a + b).
 constexpr std::uint32_t crc32_update(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
     crc = ~crc;
     for (std::size_t i = 0; i < n; ++i) crc = crc32_step(crc, p[i]);
     return ~crc;
 }
+/// The CRC-32 of p[0, n).
 constexpr std::uint32_t crc32(const unsigned char* p, std::size_t n) noexcept { return crc32_update(0, p, n); }
 
 }  // namespace ctattn::io

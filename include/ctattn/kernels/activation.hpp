@@ -30,33 +30,39 @@ inline xsimd::batch<float, A> tanh_of(const xsimd::batch<float, A>& x) noexcept 
 #endif
 }  // namespace detail
 
+/// ReLU: max(x, 0).
 struct relu {
-    static constexpr const char* name = "relu";
+    static constexpr const char* name = "relu";  ///< as configurations and test reports spell it
+    /// Every lane of one SIMD vector of Arch.
     template <class Arch>
     static typename simd::ops<Arch>::vec apply(typename simd::ops<Arch>::vec x) noexcept {
         return simd::ops<Arch>::max(x, simd::ops<Arch>::zero());
     }
+    /// One float: the row tail, and the scalar reference.
     static float value(float x) noexcept { return x > 0.0f ? x : 0.0f; }
 };
 
-// GELU in its exact form (PyTorch's default `gelu`, the `enc_*`/`lm_*` golden cases).
+/// GELU in its exact form (PyTorch's default `gelu`, the `enc_*`/`lm_*` golden cases).
 struct gelu_erf {
-    static constexpr const char* name = "gelu";
+    static constexpr const char* name = "gelu";  ///< as configurations and test reports spell it
+    /// Every lane of one SIMD vector of Arch.
     template <class Arch>
     static typename simd::ops<Arch>::vec apply(typename simd::ops<Arch>::vec x) noexcept {
         using V = simd::ops<Arch>;
         const typename V::vec half_x = V::mul(x, V::broadcast(0.5f));
         return V::fma(half_x, detail::erf_of(V::mul(x, V::broadcast(0.70710678118654752f))), half_x);
     }
+    /// One float: the row tail, and the scalar reference.
     static float value(float x) noexcept { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
 };
 
-// GELU's tanh approximation (GPT-2, PyTorch `gelu(approximate='tanh')`): a different function from
-// gelu_erf (they differ by up to ~5e-4), so it is its own policy rather than an implementation detail.
+/// GELU's tanh approximation (GPT-2, PyTorch `gelu(approximate='tanh')`): a different function from
+/// gelu_erf (they differ by up to ~5e-4), so it is its own policy rather than an implementation detail.
 struct gelu_tanh {
-    static constexpr const char* name = "gelu_tanh";
-    static constexpr float sqrt_2_over_pi = 0.79788456080286536f;
-    static constexpr float cubic = 0.044715f;
+    static constexpr const char* name = "gelu_tanh";               ///< as configurations and test reports spell it
+    static constexpr float sqrt_2_over_pi = 0.79788456080286536f;  ///< sqrt(2 / pi)
+    static constexpr float cubic = 0.044715f;                      ///< coefficient of x^3 inside the tanh
+    /// Every lane of one SIMD vector of Arch.
     template <class Arch>
     static typename simd::ops<Arch>::vec apply(typename simd::ops<Arch>::vec x) noexcept {
         using V = simd::ops<Arch>;
@@ -65,24 +71,28 @@ struct gelu_tanh {
         const typename V::vec inner = V::mul(V::broadcast(sqrt_2_over_pi), V::fma(V::broadcast(cubic), x3, x));
         return V::fma(half_x, detail::tanh_of(inner), half_x);
     }
+    /// One float: the row tail, and the scalar reference.
     static float value(float x) noexcept {
         return 0.5f * x * (1.0f + std::tanh(sqrt_2_over_pi * (x + cubic * x * x * x)));
     }
 };
 
-// SiLU (swish): the gate activation of SwiGLU. For x -> -inf, e^-x overflows to inf and the
-// result is x * 0 = -0, the correct limit, with no NaN.
+/// SiLU (swish): the gate activation of SwiGLU. For x -> -inf, e^-x overflows to inf and the
+/// result is x * 0 = -0, the correct limit, with no NaN.
 struct silu {
-    static constexpr const char* name = "silu";
+    static constexpr const char* name = "silu";  ///< as configurations and test reports spell it
+    /// Every lane of one SIMD vector of Arch.
     template <class Arch>
     static typename simd::ops<Arch>::vec apply(typename simd::ops<Arch>::vec x) noexcept {
         using V = simd::ops<Arch>;
         const typename V::vec one = V::broadcast(1.0f);
         return x / (one + V::exp(V::sub(V::zero(), x)));
     }
+    /// One float: the row tail, and the scalar reference.
     static float value(float x) noexcept { return x / (1.0f + std::exp(-x)); }
 };
 
+/// What a type must provide to be used as an activation policy.
 template <class A>
 concept activation_policy = requires(float x) {
     { A::value(x) } -> std::same_as<float>;

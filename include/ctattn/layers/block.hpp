@@ -26,22 +26,25 @@
 
 namespace ctattn {
 
+/// Norm after each residual add: x = N(x + sublayer(x)) (the 2017 paper).
 struct post_norm {
-    static constexpr const char* name = "post_norm";
-    static constexpr bool norm_first = false;
+    static constexpr const char* name = "post_norm";  ///< the policy's name as text
+    static constexpr bool norm_first = false;  ///< false: N after each residual add
 };
+/// Norm before each sublayer: x = x + sublayer(N(x)) (GPT-2, llama).
 struct pre_norm {
-    static constexpr const char* name = "pre_norm";
-    static constexpr bool norm_first = true;
+    static constexpr const char* name = "pre_norm";  ///< the policy's name as text
+    static constexpr bool norm_first = true;  ///< true: N on each sublayer's input
 };
 
+/// Where the norm sits: post_norm or pre_norm.
 template <class P>
 concept norm_placement = std::same_as<P, post_norm> || std::same_as<P, pre_norm>;
 
-// Attention:  an attention_config (d_model, heads, kv_heads, capacity, bias, mask).
-// Ffn:        an ffn_config with the same d_model (d_ff, dense/gated, activation, bias).
-// Norm:       layer_norm<Eps> or rms_norm<Eps>.
-// Placement:  post_norm or pre_norm.
+/// Attention:  an attention_config (d_model, heads, kv_heads, capacity, bias, mask).
+/// Ffn:        an ffn_config with the same d_model (d_ff, dense/gated, activation, bias).
+/// Norm:       layer_norm<Eps> or rms_norm<Eps>.
+/// Placement:  post_norm or pre_norm.
 template <attention_configuration Attention, ffn_configuration Ffn, class Norm = layer_norm<>,
           class Placement = post_norm>
 struct block_config {
@@ -49,17 +52,18 @@ struct block_config {
                   "ctattn: the block's FFN must have the attention's d_model (they share the residual stream)");
     static_assert(norm_policy<Norm>, "ctattn: Norm must be a norm policy: layer_norm<Eps>, rms_norm<Eps> or no_norm");
     static_assert(norm_placement<Placement>, "ctattn: Placement must be post_norm or pre_norm");
-    using attention = Attention;
-    using ffn = Ffn;
-    using norm = Norm;
-    using placement = Placement;
-    using mask = typename Attention::mask;
-    static constexpr std::size_t d_model = Attention::d_model;
-    static constexpr std::size_t d_ff = Ffn::d_ff;
-    static constexpr std::size_t kv_dim = Attention::kv_dim;
-    static constexpr std::size_t seq_capacity = Attention::seq_capacity;
+    using attention = Attention;  ///< the attention_config
+    using ffn = Ffn;  ///< the ffn_config
+    using norm = Norm;  ///< the norm policy (N1 and N2)
+    using placement = Placement;  ///< post_norm or pre_norm
+    using mask = typename Attention::mask;  ///< the attention's mask policy
+    static constexpr std::size_t d_model = Attention::d_model;  ///< width of the residual stream
+    static constexpr std::size_t d_ff = Ffn::d_ff;  ///< the FFN's hidden width
+    static constexpr std::size_t kv_dim = Attention::kv_dim;  ///< kv_heads * head_dim: floats per K or V row
+    static constexpr std::size_t seq_capacity = Attention::seq_capacity;  ///< positions a KV cache holds
 };
 
+/// What transformer_block needs of its configuration; block_config provides it.
 template <class B>
 concept block_configuration = requires {
     typename B::attention;
@@ -69,47 +73,49 @@ concept block_configuration = requires {
     B::d_model; B::d_ff; B::kv_dim; B::seq_capacity;
 };
 
-// Owned (Storage = owned_weights) or a view into constant storage (viewed_weights): the block
-// code below runs on either.
+/// Owned (Storage = owned_weights) or a view into constant storage (viewed_weights): the block
+/// code below runs on either.
 template <block_configuration Block, weight_storage Storage = owned_weights>
 struct block_weights {
-    using storage = Storage;
+    using storage = Storage;  ///< owned_weights or viewed_weights
+    /// The parameters of one norm (N1 or N2).
     using norm_weights = typename Block::norm::template weights<Block::d_model, Storage>;
-    attention_weights<typename Block::attention, row_major_layout, Storage> attention;  // wq wk wv wo (+ biases)
-    norm_weights attention_norm;         // N1: before attention (pre) or after its residual (post)
-    ffn_weights<typename Block::ffn, Storage> ffn;  // w1 w2 (w3) (+ biases)
-    norm_weights ffn_norm;               // N2
+    attention_weights<typename Block::attention, row_major_layout, Storage> attention;  ///< wq wk wv wo (+ biases)
+    norm_weights attention_norm;         ///< N1: before attention (pre) or after its residual (post)
+    ffn_weights<typename Block::ffn, Storage> ffn;  ///< w1 w2 (w3) (+ biases)
+    norm_weights ffn_norm;               ///< N2
 };
 
-// Scratch rows for a block, owned by the caller (model workspace or decoder). Each points to at
-// least rows x width floats for the widths named; `scores` holds one row of seq_capacity.
+/// Scratch rows for a block, owned by the caller (model workspace or decoder). Each points to at
+/// least rows x width floats for the widths named; `scores` holds one row of seq_capacity.
 struct block_buffers {
-    float* normed;    // rows x d_model: N(x) for pre-norm
-    float* q;         // rows x d_model: queries, all heads
-    float* context;   // rows x d_model: concat of the heads' outputs
-    float* sublayer;  // rows x d_model: a sublayer's output before the residual add
-    float* hidden;    // rows x d_ff
-    float* up;        // rows x d_ff (gated FFN only)
-    float* scores;    // decode_heads_per_pass x seq_capacity
-    // Optional, for the blocked attention core on vector arches (nullptr: one query row at a time):
-    float* keys_transposed;  // max head_dim x blocked_key_stride<seq_capacity>
-    float* score_block;      // blocked_tile_rows_max x blocked_key_stride<seq_capacity>
+    float* normed;    ///< rows x d_model: N(x) for pre-norm
+    float* q;         ///< rows x d_model: queries, all heads
+    float* context;   ///< rows x d_model: concat of the heads' outputs
+    float* sublayer;  ///< rows x d_model: a sublayer's output before the residual add
+    float* hidden;    ///< rows x d_ff
+    float* up;        ///< rows x d_ff (gated FFN only)
+    float* scores;    ///< decode_heads_per_pass x seq_capacity
+    /// Optional, for the blocked attention core on vector arches (nullptr: one query row at a time):
+    float* keys_transposed;  ///< max head_dim x blocked_key_stride<seq_capacity>
+    float* score_block;      ///< blocked_tile_rows_max x blocked_key_stride<seq_capacity>
 };
 
+/// One block over `rows` new tokens against the layer's K/V rows (a prefill chunk or a decode step).
 template <block_configuration Block, position_policy Position, class Arch = simd::default_arch>
 struct transformer_block {
-    using config = Block;
-    using attention_config = typename Block::attention;
-    using weights_type = block_weights<Block>;
-    using mask_params = typename Block::mask::params;
-    static constexpr std::size_t d_model = Block::d_model;
-    static constexpr std::size_t kv_dim = Block::kv_dim;
+    using config = Block;  ///< the block_config
+    using attention_config = typename Block::attention;  ///< the block's attention_config
+    using weights_type = block_weights<Block>;  ///< owned weights (run also takes views)
+    using mask_params = typename Block::mask::params;  ///< the mask's run-time parameters
+    static constexpr std::size_t d_model = Block::d_model;  ///< width of the residual stream
+    static constexpr std::size_t kv_dim = Block::kv_dim;  ///< kv_heads * head_dim: floats per K or V row
 
-    // x:       rows x d_model, the residual stream of tokens at positions pos0 .. pos0+rows-1; updated in place.
-    // k_cache, v_cache: (kv_heads, seq_capacity, head_dim) for this layer; rows pos0.. of every
-    // head are written, 0 .. pos0+rows-1 read.
-    // The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
-    // observed: optional, an observed_layer (layers/trace.hpp): an observer shown this block at work.
+    /// x:       rows x d_model, the residual stream of tokens at positions pos0 .. pos0+rows-1; updated in place.
+    /// k_cache, v_cache: (kv_heads, seq_capacity, head_dim) for this layer; rows pos0.. of every
+    /// head are written, 0 .. pos0+rows-1 read.
+    /// The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
+    /// observed: optional, an observed_layer (layers/trace.hpp): an observer shown this block at work.
     template <class Storage, class... Observed>
     static void run(const block_weights<Block, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
                     float* k_cache, float* v_cache, const block_buffers& buf, const mask_params& mask,
@@ -147,7 +153,7 @@ struct transformer_block {
         show(residual_point::block_output, rows, pos0, x, observed...);
     }
 
-    // Tracing hook: nothing at all without an observer.
+    /// Tracing hook: nothing at all without an observer.
     template <class... Observed>
     static void show([[maybe_unused]] residual_point point, [[maybe_unused]] std::size_t rows,
                      [[maybe_unused]] std::size_t pos0, [[maybe_unused]] const float* x,
@@ -155,12 +161,12 @@ struct transformer_block {
         (detail::notify(observed.observer, residual_trace{observed.layer, point, rows, pos0, d_model, x}), ...);
     }
 
-    // Q/K/V projections, RoPE if the policy says so, the new K/V rows into the cache, the
-    // attention core over the cached keys, the output projection into `out` (rows x d_model).
-    // K/V buffers are laid out head by head, (kv_heads, seq_capacity, head_dim): each KV head's
-    // keys are one contiguous run, as are its values, so the attention cores stream them. The
-    // new rows are projected into the context and sublayer scratch (free until attention writes
-    // them) and copied into place.
+    /// Q/K/V projections, RoPE if the policy says so, the new K/V rows into the cache, the
+    /// attention core over the cached keys, the output projection into `out` (rows x d_model).
+    /// K/V buffers are laid out head by head, (kv_heads, seq_capacity, head_dim): each KV head's
+    /// keys are one contiguous run, as are its values, so the attention cores stream them. The
+    /// new rows are projected into the context and sublayer scratch (free until attention writes
+    /// them) and copied into place.
     template <class Storage, class... Observed>
     static void self_attention(const attention_weights<attention_config, row_major_layout, Storage>& w,
                                std::size_t rows, std::size_t pos0,
@@ -181,8 +187,8 @@ struct transformer_block {
         kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
     }
 
-    // q = in Wq + bq, k = in Wk + bk, v = in Wv + bv (rows x d_model, rows x kv_dim, rows x kv_dim),
-    // then q and k rotated by their positions pos0.. when the position policy is rotary.
+    /// q = in Wq + bq, k = in Wk + bk, v = in Wv + bv (rows x d_model, rows x kv_dim, rows x kv_dim),
+    /// then q and k rotated by their positions pos0.. when the position policy is rotary.
     template <class Storage>
     static void project_qkv(const attention_weights<attention_config, row_major_layout, Storage>& w,
                             std::size_t rows, std::size_t pos0, const float* in, float* q, float* k,
@@ -206,7 +212,7 @@ struct transformer_block {
         }
     }
 
-    // The new rows (rows x kv_dim, heads side by side) into the cache at positions pos0.., head by head.
+    /// The new rows (rows x kv_dim, heads side by side) into the cache at positions pos0.., head by head.
     static void append_to_cache(std::size_t rows, std::size_t pos0, const float* k_new, const float* v_new,
                                 float* k_cache, float* v_cache) noexcept {
         constexpr std::size_t head_dim = attention_config::head_dim;
@@ -219,9 +225,9 @@ struct transformer_block {
                 }
     }
 
-    // buf.context = concat_h(O_h) for the queries buf.q at positions pos0.. against cached keys
-    // 0 .. pos0+rows-1, by the core choose_attention_core (layers/attention_core_selector.hpp) picks.
-    // The if constexpr guards only keep cores an arch never runs from being instantiated.
+    /// buf.context = concat_h(O_h) for the queries buf.q at positions pos0.. against cached keys
+    /// 0 .. pos0+rows-1, by the core choose_attention_core (layers/attention_core_selector.hpp) picks.
+    /// The if constexpr guards only keep cores an arch never runs from being instantiated.
     static void attend_to_cache(std::size_t rows, std::size_t pos0, const float* k_cache, const float* v_cache,
                                 const block_buffers& buf, const mask_params& mask) noexcept {
         using A = attention_config;
@@ -255,8 +261,8 @@ struct transformer_block {
                                                    buf.scores);
     }
 
-    // x += delta over rows x d_model. Per row with constant bounds: GCC 12 mistakes a tail loop
-    // after a run-time-bounded vector loop for a wrapping one (-Waggressive-loop-optimizations).
+    /// x += delta over rows x d_model. Per row with constant bounds: GCC 12 mistakes a tail loop
+    /// after a run-time-bounded vector loop for a wrapping one (-Waggressive-loop-optimizations).
     static void residual_add(std::size_t rows, float* x, const float* delta) noexcept {
         using V = simd::ops<Arch>;
         constexpr std::size_t W = V::width;

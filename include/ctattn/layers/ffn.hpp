@@ -18,25 +18,28 @@
 namespace ctattn {
 
 // FFN kinds (policy types).
+/// y = act(x W1 + b1) W2 + b2 (the biases when Bias).
 template <activation_policy Activation = relu, bool Bias = true>
 struct dense_ffn {
-    using activation = Activation;
-    static constexpr bool bias = Bias;
-    static constexpr bool gated = false;
-    static constexpr const char* name = "dense";
+    using activation = Activation;                ///< applied to x W1 + b1
+    static constexpr bool bias = Bias;            ///< whether b1, b2 (and b3) exist
+    static constexpr bool gated = false;          ///< no W3 branch
+    static constexpr const char* name = "dense";  ///< as configurations and test reports spell it
 };
 
+/// y = (act(x W1 + b1) * (x W3 + b3)) W2 + b2 (the biases when Bias).
 template <activation_policy Activation = silu, bool Bias = false>
 struct gated_ffn {
-    using activation = Activation;
-    static constexpr bool bias = Bias;
-    static constexpr bool gated = true;
-    static constexpr const char* name = "gated";
+    using activation = Activation;                ///< applied to x W1 + b1
+    static constexpr bool bias = Bias;            ///< whether b1, b2 (and b3) exist
+    static constexpr bool gated = true;           ///< act(x W1 + b1) is multiplied by x W3 + b3
+    static constexpr const char* name = "gated";  ///< as configurations and test reports spell it
 };
 
-// llama's FFN: silu(x W1) * (x W3), then W2; no biases.
+/// llama's FFN: silu(x W1) * (x W3), then W2; no biases.
 using swiglu = gated_ffn<silu, false>;
 
+/// What a type must provide to be used as an FFN kind.
 template <class K>
 concept ffn_kind = requires {
     typename K::activation;
@@ -44,19 +47,21 @@ concept ffn_kind = requires {
     { K::gated } -> std::convertible_to<bool>;
 } && activation_policy<typename K::activation>;
 
+/// An FFN's shape and kind: d_model -> d_ff -> d_model.
 template <std::size_t DModel, class Kind = dense_ffn<relu>, std::size_t DFF = 4 * DModel>
 struct ffn_config {
     static_assert(DModel > 0, "ctattn: the FFN's d_model must be at least 1");
     static_assert(DFF > 0, "ctattn: the FFN's d_ff (hidden width) must be at least 1");
     static_assert(ffn_kind<Kind>, "ctattn: Kind must be an FFN kind: dense_ffn<Act, Bias> or gated_ffn<Act, Bias> (swiglu)");
-    static constexpr std::size_t d_model = DModel;
-    static constexpr std::size_t d_ff = DFF;
-    using kind = Kind;
-    using activation = typename Kind::activation;
-    static constexpr bool bias = Kind::bias;
-    static constexpr bool gated = Kind::gated;
+    static constexpr std::size_t d_model = DModel;  ///< width of the input and output rows
+    static constexpr std::size_t d_ff = DFF;        ///< hidden width
+    using kind = Kind;                              ///< dense_ffn or gated_ffn
+    using activation = typename Kind::activation;   ///< Kind's activation
+    static constexpr bool bias = Kind::bias;        ///< Kind's bias
+    static constexpr bool gated = Kind::gated;      ///< Kind's gated
 };
 
+/// What a type must provide to be used as an FFN configuration (ffn_config does).
 template <class C>
 concept ffn_configuration = requires {
     C::d_model; C::d_ff; C::bias; C::gated;
@@ -96,23 +101,24 @@ template <std::size_t D, std::size_t F, bool Bias, class Storage>
 struct ffn_gate<D, F, false, Bias, Storage> {};
 }  // namespace detail
 
-// Owned (Storage = owned_weights) or a view into constant storage (viewed_weights).
+/// Owned (Storage = owned_weights) or a view into constant storage (viewed_weights).
 template <ffn_configuration C, weight_storage Storage = owned_weights>
 struct ffn_weights : detail::ffn_bias<C::d_model, C::d_ff, C::bias, Storage>,
                      detail::ffn_gate<C::d_model, C::d_ff, C::gated, C::bias, Storage> {
-    typename Storage::template matrix<C::d_model, C::d_ff> w1;  // (d_model, d_ff): the activated branch
-    typename Storage::template matrix<C::d_ff, C::d_model> w2;  // (d_ff, d_model)
+    typename Storage::template matrix<C::d_model, C::d_ff> w1;  ///< (d_model, d_ff): the activated branch
+    typename Storage::template matrix<C::d_ff, C::d_model> w2;  ///< (d_ff, d_model)
 };
 
+/// The FFN of configuration C, computed with the kernels of Arch.
 template <ffn_configuration C, class Arch = simd::default_arch>
 struct feed_forward {
-    using config = C;
-    using weights_type = ffn_weights<C>;
-    static constexpr std::size_t d_model = C::d_model;
-    static constexpr std::size_t d_ff = C::d_ff;
+    using config = C;                                   ///< the configuration
+    using weights_type = ffn_weights<C>;                ///< owned weights
+    static constexpr std::size_t d_model = C::d_model;  ///< width of the input and output rows
+    static constexpr std::size_t d_ff = C::d_ff;        ///< hidden width
 
-    // rows: tokens to transform.  x, y: rows x d_model (y must not overlap x).
-    // hidden: rows x d_ff scratch.  up: rows x d_ff scratch, used only by gated kinds (may be null otherwise).
+    /// rows: tokens to transform.  x, y: rows x d_model (y must not overlap x).
+    /// hidden: rows x d_ff scratch.  up: rows x d_ff scratch, used only by gated kinds (may be null otherwise).
     template <class Storage>
     static void forward(const ffn_weights<C, Storage>& w, std::size_t rows, const float* x, float* y, float* hidden,
                         float* up) noexcept {

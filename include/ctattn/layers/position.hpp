@@ -19,23 +19,27 @@
 
 namespace ctattn {
 
+/// No position information (the seed-000 toy model).
 struct no_positions {
-    static constexpr const char* name = "none";
-    static constexpr bool additive = false;
-    static constexpr bool rotary = false;
+    static constexpr const char* name = "none";  ///< as configurations and test reports spell it
+    static constexpr bool additive = false;      ///< nothing is added to the embedding
+    static constexpr bool rotary = false;        ///< attention layers leave q and k as projected
+    /// Empty: no position weights.
     template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {};
 };
 
+/// x += PE[p], the fixed sine/cosine table of "Attention Is All You Need", computed on the fly.
 struct sinusoidal_positions {
-    static constexpr const char* name = "sinusoidal";
-    static constexpr bool additive = true;
-    static constexpr bool rotary = false;
+    static constexpr const char* name = "sinusoidal";  ///< as configurations and test reports spell it
+    static constexpr bool additive = true;             ///< add() acts once on the embedding
+    static constexpr bool rotary = false;              ///< attention layers leave q and k as projected
+    /// Empty: the table is computed, nothing stored.
     template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
-    struct weights {};  // computed, nothing stored
+    struct weights {};
 
-    // x[0..D) += PE[pos]. The angle is formed in float like llama2.c forms RoPE's: the same on
-    // every target, and accurate to ~pos * 1e-7 rad, far inside the model tolerance.
+    /// x[0..D) += PE[pos]. The angle is formed in float like llama2.c forms RoPE's: the same on
+    /// every target, and accurate to ~pos * 1e-7 rad, far inside the model tolerance.
     template <std::size_t D, std::size_t Capacity, class Storage>
     static void add(const weights<D, Capacity, Storage>&, std::size_t pos, float* x) noexcept {
         for (std::size_t i = 0; i < D; i += 2) {
@@ -47,14 +51,17 @@ struct sinusoidal_positions {
     }
 };
 
+/// x += P[p], a trained (capacity x d_model) table.
 struct learned_positions {
-    static constexpr const char* name = "learned";
-    static constexpr bool additive = true;
-    static constexpr bool rotary = false;
+    static constexpr const char* name = "learned";  ///< as configurations and test reports spell it
+    static constexpr bool additive = true;          ///< add() acts once on the embedding
+    static constexpr bool rotary = false;           ///< attention layers leave q and k as projected
+    /// The trained table for D-wide rows and Capacity positions, owned or a view into constant storage.
     template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {
-        typename Storage::template matrix<Capacity, D> table;  // (seq_capacity, d_model)
+        typename Storage::template matrix<Capacity, D> table;  ///< (seq_capacity, d_model)
     };
+    /// x[0..D) += P[pos].
     template <std::size_t D, std::size_t Capacity, class Storage>
     static void add(const weights<D, Capacity, Storage>& w, std::size_t pos, float* x) noexcept {
         const float* row = w.table.row(pos);
@@ -62,19 +69,20 @@ struct learned_positions {
     }
 };
 
-// RoPE as llama2.c applies it: pairs (2i, 2i+1) inside each head, frequency Theta^(-2i/head_dim).
+/// RoPE as llama2.c applies it: pairs (2i, 2i+1) inside each head, frequency Theta^(-2i/head_dim).
 template <unsigned Theta = 10000>
 struct rotary_positions {
     static_assert(Theta > 1, "ctattn: rotary_positions needs a base theta > 1");
-    static constexpr const char* name = "rope";
-    static constexpr bool additive = false;
-    static constexpr bool rotary = true;
-    static constexpr float theta = float(Theta);
+    static constexpr const char* name = "rope";   ///< as configurations and test reports spell it
+    static constexpr bool additive = false;       ///< nothing is added to the embedding
+    static constexpr bool rotary = true;          ///< rotate() acts on q and k in every attention layer
+    static constexpr float theta = float(Theta);  ///< the frequency base Theta
+    /// Empty: RoPE has no trained parameters.
     template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {};
 
-    // row: Heads heads of HeadDim floats side by side (a q row, or a k row with kv_heads heads).
-    // Each pair's cos/sin is computed once and applied to every head.
+    /// row: Heads heads of HeadDim floats side by side (a q row, or a k row with kv_heads heads).
+    /// Each pair's cos/sin is computed once and applied to every head.
     template <std::size_t HeadDim, std::size_t Heads>
     static void rotate(float* row, std::size_t pos) noexcept {
         static_assert(HeadDim % 2 == 0, "ctattn: rotary_positions needs an even head_dim (it rotates pairs)");
@@ -90,9 +98,9 @@ struct rotary_positions {
             }
         }
     }
-    // A token's q row (Heads heads) and k row (KvHeads heads) at once: one cos/sin per pair for
-    // both (the libm calls are most of RoPE's cost for narrow models); the same values as rotating
-    // each row on its own.
+    /// A token's q row (Heads heads) and k row (KvHeads heads) at once: one cos/sin per pair for
+    /// both (the libm calls are most of RoPE's cost for narrow models); the same values as rotating
+    /// each row on its own.
     template <std::size_t HeadDim, std::size_t Heads, std::size_t KvHeads>
     static void rotate(float* q_row, float* k_row, std::size_t pos) noexcept {
         static_assert(HeadDim % 2 == 0, "ctattn: rotary_positions needs an even head_dim (it rotates pairs)");
@@ -111,6 +119,7 @@ struct rotary_positions {
     }
 };
 
+/// What a type must provide to be used as a position policy.
 template <class P>
 concept position_policy = requires {
     { P::additive } -> std::convertible_to<bool>;

@@ -32,62 +32,77 @@
 
 namespace ctattn {
 
-// Observers are passed as a trailing pointer that untraced calls simply leave out: the entry
-// points take `Observer*... observer` (none, or one), so an untraced instantiation has exactly the
-// parameters it had before tracing existed and compiles to the same code. no_observer names the
-// absence where a type is wanted.
+/// Observers are passed as a trailing pointer that untraced calls simply leave out: the entry
+/// points take `Observer*... observer` (none, or one), so an untraced instantiation has exactly the
+/// parameters it had before tracing existed and compiles to the same code. no_observer names the
+/// absence where a type is wanted.
 struct no_observer {};
 
+/// Whether Observer is a real observer rather than no_observer.
 template <class Observer>
 inline constexpr bool traced = !std::is_same_v<std::remove_cv_t<Observer>, no_observer>;
 
-// What a model hands each block it runs for an observer: the observer and the block's number.
+/// What a model hands each block it runs for an observer: the observer and the block's number.
 template <class Observer>
 struct observed_layer {
-    Observer* observer;
-    std::size_t layer;
+    Observer* observer;  ///< the observer (may be null: nothing is shown)
+    std::size_t layer;   ///< block index in the model
 };
 
-// One layer's attention over `rows` queries at positions pos0 .. pos0+rows-1 against keys at
-// 0 .. n_keys-1 (a full pass: pos0 = 0, rows = n_keys; a decode step: rows = 1).
+/// One layer's attention over `rows` queries at positions pos0 .. pos0+rows-1 against keys at
+/// 0 .. n_keys-1 (a full pass: pos0 = 0, rows = n_keys; a decode step: rows = 1).
 template <attention_configuration Config>
 struct attention_trace {
-    using config = Config;
+    using config = Config;  ///< the attention layer's configuration
+    /// Config::heads: query heads.
     static constexpr std::size_t heads = Config::heads, kv_heads = Config::kv_heads, head_dim = Config::head_dim,
                                  d_model = Config::d_model, group_size = Config::group_size;
+    /// \var kv_heads
+    /// Config::kv_heads: key/value heads.
+    /// \var head_dim
+    /// Config::head_dim: floats per head.
+    /// \var d_model
+    /// Config::d_model: floats per row of q and context.
+    /// \var group_size
+    /// Config::group_size: query heads per KV head.
 
-    std::size_t layer;   // block index in the model (0 for a lone attention layer)
-    std::size_t rows;    // queries traced
-    std::size_t pos0;    // absolute position of the first query
-    std::size_t n_keys;  // keys (and values) at positions 0 .. n_keys-1
-    const float* q;      // rows x d_model: every head's query, after RoPE if any
-    const float* k;      // key j of KV head g at k + g * kv_head_stride + j * kv_row_stride
-    const float* v;      // likewise for values
-    std::size_t kv_row_stride;
-    std::size_t kv_head_stride;
-    const float* context;  // rows x d_model: concat_h(O_h), before the output projection
-    typename Config::mask::params mask;
-    // The core's own weights P when the pass wrote them out, else null: element (h, i, j) at
-    // core_weights + h * core_weights_head_stride + i * core_weights_row_stride + j.
+    std::size_t layer;   ///< block index in the model (0 for a lone attention layer)
+    std::size_t rows;    ///< queries traced
+    std::size_t pos0;    ///< absolute position of the first query
+    std::size_t n_keys;  ///< keys (and values) at positions 0 .. n_keys-1
+    const float* q;      ///< rows x d_model: every head's query, after RoPE if any
+    const float* k;      ///< key j of KV head g at k + g * kv_head_stride + j * kv_row_stride
+    const float* v;      ///< likewise for values
+    std::size_t kv_row_stride;   ///< floats from key j to key j + 1 (and value j to j + 1)
+    std::size_t kv_head_stride;  ///< floats from KV head g to g + 1
+    const float* context;  ///< rows x d_model: concat_h(O_h), before the output projection
+    typename Config::mask::params mask;  ///< the mask's parameters for this pass
+    /// The core's own weights P when the pass wrote them out, else null: element (h, i, j) at
+    /// core_weights + h * core_weights_head_stride + i * core_weights_row_stride + j.
     const float* core_weights = nullptr;
-    std::size_t core_weights_row_stride = 0;
-    std::size_t core_weights_head_stride = 0;
+    std::size_t core_weights_row_stride = 0;   ///< floats from query row i to i + 1 in core_weights
+    std::size_t core_weights_head_stride = 0;  ///< floats from head h to h + 1 in core_weights
 
+    /// head_dim floats: query `row` of `head`.
     const float* query(std::size_t head, std::size_t row) const noexcept { return q + row * d_model + head * head_dim; }
+    /// head_dim floats: the key at key_pos that `head` reads (its KV head's).
     const float* key(std::size_t head, std::size_t key_pos) const noexcept {
         return k + (head / group_size) * kv_head_stride + key_pos * kv_row_stride;
     }
+    /// head_dim floats: the value at key_pos that `head` reads (its KV head's).
     const float* value(std::size_t head, std::size_t key_pos) const noexcept {
         return v + (head / group_size) * kv_head_stride + key_pos * kv_row_stride;
     }
+    /// head_dim floats: O_h for query `row`, before the output projection.
     const float* head_output(std::size_t head, std::size_t row) const noexcept {
         return context + row * d_model + head * head_dim;
     }
+    /// The keys query `row` may attend to under the mask.
     key_range visible(std::size_t row) const noexcept {
         return Config::mask::visible_keys(mask, pos0 + row, n_keys);
     }
 
-    // out[0 .. n_keys): s_j = q . k_j / sqrt(head_dim) for every key, masked or not.
+    /// out[0 .. n_keys): s_j = q . k_j / sqrt(head_dim) for every key, masked or not.
     void raw_scores(std::size_t head, std::size_t row, float* out) const noexcept {
         const float* qh = query(head, row);
         for (std::size_t j = 0; j < n_keys; ++j) {
@@ -98,7 +113,7 @@ struct attention_trace {
         }
     }
 
-    // out[0 .. n_keys): P_j, softmax over the visible keys, 0 for masked ones (all 0 if none is visible).
+    /// out[0 .. n_keys): P_j, softmax over the visible keys, 0 for masked ones (all 0 if none is visible).
     void weights(std::size_t head, std::size_t row, float* out) const noexcept {
         if (core_weights != nullptr) {
             const float* p = core_weights + head * core_weights_head_stride + row * core_weights_row_stride;
@@ -161,13 +176,14 @@ private:
     }
 };
 
-// Where in a block the residual stream is shown.
+/// Where in a block the residual stream is shown.
 enum class residual_point {
-    block_input,      // x entering the block (the attention sublayer's residual input)
-    after_attention,  // x after the attention sublayer's residual add (and its norm, post-norm)
-    block_output,     // x after the FFN sublayer's residual add (and its norm, post-norm)
+    block_input,      ///< x entering the block (the attention sublayer's residual input)
+    after_attention,  ///< x after the attention sublayer's residual add (and its norm, post-norm)
+    block_output,     ///< x after the FFN sublayer's residual add (and its norm, post-norm)
 };
 
+/// The enumerator's name, e.g. "block_input".
 inline constexpr const char* to_string(residual_point p) noexcept {
     switch (p) {
         case residual_point::block_input: return "block_input";
@@ -177,13 +193,14 @@ inline constexpr const char* to_string(residual_point p) noexcept {
     return "unknown";
 }
 
+/// The residual stream of one block at one point, for `rows` tokens.
 struct residual_trace {
-    std::size_t layer;
-    residual_point point;
-    std::size_t rows;  // tokens at positions pos0 .. pos0+rows-1
-    std::size_t pos0;
-    std::size_t d_model;
-    const float* x;  // rows x d_model
+    std::size_t layer;     ///< block index in the model
+    residual_point point;  ///< where in the block
+    std::size_t rows;      ///< tokens at positions pos0 .. pos0+rows-1
+    std::size_t pos0;      ///< absolute position of the first token
+    std::size_t d_model;   ///< floats per row
+    const float* x;        ///< rows x d_model
 };
 
 namespace detail {

@@ -45,26 +45,29 @@ struct untied_head_weights<D, Vocab, false, Storage> {
 };
 }  // namespace detail
 
-// Untied: logits = x @ W_out (+ b_out), W_out is (d_model, vocab).
+/// Untied: logits = x @ W_out (+ b_out), W_out is (d_model, vocab).
 template <bool Bias = false>
 struct untied_head {
-    static constexpr const char* name = "untied";
-    static constexpr bool tied = false;
-    static constexpr bool bias = Bias;
+    static constexpr const char* name = "untied";  ///< "untied", for diagnostics and tools
+    static constexpr bool tied = false;  ///< false: the head has its own matrix
+    static constexpr bool bias = Bias;  ///< whether logits get a bias b_out
+    /// The head's weights: W_out (d_model, vocab) (+ b_out (vocab)).
     template <std::size_t D, std::size_t Vocab, weight_storage Storage = owned_weights>
     using weights = detail::untied_head_weights<D, Vocab, Bias, Storage>;
 };
 
-// Tied: the output matrix is the token embedding itself, logits[t] = x . embedding[t]
-// (llama2.c checkpoints with a positive vocab_size, GPT-2). Nothing extra is stored.
+/// Tied: the output matrix is the token embedding itself, logits[t] = x . embedding[t]
+/// (llama2.c checkpoints with a positive vocab_size, GPT-2). Nothing extra is stored.
 struct tied_head {
-    static constexpr const char* name = "tied";
-    static constexpr bool tied = true;
-    static constexpr bool bias = false;
+    static constexpr const char* name = "tied";  ///< "tied", for diagnostics and tools
+    static constexpr bool tied = true;  ///< true: the head reuses the token embedding
+    static constexpr bool bias = false;  ///< a tied head has no bias
+    /// Nothing to store: the embedding is the output matrix.
     template <std::size_t D, std::size_t Vocab, weight_storage Storage = owned_weights>
     struct weights {};
 };
 
+/// What a head policy provides: tied, bias and a weights<D, Vocab> template.
 template <class H>
 concept head_policy = requires {
     { H::tied } -> std::convertible_to<bool>;
@@ -93,11 +96,11 @@ constexpr status validate_each_mask(const Tuple& masks, std::size_t n_keys, std:
 
 // ---- configuration ----------------------------------------------------------------------
 
-// Vocab:     vocabulary size.
-// Position:  no_positions, sinusoidal_positions, learned_positions or rotary_positions<Theta>.
-// FinalNorm: no_norm, layer_norm<Eps> or rms_norm<Eps>, applied before the head.
-// Head:      untied_head<Bias> or tied_head.
-// Blocks:    one block_config per layer, bottom first; all share d_model and seq_capacity.
+/// Vocab:     vocabulary size.
+/// Position:  no_positions, sinusoidal_positions, learned_positions or rotary_positions<Theta>.
+/// FinalNorm: no_norm, layer_norm<Eps> or rms_norm<Eps>, applied before the head.
+/// Head:      untied_head<Bias> or tied_head.
+/// Blocks:    one block_config per layer, bottom first; all share d_model and seq_capacity.
 template <std::size_t Vocab, class Position, class FinalNorm, class Head, class... Blocks>
 struct model_config {
     static_assert(Vocab > 0, "ctattn: the vocabulary needs at least one token");
@@ -108,49 +111,51 @@ struct model_config {
     static_assert(norm_policy<FinalNorm>, "ctattn: FinalNorm must be no_norm, layer_norm<Eps> or rms_norm<Eps>");
     static_assert(head_policy<Head>, "ctattn: Head must be untied_head<Bias> or tied_head");
 
-    // The Hana list of layer types: index it with block<I>, iterate it with hana::for_each.
+    /// The Hana list of layer types: index it with `block<I>`, iterate it with hana::for_each.
     static constexpr auto block_types = hana::tuple_t<Blocks...>;
+    /// Layer I's block_config type (0 = bottom).
     template <std::size_t I>
     using block = typename decltype(+hana::at_c<I>(hana::tuple_t<Blocks...>))::type;
-    // A Hana tuple holding F<Block> for every layer, e.g. each layer's weights or KV rows.
+    /// A Hana tuple holding F<Block> for every layer, e.g. each layer's weights or KV rows.
     template <template <class> class F>
     using per_layer = hana::tuple<F<Blocks>...>;
 
-    static constexpr std::size_t vocab = Vocab;
-    static constexpr std::size_t layers = sizeof...(Blocks);
-    static constexpr std::size_t d_model = block<0>::d_model;
-    static constexpr std::size_t seq_capacity = block<0>::seq_capacity;
+    static constexpr std::size_t vocab = Vocab;  ///< vocabulary size (tokens)
+    static constexpr std::size_t layers = sizeof...(Blocks);  ///< number of blocks
+    static constexpr std::size_t d_model = block<0>::d_model;  ///< width of the residual stream
+    static constexpr std::size_t seq_capacity = block<0>::seq_capacity;  ///< maximum sequence length (positions)
     static_assert(((Blocks::d_model == d_model) && ...),
                   "ctattn: every layer must have the same d_model (they share the residual stream)");
     static_assert(((Blocks::seq_capacity == seq_capacity) && ...),
                   "ctattn: every layer must have the same seq_capacity (one position range for the whole model)");
 
-    // Scratch is sized by the widest layer, since layers run one after another.
+    /// Scratch is sized by the widest layer, since layers run one after another.
     static constexpr std::size_t max_d_ff = std::max({Blocks::d_ff...});
-    static constexpr std::size_t max_kv_dim = std::max({Blocks::kv_dim...});
-    static constexpr std::size_t max_head_dim = std::max({Blocks::attention::head_dim...});
-    static constexpr bool any_gated_ffn = (Blocks::ffn::gated || ...);
+    static constexpr std::size_t max_kv_dim = std::max({Blocks::kv_dim...});  ///< widest K/V row (kv_heads x head_dim)
+    static constexpr std::size_t max_head_dim = std::max({Blocks::attention::head_dim...});  ///< widest attention head
+    static constexpr bool any_gated_ffn = (Blocks::ffn::gated || ...);  ///< true when some layer's FFN is gated
 
-    using position = Position;
-    using final_norm = FinalNorm;
-    using head = Head;
+    using position = Position;  ///< the position policy
+    using final_norm = FinalNorm;  ///< the norm before the head
+    using head = Head;  ///< the LM head policy
 
-    // Every layer's run-time mask parameters, bottom layer first: element I is block<I>'s
-    // mask::params (a key-padding layer's valid_len; empty for no mask, causal, sliding window).
+    /// Every layer's run-time mask parameters, bottom layer first: element I is `block<I>`'s
+    /// mask::params (a key-padding layer's valid_len; empty for no mask, causal, sliding window).
     using mask_params = hana::tuple<typename Blocks::mask::params...>;
-    // True when no layer's mask takes a run-time parameter (no mask, causal, sliding window).
+    /// True when no layer's mask takes a run-time parameter (no mask, causal, sliding window).
     static constexpr bool mask_params_empty = (std::is_empty_v<typename Blocks::mask::params> && ...);
 
-    // The parameters of one padded sequence: valid_len for every layer whose mask takes one (key
-    // padding), defaults for the others.
+    /// The parameters of one padded sequence: valid_len for every layer whose mask takes one (key
+    /// padding), defaults for the others.
     static constexpr mask_params sequence_mask_params(std::size_t valid_len) noexcept {
         return mask_params{detail::with_valid_len<typename Blocks::mask::params>(valid_len)...};
     }
 
-    // Validates each layer's mask parameters (defaults when none are given) for n keys.
+    /// Validates each layer's mask parameters (defaults when none are given) for n keys.
     static constexpr status validate_masks(const mask_params& masks, std::size_t n) noexcept {
         return detail::validate_each_mask<typename Blocks::mask...>(masks, n, std::index_sequence_for<Blocks...>{});
     }
+    /// Validates each layer's default mask parameters for n keys.
     static constexpr status validate_masks(std::size_t n) noexcept { return validate_masks(mask_params{}, n); }
 };
 
@@ -165,11 +170,12 @@ struct stacked<Vocab, Position, FinalNorm, Head, Block, std::index_sequence<I...
 };
 }  // namespace detail
 
-// Layers copies of one block type: the common uniform stack.
+/// Layers copies of one block type: the common uniform stack.
 template <std::size_t Vocab, std::size_t Layers, class Block, class Position, class FinalNorm, class Head>
 using stacked_model_config =
     typename detail::stacked<Vocab, Position, FinalNorm, Head, Block, std::make_index_sequence<Layers>>::type;
 
+/// What a model configuration provides (model_config satisfies it).
 template <class C>
 concept model_configuration = requires {
     C::vocab; C::layers; C::d_model; C::seq_capacity; C::max_d_ff; C::max_kv_dim;

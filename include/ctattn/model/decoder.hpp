@@ -24,24 +24,29 @@
 
 namespace ctattn {
 
-// One layer's cached rows, head by head: each KV head's keys are one contiguous run that decode
-// streams front to back (and its values another). RoPE has already been applied to the keys.
+/// One layer's cached rows, head by head: each KV head's keys are one contiguous run that decode
+/// streams front to back (and its values another). RoPE has already been applied to the keys.
 template <block_configuration Block>
 struct layer_kv {
+    /// The block's KV heads.
     static constexpr std::size_t kv_heads = Block::attention::kv_heads, head_dim = Block::attention::head_dim;
-    matrix<kv_heads * Block::seq_capacity, head_dim> k;  // (kv_heads, seq_capacity, head_dim)
-    matrix<kv_heads * Block::seq_capacity, head_dim> v;  // (kv_heads, seq_capacity, head_dim)
+    ///< head_dim: the width of one head.
+    matrix<kv_heads * Block::seq_capacity, head_dim> k;  ///< (kv_heads, seq_capacity, head_dim)
+    matrix<kv_heads * Block::seq_capacity, head_dim> v;  ///< (kv_heads, seq_capacity, head_dim)
 };
 
+/// Every layer's cached K and V rows and how many positions they hold.
 template <model_configuration Config>
 struct kv_cache {
-    static constexpr std::size_t capacity = Config::seq_capacity;
-    typename Config::template per_layer<layer_kv> layers;  // hana::tuple of layer_kv, one per block
-    std::size_t length = 0;                                // positions held: 0 .. capacity
+    static constexpr std::size_t capacity = Config::seq_capacity;  ///< positions the cache can hold (seq_capacity)
+    typename Config::template per_layer<layer_kv> layers;  ///< hana::tuple of layer_kv, one per block
+    std::size_t length = 0;                                ///< positions held: 0 .. capacity
 
-    // Rows past `length` are never read before they are rewritten, so forgetting is O(1).
+    /// Rows past `length` are never read before they are rewritten, so forgetting is O(1).
     void reset() noexcept { length = 0; }
+    /// Positions held.
     std::size_t size() const noexcept { return length; }
+    /// True when no further position fits.
     bool full() const noexcept { return length >= capacity; }
 };
 
@@ -57,15 +62,15 @@ struct all_layers_causal<hana::tuple<Blocks...>> {
 };
 }  // namespace detail
 
-// Tokens a decoder's prefill runs at once unless told otherwise, fixed at compile time from the arch.
-// Vector arches: 8 projection tiles' rows (48), at most the context: every weight is read once per
-// chunk instead of once per token, and the chunk's attention runs the blocked core. The RAM it
-// costs is the activation scratch of that many rows, (5 d_model + 2 max d_ff) floats per row, plus
-// the blocked core's (max head_dim + 6) x seq_capacity floats: over a one-token decoder, 150 KiB
-// for stories260K (153,408 bytes; 2.6 KiB per row) and 600 KiB for stories15M (614,720 bytes;
-// 11.6 KiB per row). footprint<Config>::scratch_bytes counts it.
-// scalar_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing it does not
-// need; a user who wants chunks there picks PrefillRows.
+/// Tokens a decoder's prefill runs at once unless told otherwise, fixed at compile time from the arch.
+/// Vector arches: 8 projection tiles' rows (48), at most the context: every weight is read once per
+/// chunk instead of once per token, and the chunk's attention runs the blocked core. The RAM it
+/// costs is the activation scratch of that many rows, (5 d_model + 2 max d_ff) floats per row, plus
+/// the blocked core's (max head_dim + 6) x seq_capacity floats: over a one-token decoder, 150 KiB
+/// for stories260K (153,408 bytes; 2.6 KiB per row) and 600 KiB for stories15M (614,720 bytes;
+/// 11.6 KiB per row). footprint<Config>::scratch_bytes counts it.
+/// scalar_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing it does not
+/// need; a user who wants chunks there picks PrefillRows.
 template <model_configuration Config, class Arch>
 inline constexpr std::size_t default_prefill_rows =
     !uses_blocked_attention<Arch> ? 1
@@ -73,12 +78,12 @@ inline constexpr std::size_t default_prefill_rows =
         ? Config::seq_capacity
         : 8 * kernels::projection_tile_shape<Arch>::rows;
 
-// The decoding state: a KV cache, row scratch for PrefillRows tokens at a time (by default
-// default_prefill_rows, above), and the weights it reads: owned (model_weights) or a view of
-// constant storage (Storage = viewed_weights: model_weights_view; flash_decoder<Config> below),
-// attached by address, never copied. Every call validates first and changes nothing (cache,
-// logits) when it fails. Storage comes first: it is what users choose; Arch and PrefillRows have
-// defaults fixed by the build's target.
+/// The decoding state: a KV cache, row scratch for PrefillRows tokens at a time (by default
+/// default_prefill_rows, above), and the weights it reads: owned (model_weights) or a view of
+/// constant storage (Storage = viewed_weights: model_weights_view; flash_decoder<Config> below),
+/// attached by address, never copied. Every call validates first and changes nothing (cache,
+/// logits) when it fails. Storage comes first: it is what users choose; Arch and PrefillRows have
+/// defaults fixed by the build's target.
 template <model_configuration Config, weight_storage Storage = owned_weights, class Arch = simd::default_arch,
           std::size_t PrefillRows = default_prefill_rows<Config, Arch>>
 class decoder {
@@ -88,47 +93,51 @@ class decoder {
                   "layer: a cached prefix cannot attend to tokens that have not arrived");
 
   public:
-    using config = Config;
-    using model_type = language_model<Config, Arch>;
-    using weights_type = model_weights<Config, Storage>;
-    using cache_type = kv_cache<Config>;
-    using scratch_type = activation_scratch<Config, PrefillRows>;
-    static constexpr std::size_t vocab_size = Config::vocab;
-    static constexpr std::size_t capacity = Config::seq_capacity;
-    static constexpr std::size_t prefill_rows = PrefillRows;
+    using config = Config;  ///< the model configuration
+    using model_type = language_model<Config, Arch>;  ///< the forward-pass steps it shares
+    using weights_type = model_weights<Config, Storage>;  ///< the weights it reads (owned or a view)
+    using cache_type = kv_cache<Config>;  ///< the KV cache
+    using scratch_type = activation_scratch<Config, PrefillRows>;  ///< row scratch for PrefillRows tokens
+    static constexpr std::size_t vocab_size = Config::vocab;  ///< logits per position
+    static constexpr std::size_t capacity = Config::seq_capacity;  ///< positions the cache holds
+    static constexpr std::size_t prefill_rows = PrefillRows;  ///< tokens a prefill chunk runs at once
 
-    // Default-constructed decoders are all zeros (static storage goes to .bss); attach weights
-    // before use. Calls on a decoder without weights return status::invalid_argument.
+    /// Default-constructed decoders are all zeros (static storage goes to .bss); attach weights
+    /// before use. Calls on a decoder without weights return status::invalid_argument.
     decoder() = default;
+    /// A decoder reading w (attached by address, not copied).
     explicit decoder(const weights_type& w) noexcept : weights_(&w) {}
 
-    using mask_params = typename Config::mask_params;
+    using mask_params = typename Config::mask_params;  ///< each layer's run-time mask parameters
 
+    /// Reads w from now on (by address) and empties the cache.
     void attach(const weights_type& w) noexcept {
         weights_ = &w;
         reset();
     }
-    // Empties the cache; the mask parameters go back to their defaults.
+    /// Empties the cache; the mask parameters go back to their defaults.
     void reset() noexcept {
         cache_.reset();
         if constexpr (stores_masks) masks_ = mask_params{};
     }
+    /// Positions fed so far, i.e. the position of the next token.
     std::size_t position() const noexcept { return cache_.length; }
+    /// The KV cache, read-only.
     const cache_type& cache() const noexcept { return cache_; }
 
-    // Feeds n tokens at positions position() .. position()+n-1. last_logits (vocab floats, or null)
-    // receives the logits after the last of them. Errors, checked before anything changes:
-    // invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
-    // not fit), invalid_token (an id >= vocab), a layer's mask status.
-    // observer (here and in decode_step): optional, an observer (layers/trace.hpp) shown every layer.
+    /// Feeds n tokens at positions position() .. position()+n-1. last_logits (vocab floats, or null)
+    /// receives the logits after the last of them. Errors, checked before anything changes:
+    /// invalid_argument (no weights, null tokens), invalid_length (n == 0), cache_full (the tokens do
+    /// not fit), invalid_token (an id >= vocab), a layer's mask status.
+    /// observer (here and in decode_step): optional, an observer (layers/trace.hpp) shown every layer.
     template <class... Observer>
     [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits,
                                  Observer*... observer) noexcept {
         return prefill(tokens, n, last_logits, masks(), observer...);
     }
-    // The same with the sequence's mask parameters per layer (only causal policies decode, so they
-    // are those of user-defined causal masks, e.g. one that hides a left-padded prompt's padding):
-    // kept for the following prefill and decode_step calls until reset().
+    /// The same with the sequence's mask parameters per layer (only causal policies decode, so they
+    /// are those of user-defined causal masks, e.g. one that hides a left-padded prompt's padding):
+    /// kept for the following prefill and decode_step calls until reset().
     template <class... Observer>
     [[nodiscard]] status prefill(const token_id* tokens, std::size_t n, float* last_logits,
                                  const mask_params& masks, Observer*... observer) noexcept {
@@ -143,8 +152,8 @@ class decoder {
         return status::ok;
     }
 
-    // One token in, the next position's logits (vocab floats) out. cache_full when position()
-    // == capacity, invalid_token for id >= vocab, invalid_argument for null logits or no weights.
+    /// One token in, the next position's logits (vocab floats) out. cache_full when position()
+    /// == capacity, invalid_token for id >= vocab, invalid_argument for null logits or no weights.
     template <class... Observer>
     [[nodiscard]] status decode_step(token_id token, float* logits, Observer*... observer) noexcept {
         static_assert(sizeof...(Observer) <= 1, "ctattn: decode_step takes at most one observer");
@@ -195,23 +204,25 @@ class decoder {
     }
 };
 
-// A decoder reading weights in place from constant storage (flash, a validated blob): attach a
-// model_weights_view<Config> (model/weights_image.hpp).
+/// A decoder reading weights in place from constant storage (flash, a validated blob): attach a
+/// model_weights_view<Config> (model/weights_image.hpp).
 template <model_configuration Config, class Arch = simd::default_arch,
           std::size_t PrefillRows = default_prefill_rows<Config, Arch>>
 using flash_decoder = decoder<Config, viewed_weights, Arch, PrefillRows>;
 
-// Free-function forms: the shape the generation helper (text/sample.hpp) is written against.
+/// Free-function forms: the shape the generation helper (text/sample.hpp) is written against.
 template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
 [[nodiscard]] inline status decode_step(decoder<Config, Storage, Arch, PrefillRows>& state, token_id token,
                                         float* logits) noexcept {
     return state.decode_step(token, logits);
 }
+/// Free-function form of decoder::prefill.
 template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
 [[nodiscard]] inline status prefill(decoder<Config, Storage, Arch, PrefillRows>& state, const token_id* tokens,
                                     std::size_t n, float* last_logits) noexcept {
     return state.prefill(tokens, n, last_logits);
 }
+/// Free-function form of decoder::reset.
 template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
 inline void reset(decoder<Config, Storage, Arch, PrefillRows>& state) noexcept {
     state.reset();

@@ -49,60 +49,75 @@ namespace hana = boost::hana;
 
 // ---- weights and scratch ----------------------------------------------------------------
 
-// One weights type family, parameterised by who holds the numbers (base/weight_storage.hpp):
-//   model_weights<Config>       owns them (RAM, or a constexpr object): llama2c::load fills one
-//   model_weights_view<Config>  points at them: constant arrays in flash, a validated blob; built by
-//                               make_weights_view (model/weights_image.hpp), constexpr when the
-//                               arrays are, so the view itself is constant-initialised in .rodata
-// language_model, decoder and transformer_block take either and run the same code.
+/// One weights type family, parameterised by who holds the numbers (base/weight_storage.hpp):
+///   model_weights<Config>       owns them (RAM, or a constexpr object): llama2c::load fills one
+///   model_weights_view<Config>  points at them: constant arrays in flash, a validated blob; built by
+///                               make_weights_view (model/weights_image.hpp), constexpr when the
+///                               arrays are, so the view itself is constant-initialised in .rodata
+/// language_model, decoder and transformer_block take either and run the same code.
 template <model_configuration Config, weight_storage Storage = owned_weights>
 struct model_weights {
+    /// The configuration's d_model.
     static constexpr std::size_t D = Config::d_model, V = Config::vocab, S = Config::seq_capacity;
-    using storage = Storage;
+    ///< S: the configuration's seq_capacity.
+    /** \var V
+        The configuration's vocabulary size. */
+    using storage = Storage;  ///< who holds the numbers (owned_weights or viewed_weights)
+    /// One block's weights, held the same way.
     template <class Block>
     using layer_weights = block_weights<Block, Storage>;
-    typename Storage::template matrix<V, D> embedding;                          // (vocab, d_model)
-    typename Config::position::template weights<D, S, Storage> positions;        // learned: (seq_capacity, d_model)
-    typename Config::template per_layer<layer_weights> layers;                   // hana::tuple of block_weights
-    typename Config::final_norm::template weights<D, Storage> final_norm;        // (d_model) gain (+ bias)
-    typename Config::head::template weights<D, V, Storage> head;                 // untied: (d_model, vocab) (+ bias)
+    typename Storage::template matrix<V, D> embedding;                          ///< (vocab, d_model)
+    typename Config::position::template weights<D, S, Storage> positions;        ///< learned: (seq_capacity, d_model)
+    typename Config::template per_layer<layer_weights> layers;                   ///< hana::tuple of block_weights
+    typename Config::final_norm::template weights<D, Storage> final_norm;        ///< (d_model) gain (+ bias)
+    typename Config::head::template weights<D, V, Storage> head;                 ///< untied: (d_model, vocab) (+ bias)
 
+    /// Layer I's weights (0 = bottom).
     template <std::size_t I>
     constexpr auto& layer() noexcept { return hana::at_c<I>(layers); }
+    /// Layer I's weights, read-only.
     template <std::size_t I>
     constexpr const auto& layer() const noexcept { return hana::at_c<I>(layers); }
 };
 
+/// Weights read in place from constant storage (model/weights_image.hpp).
 template <model_configuration Config>
 using model_weights_view = model_weights<Config, viewed_weights>;
 
-// Activations for up to Rows tokens at once: Rows = seq_capacity for a full forward, a small
-// chunk for the decoder. Widths are the widest layer's.
+/// Activations for up to Rows tokens at once: Rows = seq_capacity for a full forward, a small
+/// chunk for the decoder. Widths are the widest layer's.
 template <model_configuration Config, std::size_t Rows>
 struct activation_scratch {
+    /// The configuration's d_model.
     static constexpr std::size_t D = Config::d_model, F = Config::max_d_ff;
-    static constexpr std::size_t rows = Rows;
-    matrix<Rows, D> x;         // (rows, d_model): the residual stream
-    matrix<Rows, D> normed;    // (rows, d_model)
-    matrix<Rows, D> q;         // (rows, d_model)
-    matrix<Rows, D> context;   // (rows, d_model)
-    matrix<Rows, D> sublayer;  // (rows, d_model)
-    matrix<Rows, F> hidden;    // (rows, max d_ff)
-    matrix<Config::any_gated_ffn ? Rows : 1, Config::any_gated_ffn ? F : 1> up;  // (rows, max d_ff) if gated
-    matrix<kernels::decode_heads_per_pass, Config::seq_capacity> scores;       // (2, seq_capacity): decode pairs heads
-    // The blocked attention core's scratch, for several rows at once on a vector arch; absent (an
-    // empty member taking no bytes) for one row and on scalar builds: Cortex-M RAM goes to
-    // nothing it does not use.
+    ///< F: the widest layer's d_ff.
+    static constexpr std::size_t rows = Rows;  ///< tokens held at once
+    matrix<Rows, D> x;         ///< (rows, d_model): the residual stream
+    matrix<Rows, D> normed;    ///< (rows, d_model)
+    matrix<Rows, D> q;         ///< (rows, d_model)
+    matrix<Rows, D> context;   ///< (rows, d_model)
+    matrix<Rows, D> sublayer;  ///< (rows, d_model)
+    matrix<Rows, F> hidden;    ///< (rows, max d_ff)
+    matrix<Config::any_gated_ffn ? Rows : 1, Config::any_gated_ffn ? F : 1> up;  ///< (rows, max d_ff): gated
+    matrix<kernels::decode_heads_per_pass, Config::seq_capacity> scores;       ///< (2, seq_capacity): decode's head pair
+    /// The blocked attention core's scratch, for several rows at once on a vector arch; absent (an
+    /// empty member taking no bytes) for one row and on scalar builds: Cortex-M RAM goes to
+    /// nothing it does not use.
     static constexpr bool blocked = Rows > 1 && uses_blocked_attention<simd::default_arch>;
+    /// Row stride of the blocked core's key panels.
     static constexpr std::size_t key_stride = blocked_key_stride<Config::seq_capacity>;
+    /// Stands in for a blocked scratch matrix that is not needed.
     struct absent {
+        /// No storage.
         static constexpr float* data() noexcept { return nullptr; }
     };
+    /// matrix<R, C> when the blocked core is used, else absent.
     template <std::size_t R, std::size_t C>
     using blocked_matrix = std::conditional_t<blocked, matrix<R, C>, absent>;
-    [[no_unique_address]] blocked_matrix<Config::max_head_dim, key_stride> keys_transposed;  // (head_dim, seq)
-    [[no_unique_address]] blocked_matrix<blocked_tile_rows_max, key_stride> score_block;    // (tile rows, seq)
+    [[no_unique_address]] blocked_matrix<Config::max_head_dim, key_stride> keys_transposed;  ///< (head_dim, seq)
+    [[no_unique_address]] blocked_matrix<blocked_tile_rows_max, key_stride> score_block;    ///< (tile rows, seq)
 
+    /// The scratch as the buffers a transformer block runs on.
     block_buffers buffers() noexcept {
         return {normed.data(),
                 q.data(),
@@ -116,46 +131,48 @@ struct activation_scratch {
     }
 };
 
-// Everything one full-sequence forward needs besides the weights: activations for every position
-// and one layer's K/V rows (layers run in turn, so one K/V buffer serves them all).
+/// Everything one full-sequence forward needs besides the weights: activations for every position
+/// and one layer's K/V rows (layers run in turn, so one K/V buffer serves them all).
 template <model_configuration Config>
 struct model_workspace {
-    activation_scratch<Config, Config::seq_capacity> activations;
-    matrix<Config::seq_capacity, Config::max_kv_dim> k;  // the current layer's (kv_heads, seq_capacity, head_dim)
-    matrix<Config::seq_capacity, Config::max_kv_dim> v;  // the current layer's (kv_heads, seq_capacity, head_dim)
+    activation_scratch<Config, Config::seq_capacity> activations;  ///< rows for every position
+    matrix<Config::seq_capacity, Config::max_kv_dim> k;  ///< the current layer's (kv_heads, seq_capacity, head_dim)
+    matrix<Config::seq_capacity, Config::max_kv_dim> v;  ///< the current layer's (kv_heads, seq_capacity, head_dim)
 };
 
 // ---- the model --------------------------------------------------------------------------
 
+/// The forward pass of a configuration, and the steps the KV-cache decoder shares with it.
 template <model_configuration Config, class Arch = simd::default_arch>
 struct language_model {
-    using config = Config;
-    using arch = Arch;
-    using weights_type = model_weights<Config>;            // owned; every entry point also takes
-    using view_type = model_weights_view<Config>;          // a view (or any Storage) of the same shapes
-    using workspace_type = model_workspace<Config>;
-    using position = typename Config::position;
-    static constexpr std::size_t vocab_size = Config::vocab;
-    static constexpr std::size_t d_model = Config::d_model;
-    static constexpr std::size_t seq_capacity = Config::seq_capacity;
-    static constexpr std::size_t layers = Config::layers;
-    static constexpr std::size_t weight_bytes = sizeof(weights_type);
-    static constexpr std::size_t workspace_bytes = sizeof(workspace_type);
+    using config = Config;  ///< the model configuration
+    using arch = Arch;  ///< the SIMD target tag
+    using weights_type = model_weights<Config>;            ///< owned weights (entry points also take a view)
+    using view_type = model_weights_view<Config>;          ///< a view (or any Storage) of the same shapes
+    using workspace_type = model_workspace<Config>;  ///< scratch for one forward
+    using position = typename Config::position;  ///< the position policy
+    static constexpr std::size_t vocab_size = Config::vocab;  ///< logits per position
+    static constexpr std::size_t d_model = Config::d_model;  ///< width of the residual stream
+    static constexpr std::size_t seq_capacity = Config::seq_capacity;  ///< maximum sequence length
+    static constexpr std::size_t layers = Config::layers;  ///< number of blocks
+    static constexpr std::size_t weight_bytes = sizeof(weights_type);  ///< bytes of owned weights
+    static constexpr std::size_t workspace_bytes = sizeof(workspace_type);  ///< bytes of one workspace
 
-    using mask_params = typename Config::mask_params;
+    using mask_params = typename Config::mask_params;  ///< each layer's run-time mask parameters
 
-    // tokens[n] -> logits[n x vocab]: row p holds the scores for the token after position p.
-    // masks: each layer's mask parameters (Config::sequence_mask_params(valid_len) for a padded
-    // sequence); without them every layer gets its defaults, which a key-padding layer rejects.
-    // invalid_argument for null pointers, invalid_length unless 1 <= n <= seq_capacity,
-    // invalid_token for an id >= vocab, or a layer's mask status; logits untouched on error.
-    // observer: optional, an observer (layers/trace.hpp) shown every layer.
+    /// tokens[n] -> logits[n x vocab]: row p holds the scores for the token after position p.
+    /// masks: each layer's mask parameters (Config::sequence_mask_params(valid_len) for a padded
+    /// sequence); without them every layer gets its defaults, which a key-padding layer rejects.
+    /// invalid_argument for null pointers, invalid_length unless 1 <= n <= seq_capacity,
+    /// invalid_token for an id >= vocab, or a layer's mask status; logits untouched on error.
+    /// observer: optional, an observer (layers/trace.hpp) shown every layer.
     template <class Storage, class... Observer>
     [[nodiscard]] static status forward(const model_weights<Config, Storage>& w, const token_id* tokens,
                                         std::size_t n, float* logits, workspace_type& ws,
                                         Observer*... observer) noexcept {
         return forward(w, tokens, n, logits, ws, mask_params{}, observer...);
     }
+    /// forward with each layer's mask parameters given (see the overload above).
     template <class Storage, class... Observer>
     [[nodiscard]] static status forward(const model_weights<Config, Storage>& w, const token_id* tokens,
                                         std::size_t n, float* logits, workspace_type& ws, const mask_params& masks,
@@ -176,10 +193,10 @@ struct language_model {
         return status::ok;
     }
 
-    // Next-token probabilities from one row of logits: p_t = exp(l_t - max) / sum exp(l_s - max)
-    // over the vocabulary (probs may be logits). Loops have constant bounds (vocab_size), which
-    // also keeps GCC 12's -Waggressive-loop-optimizations quiet for vocabularies divisible by W.
-    // status::non_finite (probs untouched) when a logit is NaN or +inf or every logit is -inf.
+    /// Next-token probabilities from one row of logits: p_t = exp(l_t - max) / sum exp(l_s - max)
+    /// over the vocabulary (probs may be logits). Loops have constant bounds (vocab_size), which
+    /// also keeps GCC 12's -Waggressive-loop-optimizations quiet for vocabularies divisible by W.
+    /// status::non_finite (probs untouched) when a logit is NaN or +inf or every logit is -inf.
     static status probabilities(const float* logits, float* probs) noexcept {
         using V = simd::ops<Arch>;
         constexpr std::size_t W = V::width;
@@ -209,13 +226,14 @@ struct language_model {
 
     // ---- steps shared with the KV-cache decoder (model/decoder.hpp) ----
 
+    /// status::invalid_token if any of the n ids is >= vocab, else status::ok.
     [[nodiscard]] static status check_tokens(const token_id* tokens, std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i)
             if (tokens[i] >= vocab_size) return status::invalid_token;
         return status::ok;
     }
 
-    // x rows = embedding[tokens] (+ position pos0 + r for additive position policies).
+    /// x rows = embedding[tokens] (+ position pos0 + r for additive position policies).
     template <class Storage>
     static void embed(const model_weights<Config, Storage>& w, const token_id* tokens, std::size_t rows,
                       std::size_t pos0, float* x) noexcept {
@@ -227,8 +245,8 @@ struct language_model {
         }
     }
 
-    // Every block in order over `rows` tokens at positions pos0..; kv_rows(hana::size_c<I>) gives
-    // layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each; layer I's mask gets masks[I].
+    /// Every block in order over `rows` tokens at positions pos0..; kv_rows(hana::size_c<I>) gives
+    /// layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each; layer I's mask gets masks[I].
     template <class Storage, class KvRows, class... Observer>
     static void run_layers(const model_weights<Config, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
                            const block_buffers& buffers, const mask_params& masks, KvRows&& kv_rows,
@@ -242,7 +260,7 @@ struct language_model {
         });
     }
 
-    // One row of the residual stream -> vocab logits (normed: d_model scratch).
+    /// One row of the residual stream -> vocab logits (normed: d_model scratch).
     template <class Storage>
     static void head_logits(const model_weights<Config, Storage>& w, const float* x, float* normed,
                             float* logits) noexcept {
@@ -250,10 +268,10 @@ struct language_model {
         head_rows(w, 1, normed, logits);
     }
 
-    // rows x d_model normed rows -> rows x vocab logits: one projection over all rows (untied), or
-    // a dot product with every embedding row (tied). The tied head is the attention score kernel
-    // with the vocabulary as keys: a vector's width of embedding rows per step share each loaded
-    // normed vector, and one transpose-and-add replaces that many horizontal sums.
+    /// rows x d_model normed rows -> rows x vocab logits: one projection over all rows (untied), or
+    /// a dot product with every embedding row (tied). The tied head is the attention score kernel
+    /// with the vocabulary as keys: a vector's width of embedding rows per step share each loaded
+    /// normed vector, and one transpose-and-add replaces that many horizontal sums.
     template <class Storage>
     static void head_rows(const model_weights<Config, Storage>& w, std::size_t rows, const float* normed,
                           float* logits) noexcept {

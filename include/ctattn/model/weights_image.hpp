@@ -29,7 +29,7 @@
 
 namespace ctattn {
 
-// Passed to for_each_tensor's callback for tensors outside the layer stack.
+/// Passed to for_each_tensor's callback for tensors outside the layer stack.
 inline constexpr std::size_t model_level_tensor = ~std::size_t(0);
 
 namespace detail {
@@ -64,9 +64,9 @@ constexpr void visit_ffn(Ffn& w, std::size_t layer, F& f) {
 }
 }  // namespace detail
 
-// Calls f(tensor, name, layer) for every tensor of w (owned or view, const or not) in the
-// canonical order; tensor has .data(), ::rows, ::cols, ::size. layer is model_level_tensor
-// outside the layer stack.
+/// Calls f(tensor, name, layer) for every tensor of w (owned or view, const or not) in the
+/// canonical order; tensor has .data() and static rows, cols, size. layer is model_level_tensor
+/// outside the layer stack.
 template <class Weights, class F>
 constexpr void for_each_tensor(Weights& w, F&& f) {
     constexpr std::size_t top = model_level_tensor;
@@ -86,7 +86,7 @@ constexpr void for_each_tensor(Weights& w, F&& f) {
     if constexpr (requires { w.head.b_out; }) f(w.head.b_out, "head.b_out", top);
 }
 
-// Floats in the image of a configuration (tensors and their padding).
+/// Floats in the image of a configuration (tensors and their padding).
 template <model_configuration Config>
 inline constexpr std::size_t weights_image_floats = [] {
     model_weights_view<Config> shapes{};
@@ -95,8 +95,8 @@ inline constexpr std::size_t weights_image_floats = [] {
     return floats;
 }();
 
-// A view whose tensors point into image[0 .. weights_image_floats<Config>): constexpr for constant
-// arrays, or at run time over a validated blob. Nothing is copied or checked here.
+/// A view whose tensors point into image[0 .. weights_image_floats<Config>): constexpr for constant
+/// arrays, or at run time over a validated blob. Nothing is copied or checked here.
 template <model_configuration Config>
 [[nodiscard]] constexpr model_weights_view<Config> make_weights_view(const float* image) noexcept {
     model_weights_view<Config> view{};
@@ -108,9 +108,9 @@ template <model_configuration Config>
     return view;
 }
 
-// The image of weights that live in memory (owned, e.g. from llama2c::load, or another view):
-// what the generator writes at build time, done in C++ for tests and host tools.
-// image: weights_image_floats<Config> floats.
+/// The image of weights that live in memory (owned, e.g. from llama2c::load, or another view):
+/// what the generator writes at build time, done in C++ for tests and host tools.
+/// image: weights_image_floats<Config> floats.
 template <model_configuration Config, class Storage>
 void write_weights_image(const model_weights<Config, Storage>& w, float* image) noexcept {
     std::size_t offset = 0;

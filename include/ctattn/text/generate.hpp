@@ -29,6 +29,7 @@ concept prefilling_model = decoding_model<M> && requires(M& model, const token_i
     { model.prefill(tokens, n, logits) } -> std::same_as<status>;
 };
 
+/// A stop token no vocabulary holds: generate until the length limit.
 inline constexpr token_id no_stop_token = std::numeric_limits<token_id>::max();
 
 /// When generation stops: after a token budget, or on a stop token.

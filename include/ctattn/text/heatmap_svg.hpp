@@ -20,28 +20,29 @@
 
 namespace ctattn::text {
 
-// One head's weights: element (i, j) at weights[i * row_stride + j], row i being the query at
-// absolute position query_pos0 + i (decode steps start later), column j the key at position j.
+/// One head's weights: element (i, j) at weights[i * row_stride + j], row i being the query at
+/// absolute position query_pos0 + i (decode steps start later), column j the key at position j.
 struct heatmap_panel {
-    const float* weights;
-    std::size_t rows;
-    std::size_t cols;
-    std::size_t row_stride;
-    std::size_t query_pos0;
-    const char* title;  // e.g. "layer 0 head 3"
+    const float* weights;    ///< (rows, row_stride) attention weights P, not owned
+    std::size_t rows;        ///< queries shown
+    std::size_t cols;        ///< keys shown
+    std::size_t row_stride;  ///< floats from one query's row to the next (>= cols)
+    std::size_t query_pos0;  ///< absolute position of row 0's query
+    const char* title;       ///< e.g. "layer 0 head 3"
 };
 
-// Axis labels by absolute position: words[pos] when there are words, else "#id" from ids[pos],
-// else the position itself.
+/// Axis labels by absolute position: words[pos] when there are words, else "#id" from ids[pos],
+/// else the position itself.
 struct heatmap_labels {
-    const char* const* words = nullptr;
-    const std::uint32_t* ids = nullptr;
+    const char* const* words = nullptr;  ///< one text per position, or nullptr
+    const std::uint32_t* ids = nullptr;  ///< one token id per position, or nullptr
 };
 
-// Which cells a mask hides: visible(query_pos, key_pos, n_keys) for a mask policy (base/mask.hpp).
+/// Which cells a mask hides: visible(query_pos, key_pos, n_keys) for a mask policy (base/mask.hpp).
 template <class Mask>
 struct mask_visibility {
-    typename Mask::params params{};
+    typename Mask::params params{};  ///< the mask's run-time parameter
+    /// Whether the key at key_pos is visible to the query at query_pos.
     bool operator()(std::size_t query_pos, std::size_t key_pos, std::size_t n_keys) const noexcept {
         return is_visible<Mask>(params, query_pos, key_pos, n_keys);
     }
@@ -279,11 +280,11 @@ void write_panel(svg_writer<Sink>& out, const heatmap_geometry& g, const heatmap
 
 }  // namespace detail
 
-// Writes one SVG document holding n_panels panels, `columns` per row of the grid, under an
-// optional overall title (nullptr: none). Every panel must have the same rows and cols.
-// visible(query_pos, key_pos, n_keys) says which cells the mask leaves; hidden cells are hatched
-// and carry class "masked", shown ones class "cell" (rows x cols of the two per panel). With
-// tooltips, each shown cell carries a <title> "query -> key: weight" (about 40% of the bytes).
+/// Writes one SVG document holding n_panels panels, `columns` per row of the grid, under an
+/// optional overall title (nullptr: none). Every panel must have the same rows and cols.
+/// visible(query_pos, key_pos, n_keys) says which cells the mask leaves; hidden cells are hatched
+/// and carry class "masked", shown ones class "cell" (rows x cols of the two per panel). With
+/// tooltips, each shown cell carries a `<title>` "query -> key: weight" (about 40% of the bytes).
 template <class Sink, class Visible>
 void write_heatmap_svg(Sink&& sink, const heatmap_panel* panels, std::size_t n_panels, std::size_t columns,
                        const heatmap_labels& labels, const Visible& visible, const char* title = nullptr,

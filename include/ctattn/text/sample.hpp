@@ -24,6 +24,7 @@ struct sampling_params {
     float top_p = 1.0f;        ///< in (0, 1]; 1: no nucleus cut
 };
 
+/// Whether temperature >= 0 and top_p is in (0, 1], both finite (what sample_token checks first).
 [[nodiscard]] constexpr bool valid_sampling_params(const sampling_params& params) noexcept {
     // Written so that NaN fails every comparison and so is rejected.
     return params.temperature >= 0.0f && params.temperature <= std::numeric_limits<float>::max() &&

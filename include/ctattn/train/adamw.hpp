@@ -22,24 +22,27 @@
 
 namespace ctattn::train {
 
+/// AdamW with bias-corrected moments and decoupled weight decay on 2-D weights (the moments live here).
 template <class Weights>
 struct adamw {
-    float learning_rate = 1e-3f;
-    float beta1 = 0.9f;
-    float beta2 = 0.999f;
-    float eps = 1e-8f;
-    float weight_decay = 0.01f;
-    long steps = 0;  // updates done so far
-    Weights m;       // first moment, same shape as the weights
-    Weights v;       // second moment
+    float learning_rate = 1e-3f;  ///< >= 0 and finite
+    float beta1 = 0.9f;           ///< first-moment decay, in [0, 1)
+    float beta2 = 0.999f;         ///< second-moment decay, in [0, 1)
+    float eps = 1e-8f;            ///< > 0: keeps the step finite where v = 0
+    float weight_decay = 0.01f;   ///< >= 0, with learning_rate * weight_decay <= 1
+    long steps = 0;  ///< updates done so far
+    Weights m;       ///< first moment, same shape as the weights
+    Weights v;       ///< second moment
 
-    // Zeroes the moments and the step count: call before training (static storage already is zero).
+    /// Zeroes the moments and the step count: call before training (static storage already is zero).
     void reset() noexcept {
         zero_tensors(m);
         zero_tensors(v);
         steps = 0;
     }
 
+    /// status::invalid_parameter unless learning_rate >= 0, beta1 and beta2 in [0, 1), eps > 0,
+    /// weight_decay >= 0 and learning_rate * weight_decay <= 1, all finite; else status::ok.
     [[nodiscard]] status validate() const noexcept {
         const auto unit_interval = [](float b) { return b >= 0.0f && b < 1.0f; };  // false for NaN
         const bool ok = detail::valid_learning_rate(learning_rate) && unit_interval(beta1) && unit_interval(beta2) &&
@@ -48,6 +51,8 @@ struct adamw {
         return ok ? status::ok : status::invalid_parameter;
     }
 
+    /// One update of `w` from the gradients `g`; on a failure (invalid_parameter from validate(), or
+    /// non_finite for a NaN or infinite gradient or update) weights, moments and steps are unchanged.
     [[nodiscard]] status step(Weights& w, Weights& g) noexcept {
         if (const status s = validate(); s != status::ok) return s;
         const long t = steps + 1;

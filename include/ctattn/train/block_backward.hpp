@@ -25,54 +25,67 @@
 
 namespace ctattn::train {
 
-// What the backward pass of one block needs from its forward pass, for up to seq_capacity tokens.
-// Buffers a placement does not use are 1 x 1.
+/// What the backward pass of one block needs from its forward pass, for up to seq_capacity tokens.
+/// Buffers a placement does not use are 1 x 1.
 template <block_configuration Block>
 struct block_tape {
+    /// \var D
+    /// Model width (d_model).
+
+    /// \var KV
+    /// Width of the keys and of the values (kv_dim).
+
+    /// \var F
+    /// Hidden width of the FFN (d_ff).
+
+    /// Sequence capacity (seq_capacity): rows of every used buffer.
     static constexpr std::size_t S = Block::seq_capacity, D = Block::d_model, KV = Block::kv_dim, F = Block::d_ff;
-    static constexpr bool pre = Block::placement::norm_first;
-    static constexpr bool gated = Block::ffn::gated;
-    matrix<S, D> x_in;                          // (seq, d_model): block input
-    matrix<pre ? S : 1, pre ? D : 1> attn_in;   // (seq, d_model): N1(x), pre-norm only
-    matrix<S, D> q;                             // (seq, d_model): queries after RoPE
-    matrix<S, KV> k;                            // (kv_heads, seq, head_dim), as the KV cache: keys after RoPE
-    matrix<S, KV> v;                            // (kv_heads, seq, head_dim)
-    matrix<S, D> context;                       // (seq, d_model): concat of the heads' outputs
-    matrix<pre ? 1 : S, pre ? 1 : D> sum1;      // (seq, d_model): x + A(x), N1's input, post-norm only
-    matrix<S, D> mid;                           // (seq, d_model): residual stream between the sublayers
-    matrix<pre ? S : 1, pre ? D : 1> ffn_in;    // (seq, d_model): N2(m), pre-norm only
-    matrix<S, F> z;                             // (seq, d_ff): x W1 + b1
-    matrix<gated ? S : 1, gated ? F : 1> u;     // (seq, d_ff): x W3 + b3, gated only
-    matrix<S, F> h;                             // (seq, d_ff): input of W2
-    matrix<pre ? 1 : S, pre ? 1 : D> sum2;      // (seq, d_model): m + FFN(m), N2's input, post-norm only
+    static constexpr bool pre = Block::placement::norm_first;  ///< pre-norm placement (norm before each sublayer)
+    static constexpr bool gated = Block::ffn::gated;  ///< the FFN is gated (keeps u)
+    matrix<S, D> x_in;                          ///< (seq, d_model): block input
+    matrix<pre ? S : 1, pre ? D : 1> attn_in;   ///< (seq, d_model): N1(x), pre-norm only
+    matrix<S, D> q;                             ///< (seq, d_model): queries after RoPE
+    matrix<S, KV> k;                            ///< (kv_heads, seq, head_dim), as the KV cache: keys after RoPE
+    matrix<S, KV> v;                            ///< (kv_heads, seq, head_dim)
+    matrix<S, D> context;                       ///< (seq, d_model): concat of the heads' outputs
+    matrix<pre ? 1 : S, pre ? 1 : D> sum1;      ///< (seq, d_model): x + A(x), N1's input, post-norm only
+    matrix<S, D> mid;                           ///< (seq, d_model): residual stream between the sublayers
+    matrix<pre ? S : 1, pre ? D : 1> ffn_in;    ///< (seq, d_model): N2(m), pre-norm only
+    matrix<S, F> z;                             ///< (seq, d_ff): x W1 + b1
+    matrix<gated ? S : 1, gated ? F : 1> u;     ///< (seq, d_ff): x W3 + b3, gated only
+    matrix<S, F> h;                             ///< (seq, d_ff): input of W2
+    matrix<pre ? 1 : S, pre ? 1 : D> sum2;      ///< (seq, d_model): m + FFN(m), N2's input, post-norm only
 };
 
-// Scratch for the backward pass, shared by all layers (sized by the widest): rows x width each.
+/// Scratch for the backward pass, shared by all layers (sized by the widest): rows x width each.
 struct block_gradient_buffers {
-    float* d_tmp;    // seq x d_model: a sublayer's input gradient
-    float* dq;       // seq x d_model
-    float* dk;       // seq x kv_dim
-    float* dv;       // seq x kv_dim
-    float* dz;       // seq x d_ff
-    float* du;       // seq x d_ff (gated)
-    float* p_row;    // seq
-    float* dp_row;   // seq
-    float* scores;   // seq: forward scratch
-    float* sublayer; // seq x d_model: forward scratch
+    float* d_tmp;    ///< seq x d_model: a sublayer's input gradient
+    float* dq;       ///< seq x d_model
+    float* dk;       ///< seq x kv_dim
+    float* dv;       ///< seq x kv_dim
+    float* dz;       ///< seq x d_ff
+    float* du;       ///< seq x d_ff (gated)
+    float* p_row;    ///< seq
+    float* dp_row;   ///< seq
+    float* scores;   ///< seq: forward scratch
+    float* sublayer; ///< seq x d_model: forward scratch
 };
 
+/// One block of configuration `Block` for training: forward fills a tape, backward turns dy into dx and
+/// adds the weight gradients.
 template <block_configuration Block, position_policy Position, class Arch = simd::default_arch>
 struct block_training {
-    using weights_type = block_weights<Block>;
-    using tape_type = block_tape<Block>;
-    using A = typename Block::attention;
-    using Norm = typename Block::norm;
-    using NormBackward = norm_backward<Norm>;
-    using ffn = ffn_training<typename Block::ffn, Arch>;
-    static constexpr std::size_t D = Block::d_model, KV = Block::kv_dim;
-    static constexpr bool pre = Block::placement::norm_first;
+    using weights_type = block_weights<Block>;  ///< the block's weights, and its gradients
+    using tape_type = block_tape<Block>;        ///< what forward keeps for backward
+    using A = typename Block::attention;        ///< the attention configuration
+    using Norm = typename Block::norm;          ///< the norm policy of both norms
+    using NormBackward = norm_backward<Norm>;   ///< its backward
+    using ffn = ffn_training<typename Block::ffn, Arch>;  ///< the FFN's forward and backward
+    /// Model width (d_model).
+    static constexpr std::size_t D = Block::d_model, KV = Block::kv_dim;  ///< KV: key/value width (kv_dim)
+    static constexpr bool pre = Block::placement::norm_first;  ///< pre-norm placement
 
-    // x: n x d_model, updated in place to the block's output; the tape is filled.
+    /// x: n x d_model, updated in place to the block's output; the tape is filled.
     static void forward(const weights_type& w, std::size_t n, float* x, tape_type& t,
                         const block_gradient_buffers& buf) noexcept {
         for (std::size_t i = 0; i < n * D; ++i) t.x_in[i] = x[i];
@@ -106,8 +119,8 @@ struct block_training {
         }
     }
 
-    // dx: n x d_model, the gradient of the block's output on entry and of its input on return.
-    // Weight gradients are added to g.
+    /// dx: n x d_model, the gradient of the block's output on entry and of its input on return.
+    /// Weight gradients are added to g.
     static void backward(const weights_type& w, std::size_t n, const tape_type& t, float* dx, weights_type& g,
                          const block_gradient_buffers& buf) noexcept {
         // ---- feed-forward sublayer

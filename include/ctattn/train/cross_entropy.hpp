@@ -17,9 +17,10 @@
 
 namespace ctattn::train {
 
-// loss receives -log p_target (accumulated in double, returned as float); grad may alias logits.
-// invalid_token when target >= Vocab (it would index past the row), invalid_parameter for a
-// non-finite weight, non_finite when a logit is NaN or infinite: then loss and grad are untouched.
+/// Cross-entropy of one row of Vocab logits against `target`; grad receives weight * (p - onehot).
+/// loss receives -log p_target (accumulated in double, returned as float); grad may alias logits.
+/// invalid_token when target >= Vocab (it would index past the row), invalid_parameter for a
+/// non-finite weight, non_finite when a logit is NaN or infinite: then loss and grad are untouched.
 template <std::size_t Vocab>
 [[nodiscard]] inline status cross_entropy_row(const float* logits, std::uint32_t target, float weight, float* grad,
                                               float& loss) noexcept {

@@ -20,13 +20,15 @@
 
 namespace ctattn::train {
 
+/// The FFN of configuration `C` for training: forward keeps z, u and h, backward turns dy into dx and gradients.
 template <ffn_configuration C, class Arch = simd::default_arch>
 struct ffn_training {
-    using weights_type = ffn_weights<C>;
-    static constexpr std::size_t D = C::d_model, F = C::d_ff;
+    using weights_type = ffn_weights<C>;  ///< the layer's weights, and its gradients
+    /// Model width (d_model).
+    static constexpr std::size_t D = C::d_model, F = C::d_ff;  ///< F: hidden width (d_ff)
 
-    // x: rows x D -> y: rows x D. Kept: z (rows x F, before the activation), u (rows x F, gated
-    // only; may be null otherwise), h (rows x F, the input of W2).
+    /// x: rows x D -> y: rows x D. Kept: z (rows x F, before the activation), u (rows x F, gated
+    /// only; may be null otherwise), h (rows x F, the input of W2).
     static void forward(const weights_type& w, std::size_t rows, const float* x, float* y, float* z, float* u,
                         float* h) noexcept {
         using Act = typename C::activation;
@@ -42,8 +44,8 @@ struct ffn_training {
         kernels::project<F, D, Arch>(rows, h, w.w2.data(), w.b2_data(), y);
     }
 
-    // dy: rows x D -> dx: rows x D (overwritten). Gradients are added to g. dz, du: rows x F scratch
-    // (du only for gated kinds).
+    /// dy: rows x D -> dx: rows x D (overwritten). Gradients are added to g. dz, du: rows x F scratch
+    /// (du only for gated kinds).
     static void backward(const weights_type& w, std::size_t rows, const float* x, const float* z, const float* u,
                          const float* h, const float* dy, float* dx, weights_type& g, float* dz, float* du) noexcept {
         using Act = typename C::activation;

@@ -26,47 +26,60 @@
 
 namespace ctattn::train {
 
-// A target that is not scored (e.g. positions whose next token is unknown).
+/// A target that is not scored (e.g. positions whose next token is unknown).
 inline constexpr token_id ignore_target = ~token_id(0);
 
+/// The tape and the backward scratch of model_training for configuration `Config`: static storage, no heap.
 template <model_configuration Config>
 struct training_workspace {
-    static constexpr std::size_t S = Config::seq_capacity, D = Config::d_model, V = Config::vocab;
-    static constexpr std::size_t KV = Config::max_kv_dim, F = Config::max_d_ff;
-    typename Config::template per_layer<block_tape> tapes;    // hana::tuple of block_tape, one per layer
-    matrix<S, D> x;        // (seq, d_model): residual stream, then its gradient
-    matrix<S, D> x_final;  // (seq, d_model): final norm's input
-    matrix<S, D> normed;   // (seq, d_model): head input
-    matrix<S, V> logits;   // (seq, vocab): logits after a forward, their gradient after a backward
-    matrix<S, D> d_tmp;    // (seq, d_model)
-    matrix<S, D> dq;       // (seq, d_model)
-    matrix<S, KV> dk;      // (seq, max kv_dim)
-    matrix<S, KV> dv;      // (seq, max kv_dim)
-    matrix<S, F> dz;       // (seq, max d_ff)
-    matrix<Config::any_gated_ffn ? S : 1, Config::any_gated_ffn ? F : 1> du;  // (seq, max d_ff) if gated
-    matrix<S, D> sublayer;    // (seq, d_model)
-    row_vector<S> p_row;   // (seq)
-    row_vector<S> dp_row;  // (seq)
-    row_vector<S> scores;  // (seq)
+    /// \var D
+    /// Model width (d_model).
 
+    /// Sequence capacity (seq_capacity).
+    static constexpr std::size_t S = Config::seq_capacity, D = Config::d_model, V = Config::vocab;  ///< V: vocab size
+    /// Widest key/value width over the layers (max_kv_dim).
+    static constexpr std::size_t KV = Config::max_kv_dim, F = Config::max_d_ff;  ///< F: widest d_ff (max_d_ff)
+    typename Config::template per_layer<block_tape> tapes;    ///< hana::tuple of block_tape, one per layer
+    matrix<S, D> x;        ///< (seq, d_model): residual stream, then its gradient
+    matrix<S, D> x_final;  ///< (seq, d_model): final norm's input
+    matrix<S, D> normed;   ///< (seq, d_model): head input
+    matrix<S, V> logits;   ///< (seq, vocab): logits after a forward, their gradient after a backward
+    matrix<S, D> d_tmp;    ///< (seq, d_model)
+    matrix<S, D> dq;       ///< (seq, d_model)
+    matrix<S, KV> dk;      ///< (seq, max kv_dim)
+    matrix<S, KV> dv;      ///< (seq, max kv_dim)
+    matrix<S, F> dz;       ///< (seq, max d_ff)
+    matrix<Config::any_gated_ffn ? S : 1, Config::any_gated_ffn ? F : 1> du;  ///< (seq, max d_ff) if gated
+    matrix<S, D> sublayer;    ///< (seq, d_model)
+    row_vector<S> p_row;   ///< (seq)
+    row_vector<S> dp_row;  ///< (seq)
+    row_vector<S> scores;  ///< (seq)
+
+    /// Pointers to the backward scratch (d_tmp .. sublayer), as block_training takes them.
     block_gradient_buffers buffers() noexcept {
         return {d_tmp.data(), dq.data(),       dk.data(),     dv.data(),     dz.data(),
                 du.data(),    p_row.data(),    dp_row.data(), scores.data(), sublayer.data()};
     }
 };
 
+/// Loss and gradients of language_model<Config, Arch> on one sequence: a taped forward, then backward
+/// from the cross-entropy through head, final norm, blocks (last first), positions and embedding.
 template <model_configuration Config, class Arch = simd::default_arch>
 struct model_training {
-    using config = Config;
-    using model = language_model<Config, Arch>;
-    using weights_type = model_weights<Config>;
-    using gradients_type = model_weights<Config>;  // one float per weight, same layout
-    using workspace_type = training_workspace<Config>;
-    using position = typename Config::position;
-    using final_norm = typename Config::final_norm;
-    static constexpr std::size_t D = Config::d_model, V = Config::vocab, S = Config::seq_capacity;
+    using config = Config;                              ///< the model configuration
+    using model = language_model<Config, Arch>;         ///< the inference model whose forward this repeats
+    using weights_type = model_weights<Config>;         ///< the model's weights
+    using gradients_type = model_weights<Config>;       ///< one float per weight, same layout
+    using workspace_type = training_workspace<Config>;  ///< tape and scratch
+    using position = typename Config::position;         ///< the position policy
+    using final_norm = typename Config::final_norm;     ///< the norm policy before the head
+    /// \var V
+    /// Vocabulary size (vocab).
 
-    // Forward over tokens[0..n), filling the tape and ws.logits (n x vocab, as model::forward).
+    /// Model width (d_model).
+    static constexpr std::size_t D = Config::d_model, V = Config::vocab, S = Config::seq_capacity;  ///< S: seq_capacity
+
+    /// Forward over tokens[0..n), filling the tape and ws.logits (n x vocab, as model::forward).
     [[nodiscard]] static status forward(const weights_type& w, const token_id* tokens, std::size_t n,
                                         workspace_type& ws) noexcept {
         if (tokens == nullptr) return status::invalid_argument;
@@ -87,11 +100,11 @@ struct model_training {
         return status::ok;
     }
 
-    // Mean cross-entropy of targets[p] (the token after position p; ignore_target skips p) and
-    // its gradient, times `weight`, added to grads (zero them first: zero_tensors). loss receives
-    // the mean; invalid_argument when no position is scored, invalid_token for a target >= vocab,
-    // invalid_parameter for a non-finite weight, non_finite when the logits are not all finite
-    // (the loss would be NaN): then grads and loss are untouched.
+    /// Mean cross-entropy of targets[p] (the token after position p; ignore_target skips p) and
+    /// its gradient, times `weight`, added to grads (zero them first: zero_tensors). loss receives
+    /// the mean; invalid_argument when no position is scored, invalid_token for a target >= vocab,
+    /// invalid_parameter for a non-finite weight, non_finite when the logits are not all finite
+    /// (the loss would be NaN): then grads and loss are untouched.
     [[nodiscard]] static status loss_and_gradients(const weights_type& w, const token_id* tokens,
                                                    const token_id* targets, std::size_t n, gradients_type& grads,
                                                    workspace_type& ws, float& loss, float weight = 1.0f) noexcept {

@@ -20,15 +20,18 @@
 
 namespace ctattn::train {
 
+/// Backward of the row norm `Norm`: one specialisation per norm policy.
 template <class Norm>
 struct norm_backward;
 
-// x: the norm's input row; dy: gradient of its output; dx: receives (accumulate: adds) the input
-// gradient and may alias dy; dw: the gain (and bias) gradients, added to.
+/// LayerNorm backward. In row(), x: the norm's input row; dy: gradient of its output; dx: receives (accumulate:
+/// adds) the input gradient and may alias dy; dw: the gain (and bias) gradients, added to.
 template <class Eps>
 struct norm_backward<layer_norm<Eps>> {
+    /// Gain and bias of a row of D values, as the forward norm stores them.
     template <std::size_t D>
     using weights = typename layer_norm<Eps>::template weights<D>;
+    /// One row of D values: dx from dy, and dy xh added to dw.gain, dy to dw.bias.
     template <std::size_t D>
     static void row(const weights<D>& w, const float* x, const float* dy, float* dx, weights<D>& dw,
                     bool accumulate) noexcept {
@@ -51,10 +54,13 @@ struct norm_backward<layer_norm<Eps>> {
     }
 };
 
+/// RMSNorm backward; row() takes the same arguments as LayerNorm's.
 template <class Eps>
 struct norm_backward<rms_norm<Eps>> {
+    /// Gain of a row of D values, as the forward norm stores it.
     template <std::size_t D>
     using weights = typename rms_norm<Eps>::template weights<D>;
+    /// One row of D values: dx from dy, and dy xh added to dw.gain.
     template <std::size_t D>
     static void row(const weights<D>& w, const float* x, const float* dy, float* dx, weights<D>& dw,
                     bool accumulate) noexcept {
@@ -74,10 +80,13 @@ struct norm_backward<rms_norm<Eps>> {
     }
 };
 
+/// Backward of no norm: the gradient passes through.
 template <>
 struct norm_backward<no_norm> {
+    /// No weights (an empty type).
     template <std::size_t D>
     using weights = no_norm::weights<D>;
+    /// One row of D values: dx = dy (accumulate: dx += dy); x and dw are unused.
     template <std::size_t D>
     static void row(const weights<D>&, const float*, const float* dy, float* dx, weights<D>&,
                     bool accumulate) noexcept {
