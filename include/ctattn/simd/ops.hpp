@@ -38,7 +38,7 @@ struct ops<scalar_arch> {
     static vec broadcast(float x) noexcept { return x; }
     static vec load(const float* p) noexcept { return *p; }
     static void store(float* p, vec v) noexcept { *p = v; }
-    // Fused where the target has a fused multiply-add (x86 FMA, AArch64, Cortex-M4F/M7/M55), so
+    // Fused where the target has a fused multiply-add (x86 FMA, AArch64, Cortex-M4F/M7/M55, RV32F), so
     // every call rounds once whatever the compiler's contraction choices at each inlined site
     // (packed and row-major projections agree bit for bit); a*b+c on cores without one (Cortex-M3
     // soft float), where fmaf would be a slow library call.

@@ -5,7 +5,8 @@
 //   CTATTN_HAS_XSIMD            xsimd included: it has an architecture for this target
 //   CTATTN_HAS_AVX512F / _AVX   x86 intrinsics available to simd/x86.hpp (only with xsimd, which includes them)
 //   CTATTN_HAS_X86_FMA          x86 FMA3 intrinsics (vector fma of 8 and 4 lanes)
-//   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55)
+//   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55,
+//                               RISC-V with the F extension)
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
 //   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
 #pragma once
@@ -77,7 +78,11 @@ CTATTN_RESTORE_WARNINGS
 
 // A fused multiply-add on one float (__builtin_fmaf is one instruction, not a library call).
 // GCC and Clang define __ARM_FEATURE_FMA on every AArch64 target; __aarch64__ is named for others.
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__)
+// RISC-V's F extension has fmadd.s (__riscv_flen: the widest FP register, 32 with F alone). Where
+// the instruction exists GCC contracts a*b+c into it in C++ whatever -std says, so code that must
+// round the same way twice (softmax's hi/lo split) has to call the fused form explicitly.
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__) || \
+    (defined(__riscv) && defined(__riscv_flen))
 #define CTATTN_HAS_SCALAR_FMA 1
 #endif
 
