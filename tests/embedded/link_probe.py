@@ -57,6 +57,8 @@ def heap(workdir, srcdir, board_startup_source, compiler, cflags, lflags):
     if code != 0:
         print(text)
     sources.append(board_startup)
+    # Flags both lists carry (picolibc's --specs, which GCC refuses to read twice) once.
+    lflags = [f for f in lflags if not (f.startswith('--specs=') and f in cflags)]
     for kind, name in ((0, 'no allocation'), (1, 'operator new'), (2, 'malloc')):
         out = os.path.join(workdir, f'heap_probe_{kind}.elf')
         cmd = compiler + cflags + [f'-DCTATTN_PROBE_ALLOCATION={kind}'] + sources + lflags + ['-o', out]
