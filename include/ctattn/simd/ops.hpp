@@ -30,9 +30,10 @@ template <>
 struct ops<scalar_arch> {
     using vec = float;
     static constexpr std::size_t width = 1;
-    // Registers available for accumulators: enough for a 4x4 projection tile in s0..s31 on
-    // Cortex-M4F/M7; soft-float cores spill, which costs little next to the float emulation.
-    static constexpr std::size_t registers = 16;
+    // Registers available for accumulators (simd/target.hpp): 16 plans a 4x2 prefill tile and
+    // 8-column decode rows, which Cortex-M4F/M7 hold in s0..s31 beside the VFP assembly; 32 on
+    // RV32F, 4x4 and 16 columns; soft-float cores spill, which costs little next to the float emulation.
+    static constexpr std::size_t registers = target::scalar_float_registers;
 
     static vec zero() noexcept { return 0.0f; }
     static vec broadcast(float x) noexcept { return x; }

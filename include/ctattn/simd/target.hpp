@@ -9,6 +9,7 @@
 //                               RISC-V with the F extension)
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
 //   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
+//   CTATTN_RISCV_FMAX           RISC-V with the F extension: fmax.s (simd/riscv.hpp)
 #pragma once
 
 #include "../base/language_check.hpp"
@@ -100,6 +101,11 @@ CTATTN_RESTORE_WARNINGS
 #define CTATTN_VFP_HAS_VMAXNM 1
 #endif
 
+// RISC-V's F extension (__riscv_flen >= 32) has fmax.s, IEEE maxNum like VMAXNM.
+#if defined(__riscv) && defined(__riscv_flen)
+#define CTATTN_RISCV_FMAX 1
+#endif
+
 // Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
 // in registers: at -Os (the usual firmware setting) GCC leaves such loops rolled and keeps acc[][]
 // on the stack, a load and a store around every multiply-add. The tile loops say so explicitly.
@@ -133,5 +139,20 @@ inline constexpr bool vfp_asm = false;
 inline constexpr bool vfp_vmaxnm = true;
 #else
 inline constexpr bool vfp_vmaxnm = false;
+#endif
+/// Whether simd/riscv.hpp's fmax.s body is defined (RISC-V with F).
+#if defined(CTATTN_RISCV_FMAX)
+inline constexpr bool riscv_fmax = true;
+#else
+inline constexpr bool riscv_fmax = false;
+#endif
+/// Float registers the scalar path may plan register tiles for (ops<scalar_arch>::registers):
+/// 32 on RISC-V with F (f0-f31, of which 20 are caller-saved: a one-row projection keeps 16
+/// accumulators, the x value and a weight in registers, with no spill), 16 elsewhere (sized for
+/// Cortex-M's s0-s15 when C tiles run beside the VFP assembly; soft-float cores have none).
+#if defined(CTATTN_RISCV_FMAX)
+inline constexpr std::size_t scalar_float_registers = 32;
+#else
+inline constexpr std::size_t scalar_float_registers = 16;
 #endif
 }  // namespace ctattn::simd::target
