@@ -16,6 +16,7 @@ all positions ((count(512) - count(0)) / 512 for the full-context images) and ov
         the full-context images compiled in each, every image run, one table
   emulated_counts.py --build build-m7 [--build ...]    the same for existing firmware folders
   emulated_counts.py --qemu qemu-system-arm --machine mps2-an500 --plugin qemu_insn_count.so IMAGE...
+        (RISC-V: --machine virt --qemu-options '-cpu rv32,d=false -bios none' --core rv32imafc)
   emulated_counts.py --host-ids                       rebuild the host's ids (SIMD and scalar), compare
 Options: --check fails (exit 1) unless every count is present, every image exits 0 and every
 implementation's ids equal the host's; --json prints the results as JSON; --profile prints, per
@@ -33,7 +34,11 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = {"m3": ("cortex-m3.ini", "Cortex-M3, soft float"), "m4f": ("cortex-m4f.ini", "Cortex-M4F"),
-         "m7": ("cortex-m7.ini", "Cortex-M7"), "m55": ("cortex-m55.ini", "Cortex-M55")}
+         "m7": ("cortex-m7.ini", "Cortex-M7"), "m55": ("cortex-m55.ini", "Cortex-M55"),
+         "rv32imafc": ("riscv-rv32imafc.ini", "RV32IMAFC"), "rv32imac": ("riscv-rv32imac.ini", "RV32IMAC, soft float")}
+# The toolchain layer each core's file goes under (cross/arm-none-eabi.ini unless named here). The
+# RISC-V cores share QEMU's virt machine; their folders' emulated_counts.json name the core.
+TOOLCHAINS = {"rv32imafc": "riscv64-unknown-elf.ini", "rv32imac": "riscv64-unknown-elf.ini"}
 MACHINES = {"mps2-an385": "Cortex-M3, soft float", "mps2-an386": "Cortex-M4F", "mps2-an500": "Cortex-M7",
             "mps3-an547": "Cortex-M55"}
 SLICES = [(0, 32), (224, 256), (480, 512)]
@@ -41,8 +46,8 @@ DOC_BEGIN = "<!-- emulated-counts: begin (tools/emulated_counts.py --doc) -->"
 DOC_END = "<!-- emulated-counts: end -->"
 
 
-def run_image(qemu, machine, plugin, image, profile=False):
-    cmd = [qemu, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
+def run_image(qemu, machine, plugin, image, profile=False, qemu_options=()):
+    cmd = [qemu, "-M", machine] + list(qemu_options) + ["-nographic", "-monitor", "none", "-serial", "none",
            "-semihosting-config", "enable=on,target=native", "-plugin", plugin + (",profile=on" if profile else ""),
            "-d", "plugin", "-kernel", image]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
@@ -70,21 +75,22 @@ def summarise(run):
     return out
 
 
-def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=False):
+def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=False, qemu_options=(), core=""):
     named = []
     for image in images:
         m = re.match(r"bench_decode_([a-z]+)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
         if m:
             named.append((m.group(1), image))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        runs = list(pool.map(lambda job: run_image(qemu, machine, plugin, job[1], profile), named))
-    return {"machine": machine, "core": MACHINES.get(machine, "?"), "optimization": optimization,
+        runs = list(pool.map(lambda job: run_image(qemu, machine, plugin, job[1], profile, qemu_options), named))
+    label = CORES[core][1] if core in CORES else MACHINES.get(machine, "?")
+    return {"machine": machine, "core": label, "optimization": optimization,
             "impls": {impl: summarise(run) for (impl, _), run in zip(named, runs)}}
 
 
 def problems(result):
     found = []
-    where = "%s -O%s" % (result["machine"], result["optimization"])
+    where = "%s (%s) -O%s" % (result["machine"], result["core"], result["optimization"])
     for impl, r in result["impls"].items():
         if r["per_token"] is None:
             found.append("%s %s: no instruction counts (plugin not loaded, or the image failed)" % (where, impl))
@@ -133,7 +139,8 @@ def setup_folder(core, opt):
         f.write("[built-in options]\noptimization = '%s'\n" % opt)
     if not os.path.exists(os.path.join(folder, "build.ninja")):
         subprocess.run(["meson", "setup", folder, "--cross-file", os.path.join(ROOT, "cross", cross),
-                        "--cross-file", os.path.join(ROOT, "cross", "arm-none-eabi.ini"), "--cross-file", level_file],
+                        "--cross-file", os.path.join(ROOT, "cross", TOOLCHAINS.get(core, "arm-none-eabi.ini")),
+                        "--cross-file", level_file],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return folder, opt
 
@@ -259,12 +266,17 @@ def write_doc(path, results, command):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", action="append", default=[], help="firmware build folder (repeatable)")
-    ap.add_argument("--setup", help="cores, comma-separated: m3, m4f, m7, m55 (folders build-counts/<core>-O<opt>)")
+    ap.add_argument("--setup", help="cores, comma-separated: m3, m4f, m7, m55, rv32imafc, rv32imac "
+                                     "(folders build-counts/<core>-O<opt>)")
     ap.add_argument("--opt", default="2,s", help="optimisation levels for --setup, comma-separated (default 2,s)")
     ap.add_argument("--no-compile", action="store_true", help="run the images as built")
     ap.add_argument("--qemu")
     ap.add_argument("--machine")
     ap.add_argument("--plugin")
+    ap.add_argument("--qemu-options", default="", help="QEMU options after -M MACHINE, space-separated "
+                                                        "(RISC-V: the CPU, -bios none)")
+    ap.add_argument("--core", default="", help="the core the images are for, where the machine does not say "
+                                               "(rv32imafc, rv32imac)")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="QEMU runs and compile jobs at once (default 2)")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--json", action="store_true")
@@ -285,13 +297,15 @@ def main():
                 folders.append(setup_folder(core, opt))
     results = []
     if args.images:
-        results.append(measure(args.qemu, args.machine, args.plugin, args.images, "?", args.jobs, args.profile))
+        results.append(measure(args.qemu, args.machine, args.plugin, args.images, "?", args.jobs, args.profile,
+                               args.qemu_options.split(), args.core))
     for folder, opt in folders:
         conf = load_build(folder, not args.no_compile, args.jobs)
         if opt is not None and conf.get("optimization") != opt:
             sys.exit("emulated_counts: %s is configured with -O%s, not -O%s" % (folder, conf.get("optimization"), opt))
         results.append(measure(conf["qemu"], conf["machine"], conf["plugin"], conf["images"],
-                               conf.get("optimization", "?"), args.jobs, args.profile))
+                               conf.get("optimization", "?"), args.jobs, args.profile,
+                               conf.get("qemu_options", []), conf.get("core", "")))
     failed = [p for r in results for p in problems(r)]
     if args.json:
         print(json.dumps(results))

@@ -5,9 +5,11 @@
 //   CTATTN_HAS_XSIMD            xsimd included: it has an architecture for this target
 //   CTATTN_HAS_AVX512F / _AVX   x86 intrinsics available to simd/x86.hpp (only with xsimd, which includes them)
 //   CTATTN_HAS_X86_FMA          x86 FMA3 intrinsics (vector fma of 8 and 4 lanes)
-//   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55)
+//   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55,
+//                               RISC-V with the F extension)
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
 //   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
+//   CTATTN_RISCV_FMAX           RISC-V with the F extension: fmax.s (simd/riscv.hpp)
 #pragma once
 
 #include "../base/language_check.hpp"
@@ -77,7 +79,11 @@ CTATTN_RESTORE_WARNINGS
 
 // A fused multiply-add on one float (__builtin_fmaf is one instruction, not a library call).
 // GCC and Clang define __ARM_FEATURE_FMA on every AArch64 target; __aarch64__ is named for others.
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__)
+// RISC-V's F extension has fmadd.s (__riscv_flen: the widest FP register, 32 with F alone). Where
+// the instruction exists GCC contracts a*b+c into it in C++ whatever -std says, so code that must
+// round the same way twice (softmax's hi/lo split) has to call the fused form explicitly.
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__) || \
+    (defined(__riscv) && defined(__riscv_flen))
 #define CTATTN_HAS_SCALAR_FMA 1
 #endif
 
@@ -93,6 +99,11 @@ CTATTN_RESTORE_WARNINGS
 #if defined(CTATTN_VFP_ROW_PROJECTION) && \
     (defined(__ARM_FEATURE_NUMERIC_MAXMIN) || (defined(__ARM_ARCH_7EM__) && (__ARM_FP & 8)) || __ARM_ARCH >= 8)
 #define CTATTN_VFP_HAS_VMAXNM 1
+#endif
+
+// RISC-V's F extension (__riscv_flen >= 32) has fmax.s, IEEE maxNum like VMAXNM.
+#if defined(__riscv) && defined(__riscv_flen)
+#define CTATTN_RISCV_FMAX 1
 #endif
 
 // Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
@@ -128,5 +139,20 @@ inline constexpr bool vfp_asm = false;
 inline constexpr bool vfp_vmaxnm = true;
 #else
 inline constexpr bool vfp_vmaxnm = false;
+#endif
+/// Whether simd/riscv.hpp's fmax.s body is defined (RISC-V with F).
+#if defined(CTATTN_RISCV_FMAX)
+inline constexpr bool riscv_fmax = true;
+#else
+inline constexpr bool riscv_fmax = false;
+#endif
+/// Float registers the scalar path may plan register tiles for (ops<scalar_arch>::registers):
+/// 32 on RISC-V with F (f0-f31, of which 20 are caller-saved: a one-row projection keeps 16
+/// accumulators, the x value and a weight in registers, with no spill), 16 elsewhere (sized for
+/// Cortex-M's s0-s15 when C tiles run beside the VFP assembly; soft-float cores have none).
+#if defined(CTATTN_RISCV_FMAX)
+inline constexpr std::size_t scalar_float_registers = 32;
+#else
+inline constexpr std::size_t scalar_float_registers = 16;
 #endif
 }  // namespace ctattn::simd::target
