@@ -6,9 +6,16 @@
 //              multiply-add per group)
 // This file is the one place that decides which body runs; the scalar bodies here run on every
 // core (integer multiply-adds, so cores without an FPU pay one float operation per group, not per
-// weight). Per-ISA bodies live beside it in simd/<isa> files and are chosen below.
+// weight). Per-ISA bodies live beside it in simd/q8_<isa>.hpp and are chosen below, at compile time:
+//   AVX-512 VNNI > AVX-VNNI > AVX2 (q8_x86.hpp); NEON with or without sdot (q8_neon.hpp);
+//   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); otherwise the scalar bodies here.
+// Codes: weights may be any int8, -128 included (a file may hold it; every body is exact for it);
+// activation codes are in [-127, 127], as q8_quantize makes them (the AVX2 and NEON bodies rely on it).
 #pragma once
 
+#include "q8_arm_dsp.hpp"
+#include "q8_neon.hpp"
+#include "q8_x86.hpp"
 #include "target.hpp"
 
 #include <cstddef>
@@ -16,7 +23,7 @@
 
 namespace ctattn::simd {
 
-/// Largest group a Q8 dot accepts: 127 * 127 * 65536 < 2^31, so a group's int32 sum cannot overflow.
+/// Largest group a Q8 dot accepts: 128 * 127 * 65536 < 2^31, so a group's int32 sum cannot overflow.
 inline constexpr std::size_t q8_max_group = 65536;
 
 namespace scalar_q8 {
@@ -74,12 +81,26 @@ inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, flo
     scalar_q8::quantize<G>(x, groups, xq, xs);
 }
 
-/// One output of a Q8 matrix-vector product: a weight row (groups * G codes, scales ws) against
-/// quantized activations (codes xq, scales xs). See scalar_q8::row_dot for the formula.
+/// One output of a Q8 matrix-vector product: a weight row (groups * G codes in [-128, 127], scales
+/// ws) against quantized activations (codes xq in [-127, 127], scales xs). See scalar_q8::row_dot for
+/// the formula; the int32 sum of each group is exact on every body, the float sum over groups is
+/// taken in a body-dependent order (vector lanes, two accumulators).
 template <std::size_t G>
 inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                         std::size_t groups) noexcept {
-    return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
+    static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
+    if constexpr (target::q8_avx512_vnni)
+        return q8_x86::row_dot_avx512_vnni<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::q8_avx_vnni)
+        return q8_x86::row_dot_avx_vnni<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::q8_avx2)
+        return q8_x86::row_dot_avx2<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::q8_neon)
+        return q8_neon::row_dot<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::q8_arm_dsp)
+        return q8_arm_dsp::row_dot<G>(w, ws, xq, xs, groups);
+    else
+        return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
 }
 
 }  // namespace ctattn::simd

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+// x86 bodies of simd/q8.hpp's group-scaled int8 row dot, y = sum_g (sw_g * sx_g) * sum_{i in g} w_i q_i:
+// the int32 sum of each group in vector lanes (4 products per lane), converted to float once per
+// group and multiply-added with the group's scale product; one horizontal sum per row.
+//   AVX2:        |w| (u8) * (q * sign w) (s8) with vpmaddubsw, pairs to int32 with vpmaddwd
+//   AVX-VNNI:    the same operands into vpdpbusd (32 bytes)
+//   AVX-512 VNNI: (w + 128) (u8) * q (s8) with vpdpbusd (64 bytes), less 128 * sum q per group
+// Declared on every target, defined only where simd/target.hpp says the ISA is there.
+#pragma once
+
+#include "target.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(CTATTN_Q8_AVX2) || defined(CTATTN_Q8_AVX512_VNNI)
+#include <immintrin.h>
+#endif
+
+namespace ctattn::simd::q8_x86 {
+
+// ---- declarations: every target ------------------------------------------------------------
+// The row dot of simd/q8.hpp (same arguments, same preconditions): AVX2 + FMA.
+template <std::size_t G>
+float row_dot_avx2(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                   std::size_t groups) noexcept;
+// The same with vpdpbusd on 32 bytes (AVX-VNNI, or AVX-512 VNNI + VL).
+template <std::size_t G>
+float row_dot_avx_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                       std::size_t groups) noexcept;
+// The same with vpdpbusd on 64 bytes (AVX-512 BW + VNNI).
+template <std::size_t G>
+float row_dot_avx512_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                          std::size_t groups) noexcept;
+
+#if defined(CTATTN_Q8_AVX2) || defined(CTATTN_Q8_AVX512_VNNI)
+CTATTN_SILENCE_INTRINSIC_WARNINGS
+#endif
+
+#if defined(CTATTN_Q8_AVX2)
+namespace detail {
+
+// Eight int32 lanes += four products each. vpmaddubsw multiplies unsigned by signed bytes, so the
+// sign moves from w to q: |w| * (q * sign w) = w * q. |w| of -128 is 128 as an unsigned byte
+// (exact); q * sign w would wrap for q = -128, which q8_quantize never makes (precondition). A
+// pair sums to at most 2 * 128 * 127 = 32512 < 2^15: vpmaddubsw's saturation never triggers.
+struct maddubs_dot {
+    static __m256i step(__m256i acc, __m256i w, __m256i q) noexcept {
+        const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(q, w));
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
+};
+
+#if defined(CTATTN_Q8_AVX_VNNI)
+// The same operands, summed four at a time straight into int32 (no 16-bit intermediate).
+struct vnni_dot_256 {
+    static __m256i step(__m256i acc, __m256i w, __m256i q) noexcept {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        return _mm256_dpbusd_epi32(acc, _mm256_abs_epi8(w), _mm256_sign_epi8(q, w));
+#else
+        return _mm256_dpbusd_avx_epi32(acc, _mm256_abs_epi8(w), _mm256_sign_epi8(q, w));
+#endif
+    }
+};
+#endif
+
+inline float sum_8(__m256 v) noexcept {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+
+// All ones in the first n 32-bit lanes (n is a constant at every call: the compiler folds it).
+inline __m256i first_lanes_8(unsigned n) noexcept {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+inline __m256i load_32(const std::int8_t* p) noexcept {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// One group's eight int32 lanes (they sum to the group's dot): whole 32-byte vectors, then the
+// 4-byte words of the rest by masked load (nothing past the group is read), then its last 0..3
+// bytes added to lane 0.
+template <std::size_t G, class Dot>
+inline __m256i group_lanes_256(const std::int8_t* wg, const std::int8_t* xg) noexcept {
+    __m256i lanes = _mm256_setzero_si256();
+    constexpr std::size_t whole = G / 32, words = (G % 32) / 4, bytes = G % 4;
+    for (std::size_t k = 0; k < whole; ++k) lanes = Dot::step(lanes, load_32(wg + 32 * k), load_32(xg + 32 * k));
+    if constexpr (words > 0) {
+        const __m256i mask = first_lanes_8(words);
+        const std::int8_t* wt = wg + 32 * whole;
+        const std::int8_t* xt = xg + 32 * whole;
+        lanes = Dot::step(lanes, _mm256_maskload_epi32(reinterpret_cast<const int*>(wt), mask),
+                          _mm256_maskload_epi32(reinterpret_cast<const int*>(xt), mask));
+    }
+    if constexpr (bytes > 0) {
+        std::int32_t rest = 0;
+        for (std::size_t i = G - bytes; i < G; ++i) rest += std::int32_t(wg[i]) * std::int32_t(xg[i]);
+        lanes = _mm256_add_epi32(lanes, _mm256_setr_epi32(rest, 0, 0, 0, 0, 0, 0, 0));
+    }
+    return lanes;
+}
+
+template <std::size_t G, class Dot>
+inline float row_dot_256(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                         std::size_t groups) noexcept {
+    __m256 acc0 = _mm256_setzero_ps();
+    __m256 acc1 = _mm256_setzero_ps();
+    std::size_t g = 0;
+    if constexpr (G % 4 == 0 && G < 32 && 32 % G == 0) {
+        // G = 4, 8, 16: P groups share a vector; lane j (bytes 4j..4j+3) belongs to group j / (G/4),
+        // so the lanes are scaled by a vector of scale products spread the same way.
+        constexpr std::size_t P = 32 / G, lanes_per_group = G / 4;
+        const __m256i lane_group = _mm256_setr_epi32(0, 1 / lanes_per_group, 2 / lanes_per_group, 3 / lanes_per_group,
+                                                     4 / lanes_per_group, 5 / lanes_per_group, 6 / lanes_per_group,
+                                                     7 / lanes_per_group);
+        const __m256i scale_mask = first_lanes_8(P);
+        for (; g + P <= groups; g += P) {
+            const __m256i lanes = Dot::step(_mm256_setzero_si256(), load_32(w + g * G), load_32(xq + g * G));
+            const __m256 scales = _mm256_mul_ps(_mm256_maskload_ps(ws + g, scale_mask), _mm256_maskload_ps(xs + g, scale_mask));
+            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_permutevar8x32_ps(scales, lane_group), acc0);
+        }
+    }
+    // Two accumulators: consecutive groups' multiply-adds do not wait for each other.
+    for (; g + 2 <= groups; g += 2) {
+        const __m256i lanes0 = group_lanes_256<G, Dot>(w + g * G, xq + g * G);
+        const __m256i lanes1 = group_lanes_256<G, Dot>(w + (g + 1) * G, xq + (g + 1) * G);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes0), _mm256_set1_ps(ws[g] * xs[g]), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes1), _mm256_set1_ps(ws[g + 1] * xs[g + 1]), acc1);
+    }
+    if (g < groups) {
+        const __m256i lanes = group_lanes_256<G, Dot>(w + g * G, xq + g * G);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_set1_ps(ws[g] * xs[g]), acc0);
+    }
+    return sum_8(_mm256_add_ps(acc0, acc1));
+}
+
+}  // namespace detail
+
+template <std::size_t G>
+inline float row_dot_avx2(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                          std::size_t groups) noexcept {
+    return detail::row_dot_256<G, detail::maddubs_dot>(w, ws, xq, xs, groups);
+}
+
+#if defined(CTATTN_Q8_AVX_VNNI)
+template <std::size_t G>
+inline float row_dot_avx_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                              std::size_t groups) noexcept {
+    return detail::row_dot_256<G, detail::vnni_dot_256>(w, ws, xq, xs, groups);
+}
+#endif
+#endif  // CTATTN_Q8_AVX2
+
+#if defined(CTATTN_Q8_AVX512_VNNI)
+namespace detail {
+
+// vpdpbusd multiplies unsigned by signed bytes. The weights are made unsigned by adding 128
+// (flipping the top bit), which is exact for every int8 including -128, and so is q: the lanes get
+// sum (w + 128) q = sum w q + 128 sum q, and 128 * sum q (a second vpdpbusd with all-ones bytes)
+// is taken off once per group. No product saturates: vpdpbusd adds in 32 bits.
+struct vnni_lanes_512 {
+    __m512i wq = _mm512_setzero_si512();  // sum (w + 128) q, 16 lanes
+    __m512i q = _mm512_setzero_si512();   // sum q, 16 lanes
+    void step(__m512i w, __m512i x) noexcept {
+        wq = _mm512_dpbusd_epi32(wq, _mm512_xor_si512(w, _mm512_set1_epi8(-128)), x);
+        q = _mm512_dpbusd_epi32(q, _mm512_set1_epi8(1), x);
+    }
+    __m512i dots() const noexcept { return _mm512_sub_epi32(wq, _mm512_slli_epi32(q, 7)); }
+};
+
+inline __m512i load_64(const std::int8_t* p) noexcept { return _mm512_loadu_si512(p); }
+inline __m512i load_first(const std::int8_t* p, std::size_t bytes) noexcept {
+    const __mmask64 mask = bytes >= 64 ? ~__mmask64(0) : ((__mmask64(1) << bytes) - 1);
+    return _mm512_maskz_loadu_epi8(mask, p);
+}
+
+// One group's 16 int32 lanes: whole 64-byte vectors, then the rest by masked load.
+template <std::size_t G>
+inline __m512i group_lanes_512(const std::int8_t* wg, const std::int8_t* xg) noexcept {
+    vnni_lanes_512 lanes;
+    constexpr std::size_t whole = G / 64, rest = G % 64;
+    for (std::size_t k = 0; k < whole; ++k) lanes.step(load_64(wg + 64 * k), load_64(xg + 64 * k));
+    if constexpr (rest > 0) lanes.step(load_first(wg + 64 * whole, rest), load_first(xg + 64 * whole, rest));
+    return lanes.dots();
+}
+
+}  // namespace detail
+
+template <std::size_t G>
+inline float row_dot_avx512_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                                 std::size_t groups) noexcept {
+    __m512 acc0 = _mm512_setzero_ps();
+    __m512 acc1 = _mm512_setzero_ps();
+    std::size_t g = 0;
+    if constexpr (G % 4 == 0 && G < 64 && 64 % G == 0) {
+        // G = 4, 8, 16, 32: P groups share a vector (the last P or fewer by masked loads); lane j
+        // (bytes 4j..4j+3) belongs to group j / (G/4), and the scale products are spread to match.
+        constexpr std::size_t P = 64 / G;
+        constexpr int n = static_cast<int>(G / 4);
+        const __m512i lane_group = _mm512_setr_epi32(0, 1 / n, 2 / n, 3 / n, 4 / n, 5 / n, 6 / n, 7 / n, 8 / n, 9 / n,
+                                                     10 / n, 11 / n, 12 / n, 13 / n, 14 / n, 15 / n);
+        for (; g < groups; g += P) {
+            const std::size_t count = groups - g < P ? groups - g : P;
+            detail::vnni_lanes_512 lanes;
+            lanes.step(detail::load_first(w + g * G, count * G), detail::load_first(xq + g * G, count * G));
+            const __mmask16 scale_mask = static_cast<__mmask16>((1u << count) - 1);
+            const __m512 scales = _mm512_mul_ps(_mm512_maskz_loadu_ps(scale_mask, ws + g), _mm512_maskz_loadu_ps(scale_mask, xs + g));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes.dots()), _mm512_permutexvar_ps(lane_group, scales), acc0);
+        }
+    } else {
+        // Two accumulators: consecutive groups' multiply-adds do not wait for each other.
+        for (; g + 2 <= groups; g += 2) {
+            const __m512i lanes0 = detail::group_lanes_512<G>(w + g * G, xq + g * G);
+            const __m512i lanes1 = detail::group_lanes_512<G>(w + (g + 1) * G, xq + (g + 1) * G);
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes0), _mm512_set1_ps(ws[g] * xs[g]), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes1), _mm512_set1_ps(ws[g + 1] * xs[g + 1]), acc1);
+        }
+        if (g < groups) {
+            const __m512i lanes = detail::group_lanes_512<G>(w + g * G, xq + g * G);
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes), _mm512_set1_ps(ws[g] * xs[g]), acc0);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+#endif  // CTATTN_Q8_AVX512_VNNI
+
+#if defined(CTATTN_Q8_AVX2) || defined(CTATTN_Q8_AVX512_VNNI)
+CTATTN_RESTORE_WARNINGS
+#endif
+
+}  // namespace ctattn::simd::q8_x86
