@@ -5,7 +5,8 @@
 // codes at the int8 edges (weights -128 and 127, activations +-127) and poison bytes after the row.
 // Then, for tools/qemu_insn_count.c's marks, one call each of the scalar body, the dispatched body
 // and a plain float dot of the same length, rows of 64 (G 64) and 172 (G 43, and G 172): the
-// plugin's "ctattn-marks" line gives each call's exact instruction count (consecutive differences).
+// plugin's "ctattn-marks" line gives each call's exact instruction count (consecutive differences);
+// last, q8_rows_dot over 4 such rows (G 43) and its check against q8_row_dot per row.
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -31,10 +32,10 @@ namespace {
 
 using namespace ctattn;
 
-constexpr std::size_t max_row = 3 * 172, poison = 16;
+constexpr std::size_t max_row = 4 * 172, poison = 16;
 std::int8_t w_row[max_row + poison];
 std::int8_t x_row[max_row + poison];
-float w_scales[8];
+float w_scales[20];
 float x_scales[8];
 
 std::uint32_t lcg = 12345u;
@@ -113,6 +114,29 @@ float float_x[172];
     return sum;
 }
 
+// q8_rows_dot over 4 rows (row stride 172 + 4 bytes of padding, scale stride 5) must give each
+// row's q8_row_dot bit for bit.
+template <std::size_t G>
+void check_rows(embedded::checker& check, const char* what) {
+    constexpr std::size_t R = 4, groups = 172 / G, stride = 172 + 4;
+    static_assert(R * stride <= max_row + poison && R * 5 <= sizeof(w_scales) / sizeof(float));
+    for (std::size_t i = 0; i < R * stride; ++i) w_row[i] = static_cast<std::int8_t>(i % 5 == 0 ? -128 : next_code(-128, 127));
+    for (std::size_t i = 0; i < 172; ++i) x_row[i] = static_cast<std::int8_t>(next_code(-127, 127));
+    for (std::size_t i = 0; i < R * 5; ++i) w_scales[i] = 0.001f * static_cast<float>(next_code(1, 4000));
+    for (std::size_t g = 0; g < groups; ++g) x_scales[g] = 0.001f * static_cast<float>(next_code(1, 4000));
+    float out[R];
+    simd::q8_rows_dot<G, R>(w_row, stride, w_scales, 5, x_row, x_scales, groups, out);
+    bool same = true;
+    for (std::size_t r = 0; r < R; ++r)
+        same = same && out[r] == simd::q8_row_dot<G>(w_row + r * stride, w_scales + r * 5, x_row, x_scales, groups);
+    check.is_true(what, same);
+}
+
+template <std::size_t G>
+[[gnu::noinline]] void dispatched_rows_4(std::size_t groups, float* out) {
+    simd::q8_rows_dot<G, 4>(w_row, groups * G, w_scales, groups, x_row, x_scales, groups, out);
+}
+
 volatile float sink;
 
 }  // namespace
@@ -125,6 +149,8 @@ int firmware_main() {
     check_group_size<64>(check, "q8 row dot, G 64, groups 1 and 3, edge codes");
     check_group_size<172>(check, "q8 row dot, G 172, groups 1 and 3, edge codes");
 
+    check_rows<43>(check, "q8_rows_dot, 4 rows of 4 groups of 43, equals q8_row_dot per row");
+    check_rows<172>(check, "q8_rows_dot, 4 rows of 1 group of 172, equals q8_row_dot per row");
     for (std::size_t i = 0; i < 172; ++i) {
         float_w[i] = 0.01f * static_cast<float>(next_code(-100, 100));
         float_x[i] = 0.01f * static_cast<float>(next_code(-100, 100));
@@ -148,5 +174,9 @@ int firmware_main() {
     ctattn_count_mark();
     sink = dispatched_dot<172>(1);
     ctattn_count_mark();
+    float four[4];
+    dispatched_rows_4<43>(4, four);  // 4 rows of 172 (G 43): compare with 4 x dispatched G43 x4
+    ctattn_count_mark();
+    sink = four[0] + four[3];
     return embedded::finish(check, "q8 row dot", 0, sizeof(w_row) + sizeof(x_row), 0);
 }

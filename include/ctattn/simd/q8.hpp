@@ -65,9 +65,16 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
     static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
     float sum = 0.0f;
     for (std::size_t g = 0; g < groups; ++g) {
+        const std::int8_t* wg = w + g * G;
+        const std::int8_t* xg = xq + g * G;
         std::int32_t acc = 0;
-        for (std::size_t i = 0; i < G; ++i)
-            acc += std::int32_t(w[g * G + i]) * std::int32_t(xq[g * G + i]);
+        std::size_t i = 0;
+        // Four codes per step, written out: the loop's branch and increment are paid per 4 codes
+        // (GCC does not unroll it at -Os, the usual firmware setting, even when asked).
+        for (; i + 4 <= G; i += 4)
+            acc += std::int32_t(wg[i]) * std::int32_t(xg[i]) + std::int32_t(wg[i + 1]) * std::int32_t(xg[i + 1]) +
+                   std::int32_t(wg[i + 2]) * std::int32_t(xg[i + 2]) + std::int32_t(wg[i + 3]) * std::int32_t(xg[i + 3]);
+        for (; i < G; ++i) acc += std::int32_t(wg[i]) * std::int32_t(xg[i]);
         sum += (ws[g] * xs[g]) * static_cast<float>(acc);
     }
     return sum;
@@ -101,6 +108,27 @@ inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t
         return q8_arm_dsp::row_dot<G>(w, ws, xq, xs, groups);
     else
         return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
+}
+
+/// R outputs of a Q8 matrix-vector product at once, for kernels that walk a weight matrix R rows at
+/// a time: out[r] = q8_row_dot<G>(w + r * row_stride_bytes, ws + r * ws_stride, xq, xs, groups) for
+/// r < R, bit for bit. Row r's codes start row_stride_bytes after row r-1's (>= groups * G: rows may
+/// be padded), its scales ws_stride floats after. Bodies that can share the activations' loads (and
+/// their unpacking or code sums) across the rows do: AVX-512 VNNI and the Arm DSP body; the others
+/// compute the rows one after another. R of 2 to 4 suits every body (registers: R accumulators).
+template <std::size_t G, std::size_t R>
+inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+                        const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept {
+    static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
+    static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
+    if constexpr (target::q8_avx512_vnni) {
+        q8_x86::rows_dot_avx512_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+    } else if constexpr (target::q8_arm_dsp) {
+        q8_arm_dsp::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+    } else {
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r)
+            out[r] = q8_row_dot<G>(w + r * row_stride_bytes, ws + r * ws_stride, xq, xs, groups);
+    }
 }
 
 }  // namespace ctattn::simd

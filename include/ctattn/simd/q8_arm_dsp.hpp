@@ -19,10 +19,16 @@
 
 namespace ctattn::simd::q8_arm_dsp {
 
-// The row dot of simd/q8.hpp (same arguments, same preconditions).
+/// The row dot of simd/q8.hpp (same arguments, same preconditions).
 template <std::size_t G>
 float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
               std::size_t groups) noexcept;
+/// R rows at once (simd/q8.hpp's q8_rows_dot): each word of activations is loaded and unpacked
+/// once for all R rows (per 4 codes and row: one load, two SXTB16, two SMLAD, instead of two
+/// loads, four SXTB16 and two SMLAD); out[r] equals row_dot<G> of row r bit for bit.
+template <std::size_t G, std::size_t R>
+void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+              const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept;
 
 #if defined(CTATTN_Q8_ARM_DSP)
 namespace detail {
@@ -85,6 +91,34 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
         sum += (ws[g] * xs[g]) * static_cast<float>(acc);
     }
     return sum;
+}
+template <std::size_t G, std::size_t R>
+inline void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+                     const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept {
+    static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
+    float sum[R];
+    CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) sum[r] = 0.0f;
+    for (std::size_t g = 0; g < groups; ++g) {
+        const std::int8_t* wg = w + g * G;
+        const std::int8_t* xg = xq + g * G;
+        std::int32_t acc[R];
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc[r] = 0;
+        std::size_t i = 0;
+        for (; i + 4 <= G; i += 4) {
+            const std::uint32_t x = detail::load_4(xg + i);
+            const std::int32_t x_even = __sxtb16(static_cast<std::int32_t>(x));
+            const std::int32_t x_odd = detail::sxtb16_ror8(x);
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                const std::uint32_t wr = detail::load_4(wg + r * row_stride_bytes + i);
+                acc[r] = __smlad(__sxtb16(static_cast<std::int32_t>(wr)), x_even, acc[r]);
+                acc[r] = __smlad(detail::sxtb16_ror8(wr), x_odd, acc[r]);
+            }
+        }
+        for (; i < G; ++i)
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc[r] += std::int32_t(wg[r * row_stride_bytes + i]) * std::int32_t(xg[i]);
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) sum[r] += (ws[r * ws_stride + g] * xs[g]) * static_cast<float>(acc[r]);
+    }
+    CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) out[r] = sum[r];
 }
 #endif  // CTATTN_Q8_ARM_DSP
 

@@ -20,18 +20,24 @@
 namespace ctattn::simd::q8_x86 {
 
 // ---- declarations: every target ------------------------------------------------------------
-// The row dot of simd/q8.hpp (same arguments, same preconditions): AVX2 + FMA.
+/// The row dot of simd/q8.hpp (same arguments, same preconditions): AVX2 + FMA.
 template <std::size_t G>
 float row_dot_avx2(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                    std::size_t groups) noexcept;
-// The same with vpdpbusd on 32 bytes (AVX-VNNI, or AVX-512 VNNI + VL).
+/// The same with vpdpbusd on 32 bytes (AVX-VNNI, or AVX-512 VNNI + VL).
 template <std::size_t G>
 float row_dot_avx_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                        std::size_t groups) noexcept;
-// The same with vpdpbusd on 64 bytes (AVX-512 BW + VNNI).
+/// The same with vpdpbusd on 64 bytes (AVX-512 BW + VNNI).
 template <std::size_t G>
 float row_dot_avx512_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                           std::size_t groups) noexcept;
+
+/// R rows at once (simd/q8.hpp's q8_rows_dot): each activation vector is loaded, and its code sum
+/// taken, once for all R rows; out[r] equals row_dot_avx512_vnni<G> of row r bit for bit.
+template <std::size_t G, std::size_t R>
+void rows_dot_avx512_vnni(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+                          const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept;
 
 #if defined(CTATTN_Q8_AVX2) || defined(CTATTN_Q8_AVX512_VNNI)
 CTATTN_SILENCE_INTRINSIC_WARNINGS
@@ -223,6 +229,65 @@ inline float row_dot_avx512_vnni(const std::int8_t* w, const float* ws, const st
         }
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+template <std::size_t G, std::size_t R>
+inline void rows_dot_avx512_vnni(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws,
+                                 std::size_t ws_stride, const std::int8_t* xq, const float* xs, std::size_t groups,
+                                 float* out) noexcept {
+    static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
+    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i top_bit = _mm512_set1_epi8(-128);
+    // The same accumulators, per row, as row_dot_avx512_vnni (even groups into acc0, odd into acc1
+    // on the per-group path), so each row's float sum is rounded exactly as there.
+    __m512 acc0[R], acc1[R];
+    CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+    if constexpr (G % 4 == 0 && G < 64 && 64 % G == 0) {
+        constexpr std::size_t P = 64 / G;
+        constexpr int n = static_cast<int>(G / 4);
+        const __m512i lane_group = _mm512_setr_epi32(0, 1 / n, 2 / n, 3 / n, 4 / n, 5 / n, 6 / n, 7 / n, 8 / n, 9 / n,
+                                                     10 / n, 11 / n, 12 / n, 13 / n, 14 / n, 15 / n);
+        for (std::size_t g = 0; g < groups; g += P) {
+            const std::size_t count = groups - g < P ? groups - g : P;
+            const __m512i x = detail::load_first(xq + g * G, count * G);
+            const __m512i x_sum_128 = _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, x), 7);
+            const __mmask16 scale_mask = static_cast<__mmask16>((1u << count) - 1);
+            const __m512 x_scales = _mm512_maskz_loadu_ps(scale_mask, xs + g);
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                const __m512i wr = detail::load_first(w + r * row_stride_bytes + g * G, count * G);
+                const __m512i lanes = _mm512_sub_epi32(
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(wr, top_bit), x), x_sum_128);
+                const __m512 scales = _mm512_mul_ps(_mm512_maskz_loadu_ps(scale_mask, ws + r * ws_stride + g), x_scales);
+                acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes), _mm512_permutexvar_ps(lane_group, scales), acc0[r]);
+            }
+        }
+    } else {
+        constexpr std::size_t whole = G / 64, rest = G % 64, steps = whole + (rest > 0 ? 1 : 0);
+        for (std::size_t g = 0; g < groups; ++g) {
+            __m512i x_sum = _mm512_setzero_si512();
+            __m512i wq[R];
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) wq[r] = _mm512_setzero_si512();
+            for (std::size_t k = 0; k < steps; ++k) {
+                const std::size_t bytes = k < whole ? 64 : rest;
+                const __m512i x = detail::load_first(xq + g * G + 64 * k, bytes);
+                x_sum = _mm512_dpbusd_epi32(x_sum, ones, x);
+                CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                    const __m512i wr = detail::load_first(w + r * row_stride_bytes + g * G + 64 * k, bytes);
+                    wq[r] = _mm512_dpbusd_epi32(wq[r], _mm512_xor_si512(wr, top_bit), x);
+                }
+            }
+            const __m512i x_sum_128 = _mm512_slli_epi32(x_sum, 7);
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                const __m512 lanes = _mm512_cvtepi32_ps(_mm512_sub_epi32(wq[r], x_sum_128));
+                const __m512 scale = _mm512_set1_ps(ws[r * ws_stride + g] * xs[g]);
+                if (g % 2 == 0)
+                    acc0[r] = _mm512_fmadd_ps(lanes, scale, acc0[r]);
+                else
+                    acc1[r] = _mm512_fmadd_ps(lanes, scale, acc1[r]);
+            }
+        }
+    }
+    CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
 }
 
 #endif  // CTATTN_Q8_AVX512_VNNI
