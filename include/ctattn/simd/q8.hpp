@@ -82,6 +82,12 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
 
 }  // namespace scalar_q8
 
+/// Groups that fit a 32-byte vector whole (G = 32, 16, ...) run faster on the 32-byte VNNI body than
+/// packed two or more to a 64-byte vector (bench/bench_q8.cpp, G 32: 1.9x against 1.1x float's speed
+/// on an AVX-512 VNNI core), so where both are compiled those take the 32-byte one.
+template <std::size_t G>
+inline constexpr bool prefer_256_bit_vnni = target::q8_avx_vnni && 32 % G == 0;
+
 /// Quantizes `groups` groups of G finite floats to Q8 codes and scales (see scalar_q8::quantize).
 template <std::size_t G>
 inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept {
@@ -96,7 +102,7 @@ template <std::size_t G>
 inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                         std::size_t groups) noexcept {
     static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
-    if constexpr (target::q8_avx512_vnni)
+    if constexpr (target::q8_avx512_vnni && !prefer_256_bit_vnni<G>)
         return q8_x86::row_dot_avx512_vnni<G>(w, ws, xq, xs, groups);
     else if constexpr (target::q8_avx_vnni)
         return q8_x86::row_dot_avx_vnni<G>(w, ws, xq, xs, groups);
@@ -121,7 +127,7 @@ inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, cons
                         const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept {
     static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
     static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
-    if constexpr (target::q8_avx512_vnni) {
+    if constexpr (target::q8_avx512_vnni && !prefer_256_bit_vnni<G>) {
         q8_x86::rows_dot_avx512_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else if constexpr (target::q8_arm_dsp) {
         q8_arm_dsp::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);

@@ -207,6 +207,17 @@ inline float row_dot_avx512_vnni(const std::int8_t* w, const float* ws, const st
         constexpr int n = static_cast<int>(G / 4);
         const __m512i lane_group = _mm512_setr_epi32(0, 1 / n, 2 / n, 3 / n, 4 / n, 5 / n, 6 / n, 7 / n, 8 / n, 9 / n,
                                                      10 / n, 11 / n, 12 / n, 13 / n, 14 / n, 15 / n);
+        constexpr __mmask16 all_scales = static_cast<__mmask16>((1u << P) - 1);
+        // Whole vectors (unmasked loads, two accumulators), then the last groups by masked loads.
+        for (; g + 2 * P <= groups; g += 2 * P) {
+            detail::vnni_lanes_512 lanes0, lanes1;
+            lanes0.step(detail::load_64(w + g * G), detail::load_64(xq + g * G));
+            lanes1.step(detail::load_64(w + (g + P) * G), detail::load_64(xq + (g + P) * G));
+            const __m512 scales0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(all_scales, ws + g), _mm512_maskz_loadu_ps(all_scales, xs + g));
+            const __m512 scales1 = _mm512_mul_ps(_mm512_maskz_loadu_ps(all_scales, ws + g + P), _mm512_maskz_loadu_ps(all_scales, xs + g + P));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes0.dots()), _mm512_permutexvar_ps(lane_group, scales0), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes1.dots()), _mm512_permutexvar_ps(lane_group, scales1), acc1);
+        }
         for (; g < groups; g += P) {
             const std::size_t count = groups - g < P ? groups - g : P;
             detail::vnni_lanes_512 lanes;
@@ -247,7 +258,30 @@ inline void rows_dot_avx512_vnni(const std::int8_t* w, std::size_t row_stride_by
         constexpr int n = static_cast<int>(G / 4);
         const __m512i lane_group = _mm512_setr_epi32(0, 1 / n, 2 / n, 3 / n, 4 / n, 5 / n, 6 / n, 7 / n, 8 / n, 9 / n,
                                                      10 / n, 11 / n, 12 / n, 13 / n, 14 / n, 15 / n);
-        for (std::size_t g = 0; g < groups; g += P) {
+        std::size_t g = 0;
+        constexpr __mmask16 all_scales = static_cast<__mmask16>((1u << P) - 1);
+        // As row_dot_avx512_vnni: whole vectors in pairs (acc0, acc1), then masked ones into acc0.
+        for (; g + 2 * P <= groups; g += 2 * P) {
+            const __m512i x0 = detail::load_64(xq + g * G);
+            const __m512i x1 = detail::load_64(xq + (g + P) * G);
+            const __m512i x0_sum_128 = _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, x0), 7);
+            const __m512i x1_sum_128 = _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, x1), 7);
+            const __m512 x0_scales = _mm512_maskz_loadu_ps(all_scales, xs + g);
+            const __m512 x1_scales = _mm512_maskz_loadu_ps(all_scales, xs + g + P);
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                const std::int8_t* wr = w + r * row_stride_bytes;
+                const float* wsr = ws + r * ws_stride;
+                const __m512i lanes0 = _mm512_sub_epi32(
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(detail::load_64(wr + g * G), top_bit), x0), x0_sum_128);
+                const __m512i lanes1 = _mm512_sub_epi32(
+                    _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(detail::load_64(wr + (g + P) * G), top_bit), x1), x1_sum_128);
+                const __m512 scales0 = _mm512_mul_ps(_mm512_maskz_loadu_ps(all_scales, wsr + g), x0_scales);
+                const __m512 scales1 = _mm512_mul_ps(_mm512_maskz_loadu_ps(all_scales, wsr + g + P), x1_scales);
+                acc0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes0), _mm512_permutexvar_ps(lane_group, scales0), acc0[r]);
+                acc1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lanes1), _mm512_permutexvar_ps(lane_group, scales1), acc1[r]);
+            }
+        }
+        for (; g < groups; g += P) {
             const std::size_t count = groups - g < P ? groups - g : P;
             const __m512i x = detail::load_first(xq + g * G, count * G);
             const __m512i x_sum_128 = _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, x), 7);
