@@ -4,7 +4,8 @@
 // 768 -> 288; stories260K: 64 -> 64, 172 -> 64): every output row of a weight matrix, one row dot
 // each (and q8_rows_dot 4 rows at a time). Each body's outputs are checked against the scalar
 // body's before it is timed (a mismatch fails the process). After the runs, one table gives each
-// body's time as a ratio: scalar / body and float / body (above 1: the body is faster).
+// body's time as a ratio: scalar / body and float / body (above 1: the body is faster); then the
+// activation quantizer, dispatched body against scalar.
 //   bench_q8 [--benchmark_min_time=0.2]
 #include <ctattn/simd/q8.hpp>
 
@@ -163,6 +164,24 @@ void register_shape(std::size_t din, std::size_t dout) {
     });
 }
 
+// Quantizing one activation row (once per matrix-vector product): the dispatched body vs scalar.
+template <std::size_t G>
+void register_quantize(std::size_t din) {
+    auto* p = new problem(din, 1, G);
+    const std::string shape = std::to_string(din) + "/G" + std::to_string(G);
+    auto add = [p, shape](const char* name, void (*fn)(const float*, std::size_t, std::int8_t*, float*)) {
+        benchmark::RegisterBenchmark(("quantize/" + shape + "/" + name).c_str(), [p, fn](benchmark::State& state) {
+            for (auto _ : state) {
+                fn(p->xf.data(), p->groups, p->xq.data(), p->xs.data());
+                benchmark::DoNotOptimize(p->xq.data());
+                benchmark::ClobberMemory();
+            }
+        });
+    };
+    add("scalar", &simd::scalar_q8::quantize<G>);
+    add("dispatched", &simd::q8_quantize<G>);
+}
+
 // The console output as usual, plus each run's CPU time per iteration (the machine may be shared:
 // CPU time is what the run itself used), for the ratio table.
 class ratio_reporter : public benchmark::ConsoleReporter {
@@ -183,18 +202,29 @@ int main(int argc, char** argv) {
     register_shape<64>(768, 288);
     register_shape<64>(64, 64);
     register_shape<43>(172, 64);
+    register_quantize<32>(288);
+    register_quantize<64>(768);
+    register_quantize<43>(172);
     benchmark::Initialize(&argc, argv);
     ratio_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
     // name = q8/<shape>/<body>: ratios against the same shape's scalar and float runs.
     std::printf("\n%-22s %-12s %14s %14s\n", "shape", "body", "scalar/body", "float/body");
     for (const auto& [name, t] : reporter.seconds) {
+        if (name.rfind("q8/", 0) != 0) continue;
         const std::size_t cut = name.rfind('/');
         const std::string shape = name.substr(3, cut - 3), body = name.substr(cut + 1);
         const auto scalar = reporter.seconds.find("q8/" + shape + "/scalar");
         const auto flt = reporter.seconds.find("q8/" + shape + "/float");
         if (scalar == reporter.seconds.end() || flt == reporter.seconds.end()) continue;
         std::printf("%-22s %-12s %14.2f %14.2f\n", shape.c_str(), body.c_str(), scalar->second / t, flt->second / t);
+    }
+    for (const auto& [name, t] : reporter.seconds) {
+        if (name.rfind("quantize/", 0) != 0 || name.find("/dispatched") == std::string::npos) continue;
+        const std::string shape = name.substr(9, name.rfind('/') - 9);
+        const auto scalar = reporter.seconds.find("quantize/" + shape + "/scalar");
+        if (scalar != reporter.seconds.end())
+            std::printf("quantize %-13s %-12s %14.2f\n", shape.c_str(), "dispatched", scalar->second / t);
     }
     benchmark::Shutdown();
     return failures == 0 ? 0 : 1;

@@ -8,11 +8,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -223,4 +225,65 @@ TEST_CASE("q8_rows_dot gives each row's q8_row_dot bit for bit, with padded row 
     check_rows_all<43>(600);
     check_rows_all<64>(700);
     check_rows_all<172>(800);
+}
+
+namespace {
+
+using quantize_fn = void (*)(const float*, std::size_t, std::int8_t*, float*);
+
+// Every quantize body against the scalar one, bit for bit: random values over several octaves,
+// values on rounding ties (k + 1/2 steps of the group's scale), -0.0, and an all-zero group.
+template <std::size_t G>
+void check_quantize(std::size_t groups, std::uint64_t seed) {
+    std::vector<float> x(groups * G);
+    splitmix rng{seed};
+    for (std::size_t g = 0; g < groups; ++g) {
+        const int octave = rng.code(-20, 20);
+        for (std::size_t i = 0; i < G; ++i) {
+            float v = std::ldexp(rng.unit() * 2.0f - 1.0f, octave);
+            if (i % 5 == 1) v = std::ldexp((static_cast<float>(rng.code(-127, 126)) + 0.5f) / 127.0f, octave);  // ties
+            if (i % 11 == 3) v = -0.0f;
+            x[g * G + i] = v;
+        }
+        x[g * G] = std::ldexp(1.0f, octave);  // the group's amax is a power of two: exact ties above
+        if (g == 1)
+            for (std::size_t i = 0; i < G; ++i) x[g * G + i] = 0.0f;
+    }
+    std::vector<std::int8_t> q_ref(groups * G + 16, 99), q(groups * G + 16, 99);
+    std::vector<float> s_ref(groups + 4, 99.0f), s(groups + 4, 99.0f);
+    simd::scalar_q8::quantize<G>(x.data(), groups, q_ref.data(), s_ref.data());
+    std::vector<std::pair<const char*, quantize_fn>> list{{"dispatched", &simd::q8_quantize<G>}};
+#if defined(CTATTN_Q8_AVX2)
+    list.push_back({"avx2", &simd::q8_x86::quantize_avx2<G>});
+#endif
+#if defined(CTATTN_Q8_NEON)
+    list.push_back({"neon", &simd::q8_neon::quantize<G>});
+#endif
+    for (const auto& [name, fn] : list) {
+        std::fill(q.begin(), q.end(), std::int8_t(99));
+        std::fill(s.begin(), s.end(), 99.0f);
+        fn(x.data(), groups, q.data(), s.data());
+        INFO(name << ": G " << G << ", groups " << groups);
+        CHECK(q == q_ref);  // includes the 16 bytes after the codes: untouched
+        CHECK(s == s_ref);
+    }
+}
+
+template <std::size_t G>
+void check_quantize_all(std::uint64_t seed) {
+    for (std::size_t groups : {1, 3, 5}) check_quantize<G>(groups, seed + groups);
+}
+
+}  // namespace
+
+TEST_CASE("every q8_quantize body gives the scalar body's codes and scales bit for bit, ties included", "[q8]") {
+    check_quantize_all<1>(10);
+    check_quantize_all<4>(20);
+    check_quantize_all<8>(30);
+    check_quantize_all<12>(40);
+    check_quantize_all<16>(50);
+    check_quantize_all<36>(60);
+    check_quantize_all<43>(70);
+    check_quantize_all<64>(80);
+    check_quantize_all<172>(90);
 }

@@ -91,7 +91,13 @@ inline constexpr bool prefer_256_bit_vnni = target::q8_avx_vnni && 32 % G == 0;
 /// Quantizes `groups` groups of G finite floats to Q8 codes and scales (see scalar_q8::quantize).
 template <std::size_t G>
 inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept {
-    scalar_q8::quantize<G>(x, groups, xq, xs);
+    // The vector bodies give the scalar body's codes and scales bit for bit (same operations per value).
+    if constexpr (target::q8_avx2)
+        q8_x86::quantize_avx2<G>(x, groups, xq, xs);
+    else if constexpr (target::q8_neon)
+        q8_neon::quantize<G>(x, groups, xq, xs);
+    else
+        scalar_q8::quantize<G>(x, groups, xq, xs);
 }
 
 /// One output of a Q8 matrix-vector product: a weight row (groups * G codes in [-128, 127], scales

@@ -23,6 +23,11 @@ template <std::size_t G>
 float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
               std::size_t groups) noexcept;
 
+/// simd/q8.hpp's quantize on 4 lanes: the same operations per value as the scalar body (max |x|,
+/// one division, +-0.5 and truncation, clamp), so the same codes and scales bit for bit.
+template <std::size_t G>
+void quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept;
+
 #if defined(CTATTN_Q8_NEON)
 namespace detail {
 
@@ -82,6 +87,46 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
         acc0 = vfmaq_n_f32(acc0, vcvtq_f32_s32(lanes), ws[g] * xs[g]);
     }
     return vaddvq_f32(vaddq_f32(acc0, acc1));
+}
+template <std::size_t G>
+inline void quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept {
+    constexpr std::size_t whole = G / 8 * 8;
+    for (std::size_t g = 0; g < groups; ++g) {
+        const float* xg = x + g * G;
+        std::int8_t* qg = xq + g * G;
+        float32x4_t amax4 = vdupq_n_f32(0.0f);
+        for (std::size_t i = 0; i < whole; i += 4) amax4 = vmaxq_f32(amax4, vabsq_f32(vld1q_f32(xg + i)));
+        float amax = vmaxvq_f32(amax4);
+        for (std::size_t i = whole; i < G; ++i) {
+            const float a = xg[i] < 0.0f ? -xg[i] : xg[i];
+            amax = a > amax ? a : amax;
+        }
+        const float scale = amax / 127.0f;
+        xs[g] = scale;
+        if (scale == 0.0f) {
+            for (std::size_t i = 0; i < G; ++i) qg[i] = 0;
+            continue;
+        }
+        const float32x4_t scale4 = vdupq_n_f32(scale);
+        const float32x4_t half = vdupq_n_f32(0.5f), minus_half = vdupq_n_f32(-0.5f);
+        const int32x4_t lo = vdupq_n_s32(-127), hi = vdupq_n_s32(127);
+        for (std::size_t i = 0; i < whole; i += 8) {
+            int32x4_t q[2];
+            for (std::size_t h = 0; h < 2; ++h) {
+                const float32x4_t v = vdivq_f32(vld1q_f32(xg + i + 4 * h), scale4);
+                // v + (v >= 0 ? 0.5 : -0.5), truncated toward zero, clamped: as the scalar body.
+                const float32x4_t rounded = vaddq_f32(v, vbslq_f32(vcgeq_f32(v, vdupq_n_f32(0.0f)), half, minus_half));
+                q[h] = vminq_s32(vmaxq_s32(vcvtq_s32_f32(rounded), lo), hi);
+            }
+            vst1_s8(qg + i, vqmovn_s16(vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]))));
+        }
+        for (std::size_t i = whole; i < G; ++i) {
+            const float v = xg[i] / scale;
+            int q = static_cast<int>(v + (v >= 0.0f ? 0.5f : -0.5f));
+            q = q > 127 ? 127 : (q < -127 ? -127 : q);
+            qg[i] = static_cast<std::int8_t>(q);
+        }
+    }
 }
 #endif  // CTATTN_Q8_NEON
 

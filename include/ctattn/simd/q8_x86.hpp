@@ -33,6 +33,11 @@ template <std::size_t G>
 float row_dot_avx512_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                           std::size_t groups) noexcept;
 
+/// simd/q8.hpp's quantize on 8 lanes (AVX2): the same operations per value as the scalar body
+/// (max |x|, one division, +-0.5 and truncation, clamp), so the same codes and scales bit for bit.
+template <std::size_t G>
+void quantize_avx2(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept;
+
 /// R rows at once (simd/q8.hpp's q8_rows_dot): each activation vector is loaded, and its code sum
 /// taken, once for all R rows; out[r] equals row_dot_avx512_vnni<G> of row r bit for bit.
 template <std::size_t G, std::size_t R>
@@ -148,6 +153,48 @@ template <std::size_t G>
 inline float row_dot_avx2(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                           std::size_t groups) noexcept {
     return detail::row_dot_256<G, detail::maddubs_dot>(w, ws, xq, xs, groups);
+}
+
+template <std::size_t G>
+inline void quantize_avx2(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept {
+    constexpr std::size_t whole = G / 8 * 8;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 half = _mm256_set1_ps(0.5f);
+    for (std::size_t g = 0; g < groups; ++g) {
+        const float* xg = x + g * G;
+        std::int8_t* qg = xq + g * G;
+        __m256 amax8 = _mm256_setzero_ps();
+        for (std::size_t i = 0; i < whole; i += 8) amax8 = _mm256_max_ps(amax8, _mm256_andnot_ps(sign, _mm256_loadu_ps(xg + i)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1)));
+        for (std::size_t i = whole; i < G; ++i) {
+            const float a = xg[i] < 0.0f ? -xg[i] : xg[i];
+            amax = a > amax ? a : amax;
+        }
+        const float scale = amax / 127.0f;
+        xs[g] = scale;
+        if (scale == 0.0f) {
+            for (std::size_t i = 0; i < G; ++i) qg[i] = 0;
+            continue;
+        }
+        const __m256 scale8 = _mm256_set1_ps(scale);
+        const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+        for (std::size_t i = 0; i < whole; i += 8) {
+            const __m256 v = _mm256_div_ps(_mm256_loadu_ps(xg + i), scale8);
+            // v + (v >= 0 ? 0.5 : -0.5): the sign of v on 0.5 (-0.0 gets -0.5; both truncate to 0).
+            const __m256 rounded = _mm256_add_ps(v, _mm256_or_ps(half, _mm256_and_ps(sign, v)));
+            const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(rounded), lo), hi);
+            const __m128i q16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(qg + i), _mm_packs_epi16(q16, q16));
+        }
+        for (std::size_t i = whole; i < G; ++i) {
+            const float v = xg[i] / scale;
+            int q = static_cast<int>(v + (v >= 0.0f ? 0.5f : -0.5f));
+            q = q > 127 ? 127 : (q < -127 ? -127 : q);
+            qg[i] = static_cast<std::int8_t>(q);
+        }
+    }
 }
 
 #if defined(CTATTN_Q8_AVX_VNNI)
