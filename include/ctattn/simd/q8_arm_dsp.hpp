@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Arm DSP-extension body (Cortex-M4/M7/M33/M55, 32-bit Arm) of simd/q8.hpp's group-scaled int8 row
+// Arm DSP-extension body (Cortex-M4/M7/M33/M55) of simd/q8.hpp's group-scaled int8 row
 // dot, y = sum_g (sw_g * sx_g) * sum_{i in g} w_i q_i, the way CMSIS-NN does it: one 32-bit load
 // brings 4 codes, SXTB16 (and SXTB16 of the word rotated by 8) unpacks them into two pairs of
 // int16, and SMLAD multiplies both pairs and adds them to the group's int32 sum: 4 multiply-adds in

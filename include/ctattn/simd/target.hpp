@@ -137,7 +137,7 @@ inline constexpr bool vfp_vmaxnm = false;
 //   CTATTN_Q8_AVX2          AVX2 + FMA: vpmaddubsw + vpmaddwd on 32 bytes
 //   CTATTN_Q8_NEON          AArch64 NEON (simd/q8_neon.hpp) ...
 //   CTATTN_Q8_NEON_DOTPROD  ... with the dot-product extension (sdot)
-//   CTATTN_Q8_ARM_DSP       32-bit Arm with the DSP extension (Cortex-M4/M7/M33/M55): SXTB16 + SMLAD
+//   CTATTN_Q8_ARM_DSP       Cortex-M with the DSP extension (M4/M7/M33/M55): SXTB16 + SMLAD
 // The x86 and NEON bodies use intrinsics, so they follow xsimd's presence (CTATTN_HAS_XSIMD: not
 // under -Dsimd=scalar); the DSP body needs only arm_acle.h and, like the VFP assembly, is chosen
 // from the core alone (Cortex-M builds are -Dsimd=scalar: xsimd has no arch for them).
@@ -157,7 +157,10 @@ inline constexpr bool vfp_vmaxnm = false;
 #define CTATTN_Q8_NEON_DOTPROD 1
 #endif
 #endif
-#if defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__thumb2__)
+// M-profile only: its word loads may be unaligned (groups of G not a multiple of 4 start anywhere),
+// which a Cortex-A running with its MMU off (bare metal, Device memory) would fault on.
+#if defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__thumb2__) && defined(__ARM_ARCH_PROFILE) && \
+    __ARM_ARCH_PROFILE == 'M'
 #define CTATTN_Q8_ARM_DSP 1
 #endif
 
