@@ -7,7 +7,8 @@
 // This file is the one place that decides which body runs; the scalar bodies here run on every
 // core (integer multiply-adds, so cores without an FPU pay one float operation per group, not per
 // weight). Per-ISA bodies live beside it in simd/q8_<isa>.hpp and are chosen below, at compile time:
-//   AVX-512 VNNI > AVX-VNNI > AVX2 (q8_x86.hpp); NEON with or without sdot (q8_neon.hpp);
+//   AVX-512 VNNI > AVX-VNNI > AVX2 (q8_x86.hpp; groups that divide 32 bytes prefer AVX-VNNI);
+//   NEON with or without sdot (q8_neon.hpp);
 //   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); otherwise the scalar bodies here.
 // Codes: weights may be any int8, -128 included (a file may hold it; every body is exact for it);
 // activation codes are in [-127, 127], as q8_quantize makes them (the AVX2 and NEON bodies rely on it).
@@ -126,8 +127,8 @@ inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t
 /// a time: out[r] = q8_row_dot<G>(w + r * row_stride_bytes, ws + r * ws_stride, xq, xs, groups) for
 /// r < R, bit for bit. Row r's codes start row_stride_bytes after row r-1's (>= groups * G: rows may
 /// be padded), its scales ws_stride floats after. Bodies that can share the activations' loads (and
-/// their unpacking or code sums) across the rows do: AVX-512 VNNI and the Arm DSP body; the others
-/// compute the rows one after another. R of 2 to 4 suits every body (registers: R accumulators).
+/// their unpacking or code sums) across the rows do: AVX-512 VNNI, AVX-VNNI (G a multiple of 32) and
+/// the Arm DSP body; the others compute the rows one after another. R of 2 to 4 suits every body (registers: R accumulators).
 template <std::size_t G, std::size_t R>
 inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
                         const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept {
@@ -135,6 +136,8 @@ inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, cons
     static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
     if constexpr (target::q8_avx512_vnni && !prefer_256_bit_vnni<G>) {
         q8_x86::rows_dot_avx512_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+    } else if constexpr (target::q8_avx_vnni && G % 32 == 0) {
+        q8_x86::rows_dot_avx_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else if constexpr (target::q8_arm_dsp) {
         q8_arm_dsp::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else {

@@ -33,6 +33,13 @@ template <std::size_t G>
 float row_dot_avx512_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                           std::size_t groups) noexcept;
 
+/// R rows at once with vpdpbusd on 32 bytes, for G a multiple of 32: as rows_dot_avx512_vnni, the
+/// activations are loaded and summed once for all rows (weights offset by 128, as there); out[r]
+/// equals row_dot_avx_vnni<G> of row r bit for bit.
+template <std::size_t G, std::size_t R>
+void rows_dot_avx_vnni(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+                       const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept;
+
 /// simd/q8.hpp's quantize on 8 lanes (AVX2): the same operations per value as the scalar body
 /// (max |x|, one division, +-0.5 and truncation, clamp), so the same codes and scales bit for bit.
 template <std::size_t G>
@@ -202,6 +209,52 @@ template <std::size_t G>
 inline float row_dot_avx_vnni(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                               std::size_t groups) noexcept {
     return detail::row_dot_256<G, detail::vnni_dot_256>(w, ws, xq, xs, groups);
+}
+
+template <std::size_t G, std::size_t R>
+inline void rows_dot_avx_vnni(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws,
+                              std::size_t ws_stride, const std::int8_t* xq, const float* xs, std::size_t groups,
+                              float* out) noexcept {
+    static_assert(G % 32 == 0, "ctattn: rows_dot_avx_vnni takes whole 32-byte vectors per group");
+    static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
+    // (w + 128) q summed by vpdpbusd, less 128 sum q (one vpdpbusd with all-ones bytes per vector,
+    // shared by the rows): exact for every int8 on both sides, and the same int32 lanes as the sign
+    // trick of row_dot_avx_vnni (both are the exact lane sums), so the float steps match it too.
+    const __m256i ones = _mm256_set1_epi8(1);
+    const __m256i top_bit = _mm256_set1_epi8(-128);
+    __m256 acc0[R], acc1[R];
+    CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    for (std::size_t g = 0; g < groups; ++g) {
+        __m256i x_sum = _mm256_setzero_si256();
+        __m256i wq[R];
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) wq[r] = _mm256_setzero_si256();
+        for (std::size_t k = 0; k < G / 32; ++k) {
+            const __m256i x = detail::load_32(xq + g * G + 32 * k);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+            x_sum = _mm256_dpbusd_epi32(x_sum, ones, x);
+#else
+            x_sum = _mm256_dpbusd_avx_epi32(x_sum, ones, x);
+#endif
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                const __m256i wr = _mm256_xor_si256(detail::load_32(w + r * row_stride_bytes + g * G + 32 * k), top_bit);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                wq[r] = _mm256_dpbusd_epi32(wq[r], wr, x);
+#else
+                wq[r] = _mm256_dpbusd_avx_epi32(wq[r], wr, x);
+#endif
+            }
+        }
+        const __m256i x_sum_128 = _mm256_slli_epi32(x_sum, 7);
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+            const __m256 lanes = _mm256_cvtepi32_ps(_mm256_sub_epi32(wq[r], x_sum_128));
+            const __m256 scale = _mm256_set1_ps(ws[r * ws_stride + g] * xs[g]);
+            if (g % 2 == 0)
+                acc0[r] = _mm256_fmadd_ps(lanes, scale, acc0[r]);
+            else
+                acc1[r] = _mm256_fmadd_ps(lanes, scale, acc1[r]);
+        }
+    }
+    CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) out[r] = detail::sum_8(_mm256_add_ps(acc0[r], acc1[r]));
 }
 #endif
 #endif  // CTATTN_Q8_AVX2
