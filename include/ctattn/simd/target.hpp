@@ -156,3 +156,69 @@ inline constexpr std::size_t scalar_float_registers = 32;
 inline constexpr std::size_t scalar_float_registers = 16;
 #endif
 }  // namespace ctattn::simd::target
+
+// ---- Q8 (int8 group) bodies: simd/q8.hpp chooses among them, most capable first -------------
+//   CTATTN_Q8_AVX512_VNNI   AVX-512 BW + VNNI: vpdpbusd on 64 bytes (simd/q8_x86.hpp)
+//   CTATTN_Q8_AVX_VNNI      vpdpbusd on 32 bytes: AVX-VNNI, or AVX-512 VNNI + VL without BW
+//   CTATTN_Q8_AVX2          AVX2 + FMA: vpmaddubsw + vpmaddwd on 32 bytes
+//   CTATTN_Q8_NEON          AArch64 NEON (simd/q8_neon.hpp) ...
+//   CTATTN_Q8_NEON_DOTPROD  ... with the dot-product extension (sdot)
+//   CTATTN_Q8_ARM_DSP       Cortex-M with the DSP extension (M4/M7/M33/M55): SXTB16 + SMLAD
+// The x86 and NEON bodies use intrinsics, so they follow xsimd's presence (CTATTN_HAS_XSIMD: not
+// under -Dsimd=scalar); the DSP body needs only arm_acle.h and, like the VFP assembly, is chosen
+// from the core alone (Cortex-M builds are -Dsimd=scalar: xsimd has no arch for them).
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define CTATTN_Q8_AVX512_VNNI 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX2__) && defined(__FMA__) && \
+    (defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__)))
+#define CTATTN_Q8_AVX_VNNI 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX2__) && defined(__FMA__)
+#define CTATTN_Q8_AVX2 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define CTATTN_Q8_NEON 1
+#if defined(__ARM_FEATURE_DOTPROD)
+#define CTATTN_Q8_NEON_DOTPROD 1
+#endif
+#endif
+// M-profile only: its word loads may be unaligned (groups of G not a multiple of 4 start anywhere),
+// which a Cortex-A running with its MMU off (bare metal, Device memory) would fault on.
+#if defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__thumb2__) && defined(__ARM_ARCH_PROFILE) && \
+    __ARM_ARCH_PROFILE == 'M'
+#define CTATTN_Q8_ARM_DSP 1
+#endif
+
+namespace ctattn::simd::target {
+#if defined(CTATTN_Q8_AVX512_VNNI)
+inline constexpr bool q8_avx512_vnni = true;
+#else
+inline constexpr bool q8_avx512_vnni = false;
+#endif
+#if defined(CTATTN_Q8_AVX_VNNI)
+inline constexpr bool q8_avx_vnni = true;
+#else
+inline constexpr bool q8_avx_vnni = false;
+#endif
+#if defined(CTATTN_Q8_AVX2)
+inline constexpr bool q8_avx2 = true;
+#else
+inline constexpr bool q8_avx2 = false;
+#endif
+#if defined(CTATTN_Q8_NEON)
+inline constexpr bool q8_neon = true;
+#else
+inline constexpr bool q8_neon = false;
+#endif
+#if defined(CTATTN_Q8_NEON_DOTPROD)
+inline constexpr bool q8_neon_dotprod = true;
+#else
+inline constexpr bool q8_neon_dotprod = false;
+#endif
+#if defined(CTATTN_Q8_ARM_DSP)
+inline constexpr bool q8_arm_dsp = true;
+#else
+inline constexpr bool q8_arm_dsp = false;
+#endif
+}  // namespace ctattn::simd::target
