@@ -4,7 +4,9 @@
 bytes and the flash bus accesses of the hand-timed loops in cycle_model_loops.S, segment by
 segment, must equal the counts worked out by hand from the Cortex-M4 TRM's tables (the rule the
 plugin states; the model is deterministic, so the check is exact). Also: the default path (no
-mem=, no cycles=) prints no memory counters, and the instruction count is the same either way.
+mem=, no cycles=) prints no memory counters, and the instruction count is the same either way;
+and tools/emulated_counts.py's MEMORY_RANGES cover each board's linker-script regions (the
+regions REGION_ALIAS names VECTORS and FLASH as flash, RAM as RAM).
 
 Builds the plugin with the host's C compiler and the loops with arm-none-eabi-gcc, runs them on
 qemu-system-arm -M mps2-an386; exits 77 (skipped) when one of the three is missing.
@@ -60,6 +62,40 @@ SECTIONS { .text : { KEEP(*(.vectors)) *(.text*) *(.rodata*) } > FLASH
 PLUGIN_RANGES = "flash=0:0x400000,ram=0x20000000:0x400000"
 
 
+def linker_regions(path):
+    """{alias: (origin, length)} for VECTORS, FLASH and RAM of a board's linker script."""
+    text = open(path).read()
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20}
+    regions = {name: (int(origin, 0), int(length) * units[unit]) for name, origin, length, unit in
+               re.findall(r"(\w+)\s*\([rwx]+\)\s*:\s*ORIGIN\s*=\s*(\w+),\s*LENGTH\s*=\s*(\d+)([KM]?)", text)}
+    return {alias: regions[name] for alias, name in re.findall(r'REGION_ALIAS\("(\w+)",\s*(\w+)\)', text)}
+
+
+def memory_range_problems():
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import emulated_counts
+    scripts = [os.path.join(ROOT, "examples", "boards", machine + ".ld") for machine in emulated_counts.MEMORY_RANGES]
+    scripts.append(os.path.join(ROOT, "tests", "embedded", "boards", "mps3-an547-counts.ld"))
+    found = []
+    for script in scripts:
+        if not os.path.exists(script):
+            print("%s: no such linker script, MEMORY_RANGES not checked for it" % script)
+            continue
+        machine = os.path.basename(script).replace("-counts", "")[:-3]
+        ranges = emulated_counts.MEMORY_RANGES[machine]
+        for alias, region in linker_regions(script).items():
+            if alias not in ("VECTORS", "FLASH", "RAM"):
+                continue
+            kind = "ram" if alias == "RAM" else "flash"
+            inside = any(start <= region[0] and region[0] + region[1] <= start + size for start, size in ranges[kind])
+            print("%-22s %-7s 0x%08x + 0x%06x in MEMORY_RANGES %-5s %s" % (
+                os.path.basename(script), alias, region[0], region[1], kind, "ok" if inside else "MISSING"))
+            if not inside:
+                found.append("%s: %s region 0x%x + 0x%x is in no %s range of MEMORY_RANGES[%r]" % (
+                    script, alias, region[0], region[1], kind, machine))
+    return found
+
+
 def run(qemu, plugin, image, arguments):
     cmd = [qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
            "-semihosting-config", "enable=on,target=native", "-plugin", plugin + arguments, "-d", "plugin",
@@ -79,6 +115,7 @@ def main():
     ap.add_argument("--plugin", help="a built qemu_insn_count.so (default: build tools/qemu_insn_count.c)")
     ap.add_argument("--keep", help="folder for the built files (default: a temporary one)")
     args = ap.parse_args()
+    range_problems = memory_range_problems()
     qemu, gcc, cc = shutil.which("qemu-system-arm"), shutil.which("arm-none-eabi-gcc"), shutil.which("cc")
     if not qemu or not gcc or (not args.plugin and not cc):
         print("skipped: needs qemu-system-arm, arm-none-eabi-gcc and a host C compiler")
@@ -103,7 +140,7 @@ def main():
         if len(parts) == 3:
             symbols[parts[2]] = int(parts[0], 16)
 
-    failures = []
+    failures = range_problems
     status, fast, _, text = run(qemu, plugin, image, "")
     if status != 0 or len(fast["insns"]) != len(SEGMENTS) + 1:
         failures.append("default path: exit %d, %d marks (want %d)\n%s" % (status, len(fast["insns"]),
