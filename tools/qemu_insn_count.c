@@ -59,6 +59,8 @@
  * Profile (plugin argument profile=on): instructions per translated block, summed by the symbol
  * of the block's first instruction, printed at exit as "ctattn-profile: COUNT SYMBOL" lines, most
  * first. -Os keeps most kernels out of line, so this names where a decode step spends its time.
+ * With mem=on too, "ctattn-profile-bytes: FLASH_READ RAM SYMBOL" lines give the bytes each
+ * function read from flash and moved in RAM (by the symbol of the accessing instruction).
  * disas=on prints every translated instruction with its cost class ("ctattn-disas: ...").
  *
  * Debian 12 ships QEMU 7.2, which loads plugins of API version 1, but no qemu-plugin.h, so the
@@ -151,6 +153,7 @@ static size_t n_marks;
 struct symbol_count {
     const char *name; /* QEMU's string, alive for the whole run */
     uint64_t insns;
+    uint64_t flash_read_bytes, ram_bytes; /* with mem=on: by the symbol of the accessing instruction */
 };
 static struct symbol_count symbols[MAX_SYMBOLS];
 static size_t n_symbols;
@@ -195,9 +198,10 @@ static void on_mark(unsigned int vcpu_index, void *userdata) {
     record_mark();
 }
 
+/* userdata: the accessing instruction's symbol_count with profile=on, else NULL. */
 static void on_memory(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint64_t address, void *userdata) {
     (void)vcpu_index;
-    (void)userdata;
+    struct symbol_count *symbol = userdata;
     const uint64_t bytes = 1u << qemu_plugin_mem_size_shift(info);
     const bool store = qemu_plugin_mem_is_store(info);
     if (in_ranges(flash_ranges, n_flash_ranges, address)) {
@@ -206,9 +210,11 @@ static void on_memory(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint6
         } else {
             counters[FLASH_READ_BYTES] += bytes;
             counters[FLASH_READ_ACCESSES] += (bytes + 3) / 4; /* a 64-bit access is two on the 32-bit bus */
+            if (symbol) symbol->flash_read_bytes += bytes;
         }
     } else if (in_ranges(ram_ranges, n_ram_ranges, address)) {
         counters[store ? RAM_WRITE_BYTES : RAM_READ_BYTES] += bytes;
+        if (symbol) symbol->ram_bytes += bytes;
     } else {
         counters[OTHER_BYTES] += bytes;
     }
@@ -444,12 +450,12 @@ static struct instruction_cost cost_of(const char *text, const struct instructio
     return cost;
 }
 
-static uint64_t *symbol_counter(const char *name) {
+static struct symbol_count *symbol_counter(const char *name) {
     for (size_t i = 0; i < n_symbols; ++i)
-        if (symbols[i].name == name || strcmp(symbols[i].name, name) == 0) return &symbols[i].insns;
+        if (symbols[i].name == name || strcmp(symbols[i].name, name) == 0) return &symbols[i];
     if (n_symbols == MAX_SYMBOLS) return NULL;
     symbols[n_symbols].name = name;
-    return &symbols[n_symbols++].insns;
+    return &symbols[n_symbols++];
 }
 
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
@@ -474,10 +480,12 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
         if (name && strcmp(name, "ctattn_count_mark") == 0)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_mark, QEMU_PLUGIN_CB_NO_REGS, NULL);
         if (profile && i == 0) {
-            uint64_t *counter = symbol_counter(name ? name : "?");
-            if (counter) qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, counter, n);
+            struct symbol_count *counter = symbol_counter(name ? name : "?");
+            if (counter) qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &counter->insns, n);
         }
-        if (memory_on) qemu_plugin_register_vcpu_mem_cb(insn, on_memory, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
+        if (memory_on)
+            qemu_plugin_register_vcpu_mem_cb(insn, on_memory, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW,
+                                             profile ? symbol_counter(name ? name : "?") : NULL);
         if (block || print_disas) {
             char *text = qemu_plugin_insn_disas(insn);
             const struct instruction_cost cost = cost_of(text ? text : "?", i > 0 ? &previous : NULL);
@@ -539,6 +547,12 @@ static void at_exit(qemu_plugin_id_t id, void *userdata) {
             snprintf(line, sizeof line, "ctattn-profile: %" PRIu64 " %.200s\n", symbols[i].insns, symbols[i].name);
             qemu_plugin_outs(line);
         }
+        for (size_t i = 0; memory_on && i < n_symbols; ++i)
+            if (symbols[i].flash_read_bytes + symbols[i].ram_bytes > 0) {
+                snprintf(line, sizeof line, "ctattn-profile-bytes: %" PRIu64 " %" PRIu64 " %.200s\n",
+                         symbols[i].flash_read_bytes, symbols[i].ram_bytes, symbols[i].name);
+                qemu_plugin_outs(line);
+            }
     }
 }
 
