@@ -369,7 +369,8 @@ def memory_doc_lines(results):
             "registers); VMLA/VFMA and their negated forms 3; VDIV/VSQRT 14; branches 1, TBB/TBH 2, plus P = 2 "
             "refill cycles whenever control does not fall through (a taken branch, a return, a POP or load to "
             "the PC). Not modelled: operand-dependency stalls (an address computed by the instruction before, "
-            "VFP result latencies), VDIV overlapping later integer work, unaligned accesses, bus contention. "
+            "VFP result latencies), VDIV overlapping later integer work, unaligned accesses, bus contention; an "
+            "instruction an IT block skips costs as if it ran. "
             "Flash wait states W: every 32-bit flash data access pays W (an LDRD or a VLDM of N words is 2 or N "
             "accesses). Instruction fetches are one 32-bit read per word of code each executed block spans "
             "(no prefetch buffer, no cache); the first figure assumes they hit an instruction cache or an "
@@ -380,8 +381,9 @@ def memory_doc_lines(results):
             "exactly.", ""]
     lines += ["Cost of measuring: the default run (instruction counts only) keeps one inline add per translated "
               "block and no callback but the marks, as before. A memory callback on every load and store "
-              "(--memory) made the Cortex-M4F -O2 images 1.4x (ctattn) and 2.2x (plain loops) slower in QEMU (CPU time), the cycle model's "
-              "per-block callback on top 1.5x and 2.4x (`--json` records each run's seconds).", ""]
+              "(--memory) made the Cortex-M4F -O2 512-position images about 1.7x (ctattn) and 2.2x (plain loops) slower in "
+              "QEMU (CPU time; 2.6 s and 3.6 s without), with the cycle model's per-block callback 1.7x and 2.3x: the "
+              "plain loops make more memory accesses per instruction (`--json` records each run's seconds).", ""]
     return lines
 
 

@@ -46,7 +46,7 @@
  *     (single) or 3 (double); VLDM, VSTM, VPUSH, VPOP: 1 + N, N the words moved.
  *   - not modelled: register-dependency stalls (an address computed by the previous instruction,
  *     VFP result latencies), VDIV/VSQRT overlapping later integer instructions, unaligned
- *     accesses, bus contention, interrupts. Mnemonics the tables do not name count 1 each and are
+ *     accesses, bus contention, interrupts; an instruction an IT block skips costs as if it ran. Mnemonics the tables do not name count 1 each and are
  *     listed at exit as "ctattn-unclassified: SITES MNEMONIC" (translated sites, not executions).
  * Flash wait states are not added here: the plugin counts flash_read_accesses (data reads from a
  * flash range) and fetch_words, the 32-bit words of code in a flash range each executed block
