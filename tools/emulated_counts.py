@@ -70,9 +70,7 @@ def plugin_arguments(machine, profile=False, memory=False, cycles=False):
     """The plugin's arguments: profile=on, and for --memory the board's ranges (mem=on or cycles=on)."""
     arguments = [",profile=on"] if profile else []
     if memory or cycles:
-        ranges = MEMORY_RANGES.get(machine)
-        if ranges is None:
-            sys.exit("emulated_counts: no flash and RAM ranges for machine %s (MEMORY_RANGES)" % machine)
+        ranges = MEMORY_RANGES[machine]
         arguments.append(",cycles=on" if cycles else ",mem=on")
         for kind in ("flash", "ram"):
             arguments += [",%s=0x%x:0x%x" % (kind, start, size) for start, size in ranges[kind]]
@@ -137,7 +135,11 @@ def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=Fal
         m = re.match(r"bench_decode_([a-z][a-z0-9_]*?)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
         if m:
             named.append((m.group(1), image))
-    cycles = bool(wait_states) and machine in CYCLE_MODEL_MACHINES
+    if memory and machine not in MEMORY_RANGES:
+        print("emulated_counts: no flash and RAM ranges for machine %s (MEMORY_RANGES): instruction counts only"
+              % machine, file=sys.stderr)
+        memory = False
+    cycles = memory and bool(wait_states) and machine in CYCLE_MODEL_MACHINES
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         runs = list(pool.map(lambda job: run_image(qemu, machine, plugin, job[1], profile, memory, cycles), named))
     return {"machine": machine, "core": MACHINES.get(machine, "?"), "optimization": optimization,
