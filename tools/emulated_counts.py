@@ -98,6 +98,8 @@ def run_image(qemu, machine, plugin, image, profile=False, memory=False, cycles=
                               for name, values in re.findall(r"ctattn-marks-(\w+):([ \d]*)", text)},
             "profile_bytes": [(int(f), int(r), name) for f, r, name in
                               re.findall(r"ctattn-profile-bytes: (\d+) (\d+) (\S+)", text)],
+            "cycle_classes": {name: [int(n), int(c)] for name, n, c in
+                              re.findall(r"ctattn-cycle-class: (\S+) (\d+) (\d+)", text)},
             "unclassified": re.findall(r"ctattn-unclassified: \d+ (\S+)", text), "seconds": seconds}
 
 
@@ -124,6 +126,7 @@ def summarise(run, wait_states=()):
         out["estimated_cycles_uncached_fetch"] = {str(w): base + w * (data + counters["fetch_words"])
                                                   for w in wait_states}
         out["unclassified"] = run["unclassified"]
+        out["cycle_classes"] = run["cycle_classes"]  # whole run: [instructions, cycles] by timing class
     return out
 
 
@@ -381,6 +384,20 @@ def memory_doc_lines(results):
             "accesses against hand counts of timed loops (VLDM + 100 VFMAs from flash, an MLA/SMLAD loop with a "
             "divide, a load/store loop with pipelining, one of each FPU class, a call and return); they agree "
             "exactly.", ""]
+    shares = []
+    for r in results:
+        for impl in sorted(r["impls"], key=lambda i: (i != "ctattn", i)):
+            classes = r["impls"][impl].get("cycle_classes")
+            if not classes:
+                continue
+            total = sum(c for _, c in classes.values()) or 1
+            top = sorted(classes.items(), key=lambda kv: -kv[1][1])[:5]
+            shares.append("- %s -O%s %s: %s." % (r["core"], r["optimization"], impl, ", ".join(
+                "%s %.0f%%" % (name, 100.0 * c / total) for name, (_, c) in top)))
+    if shares:
+        lines += ["Where the estimated cycles go at zero wait states (whole run, by the plugin's timing classes: "
+                  "fp-mac is VFMA/VMLA at 3 cycles, vldm/vstm 1 + N, refill the P cycles of taken branches and "
+                  "returns; `--wait-states 0,5 --profile` prints all):", ""] + shares + [""]
     lines += ["Cost of measuring: the default run (instruction counts only) keeps one inline add per translated "
               "block and no callback but the marks, as before. A memory callback on every load and store "
               "(--memory) made the Cortex-M4F -O2 512-position images about 1.7x (ctattn) and 2.2x (plain loops) slower in "
@@ -458,6 +475,14 @@ def main():
                     r["machine"], r["optimization"], impl))
                 for n, name in v["profile"][:25]:
                     print("  %5.1f%%  %12d  %s" % (100.0 * n / total, n, name))
+                classes = v.get("cycle_classes")
+                if classes:
+                    total_cycles = sum(c for _, c in classes.values()) or 1
+                    print("\nestimated cycles by timing class, %s -O%s %s (whole run, per token):" % (
+                        r["machine"], r["optimization"], impl))
+                    for name, (n, c) in sorted(classes.items(), key=lambda kv: -kv[1][1]):
+                        print("  %5.1f%%  %12.0f cycles  %12.0f instructions  %s" % (
+                            100.0 * c / total_cycles, c / max(v["steps"], 1), n / max(v["steps"], 1), name))
                 if v["profile_bytes"]:
                     steps = max(v["steps"], 1)
                     print("\nbytes per token by function, %s -O%s %s (flash read, RAM read and written):" % (

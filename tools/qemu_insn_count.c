@@ -62,6 +62,8 @@
  * With mem=on too, "ctattn-profile-bytes: FLASH_READ RAM SYMBOL" lines give the bytes each
  * function read from flash and moved in RAM (by the symbol of the accessing instruction).
  * disas=on prints every translated instruction with its cost class ("ctattn-disas: ...").
+ * With cycles=on, "ctattn-cycle-class: CLASS INSTRUCTIONS CYCLES" lines split the whole run's
+ * estimate by timing class (and "refill" for the P cycles), to see where the cycles go.
  *
  * Debian 12 ships QEMU 7.2, which loads plugins of API version 1, but no qemu-plugin.h, so the
  * handful of declarations this plugin uses are written out here from that API's documentation.
@@ -168,14 +170,24 @@ struct unclassified {
 static struct unclassified unclassified[MAX_UNCLASSIFIED];
 static size_t n_unclassified;
 
-/* What the cycle model keeps per translated block: its static cost, the code words it spans in
- * flash, and where it ends (for the fall-through test). Allocated at translation and never freed:
- * a block is translated once, or a few times if QEMU flushes its cache. */
+enum cost_class { DATA, DIVIDE, LOAD, STORE, LOAD_STORE_PAIR, MULTIPLE, BRANCH, TABLE_BRANCH, FP_MOVE, FP_SIMPLE,
+                  FP_MAC, FP_DIVIDE, FP_LOAD_STORE, FP_MULTIPLE, UNKNOWN, N_CLASSES };
+static const char *const class_names[N_CLASSES] = {"data", "divide", "load", "store", "ldrd/strd", "ldm/stm",
+                                                   "branch", "tbb/tbh", "vmov", "fp", "fp-mac", "fp-divide",
+                                                   "vldr/vstr", "vldm/vstm", "unclassified"};
+
+/* What the cycle model keeps per translated block: its static cost (in all and by class), the
+ * code words it spans in flash, and where it ends (for the fall-through test). Allocated at
+ * translation and never freed: a block is translated once, or a few times if QEMU flushes. */
 struct block_cost {
     uint64_t start, end;
     uint64_t cycles;
     uint64_t fetch_words;
+    uint32_t class_insns[N_CLASSES], class_cycles[N_CLASSES];
 };
+/* Whole-run totals by class ("ctattn-cycle-class: CLASS INSTRUCTIONS CYCLES" at exit; refills
+ * are charged to "refill"). */
+static uint64_t class_insns[N_CLASSES], class_cycles[N_CLASSES], refills;
 static const struct block_cost *previous_block;
 enum { REFILL_CYCLES = 2 }; /* the TRM's P, 1 to 3: taken as 2 */
 
@@ -223,19 +235,21 @@ static void on_memory(unsigned int vcpu_index, qemu_plugin_meminfo_t info, uint6
 static void on_block(unsigned int vcpu_index, void *userdata) {
     (void)vcpu_index;
     const struct block_cost *block = userdata;
-    if (previous_block && previous_block->end != block->start) counters[CYCLES] += REFILL_CYCLES;
+    if (previous_block && previous_block->end != block->start) {
+        counters[CYCLES] += REFILL_CYCLES;
+        ++refills;
+    }
     counters[CYCLES] += block->cycles;
     counters[FETCH_WORDS] += block->fetch_words;
+    for (size_t c = 0; c < N_CLASSES; ++c) {
+        class_insns[c] += block->class_insns[c];
+        class_cycles[c] += block->class_cycles[c];
+    }
     previous_block = block;
 }
 
 /* ---- The cost of one instruction, from its disassembly (Cortex-M4 TRM tables, see the top). ---- */
 
-enum cost_class { DATA, DIVIDE, LOAD, STORE, LOAD_STORE_PAIR, MULTIPLE, BRANCH, TABLE_BRANCH, FP_MOVE, FP_SIMPLE,
-                  FP_MAC, FP_DIVIDE, FP_LOAD_STORE, FP_MULTIPLE, UNKNOWN };
-static const char *const class_names[] = {"data", "divide", "load", "store", "ldrd/strd", "ldm/stm",
-                                          "branch", "tbb/tbh", "vmov", "fp", "fp-mac", "fp-divide",
-                                          "vldr/vstr", "vldm/vstm", "unclassified"};
 
 struct mnemonic_class {
     const char *name;
@@ -400,7 +414,7 @@ static struct instruction_cost cost_of(const char *text, const struct instructio
     cost.cls = classify(mnemonic);
     const char *address = strchr(operands, '[');
     switch (cost.cls) {
-    case DATA: case BRANCH: case FP_SIMPLE: case UNKNOWN: cost.cycles = 1; break;
+    case DATA: case BRANCH: case FP_SIMPLE: case UNKNOWN: case N_CLASSES: cost.cycles = 1; break;
     case DIVIDE: cost.cycles = 12; break;
     case TABLE_BRANCH: cost.cycles = 2; break;
     case LOAD: cost.cycles = 2; break;
@@ -489,7 +503,11 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
         if (block || print_disas) {
             char *text = qemu_plugin_insn_disas(insn);
             const struct instruction_cost cost = cost_of(text ? text : "?", i > 0 ? &previous : NULL);
-            if (block) block->cycles += cost.cycles;
+            if (block) {
+                block->cycles += cost.cycles;
+                block->class_insns[cost.cls] += 1;
+                block->class_cycles[cost.cls] += cost.cycles;
+            }
             if (print_disas) {
                 char line[256];
                 snprintf(line, sizeof line, "ctattn-disas: %08" PRIx64 " %-12s %2u  %.180s\n", qemu_plugin_insn_vaddr(insn),
@@ -535,6 +553,16 @@ static void at_exit(qemu_plugin_id_t id, void *userdata) {
             snprintf(line, sizeof line, "ctattn-marks-%s:", counter_names[c]);
             print_marks(line, c);
         }
+    }
+    for (size_t c = 0; cycles_on && c < N_CLASSES; ++c)
+        if (class_insns[c] > 0) {
+            snprintf(line, sizeof line, "ctattn-cycle-class: %s %" PRIu64 " %" PRIu64 "\n", class_names[c],
+                     class_insns[c], class_cycles[c]);
+            qemu_plugin_outs(line);
+        }
+    if (cycles_on) {
+        snprintf(line, sizeof line, "ctattn-cycle-class: refill 0 %" PRIu64 "\n", refills * REFILL_CYCLES);
+        qemu_plugin_outs(line);
     }
     for (size_t i = 0; i < n_unclassified; ++i) {
         snprintf(line, sizeof line, "ctattn-unclassified: %" PRIu64 " %.23s\n", unclassified[i].sites,
