@@ -12,12 +12,36 @@
 
 #include <ctattn/model/decoder.hpp>
 #include <ctattn/model/quantize.hpp>
+#include <ctattn/model/weights_image.hpp>
 
 #include <cmath>
 #include <memory>
 #include <vector>
 
 #include "../support/model_support.hpp"
+
+namespace {
+using namespace ctattn;
+using image_block = block_config<attention_config<32, 4, 2, 10, no_bias, causal_mask>, ffn_config<32, swiglu, 88>,
+                                 rms_norm<eps_1e_minus<5>>, pre_norm>;
+using image_config = with_weight_format<stacked_model_config<64, 2, image_block, rotary_positions<10000>,
+                                                             rms_norm<eps_1e_minus<5>>, untied_head<false>>,
+                                        q8_weights<q8_group_rule<32, 32>>>;
+// Hand count of the two images (G 32; hidden 88 padded to 96): floats are the norms (2 x 2 + 1 rows
+// of 32, 16-float aligned) and the scales; codes are rows x row_codes, each tensor 64-byte aligned.
+//   scales: embedding 64 x 1, per layer wq 32, wk 16, wv 16, wo 32, w1 88, w3 88, w2 32 x 3 = 96,
+//           head 64 x 1 -> padded to 16: 64 + 2 x (32 + 16 + 16 + 32 + 96 + 96 + 96) + 64 = 896
+//   norms:  5 x 32 = 160                                   -> 1056 floats
+//   codes:  embedding 64 x 32 = 2048, per layer 1024 + 512 + 512 + 1024 + 2816 + 2816 + 3072 = 11776,
+//           head 64 x 32 = 2048                            -> 2048 + 23552 + 2048 = 27648 codes
+static_assert(weights_image_floats<image_config> == 1056);
+static_assert(weights_image_codes<image_config> == 27648);
+constexpr float zero_floats[weights_image_floats<image_config>]{};
+constexpr std::int8_t zero_codes[weights_image_codes<image_config>]{};
+constexpr model_weights_view<image_config> constant_view = make_weights_view<image_config>(zero_floats, zero_codes);
+static_assert(constant_view.head.w_out.codes + 2048 == zero_codes + weights_image_codes<image_config>,
+              "the head's codes end the code image");
+}  // namespace
 
 TEST_CASE("a Q8 llama model matches PyTorch's float logits within the int8 quantization step",
           "[model][golden][llama][q8]") {
@@ -71,5 +95,22 @@ TEST_CASE("a Q8 llama model matches PyTorch's float logits within the int8 quant
         CHECK(paths.norm <= 1e-4);
     };
     check(boost::hana::type_c<q8_config>, " q8");
+
+    // The same Q8 weights as two images (floats: norms and scales; int8: codes), read in place by a
+    // view (what a flash build or a blob holds) must give bit-identical logits.
+    auto q = std::make_unique<model_weights<q8_config>>();
+    quantize_weights(*w, *q);
+    std::vector<float> image(weights_image_floats<q8_config>, -7.0f);
+    std::vector<std::int8_t> codes(weights_image_codes<q8_config>, std::int8_t(-7));
+    write_weights_image(*q, image.data(), codes.data());
+    const model_weights_view<q8_config> view = make_weights_view<q8_config>(image.data(), codes.data());
+    auto owned_dec = std::make_unique<decoder<q8_config>>(*q);
+    auto view_dec = std::make_unique<decoder<q8_config, viewed_weights>>(view);
+    std::vector<float> owned_logits(64), view_logits(64);
+    for (std::size_t p = 0; p < 10; ++p) {
+        REQUIRE(owned_dec->decode_step(tokens[p], owned_logits.data()) == status::ok);
+        REQUIRE(view_dec->decode_step(tokens[p], view_logits.data()) == status::ok);
+        for (std::size_t t = 0; t < 64; ++t) REQUIRE(view_logits[t] == owned_logits[t]);
+    }
     check(boost::hana::type_c<q8_padded_config>, " q8 padded");
 }
