@@ -36,6 +36,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoint  # noqa: E402  (tools/checkpoint.py: the llama2.c reader and the image order)
+import q8  # noqa: E402  (tools/q8.py: the Q8 rounding, as include/ctattn/simd/q8.hpp does it)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = 'tools/ctattn_gen.py'
@@ -228,57 +229,9 @@ def weight_format(value, path):
     return {'kind': 'q8', 'max_group': max_group, 'min_group': min_group}
 
 
-# Tensors a quantized format stores as Q8 (the rest stay float): the projections and the embedding.
-Q8_TENSORS = {'embedding', 'attention.wq', 'attention.wk', 'attention.wv', 'attention.wo', 'ffn.w1', 'ffn.w2',
-              'ffn.w3', 'head.w_out'}
-ALIGN_CODES = 64  # int8 codes of each tensor start at multiples of 64 bytes (weights_image.hpp)
-
-
-def q8_group(din, fmt):
-    """q8_group_rule<max_group, min_group>::group<din>."""
-    if din <= fmt['max_group']:
-        return din
-    g = 1
-    while g * 2 <= fmt['max_group'] and din % (g * 2) == 0:
-        g *= 2
-    return g if g >= fmt['min_group'] else fmt['max_group']
-
-
-def f32(x):
-    """x rounded to binary32. One IEEE operation on binary32 operands done in binary64 and then
-    rounded to binary32 gives the correctly rounded binary32 result (+, -, *, /), so f32(a / b)
-    is C++'s float division."""
-    return struct.unpack('<f', struct.pack('<f', x))[0]
-
-
-def q8_quantize_group(values):
-    """simd::q8_quantize of one group: (codes, scale), every step in binary32 as the C++ does it."""
-    amax = 0.0
-    for v in values:
-        amax = max(amax, abs(v))
-    scale = f32(amax / 127.0)
-    if scale == 0.0:
-        return [0] * len(values), scale
-    codes = []
-    for v in values:
-        r = f32(v / scale)
-        q = int(f32(r + (0.5 if r >= 0.0 else -0.5)))  # int() truncates toward zero, as the C++ cast
-        codes.append(max(-127, min(127, q)))
-    return codes, scale
-
-
-def q8_rows(rows_of_inputs, din, fmt):
-    """Q8 rows (each a list of din floats): (codes, scales) with rows padded by zeros to whole groups."""
-    g = q8_group(din, fmt)
-    row_codes = (din + g - 1) // g * g
-    codes, scales = [], []
-    for row in rows_of_inputs:
-        padded_row = list(row) + [0.0] * (row_codes - din)
-        for start in range(0, row_codes, g):
-            c, s = q8_quantize_group(padded_row[start:start + g])
-            codes += c
-            scales.append(s)
-    return codes, scales
+# The Q8 rounding, group rule and the tensors a quantized format stores as Q8: tools/q8.py.
+Q8_TENSORS = q8.Q8_TENSORS
+ALIGN_CODES = q8.ALIGN_CODES
 
 
 # ---- the weights image (order and padding of include/ctattn/model/weights_image.hpp) ----------
@@ -366,11 +319,7 @@ def weights_image_parts(cfg, checkpoint_bytes):
             table.append((name, layer, rows, cols, len(floats), None))
             floats += values + [0.0] * (padded(rows * cols) - rows * cols)
             continue
-        if name == 'embedding':  # (vocab, d_model): its rows are the Q8 rows
-            din, out_rows = cols, [values[r * cols:(r + 1) * cols] for r in range(rows)]
-        else:  # (in, out), x @ W: column o is Q8 row o
-            din, out_rows = rows, [values[o::cols] for o in range(cols)]
-        row_codes, row_scales = q8_rows(out_rows, din, fmt)
+        row_codes, row_scales, _, _ = q8.q8_tensor(name, rows, cols, values, fmt)
         table.append((name, layer, rows, cols, len(floats), len(codes)))
         floats += row_scales + [0.0] * (padded(len(row_scales)) - len(row_scales))
         codes += row_codes + [0] * (-len(row_codes) % ALIGN_CODES)
