@@ -291,8 +291,8 @@ def weights_image(cfg, checkpoint_bytes):
     """The whole image as (floats, [(name, layer, rows, cols, offset)]): what the flash header holds,
     and what a blob's payload holds (a blob writer imports this). Float formats only."""
     if cfg['format']['kind'] != 'float32':
-        raise ConfigError(f'{cfg["given"]}: "weight_format" {cfg["format"]["kind"]}: this output carries float '
-                          'weights only (the weights header carries Q8: --weights-header)')
+        raise ConfigError(f'{cfg["given"]}: "weight_format" {cfg["format"]["kind"]}: this image is float only '
+                          '(weights_image_parts holds the Q8 one)')
     tensors = read_llama2c(cfg, checkpoint_bytes)
     image, table = [], []
     for name, layer, rows, cols in tensor_layout(cfg):
@@ -1059,11 +1059,17 @@ def write_blob(cfg, checkpoint_path, out_path):
     import ctattn_blob
     with open(checkpoint_path, 'rb') as f:
         data = f.read()
-    image, _ = weights_image(cfg, data)  # also checks the checkpoint against the configuration
-    blob = ctattn_blob.blob_from_checkpoint(data)
+    if cfg['format']['kind'] == 'q8':  # also checks the checkpoint against the configuration
+        floats, codes, _ = weights_image_parts(cfg, data)
+        image_bytes = struct.pack(f'<{len(floats)}f', *floats) + struct.pack(f'<{len(codes)}b', *codes)
+        blob = ctattn_blob.blob_from_checkpoint(data, cfg['format'])
+    else:
+        image, _ = weights_image(cfg, data)  # also checks the checkpoint against the configuration
+        image_bytes = struct.pack(f'<{len(image)}f', *image)
+        blob = ctattn_blob.blob_from_checkpoint(data)
     header = ctattn_blob.parse_header(blob)
     payload_offset, payload_bytes = header['payload_offset'], header['payload_bytes']
-    if blob[payload_offset:payload_offset + payload_bytes] != struct.pack(f'<{len(image)}f', *image):
+    if blob[payload_offset:payload_offset + payload_bytes] != image_bytes:
         raise ConfigError(f'{out_path}: the blob payload differs from the weights image of {cfg["given"]}')
     with open(out_path, 'wb') as f:
         f.write(blob)
