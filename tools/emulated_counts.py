@@ -157,6 +157,34 @@ def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=Fal
             "impls": {impl: summarise(run, wait_states if cycles else ()) for (impl, _), run in zip(named, runs)}}
 
 
+# The int8 images (bench_decode_<impl>_q8_<steps>.elf) are teacher-forced on the host's int8 ids
+# (bench/embedded/stories260k_q8_greedy_ids.hpp): float rounding differences between cores move an
+# int8 logit by up to 0.4 (an activation code rounds the other way), so two correct builds agree at
+# most but not all positions (x86-64 AVX2 and scalar hosts: 96-97.5% of 512; int8 against the
+# float model: 89%). Required: the first Q8_EXACT_POSITIONS all equal, Q8_AGREEMENT of all.
+Q8_HOST_IDS = os.path.join(ROOT, "bench", "embedded", "stories260k_q8_greedy_ids.hpp")
+Q8_EXACT_POSITIONS = 32
+Q8_AGREEMENT = 0.95
+
+
+def is_q8(impl):
+    return impl.endswith("_q8")
+
+
+def q8_host_ids():
+    text = open(Q8_HOST_IDS).read()
+    body = text[text.index("host_q8_greedy_ids[] = {"):]
+    return [int(v) for v in re.findall(r"\d+", body[body.index("{") + 1:body.index("}")])]
+
+
+def q8_agreement(tokens):
+    """(positions equal to the host's int8 ids, positions, whether the first ones all are)."""
+    host = q8_host_ids()
+    got = [int(t) for t in tokens]
+    equal = [a == b for a, b in zip(got, host)]
+    return sum(equal), len(got), all(equal[:Q8_EXACT_POSITIONS])
+
+
 def problems(result):
     found = []
     where = "%s (%s) -O%s" % (result["machine"], result["core"], result["optimization"])
@@ -165,7 +193,13 @@ def problems(result):
             found.append("%s %s: no instruction counts (plugin not loaded, or the image failed)" % (where, impl))
         if r["exit"] != 0:
             found.append("%s %s: the image exited with %s" % (where, impl, r["exit"]))
-        if r["host_equal"] is None or r["host_equal"][0] != r["host_equal"][1]:
+        if is_q8(impl):
+            equal, total, first = q8_agreement(r["tokens"] or []) if r["tokens"] else (0, 0, False)
+            if not total or not first or equal < Q8_AGREEMENT * total:
+                found.append("%s %s: teacher-forced ids agree with the host's int8 ids at %d of %d positions "
+                             "(need the first %d and %.0f%%)" % (where, impl, equal, total, Q8_EXACT_POSITIONS,
+                                                                 100 * Q8_AGREEMENT))
+        elif r["host_equal"] is None or r["host_equal"][0] != r["host_equal"][1]:
             found.append("%s %s: ids differ from the host's (%s equal)" % (where, impl, r["host_equal"]))
         if result.get("memory") and "per_token_counters" not in r:
             found.append("%s %s: no byte counts (the plugin's mem=on gave no marks)" % (where, impl))
@@ -173,7 +207,7 @@ def problems(result):
             found.append("%s %s: no cycle estimate (the plugin's cycles=on gave no marks)" % (where, impl))
         if r.get("unclassified"):
             found.append("%s %s: the cycle model does not classify %s" % (where, impl, " ".join(r["unclassified"])))
-    toks = [r["tokens"] for r in result["impls"].values()]
+    toks = [r["tokens"] for impl, r in result["impls"].items() if not is_q8(impl)]
     if len(toks) < 2 or any(t is None for t in toks) or any(t != toks[0] for t in toks):
         found.append("%s: the implementations generated different ids" % where)
     return found
