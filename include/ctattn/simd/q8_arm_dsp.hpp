@@ -103,8 +103,10 @@ inline void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const f
         const std::int8_t* xg = xq + g * G;
         std::int32_t acc[R];
         CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc[r] = 0;
-        std::size_t i = 0;
-        for (; i + 4 <= G; i += 4) {
+        // Whole words of the group, unrolled: the loop's increment, compare and taken branch (5
+        // cycles on a Cortex-M4) would otherwise be paid per 4 codes of R rows.
+        constexpr std::size_t words_end = G / 4 * 4;
+        CTATTN_UNROLL for (std::size_t i = 0; i < words_end; i += 4) {
             const std::uint32_t x = detail::load_4(xg + i);
             const std::int32_t x_even = __sxtb16(static_cast<std::int32_t>(x));
             const std::int32_t x_odd = detail::sxtb16_ror8(x);
@@ -114,7 +116,7 @@ inline void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const f
                 acc[r] = __smlad(detail::sxtb16_ror8(wr), x_odd, acc[r]);
             }
         }
-        for (; i < G; ++i)
+        for (std::size_t i = words_end; i < G; ++i)
             CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc[r] += std::int32_t(wg[r * row_stride_bytes + i]) * std::int32_t(xg[i]);
         CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) sum[r] += (ws[r * ws_stride + g] * xs[g]) * static_cast<float>(acc[r]);
     }
