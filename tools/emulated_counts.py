@@ -20,8 +20,13 @@ all positions ((count(512) - count(0)) / 512 for the full-context images) and ov
   emulated_counts.py --qemu qemu-system-arm --machine mps2-an500 --plugin qemu_insn_count.so IMAGE...
         (RISC-V: --machine virt --qemu-options '-cpu rv32,d=false -bios none' --core rv32imafc)
   emulated_counts.py --host-ids                       rebuild the host's ids (SIMD and scalar), compare
+Implementations: ctattn (float weights), plain (llama2.c-style float loops) and ctattn_q8 (int8
+weights, Q8 groups of 32: configs/stories260k_q8.json), teacher-forced on the host's int8 ids
+(bench/embedded/stories260k_q8_greedy_ids.hpp; see Q8_AGREEMENT below for why not free running).
 Options: --check fails (exit 1) unless every count is present, every image exits 0 and every
-implementation's ids equal the host's; --json prints the results as JSON; --profile prints, per
+float implementation's ids equal the host's (int8: Q8_EXACT_POSITIONS and Q8_AGREEMENT); --json
+prints the results as JSON, --from-json FILE tabulates (and --doc writes) a saved --json run
+instead of running anything; --profile prints, per
 image, the instructions spent in each function (the plugin's profile=on); --doc FILE rewrites
 the section between the emulated-counts markers in FILE with the table.
 --memory: the plugin also counts bytes per address range (mem=on; the flash and RAM ranges of the
@@ -221,19 +226,33 @@ def table(results):
     slice_names = ["%d-%d" % (lo, hi - 1) for lo, hi in SLICES]
     lines = ["| core | flags | implementation | mean over positions | "
              + " | ".join("positions " + s for s in slice_names)
-             + " | plain / ctattn (mean) | ids equal the host's |",
-             "|" + " --- |" * (6 + len(slice_names))]
+             + " | plain / this (mean) | ctattn float / this (mean) | ids equal the host's |",
+             "|" + " --- |" * (7 + len(slice_names))]
     for r in results:
         plain = r["impls"].get("plain", {}).get("per_token")
-        for impl in sorted(r["impls"], key=lambda i: i != "ctattn"):
+        ctattn = r["impls"].get("ctattn", {}).get("per_token")
+        for impl in sorted(r["impls"], key=impl_order):
             v = r["impls"][impl]
             ratio = "%.2fx" % (plain / v["per_token"]) if impl != "plain" and plain and v["per_token"] else "-"
+            vs_float = "%.2fx" % (ctattn / v["per_token"]) if is_q8(impl) and ctattn and v["per_token"] else "-"
             mean = fmt_m(v["per_token"]) + (" (%d)" % v["steps"] if v["steps"] != 512 else "")
-            host = "%d of %d" % tuple(v["host_equal"]) if v["host_equal"] else "-"
-            lines.append("| %s | -O%s | %s | %s | %s | %s | %s |" % (
-                r["core"], r["optimization"], impl, mean,
-                " | ".join(fmt_m(v["slices"].get(s)) for s in slice_names), ratio, host))
+            if is_q8(impl):
+                equal, total, _ = q8_agreement(v["tokens"]) if v["tokens"] else (0, 0, False)
+                host = "%d of %d (int8 host, teacher-forced)" % (equal, total) if total else "-"
+            else:
+                host = "%d of %d" % tuple(v["host_equal"]) if v["host_equal"] else "-"
+            lines.append("| %s | -O%s | %s | %s | %s | %s | %s | %s |" % (
+                r["core"], r["optimization"], impl_name(impl), mean,
+                " | ".join(fmt_m(v["slices"].get(s)) for s in slice_names), ratio, vs_float, host))
     return lines
+
+
+def impl_order(impl):
+    return {"ctattn": 0, "ctattn_q8": 1, "plain": 2}.get(impl, 3), impl
+
+
+def impl_name(impl):
+    return {"ctattn": "ctattn float", "ctattn_q8": "ctattn int8", "plain": "plain float loops"}.get(impl, impl)
 
 
 def fmt_k(x):
@@ -244,17 +263,21 @@ def memory_table(results):
     """Per token, per image: instructions, bytes by range and, on Cortex-M4F, estimated cycles."""
     wait_states = sorted({w for r in results for w in r.get("wait_states", [])})
     head = ["core", "flags", "implementation", "instructions"] + [name for _, name in MEMORY_COUNTERS]
+    head += ["flash read / ctattn float's"]
     head += ["cycles, %d wait states" % w if w == 0 else "cycles, %d wait states (code cached / uncached)" % w
              for w in wait_states]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in results:
         if not r.get("memory"):
             continue
-        for impl in sorted(r["impls"], key=lambda i: (i != "ctattn", i)):
+        float_flash = r["impls"].get("ctattn", {}).get("per_token_counters", {}).get("flash_read_bytes")
+        for impl in sorted(r["impls"], key=impl_order):
             v = r["impls"][impl]
             counters = v.get("per_token_counters", {})
-            row = [r["core"], "-O" + r["optimization"], impl, fmt_m(v["per_token"])]
+            row = [r["core"], "-O" + r["optimization"], impl_name(impl), fmt_m(v["per_token"])]
             row += [fmt_k(counters.get(name)) if name in counters else "-" for name, _ in MEMORY_COUNTERS]
+            flash = counters.get("flash_read_bytes")
+            row.append("%.2fx" % (flash / float_flash) if flash and float_flash else "-")
             for w in wait_states:
                 cached = v.get("estimated_cycles", {}).get(str(w))
                 uncached = v.get("estimated_cycles_uncached_fetch", {}).get(str(w))
@@ -338,6 +361,44 @@ def target_lines(results):
     return lines
 
 
+def q8_target_lines(results):
+    """issue 22's int8 targets, each where the run has the images it needs."""
+    lines = []
+
+    def impls(r):
+        return r["impls"].get("ctattn", {}), r["impls"].get("ctattn_q8", {}), r["impls"].get("plain", {})
+
+    for r in results:
+        flt, q8, plain = impls(r)
+        if not q8.get("per_token"):
+            continue
+        where = "%s -O%s" % (r["core"], r["optimization"])
+        if r["machine"] == "mps2-an386" and "5" in q8.get("estimated_cycles", {}) and flt.get("estimated_cycles"):
+            got, base = q8["estimated_cycles"]["5"], flt["estimated_cycles"]["5"]
+            lines.append("- %s, estimated cycles per token at 5 flash wait states (code cached): int8 %s, float %s, "
+                         "%.2fx, target <= 0.5x: **%s**." % (where, fmt_m(got), fmt_m(base), got / base,
+                                                              "met" if got <= 0.5 * base else "missed"))
+        if r["machine"] == "mps2-an500" and r["optimization"] == "2" and flt.get("per_token"):
+            got, base = q8["per_token"], flt["per_token"]
+            lines.append("- %s, instructions per token: int8 %s, float %s, target int8 <= float: **%s**." % (
+                where, fmt_m(got), fmt_m(base), "met" if got <= base else "missed"))
+            qf = q8.get("per_token_counters", {}).get("flash_read_bytes")
+            ff = flt.get("per_token_counters", {}).get("flash_read_bytes")
+            if qf and ff:
+                lines.append("- %s, flash bytes read per token: int8 %s, float %s, %.2fx, target <= 0.35x: **%s**." % (
+                    where, fmt_k(qf), fmt_k(ff), qf / ff, "met" if qf <= 0.35 * ff else "missed"))
+        if r["machine"] == "mps2-an385" and flt.get("per_token"):
+            ratio = flt["per_token"] / q8["per_token"]
+            lines.append("- %s (no FPU), instructions per token: int8 %s, float %s, %.2fx fewer, target >= 3x: **%s**." % (
+                where, fmt_m(q8["per_token"]), fmt_m(flt["per_token"]), ratio, "met" if ratio >= 3 else "missed"))
+        if r["core"].startswith("RV32IMAC") and plain.get("per_token"):
+            ratio = plain["per_token"] / q8["per_token"]
+            lines.append("- %s (no FPU), instructions per token: int8 %s, plain float loops %s, %.2fx fewer, target "
+                         ">= 5x: **%s**." % (where, fmt_m(q8["per_token"]), fmt_m(plain["per_token"]), ratio,
+                                             "met" if ratio >= 5 else "missed"))
+    return lines
+
+
 def doc_lines(results, command):
     lines = [DOC_BEGIN, "## Decode on emulated Cortex-M cores (exact instruction counts)", "",
              "`%s` (the doc section: add `--doc docs/performance.md`). The real stories260K checkpoint decodes "
@@ -349,7 +410,18 @@ def doc_lines(results, command):
              "512; the slices average 32 positions. Every image's 512 ids are checked against the host's "
              "(bench/embedded/stories260k_greedy_ids.hpp, from bench/embedded/host_greedy_ids.cpp; SIMD and scalar "
              "host builds agree, smallest top-1/top-2 logit margin 7.3e-4). QEMU is not cycle-accurate: these are "
-             "instruction counts, not cycles." % command, ""]
+             "instruction counts, not cycles." % command, "",
+             "**int8 weights** (ctattn int8, bench/embedded/decode_count_fw.cpp CTATTN_DECODE_IMPL 2): the same "
+             "decoder over stories260K quantized to Q8 (configs/stories260k_q8.json: int8 codes, one float scale per "
+             "group of 32, w8a8; docs/quantization.md), read in place from the two constant arrays tools/ctattn_gen.py "
+             "writes (302 KB instead of 1.04 MB). The projections run simd/q8.hpp's bodies: SXTB16 + SMLAD on the "
+             "cores with the DSP extension (Cortex-M4F, M7, M55), integer multiply-adds in C elsewhere (Cortex-M3, "
+             "RV32), four output rows per call sharing the activations' loads (q8_rows_dot); the attention, norms, "
+             "RoPE and SiLU are the float model's. Its ids are checked teacher-forced against the host's int8 run "
+             "(bench/embedded/stories260k_q8_greedy_ids.hpp: position i is fed the host's id i - 1; the same work as "
+             "free running): rounding activations to int8 codes turns float rounding differences between cores into "
+             "logit differences of up to 0.4, so two correct builds (x86-64 AVX2 and scalar) agree at 96-97.5% of "
+             "the 512 positions, not all; the check wants the first 32 and 95%.", ""]
     lines += table(results) + [""]
     if any(r.get("memory") for r in results):
         lines += memory_doc_lines(results)
@@ -364,7 +436,7 @@ def doc_lines(results, command):
               "weights) in the 2 MiB SRAM at 0x01000000, data, KV cache and stack in the 4 MiB ISRAM at "
               "0x21000000 (the firmware tests keep mps3-an547.ld and a 368-position cache in DTCM). Placement "
               "changes no instruction count.", ""]
-    targets = target_lines(results)
+    targets = target_lines(results) + q8_target_lines(results)
     if targets:
         lines += ["Targets:", ""] + targets + [""]
     lines += [
@@ -428,13 +500,13 @@ def memory_doc_lines(results):
             "exactly.", ""]
     shares = []
     for r in results:
-        for impl in sorted(r["impls"], key=lambda i: (i != "ctattn", i)):
+        for impl in sorted(r["impls"], key=impl_order):
             classes = r["impls"][impl].get("cycle_classes")
             if not classes:
                 continue
             total = sum(c for _, c in classes.values()) or 1
             top = sorted(classes.items(), key=lambda kv: -kv[1][1])[:5]
-            shares.append("- %s -O%s %s: %s." % (r["core"], r["optimization"], impl, ", ".join(
+            shares.append("- %s -O%s %s: %s." % (r["core"], r["optimization"], impl_name(impl), ", ".join(
                 "%s %.0f%%" % (name, 100.0 * c / total) for name, (_, c) in top)))
     if shares:
         lines += ["Where the estimated cycles go at zero wait states (whole run, by the plugin's timing classes: "
@@ -482,6 +554,7 @@ def main():
                     help="flash wait states, comma-separated (e.g. 0,5): estimated Cortex-M4F cycles per token "
                          "(implies --memory)")
     ap.add_argument("--doc", help="markdown file whose emulated-counts section gets the table")
+    ap.add_argument("--from-json", help="a saved --json run: tabulate it (with --doc, write it) instead of running")
     ap.add_argument("--host-ids", action="store_true")
     ap.add_argument("--shared-dir", default=os.environ.get("CTATTN_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
                     help="folder holding models/stories260K.bin (meson's shared_dir; default $CTATTN_SHARED_DIR or ../shared)")
@@ -493,11 +566,14 @@ def main():
         return host_ids(args.shared_dir)
 
     folders = [(folder, None) for folder in args.build]
-    if args.setup:
+    if args.setup and not args.from_json:
         for core in args.setup.split(","):
             for opt in args.opt.split(","):
                 folders.append(setup_folder(core, opt))
     results = []
+    if args.from_json:
+        results = json.load(open(args.from_json))
+        folders = []
     if args.images:
         results.append(measure(args.qemu, args.machine, args.plugin, args.images, "?", args.jobs, args.profile,
                                memory, wait_states, args.qemu_options.split(), args.core))
@@ -515,6 +591,9 @@ def main():
         print("\n".join(table(results)))
         if memory:
             print("\n" + "\n".join(memory_table(results)))
+    targets = target_lines(results) + q8_target_lines(results)
+    if targets and not args.json:
+        print("\n" + "\n".join(targets))
     if args.profile:
         for r in results:
             for impl, v in r["impls"].items():
@@ -539,7 +618,7 @@ def main():
                         print("  %10.1f kB  %10.1f kB  %s" % (flash / steps / 1e3, ram / steps / 1e3, name))
     if args.doc:
         write_doc(args.doc, results, "python3 tools/emulated_counts.py " + " ".join(
-            a for a in sys.argv[1:] if not a.startswith("--doc") and a != args.doc))
+            a for a in sys.argv[1:] if not a.startswith(("--doc", "--from-json")) and a not in (args.doc, args.from_json)))
     for p in failed:
         print("emulated_counts: " + p, file=sys.stderr)
     return 1 if (args.check and failed) else 0

@@ -52,14 +52,21 @@ inline void project_q8(std::size_t rows, const float* x, const M& w, const float
     for (std::size_t r = 0; r < rows; ++r) {
         q8_quantize_row<M>(x + r * Din, xq, xs);
         float* out = y + r * Dout;
-        // Four outputs per call share each activation word's load and unpacking (simd::q8_rows_dot;
-        // bit for bit the single-row dot), then the remaining Dout % 4 one at a time.
-        constexpr std::size_t R = 4, row_bytes = M::row_codes;
         std::size_t o = 0;
-        for (; o + R <= Dout; o += R) simd::q8_rows_dot<G, R>(w.code_row(o), row_bytes, w.scale_row(o), groups, xq, xs, groups, out + o);
-        for (; o < Dout; ++o) out[o] = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
-        if (bias)
-            for (o = 0; o < Dout; ++o) out[o] += bias[o];
+        if constexpr (simd::target::q8_arm_dsp) {
+            // Four outputs per call share each activation word's load and SXTB16 unpacking
+            // (simd::q8_rows_dot, bit for bit the single-row dot): 1.81 M -> 1.37 M instructions
+            // per stories260K token on Cortex-M4F.
+            constexpr std::size_t R = 4;
+            for (; o + R <= Dout; o += R)
+                simd::q8_rows_dot<G, R>(w.code_row(o), M::row_codes, w.scale_row(o), groups, xq, xs, groups, out + o);
+            if (bias)
+                for (std::size_t r = 0; r < o; ++r) out[r] = bias[r] + out[r];
+        }
+        for (; o < Dout; ++o) {
+            const float dot = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
+            out[o] = bias ? bias[o] + dot : dot;
+        }
     }
 }
 
