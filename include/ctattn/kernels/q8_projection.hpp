@@ -61,7 +61,7 @@ inline void project_q8(std::size_t rows, const float* x, const M& w, const float
             for (; o + R <= Dout; o += R)
                 simd::q8_rows_dot<G, R>(w.code_row(o), M::row_codes, w.scale_row(o), groups, xq, xs, groups, out + o);
             if (bias)
-                for (std::size_t r = 0; r < o; ++r) out[r] = bias[r] + out[r];
+                for (std::size_t i = 0; i < o; ++i) out[i] = bias[i] + out[i];
         }
         for (; o < Dout; ++o) {
             const float dot = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
