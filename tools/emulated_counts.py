@@ -439,6 +439,16 @@ def doc_lines(results, command):
     targets = target_lines(results) + q8_target_lines(results)
     if targets:
         lines += ["Targets:", ""] + targets + [""]
+    if any("ctattn_q8" in r["impls"] for r in results):
+        lines += [
+            "Why the int8 targets are missed (docs/quantization.md, \"Speed on Cortex-M and RISC-V\", has the "
+            "profiles): only the projections are int8. The attention over the KV cache (scores, softmax, P V), the "
+            "norms, RoPE and SiLU stay float and cost the same as in the float build; on the soft-float cores (Cortex-M3, "
+            "RV32IMAC) they are library calls per operation and grow with the position, so int8 gains most early "
+            "(positions 0-31) and least at 480-511; on the DSP cores the float attention is about as many cycles as "
+            "the int8 projections and their flash wait states together, and the w8a8 projection itself executes more "
+            "instructions than VFMA's (activation quantization with a divide per value, SXTB16 unpacking, a float "
+            "multiply-add per group).", ""]
     lines += [
         "What ctattn's scalar decode does on these cores (`--profile` prints where each image spends its "
         "instructions):", "",
