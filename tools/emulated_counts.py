@@ -165,7 +165,7 @@ def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=Fal
 # The int8 images (bench_decode_<impl>_q8_<steps>.elf) are teacher-forced on the host's int8 ids
 # (bench/embedded/stories260k_q8_greedy_ids.hpp): float rounding differences between cores move an
 # int8 logit by up to 0.4 (an activation code rounds the other way), so two correct builds agree at
-# most but not all positions (x86-64 AVX2 and scalar hosts: 96-97.5% of 512; int8 against the
+# most but not all positions (x86-64 AVX-512 VNNI and scalar hosts: 96-97.5% of 512; int8 against the
 # float model: 89%). Required: the first Q8_EXACT_POSITIONS all equal, Q8_AGREEMENT of all.
 Q8_HOST_IDS = os.path.join(ROOT, "bench", "embedded", "stories260k_q8_greedy_ids.hpp")
 Q8_EXACT_POSITIONS = 32
@@ -427,7 +427,7 @@ def doc_lines(results, command):
              "RoPE and SiLU are the float model's. Its ids are checked teacher-forced against the host's int8 run "
              "(bench/embedded/stories260k_q8_greedy_ids.hpp: position i is fed the host's id i - 1; the same work as "
              "free running): rounding activations to int8 codes turns float rounding differences between cores into "
-             "logit differences of up to 0.4, so two correct builds (x86-64 AVX2 and scalar) agree at 96-97.5% of "
+             "logit differences of up to 0.4, so two correct builds (x86-64 AVX-512 VNNI and scalar) agree at 96-97.5% of "
              "the 512 positions, not all; the check wants the first 32 and 95%.", ""]
     lines += table(results) + [""]
     if any(r.get("memory") for r in results):

@@ -22,7 +22,7 @@
 // teacher-forced on the host's int8 ids (stories260k_q8_greedy_ids.hpp: position i is fed the
 // host's id i - 1, the same work as free running): its activations' rounding to codes turns float
 // rounding differences between cores into logit differences up to 0.4, so free-running lists of
-// two correct builds part (the x86 AVX2 and scalar hosts at position 62); it prints how many of
+// two correct builds part (the x86-64 AVX-512 VNNI and scalar hosts at position 62); it prints how many of
 // its argmaxes equal the host's at the same positions (tools/emulated_counts.py wants all of the
 // first 32 and 95% of all: host builds agree at 96-97.5% of the 512, the float model at 89%).
 #include <cstddef>

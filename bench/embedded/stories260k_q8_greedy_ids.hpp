@@ -5,7 +5,7 @@
 // Greedy ids from BOS over positions 0..511 on the host, int8 weights (stories260k::config_q8,
 // quantized at load), x86-64 -march=native with AVX-512 VNNI; and each position's top-1 / top-2 logit margin.
 // The int8 model has near ties (smallest margin below 1e-4), so free-running lists of different
-// builds part after a few dozen positions (AVX2 and scalar at position 62): firmware checks
+// builds part after a few dozen positions (x86-64 AVX-512 VNNI and scalar at position 62): firmware checks
 // these ids teacher-forced (it feeds ids[i - 1] at position i), excusing margins below a bound.
 #pragma once
 

@@ -8,7 +8,7 @@
 //   the view is constant-initialised and points into both arrays
 //   32 greedy tokens from BOS equal the host's run of the same int8 configuration
 //   (bench/embedded/stories260k_q8_greedy_ids.hpp). The host's smallest top-1/top-2 logit margin
-//   over these 32 positions is 0.079, and the x86-64 AVX2 and scalar host builds give the same ids
+//   over these 32 positions is 0.079, and the x86-64 AVX-512 VNNI and scalar host builds give the same ids
 //   through position 61 (their int8 activations round differently only later); past that, the
 //   teacher-forced count images (bench/embedded/decode_count_fw.cpp) check the rest.
 // firmware_main() returns the number of failures.
