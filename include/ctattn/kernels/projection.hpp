@@ -12,6 +12,7 @@
 #include "../simd/ops.hpp"
 #include "../simd/arm_vfp.hpp"
 #include "../simd/x86.hpp"
+#include "../simd/mve.hpp"
 #include "row_dispatch.hpp"
 
 namespace ctattn::kernels {
@@ -134,10 +135,17 @@ template <std::size_t Din, std::size_t Dout, class Arch = simd::default_arch, st
 inline void project(std::size_t rows, const float* x, const float* w, const float* bias, float* y) noexcept {
     static_assert(Din > 0 && Dout > 0, "ctattn: projection extents must be at least 1");
     static_assert(XStride >= Din && YStride >= Dout, "ctattn: a row stride must cover the row");
-    // One token (decode): Cortex-M VFP 16-column strips in registers; AVX-512 with a masked last vector.
+    // One token (decode): Cortex-M VFP 16-column strips in registers; Helium strips of 24 columns
+    // (simd/mve.hpp); AVX-512 with a masked last vector.
     if constexpr (simd::target::vfp_asm && std::is_same_v<Arch, simd::scalar_arch> && Dout >= 16) {
         if (rows == 1) {
             detail::vfp_project_row<Din, Dout, Dout>(x, w, bias, y);
+            return;
+        }
+    }
+    if constexpr (simd::target::mve_float && std::is_same_v<Arch, simd::mve_arch>) {
+        if (rows == 1) {
+            simd::mve::project_row<Din, Dout, Dout>(x, w, bias, y);
             return;
         }
     }

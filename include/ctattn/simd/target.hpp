@@ -8,6 +8,7 @@
 //   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55)
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
 //   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
+//   CTATTN_HAS_MVE_FLOAT        Helium with floating point (Cortex-M55, M85): simd/mve.hpp, mve_arch
 #pragma once
 
 #include "../base/language_check.hpp"
@@ -95,6 +96,13 @@ CTATTN_RESTORE_WARNINGS
 #define CTATTN_VFP_HAS_VMAXNM 1
 #endif
 
+// Helium (MVE) with floating-point lanes: __ARM_FEATURE_MVE bit 0 is the integer extension, bit 1
+// the float one. Integer-only MVE (e.g. -mcpu=cortex-m55+nomve.fp) keeps the scalar arch, as does
+// the CTATTN_SIMD_SCALAR override (meson -Dsimd=scalar).
+#if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define CTATTN_HAS_MVE_FLOAT 1
+#endif
+
 // Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
 // in registers: at -Os (the usual firmware setting) GCC leaves such loops rolled and keeps acc[][]
 // on the stack, a load and a store around every multiply-add. The tile loops say so explicitly.
@@ -128,5 +136,10 @@ inline constexpr bool vfp_asm = false;
 inline constexpr bool vfp_vmaxnm = true;
 #else
 inline constexpr bool vfp_vmaxnm = false;
+#endif
+#if defined(CTATTN_HAS_MVE_FLOAT)
+inline constexpr bool mve_float = true;
+#else
+inline constexpr bool mve_float = false;
 #endif
 }  // namespace ctattn::simd::target

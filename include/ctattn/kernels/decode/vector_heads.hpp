@@ -26,6 +26,7 @@
 #include "../../simd/ops.hpp"
 #include "../../simd/math.hpp"
 #include "../../simd/x86.hpp"
+#include "../../simd/mve.hpp"
 #include "../../base/mask.hpp"
 
 namespace ctattn::kernels::detail {
@@ -33,15 +34,19 @@ namespace ctattn::kernels::detail {
 // Keys j0 .. j0 + count - 1 (count <= width, rows of HeadDim floats at stride KvStride) transposed:
 // kt[d] lane t = k_{j0+t}[d], lanes t >= count zero (their rows are not read). In registers where
 // simd/x86.hpp has a transpose for the shape (head_dim 8, rows contiguous, 8 lanes with AVX or 16
-// with AVX-512); elsewhere lane by lane through a stack tile.
+// with AVX-512) or Helium gathers them (head_dim 8, simd/mve.hpp); elsewhere lane by lane through a
+// stack tile.
 template <std::size_t HeadDim, class Arch, std::size_t KvStride>
 struct key_transpose {
     using V = simd::ops<Arch>;
     static constexpr std::size_t W = V::width;
     static constexpr bool in_registers =
-        HeadDim == 8 && KvStride == 8 && ((W == 8 && simd::target::avx) || (W == 16 && simd::target::avx512f));
+        HeadDim == 8 && ((KvStride == 8 && ((W == 8 && simd::target::avx) || (W == 16 && simd::target::avx512f))) ||
+                         (W == 4 && simd::target::mve_float));
     static void load(const float* k, std::size_t count, typename V::vec* kt) noexcept {
-        if constexpr (in_registers && W == 8) {
+        if constexpr (in_registers && W == 4) {
+            simd::mve::gather_keys<HeadDim, KvStride>(k, count, kt);
+        } else if constexpr (in_registers && W == 8) {
             simd::x86::transpose_keys_8x8(k, count, kt);
         } else if constexpr (in_registers && W == 16) {
             simd::x86::transpose_keys_16x8(k, count, kt);
