@@ -69,11 +69,12 @@ struct all_layers_causal<hana::tuple<Blocks...>> {
 /// the blocked core's (max head_dim + 6) x seq_capacity floats: over a one-token decoder, 150 KiB
 /// for stories260K (153,408 bytes; 2.6 KiB per row) and 600 KiB for stories15M (614,720 bytes;
 /// 11.6 KiB per row). footprint<Config>::scratch_bytes counts it.
-/// scalar_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing it does not
-/// need; a user who wants chunks there picks PrefillRows.
+/// scalar_arch and mve_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing
+/// it does not need (stories260K's 150 KiB would not fit the M55's 512 KiB DTCM beside its KV cache);
+/// a user who wants chunks there picks PrefillRows.
 template <model_configuration Config, class Arch>
 inline constexpr std::size_t default_prefill_rows =
-    !uses_blocked_attention<Arch> ? 1
+    !uses_blocked_attention<Arch> || std::is_same_v<Arch, simd::mve_arch> ? 1
     : Config::seq_capacity < 8 * kernels::projection_tile_shape<Arch>::rows
         ? Config::seq_capacity
         : 8 * kernels::projection_tile_shape<Arch>::rows;
