@@ -11,8 +11,9 @@ all positions ((count(512) - count(0)) / 512 for the full-context images) and ov
 0-31, 224-255 and 480-511. The images also print how many of their ids equal the host's
 (bench/embedded/stories260k_greedy_ids.hpp).
 
-  emulated_counts.py --setup m4f,m7,m55 --opt 2,s [--doc docs/performance.md]
-        meson folders build-counts/<core>-O<opt> (cross/cortex-<core>.ini, -Doptimization=<opt>),
+  emulated_counts.py --setup m4f,m7,m55,m55s --opt 2,s [--doc docs/performance.md]
+        meson folders build-counts/<core>-O<opt> (cross/cortex-<core>.ini, -Doptimization=<opt>;
+        m55 is the Cortex-M55 with Helium, m55s the same core on the scalar arch),
         the full-context images compiled in each, every image run, one table
   emulated_counts.py --build build-m7 [--build ...]    the same for existing firmware folders
   emulated_counts.py --qemu qemu-system-arm --machine mps2-an500 --plugin qemu_insn_count.so IMAGE...
@@ -33,7 +34,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = {"m3": ("cortex-m3.ini", "Cortex-M3, soft float"), "m4f": ("cortex-m4f.ini", "Cortex-M4F"),
-         "m7": ("cortex-m7.ini", "Cortex-M7"), "m55": ("cortex-m55.ini", "Cortex-M55")}
+         "m7": ("cortex-m7.ini", "Cortex-M7"), "m55": ("cortex-m55.ini", "Cortex-M55, Helium"),
+         "m55s": ("cortex-m55-scalar.ini", "Cortex-M55, scalar")}
 MACHINES = {"mps2-an385": "Cortex-M3, soft float", "mps2-an386": "Cortex-M4F", "mps2-an500": "Cortex-M7",
             "mps3-an547": "Cortex-M55"}
 SLICES = [(0, 32), (224, 256), (480, 512)]
@@ -70,7 +72,21 @@ def summarise(run):
     return out
 
 
-def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=False):
+def core_of(folder, machine):
+    """The table's core name: the board's, and for the Cortex-M55 the arch the folder builds
+    (meson's simd option: auto takes Helium, scalar the FPU path)."""
+    core = MACHINES.get(machine, "?")
+    if machine == "mps3-an547":
+        try:
+            options = json.load(open(os.path.join(folder, "meson-info", "intro-buildoptions.json")))
+            simd = next(o["value"] for o in options if o["name"] == "simd")
+            core = CORES["m55s" if simd == "scalar" else "m55"][1]
+        except (OSError, StopIteration, ValueError):
+            pass
+    return core
+
+
+def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=False, core=None):
     named = []
     for image in images:
         m = re.match(r"bench_decode_([a-z]+)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
@@ -78,7 +94,7 @@ def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=Fal
             named.append((m.group(1), image))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         runs = list(pool.map(lambda job: run_image(qemu, machine, plugin, job[1], profile), named))
-    return {"machine": machine, "core": MACHINES.get(machine, "?"), "optimization": optimization,
+    return {"machine": machine, "core": core or MACHINES.get(machine, "?"), "optimization": optimization,
             "impls": {impl: summarise(run) for (impl, _), run in zip(named, runs)}}
 
 
@@ -259,7 +275,8 @@ def write_doc(path, results, command):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", action="append", default=[], help="firmware build folder (repeatable)")
-    ap.add_argument("--setup", help="cores, comma-separated: m3, m4f, m7, m55 (folders build-counts/<core>-O<opt>)")
+    ap.add_argument("--setup", help="cores, comma-separated: m3, m4f, m7, m55 (Helium), m55s (Cortex-M55 on the "
+                                     "scalar arch) (folders build-counts/<core>-O<opt>)")
     ap.add_argument("--opt", default="2,s", help="optimisation levels for --setup, comma-separated (default 2,s)")
     ap.add_argument("--no-compile", action="store_true", help="run the images as built")
     ap.add_argument("--qemu")
@@ -291,7 +308,8 @@ def main():
         if opt is not None and conf.get("optimization") != opt:
             sys.exit("emulated_counts: %s is configured with -O%s, not -O%s" % (folder, conf.get("optimization"), opt))
         results.append(measure(conf["qemu"], conf["machine"], conf["plugin"], conf["images"],
-                               conf.get("optimization", "?"), args.jobs, args.profile))
+                               conf.get("optimization", "?"), args.jobs, args.profile,
+                               core_of(folder, conf["machine"])))
     failed = [p for r in results for p in problems(r)]
     if args.json:
         print(json.dumps(results))

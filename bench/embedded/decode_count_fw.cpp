@@ -3,7 +3,8 @@
 // guest instruction the run executes; tools/emulated_counts.py runs the images). The real
 // stories260K checkpoint decodes CTATTN_DECODE_STEPS tokens from BOS, greedily, with a KV cache of
 // the model's whole context (512 positions), through one of:
-//   CTATTN_DECODE_IMPL 0: ctattn's decoder (the scalar path, as every Cortex-M build uses), reading
+//   CTATTN_DECODE_IMPL 0: ctattn's decoder on the build's default arch (the scalar path on Cortex-M0
+//                         to M7, Helium on a Cortex-M55 built with it: cross/cortex-m55.ini), reading
 //                         the weights in place in flash: the constant array tools/ctattn_gen.py
 //                         writes from the checkpoint in the kernels' layout
 //                         (ctattn_stories260k_weights.h), through a constexpr model_weights_view;
@@ -70,7 +71,7 @@ static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weig
 // and one token's rows, and the logits.
 constinit const ctattn::model_weights_view<config> decode_weights =
     ctattn::make_weights_view<config>(ctattn_stories260k_weights);
-constinit ctattn::flash_decoder<config, ctattn::simd::scalar_arch, 1> decode_state{};
+constinit ctattn::flash_decoder<config, ctattn::simd::default_arch, 1> decode_state{};
 constinit float decode_logits[config::vocab]{};
 
 int firmware_main() {

@@ -39,6 +39,13 @@ void gather_keys(const float* k, std::size_t count, Vec* kt) noexcept;
 // y[0 .. Cols) = bias (or 0) + sum over k < Din, in order, of x[k] * w[k * WStride + ..] (one row).
 template <std::size_t Din, std::size_t Cols, std::size_t WStride>
 void project_row(const float* x, const float* w, const float* bias, float* y) noexcept;
+// Decode attention of Heads (1 or 2) query heads of head_dim 8 sharing one KV head, over keys
+// begin .. end - 1 (begin < end): kernels/decode/vector_heads.hpp's contract and arguments (q
+// scaled by q_scale = score_scale log2 e, scores in base 2; scratch of Heads x end floats); 2^x by
+// Poly (simd/math.hpp's exp2_minimax).
+template <class Poly, std::size_t Heads, std::size_t QStride, std::size_t KvStride>
+bool attend_heads_8(const float* q, const float* k, const float* v, std::size_t begin, std::size_t end, float q_scale,
+                    float* scores, float* out) noexcept;
 }  // namespace mve
 
 #if defined(CTATTN_HAS_MVE_FLOAT)
@@ -97,12 +104,32 @@ inline vec exp2_4(vec x) noexcept {
     const vec clamped = clamp_below(x, Poly::lowest);
     const vec n = __arm_vrndnq_f32(clamped);
     const vec f = __arm_vsubq_f32(clamped, n);
-    vec p = __arm_vfmaq_n_f32(splat(Poly::c4), f, Poly::c5);
-    p = __arm_vfmaq_f32(splat(Poly::c3), p, f);
-    p = __arm_vfmaq_f32(splat(Poly::c2), p, f);
-    p = __arm_vfmaq_f32(splat(Poly::c1), p, f);
-    p = __arm_vfmaq_f32(splat(1.0f), p, f);
+    // Horner steps p f + c by VFMAS (vector times vector plus scalar): the coefficients stay in
+    // core registers, not in four of the eight q registers.
+    vec p = __arm_vaddq_n_f32(__arm_vmulq_n_f32(f, Poly::c5), Poly::c4);
+    p = __arm_vfmasq_n_f32(p, f, Poly::c3);
+    p = __arm_vfmasq_n_f32(p, f, Poly::c2);
+    p = __arm_vfmasq_n_f32(p, f, Poly::c1);
+    p = __arm_vfmasq_n_f32(p, f, 1.0f);
     return scale_by_power_of_two(p, n);
+}
+
+// 2^x for 4 floats x in [Poly::lowest, 0] (decode's weights, clamped by the caller with VMAXNM; it
+// finds NaN on its own): simd/math.hpp's exp2_clamped on 4 lanes, the same roundings. Adding
+// 1.5 x 2^23 rounds x to n in the low mantissa bits of t; p(f) with coefficients times 2^-100;
+// then one multiply by 2^(n + 100), built from t's bits, rounds denormal results once.
+template <class Poly>
+[[gnu::always_inline]] inline vec exp2_clamped_4(vec x) noexcept {
+    constexpr float round_magic = 12582912.0f;
+    const vec t = __arm_vaddq_n_f32(x, round_magic);
+    const vec f = __arm_vsubq_f32(x, __arm_vsubq_n_f32(t, round_magic));
+    vec p = __arm_vaddq_n_f32(__arm_vmulq_n_f32(f, Poly::c5 * 0x1p-100f), Poly::c4 * 0x1p-100f);
+    p = __arm_vfmasq_n_f32(p, f, Poly::c3 * 0x1p-100f);
+    p = __arm_vfmasq_n_f32(p, f, Poly::c2 * 0x1p-100f);
+    p = __arm_vfmasq_n_f32(p, f, Poly::c1 * 0x1p-100f);
+    p = __arm_vfmasq_n_f32(p, f, 0x1p-100f);
+    const int32x4_t scale = __arm_vaddq_n_s32(__arm_vshlq_n_s32(__arm_vreinterpretq_s32_f32(t), 23), (127 + 100) << 23);
+    return __arm_vmulq_f32(p, __arm_vreinterpretq_f32_s32(scale));
 }
 
 // A function of one float on each lane (erf, tanh: GELU's rare forms, not worth a polynomial here).
@@ -126,43 +153,154 @@ inline void gather_keys(const float* k, std::size_t count, Vec* kt) noexcept {
     }
 }
 
-// One strip of Vecs vectors of columns (Vecs accumulators and one weight vector in q registers):
-// per step of k one scalar x[k] in a core register feeds Vecs VFMAs by scalar, whose weights are
-// one VLDRW each. The last vector's lanes past `last_lanes` are neither loaded nor stored.
+// One strip of Vecs whole vectors of columns (Vecs accumulators in q registers): per step of k one
+// scalar x[k] in a core register feeds Vecs VFMAs by scalar, whose weights are one VLDRW each.
+// Tail lanes past Cols (Cols % 4 != 0) go through the predicated form below.
 template <std::size_t Vecs, std::size_t Din, std::size_t WStride>
-[[gnu::always_inline]] inline void project_strip(const float* x, const float* w, const float* bias, float* y,
-                                                 std::uint32_t last_lanes) noexcept {
-    const mve_pred16_t last = __arm_vctp32q(last_lanes);
+[[gnu::always_inline]] inline void project_strip(const float* x, const float* w, const float* bias, float* y) noexcept {
     vec acc[Vecs];
-    CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) {
-        if (n + 1 < Vecs)
-            acc[n] = bias ? __arm_vld1q_f32(bias + 4 * n) : splat(0.0f);
-        else
-            acc[n] = bias ? __arm_vldrwq_z_f32(bias + 4 * n, last) : splat(0.0f);
-    }
-    _Pragma("GCC unroll 2") for (std::size_t k = 0; k < Din; ++k) {
+    CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) acc[n] = bias ? __arm_vld1q_f32(bias + 4 * n) : splat(0.0f);
+    for (std::size_t k = 0; k < Din; ++k) {
         const float xk = x[k];
         const float* row = w + k * WStride;
-        CTATTN_UNROLL for (std::size_t n = 0; n + 1 < Vecs; ++n)
+        CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n)
             acc[n] = __arm_vfmaq_n_f32(acc[n], __arm_vld1q_f32(row + 4 * n), xk);
-        acc[Vecs - 1] = __arm_vfmaq_n_f32(acc[Vecs - 1], __arm_vldrwq_z_f32(row + 4 * (Vecs - 1), last), xk);
     }
-    CTATTN_UNROLL for (std::size_t n = 0; n + 1 < Vecs; ++n) __arm_vst1q_f32(y + 4 * n, acc[n]);
-    __arm_vstrwq_p_f32(y + 4 * (Vecs - 1), acc[Vecs - 1], last);
+    CTATTN_UNROLL for (std::size_t n = 0; n < Vecs; ++n) __arm_vst1q_f32(y + 4 * n, acc[n]);
+}
+
+// The last Lanes (< 4) columns: one vector, loaded and stored under the tail predicate VCTP.
+template <std::size_t Lanes, std::size_t Din, std::size_t WStride>
+inline void project_tail(const float* x, const float* w, const float* bias, float* y) noexcept {
+    const mve_pred16_t lanes = __arm_vctp32q(std::uint32_t(Lanes));
+    vec acc = bias ? __arm_vldrwq_z_f32(bias, lanes) : splat(0.0f);
+    for (std::size_t k = 0; k < Din; ++k) acc = __arm_vfmaq_n_f32(acc, __arm_vldrwq_z_f32(w + k * WStride, lanes), x[k]);
+    __arm_vstrwq_p_f32(y, acc, lanes);
 }
 
 template <std::size_t Din, std::size_t Cols, std::size_t WStride>
 inline void project_row(const float* x, const float* w, const float* bias, float* y) noexcept {
-    // Strips of 6 vectors (6 accumulators, a weight vector and one spare of the 8 q registers),
-    // then one narrower strip for the rest, its last vector tail-predicated.
-    constexpr std::size_t strip = 6 * 4;
+    // Strips of 4 vectors (16 columns: 4 accumulators, and q registers to spare for the loads, so
+    // nothing spills), then one strip of the leftover whole vectors, then the last lanes.
+    constexpr std::size_t strip = 16;
     constexpr std::size_t strips_end = Cols / strip * strip;
-    constexpr std::size_t rest = Cols - strips_end;
+    constexpr std::size_t vectors_end = Cols / 4 * 4;
     for (std::size_t c = 0; c < strips_end; c += strip)
-        project_strip<6, Din, WStride>(x, w + c, bias ? bias + c : nullptr, y + c, 4);
-    if constexpr (rest > 0)
-        project_strip<(rest + 3) / 4, Din, WStride>(x, w + strips_end, bias ? bias + strips_end : nullptr,
-                                                    y + strips_end, rest % 4 == 0 ? 4 : rest % 4);
+        project_strip<4, Din, WStride>(x, w + c, bias ? bias + c : nullptr, y + c);
+    if constexpr (vectors_end > strips_end)
+        project_strip<(vectors_end - strips_end) / 4, Din, WStride>(x, w + strips_end,
+                                                                   bias ? bias + strips_end : nullptr, y + strips_end);
+    if constexpr (Cols > vectors_end)
+        project_tail<Cols - vectors_end, Din, WStride>(x, w + vectors_end, bias ? bias + vectors_end : nullptr,
+                                                       y + vectors_end);
+}
+
+// Pass 1 for one head over one chunk of 4 keys (Whole: all 4 present, else `count`): the keys'
+// 8 elements gathered across lanes by VLDRW with a vector of the 4 rows' addresses as base (the
+// first gather steps it on to the chunk by write-back, the others take immediate offsets: no
+// address arithmetic), dotted with the head's query elements by VFMA by scalar, then the running
+// min (lanes past the run score 0: no mask needed) and max, and the scores stored (the partial
+// chunk's lanes past the run neither scored for the max nor stored).
+template <bool Whole, std::size_t KvStride>
+[[gnu::always_inline]] inline void score_chunk(uint32x4_t& rows, const float* qh, std::uint32_t count, vec& max_v,
+                                               vec& min_v, float* out) noexcept {
+    constexpr int chunk_bytes = int(4 * KvStride * sizeof(float));
+    vec s;
+    if constexpr (Whole) {
+        s = __arm_vmulq_n_f32(__arm_vldrwq_gather_base_wb_f32(&rows, chunk_bytes), qh[0]);
+        CTATTN_UNROLL for (int d = 1; d < 8; ++d) s = __arm_vfmaq_n_f32(s, __arm_vldrwq_gather_base_f32(rows, 4 * d), qh[d]);
+        min_v = __arm_vminnmq_f32(min_v, s);
+        max_v = __arm_vmaxnmq_f32(max_v, s);
+        __arm_vst1q_f32(out, s);
+    } else {
+        const mve_pred16_t present = __arm_vctp32q(count);
+        s = __arm_vmulq_n_f32(__arm_vldrwq_gather_base_wb_z_f32(&rows, chunk_bytes, present), qh[0]);
+        CTATTN_UNROLL for (int d = 1; d < 8; ++d)
+            s = __arm_vfmaq_n_f32(s, __arm_vldrwq_gather_base_z_f32(rows, 4 * d, present), qh[d]);
+        min_v = __arm_vminnmq_f32(min_v, s);
+        max_v = __arm_vmaxnmq_f32(max_v, __arm_vpselq_f32(s, splat(-__builtin_inff()), present));
+        __arm_vstrwq_p_f32(out, s, present);
+    }
+}
+
+// Three passes, each sized to the 8 q registers:
+//   1. per head: scores of 4 keys at a time (score_chunk), head h's at scores[h n ..], the max;
+//   2. per head: weights 2^(s - m) in place, 4 at a time (exp2_clamped_4), and their sum;
+//   3. P V, both heads at once: each value row (two vectors) is loaded once, weighted by each
+//      head's weight (VFMA by scalar) into 2 x 2 accumulators, divided by the sum at the end.
+// Irregular heads (false, out untouched): a max that is not finite, a score of -inf (the running
+// min), or a NaN score (the sum of the exponents' arguments, below).
+template <class Poly, std::size_t Heads, std::size_t QStride, std::size_t KvStride>
+inline bool attend_heads_8(const float* q, const float* k, const float* v, std::size_t begin, std::size_t end,
+                           float q_scale, float* scores, float* out) noexcept {
+    const std::size_t n = end - begin, whole = n / 4;
+    const std::uint32_t last = std::uint32_t(n % 4);
+    static_assert(KvStride * 4 * sizeof(float) <= 508, "ctattn: VLDRW's write-back step is at most 508 bytes");
+    // Addresses of keys begin - 4 .. begin - 1 (never read: each chunk's first gather adds 4 rows first).
+    const std::uint32_t first = std::uint32_t(reinterpret_cast<std::uintptr_t>(k + begin * KvStride)) -
+                                std::uint32_t(4 * KvStride * sizeof(float));
+    constexpr std::uint32_t row_bytes = KvStride * sizeof(float);
+    const uint32x4_t rows_before = {first, first + row_bytes, first + 2 * row_bytes, first + 3 * row_bytes};
+    float max[Heads];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        float qh[8];
+        CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) qh[d] = q[h * QStride + d] * q_scale;
+        vec max_v = splat(-__builtin_inff()), min_v = splat(__builtin_inff());
+        float* head_scores = scores + h * n;
+        uint32x4_t rows = rows_before;
+        for (std::size_t c = 0; c < whole; ++c)
+            score_chunk<true, KvStride>(rows, qh, 4, max_v, min_v, head_scores + 4 * c);
+        if (last != 0) score_chunk<false, KvStride>(rows, qh, last, max_v, min_v, head_scores + 4 * whole);
+        max[h] = __arm_vmaxnmvq_f32(-__builtin_inff(), max_v);
+        if (!(max[h] - max[h] == 0.0f)) return false;
+        if (__arm_vcmpeqq_n_f32(min_v, -__builtin_inff()) != 0) return false;
+    }
+    // The arguments' sum is the NaN probe (as in kernels/decode/scalar_heads.hpp): VMAXNM's clamp
+    // turns a NaN into a weight of 0, so a NaN score shows as a NaN sum of x = s - m (x <= 0), as
+    // does a sum past -FLT_MAX (scores spread by ~1e38), which the general core then handles.
+    float inv_sum[Heads];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        float* head_scores = scores + h * n;
+        vec sum_v = splat(0.0f), probe_v = splat(0.0f);
+        for (std::size_t c = 0; c < whole; ++c) {
+            const vec x = __arm_vsubq_n_f32(__arm_vld1q_f32(head_scores + 4 * c), max[h]);
+            probe_v = __arm_vaddq_f32(probe_v, x);
+            const vec e = exp2_clamped_4<Poly>(__arm_vmaxnmq_f32(x, splat(Poly::lowest)));
+            __arm_vst1q_f32(head_scores + 4 * c, e);
+            sum_v = __arm_vaddq_f32(sum_v, e);
+        }
+        if (last != 0) {
+            const mve_pred16_t present = __arm_vctp32q(last);
+            const vec x = __arm_vsubq_n_f32(__arm_vldrwq_z_f32(head_scores + 4 * whole, present), max[h]);
+            probe_v = __arm_vaddq_f32(probe_v, __arm_vpselq_f32(x, splat(0.0f), present));
+            const vec e = __arm_vpselq_f32(exp2_clamped_4<Poly>(__arm_vmaxnmq_f32(x, splat(Poly::lowest))), splat(0.0f),
+                                           present);
+            __arm_vstrwq_p_f32(head_scores + 4 * whole, e, present);
+            sum_v = __arm_vaddq_f32(sum_v, e);
+        }
+        const float probe = (__arm_vgetq_lane_f32(probe_v, 0) + __arm_vgetq_lane_f32(probe_v, 1)) +
+                            (__arm_vgetq_lane_f32(probe_v, 2) + __arm_vgetq_lane_f32(probe_v, 3));
+        if (!(probe - probe == 0.0f)) return false;
+        const float sum = (__arm_vgetq_lane_f32(sum_v, 0) + __arm_vgetq_lane_f32(sum_v, 1)) +
+                          (__arm_vgetq_lane_f32(sum_v, 2) + __arm_vgetq_lane_f32(sum_v, 3));
+        inv_sum[h] = 1.0f / sum;  // >= 1: the max contributes 2^0 = 1 exactly
+    }
+    vec acc[Heads][2];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc[h][0] = acc[h][1] = splat(0.0f);
+    const float* row = v + begin * KvStride;
+    for (std::size_t j = 0; j < n; ++j, row += KvStride) {
+        const vec low = __arm_vld1q_f32(row), high = __arm_vld1q_f32(row + 4);
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            const float p = scores[h * n + j];
+            acc[h][0] = __arm_vfmaq_n_f32(acc[h][0], low, p);
+            acc[h][1] = __arm_vfmaq_n_f32(acc[h][1], high, p);
+        }
+    }
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        __arm_vst1q_f32(out + h * QStride, __arm_vmulq_n_f32(acc[h][0], inv_sum[h]));
+        __arm_vst1q_f32(out + h * QStride + 4, __arm_vmulq_n_f32(acc[h][1], inv_sum[h]));
+    }
+    return true;
 }
 
 }  // namespace mve
