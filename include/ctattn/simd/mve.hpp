@@ -259,6 +259,45 @@ template <bool Whole, std::size_t KvStride>
     }
 }
 
+// Pass 3 for two heads over contiguous value rows of 8 floats, in assembly: both heads' 8
+// accumulators in q0-q3, per two keys one LDRD of each head's two weights, four VLDRW of the two
+// value rows (the first steps the pointer on), eight VFMA by scalar and LE: 7.5 instructions per
+// key where GCC 12 gives 11. out_h[d] = inv_sum[h] sum_j p_h[j] v_j[d], j in order. n >= 1.
+inline void weighted_sum_2x8(const float* p0, const float* p1, const float* v, std::size_t n, const float* inv_sum,
+                             float* out0, float* out1) noexcept {
+    alignas(16) float acc[16];
+    const std::size_t pairs = n / 2;
+    std::uint32_t w00, w01, w10, w11;
+    asm volatile(
+        "vmov.i32 q0, #0\n vmov.i32 q1, #0\n vmov.i32 q2, #0\n vmov.i32 q3, #0\n"
+        "wls lr, %[pairs], 2f\n"
+        "1:\n"
+        "ldrd %[w00], %[w01], [%[p0]], #8\n"
+        "ldrd %[w10], %[w11], [%[p1]], #8\n"
+        "vldrw.u32 q4, [%[v]], #64\n vldrw.u32 q5, [%[v], #-48]\n"
+        "vldrw.u32 q6, [%[v], #-32]\n vldrw.u32 q7, [%[v], #-16]\n"
+        "vfma.f32 q0, q4, %[w00]\n vfma.f32 q1, q5, %[w00]\n vfma.f32 q2, q4, %[w10]\n vfma.f32 q3, q5, %[w10]\n"
+        "vfma.f32 q0, q6, %[w01]\n vfma.f32 q1, q7, %[w01]\n vfma.f32 q2, q6, %[w11]\n vfma.f32 q3, q7, %[w11]\n"
+        "le lr, 1b\n"
+        "2:\n"
+        "tst %[n], #1\n"
+        "beq 3f\n"
+        "ldr %[w00], [%[p0]]\n ldr %[w10], [%[p1]]\n"
+        "vldrw.u32 q4, [%[v]]\n vldrw.u32 q5, [%[v], #16]\n"
+        "vfma.f32 q0, q4, %[w00]\n vfma.f32 q1, q5, %[w00]\n vfma.f32 q2, q4, %[w10]\n vfma.f32 q3, q5, %[w10]\n"
+        "3:\n"
+        "vstrw.32 q0, [%[acc]]\n vstrw.32 q1, [%[acc], #16]\n vstrw.32 q2, [%[acc], #32]\n vstrw.32 q3, [%[acc], #48]\n"
+        : [p0] "+r"(p0), [p1] "+r"(p1), [v] "+r"(v), [w00] "=&r"(w00), [w01] "=&r"(w01), [w10] "=&r"(w10),
+          [w11] "=&r"(w11)
+        : [pairs] "r"(pairs), [n] "r"(n), [acc] "r"(acc)
+        : "cc", "memory", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12",
+          "d13", "d14", "d15");
+    __arm_vst1q_f32(out0, __arm_vmulq_n_f32(__arm_vld1q_f32(acc), inv_sum[0]));
+    __arm_vst1q_f32(out0 + 4, __arm_vmulq_n_f32(__arm_vld1q_f32(acc + 4), inv_sum[0]));
+    __arm_vst1q_f32(out1, __arm_vmulq_n_f32(__arm_vld1q_f32(acc + 8), inv_sum[1]));
+    __arm_vst1q_f32(out1 + 4, __arm_vmulq_n_f32(__arm_vld1q_f32(acc + 12), inv_sum[1]));
+}
+
 // Three passes, each sized to the 8 q registers:
 //   1. per head: scores of 4 keys at a time (score_chunk), head h's at scores[h n ..], the max;
 //   2. per head: weights 2^(s - m) in place, 4 at a time (exp2_clamped_4), and their sum;
@@ -320,6 +359,10 @@ inline bool attend_heads_8(const float* q, const float* k, const float* v, std::
         const float sum = (__arm_vgetq_lane_f32(sum_v, 0) + __arm_vgetq_lane_f32(sum_v, 1)) +
                           (__arm_vgetq_lane_f32(sum_v, 2) + __arm_vgetq_lane_f32(sum_v, 3));
         inv_sum[h] = 1.0f / sum;  // >= 1: the max contributes 2^0 = 1 exactly
+    }
+    if constexpr (Heads == 2 && KvStride == 8) {
+        weighted_sum_2x8(scores, scores + n, v + begin * KvStride, n, inv_sum, out, out + QStride);
+        return true;
     }
     vec acc[Heads][2];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc[h][0] = acc[h][1] = splat(0.0f);
