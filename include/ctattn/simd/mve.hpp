@@ -9,6 +9,7 @@
 
 #include "target.hpp"
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -305,6 +306,42 @@ template <bool Whole, std::size_t KvStride>
     }
 }
 
+// Pass 1 for two heads over the whole chunks, in assembly, so that each gathered key vector feeds
+// both heads: per chunk two LDMs bring 8 of the 16 scaled query elements into r4-r6, r8-r12 (four
+// dimensions of each head), 8 vector-base gathers, 16 VFMA by scalar, the running maxima (one per
+// head) and min (both heads: any -inf is irregular), two stores, LE: 33 instructions for 4 keys and
+// 2 heads, where score_chunk per head takes 44. io (32 words): [0, 8) dimensions 0-3 of heads 0 and 1,
+// [8, 16) dimensions 4-7, [16, 20) the rows' addresses (advanced on return), [20, 24) head 0's
+// max, [24, 28) head 1's, [28, 32) the min, each in and out.
+inline void score_chunks_2x8(std::uint32_t* io, float* scores0, float* scores1, std::size_t chunks) noexcept {
+    std::uint32_t* const dims_4_7 = io + 8;
+    asm volatile(
+        "vldrw.u32 q7, [%[io], #32]\n vldrw.u32 q2, [%[io], #48]\n vldrw.u32 q3, [%[io], #64]\n"
+        "vldrw.u32 q4, [%[io], #80]\n"
+        "wls lr, %[chunks], 2f\n"
+        "1:\n"
+        "ldmdb %[io], {r4, r5, r6, r8, r9, r10, r11, r12}\n"
+        "vldrw.u32 q5, [q7, #128]!\n vmul.f32 q0, q5, r4\n vmul.f32 q1, q5, r9\n"
+        "vldrw.u32 q6, [q7, #4]\n vfma.f32 q0, q6, r5\n vfma.f32 q1, q6, r10\n"
+        "vldrw.u32 q5, [q7, #8]\n vfma.f32 q0, q5, r6\n vfma.f32 q1, q5, r11\n"
+        "vldrw.u32 q6, [q7, #12]\n vfma.f32 q0, q6, r8\n vfma.f32 q1, q6, r12\n"
+        "ldm %[io], {r4, r5, r6, r8, r9, r10, r11, r12}\n"
+        "vldrw.u32 q5, [q7, #16]\n vfma.f32 q0, q5, r4\n vfma.f32 q1, q5, r9\n"
+        "vldrw.u32 q6, [q7, #20]\n vfma.f32 q0, q6, r5\n vfma.f32 q1, q6, r10\n"
+        "vldrw.u32 q5, [q7, #24]\n vfma.f32 q0, q5, r6\n vfma.f32 q1, q5, r11\n"
+        "vldrw.u32 q6, [q7, #28]\n vfma.f32 q0, q6, r8\n vfma.f32 q1, q6, r12\n"
+        "vminnm.f32 q4, q4, q0\n vminnm.f32 q4, q4, q1\n vmaxnm.f32 q2, q2, q0\n vmaxnm.f32 q3, q3, q1\n"
+        "vstrw.32 q0, [%[s0]], #16\n vstrw.32 q1, [%[s1]], #16\n"
+        "le lr, 1b\n"
+        "2:\n"
+        "vstrw.32 q7, [%[io], #32]\n vstrw.32 q2, [%[io], #48]\n vstrw.32 q3, [%[io], #64]\n"
+        "vstrw.32 q4, [%[io], #80]\n"
+        : [s0] "+r"(scores0), [s1] "+r"(scores1)
+        : [io] "r"(dims_4_7), [chunks] "r"(chunks)
+        : "memory", "lr", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "d0", "d1", "d2", "d3", "d4", "d5", "d6",
+          "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15");
+}
+
 // Pass 3 for two heads over contiguous value rows of 8 floats, in assembly: both heads' 8
 // accumulators in q0-q3, per two keys one LDRD of each head's two weights, four VLDRW of the two
 // value rows (the first steps the pointer on), eight VFMA by scalar and LE: 7.5 instructions per
@@ -363,7 +400,34 @@ inline bool attend_heads_8(const float* q, const float* k, const float* v, std::
     constexpr std::uint32_t row_bytes = KvStride * sizeof(float);
     const uint32x4_t rows_before = {first, first + row_bytes, first + 2 * row_bytes, first + 3 * row_bytes};
     float max[Heads];
-    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+    if constexpr (Heads == 2 && KvStride == 8) {
+        alignas(16) std::uint32_t io[32];
+        alignas(16) float qh[2][8];
+        CTATTN_UNROLL for (std::size_t h = 0; h < 2; ++h)
+            CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) {
+                qh[h][d] = q[h * QStride + d] * q_scale;
+                io[(d / 4) * 8 + h * 4 + d % 4] = std::bit_cast<std::uint32_t>(qh[h][d]);
+            }
+        __arm_vst1q_u32(io + 16, rows_before);
+        __arm_vst1q_f32(reinterpret_cast<float*>(io + 20), splat(-__builtin_inff()));
+        __arm_vst1q_f32(reinterpret_cast<float*>(io + 24), splat(-__builtin_inff()));
+        __arm_vst1q_f32(reinterpret_cast<float*>(io + 28), splat(__builtin_inff()));
+        score_chunks_2x8(io, scores, scores + n, whole);
+        uint32x4_t rows = __arm_vld1q_u32(io + 16);
+        vec max_v[2] = {__arm_vld1q_f32(reinterpret_cast<const float*>(io + 20)),
+                        __arm_vld1q_f32(reinterpret_cast<const float*>(io + 24))};
+        vec min_v = __arm_vld1q_f32(reinterpret_cast<const float*>(io + 28));
+        if (last != 0) {
+            uint32x4_t rows_again = rows;
+            score_chunk<false, KvStride>(rows, qh[0], last, max_v[0], min_v, scores + 4 * whole);
+            score_chunk<false, KvStride>(rows_again, qh[1], last, max_v[1], min_v, scores + n + 4 * whole);
+        }
+        if (__arm_vcmpeqq_n_f32(min_v, -__builtin_inff()) != 0) return false;
+        CTATTN_UNROLL for (std::size_t h = 0; h < 2; ++h) {
+            max[h] = __arm_vmaxnmvq_f32(-__builtin_inff(), max_v[h]);
+            if (!(max[h] - max[h] == 0.0f)) return false;
+        }
+    } else CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
         float qh[8];
         CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) qh[d] = q[h * QStride + d] * q_scale;
         vec max_v = splat(-__builtin_inff()), min_v = splat(__builtin_inff());
