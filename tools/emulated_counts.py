@@ -188,6 +188,7 @@ def host_ids(shared_dir):
 
 TARGETS = [  # the stated Cortex-M7 targets: (flags, what, limit in instructions per token)
     ("2", "mean", 1.1e6), ("s", "mean", 1.3e6), ("2", "480-511", 1.6e6), ("s", "480-511", 1.6e6)]
+HELIUM_TARGET = 0.35e6  # Cortex-M55 with Helium, -O2, mean over 512 positions
 
 
 def target_lines(results):
@@ -208,6 +209,16 @@ def target_lines(results):
                 lines.append("- Cortex-M7 -O2: %.2fx fewer instructions than the plain loops, target >= 2.8x: "
                              "**%s**." % (
                     plain / got, "met" if plain / got >= 2.8 else "missed"))
+    helium = [r for r in results if r["core"] == CORES["m55"][1] and r["optimization"] == "2" and "ctattn" in r["impls"]]
+    scalar = {r["optimization"]: r["impls"]["ctattn"]["per_token"] for r in results
+              if r["core"] == CORES["m55s"][1] and "ctattn" in r["impls"]}
+    for r in helium:
+        got = r["impls"]["ctattn"]["per_token"]
+        if got is None:
+            continue
+        versus = " (the scalar path: %s, %.2fx)" % (fmt_m(scalar["2"]), scalar["2"] / got) if scalar.get("2") else ""
+        lines.append("- Cortex-M55 with Helium -O2, mean over 512 positions: %s instructions per token%s, target <= %s: "
+                     "**%s**." % (fmt_m(got), versus, fmt_m(HELIUM_TARGET), "met" if got <= HELIUM_TARGET else "missed"))
     return lines
 
 
@@ -215,7 +226,8 @@ def doc_lines(results, command):
     lines = [DOC_BEGIN, "## Decode on emulated Cortex-M cores (exact instruction counts)", "",
              "`%s` (the doc section: add `--doc docs/performance.md`). The real stories260K checkpoint decodes "
              "greedily from BOS over its whole 512-position context in firmware (bench/embedded/decode_count_fw.cpp), "
-             "through ctattn's decoder (the scalar path every Cortex-M build uses) and through the plain "
+             "through ctattn's decoder (the scalar path on Cortex-M4F and M7; on the Cortex-M55 both Helium, "
+             "simd::mve_arch, and the scalar path, cross/cortex-m55.ini and cross/cortex-m55-scalar.ini) and through the plain "
              "llama2.c-style loops (bench/plain_loops_impl.hpp) built for the same core with the same flags, under "
              "qemu-system-arm with tools/qemu_insn_count.c counting every guest instruction and recording the count "
              "before each step: a step's cost is exact, position by position. The mean is (count(512) - count(0)) / "
