@@ -151,6 +151,10 @@ def setup_folder(core, opt):
         subprocess.run(["meson", "setup", folder, "--cross-file", os.path.join(ROOT, "cross", cross),
                         "--cross-file", os.path.join(ROOT, "cross", "arm-none-eabi.ini"), "--cross-file", level_file],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    elif core in ("m55", "m55s"):
+        # A folder set up before Helium has simd=scalar from arm-none-eabi.ini: the arch is set here.
+        subprocess.run(["meson", "configure", folder, "-Dsimd=" + ("scalar" if core == "m55s" else "auto")],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return folder, opt
 
 
