@@ -274,7 +274,21 @@ def doc_lines(results, command):
         "weights (the generated flash array's layout; no other packing). The inner loop, per two steps of k: one VLDM of two x, "
         "four VLDMs of 8 weights, 32 VFMAs, two pointer adds, SUBS, BNE: 41 instructions for 32 multiply-adds (C "
         "gets one VLDR per weight). Leftover columns (172 = 10 x 16 + 12) run the C tile; results are bit-identical "
-        "to it (same fma order).", ""]
+        "to it (same fma order).""",
+        "What the Cortex-M55 does with Helium (simd::mve_arch, simd/mve.hpp; 4-float q registers, only 8 of them):", "",
+        "- **Projections**: one token's row in strips of 24 columns (6 accumulators in q0-q5, the weights through q6 "
+        "and q7) and 16 columns (4), in assembly: per two steps of k one LDRD of x[k], x[k + 1], one VLDRW per 4 "
+        "weights at immediate offsets, one VFMA by scalar per 4 multiply-adds, the row steps and LE (the low-overhead "
+        "loop): 28 instructions for 48 multiply-adds; a last strip of whole vectors in C, tail lanes under VCTP.",
+        "- **Attention**, two query heads per KV head, head_dim 8, three passes: scores with the 4 keys of a chunk "
+        "across lanes, gathered by VLDRW with a vector of the rows' addresses as base (write-back steps it to the next "
+        "chunk), each gather feeding both heads (their 16 scaled query elements come into core registers by two LDMs "
+        "per chunk, for VFMA by scalar), 33 instructions per 4 keys; weights 2^(s - m) on 4 lanes by the scalar "
+        "path's polynomial and rounding trick (VMAXNM clamp, the arguments' sum as the NaN probe), ~19 per 4 keys "
+        "and head; P V with both heads' accumulators in q0-q3, one LDRD of two weights per head per two keys, 7.5 "
+        "instructions per key.",
+        "- **Prefill** runs one token at a time as on the scalar path (default_prefill_rows is 1 on Helium: the "
+        "blocked chunk's 150 KiB of scratch would not fit beside the KV cache in the M55's DTCM).", ""]
     return lines + [DOC_END]
 
 

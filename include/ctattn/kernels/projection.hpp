@@ -25,8 +25,9 @@ struct projection_tile_shape {
     // broadcast must fit the register file, and FMA latency x FMA ports (4 x 2 on current x86 and
     // big ARM cores) independent accumulators are needed to keep the FMA ports busy: 6 x 2 = 12
     // with 16 registers (AVX2, NEON's 32 would allow more but 6 x 4 needs 29), 6 x 4 = 24 with 32.
-    // Scalar path: 4 x 2, sized for Cortex-M's 16 single-precision registers.
-    static constexpr std::size_t rows = is_vector ? 6 : 4;
+    // Scalar path: 4 x 2, sized for Cortex-M's 16 single-precision registers. Helium's 8 q
+    // registers: 2 x 2 (4 accumulators, 2 W vectors, a broadcast; 6 x 2 would spill 6 of its 12).
+    static constexpr std::size_t rows = is_vector ? (registers >= 16 ? 6 : 2) : 4;
     static constexpr std::size_t vecs = registers >= 32 ? 4 : 2;
 
     // Vectors per tile for a block of `tile_rows` rows (a remainder block, or one row in decode).
