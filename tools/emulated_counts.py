@@ -274,7 +274,7 @@ def doc_lines(results, command):
         "weights (the generated flash array's layout; no other packing). The inner loop, per two steps of k: one VLDM of two x, "
         "four VLDMs of 8 weights, 32 VFMAs, two pointer adds, SUBS, BNE: 41 instructions for 32 multiply-adds (C "
         "gets one VLDR per weight). Leftover columns (172 = 10 x 16 + 12) run the C tile; results are bit-identical "
-        "to it (same fma order).""",
+        "to it (same fma order).", "",
         "What the Cortex-M55 does with Helium (simd::mve_arch, simd/mve.hpp; 4-float q registers, only 8 of them):", "",
         "- **Projections**: one token's row in strips of 24 columns (6 accumulators in q0-q5, the weights through q6 "
         "and q7) and 16 columns (4), in assembly: per two steps of k one LDRD of x[k], x[k + 1], one VLDRW per 4 "
