@@ -18,6 +18,8 @@ all positions ((count(512) - count(0)) / 512 for the full-context images) and ov
   emulated_counts.py --build build-m7 [--build ...]    the same for existing firmware folders
   emulated_counts.py --qemu qemu-system-arm --machine mps2-an500 --plugin qemu_insn_count.so IMAGE...
   emulated_counts.py --host-ids                       rebuild the host's ids (SIMD and scalar), compare
+  emulated_counts.py --sweep --setup m4f,m7,m55s,m55 --opt 2 [--doc docs/performance.md]
+        each kernel's instructions per call (bench/embedded/kernel_sweep_fw.cpp) on each core, one table
 Options: --check fails (exit 1) unless every count is present, every image exits 0 and every
 implementation's ids equal the host's; --json prints the results as JSON; --profile prints, per
 image, the instructions spent in each function (the plugin's profile=on); --doc FILE rewrites
@@ -170,6 +172,69 @@ def load_build(folder, compile_images, jobs):
     return conf
 
 
+SWEEP_BEGIN = "<!-- kernel-sweep: begin (tools/emulated_counts.py --sweep --doc) -->"
+SWEEP_END = "<!-- kernel-sweep: end -->"
+
+
+def sweep(folder, jobs):
+    """Each kernel's instructions per call (bench/embedded/kernel_sweep_fw.cpp) in one firmware folder."""
+    conf = load_build(folder, False, jobs)
+    subprocess.run(["ninja", "-C", folder, "build.ninja"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["meson", "compile", "-C", folder, "-j", str(jobs), "bench_kernel_sweep", "qemu_insn_count"],
+                   check=True, stdout=subprocess.DEVNULL)
+    image = os.path.join(folder, "tests", "embedded", "bench_kernel_sweep.elf")
+    cmd = [conf["qemu"], "-M", conf["machine"], "-nographic", "-monitor", "none", "-serial", "none",
+           "-semihosting-config", "enable=on,target=native", "-plugin", conf["plugin"], "-d", "plugin", "-kernel", image]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    text = proc.stdout + proc.stderr
+    names = re.findall(r"sweep: (.*)", text)
+    marks = [int(m) for m in re.search(r"ctattn-marks:([ \d]*)", text).group(1).split()]
+    if proc.returncode != 0 or len(marks) != 2 * len(names):
+        sys.exit("emulated_counts: the sweep image in %s failed (exit %s, %d marks for %d kernels)" % (
+            folder, proc.returncode, len(marks), len(names)))
+    calls = [b - a for a, b in zip(marks[0::2], marks[1::2])]
+    empty = calls[names.index("empty")]
+    return {"core": core_of(folder, conf["machine"]), "optimization": conf.get("optimization", "?"),
+            "kernels": {n: c - empty for n, c in zip(names, calls) if n != "empty"}}
+
+
+def sweep_lines(sweeps, command):
+    names = list(sweeps[0]["kernels"])
+    helium = next((i for i, r in enumerate(sweeps) if r["core"] == CORES["m55"][1]), None)
+    scalar = next((i for i, r in enumerate(sweeps) if r["core"] == CORES["m55s"][1]), None)
+    lines = [SWEEP_BEGIN, "## Arch sweep on emulated Cortex-M cores (instructions per call)", "",
+             "`%s`: bench/embedded/kernel_sweep_fw.cpp calls each kernel once between two count marks on the "
+             "build's default arch (the scalar path on Cortex-M4F, M7 and cross/cortex-m55-scalar.ini, Helium on "
+             "cross/cortex-m55.ini), after a warm-up call, with the marks' own cost subtracted; QEMU with "
+             "tools/qemu_insn_count.c counts every instruction. Decode attention is the kernel the decoder takes on "
+             "the arch (one KV head, two query heads of head_dim 8)." % command, "",
+             "| kernel | " + " | ".join("%s -O%s" % (r["core"], r["optimization"]) for r in sweeps)
+             + (" | Helium / scalar (M55) |" if helium is not None and scalar is not None else " |"),
+             "|" + " --- |" * (1 + len(sweeps) + (1 if helium is not None and scalar is not None else 0))]
+    for n in names:
+        row = "| %s | " % n + " | ".join("{:,}".format(r["kernels"][n]) for r in sweeps)
+        if helium is not None and scalar is not None:
+            row += " | %.2fx" % (sweeps[scalar]["kernels"][n] / sweeps[helium]["kernels"][n])
+        lines.append(row + " |")
+    if helium is not None and scalar is not None:
+        slower = [n for n in names if sweeps[helium]["kernels"][n] > sweeps[scalar]["kernels"][n]]
+        lines += ["", "Target: no kernel takes more instructions with Helium than on the M55's scalar path: **%s**%s." % (
+            "met" if not slower else "missed", "" if not slower else " (" + ", ".join(slower) + ")")]
+    return lines + ["", SWEEP_END]
+
+
+def write_sweep_doc(path, lines):
+    text = open(path).read() if os.path.exists(path) else ""
+    if SWEEP_BEGIN in text and SWEEP_END in text:
+        text = text[:text.index(SWEEP_BEGIN)] + "\n".join(lines) + text[text.index(SWEEP_END) + len(SWEEP_END):]
+    elif DOC_END in text:
+        at = text.index(DOC_END) + len(DOC_END)
+        text = text[:at] + "\n\n" + "\n".join(lines) + text[at:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
+    open(path, "w").write(text)
+
+
 def host_ids(shared_dir):
     """Builds the host reference twice (SIMD -march=native, scalar) and compares with the header."""
     model = os.path.join(shared_dir, "models", "stories260K.bin")
@@ -318,6 +383,8 @@ def main():
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--doc", help="markdown file whose emulated-counts section gets the table")
     ap.add_argument("--host-ids", action="store_true")
+    ap.add_argument("--sweep", action="store_true",
+                    help="each kernel's instructions per call in the --setup/--build folders (with --doc: its own section)")
     ap.add_argument("--shared-dir", default=os.environ.get("CTATTN_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
                     help="folder holding models/stories260K.bin (meson's shared_dir; default $CTATTN_SHARED_DIR or ../shared)")
     ap.add_argument("images", nargs="*")
@@ -330,6 +397,14 @@ def main():
         for core in args.setup.split(","):
             for opt in args.opt.split(","):
                 folders.append(setup_folder(core, opt))
+    if args.sweep:
+        command = "python3 tools/emulated_counts.py " + " ".join(
+            a for a in sys.argv[1:] if not a.startswith("--doc") and a != args.doc)
+        lines = sweep_lines([sweep(folder, args.jobs) for folder, _ in folders], command)
+        print("\n".join(lines[2:-2]))
+        if args.doc:
+            write_sweep_doc(args.doc, lines)
+        return 0
     results = []
     if args.images:
         results.append(measure(args.qemu, args.machine, args.plugin, args.images, "?", args.jobs, args.profile))
