@@ -200,26 +200,28 @@ def sweep(folder, jobs):
 
 def sweep_lines(sweeps, command):
     names = list(sweeps[0]["kernels"])
-    helium = next((i for i, r in enumerate(sweeps) if r["core"] == CORES["m55"][1]), None)
-    scalar = next((i for i, r in enumerate(sweeps) if r["core"] == CORES["m55s"][1]), None)
+    # (Helium, scalar) M55 results at the same optimisation level: one ratio column each.
+    pairs = [(h, sc) for h in sweeps if h["core"] == CORES["m55"][1]
+             for sc in sweeps if sc["core"] == CORES["m55s"][1] and sc["optimization"] == h["optimization"]]
     lines = [SWEEP_BEGIN, "## Arch sweep on emulated Cortex-M cores (instructions per call)", "",
              "`%s`: bench/embedded/kernel_sweep_fw.cpp calls each kernel once between two count marks on the "
              "build's default arch (the scalar path on Cortex-M4F, M7 and cross/cortex-m55-scalar.ini, Helium on "
              "cross/cortex-m55.ini), after a warm-up call, with the marks' own cost subtracted; QEMU with "
              "tools/qemu_insn_count.c counts every instruction. Decode attention is the kernel the decoder takes on "
-             "the arch (one KV head, two query heads of head_dim 8)." % command, "",
+             "the arch (one KV head, two query heads of head_dim 8). The last columns: M55 scalar / M55 Helium at "
+             "the same flags." % command, "",
              "| kernel | " + " | ".join("%s -O%s" % (r["core"], r["optimization"]) for r in sweeps)
-             + (" | Helium / scalar (M55) |" if helium is not None and scalar is not None else " |"),
-             "|" + " --- |" * (1 + len(sweeps) + (1 if helium is not None and scalar is not None else 0))]
+             + "".join(" | scalar / Helium -O%s" % h["optimization"] for h, _ in pairs) + " |",
+             "|" + " --- |" * (1 + len(sweeps) + len(pairs))]
     for n in names:
-        row = "| %s | " % n + " | ".join("{:,}".format(r["kernels"][n]) for r in sweeps)
-        if helium is not None and scalar is not None:
-            row += " | %.2fx" % (sweeps[scalar]["kernels"][n] / sweeps[helium]["kernels"][n])
-        lines.append(row + " |")
-    if helium is not None and scalar is not None:
-        slower = [n for n in names if sweeps[helium]["kernels"][n] > sweeps[scalar]["kernels"][n]]
-        lines += ["", "Target: no kernel takes more instructions with Helium than on the M55's scalar path: **%s**%s." % (
-            "met" if not slower else "missed", "" if not slower else " (" + ", ".join(slower) + ")")]
+        lines.append("| %s | " % n + " | ".join("{:,}".format(r["kernels"][n]) for r in sweeps)
+                     + "".join(" | %.2fx" % (sc["kernels"][n] / h["kernels"][n]) for h, sc in pairs) + " |")
+    if pairs:
+        slower = ["%s (-O%s)" % (n, h["optimization"]) for h, sc in pairs for n in names
+                  if h["kernels"][n] > sc["kernels"][n]]
+        lines += ["", "Target: no kernel takes more instructions with Helium than on the M55's scalar path, at any "
+                  "shape and flags here: **%s**%s." % ("met" if not slower else "missed",
+                                                        "" if not slower else " (" + ", ".join(slower) + ")")]
     return lines + ["", SWEEP_END]
 
 
