@@ -10,6 +10,7 @@
 #pragma once
 
 #include "target.hpp"
+#include "mve.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -79,7 +80,10 @@ inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, flo
 template <std::size_t G>
 inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                         std::size_t groups) noexcept {
-    return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
+    if constexpr (target::mve_int)
+        return mve::q8_row_dot<G>(w, ws, xq, xs, groups);  // Helium: VMLADAVA, same result
+    else
+        return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
 }
 
 }  // namespace ctattn::simd

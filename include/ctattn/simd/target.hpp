@@ -9,6 +9,7 @@
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
 //   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
 //   CTATTN_HAS_MVE_FLOAT        Helium with floating point (Cortex-M55, M85): simd/mve.hpp, mve_arch
+//   CTATTN_HAS_MVE_INT          Helium's integer lanes (every MVE core): the int8 group dot of simd/q8.hpp
 #pragma once
 
 #include "../base/language_check.hpp"
@@ -102,6 +103,10 @@ CTATTN_RESTORE_WARNINGS
 #if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #define CTATTN_HAS_MVE_FLOAT 1
 #endif
+// Its integer part alone (every MVE core has it): the int8 group dot (simd/q8.hpp, simd/mve.hpp).
+#if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define CTATTN_HAS_MVE_INT 1
+#endif
 
 // Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
 // in registers: at -Os (the usual firmware setting) GCC leaves such loops rolled and keeps acc[][]
@@ -141,5 +146,10 @@ inline constexpr bool vfp_vmaxnm = false;
 inline constexpr bool mve_float = true;
 #else
 inline constexpr bool mve_float = false;
+#endif
+#if defined(CTATTN_HAS_MVE_INT)
+inline constexpr bool mve_int = true;
+#else
+inline constexpr bool mve_int = false;
 #endif
 }  // namespace ctattn::simd::target
