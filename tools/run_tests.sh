@@ -20,8 +20,9 @@ builds=(
   "build-m4|--cross-file cross/cortex-m4f.ini --cross-file cross/arm-none-eabi.ini"
   "build-m7|--cross-file cross/cortex-m7.ini --cross-file cross/arm-none-eabi.ini"
   # -Dsimd=auto: a build-m55 set up before Helium took its simd=scalar from arm-none-eabi.ini, and
-  # a reconfigure keeps it. Measured on the shared 2-core machine: each M55 folder builds in ~60 s
-  # (~30 s of CPU) and runs its 16 firmware tests in ~10 s.
+  # a reconfigure keeps it. Measured from scratch on the 2-core machine (load average ~4): build-m55
+  # 24 s of wall time (25 s of CPU), its 17 firmware tests 5 s; build-m55-scalar 14 s (20 s of CPU),
+  # tests 6 s.
   "build-m55|--cross-file cross/cortex-m55.ini --cross-file cross/arm-none-eabi.ini -Dsimd=auto"
   "build-m55-scalar|--cross-file cross/cortex-m55-scalar.ini --cross-file cross/arm-none-eabi.ini"
 )
