@@ -457,18 +457,20 @@ inline bool attend_heads_8(const float* q, const float* k, const float* v, std::
             max[h] = __arm_vmaxnmvq_f32(-__builtin_inff(), max_v[h]);
             if (!(max[h] - max[h] == 0.0f)) return false;
         }
-    } else CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-        float qh[8];
-        CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) qh[d] = q[h * QStride + d] * q_scale;
-        vec max_v = splat(-__builtin_inff()), min_v = splat(__builtin_inff());
-        float* head_scores = scores + h * n;
-        uint32x4_t rows = rows_before;
-        for (std::size_t c = 0; c < whole; ++c)
-            score_chunk<true, KvStride>(rows, qh, 4, max_v, min_v, head_scores + 4 * c);
-        if (last != 0) score_chunk<false, KvStride>(rows, qh, last, max_v, min_v, head_scores + 4 * whole);
-        max[h] = __arm_vmaxnmvq_f32(-__builtin_inff(), max_v);
-        if (!(max[h] - max[h] == 0.0f)) return false;
-        if (__arm_vcmpeqq_n_f32(min_v, -__builtin_inff()) != 0) return false;
+    } else {
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            float qh[8];
+            CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) qh[d] = q[h * QStride + d] * q_scale;
+            vec max_v = splat(-__builtin_inff()), min_v = splat(__builtin_inff());
+            float* head_scores = scores + h * n;
+            uint32x4_t rows = rows_before;
+            for (std::size_t c = 0; c < whole; ++c)
+                score_chunk<true, KvStride>(rows, qh, 4, max_v, min_v, head_scores + 4 * c);
+            if (last != 0) score_chunk<false, KvStride>(rows, qh, last, max_v, min_v, head_scores + 4 * whole);
+            max[h] = __arm_vmaxnmvq_f32(-__builtin_inff(), max_v);
+            if (!(max[h] - max[h] == 0.0f)) return false;
+            if (__arm_vcmpeqq_n_f32(min_v, -__builtin_inff()) != 0) return false;
+        }
     }
     // The arguments' sum is the NaN probe (as in kernels/decode/scalar_heads.hpp): VMAXNM's clamp
     // turns a NaN into a weight of 0, so a NaN score shows as a NaN sum of x = s - m (x <= 0), as

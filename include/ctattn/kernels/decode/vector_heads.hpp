@@ -231,8 +231,9 @@ struct vector_decode_heads {
                 for (std::size_t d = 0; d < HeadDim; ++d) out[h * QStride + d] = 0.0f;
             return true;
         }
-        // Helium, head_dim 8: its own three passes sized to 8 q registers (simd/mve.hpp).
-        if constexpr (simd::target::mve_float && W == 4 && HeadDim == 8)
+        // Helium, head_dim 8: its own three passes sized to 8 q registers (simd/mve.hpp); rows at most
+        // 31 floats apart (a chunk of 4 rows is one VLDRW write-back step, <= 508 bytes).
+        if constexpr (simd::target::mve_float && W == 4 && HeadDim == 8 && KvStride <= 31)
             return simd::mve::attend_heads_8<simd::exp2_minimax, Heads, QStride, KvStride>(
                 q, k, v, begin, end, score_scale * simd::log2_e, scores, out);
         key_chunks<Heads, HeadDim, KvStride, Arch> chunks;
