@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Firmware test: simd/q8.hpp's row dot on the core's own body (Helium's VMLADAVA on Cortex-M55,
-// the scalar loop elsewhere) equals, bit for bit, the scalar body and an independent reference
+// Firmware test (Cortex-M55): simd/q8.hpp's row dot on its Helium body (VMLADAVA; the scalar loop
+// where MVE is off) equals, bit for bit, the scalar body and an independent reference
 // (int64 sums per group, then the same float steps), for awkward group sizes (1, 7, 15, 16, 17,
 // 31, 32, 33, 64, 100: whole 16-code vectors, tails, both) and 1 to 5 groups, with random codes
 // and the extremes -127 and 127 everywhere (the largest group sums).
