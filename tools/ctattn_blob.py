@@ -4,6 +4,8 @@
 format that include/ctattn/io/blob.hpp reads. Standard library only.
 
     python3 tools/ctattn_blob.py CHECKPOINT OUT.ctw      write the blob
+    python3 tools/ctattn_blob.py --q8 CHECKPOINT OUT.ctw quantized: int8 projections and embedding
+                                                         (q8_weights<q8_group_rule<32, 8>>, docs/quantization.md)
     python3 tools/ctattn_blob.py --info BLOB              print its header and table
 
 As a module (tools/ctattn_gen.py --blob OUT calls it):
@@ -13,7 +15,9 @@ As a module (tools/ctattn_gen.py --blob OUT calls it):
 The checkpoint's matrices are (out, in) row-major (llama2.c computes W.x); the blob's payload is
 the weights image of include/ctattn/model/weights_image.hpp: matrices (in, out), the layout ctattn's
 x @ W kernels read, tensors in its canonical order, each padded to 16 floats, so a device reads the
-weights in place (blob::view) with nothing transposed or copied.
+weights in place (blob::view) with nothing transposed or copied. With --q8 (format version 2) each
+projection and the embedding are two entries, scales (f32, in the float image) and codes (i8, in a
+code image after the float image), quantized as tools/q8.py (= the C++) rounds them.
 """
 import argparse
 import array
@@ -22,14 +26,18 @@ import sys
 import zlib
 
 import checkpoint
+import q8
 
 MAGIC = b"CTATTNWB"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: int8 (Q8) tensors; version-1 blobs (float only) are still read
 HEADER_BYTES = 64
 ENTRY_BYTES = 32
 ALIGNMENT = 64
 DTYPE_F32 = 1
 LAYOUT_ROW_MAJOR = 0
+DTYPE_I8 = 2
+LAYOUT_Q8_SCALES = 1
+LAYOUT_Q8_CODES = 2
 # Tensor kinds: 1-based index of the name in this list (blob::tensor_names in io/blob.hpp).
 TENSOR_NAMES = ["embedding", "positions", "attention_norm.gain", "attention_norm.bias", "attention.wq",
                 "attention.wk", "attention.wv", "attention.wo", "attention.bq", "attention.bk", "attention.bv",
@@ -48,12 +56,21 @@ def tensor_shapes(h):
     return checkpoint.image_order(checkpoint.llama_config(h))
 
 
-def config_text(h):
+def q8_din(name, rows, cols):
+    """Inputs per Q8 row: the embedding (vocab, d_model) is quantized along d_model, a projection
+    (in, out) along in."""
+    return cols if name == "embedding" else rows
+
+
+def config_text(h, fmt=None):
     """The canonical text whose FNV-1a 64 is the configuration hash (blob::config_hash<Config>)."""
-    parts = ["ctattn-blob/1 image16"]
+    parts = ["ctattn-blob/2 image16 q8" if fmt else "ctattn-blob/1 image16"]
     parts += ["L{}:heads={}/{}".format(l, h["n_heads"], h["n_kv_heads"]) for l in range(h["n_layers"])]
     for name, layer, rows, cols in tensor_shapes(h):
-        parts.append("{}{}:{}x{}".format(name, "" if layer is None else "@{}".format(layer), rows, cols))
+        text = "{}{}:{}x{}".format(name, "" if layer is None else "@{}".format(layer), rows, cols)
+        if fmt and name in q8.Q8_TENSORS:
+            text += "/g{}".format(q8.q8_group(q8_din(name, rows, cols), fmt))
+        parts.append(text)
     return " ".join(parts)
 
 
@@ -64,8 +81,8 @@ def fnv1a64(text):
     return h
 
 
-def config_hash(h):
-    return fnv1a64(config_text(h))
+def config_hash(h, fmt=None):
+    return fnv1a64(config_text(h, fmt))
 
 
 def tensors_from_checkpoint(data):
@@ -80,21 +97,42 @@ def tensors_from_checkpoint(data):
     return h, tensors
 
 
-def blob_from_tensors(h, tensors):
+def blob_from_tensors(h, tensors, fmt=None):
+    """The blob of these tensors; fmt (tools/q8.py's format dict) quantizes projections and the
+    embedding: per Q8 tensor a scales entry in the float image and a codes entry in the code image."""
     table = bytearray()
     payload = bytearray()
+    codes_image = bytearray()
+    code_entries = []  # (index into the table, offset in the code image): patched once the float image ends
+    shapes = {(name, layer): (rows, cols) for name, layer, rows, cols in tensor_shapes(h)}
     for name, layer, values in tensors:
+        kind, where = TENSOR_NAMES.index(name) + 1, MODEL_LEVEL if layer is None else layer
+        if fmt and name in q8.Q8_TENSORS:
+            rows, cols = shapes[(name, layer)]
+            codes, scales, _, _ = q8.q8_tensor(name, rows, cols, list(values), fmt)
+            raw = struct.pack("<{}f".format(len(scales)), *scales)
+            table += struct.pack("<IIQQII", kind, where, len(payload), len(raw), DTYPE_F32, LAYOUT_Q8_SCALES)
+            payload += raw
+            payload += bytes(-len(payload) % ALIGNMENT)
+            code_entries.append((len(table), len(codes_image)))
+            table += struct.pack("<IIQQII", kind, where, 0, len(codes), DTYPE_I8, LAYOUT_Q8_CODES)
+            codes_image += struct.pack("<{}b".format(len(codes)), *codes)
+            codes_image += bytes(-len(codes_image) % q8.ALIGN_CODES)
+            continue
         raw = values.tobytes() if sys.byteorder == "little" else _swapped(values)
         offset = len(payload)
-        table += struct.pack("<IIQQII", TENSOR_NAMES.index(name) + 1, MODEL_LEVEL if layer is None else layer, offset,
-                             len(raw), DTYPE_F32, LAYOUT_ROW_MAJOR)
+        table += struct.pack("<IIQQII", kind, where, offset, len(raw), DTYPE_F32, LAYOUT_ROW_MAJOR)
         payload += raw
         payload += bytes(-len(payload) % ALIGNMENT)
+    for at, code_offset in code_entries:
+        struct.pack_into("<Q", table, at + 8, len(payload) + code_offset)
+    payload += codes_image
     payload_offset = HEADER_BYTES + len(table)
     payload_offset += -payload_offset % ALIGNMENT
     file_bytes = payload_offset + len(payload)
-    header = bytearray(MAGIC + struct.pack("<IIQIIQQII", FORMAT_VERSION, HEADER_BYTES, config_hash(h), len(tensors),
-                                           ENTRY_BYTES, payload_offset, len(payload), zlib.crc32(payload), 0))
+    header = bytearray(MAGIC + struct.pack("<IIQIIQQII", FORMAT_VERSION, HEADER_BYTES, config_hash(h, fmt),
+                                           len(table) // ENTRY_BYTES, ENTRY_BYTES, payload_offset, len(payload),
+                                           zlib.crc32(payload), 0))
     header += struct.pack("<Q", file_bytes)
     assert len(header) == HEADER_BYTES
     padding = bytes(payload_offset - HEADER_BYTES - len(table))
@@ -110,17 +148,17 @@ def _swapped(values):
     return copy.tobytes()
 
 
-def blob_from_checkpoint(data):
+def blob_from_checkpoint(data, fmt=None):
     h, tensors = tensors_from_checkpoint(data)
-    return blob_from_tensors(h, tensors)
+    return blob_from_tensors(h, tensors, fmt)
 
 
-def write_blob(checkpoint, out_path):
+def write_blob(checkpoint, out_path, fmt=None):
     """checkpoint: bytes, or a path to a llama2.c checkpoint. Returns the blob's size."""
     if not isinstance(checkpoint, (bytes, bytearray, memoryview)):
         with open(checkpoint, "rb") as f:
             checkpoint = f.read()
-    blob = blob_from_checkpoint(checkpoint)
+    blob = blob_from_checkpoint(checkpoint, fmt)
     with open(out_path, "wb") as f:
         f.write(blob)
     return len(blob)
@@ -156,6 +194,7 @@ def main(argv=None):
     parser.add_argument("--info", metavar="BLOB", help="print a blob's header and tensor table")
     parser.add_argument("checkpoint", nargs="?", help="llama2.c checkpoint (legacy version-0 format)")
     parser.add_argument("out", nargs="?", help="blob to write")
+    parser.add_argument("--q8", action="store_true", help="int8 projections and embedding (q8_weights<>)")
     args = parser.parse_args(argv)
     try:
         if args.info:
@@ -164,7 +203,7 @@ def main(argv=None):
             return 0
         if not args.checkpoint or not args.out:
             parser.error("give CHECKPOINT and OUT (or --info BLOB)")
-        size = write_blob(args.checkpoint, args.out)
+        size = write_blob(args.checkpoint, args.out, q8.DEFAULT_FORMAT if args.q8 else None)
     except FileNotFoundError as e:
         print("ctattn_blob: file not found: {}".format(e.filename), file=sys.stderr)
         return 2

@@ -11,7 +11,10 @@ the model) write generated/<name>/, the per-model C API that C firmware links:
                                writes the weights header below from it)
 and, from a checkpoint (llama2.c format), at build time:
     ctattn_<name>_weights.h    the weights as one `const` array (alignas 64) in the kernels' layout
-                               (include/ctattn/model/weights_image.hpp), with the checkpoint's SHA-256
+                               (include/ctattn/model/weights_image.hpp), with the checkpoint's SHA-256;
+                               with "weight_format": "q8" the projections and embedding are quantized
+                               here (int8 codes in a second array, scales in the float one), rounded
+                               exactly as ctattn's kernels::q8_quantize_row rounds them
 
     tools/ctattn_gen.py configs/stories260k.json                    # writes generated/stories260k/
     tools/ctattn_gen.py configs/stories260k.json --check            # fails if generated/ is stale
@@ -33,6 +36,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoint  # noqa: E402  (tools/checkpoint.py: the llama2.c reader and the image order)
+import q8  # noqa: E402  (tools/q8.py: the Q8 rounding, as include/ctattn/simd/q8.hpp does it)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = 'tools/ctattn_gen.py'
@@ -65,7 +69,8 @@ def eps_exponent(text):
 # the default d_ff. Keys starting with "_" are comments and are ignored.
 KNOWN_KEYS = {
     'model': {'name', 'description', 'vocab', 'seq_capacity', 'bos_token', 'position', 'final_norm', 'head',
-              'layers', 'block', 'blocks', 'arch', 'prefill_rows', 'checkpoint'},
+              'layers', 'block', 'blocks', 'arch', 'prefill_rows', 'checkpoint', 'weight_format'},
+    'weight_format': {'kind', 'max_group', 'min_group'},
     'block': {'attention', 'ffn', 'norm', 'placement'},
     'attention': {'d_model', 'heads', 'kv_heads', 'bias', 'mask'},
     'mask': {'kind', 'window'},
@@ -93,6 +98,8 @@ def check_keys(obj, kind, where):
 def check_description(cfg, path):
     """Every object of the description against KNOWN_KEYS, before any default is filled in."""
     check_keys(cfg, 'model', path)
+    if isinstance(cfg.get('weight_format'), dict):
+        check_keys(cfg['weight_format'], 'weight_format', f'{path}: "weight_format"')
     for kind in ('position', 'final_norm', 'head', 'checkpoint'):
         if kind in cfg:
             check_keys(cfg[kind], 'norm' if kind == 'final_norm' else kind, f'{path}: "{kind}"')
@@ -131,6 +138,7 @@ def load_config(path):
     cfg.setdefault('arch', 'default')
     cfg.setdefault('prefill_rows', 1)
     cfg.setdefault('bos_token', 1)
+    cfg['format'] = weight_format(cfg.get('weight_format', 'float32'), path)
     for b in blocks:
         a = b['attention']
         a.setdefault('kv_heads', a['heads'])
@@ -202,6 +210,30 @@ def cpp_block_types(cfg, capacity_macro):
     return lines, names
 
 
+# ---- weight formats (include/ctattn/base/weight_format.hpp) -----------------------------------
+
+def weight_format(value, path):
+    """"float32" (the default), "q8", or {"kind": "q8", "max_group": 32, "min_group": 8}: ctattn's
+    float32_weights or q8_weights<q8_group_rule<max_group, min_group>>."""
+    spec = {'kind': value} if isinstance(value, str) else dict(value)
+    kind = spec.get('kind')
+    if kind == 'float32':
+        if len(spec) > 1:
+            raise ConfigError(f'{path}: "weight_format" float32 takes no group sizes')
+        return {'kind': 'float32'}
+    if kind != 'q8':
+        raise ConfigError(f'{path}: "weight_format" must be "float32" or "q8", not {json.dumps(value)}')
+    max_group, min_group = spec.get('max_group', 32), spec.get('min_group', 8)
+    if not (isinstance(max_group, int) and isinstance(min_group, int) and 1 <= min_group <= max_group <= 65536):
+        raise ConfigError(f'{path}: "weight_format" q8 needs integers 1 <= min_group <= max_group <= 65536')
+    return {'kind': 'q8', 'max_group': max_group, 'min_group': min_group}
+
+
+# The Q8 rounding, group rule and the tensors a quantized format stores as Q8: tools/q8.py.
+Q8_TENSORS = q8.Q8_TENSORS
+ALIGN_CODES = q8.ALIGN_CODES
+
+
 # ---- the weights image (order and padding of include/ctattn/model/weights_image.hpp) ----------
 
 # [(name, layer or None, rows, cols)] in the canonical order of ctattn::for_each_tensor.
@@ -213,6 +245,8 @@ def padded(n):
 
 
 def image_floats(cfg):
+    if cfg['format']['kind'] == 'q8':
+        return len(weights_image_parts(cfg, None)[0])
     return sum(padded(r * c) for _, _, r, c in tensor_layout(cfg))
 
 
@@ -255,7 +289,10 @@ def read_llama2c(cfg, data):
 
 def weights_image(cfg, checkpoint_bytes):
     """The whole image as (floats, [(name, layer, rows, cols, offset)]): what the flash header holds,
-    and what a blob's payload holds (a blob writer imports this)."""
+    and what a blob's payload holds (a blob writer imports this). Float formats only."""
+    if cfg['format']['kind'] != 'float32':
+        raise ConfigError(f'{cfg["given"]}: "weight_format" {cfg["format"]["kind"]}: this image is float only '
+                          '(weights_image_parts holds the Q8 one)')
     tensors = read_llama2c(cfg, checkpoint_bytes)
     image, table = [], []
     for name, layer, rows, cols in tensor_layout(cfg):
@@ -266,6 +303,27 @@ def weights_image(cfg, checkpoint_bytes):
         image += [0.0] * (padded(rows * cols) - rows * cols)
     assert len(image) == image_floats(cfg)
     return image, table
+
+
+def weights_image_parts(cfg, checkpoint_bytes):
+    """A quantized format's two images, (floats, codes, table): the float image holds the float
+    tensors and each Q8 tensor's scales (out, groups), the code image each Q8 tensor's int8 codes
+    (out, row_codes); table rows are (name, layer, rows, cols, float offset, code offset or None).
+    Without checkpoint bytes the values are zeros (for the sizes)."""
+    fmt = cfg['format']
+    tensors = read_llama2c(cfg, checkpoint_bytes) if checkpoint_bytes is not None else None
+    floats, codes, table = [], [], []
+    for name, layer, rows, cols in tensor_layout(cfg):
+        values = tensors[(name, layer)] if tensors is not None else [0.0] * (rows * cols)
+        if name not in Q8_TENSORS:
+            table.append((name, layer, rows, cols, len(floats), None))
+            floats += values + [0.0] * (padded(rows * cols) - rows * cols)
+            continue
+        row_codes, row_scales, _, _ = q8.q8_tensor(name, rows, cols, values, fmt)
+        table.append((name, layer, rows, cols, len(floats), len(codes)))
+        floats += row_scales + [0.0] * (padded(len(row_scales)) - len(row_scales))
+        codes += row_codes + [0] * (-len(row_codes) % ALIGN_CODES)
+    return floats, codes, table
 
 
 # ---- writers ----------------------------------------------------------------------------------
@@ -861,6 +919,8 @@ def write_weights_header(cfg, checkpoint_path, out_path):
     want = cfg.get('checkpoint', {}).get('sha256')
     if want and want != digest:
         raise ConfigError(f'{checkpoint_path}: SHA-256 {digest}, the configuration expects {want}')
+    if cfg['format']['kind'] == 'q8':
+        return write_q8_weights_header(cfg, checkpoint_path, out_path, data, digest)
     image, table = weights_image(cfg, data)
     n, P = cfg['name'], f'CTATTN_{cfg["name"].upper()}'
     command = (f'python3 {TOOL} {cfg["source"]} --checkpoint {source_relative(checkpoint_path)} '
@@ -889,6 +949,56 @@ def write_weights_header(cfg, checkpoint_path, out_path):
     return '\n'.join(out)
 
 
+def write_q8_weights_header(cfg, checkpoint_path, out_path, data, digest):
+    """The weights header of a Q8 configuration: the float image (norms, scales) and the code image."""
+    floats, codes, table = weights_image_parts(cfg, data)
+    n, P = cfg['name'], f'CTATTN_{cfg["name"].upper()}'
+    fmt = cfg['format']
+    command = (f'python3 {TOOL} {cfg["source"]} --checkpoint {source_relative(checkpoint_path)} '
+               f'--weights-header {source_relative(out_path)}')
+    out = [banner(cfg, '/*', command)[:-len(' */')],
+           f' * Weights of {os.path.basename(checkpoint_path)} (SHA-256 {digest}) in the Q8 format',
+           f' * (q8_weights<q8_group_rule<{fmt["max_group"]}, {fmt["min_group"]}>>): {len(floats)} floats (norms, and each',
+           f' * int8 tensor\'s scales) and {len(codes)} int8 codes, each tensor at a multiple of 16 floats or 64',
+           ' * codes, in the order of ctattn::for_each_tensor (include/ctattn/model/weights_image.hpp):',
+           f' *   make_weights_view<config>(ctattn_{n}_weights, ctattn_{n}_weight_codes)',
+           ' * Include from one translation unit: the arrays are `static const`, i.e. .rodata (flash) there. */',
+           f'#ifndef {P}_WEIGHTS_H',
+           f'#define {P}_WEIGHTS_H',
+           f'#define {P}_WEIGHTS_SHA256 "{digest}"',
+           f'#define {P}_WEIGHTS_FLOATS {len(floats)}',
+           f'#define {P}_WEIGHT_CODES {len(codes)}',
+           '#include <stdint.h>',
+           '#if defined(__cplusplus)',
+           f'alignas(64) static const float ctattn_{n}_weights[{len(floats)}] = {{',
+           '#else',
+           f'_Alignas(64) static const float ctattn_{n}_weights[{len(floats)}] = {{',
+           '#endif']
+    float_bounds = {row[4]: row for row in table}
+    for start in range(0, len(floats), 8):
+        if start in float_bounds:
+            name, layer, rows, cols, _, code_offset = float_bounds[start]
+            where = name if layer is None else f'layer {layer} {name}'
+            what = 'scales of ' if code_offset is not None else ''
+            out.append(f'/* {what}{where} ({rows}, {cols}) at {start} */')
+        out.append(', '.join(format_float(x) for x in floats[start:start + 8]) + ',')
+    out += ['};',
+            '#if defined(__cplusplus)',
+            f'alignas(64) static const int8_t ctattn_{n}_weight_codes[{len(codes)}] = {{',
+            '#else',
+            f'_Alignas(64) static const int8_t ctattn_{n}_weight_codes[{len(codes)}] = {{',
+            '#endif']
+    code_bounds = {row[5]: row for row in table if row[5] is not None}
+    for start in range(0, len(codes), 32):
+        if start in code_bounds:
+            name, layer, rows, cols, _, _ = code_bounds[start]
+            where = name if layer is None else f'layer {layer} {name}'
+            out.append(f'/* codes of {where} ({rows}, {cols}) at {start} */')
+        out.append(','.join(str(c) for c in codes[start:start + 32]) + ',')
+    out += ['};', f'#endif /* {P}_WEIGHTS_H */', '']
+    return '\n'.join(out)
+
+
 SPDX = 'SPDX-License-Identifier: Apache-2.0'  # ctattn's licence (LICENSE); tools/spdx.py checks every file
 
 
@@ -907,6 +1017,10 @@ def api_files(cfg):
 
 def api_sources(cfg):
     n = cfg['name']
+    if cfg['format']['kind'] != 'float32':
+        raise ConfigError(f'{cfg["given"]}: "weight_format" {cfg["format"]["kind"]}: the generated C API takes float '
+                          'weights only; write the Q8 weights header (--weights-header) and view it from C++ '
+                          '(make_weights_view<config>(floats, codes), include/ctattn/model/weights_image.hpp)')
     return {f'ctattn_{n}.h': write_c_header(cfg), f'ctattn_{n}_config.hpp': write_config_hpp(cfg),
             f'ctattn_{n}.cpp': write_cpp(cfg), 'meson.build': write_meson(cfg), 'CMakeLists.txt': write_cmake(cfg)}
 
@@ -945,11 +1059,17 @@ def write_blob(cfg, checkpoint_path, out_path):
     import ctattn_blob
     with open(checkpoint_path, 'rb') as f:
         data = f.read()
-    image, _ = weights_image(cfg, data)  # also checks the checkpoint against the configuration
-    blob = ctattn_blob.blob_from_checkpoint(data)
+    if cfg['format']['kind'] == 'q8':  # also checks the checkpoint against the configuration
+        floats, codes, _ = weights_image_parts(cfg, data)
+        image_bytes = struct.pack(f'<{len(floats)}f', *floats) + struct.pack(f'<{len(codes)}b', *codes)
+        blob = ctattn_blob.blob_from_checkpoint(data, cfg['format'])
+    else:
+        image, _ = weights_image(cfg, data)  # also checks the checkpoint against the configuration
+        image_bytes = struct.pack(f'<{len(image)}f', *image)
+        blob = ctattn_blob.blob_from_checkpoint(data)
     header = ctattn_blob.parse_header(blob)
     payload_offset, payload_bytes = header['payload_offset'], header['payload_bytes']
-    if blob[payload_offset:payload_offset + payload_bytes] != struct.pack(f'<{len(image)}f', *image):
+    if blob[payload_offset:payload_offset + payload_bytes] != image_bytes:
         raise ConfigError(f'{out_path}: the blob payload differs from the weights image of {cfg["given"]}')
     with open(out_path, 'wb') as f:
         f.write(blob)

@@ -13,6 +13,9 @@ CTATTN_SUITE_PACKAGES=(clang-14 doxygen)
 # Cross toolchains and emulators for the embedded tests (cross/, tests/embedded/).
 CTATTN_CROSS_PACKAGES=(
   gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib g++-aarch64-linux-gnu qemu-user qemu-system-arm
+  # RV32 firmware (cross/riscv64-unknown-elf.ini): compiler, picolibc, qemu-system-riscv32, and the
+  # libstdc++ headers it borrows from the Arm package (Debian has none for riscv64-unknown-elf).
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc libstdc++-arm-none-eabi-dev
 )
 # Fuzzing (tests/fuzz): clang 14 with libFuzzer and the sanitizer runtimes.
 CTATTN_FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)

@@ -9,8 +9,11 @@ ctattn_install_missing "${CTATTN_PACKAGES[@]}" "${CTATTN_SUITE_PACKAGES[@]}" "${
 
 # folder | meson setup options
 # The cross builds (cross/): the host suite for aarch64 (NEON through xsimd) under
-# qemu-aarch64, and firmware tests on four Cortex-M cores under qemu-system-arm (scalar path; the
-# Cortex-M55 twice: with Helium, build-m55, and on the scalar path, build-m55-scalar).
+# qemu-aarch64, and firmware tests on four Cortex-M cores under qemu-system-arm and two RV32 cores
+# (rv32imafc, rv32imac) under qemu-system-riscv32 (scalar path; the Cortex-M55 twice: with Helium, build-m55, and on the
+# scalar path, build-m55-scalar). Each RV32 folder costs 14-18 s of
+# CPU to build (45 steps; 35-45 s of wall time on the shared 2-core machine) and 3-8 s of CPU to
+# test (16 tests; 17 on rv32imafc, whose public-header warning check adds 6 s; 7-16 s of wall time).
 # The benchmarks build once, in build-simd, where bench_smoke checks every implementation agrees.
 builds=(
   "build-simd|-Dsimd=auto"
@@ -25,6 +28,8 @@ builds=(
   # tests 6 s.
   "build-m55|--cross-file cross/cortex-m55.ini --cross-file cross/arm-none-eabi.ini -Dsimd=auto"
   "build-m55-scalar|--cross-file cross/cortex-m55-scalar.ini --cross-file cross/arm-none-eabi.ini"
+  "build-rv32imafc|--cross-file cross/riscv-rv32imafc.ini --cross-file cross/riscv64-unknown-elf.ini"
+  "build-rv32imac|--cross-file cross/riscv-rv32imac.ini --cross-file cross/riscv64-unknown-elf.ini"
 )
 
 # --- sanitizers ---

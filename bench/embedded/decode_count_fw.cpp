@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Decode on an emulated Cortex-M core, for instruction counts (tools/qemu_insn_count.c counts every
-// guest instruction the run executes; tools/emulated_counts.py runs the images). The real
-// stories260K checkpoint decodes CTATTN_DECODE_STEPS tokens from BOS, greedily, with a KV cache of
-// the model's whole context (512 positions), through one of:
-//   CTATTN_DECODE_IMPL 0: ctattn's decoder on the build's default arch (the scalar path on Cortex-M0
-//                         to M7, Helium on a Cortex-M55 built with it: cross/cortex-m55.ini), reading
+// Decode on an emulated microcontroller core (Cortex-M, RV32), for instruction counts
+// (tools/qemu_insn_count.c counts every guest instruction the run executes; tools/emulated_counts.py
+// runs the images). The real stories260K checkpoint decodes CTATTN_DECODE_STEPS tokens from BOS,
+// greedily, with a KV cache of the model's whole context (512 positions), through one of:
+//   CTATTN_DECODE_IMPL 0: ctattn's decoder on the build's default arch (the scalar path, Helium on a
+//                         Cortex-M55 built with it: cross/cortex-m55.ini), reading
 //                         the weights in place in flash: the constant array tools/ctattn_gen.py
 //                         writes from the checkpoint in the kernels' layout
 //                         (ctattn_stories260k_weights.h), through a constexpr model_weights_view;
@@ -31,8 +31,17 @@
 #include "stories260k_config.hpp"
 #include "stories260k_greedy_ids.hpp"
 
-// One instruction, `bx lr`, so the plugin sees exactly one execution per call. A call the
-// compiler cannot see into, so no work moves across it.
+// One instruction, a return (`bx lr` on Arm, `ret` on RISC-V), so the plugin sees exactly one
+// execution per call. A call the compiler cannot see into, so no work moves across it.
+#if defined(__riscv)
+asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
+    ".global ctattn_count_mark\n"
+    ".type ctattn_count_mark, %function\n"
+    "ctattn_count_mark:\n"
+    "    ret\n"
+    ".size ctattn_count_mark, .-ctattn_count_mark\n"
+    ".previous\n");
+#else
 asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
     ".global ctattn_count_mark\n"
     ".type ctattn_count_mark, %function\n"
@@ -41,6 +50,7 @@ asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
     "    bx lr\n"
     ".size ctattn_count_mark, .-ctattn_count_mark\n"
     ".previous\n");
+#endif
 extern "C" void ctattn_count_mark();
 
 namespace {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Board support for QEMU's Arm MPS2/MPS3 Cortex-M boards (examples/boards/): what startup.c
- * gives a program. Reset runs startup.c's reset_handler, which enables the FPU, copies .data,
- * clears .bss, calls board_before_main(), runs static constructors, then main(), and ends the run
- * through Arm semihosting with main's verdict (QEMU's exit status: 0 when main returned 0).
+/* Board support for QEMU's Arm MPS2/MPS3 Cortex-M boards and its RISC-V virt board as an RV32
+ * microcontroller (examples/boards/): what startup.c (Arm) and startup_riscv.c (RISC-V) give a
+ * program. Reset enables the FPU, copies .data, clears .bss, calls board_before_main(), runs
+ * static constructors, then main(), and ends the run through semihosting with main's verdict
+ * (QEMU's exit status: 0 when main returned 0).
  * Output goes through semihosting too (QEMU -semihosting-config enable=on,target=native). */
 #ifndef CTATTN_BOARD_H
 #define CTATTN_BOARD_H

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "board.h"
+#include "cpu.h"
 
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __bss_start[], __bss_end[];
@@ -19,8 +20,8 @@ int main(void);
 void reset_handler(void) __attribute__((noreturn));
 void fault_handler(void) __attribute__((noreturn));
 
-/* Arm semihosting: `bkpt 0xAB` with the operation in r0 and its argument in r1 traps to the
- * debugger, here QEMU, which prints the text and turns SYS_EXIT into its own exit status. */
+/* Arm semihosting (the trap is cpu.h's `bkpt 0xAB`): QEMU prints the text and turns SYS_EXIT
+ * into its own exit status. */
 enum {
     semihosting_write0 = 0x04,
     semihosting_exit = 0x18,
@@ -28,19 +29,12 @@ enum {
     adp_stopped_runtime_error = 0x20023,
 };
 
-static uint32_t semihost(uint32_t op, const void* arg) {
-    register uint32_t r0 __asm__("r0") = op;
-    register const void* r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-
-void board_write(const char* text) { semihost(semihosting_write0, text); }
+void board_write(const char* text) { cpu_semihost(semihosting_write0, text); }
 
 void board_exit(int success) {
-    semihost(semihosting_exit,
-             (const void*)(uintptr_t)(success ? adp_stopped_application_exit : adp_stopped_runtime_error));
-    for (;;) __asm__ volatile("wfi"); /* not reached under QEMU; a debugger-less board parks here */
+    cpu_semihost(semihosting_exit,
+                 (const void*)(uintptr_t)(success ? adp_stopped_application_exit : adp_stopped_runtime_error));
+    for (;;) cpu_wait_for_interrupt(); /* not reached under QEMU; a debugger-less board parks here */
 }
 
 __attribute__((weak)) void board_before_main(void) {}

@@ -3,14 +3,16 @@
 """Builds small consumer projects against ctattn the ways its users do (docs/integration.md) and
 runs what they build. One route per call, so each is its own meson test:
 
-  run_consumer.py SOURCE_DIR cmake {subdirectory,fetchcontent,package} {host,m4}
+  run_consumer.py SOURCE_DIR cmake {subdirectory,fetchcontent,package} {host,m4,rv32imafc}
   run_consumer.py SOURCE_DIR meson-subproject
   run_consumer.py SOURCE_DIR meson-install-pkgconfig
   run_consumer.py SOURCE_DIR bare-headers
 
 host builds run the README example; m4 builds link the one-layer firmware (firmware/) for
-Cortex-M4F and run it under qemu-system-arm (mps2-an386, verdict through semihosting). Everything
-happens in a temporary folder; the exit status is the verdict."""
+Cortex-M4F and run it under qemu-system-arm (mps2-an386, verdict through semihosting); rv32imafc
+builds link the same layer on the board templates (examples/boards: startup_riscv.c, virt-rv32.ld)
+and run it under qemu-system-riscv32. Everything happens in a temporary folder; the exit status is
+the verdict."""
 import json
 import os
 import pathlib
@@ -26,6 +28,15 @@ FIRMWARE_FLAGS = ["-Os", "-fno-exceptions", "-fno-rtti", "-ffunction-sections", 
 FIRMWARE_LINK = ["-nostartfiles", "-Wl,--gc-sections", "-T", str(HERE / "firmware" / "mps2-an386.ld")]
 QEMU = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
         "-semihosting-config", "enable=on,target=native", "-kernel"]
+# RV32IMAFC on QEMU virt with the board templates (cross/riscv64-unknown-elf.ini has the same flags).
+BOARDS = HERE.parent.parent / "examples" / "boards"
+RV32_FLAGS = ["-march=rv32imafc", "-mabi=ilp32f", "--specs=picolibc.specs"]
+RV32_CXX_FLAGS = ["-isystem", "/usr/include/newlib/c++/12.2.1",
+                  "-isystem", "/usr/include/newlib/c++/12.2.1/arm-none-eabi/thumb/v7-m/nofp"]
+RV32_LINK = ["-nostartfiles", "-nodefaultlibs", "-Wl,--gc-sections", "-T", str(BOARDS / "virt-rv32.ld"), f"-L{BOARDS}",
+             "-Wl,--start-group", "-lc", "-lm", "-lsemihost", "-lgcc", "-Wl,--end-group"]
+QEMU_RV32 = ["qemu-system-riscv32", "-M", "virt", "-cpu", "rv32,d=false", "-bios", "none", "-nographic", "-monitor",
+             "none", "-serial", "none", "-semihosting-config", "enable=on,target=native", "-kernel"]
 # Header-only packages a cross build may see, each alone (never the rest of /usr/include).
 HEADER_PACKAGES = ["/usr/include/xsimd", "/usr/include/boost"]
 
@@ -40,10 +51,10 @@ def output(cmd, **kwargs):
     return subprocess.run([str(c) for c in cmd], check=True, capture_output=True, text=True, **kwargs).stdout
 
 
-def run_firmware(elf):
-    print(output(["arm-none-eabi-size", elf]), end="")
-    run(QEMU + [elf], timeout=60)
-    print(f"{elf.name}: passed under qemu-system-arm mps2-an386")
+def run_firmware(elf, riscv=False):
+    print(output(["riscv64-unknown-elf-size" if riscv else "arm-none-eabi-size", elf]), end="")
+    run((QEMU_RV32 if riscv else QEMU) + [elf], timeout=60)
+    print(f"{elf.name}: passed under " + ("qemu-system-riscv32 virt rv32imafc" if riscv else "qemu-system-arm mps2-an386"))
 
 
 def check_no_build_machine_includes(compile_commands):
@@ -74,15 +85,16 @@ def cmake_route(source, route, target, work):
             if not (prefix / installed).is_file():
                 sys.exit(f"FAIL: cmake --install did not install {installed}")
         consumer_args.append(f"-DCMAKE_PREFIX_PATH={prefix}")
-    if target == "m4":
-        consumer_args += ["-DCMAKE_BUILD_TYPE=MinSizeRel", f"-DCMAKE_TOOLCHAIN_FILE={source / 'examples' / 'boards' / 'cmake' / 'arm-none-eabi-cortex-m4f.cmake'}",
+    toolchains = {"m4": "arm-none-eabi-cortex-m4f.cmake", "rv32imafc": "riscv64-unknown-elf-rv32imafc.cmake"}
+    if target in toolchains:
+        consumer_args += ["-DCMAKE_BUILD_TYPE=MinSizeRel", f"-DCMAKE_TOOLCHAIN_FILE={source / 'examples' / 'boards' / 'cmake' / toolchains[target]}",
                           "-DCTATTN_HEADER_PACKAGES=/usr/include/boost"]
     build = work / "consumer-build"
     run(["cmake", "-S", HERE / "cmake", "-B", build] + consumer_args)
     run(["cmake", "--build", build, "-j", "1"])
-    if target == "m4":
+    if target in toolchains:
         check_no_build_machine_includes(build / "compile_commands.json")
-        run_firmware(build / "attention_fw.elf")
+        run_firmware(build / "attention_fw.elf", riscv=target == "rv32imafc")
     else:
         run([build / "readme_example"])
 
@@ -160,6 +172,13 @@ def meson_install_pkgconfig(source, work):
     run(["arm-none-eabi-g++"] + M4_FLAGS + FIRMWARE_FLAGS + cflags +
         [HERE / "firmware" / "attention_fw.cpp", "-o", elf] + FIRMWARE_LINK)
     run_firmware(elf)
+    # The same flags for RV32IMAFC, with the board templates' start-up code and linker script.
+    startup = work / "startup_riscv.o"
+    run(["riscv64-unknown-elf-gcc"] + RV32_FLAGS + ["-Os", "-c", BOARDS / "startup_riscv.c", "-o", startup])
+    elf = work / "attention_board_fw.elf"
+    run(["riscv64-unknown-elf-g++"] + RV32_FLAGS + RV32_CXX_FLAGS + FIRMWARE_FLAGS + cflags +
+        ["-I", BOARDS, HERE / "firmware" / "attention_board_fw.cpp", startup, "-o", elf] + RV32_LINK)
+    run_firmware(elf, riscv=True)
 
     # 4. A header-only install (simd=auto, tests, benchmarks and examples off) on a machine where no
     #    package can be found (pkg-config and cmake replaced by `false`, so xsimd and Catch2 are
@@ -256,6 +275,8 @@ def main():
              "bare-headers": []}.get(mode, [])
     if mode == "bare-headers" or (mode == "cmake" and sys.argv[4] == "m4") or mode == "meson-install-pkgconfig":
         tools += ["arm-none-eabi-g++", "qemu-system-arm"]
+    if (mode == "cmake" and sys.argv[4] == "rv32imafc") or mode == "meson-install-pkgconfig":
+        tools += ["riscv64-unknown-elf-g++", "qemu-system-riscv32"]
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         print("SKIP: not installed: " + ", ".join(missing) + " (tools/deps.sh lists them)")

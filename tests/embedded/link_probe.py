@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Link-time and compile-time proofs for the firmware, run by meson test (tests/embedded/meson.build).
 
-    link_probe.py heap   WORKDIR SRCDIR -- COMPILER... -- COMPILE_FLAGS... -- LINK_FLAGS...
+    link_probe.py heap   WORKDIR SRCDIR BOARD_STARTUP -- COMPILER... -- COMPILE_FLAGS... -- LINK_FLAGS...
     link_probe.py budget WORKDIR SRCDIR -- COMPILER... -- COMPILE_FLAGS...
     link_probe.py clean  ELF... -- NM OBJDUMP
 
-heap:   heap_probe.cpp + startup.cpp (+ examples/boards/startup.c) must link without allocating (control) and must fail to link
-        with `new` and with `malloc`, and the linker must say why (an undefined __wrap_malloc).
+heap:   heap_probe.cpp + startup.cpp (+ the board's start-up code, examples/boards/startup.c or startup_riscv.c) must
+        link without allocating (control) and must fail to link with `new` and with `malloc`, and the linker must
+        say why: an undefined __wrap_malloc, or, where the toolchain has no C++ runtime library (RISC-V, see
+        cross/riscv64-unknown-elf.ini), an undefined operator new.
 budget: budget_probe.cpp must compile within a generous budget (control) and fail with the
         budget's name in the error when RAM or flash is one byte short.
 clean:  firmware images must hold no allocator and no static constructors.
@@ -44,18 +46,19 @@ def run(cmd):
     return result.returncode, result.stdout
 
 
-def heap(workdir, srcdir, compiler, cflags, lflags):
+def heap(workdir, srcdir, board_startup_source, compiler, cflags, lflags):
     os.makedirs(workdir, exist_ok=True)
     sources = [os.path.join(srcdir, 'heap_probe.cpp'), os.path.join(srcdir, 'startup.cpp')]
-    # The board start-up code (examples/boards/startup.c) is C: compiled as C with the target's flags.
+    # The board start-up code is C: compiled as C with the target's flags (and C library: --specs).
     board_startup = os.path.join(workdir, 'board_startup.o')
-    target_flags = [f for f in cflags if f.startswith(('-m', '-O'))]
-    code, text = run(compiler + ['-x', 'c'] + target_flags + ['-c', os.path.join(srcdir, '..', '..', 'examples', 'boards', 'startup.c'),
-                                                            '-o', board_startup])
+    target_flags = [f for f in cflags if f.startswith(('-m', '-O', '--specs='))]
+    code, text = run(compiler + ['-x', 'c'] + target_flags + ['-c', board_startup_source, '-o', board_startup])
     say(code == 0, 'the board start-up code compiles')
     if code != 0:
         print(text)
     sources.append(board_startup)
+    # Flags both lists carry (picolibc's --specs, which GCC refuses to read twice) once.
+    lflags = [f for f in lflags if not (f.startswith('--specs=') and f in cflags)]
     for kind, name in ((0, 'no allocation'), (1, 'operator new'), (2, 'malloc')):
         out = os.path.join(workdir, f'heap_probe_{kind}.elf')
         cmd = compiler + cflags + [f'-DCTATTN_PROBE_ALLOCATION={kind}'] + sources + lflags + ['-o', out]
@@ -65,12 +68,16 @@ def heap(workdir, srcdir, compiler, cflags, lflags):
             if code != 0:
                 print(' '.join(cmd) + '\n' + text)
         else:
-            undefined_wrap = 'undefined reference to `__wrap_' in text
-            say(code != 0 and undefined_wrap, f'a firmware calling {name} is a link error (undefined __wrap_*)')
-            if not (code != 0 and undefined_wrap):
+            reasons = ['undefined reference to `__wrap_']
+            if kind == 1:
+                reasons.append('undefined reference to `operator new')
+            why = [l.strip() for l in text.splitlines() if any(r in l for r in reasons)]
+            say(code != 0 and bool(why), f'a firmware calling {name} is a link error (undefined __wrap_*'
+                + (' or operator new)' if kind == 1 else ')'))
+            if not (code != 0 and why):
                 print(' '.join(cmd) + '\n' + text)
             else:
-                print('      linker: ' + next(l for l in text.splitlines() if '__wrap_' in l).strip())
+                print('      linker: ' + why[0])
 
 
 def budget(workdir, srcdir, compiler, cflags):
@@ -122,9 +129,9 @@ def clean(elves, nm, objdump):
 def main():
     mode = sys.argv[1]
     if mode == 'heap':
-        workdir, srcdir = sys.argv[2], sys.argv[3]
-        _, compiler, cflags, lflags = split_dashes(sys.argv[4:])
-        heap(workdir, srcdir, compiler, cflags, lflags)
+        workdir, srcdir, board_startup = sys.argv[2], sys.argv[3], sys.argv[4]
+        _, compiler, cflags, lflags = split_dashes(sys.argv[5:])
+        heap(workdir, srcdir, board_startup, compiler, cflags, lflags)
     elif mode == 'budget':
         workdir, srcdir = sys.argv[2], sys.argv[3]
         _, compiler, cflags = split_dashes(sys.argv[4:])

@@ -327,7 +327,8 @@ TEST_CASE("every damaged blob is rejected with its own status, and the weights s
     };
     const damage cases[] = {
         {"magic", [](auto& v, auto) { v[0] = 'X'; }, false, status::bad_magic},
-        {"version 2", [](auto& v, auto) { put_u32(v, 8, 2); }, false, status::bad_version},
+        {"version 0", [](auto& v, auto) { put_u32(v, 8, 0); }, false, status::bad_version},
+        {"version 3", [](auto& v, auto) { put_u32(v, 8, 3); }, false, status::bad_version},
         {"header size", [](auto& v, auto) { put_u32(v, 12, 65); }, false, status::format_error},
         {"payload byte", [](auto& v, auto off) { v[off + 5] ^= 0x01; }, false, status::checksum_mismatch},
         {"table byte", [](auto& v, auto) { v[64 + 8] ^= 0x40; }, false, status::checksum_mismatch},

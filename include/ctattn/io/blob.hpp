@@ -3,7 +3,9 @@
 // run time (SD card, OTA): a 64-byte header (magic, version, configuration hash, CRC32s), a table
 // of tensors (kind, layer, offset, bytes), then the payload, which is exactly the weights image of
 // model/weights_image.hpp: every tensor in the kernels' layout (x @ W, (in, out) row-major), in
-// for_each_tensor's canonical order, each padded to 16 floats.
+// for_each_tensor's canonical order, each padded to 16 floats. A quantized configuration
+// (base/weight_format.hpp, version 2) has two table entries per Q8 tensor, its scales (f32, in the
+// float image) and its codes (i8), and the payload is the float image followed by the code image.
 // blob::validate<Config> checks everything before a weight is used (sizes in the target's size_t
 // with overflow checks, configuration hash, table against the configuration, payload CRC32 and
 // finiteness in one fused pass) and never reads outside [bytes, bytes + size). Then either
@@ -30,8 +32,10 @@ namespace ctattn::blob {
 
 /// The first 8 bytes of every blob: "CTATTNWB".
 inline constexpr unsigned char magic[8] = {'C', 'T', 'A', 'T', 'T', 'N', 'W', 'B'};
-/// The format version this build reads and tools/ctattn_blob.py writes.
-inline constexpr std::uint32_t format_version = 1;
+/// The format version tools/ctattn_blob.py writes: 2 added int8 (Q8) tensors and their scales.
+inline constexpr std::uint32_t format_version = 2;
+/// The oldest version this build reads (version 1: float tensors only, otherwise the same).
+inline constexpr std::uint32_t oldest_format_version = 1;
 /// Size of the header in bytes.
 inline constexpr std::size_t header_bytes = 64;
 /// Size of one table entry in bytes.
@@ -39,6 +43,9 @@ inline constexpr std::size_t entry_bytes = 32;
 inline constexpr std::size_t tensor_alignment = 64;  ///< of offsets in the file (a cache line)
 inline constexpr std::uint32_t dtype_f32 = 1;        ///< little-endian IEEE-754 binary32
 inline constexpr std::uint32_t layout_row_major = 0; ///< vectors, and matrices (in, out) row-major
+inline constexpr std::uint32_t dtype_i8 = 2;          ///< two's-complement int8 (Q8 codes)
+inline constexpr std::uint32_t layout_q8_scales = 1;  ///< a Q8 tensor's scales: (out, groups) f32
+inline constexpr std::uint32_t layout_q8_codes = 2;   ///< a Q8 tensor's codes: (out, row_codes) i8
 
 inline constexpr std::uint32_t model_level_layer = 0xffffffffu;  ///< the layer field of tensors outside the stack
 
@@ -93,9 +100,9 @@ struct table_entry {
     std::uint32_t kind = 0;    ///< 1-based index into tensor_names
     std::uint32_t layer = 0;   ///< or model_level_layer
     std::uint64_t offset = 0;  ///< bytes from the payload's start
-    std::uint64_t bytes = 0;   ///< size of the tensor's data (4 per float, no padding)
-    std::uint32_t dtype = 0;   ///< dtype_f32
-    std::uint32_t layout = 0;  ///< layout_row_major
+    std::uint64_t bytes = 0;   ///< size of the tensor's data (4 per float, 1 per code, no padding)
+    std::uint32_t dtype = 0;   ///< dtype_f32 or dtype_i8
+    std::uint32_t layout = 0;  ///< layout_row_major, layout_q8_scales or layout_q8_codes
 };
 
 /// The header's fields from bytes[0, header_bytes) (the caller checked the size).
@@ -171,51 +178,83 @@ struct image_table {
         std::uint32_t kind = 0;          ///< 1-based index into tensor_names
         std::uint32_t layer = 0;         ///< or model_level_layer
         std::size_t offset = 0;          ///< bytes from the payload's start
-        std::size_t floats = 0;          ///< rows * cols
+        std::size_t floats = 0;          ///< rows * cols (a Q8 tensor's scales entry: its scales; codes: 0)
+        std::size_t bytes = 0;           ///< of the data: 4 * floats, or the codes
+        std::uint32_t dtype = dtype_f32;         ///< dtype_f32 or dtype_i8
+        std::uint32_t layout = layout_row_major;  ///< layout_row_major, layout_q8_scales or layout_q8_codes
+        std::size_t group = 0;           ///< Q8 entries: codes per scale (0 otherwise)
         /// the tensor's rows
         std::size_t rows = 0, cols = 0;  ///< the tensor's columns
         const char* name = nullptr;      ///< for_each_tensor's name, e.g. "attention.wq"
     };
-    /// Number of tensors.
+    /// Number of table entries: one per float tensor, two (scales, codes) per Q8 tensor.
     static constexpr std::size_t count = [] {
         model_weights_view<Config> shapes{};
         std::size_t n = 0;
-        for_each_tensor(shapes, [&](auto&, const char*, std::size_t) { ++n; });
+        for_each_tensor(shapes, [&](auto& t, const char*, std::size_t) {
+            n += q8_projection_matrix<std::remove_cvref_t<decltype(t)>> ? 2 : 1;
+        });
         return n;
     }();
-    /// The tensors in file order.
+    /// The table entries in file order.
     static constexpr std::array<entry, count> entries = [] {
         model_weights_view<Config> shapes{};
         std::array<entry, count> table{};
-        std::size_t i = 0, offset = 0;
+        std::size_t i = 0, offset = 0, code_offset = 4 * weights_image_floats<Config>;
         for_each_tensor(shapes, [&](auto& t, const char* name, std::size_t layer) {
             using tensor = std::remove_cvref_t<decltype(t)>;
             table[i].kind = tensor_kind(name);
             table[i].layer = layer == model_level_tensor ? model_level_layer : std::uint32_t(layer);
-            table[i].offset = offset;
-            table[i].floats = tensor::size;
-            table[i].rows = tensor::rows;
-            table[i].cols = tensor::cols;
             table[i].name = name;
-            offset += 4 * padded_tensor_floats(tensor::size);
+            if constexpr (q8_projection_matrix<tensor>) {
+                // The float tensor's shape (the embedding (vocab, d_model), a projection (in, out)), so
+                // the configuration hash spells the shape as a float blob of the model does.
+                const bool embedding = detail::same_text(name, "embedding");
+                table[i].rows = embedding ? tensor::out_features : tensor::in_features;
+                table[i].cols = embedding ? tensor::in_features : tensor::out_features;
+                table[i].group = tensor::group;
+                table[i + 1] = table[i];
+                table[i].offset = offset;
+                table[i].floats = tensor::scale_count;
+                table[i].bytes = 4 * tensor::scale_count;
+                table[i].layout = layout_q8_scales;
+                offset += 4 * padded_tensor_floats(tensor::scale_count);
+                ++i;
+                table[i].offset = code_offset;
+                table[i].bytes = tensor::code_count;
+                table[i].dtype = dtype_i8;
+                table[i].layout = layout_q8_codes;
+                code_offset += padded_tensor_codes(tensor::code_count);
+            } else {
+                table[i].offset = offset;
+                table[i].floats = tensor::size;
+                table[i].bytes = 4 * tensor::size;
+                table[i].rows = tensor::rows;
+                table[i].cols = tensor::cols;
+                offset += 4 * padded_tensor_floats(tensor::size);
+            }
             ++i;
         });
         return table;
     }();
-    /// Size of the payload: the whole weights image, padding included.
-    static constexpr std::size_t payload_bytes = 4 * weights_image_floats<Config>;
+    /// Bytes of the float image at the payload's start (the rest is the code image).
+    static constexpr std::size_t float_bytes = 4 * weights_image_floats<Config>;
+    /// Size of the payload: the whole weights image (and code image), padding included.
+    static constexpr std::size_t payload_bytes = float_bytes + weights_image_codes<Config>;
 };
 
 /// FNV-1a 64 of a text that spells the shape: every layer's heads and kv heads, then every tensor's
 /// name, layer and extents in file order, e.g. for stories260K
 ///   "ctattn-blob/1 image16 L0:heads=8/4 ... L4:heads=8/4 embedding:512x64
 ///    attention_norm.gain@0:1x64 attention.wq@0:64x64 ... head.w_out ..."
-/// (single spaces; tools/ctattn_blob.py builds the same text from a llama2.c header).
+/// (single spaces; tools/ctattn_blob.py builds the same text from a llama2.c header). A quantized
+/// configuration starts "ctattn-blob/2 image16 q8" and spells each Q8 tensor's group, e.g.
+/// "attention.wq@0:64x64/g32" (once, at its scales entry).
 template <model_configuration Config>
 [[nodiscard]] constexpr std::uint64_t config_hash() noexcept {
     using heads = detail::layer_heads<typename Config::template per_layer<std::type_identity_t>>;
     detail::fnv1a f;
-    f.text("ctattn-blob/1 image16");
+    f.text(weight_format_of<Config>::quantized ? "ctattn-blob/2 image16 q8" : "ctattn-blob/1 image16");
     for (std::size_t l = 0; l < heads::layers; ++l) {
         f.text(" L");
         f.number(l);
@@ -225,6 +264,7 @@ template <model_configuration Config>
         f.number(heads::kv_heads[l]);
     }
     for (const auto& e : image_table<Config>::entries) {
+        if (e.layout == layout_q8_codes) continue;
         f.text(" ");
         f.text(e.name);
         if (e.layer != model_level_layer) {
@@ -235,6 +275,10 @@ template <model_configuration Config>
         f.number(e.rows);
         f.text("x");
         f.number(e.cols);
+        if (e.layout == layout_q8_scales) {
+            f.text("/g");
+            f.number(e.group);
+        }
     }
     return f.h;
 }
@@ -264,7 +308,7 @@ struct file_extent {
 // The header's constants: magic, version, and the header and entry sizes this reader knows.
 [[nodiscard]] inline status check_header_constants(const header& h) noexcept {
     if (std::memcmp(h.magic, magic, sizeof magic) != 0) return status::bad_magic;
-    if (h.version != format_version) return status::bad_version;
+    if (h.version < oldest_format_version || h.version > format_version) return status::bad_version;
     if (h.header_bytes != header_bytes || h.entry_bytes != entry_bytes) return status::format_error;
     return status::ok;
 }
@@ -312,23 +356,24 @@ template <model_configuration Config>
     for (std::size_t i = 0; i < table::count; ++i) {
         const table_entry e = parse_entry(bytes, i);
         const auto& want = table::entries[i];
-        if (e.kind != want.kind || e.layer != want.layer || e.dtype != dtype_f32 || e.layout != layout_row_major)
+        if (e.kind != want.kind || e.layer != want.layer || e.dtype != want.dtype || e.layout != want.layout)
             return status::config_mismatch;
         const n offset = n::from_field(e.offset), tensor_bytes = n::from_field(e.bytes);
         if (!offset.ok() || !tensor_bytes.ok()) return status::size_overflow;
-        if (tensor_bytes.value() != 4 * want.floats) return status::config_mismatch;
+        if (tensor_bytes.value() != want.bytes) return status::config_mismatch;
         if (offset.value() != want.offset) return status::format_error;
     }
     if (parts.payload_bytes != table::payload_bytes) return status::format_error;
     return status::ok;
 }
 
-// One pass over the payload: CRC-32 of its bytes and the finite test of its words (tensor floats
-// and zero padding alike, exponent all ones is inf or NaN), 4 bytes per step.
+// One pass over the payload: CRC-32 of its bytes and the finite test of the float image's words
+// (tensor floats, Q8 scales and zero padding alike, exponent all ones is inf or NaN), 4 bytes per
+// step; the code image after it (float_bytes on) gets the CRC only.
 [[nodiscard]] inline status check_payload(const unsigned char* payload, std::size_t payload_bytes,
-                                          std::uint32_t want_crc) noexcept {
+                                          std::size_t float_bytes, std::uint32_t want_crc) noexcept {
     std::uint32_t crc = ~std::uint32_t(0), non_finite = 0;
-    for (std::size_t at = 0; at < payload_bytes; at += 4) {
+    for (std::size_t at = 0; at < float_bytes; at += 4) {
         const std::uint32_t word = io::read_u32_le(payload + at);
         non_finite |= std::uint32_t((word & 0x7f800000u) == 0x7f800000u);
         crc = io::crc32_step(crc, payload[at]);
@@ -336,8 +381,31 @@ template <model_configuration Config>
         crc = io::crc32_step(crc, payload[at + 2]);
         crc = io::crc32_step(crc, payload[at + 3]);
     }
+    for (std::size_t at = float_bytes; at < payload_bytes; ++at) crc = io::crc32_step(crc, payload[at]);
     if (~crc != want_crc) return status::checksum_mismatch;
     if (non_finite != 0) return status::non_finite;
+    return status::ok;
+}
+
+// Every Q8 scale (finite already: it is in the float image) must be positive, or zero over a group
+// of zero codes (the quantizer's all-zero group): a negative scale, or a zero one under non-zero
+// codes, is no quantizer's output (format_error). O(scales + codes) over the table's Q8 pairs.
+template <model_configuration Config>
+[[nodiscard]] status check_scales(const unsigned char* payload) noexcept {
+    using table = image_table<Config>;
+    for (std::size_t i = 0; i < table::count; ++i) {
+        const auto& e = table::entries[i];
+        if (e.layout != layout_q8_scales) continue;
+        const unsigned char* scales = payload + e.offset;
+        const unsigned char* codes = payload + table::entries[i + 1].offset;
+        for (std::size_t g = 0; g < e.floats; ++g) {
+            const float scale = io::read_f32_le(scales + 4 * g);
+            if (scale > 0.0f) continue;
+            if (scale < 0.0f) return status::format_error;
+            for (std::size_t c = g * e.group; c < (g + 1) * e.group; ++c)
+                if (codes[c] != 0) return status::format_error;
+        }
+    }
     return status::ok;
 }
 
@@ -350,7 +418,8 @@ template <model_configuration Config>
 ///   size_overflow      header sizes overflow size_t  format_error     bytes after the file, table
 ///   checksum_mismatch  header+table or payload CRC                    or tensors out of place
 ///   config_mismatch    configuration hash, tensor count, kinds, layers, sizes or types differ
-///   non_finite         a payload float is NaN or +-inf
+///   non_finite         a payload float (a weight or a Q8 scale) is NaN or +-inf
+///   format_error       also: a Q8 scale that is negative, or zero over non-zero codes
 /// The header and table checks are O(tensors); the payload costs one pass (CRC32 and the finite
 /// test fused, docs/formats.md has the cost).
 template <model_configuration Config>
@@ -371,7 +440,11 @@ template <model_configuration Config>
     if (s == status::ok) s = detail::check_file_size(size, parts);
     if (s == status::ok) s = detail::check_header_crc(bytes, h, parts);
     if (s == status::ok) s = detail::check_table<Config>(bytes, h, parts);
-    if (s == status::ok) s = detail::check_payload(bytes + parts.payload_offset, parts.payload_bytes, h.payload_crc32);
+    if (s == status::ok)
+        s = detail::check_payload(bytes + parts.payload_offset, parts.payload_bytes, image_table<Config>::float_bytes,
+                                  h.payload_crc32);
+    if constexpr (weight_format_of<Config>::quantized)
+        if (s == status::ok) s = detail::check_scales<Config>(bytes + parts.payload_offset);
     if (s != status::ok) return s;
     out.payload = bytes + parts.payload_offset;
     return status::ok;
@@ -390,8 +463,16 @@ template <model_configuration Config>
     if (const status s = validate<Config>(bytes, size, v); s != status::ok) return s;
     std::size_t i = 0;
     for_each_tensor(w, [&](auto& t, const char*, std::size_t) {
-        detail::copy_floats(t.data(), v.tensor(i), image_table<Config>::entries[i].floats);
-        ++i;
+        using tensor = std::remove_cvref_t<decltype(t)>;
+        if constexpr (q8_projection_matrix<tensor>) {
+            detail::copy_floats(t.scales, v.tensor(i), tensor::scale_count);
+            const unsigned char* codes = v.tensor(i + 1);
+            for (std::size_t c = 0; c < tensor::code_count; ++c) t.codes[c] = static_cast<std::int8_t>(codes[c]);
+            i += 2;
+        } else {
+            detail::copy_floats(t.data(), v.tensor(i), image_table<Config>::entries[i].floats);
+            ++i;
+        }
     });
     return status::ok;
 }
@@ -409,7 +490,10 @@ template <model_configuration Config>
     if (reinterpret_cast<std::uintptr_t>(v.payload) % alignof(float) != 0) return status::misaligned;
     // The payload's bytes are the weights image; the kernels read them as floats. Through void*:
     // the alignment was checked just above, which -Wcast-align (strict-alignment cores) cannot see.
-    weights = make_weights_view<Config>(static_cast<const float*>(static_cast<const void*>(v.payload)));
+    // A quantized format's code image follows the float image (a multiple of 64 bytes long).
+    weights = make_weights_view<Config>(static_cast<const float*>(static_cast<const void*>(v.payload)),
+                                        static_cast<const std::int8_t*>(static_cast<const void*>(
+                                            v.payload + image_table<Config>::float_bytes)));
     return status::ok;
 }
 

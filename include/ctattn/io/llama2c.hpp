@@ -7,6 +7,8 @@
 // on the way in. The file is untrusted: its sizes are computed with overflow checks in the target's
 // size_t, and the header, the size and every weight's finiteness are checked before a single
 // weight is written; each failure has its own status (see load). No heap, no file I/O.
+// A configuration in the Q8 format (with_weight_format<..., q8_weights<>>) is quantized on the way
+// in: the file's (out, in) rows are already the Q8 layout, so each row is quantized in turn.
 #pragma once
 
 #include <concepts>
@@ -19,6 +21,7 @@
 #include "../layers/ffn.hpp"
 #include "../layers/norm.hpp"
 #include "../layers/position.hpp"
+#include "../kernels/q8_projection.hpp"
 #include "../model/language_model.hpp"
 #include "checked_size.hpp"
 #include "little_endian.hpp"
@@ -52,6 +55,29 @@ struct float_reader {
     void copy_transposed(float* dst, std::size_t out_features, std::size_t in_features) noexcept {
         for (std::size_t o = 0; o < out_features; ++o)
             for (std::size_t i = 0; i < in_features; ++i) dst[i * out_features + o] = next();
+    }
+    /// A file matrix (Out, In) into a projection of the model's format: transposed into a float
+    /// (In, Out) matrix, or each row quantized into a Q8 matrix's row (same orientation).
+    template <class Matrix>
+    void projection(Matrix& dst, std::size_t out_features, std::size_t in_features) noexcept {
+        if constexpr (q8_projection_matrix<Matrix>) {
+            float row[Matrix::in_features];
+            for (std::size_t o = 0; o < out_features; ++o) {
+                copy(row, in_features);
+                kernels::q8_quantize_row<Matrix>(row, dst.code_row(o), dst.scale_row(o));
+            }
+        } else {
+            copy_transposed(dst.data(), out_features, in_features);
+        }
+    }
+    /// The token embedding (Vocab, D) as stored: copied (float) or quantized row by row (Q8).
+    template <class Matrix>
+    void embedding(Matrix& dst, std::size_t vocab, std::size_t d_model) noexcept {
+        if constexpr (q8_projection_matrix<Matrix>) {
+            projection(dst, vocab, d_model);
+        } else {
+            copy(dst.data(), vocab * d_model);
+        }
     }
 };
 
@@ -172,6 +198,9 @@ template <model_configuration Config>
 ///   config_mismatch   a sound header for a different shape than Config
 ///   format_error      bytes follow the last tensor
 ///   non_finite        a weight is NaN or +-inf (one pass over the file, all_finite)
+/// Into a Q8 configuration, every projection row and embedding row is quantized (amax / 127 per
+/// group, kernels::q8_quantize_row); finite weights always give finite scales, so the checks above
+/// are the whole list.
 template <model_configuration Config>
 [[nodiscard]] status load(const unsigned char* bytes, std::size_t size, model_weights<Config>& w) noexcept {
     using layers = detail::uniform_llama_layers<typename Config::template per_layer<std::type_identity_t>>;
@@ -198,19 +227,19 @@ template <model_configuration Config>
     detail::float_reader in{io::le_reader{bytes, size, header_bytes}};
     constexpr auto each_layer = hana::make_range(hana::size_c<0>, hana::size_c<Config::layers>);
 
-    in.copy(w.embedding.data(), V * D);
+    in.embedding(w.embedding, V, D);
     hana::for_each(each_layer, [&](auto l) { in.copy(hana::at(w.layers, l).attention_norm.gain.data(), D); });
-    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wq.data(), D, D); });
-    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wk.data(), kv_dim, D); });
-    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wv.data(), kv_dim, D); });
-    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).attention.wo.data(), D, D); });
+    hana::for_each(each_layer, [&](auto l) { in.projection(hana::at(w.layers, l).attention.wq, D, D); });
+    hana::for_each(each_layer, [&](auto l) { in.projection(hana::at(w.layers, l).attention.wk, kv_dim, D); });
+    hana::for_each(each_layer, [&](auto l) { in.projection(hana::at(w.layers, l).attention.wv, kv_dim, D); });
+    hana::for_each(each_layer, [&](auto l) { in.projection(hana::at(w.layers, l).attention.wo, D, D); });
     hana::for_each(each_layer, [&](auto l) { in.copy(hana::at(w.layers, l).ffn_norm.gain.data(), D); });
-    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).ffn.w1.data(), F, D); });
-    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).ffn.w2.data(), D, F); });
-    hana::for_each(each_layer, [&](auto l) { in.copy_transposed(hana::at(w.layers, l).ffn.w3.data(), F, D); });
+    hana::for_each(each_layer, [&](auto l) { in.projection(hana::at(w.layers, l).ffn.w1, F, D); });
+    hana::for_each(each_layer, [&](auto l) { in.projection(hana::at(w.layers, l).ffn.w2, D, F); });
+    hana::for_each(each_layer, [&](auto l) { in.projection(hana::at(w.layers, l).ffn.w3, F, D); });
     in.copy(w.final_norm.gain.data(), D);
     in.skip(std::size_t(h.seq_len) * head_dim);  // precomputed RoPE tables: unused, ctattn computes RoPE
-    if constexpr (!Config::head::tied) in.copy_transposed(w.head.w_out.data(), V, D);
+    if constexpr (!Config::head::tied) in.projection(w.head.w_out, V, D);
     return status::ok;
 }
 

@@ -20,6 +20,7 @@
 #include "../kernels/row_dispatch.hpp"
 #include "../kernels/scores.hpp"
 #include "../kernels/softmax.hpp"
+#include "../base/weight_format.hpp"
 #include "../base/weight_storage.hpp"
 #include "../simd/ops.hpp"
 #include "../base/status.hpp"
@@ -74,10 +75,11 @@ template <attention_configuration Config, class Layout = row_major_layout, weigh
 struct attention_weights : attention_bias<Config, Config::bias, Storage> {
     static_assert(Storage::owning || std::is_same_v<Layout, row_major_layout>,
                   "ctattn: only row-major attention weights can be a view (packed weights are packed in place)");
-    /// Row-major in Storage, or Layout's packed matrix.
+    /// Row-major in Storage (or Storage's quantized projection, base/weight_format.hpp), or Layout's
+    /// packed matrix.
     template <std::size_t Rows, std::size_t Cols>
     using matrix_type = std::conditional_t<std::is_same_v<Layout, row_major_layout>,
-                                           typename Storage::template matrix<Rows, Cols>,
+                                           projection_matrix<Storage, Rows, Cols>,
                                            typename Layout::template matrix_type<Rows, Cols>>;
     matrix_type<Config::d_model, Config::d_model> wq;  ///< (d_model, heads * head_dim)
     matrix_type<Config::d_model, Config::kv_dim> wk;   ///< (d_model, kv_heads * head_dim)

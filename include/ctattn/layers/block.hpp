@@ -18,6 +18,7 @@
 #include "../kernels/decode/attention.hpp"
 #include "norm.hpp"
 #include "../kernels/projection.hpp"
+#include "../kernels/q8_projection.hpp"
 #include "../base/weight_storage.hpp"
 #include "position.hpp"
 #include "../simd/ops.hpp"
@@ -184,7 +185,7 @@ struct transformer_block {
         (detail::notify(observed.observer, attention_trace<A>{observed.layer, rows, pos0, pos0 + rows, buf.q, k_cache,
                                                               v_cache, head_dim, head_stride, buf.context, mask}),
          ...);
-        kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
+        kernels::project_weights<d_model, d_model, Arch>(rows, buf.context, w.wo, w.o_bias(), out);
     }
 
     /// q = in Wq + bq, k = in Wk + bk, v = in Wv + bv (rows x d_model, rows x kv_dim, rows x kv_dim),
@@ -194,9 +195,9 @@ struct transformer_block {
                             std::size_t rows, std::size_t pos0, const float* in, float* q, float* k,
                             float* v) noexcept {
         using A = attention_config;
-        kernels::project<d_model, d_model, Arch>(rows, in, w.wq.data(), w.q_bias(), q);
-        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wk.data(), w.k_bias(), k);
-        kernels::project<d_model, kv_dim, Arch>(rows, in, w.wv.data(), w.v_bias(), v);
+        kernels::project_weights<d_model, d_model, Arch>(rows, in, w.wq, w.q_bias(), q);
+        kernels::project_weights<d_model, kv_dim, Arch>(rows, in, w.wk, w.k_bias(), k);
+        kernels::project_weights<d_model, kv_dim, Arch>(rows, in, w.wv, w.v_bias(), v);
         if constexpr (Position::rotary) {
             // Vector arches rotate q and k with one cos/sin per pair; the scalar path (Cortex-M, whose
             // instruction counts are measured) keeps its two calls. The same values either way.

@@ -3,7 +3,8 @@
 //   dense:  y = act(x W1 + b1) W2 + b2                       (the encoder FFN, seeds 002/003)
 //   gated:  y = (act(x W1 + b1) * (x W3 + b3)) W2 + b2       (SwiGLU when act = silu, llama: no biases)
 // W1 (and W3) are d_model x d_ff, W2 is d_ff x d_model, in the x @ W convention; every matmul is
-// kernels::project. d_ff is a template parameter, 4 x d_model unless said otherwise.
+// kernels::project (or kernels::project_q8 when the storage's format quantizes projections,
+// base/weight_format.hpp). d_ff is a template parameter, 4 x d_model unless said otherwise.
 #pragma once
 
 #include <concepts>
@@ -11,6 +12,8 @@
 
 #include "../kernels/activation.hpp"
 #include "../kernels/projection.hpp"
+#include "../kernels/q8_projection.hpp"
+#include "../base/weight_format.hpp"
 #include "../base/weight_storage.hpp"
 #include "../simd/ops.hpp"
 #include "../base/storage.hpp"
@@ -86,15 +89,15 @@ struct ffn_bias<D, F, false, Storage> {
 
 template <std::size_t D, std::size_t F, bool Gated, bool Bias, class Storage>
 struct ffn_gate {
-    typename Storage::template matrix<D, F> w3;  // (d_model, d_ff): the linear "up" branch
+    projection_matrix<Storage, D, F> w3;          // (d_model, d_ff): the linear "up" branch
     typename Storage::template matrix<1, F> b3;  // (d_ff)
-    constexpr const float* w3_data() const noexcept { return w3.data(); }
+    constexpr const float* w3_data() const noexcept { return w3.data(); }  // float formats only
     constexpr const float* b3_data() const noexcept { return b3.data(); }
 };
 template <std::size_t D, std::size_t F, class Storage>
 struct ffn_gate<D, F, true, false, Storage> {
-    typename Storage::template matrix<D, F> w3;  // (d_model, d_ff)
-    constexpr const float* w3_data() const noexcept { return w3.data(); }
+    projection_matrix<Storage, D, F> w3;  // (d_model, d_ff)
+    constexpr const float* w3_data() const noexcept { return w3.data(); }  // float formats only
     static constexpr const float* b3_data() noexcept { return nullptr; }
 };
 template <std::size_t D, std::size_t F, bool Bias, class Storage>
@@ -105,8 +108,8 @@ struct ffn_gate<D, F, false, Bias, Storage> {};
 template <ffn_configuration C, weight_storage Storage = owned_weights>
 struct ffn_weights : detail::ffn_bias<C::d_model, C::d_ff, C::bias, Storage>,
                      detail::ffn_gate<C::d_model, C::d_ff, C::gated, C::bias, Storage> {
-    typename Storage::template matrix<C::d_model, C::d_ff> w1;  ///< (d_model, d_ff): the activated branch
-    typename Storage::template matrix<C::d_ff, C::d_model> w2;  ///< (d_ff, d_model)
+    projection_matrix<Storage, C::d_model, C::d_ff> w1;  ///< (d_model, d_ff): the activated branch
+    projection_matrix<Storage, C::d_ff, C::d_model> w2;  ///< (d_ff, d_model)
 };
 
 /// The FFN of configuration C, computed with the kernels of Arch.
@@ -123,16 +126,16 @@ struct feed_forward {
     static void forward(const ffn_weights<C, Storage>& w, std::size_t rows, const float* x, float* y, float* hidden,
                         float* up) noexcept {
         using Act = typename C::activation;
-        kernels::project<d_model, d_ff, Arch>(rows, x, w.w1.data(), w.b1_data(), hidden);
+        kernels::project_weights<d_model, d_ff, Arch>(rows, x, w.w1, w.b1_data(), hidden);
         if constexpr (C::gated) {
-            kernels::project<d_model, d_ff, Arch>(rows, x, w.w3_data(), w.b3_data(), up);
+            kernels::project_weights<d_model, d_ff, Arch>(rows, x, w.w3, w.b3_data(), up);
             for (std::size_t r = 0; r < rows; ++r)
                 kernels::activate_gated_row<Act, d_ff, Arch>(hidden + r * d_ff, up + r * d_ff);
         } else {
             (void)up;
             for (std::size_t r = 0; r < rows; ++r) kernels::activate_row<Act, d_ff, Arch>(hidden + r * d_ff);
         }
-        kernels::project<d_ff, d_model, Arch>(rows, hidden, w.w2.data(), w.b2_data(), y);
+        kernels::project_weights<d_ff, d_model, Arch>(rows, hidden, w.w2, w.b2_data(), y);
     }
 };
 

@@ -2,8 +2,9 @@
 // A language model's configuration, all at compile time: the vocabulary, the position policy,
 // the final norm, the LM head (untied x @ W_out (+ b), or tied x @ embedding^T) and the layer
 // stack, a Boost.Hana list of block_config types (layers/block.hpp) bottom first, which may differ
-// per layer. Also each layer's run-time mask parameters as one tuple. The forward pass that runs a
-// configuration is model/language_model.hpp.
+// per layer. Also each layer's run-time mask parameters as one tuple, and (with_weight_format) the
+// format its projections and embedding are stored in. The forward pass that runs a configuration
+// is model/language_model.hpp.
 #pragma once
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <boost/hana/type.hpp>
 
 #include "../base/status.hpp"
+#include "../base/weight_format.hpp"
 #include "../base/weight_storage.hpp"
 #include "../layers/block.hpp"
 #include "../layers/norm.hpp"
@@ -36,12 +38,12 @@ namespace hana = boost::hana;
 namespace detail {
 template <std::size_t D, std::size_t Vocab, bool Bias, class Storage>
 struct untied_head_weights {
-    typename Storage::template matrix<D, Vocab> w_out;  // (d_model, vocab)
+    projection_matrix<Storage, D, Vocab> w_out;         // (d_model, vocab)
     typename Storage::template matrix<1, Vocab> b_out;  // (vocab)
 };
 template <std::size_t D, std::size_t Vocab, class Storage>
 struct untied_head_weights<D, Vocab, false, Storage> {
-    typename Storage::template matrix<D, Vocab> w_out;  // (d_model, vocab)
+    projection_matrix<Storage, D, Vocab> w_out;  // (d_model, vocab)
 };
 }  // namespace detail
 
@@ -174,6 +176,33 @@ struct stacked<Vocab, Position, FinalNorm, Head, Block, std::index_sequence<I...
 template <std::size_t Vocab, std::size_t Layers, class Block, class Position, class FinalNorm, class Head>
 using stacked_model_config =
     typename detail::stacked<Vocab, Position, FinalNorm, Head, Block, std::make_index_sequence<Layers>>::type;
+
+// ---- weight format ------------------------------------------------------------------------
+
+/// Config with its projections and embedding stored in Format (base/weight_format.hpp), e.g.
+///   using stories_q8 = with_weight_format<stories_config, q8_weights<>>;
+/// Everything else (shapes, layers, heads, masks) is Config's. A configuration without this
+/// wrapper is float32_weights.
+template <class Config, weight_format_policy Format>
+struct with_weight_format : Config {
+    using weight_format = Format;  ///< how projections and the embedding are stored
+};
+
+namespace detail {
+template <class Config>
+struct weight_format_of {
+    using type = float32_weights;
+};
+template <class Config>
+    requires requires { typename Config::weight_format; }
+struct weight_format_of<Config> {
+    using type = typename Config::weight_format;
+};
+}  // namespace detail
+
+/// Config's weight format: Config::weight_format (with_weight_format), else float32_weights.
+template <class Config>
+using weight_format_of = typename detail::weight_format_of<Config>::type;
 
 /// What a model configuration provides (model_config satisfies it).
 template <class C>

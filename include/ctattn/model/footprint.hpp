@@ -31,9 +31,11 @@ struct footprint<Config> {
     /// Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier: as one
     /// owned (constexpr) object, or as a contiguous image plus the view that points into it.
     static constexpr std::size_t weight_bytes = sizeof(model_weights<Config>);
-    /// Flash, the other way: a contiguous weights image plus the view that points into it.
-    static constexpr std::size_t weights_image_bytes =
-        weights_image_floats<Config> * sizeof(float) + sizeof(model_weights_view<Config>);
+    /// Flash, the other way: a contiguous weights image (and a quantized format's int8 code image)
+    /// plus the view that points into it.
+    static constexpr std::size_t weights_image_bytes = weights_image_floats<Config> * sizeof(float) +
+                                                       weights_image_codes<Config> +
+                                                       sizeof(model_weights_view<Config>);
 
     /// RAM, activations: the token ids of a full context and one row of logits.
     static constexpr std::size_t activation_bytes =

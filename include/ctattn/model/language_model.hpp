@@ -35,6 +35,7 @@
 #include "config.hpp"
 #include "../layers/block.hpp"
 #include "../layers/norm.hpp"
+#include "../kernels/q8_projection.hpp"
 #include "../kernels/scores.hpp"
 #include "../base/weight_storage.hpp"
 #include "../layers/position.hpp"
@@ -63,14 +64,17 @@ struct model_weights {
     /** \var V
         The configuration's vocabulary size. */
     using storage = Storage;  ///< who holds the numbers (owned_weights or viewed_weights)
+    using format = weight_format_of<Config>;  ///< how projections and the embedding are stored
+    /// The storage policy of every tensor: Storage in the configuration's format.
+    using tensor_storage = typename format::template storage<Storage>;
     /// One block's weights, held the same way.
     template <class Block>
-    using layer_weights = block_weights<Block, Storage>;
-    typename Storage::template matrix<V, D> embedding;                          ///< (vocab, d_model)
-    typename Config::position::template weights<D, S, Storage> positions;        ///< learned: (seq_capacity, d_model)
-    typename Config::template per_layer<layer_weights> layers;                   ///< hana::tuple of block_weights
-    typename Config::final_norm::template weights<D, Storage> final_norm;        ///< (d_model) gain (+ bias)
-    typename Config::head::template weights<D, V, Storage> head;                 ///< untied: (d_model, vocab) (+ bias)
+    using layer_weights = block_weights<Block, tensor_storage>;
+    embedding_matrix<tensor_storage, V, D> embedding;                                 ///< (vocab, d_model)
+    typename Config::position::template weights<D, S, tensor_storage> positions;      ///< learned: (seq_capacity, d_model)
+    typename Config::template per_layer<layer_weights> layers;                        ///< hana::tuple of block_weights
+    typename Config::final_norm::template weights<D, tensor_storage> final_norm;      ///< (d_model) gain (+ bias)
+    typename Config::head::template weights<D, V, tensor_storage> head;               ///< untied: (d_model, vocab) (+ bias)
 
     /// Layer I's weights (0 = bottom).
     template <std::size_t I>
@@ -238,9 +242,13 @@ struct language_model {
     static void embed(const model_weights<Config, Storage>& w, const token_id* tokens, std::size_t rows,
                       std::size_t pos0, float* x) noexcept {
         for (std::size_t r = 0; r < rows; ++r) {
-            const float* e = w.embedding.row(tokens[r]);
             float* row = x + r * d_model;
-            for (std::size_t i = 0; i < d_model; ++i) row[i] = e[i];
+            if constexpr (q8_projection_matrix<decltype(w.embedding)>) {
+                kernels::q8_dequantize_row(w.embedding, tokens[r], row);  // a Q8 row: codes x scales
+            } else {
+                const float* e = w.embedding.row(tokens[r]);
+                for (std::size_t i = 0; i < d_model; ++i) row[i] = e[i];
+            }
             if constexpr (position::additive) position::add(w.positions, pos0 + r, row);
         }
     }
@@ -271,18 +279,21 @@ struct language_model {
     /// rows x d_model normed rows -> rows x vocab logits: one projection over all rows (untied), or
     /// a dot product with every embedding row (tied). The tied head is the attention score kernel
     /// with the vocabulary as keys: a vector's width of embedding rows per step share each loaded
-    /// normed vector, and one transpose-and-add replaces that many horizontal sums.
+    /// normed vector, and one transpose-and-add replaces that many horizontal sums. A Q8 embedding
+    /// is a Q8 matrix of d_model inputs and vocab outputs: the tied head is its projection.
     template <class Storage>
     static void head_rows(const model_weights<Config, Storage>& w, std::size_t rows, const float* normed,
                           float* logits) noexcept {
-        if constexpr (Config::head::tied) {
+        if constexpr (Config::head::tied && q8_projection_matrix<decltype(w.embedding)>) {
+            kernels::project_q8(rows, normed, w.embedding, nullptr, logits);
+        } else if constexpr (Config::head::tied) {
             for (std::size_t r = 0; r < rows; ++r)
                 kernels::dot_rows<d_model, vocab_size, Arch>(normed + r * d_model, w.embedding.data(),
                                                              logits + r * vocab_size);
         } else if constexpr (Config::head::bias) {
-            kernels::project<d_model, vocab_size, Arch>(rows, normed, w.head.w_out.data(), w.head.b_out.data(), logits);
+            kernels::project_weights<d_model, vocab_size, Arch>(rows, normed, w.head.w_out, w.head.b_out.data(), logits);
         } else {
-            kernels::project<d_model, vocab_size, Arch>(rows, normed, w.head.w_out.data(), nullptr, logits);
+            kernels::project_weights<d_model, vocab_size, Arch>(rows, normed, w.head.w_out, nullptr, logits);
         }
     }
 };

@@ -18,9 +18,19 @@
 // bottom first: attention_norm gain (, bias), wq (d, d), wk (d, kv), wv (d, kv), wo (d, d),
 // [bq, bk, bv, bo], ffn_norm gain (, bias), w1 (d, ff), [w3 (d, ff)], w2 (ff, d), [b1, b3, b2];
 // final_norm gain (, bias); untied head w_out (d, vocab) [, b_out]. Absent tensors take no room.
+//
+// A quantized configuration (with_weight_format<cfg, q8_weights<>>) has two images, both in the
+// same canonical order: the float image above, in which each Q8 tensor is its scales (out, groups),
+// and a code image of int8 in which each Q8 tensor is its codes (out, row_codes), also starting at
+// multiples of 64 bytes. A float configuration's code image is empty (weights_image_codes is 0).
+//     extern const float image[ctattn::weights_image_floats<cfg>];
+//     extern const std::int8_t codes[ctattn::weights_image_codes<cfg>];
+//     constexpr ctattn::model_weights_view<cfg> weights = ctattn::make_weights_view<cfg>(image, codes);
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 
 #include "language_model.hpp"
 #include <boost/hana/length.hpp>
@@ -65,8 +75,8 @@ constexpr void visit_ffn(Ffn& w, std::size_t layer, F& f) {
 }  // namespace detail
 
 /// Calls f(tensor, name, layer) for every tensor of w (owned or view, const or not) in the
-/// canonical order; tensor has .data() and static rows, cols, size. layer is model_level_tensor
-/// outside the layer stack.
+/// canonical order; tensor has .data() and static rows, cols, size, or is a Q8 matrix
+/// (q8_projection_matrix: codes, scales). layer is model_level_tensor outside the layer stack.
 template <class Weights, class F>
 constexpr void for_each_tensor(Weights& w, F&& f) {
     constexpr std::size_t top = model_level_tensor;
@@ -86,40 +96,86 @@ constexpr void for_each_tensor(Weights& w, F&& f) {
     if constexpr (requires { w.head.b_out; }) f(w.head.b_out, "head.b_out", top);
 }
 
-/// Floats in the image of a configuration (tensors and their padding).
+/// Int8 codes of a code-image tensor start at multiples of 64 (a cache line, an AVX-512 vector).
+inline constexpr std::size_t weight_tensor_alignment_codes = 64;
+/// `codes` rounded up to a multiple of weight_tensor_alignment_codes.
+constexpr std::size_t padded_tensor_codes(std::size_t codes) noexcept {
+    return (codes + weight_tensor_alignment_codes - 1) / weight_tensor_alignment_codes * weight_tensor_alignment_codes;
+}
+
+/// Floats in the image of a configuration (tensors and their padding; a Q8 tensor's scales).
 template <model_configuration Config>
 inline constexpr std::size_t weights_image_floats = [] {
     model_weights_view<Config> shapes{};
     std::size_t floats = 0;
-    for_each_tensor(shapes, [&](auto& t, const char*, std::size_t) { floats += padded_tensor_floats(t.size); });
+    for_each_tensor(shapes, [&](auto& t, const char*, std::size_t) {
+        using T = std::remove_cvref_t<decltype(t)>;
+        if constexpr (q8_projection_matrix<T>) floats += padded_tensor_floats(T::scale_count);
+        else floats += padded_tensor_floats(T::size);
+    });
     return floats;
 }();
 
-/// A view whose tensors point into image[0 .. weights_image_floats<Config>): constexpr for constant
-/// arrays, or at run time over a validated blob. Nothing is copied or checked here.
+/// Int8 codes in the code image of a configuration (0 for float formats).
 template <model_configuration Config>
-[[nodiscard]] constexpr model_weights_view<Config> make_weights_view(const float* image) noexcept {
+inline constexpr std::size_t weights_image_codes = [] {
+    model_weights_view<Config> shapes{};
+    std::size_t codes = 0;
+    for_each_tensor(shapes, [&](auto& t, const char*, std::size_t) {
+        using T = std::remove_cvref_t<decltype(t)>;
+        if constexpr (q8_projection_matrix<T>) codes += padded_tensor_codes(T::code_count);
+    });
+    return codes;
+}();
+
+/// A view whose tensors point into image[0 .. weights_image_floats<Config>) (and, for a quantized
+/// format, codes[0 .. weights_image_codes<Config>)): constexpr for constant arrays, or at run time
+/// over a validated blob. Nothing is copied or checked here.
+template <model_configuration Config>
+[[nodiscard]] constexpr model_weights_view<Config> make_weights_view(const float* image,
+                                                                     const std::int8_t* codes = nullptr) noexcept {
     model_weights_view<Config> view{};
-    std::size_t offset = 0;
+    std::size_t offset = 0, code_offset = 0;
     for_each_tensor(view, [&](auto& t, const char*, std::size_t) {
-        t.values = image + offset;
-        offset += padded_tensor_floats(t.size);
+        using T = std::remove_cvref_t<decltype(t)>;
+        if constexpr (q8_projection_matrix<T>) {
+            t.scales = image + offset;
+            offset += padded_tensor_floats(T::scale_count);
+            t.codes = codes + code_offset;
+            code_offset += padded_tensor_codes(T::code_count);
+        } else {
+            t.values = image + offset;
+            offset += padded_tensor_floats(T::size);
+        }
     });
     return view;
 }
 
 /// The image of weights that live in memory (owned, e.g. from llama2c::load, or another view):
 /// what the generator writes at build time, done in C++ for tests and host tools.
-/// image: weights_image_floats<Config> floats.
+/// image: weights_image_floats<Config> floats; codes: weights_image_codes<Config> int8 (quantized
+/// formats only).
 template <model_configuration Config, class Storage>
-void write_weights_image(const model_weights<Config, Storage>& w, float* image) noexcept {
-    std::size_t offset = 0;
-    for_each_tensor(w, [&](const auto& t, const char*, std::size_t) {
-        const float* values = t.data();
+void write_weights_image(const model_weights<Config, Storage>& w, float* image, std::int8_t* codes = nullptr) noexcept {
+    std::size_t offset = 0, code_offset = 0;
+    auto put = [&](const float* values, std::size_t n) {
         std::size_t i = 0;
-        for (; i < t.size; ++i) image[offset + i] = values[i];
-        for (; i < padded_tensor_floats(t.size); ++i) image[offset + i] = 0.0f;
-        offset += padded_tensor_floats(t.size);
+        for (; i < n; ++i) image[offset + i] = values[i];
+        for (; i < padded_tensor_floats(n); ++i) image[offset + i] = 0.0f;
+        offset += padded_tensor_floats(n);
+    };
+    for_each_tensor(w, [&](const auto& t, const char*, std::size_t) {
+        using T = std::remove_cvref_t<decltype(t)>;
+        if constexpr (q8_projection_matrix<T>) {
+            put(t.scale_row(0), T::scale_count);
+            const std::int8_t* values = t.code_row(0);
+            std::size_t i = 0;
+            for (; i < T::code_count; ++i) codes[code_offset + i] = values[i];
+            for (; i < padded_tensor_codes(T::code_count); ++i) codes[code_offset + i] = 0;
+            code_offset += padded_tensor_codes(T::code_count);
+        } else {
+            put(t.data(), T::size);
+        }
     });
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The exp family, one place for every kernel: e^x and 2^x with a generic body and per-ISA bodies
-// (simd/x86.hpp, simd/arm_vfp.hpp, simd/mve.hpp) chosen by simd/target.hpp.
+// (simd/x86.hpp, simd/arm_vfp.hpp, simd/riscv.hpp, simd/mve.hpp) chosen by simd/target.hpp.
 //   exp(v)               e^x over the whole float range: softmax, SiLU, sampling. Scalar: std::exp;
 //                        vector: xsimd::exp, AVX-512: x86::exp_16 (inlined Cephes polynomial, <= 2 ulp),
 //                        Helium: mve::exp_4 (the same polynomial).
@@ -34,6 +34,7 @@
 #include "x86.hpp"
 #include "arm_vfp.hpp"
 #include "mve.hpp"
+#include "riscv.hpp"
 
 #include <bit>
 #include <cmath>
@@ -98,10 +99,12 @@ inline float fused(float a, float b, float c) noexcept {
 }
 
 // max(x, exp2_lowest) where NaN need not survive (the caller checks for NaN separately): one
-// VMAXNM on FPv5 (Cortex-M7, M55), a compare elsewhere.
+// VMAXNM on FPv5 (Cortex-M7, M55), one fmax.s on RISC-V with F, a compare elsewhere.
 [[gnu::always_inline]] inline float clamp_exp2_argument(float x) noexcept {
     if constexpr (target::vfp_vmaxnm)
         return arm_vfp::max_nm(x, exp2_lowest);
+    else if constexpr (target::riscv_fmax)
+        return riscv::max_num(x, exp2_lowest);
     else
         return x > exp2_lowest ? x : exp2_lowest;
 }

@@ -33,15 +33,16 @@ template <>
 struct ops<scalar_arch> {
     using vec = float;
     static constexpr std::size_t width = 1;
-    // Registers available for accumulators: enough for a 4x4 projection tile in s0..s31 on
-    // Cortex-M4F/M7; soft-float cores spill, which costs little next to the float emulation.
-    static constexpr std::size_t registers = 16;
+    // Registers available for accumulators (simd/target.hpp): 16 plans a 4x2 prefill tile and
+    // 8-column decode rows, which Cortex-M4F/M7 hold in s0..s31 beside the VFP assembly; 32 on
+    // RV32F, 4x4 and 16 columns; soft-float cores spill, which costs little next to the float emulation.
+    static constexpr std::size_t registers = target::scalar_float_registers;
 
     static vec zero() noexcept { return 0.0f; }
     static vec broadcast(float x) noexcept { return x; }
     static vec load(const float* p) noexcept { return *p; }
     static void store(float* p, vec v) noexcept { *p = v; }
-    // Fused where the target has a fused multiply-add (x86 FMA, AArch64, Cortex-M4F/M7/M55), so
+    // Fused where the target has a fused multiply-add (x86 FMA, AArch64, Cortex-M4F/M7/M55, RV32F), so
     // every call rounds once whatever the compiler's contraction choices at each inlined site
     // (packed and row-major projections agree bit for bit); a*b+c on cores without one (Cortex-M3
     // soft float), where fmaf would be a slow library call.

@@ -6,9 +6,18 @@
 //              multiply-add per group)
 // This file is the one place that decides which body runs; the scalar bodies here run on every
 // core (integer multiply-adds, so cores without an FPU pay one float operation per group, not per
-// weight). Per-ISA bodies live beside it in simd/<isa> files and are chosen below.
+// weight). Per-ISA bodies live beside it in simd/q8_<isa>.hpp and are chosen below, at compile time:
+//   AVX-512 VNNI > AVX-VNNI > AVX2 (q8_x86.hpp; groups that divide 32 bytes prefer AVX-VNNI);
+//   NEON with or without sdot (q8_neon.hpp);
+//   Helium (MVE, Cortex-M55/M85), VMLADAVA on 16 codes (mve.hpp);
+//   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); otherwise the scalar bodies here.
+// Codes: weights may be any int8, -128 included (a file may hold it; every body is exact for it);
+// activation codes are in [-127, 127], as q8_quantize makes them (the AVX2 and NEON bodies rely on it).
 #pragma once
 
+#include "q8_arm_dsp.hpp"
+#include "q8_neon.hpp"
+#include "q8_x86.hpp"
 #include "target.hpp"
 #include "mve.hpp"
 
@@ -17,7 +26,7 @@
 
 namespace ctattn::simd {
 
-/// Largest group a Q8 dot accepts: 127 * 127 * 65536 < 2^31, so a group's int32 sum cannot overflow.
+/// Largest group a Q8 dot accepts: 128 * 127 * 65536 < 2^31, so a group's int32 sum cannot overflow.
 inline constexpr std::size_t q8_max_group = 65536;
 
 namespace scalar_q8 {
@@ -59,9 +68,16 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
     static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
     float sum = 0.0f;
     for (std::size_t g = 0; g < groups; ++g) {
+        const std::int8_t* wg = w + g * G;
+        const std::int8_t* xg = xq + g * G;
         std::int32_t acc = 0;
-        for (std::size_t i = 0; i < G; ++i)
-            acc += std::int32_t(w[g * G + i]) * std::int32_t(xq[g * G + i]);
+        std::size_t i = 0;
+        // Four codes per step, written out: the loop's branch and increment are paid per 4 codes
+        // (GCC does not unroll it at -Os, the usual firmware setting, even when asked).
+        for (; i + 4 <= G; i += 4)
+            acc += std::int32_t(wg[i]) * std::int32_t(xg[i]) + std::int32_t(wg[i + 1]) * std::int32_t(xg[i + 1]) +
+                   std::int32_t(wg[i + 2]) * std::int32_t(xg[i + 2]) + std::int32_t(wg[i + 3]) * std::int32_t(xg[i + 3]);
+        for (; i < G; ++i) acc += std::int32_t(wg[i]) * std::int32_t(xg[i]);
         sum += (ws[g] * xs[g]) * static_cast<float>(acc);
     }
     return sum;
@@ -69,21 +85,69 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
 
 }  // namespace scalar_q8
 
+/// Groups that fit a 32-byte vector whole (G = 32, 16, ...) run faster on the 32-byte VNNI body than
+/// packed two or more to a 64-byte vector (bench/bench_q8.cpp, G 32: 1.9x against 1.1x float's speed
+/// on an AVX-512 VNNI core), so where both are compiled those take the 32-byte one.
+template <std::size_t G>
+inline constexpr bool prefer_256_bit_vnni = target::q8_avx_vnni && 32 % G == 0;
+
 /// Quantizes `groups` groups of G finite floats to Q8 codes and scales (see scalar_q8::quantize).
 template <std::size_t G>
 inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept {
-    scalar_q8::quantize<G>(x, groups, xq, xs);
+    // The vector bodies give the scalar body's codes and scales bit for bit (same operations per value).
+    if constexpr (target::q8_avx2)
+        q8_x86::quantize_avx2<G>(x, groups, xq, xs);
+    else if constexpr (target::q8_neon)
+        q8_neon::quantize<G>(x, groups, xq, xs);
+    else
+        scalar_q8::quantize<G>(x, groups, xq, xs);
 }
 
-/// One output of a Q8 matrix-vector product: a weight row (groups * G codes, scales ws) against
-/// quantized activations (codes xq, scales xs). See scalar_q8::row_dot for the formula.
+/// One output of a Q8 matrix-vector product: a weight row (groups * G codes in [-128, 127], scales
+/// ws) against quantized activations (codes xq in [-127, 127], scales xs). See scalar_q8::row_dot for
+/// the formula; the int32 sum of each group is exact on every body, the float sum over groups is
+/// taken in a body-dependent order (vector lanes, two accumulators).
 template <std::size_t G>
 inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
                         std::size_t groups) noexcept {
-    if constexpr (target::mve_int)
-        return mve::q8_row_dot<G>(w, ws, xq, xs, groups);  // Helium: VMLADAVA, same result
+    static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
+    if constexpr (target::q8_avx512_vnni && !prefer_256_bit_vnni<G>)
+        return q8_x86::row_dot_avx512_vnni<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::q8_avx_vnni)
+        return q8_x86::row_dot_avx_vnni<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::q8_avx2)
+        return q8_x86::row_dot_avx2<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::q8_neon)
+        return q8_neon::row_dot<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::mve_int)
+        return mve::q8_row_dot<G>(w, ws, xq, xs, groups);  // Helium: VMLADAVA (simd/mve.hpp)
+    else if constexpr (target::q8_arm_dsp)
+        return q8_arm_dsp::row_dot<G>(w, ws, xq, xs, groups);
     else
         return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
+}
+
+/// R outputs of a Q8 matrix-vector product at once, for kernels that walk a weight matrix R rows at
+/// a time: out[r] = q8_row_dot<G>(w + r * row_stride_bytes, ws + r * ws_stride, xq, xs, groups) for
+/// r < R, bit for bit. Row r's codes start row_stride_bytes after row r-1's (>= groups * G: rows may
+/// be padded), its scales ws_stride floats after. Bodies that can share the activations' loads (and
+/// their unpacking or code sums) across the rows do: AVX-512 VNNI, AVX-VNNI (G a multiple of 32) and
+/// the Arm DSP body; the others compute the rows one after another. R of 2 to 4 suits every body (registers: R accumulators).
+template <std::size_t G, std::size_t R>
+inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+                        const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept {
+    static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
+    static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
+    if constexpr (target::q8_avx512_vnni && !prefer_256_bit_vnni<G>) {
+        q8_x86::rows_dot_avx512_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+    } else if constexpr (target::q8_avx_vnni && G % 32 == 0) {
+        q8_x86::rows_dot_avx_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+    } else if constexpr (target::q8_arm_dsp && !target::mve_int) {
+        q8_arm_dsp::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+    } else {
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r)
+            out[r] = q8_row_dot<G>(w + r * row_stride_bytes, ws + r * ws_stride, xq, xs, groups);
+    }
 }
 
 }  // namespace ctattn::simd

@@ -5,11 +5,13 @@
 //   CTATTN_HAS_XSIMD            xsimd included: it has an architecture for this target
 //   CTATTN_HAS_AVX512F / _AVX   x86 intrinsics available to simd/x86.hpp (only with xsimd, which includes them)
 //   CTATTN_HAS_X86_FMA          x86 FMA3 intrinsics (vector fma of 8 and 4 lanes)
-//   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55)
+//   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55,
+//                               RISC-V with the F extension)
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
 //   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
 //   CTATTN_HAS_MVE_FLOAT        Helium with floating point (Cortex-M55, M85): simd/mve.hpp, mve_arch
 //   CTATTN_HAS_MVE_INT          Helium's integer lanes (every MVE core): the int8 group dot of simd/q8.hpp
+//   CTATTN_RISCV_FMAX           RISC-V with the F extension: fmax.s (simd/riscv.hpp)
 #pragma once
 
 #include "../base/language_check.hpp"
@@ -79,7 +81,11 @@ CTATTN_RESTORE_WARNINGS
 
 // A fused multiply-add on one float (__builtin_fmaf is one instruction, not a library call).
 // GCC and Clang define __ARM_FEATURE_FMA on every AArch64 target; __aarch64__ is named for others.
-#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__)
+// RISC-V's F extension has fmadd.s (__riscv_flen: the widest FP register, 32 with F alone). Where
+// the instruction exists GCC contracts a*b+c into it in C++ whatever -std says, so code that must
+// round the same way twice (softmax's hi/lo split) has to call the fused form explicitly.
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA) || defined(__aarch64__) || \
+    (defined(__riscv) && defined(__riscv_flen))
 #define CTATTN_HAS_SCALAR_FMA 1
 #endif
 
@@ -106,6 +112,10 @@ CTATTN_RESTORE_WARNINGS
 // Its integer part alone (every MVE core has it): the int8 group dot (simd/q8.hpp, simd/mve.hpp).
 #if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define CTATTN_HAS_MVE_INT 1
+#endif
+// RISC-V's F extension (__riscv_flen >= 32) has fmax.s, IEEE maxNum like VMAXNM.
+#if defined(__riscv) && defined(__riscv_flen)
+#define CTATTN_RISCV_FMAX 1
 #endif
 
 // Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
@@ -151,5 +161,86 @@ inline constexpr bool mve_float = false;
 inline constexpr bool mve_int = true;
 #else
 inline constexpr bool mve_int = false;
+#endif
+/// Whether simd/riscv.hpp's fmax.s body is defined (RISC-V with F).
+#if defined(CTATTN_RISCV_FMAX)
+inline constexpr bool riscv_fmax = true;
+#else
+inline constexpr bool riscv_fmax = false;
+#endif
+/// Float registers the scalar path may plan register tiles for (ops<scalar_arch>::registers):
+/// 32 on RISC-V with F (f0-f31, of which 20 are caller-saved: a one-row projection keeps 16
+/// accumulators, the x value and a weight in registers, with no spill), 16 elsewhere (sized for
+/// Cortex-M's s0-s15 when C tiles run beside the VFP assembly; soft-float cores have none).
+#if defined(CTATTN_RISCV_FMAX)
+inline constexpr std::size_t scalar_float_registers = 32;
+#else
+inline constexpr std::size_t scalar_float_registers = 16;
+#endif
+}  // namespace ctattn::simd::target
+
+// ---- Q8 (int8 group) bodies: simd/q8.hpp chooses among them, most capable first -------------
+//   CTATTN_Q8_AVX512_VNNI   AVX-512 BW + VNNI: vpdpbusd on 64 bytes (simd/q8_x86.hpp)
+//   CTATTN_Q8_AVX_VNNI      vpdpbusd on 32 bytes: AVX-VNNI, or AVX-512 VNNI + VL without BW
+//   CTATTN_Q8_AVX2          AVX2 + FMA: vpmaddubsw + vpmaddwd on 32 bytes
+//   CTATTN_Q8_NEON          AArch64 NEON (simd/q8_neon.hpp) ...
+//   CTATTN_Q8_NEON_DOTPROD  ... with the dot-product extension (sdot)
+//   CTATTN_Q8_ARM_DSP       Cortex-M with the DSP extension (M4/M7/M33/M55): SXTB16 + SMLAD
+// The x86 and NEON bodies use intrinsics, so they follow xsimd's presence (CTATTN_HAS_XSIMD: not
+// under -Dsimd=scalar); the DSP body needs only arm_acle.h and, like the VFP assembly, is chosen
+// from the core alone (Cortex-M builds are -Dsimd=scalar: xsimd has no arch for them).
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define CTATTN_Q8_AVX512_VNNI 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX2__) && defined(__FMA__) && \
+    (defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__)))
+#define CTATTN_Q8_AVX_VNNI 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX2__) && defined(__FMA__)
+#define CTATTN_Q8_AVX2 1
+#endif
+#if defined(CTATTN_HAS_XSIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define CTATTN_Q8_NEON 1
+#if defined(__ARM_FEATURE_DOTPROD)
+#define CTATTN_Q8_NEON_DOTPROD 1
+#endif
+#endif
+// M-profile only: its word loads may be unaligned (groups of G not a multiple of 4 start anywhere),
+// which a Cortex-A running with its MMU off (bare metal, Device memory) would fault on.
+#if defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__thumb2__) && defined(__ARM_ARCH_PROFILE) && \
+    __ARM_ARCH_PROFILE == 'M'
+#define CTATTN_Q8_ARM_DSP 1
+#endif
+
+namespace ctattn::simd::target {
+#if defined(CTATTN_Q8_AVX512_VNNI)
+inline constexpr bool q8_avx512_vnni = true;
+#else
+inline constexpr bool q8_avx512_vnni = false;
+#endif
+#if defined(CTATTN_Q8_AVX_VNNI)
+inline constexpr bool q8_avx_vnni = true;
+#else
+inline constexpr bool q8_avx_vnni = false;
+#endif
+#if defined(CTATTN_Q8_AVX2)
+inline constexpr bool q8_avx2 = true;
+#else
+inline constexpr bool q8_avx2 = false;
+#endif
+#if defined(CTATTN_Q8_NEON)
+inline constexpr bool q8_neon = true;
+#else
+inline constexpr bool q8_neon = false;
+#endif
+#if defined(CTATTN_Q8_NEON_DOTPROD)
+inline constexpr bool q8_neon_dotprod = true;
+#else
+inline constexpr bool q8_neon_dotprod = false;
+#endif
+#if defined(CTATTN_Q8_ARM_DSP)
+inline constexpr bool q8_arm_dsp = true;
+#else
+inline constexpr bool q8_arm_dsp = false;
 #endif
 }  // namespace ctattn::simd::target

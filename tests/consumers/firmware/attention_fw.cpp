@@ -25,6 +25,7 @@ layer::weights_type weights;      // (d_model, d_model) Wq, Wo; (d_model, kv_dim
 layer::workspace_type workspace;  // K, V, Q rows, context and one score row
 ctattn::matrix<config::seq_capacity, config::d_model> x, y;  // (tokens, d_model)
 
+#if !defined(CTATTN_FIRMWARE_BOARD_TEMPLATES)
 // Arm semihosting SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit or ADP_Stopped_RunTimeError.
 [[noreturn]] void exit_with(bool success) {
     register std::uint32_t r0 asm("r0") = 0x18;
@@ -32,6 +33,7 @@ ctattn::matrix<config::seq_capacity, config::d_model> x, y;  // (tokens, d_model
     asm volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
     for (;;) asm volatile("wfi");
 }
+#endif
 
 bool run_layer() {
     for (std::size_t i = 0; i < config::d_model; ++i) weights.wo(i, i) = 1.0f;
@@ -60,6 +62,7 @@ bool run_layer() {
 
 }  // namespace
 
+#if !defined(CTATTN_FIRMWARE_BOARD_TEMPLATES)  // attention_board_fw.cpp: the board templates' start-up instead
 // ---- start-up: what a vendor's startup file and CMSIS SystemInit do, reduced to the minimum ----
 extern "C" {
 extern std::uint32_t __data_load[], __data_start[], __data_end[], __bss_start[], __bss_end[], __stack_top[];
@@ -82,3 +85,4 @@ __attribute__((section(".vectors"), used)) const vector_entry vector_table[7] = 
     fault_handler, fault_handler, fault_handler,  // NMI, HardFault, MemManage, BusFault, UsageFault
 };
 }
+#endif

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// Quantized (Q8, w8a8) projection: per row of X, the activations are quantized once per group of G
+// (simd::q8_quantize), then every output is one group-scaled int8 row dot (simd::q8_row_dot):
+//   y[o] = b[o] + sum_g (sw[o][g] * sx[g]) * sum_{i in g} qw[o][i] * qx[i]
+// Weights are a q8_matrix or q8_matrix_view (base/weight_storage.hpp): Dout rows of Din codes, rows
+// padded with zero codes to whole groups (the activations' padding is zero too, so it adds
+// nothing). Also the row operations around it: quantizing a float row into a Q8 row (loaders) and
+// dequantizing one (the embedding lookup). project_weights runs the float or the Q8 kernel by type.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../base/weight_storage.hpp"
+#include "../simd/q8.hpp"
+#include "projection.hpp"
+
+namespace ctattn::kernels {
+
+/// Quantizes Din floats into the Q8 codes and scales of one padded row (M::row_codes codes, zeros
+/// past Din; M::groups scales): the same rounding as the activations' (simd::q8_quantize).
+template <q8_projection_matrix M>
+inline void q8_quantize_row(const float* x, std::int8_t* codes, float* scales) noexcept {
+    constexpr std::size_t Din = M::in_features, G = M::group;
+    constexpr std::size_t full_groups = Din / G, tail = Din - full_groups * G;
+    if constexpr (full_groups > 0) simd::q8_quantize<G>(x, full_groups, codes, scales);
+    if constexpr (tail > 0) {
+        // The last group holds fewer than G inputs: zeros stand in for the rest (they change no
+        // maximum and no sum), so the scale is the real inputs' own.
+        float padded[G] = {};
+        for (std::size_t i = 0; i < tail; ++i) padded[i] = x[full_groups * G + i];
+        simd::q8_quantize<G>(padded, 1, codes + full_groups * G, scales + full_groups);
+    }
+}
+
+/// out[i] = scale[i / G] * code[i] for the Din inputs of row o (an embedding lookup).
+template <q8_projection_matrix M>
+inline void q8_dequantize_row(const M& w, std::size_t o, float* out) noexcept {
+    const std::int8_t* codes = w.code_row(o);
+    const float* scales = w.scale_row(o);
+    for (std::size_t i = 0; i < M::in_features; ++i) out[i] = scales[i / M::group] * float(codes[i]);
+}
+
+/// rows x Din activations (row stride Din) through a Q8 matrix: y (rows x Dout) = Q8(x) W + bias
+/// (bias: Dout floats or nullptr). y must not overlap x. The quantized activations live on the
+/// stack: row_codes bytes + groups floats.
+template <q8_projection_matrix M>
+inline void project_q8(std::size_t rows, const float* x, const M& w, const float* bias, float* y) noexcept {
+    constexpr std::size_t Din = M::in_features, Dout = M::out_features, G = M::group, groups = M::groups;
+    alignas(64) std::int8_t xq[M::row_codes];
+    float xs[groups];
+    for (std::size_t r = 0; r < rows; ++r) {
+        q8_quantize_row<M>(x + r * Din, xq, xs);
+        float* out = y + r * Dout;
+        for (std::size_t o = 0; o < Dout; ++o) {
+            const float dot = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
+            out[o] = bias ? bias[o] + dot : dot;
+        }
+    }
+}
+
+/// y = x W + bias for a Din -> Dout projection in whatever format W has: a float matrix (Din x Dout,
+/// kernels::project) or a Q8 matrix (project_q8). The layers call this, so one source runs both.
+template <std::size_t Din, std::size_t Dout, class Arch = simd::default_arch, class Matrix>
+inline void project_weights(std::size_t rows, const float* x, const Matrix& w, const float* bias, float* y) noexcept {
+    if constexpr (q8_projection_matrix<Matrix>) {
+        static_assert(Matrix::in_features == Din && Matrix::out_features == Dout,
+                      "ctattn: the Q8 matrix's shape is not the projection's Din -> Dout");
+        project_q8(rows, x, w, bias, y);
+    } else {
+        project<Din, Dout, Arch>(rows, x, w.data(), bias, y);
+    }
+}
+
+}  // namespace ctattn::kernels

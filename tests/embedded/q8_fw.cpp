@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+// Firmware test: the Q8 row dot (simd/q8.hpp) on a Cortex-M core: the body q8.hpp dispatches to
+// here (SXTB16 + SMLAD on cores with the DSP extension, the scalar body on the M3) and the scalar
+// body, against 64-bit integer group sums and a double sum, at group sizes 4, 43, 64 and 172 with
+// codes at the int8 edges (weights -128 and 127, activations +-127) and poison bytes after the row.
+// Then, for tools/qemu_insn_count.c's marks, one call each of the scalar body, the dispatched body
+// and a plain float dot of the same length, rows of 64 (G 64) and 172 (G 43, and G 172): the
+// plugin's "ctattn-marks" line gives each call's exact instruction count (consecutive differences);
+// last, q8_rows_dot over 4 such rows (G 43) and its check against q8_row_dot per row.
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+
+#include <ctattn/simd/q8.hpp>
+
+#include "check.hpp"
+#include "print.hpp"
+
+// One instruction, `bx lr` (as in bench/embedded/decode_count_fw.cpp): the plugin records the
+// running count each time it runs; the compiler cannot move work across the call.
+asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
+    ".global ctattn_count_mark\n"
+    ".type ctattn_count_mark, %function\n"
+    ".thumb_func\n"
+    "ctattn_count_mark:\n"
+    "    bx lr\n"
+    ".size ctattn_count_mark, .-ctattn_count_mark\n"
+    ".previous\n");
+extern "C" void ctattn_count_mark();
+
+namespace {
+
+using namespace ctattn;
+
+constexpr std::size_t max_row = 4 * 172, poison = 16;
+std::int8_t w_row[max_row + poison];
+std::int8_t x_row[max_row + poison];
+float w_scales[20];
+float x_scales[8];
+
+std::uint32_t lcg = 12345u;
+int next_code(int lo, int hi) {
+    lcg = lcg * 1664525u + 1013904223u;
+    return lo + static_cast<int>((lcg >> 8) % static_cast<std::uint32_t>(hi - lo + 1));
+}
+
+enum class codes { random, weights_min_acts_max, weights_min_acts_min, alternating };
+
+template <std::size_t G>
+void check_shape(embedded::checker& check, const char* what, std::size_t groups, codes kind, bool unit_scales) {
+    const std::size_t n = groups * G;
+    for (std::size_t i = 0; i < n + poison; ++i) {
+        int wi = 127, xi = 127;  // past the row: poison
+        if (i < n) switch (kind) {
+            case codes::random: wi = next_code(-128, 127); xi = next_code(-127, 127); break;
+            case codes::weights_min_acts_max: wi = -128; xi = 127; break;
+            case codes::weights_min_acts_min: wi = -128; xi = -127; break;
+            case codes::alternating: wi = (i % 2) ? -128 : 127; xi = (i % 3) ? -127 : 127; break;
+            }
+        w_row[i] = static_cast<std::int8_t>(wi);
+        x_row[i] = static_cast<std::int8_t>(xi);
+    }
+    double reference = 0.0, magnitude = 0.0;
+    for (std::size_t g = 0; g < groups; ++g) {
+        w_scales[g] = unit_scales ? 1.0f : 0.001f * static_cast<float>(next_code(1, 4000));
+        x_scales[g] = unit_scales ? 1.0f : 0.001f * static_cast<float>(next_code(1, 4000));
+        std::int64_t acc = 0, acc_abs = 0;
+        for (std::size_t i = 0; i < G; ++i) {
+            const std::int64_t p = std::int64_t(w_row[g * G + i]) * std::int64_t(x_row[g * G + i]);
+            acc += p;
+            acc_abs += p < 0 ? -p : p;
+        }
+        reference += double(w_scales[g]) * double(x_scales[g]) * double(acc);
+        magnitude += double(w_scales[g]) * double(x_scales[g]) * double(acc_abs);
+    }
+    // Unit scales: integers below 2^24 throughout, so exact. Otherwise one rounding per scale
+    // product and per float addition over the groups, each within FLT_EPSILON of the magnitude.
+    const double bound = unit_scales ? 0.0 : double(groups + 2) * 1.1920929e-7 * magnitude;
+    const float got[2] = {simd::q8_row_dot<G>(w_row, w_scales, x_row, x_scales, groups),
+                          simd::scalar_q8::row_dot<G>(w_row, w_scales, x_row, x_scales, groups)};
+    double worst = 0.0, worst_ratio = 0.0;
+    for (float y : got) {
+        const double err = double(y) > reference ? double(y) - reference : reference - double(y);
+        const double ratio = bound > 0.0 ? err / bound : (err == 0.0 ? 0.0 : 2.0);
+        if (!(ratio <= worst_ratio)) {
+            worst_ratio = ratio;
+            worst = err;
+        }
+    }
+    check.bounded(what, worst, worst_ratio);
+}
+
+template <std::size_t G>
+void check_group_size(embedded::checker& check, const char* what) {
+    for (std::size_t groups : {std::size_t(1), std::size_t(3)})
+        for (codes kind : {codes::random, codes::weights_min_acts_max, codes::weights_min_acts_min, codes::alternating})
+            for (bool unit : {true, false}) check_shape<G>(check, what, groups, kind, unit);
+}
+
+// Each measured call out of line, so the marks bracket exactly one call of one body.
+template <std::size_t G>
+[[gnu::noinline]] float dispatched_dot(std::size_t groups) {
+    return simd::q8_row_dot<G>(w_row, w_scales, x_row, x_scales, groups);
+}
+template <std::size_t G>
+[[gnu::noinline]] float scalar_dot(std::size_t groups) {
+    return simd::scalar_q8::row_dot<G>(w_row, w_scales, x_row, x_scales, groups);
+}
+float float_w[172];
+float float_x[172];
+[[gnu::noinline]] float float_dot(std::size_t n) {
+    float sum = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) sum += float_w[i] * float_x[i];
+    return sum;
+}
+
+// q8_rows_dot over 4 rows (row stride 172 + 4 bytes of padding, scale stride 5) must give each
+// row's q8_row_dot bit for bit.
+template <std::size_t G>
+void check_rows(embedded::checker& check, const char* what) {
+    constexpr std::size_t R = 4, groups = 172 / G, stride = 172 + 4;
+    static_assert(R * stride <= max_row + poison && R * 5 <= sizeof(w_scales) / sizeof(float));
+    for (std::size_t i = 0; i < R * stride; ++i) w_row[i] = static_cast<std::int8_t>(i % 5 == 0 ? -128 : next_code(-128, 127));
+    for (std::size_t i = 0; i < 172; ++i) x_row[i] = static_cast<std::int8_t>(next_code(-127, 127));
+    for (std::size_t i = 0; i < R * 5; ++i) w_scales[i] = 0.001f * static_cast<float>(next_code(1, 4000));
+    for (std::size_t g = 0; g < groups; ++g) x_scales[g] = 0.001f * static_cast<float>(next_code(1, 4000));
+    float out[R];
+    simd::q8_rows_dot<G, R>(w_row, stride, w_scales, 5, x_row, x_scales, groups, out);
+    bool same = true;
+    for (std::size_t r = 0; r < R; ++r)
+        same = same && out[r] == simd::q8_row_dot<G>(w_row + r * stride, w_scales + r * 5, x_row, x_scales, groups);
+    check.is_true(what, same);
+}
+
+template <std::size_t G>
+[[gnu::noinline]] void dispatched_rows_4(std::size_t groups, float* out) {
+    simd::q8_rows_dot<G, 4>(w_row, groups * G, w_scales, groups, x_row, x_scales, groups, out);
+}
+
+volatile float sink;
+
+}  // namespace
+
+int firmware_main() {
+    embedded::checker check;
+    embedded::print("q8 body: ", simd::target::q8_arm_dsp ? "arm_dsp (SXTB16 + SMLAD)" : "scalar", "\n");
+    check_group_size<4>(check, "q8 row dot, G 4, groups 1 and 3, edge codes");
+    check_group_size<43>(check, "q8 row dot, G 43, groups 1 and 3, edge codes");
+    check_group_size<64>(check, "q8 row dot, G 64, groups 1 and 3, edge codes");
+    check_group_size<172>(check, "q8 row dot, G 172, groups 1 and 3, edge codes");
+
+    check_rows<43>(check, "q8_rows_dot, 4 rows of 4 groups of 43, equals q8_row_dot per row");
+    check_rows<172>(check, "q8_rows_dot, 4 rows of 1 group of 172, equals q8_row_dot per row");
+    for (std::size_t i = 0; i < 172; ++i) {
+        float_w[i] = 0.01f * static_cast<float>(next_code(-100, 100));
+        float_x[i] = 0.01f * static_cast<float>(next_code(-100, 100));
+    }
+    // Marks: scalar, dispatched, float dot for a 64-wide row (G 64); the same for a 172-wide row
+    // with G 43 (4 groups) and with G 172 (1 group, float dot not repeated).
+    ctattn_count_mark();
+    sink = scalar_dot<64>(1);
+    ctattn_count_mark();
+    sink = dispatched_dot<64>(1);
+    ctattn_count_mark();
+    sink = float_dot(64);
+    ctattn_count_mark();
+    sink = scalar_dot<43>(4);
+    ctattn_count_mark();
+    sink = dispatched_dot<43>(4);
+    ctattn_count_mark();
+    sink = float_dot(172);
+    ctattn_count_mark();
+    sink = scalar_dot<172>(1);
+    ctattn_count_mark();
+    sink = dispatched_dot<172>(1);
+    ctattn_count_mark();
+    float four[4];
+    dispatched_rows_4<43>(4, four);  // 4 rows of 172 (G 43): compare with 4 x dispatched G43 x4
+    ctattn_count_mark();
+    sink = four[0] + four[3];
+    return embedded::finish(check, "q8 row dot", 0, sizeof(w_row) + sizeof(x_row), 0);
+}

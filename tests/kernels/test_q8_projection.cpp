@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Q8 (w8a8) projection kernel (kernels/q8_projection.hpp) at awkward shapes: widths 1, 3, 5, 13,
+// groups that do not divide the row (padded rows: 13 in groups of 4, 172 in groups of 32), one
+// group per row, several rows, with and without bias, a zero row and a row of tiny values.
+// Three independent checks per shape:
+//   1. quantization: codes and scales equal a plain re-statement of the rule (s = max|v| / 127,
+//      q = round half away from zero of v / s, padding codes 0), weights and activations alike;
+//   2. arithmetic: y equals a double-precision evaluation of the same quantized product,
+//      sum_g sw sx sum_i qw qx (+ b), within the float rounding of the kernel's group sums: the
+//      int32 group sums are exact, each term (sw * sx) * acc is two roundings and the sum of
+//      `groups` terms plus the bias at most groups more, so |err| <= gamma(groups + 3) * sum |terms|
+//      with gamma(n) = n u / (1 - n u), u = 2^-24;
+//   3. quantization error: y is within the quantization step of the unquantized double product,
+//      |w x - (sw qw)(sx qx)| <= |w| sx / 2 + |sx qx| sw / 2 per element (each rounding moves a code
+//      at most half a step), plus the rounding bound of check 2.
+#include <catch2/catch.hpp>
+
+#include <ctattn/kernels/q8_projection.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace ctattn;
+
+constexpr double unit_roundoff = 0x1p-24;
+double gamma(std::size_t n) { return double(n) * unit_roundoff / (1.0 - double(n) * unit_roundoff); }
+
+// The rule restated: one group of n values (n <= G, the rest of the group is zero padding).
+void reference_quantize(const float* v, std::size_t n, std::size_t G, std::int8_t* q, float& s) {
+    float amax = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[i]));
+    s = amax / 127.0f;
+    for (std::size_t i = 0; i < G; ++i) {
+        if (i >= n || s == 0.0f) {
+            q[i] = 0;
+            continue;
+        }
+        const float r = v[i] / s;
+        const long code = std::lround(r);  // half away from zero
+        q[i] = static_cast<std::int8_t>(std::clamp(code, -127L, 127L));
+    }
+}
+
+template <std::size_t Din, std::size_t Dout, std::size_t G>
+void check_shape(std::size_t rows, bool with_bias, std::uint32_t seed) {
+    using M = q8_matrix<Din, Dout, G>;
+    constexpr std::size_t P = M::row_codes, groups = M::groups;
+    INFO("Din " << Din << " Dout " << Dout << " G " << G << " (row " << P << " codes, " << groups
+                << " groups) rows " << rows << (with_bias ? " with bias" : ""));
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+
+    // Weights as trained: Din x Dout floats, x @ W. Column o becomes Q8 row o. One output column
+    // is all zeros (scale 0) when there is more than one.
+    std::vector<float> w(Din * Dout);
+    for (float& v : w) v = dist(rng);
+    if (Dout > 1)
+        for (std::size_t i = 0; i < Din; ++i) w[i * Dout + Dout - 1] = 0.0f;
+    auto q = std::make_unique<M>();
+    for (std::size_t o = 0; o < Dout; ++o) {
+        std::vector<float> column(Din);
+        for (std::size_t i = 0; i < Din; ++i) column[i] = w[i * Dout + o];
+        kernels::q8_quantize_row<M>(column.data(), q->code_row(o), q->scale_row(o));
+        for (std::size_t g = 0; g < groups; ++g) {
+            std::int8_t want[G];
+            float want_scale = 0.0f;
+            const std::size_t n = std::min(G, Din - std::min(Din, g * G));
+            reference_quantize(column.data() + g * G, n, G, want, want_scale);
+            REQUIRE(q->scale_row(o)[g] == want_scale);
+            for (std::size_t i = 0; i < G; ++i) REQUIRE(int(q->code_row(o)[g * G + i]) == int(want[i]));
+        }
+        // Dequantizing gives the codes times their scales (the embedding lookup).
+        std::vector<float> row(Din);
+        kernels::q8_dequantize_row(*q, o, row.data());
+        for (std::size_t i = 0; i < Din; ++i) REQUIRE(row[i] == q->scale_row(o)[i / G] * float(q->code_row(o)[i]));
+    }
+
+    // Activations: random rows, then (when there are several) a zero row and a row of tiny values.
+    std::vector<float> x(rows * Din), bias(Dout);
+    for (float& v : x) v = dist(rng) * 3.0f;
+    if (rows > 1)
+        for (std::size_t i = 0; i < Din; ++i) x[Din + i] = 0.0f;
+    if (rows > 2)
+        for (std::size_t i = 0; i < Din; ++i) x[2 * Din + i] = dist(rng) * 1e-30f;
+    for (float& b : bias) b = dist(rng);
+    std::vector<float> y(rows * Dout, NAN);
+    kernels::project_q8(rows, x.data(), *q, with_bias ? bias.data() : nullptr, y.data());
+
+    for (std::size_t r = 0; r < rows; ++r) {
+        std::vector<std::int8_t> xq(P);
+        std::vector<float> xs(groups);
+        for (std::size_t g = 0; g < groups; ++g)
+            reference_quantize(x.data() + r * Din + g * G, std::min(G, Din - std::min(Din, g * G)), G,
+                               xq.data() + g * G, xs[g]);
+        for (std::size_t o = 0; o < Dout; ++o) {
+            double quantized = 0.0, magnitude = 0.0, exact = 0.0, step = 0.0;
+            for (std::size_t g = 0; g < groups; ++g) {
+                long acc = 0;
+                for (std::size_t i = g * G; i < g * G + G; ++i) acc += long(q->code_row(o)[i]) * long(xq[i]);
+                const double term = double(q->scale_row(o)[g]) * double(xs[g]) * double(acc);
+                quantized += term;
+                magnitude += std::fabs(term);
+            }
+            for (std::size_t i = 0; i < Din; ++i) {
+                const double wi = w[i * Dout + o], xi = x[r * Din + i];
+                exact += wi * xi;
+                step += std::fabs(wi) * double(xs[i / G]) / 2.0 +
+                        std::fabs(double(xs[i / G]) * xq[i]) * double(q->scale_row(o)[i / G]) / 2.0;
+            }
+            const double b = with_bias ? double(bias[o]) : 0.0;
+            const double rounding = gamma(groups + 3) * (magnitude + std::fabs(b));
+            const double got = y[r * Dout + o];
+            INFO("row " << r << " output " << o << ": got " << got << " quantized reference " << quantized + b
+                        << " exact " << exact + b);
+            REQUIRE(std::fabs(got - (quantized + b)) <= rounding);
+            REQUIRE(std::fabs(got - (exact + b)) <= step + rounding + 1e-300);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the Q8 projection matches a double evaluation of the same quantized product at awkward shapes",
+          "[kernels][q8]") {
+    check_shape<1, 1, 1>(1, false, 1);
+    check_shape<1, 3, 1>(3, true, 2);
+    check_shape<3, 5, 3>(2, false, 3);
+    check_shape<5, 3, 5>(3, true, 4);
+    check_shape<5, 13, 2>(3, true, 5);      // 5 codes padded to 6: groups of 2
+    check_shape<13, 5, 4>(4, false, 6);     // 13 padded to 16: the last group holds one input
+    check_shape<13, 1, 13>(1, true, 7);     // one group per row
+    check_shape<64, 13, 32>(3, true, 8);    // two groups per row
+    check_shape<172, 5, 32>(3, false, 9);   // stories260K's W2 rows: 172 padded to 192
+    check_shape<172, 3, 4>(2, true, 10);    // 172 = 43 groups of 4, no padding
+    check_shape<64, 172, 32>(1, false, 11); // stories260K's W1/W3 shape, decode
+}
+
+TEST_CASE("project_weights runs the Q8 kernel for Q8 matrices and the float kernel for float ones",
+          "[kernels][q8]") {
+    using M = q8_matrix<13, 5, 4>;
+    auto q = std::make_unique<M>();
+    auto f = std::make_unique<matrix<13, 5>>();
+    std::mt19937 rng(12);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float& v : f->values) v = dist(rng);
+    for (std::size_t o = 0; o < 5; ++o) {
+        float column[13];
+        for (std::size_t i = 0; i < 13; ++i) column[i] = (*f)(i, o);
+        kernels::q8_quantize_row<M>(column, q->code_row(o), q->scale_row(o));
+    }
+    float x[2 * 13];
+    for (float& v : x) v = dist(rng);
+    float via_q8[10], direct_q8[10], via_float[10], direct_float[10];
+    kernels::project_weights<13, 5>(2, x, *q, nullptr, via_q8);
+    kernels::project_q8(2, x, *q, nullptr, direct_q8);
+    kernels::project_weights<13, 5>(2, x, *f, nullptr, via_float);
+    kernels::project<13, 5>(2, x, f->data(), nullptr, direct_float);
+    for (int i = 0; i < 10; ++i) {
+        REQUIRE(via_q8[i] == direct_q8[i]);          // the same kernel: bit-identical
+        REQUIRE(via_float[i] == direct_float[i]);
+    }
+    // A view over the same codes and scales reads the same numbers.
+    const q8_matrix_view<13, 5, 4> view{q->codes, q->scales};
+    float via_view[10];
+    kernels::project_q8(2, x, view, nullptr, via_view);
+    for (int i = 0; i < 10; ++i) REQUIRE(via_view[i] == direct_q8[i]);
+}
