@@ -9,10 +9,14 @@
 //   first divergence the first position at which the type's own greedy run leaves the float one
 // Targets (the KV cache issue): float16 >= 99.5% agreement, int8 >= 98%. The float32 cache is the
 // reference; a float32 kv_decoder must reproduce it exactly (the policy is the default).
+// First, the llama golden case (PyTorch's logits, float32 cache) through float16 and int8 caches,
+// prefill and decode, within a tolerance derived from each type's step (below).
 #include <catch2/catch.hpp>
 
 #include <ctattn/model/decoder.hpp>
 #include <ctattn/io/llama2c.hpp>
+
+#include <algorithm>
 
 #include <cmath>
 #include <cstdio>
@@ -20,6 +24,8 @@
 #include <iterator>
 #include <memory>
 #include <vector>
+
+#include "../support/model_support.hpp"
 
 #ifndef CTATTN_STORIES260K
 #define CTATTN_STORIES260K "../shared/models/stories260K.bin"
@@ -146,7 +152,78 @@ void check_storage_types(const char* arch_name) {
     CHECK(std::abs(i8.mean_nll - float_nll) < 0.05);
 }
 
+// ---- the llama golden case (2 layers, d_model 32, 4 heads on 2 KV heads of head_dim 8, RoPE, SwiGLU)
+using llama_block = block_config<attention_config<32, 4, 2, 10, no_bias, causal_mask>, ffn_config<32, swiglu, 88>,
+                                 rms_norm<eps_1e_minus<5>>, pre_norm>;
+using llama_config =
+    stacked_model_config<64, 2, llama_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<false>>;
+
+// Each type's step: the largest relative change storing makes to a cached element, measured
+// against its row's largest magnitude: float16 rounds to 11 significant bits (2^-11 relative to
+// the element itself, so at most that relative to the row's max), int8 to max|row| / 254.
+template <class S>
+constexpr double kv_step = std::is_same_v<S, kv_float16> ? 0x1p-11 : (std::is_same_v<S, kv_int8> ? 1.0 / 254 : 0.0);
+// The float32 path's tolerance (tests/model/test_golden_lm.cpp), plus the cache's step times a
+// gain of 16 applied to the row's largest logit: perturbing every cached K and V element by at
+// most one step moves a score by <= step |q| |k| and an attention output by <= step max|v| (a
+// convex combination), and two layers of projections, residual adds and the classifier carry that
+// through; the measured gain (printed) is 0.23 (float16) and 1.8 (int8), so 16 is an eightfold
+// margin, while a kernel reading a wrong row or scale gives errors of the order of the logits
+// themselves (a gain near 1 / step).
+constexpr double float_relative_tolerance = 2e-4, float_scale_tolerance = 2e-4, kv_gain_bound = 16.0;
+
+template <class S>
+void check_llama_golden_through(const char* type_name) {
+    const ctattn_test::golden_case gc = ctattn_test::load_golden("llama_v64_s10_e32_h4_kv2_l2.txt");
+    INFO("golden file in " << CTATTN_GOLDEN_DIR);
+    REQUIRE(gc.loaded);
+    auto w = std::make_unique<model_weights<llama_config>>();
+    ctattn_test::copy_array(gc, "embedding", w->embedding);
+    ctattn_test::load_llama_block(gc, "l0.", w->layer<0>());
+    ctattn_test::load_llama_block(gc, "l1.", w->layer<1>());
+    ctattn_test::copy_array(gc, "final_norm", w->final_norm.gain);
+    ctattn_test::copy_array(gc, "w_cls", w->head.w_out);
+    const std::vector<token_id> tokens = ctattn_test::golden_tokens(gc);
+    REQUIRE(tokens.size() == 10);
+    const ctattn_test::golden_array& want = gc.at("logits");
+    constexpr std::size_t vocab = 64, prompt = 4;
+
+    // Decode one token at a time, and a 4-token prefill (one chunk: rows attend one by one) then steps.
+    std::vector<float> stepped(10 * vocab), chunked(10 * vocab);
+    auto dec = std::make_unique<kv_decoder<llama_config, S, owned_weights, simd::default_arch, 4>>(*w);
+    for (std::size_t p = 0; p < 10; ++p) REQUIRE(dec->decode_step(tokens[p], stepped.data() + p * vocab) == status::ok);
+    dec->reset();
+    REQUIRE(dec->prefill(tokens.data(), prompt, chunked.data() + (prompt - 1) * vocab) == status::ok);
+    for (std::size_t p = prompt; p < 10; ++p)
+        REQUIRE(dec->decode_step(tokens[p], chunked.data() + p * vocab) == status::ok);
+
+    double max_want = 0.0;
+    for (std::size_t i = 0; i < want.size(); ++i) max_want = std::max(max_want, double(std::abs(want[i])));
+    double worst_gain = 0.0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        const double err = std::abs(double(stepped[i]) - want[i]);
+        const double float_part = float_relative_tolerance * std::abs(want[i]) + float_scale_tolerance * max_want;
+        worst_gain = std::max(worst_gain, std::max(0.0, err - float_part) / (kv_step<S> * max_want));
+        INFO(type_name << " decoded logit " << i << ": got " << stepped[i] << ", want " << want[i]);
+        REQUIRE(err <= float_part + kv_gain_bound * kv_step<S> * max_want);
+    }
+    for (std::size_t i = (prompt - 1) * vocab; i < want.size(); ++i) {
+        const double err = std::abs(double(chunked[i]) - want[i]);
+        INFO(type_name << " prefilled then decoded logit " << i);
+        REQUIRE(err <= float_relative_tolerance * std::abs(want[i]) + float_scale_tolerance * max_want +
+                           kv_gain_bound * kv_step<S> * max_want);
+    }
+    std::printf("llama golden case through a %s KV cache: error / (step x max|logit|) at most %.3f (bound %.0f)\n",
+                type_name, worst_gain, kv_gain_bound);
+}
+
 }  // namespace
+
+TEST_CASE("the llama golden case decodes through float16 and int8 KV caches within each type's step",
+          "[kv_storage][golden][llama]") {
+    check_llama_golden_through<kv_float16>("float16");
+    check_llama_golden_through<kv_int8>("int8");
+}
 
 TEST_CASE("float16 and int8 KV caches keep stories260K's greedy predictions over its 512-token context",
           "[kv_storage][stories260k]") {
