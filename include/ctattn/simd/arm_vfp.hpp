@@ -31,12 +31,19 @@ void weighted_sum_2x8(const float* p, const float* v, std::size_t n, float* out)
 // default rounding mode.
 [[gnu::always_inline]] inline float half_to_float(unsigned short h) noexcept;
 [[gnu::always_inline]] inline unsigned short float_to_half(float x) noexcept;
+// Two halves at p (4-byte aligned) as floats: one VLDR of the pair, then VCVTB and VCVTT.
+[[gnu::always_inline]] inline void halves_to_floats(const unsigned short* p, float& low, float& high) noexcept;
 
 #if defined(CTATTN_VFP_ROW_PROJECTION)
 [[gnu::always_inline]] inline float half_to_float(unsigned short h) noexcept {
     float x;
     __asm__("vmov %0, %1\n vcvtb.f32.f16 %0, %0" : "=t"(x) : "r"(static_cast<unsigned>(h)));
     return x;
+}
+[[gnu::always_inline]] inline void halves_to_floats(const unsigned short* p, float& low, float& high) noexcept {
+    __asm__("vldr %1, [%2]\n vcvtb.f32.f16 %0, %1\n vcvtt.f32.f16 %1, %1"
+            : "=t"(low), "=&t"(high)
+            : "r"(p), "m"(*reinterpret_cast<const unsigned(*)[1]>(p)));
 }
 [[gnu::always_inline]] inline unsigned short float_to_half(float x) noexcept {
     unsigned bits;

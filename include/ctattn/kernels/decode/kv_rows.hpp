@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "../../base/kv_storage.hpp"
 #include "../../base/mask.hpp"
@@ -80,7 +81,12 @@ inline void kv_store_row(const float* x, typename S::element* out, float* scale)
 template <std::size_t HeadDim, std::size_t KvStride, kv_storage S>
 [[gnu::always_inline]] inline float kv_load_row(const kv_rows<S>& rows, std::size_t row, float* out) noexcept {
     const typename S::element* e = rows.values + row * KvStride;
-    for (std::size_t d = 0; d < HeadDim; ++d) out[d] = kv_element_value<S>(e[d]);
+    if constexpr (std::is_same_v<S, kv_float16> && simd::target::vfp_asm && HeadDim % 2 == 0 && KvStride % 2 == 0) {
+        // Rows start 4-byte aligned (64-byte aligned storage, even strides): a pair per VLDR.
+        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; d += 2) simd::arm_vfp::halves_to_floats(e + d, out[d], out[d + 1]);
+    } else {
+        for (std::size_t d = 0; d < HeadDim; ++d) out[d] = kv_element_value<S>(e[d]);
+    }
     if constexpr (S::scaled)
         return rows.scales[row];
     else
