@@ -204,3 +204,41 @@ TEST_CASE("the decode kernels read float16 and int8 caches like a double referen
     check_decode_shapes<kv_float16, simd::default_arch>();
     check_decode_shapes<kv_int8, simd::default_arch>();
 }
+
+TEST_CASE("typed rows the decode kernels hand back are recomputed in double, NaN rows give NaN heads",
+          "[kv_storage][decode][contract]") {
+    // One KV head of head_dim 4, two query heads, three keys. Scores of 1e20 x 1e20 overflow float:
+    // the kernel reports the row (false) and the careful path computes it in double, where the
+    // softmax is one-hot on the largest score.
+    constexpr std::size_t head_dim = 4, seq = 3;
+    std::int8_t kq[seq * head_dim], vq[seq * head_dim];
+    float ks[seq], vs[seq];
+    const float keys[seq][head_dim] = {{1e20f, 0, 0, 0}, {2e20f, 0, 0, 0}, {-1e20f, 0, 0, 0}};
+    const float values[seq][head_dim] = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}};
+    for (std::size_t j = 0; j < seq; ++j) {
+        kernels::kv_store_row<kv_int8, head_dim>(keys[j], kq + j * head_dim, ks + j);
+        kernels::kv_store_row<kv_int8, head_dim>(values[j], vq + j * head_dim, vs + j);
+    }
+    const kv_rows<kv_int8> k{kq, ks}, v{vq, vs};
+    const float q[2 * head_dim] = {1e20f, 0, 0, 0, -1e20f, 0, 0, 0};
+    float scores[2 * seq], out[2 * head_dim];
+    const bool regular =
+        kernels::decode_attention<2, 1, head_dim, head_dim, seq * head_dim>(q, k, v, key_range{0, seq}, 0.5f, scores, out);
+    CHECK_FALSE(regular);
+    kernels::decode_attention_in_double<2, 1, head_dim, head_dim, seq * head_dim>(q, k, v, key_range{0, seq}, 0.5f, out);
+    for (std::size_t d = 0; d < head_dim; ++d) {
+        // Head 0 picks key 1 (the largest score), head 1 key 2; values within int8's step (12/254).
+        CHECK(std::abs(out[d] - values[1][d]) <= 12.0f / 254);
+        CHECK(std::abs(out[head_dim + d] - values[2][d]) <= 12.0f / 254);
+    }
+    // A non-finite value row is cached as NaN (its scale): the heads that see it give NaN.
+    const float bad[head_dim] = {1, std::numeric_limits<float>::quiet_NaN(), 3, 4};
+    kernels::kv_store_row<kv_int8, head_dim>(bad, vq, vs);
+    const float small_q[2 * head_dim] = {0.1f, 0, 0, 0, 0.2f, 0, 0, 0};
+    const bool regular_nan =
+        kernels::decode_attention<2, 1, head_dim, head_dim, seq * head_dim>(small_q, k, v, key_range{0, seq}, 0.5f, scores, out);
+    if (!regular_nan)
+        kernels::decode_attention_in_double<2, 1, head_dim, head_dim, seq * head_dim>(small_q, k, v, key_range{0, seq}, 0.5f,
+                                                                                     out);
+    for (float o : out) CHECK(o != o);
+}
