@@ -43,7 +43,7 @@ void weighted_sum_2x8(const float* p, const float* v, std::size_t n, float* out)
 [[gnu::always_inline]] inline void halves_to_floats(const unsigned short* p, float& low, float& high) noexcept {
     __asm__("vldr %1, [%2]\n vcvtb.f32.f16 %0, %1\n vcvtt.f32.f16 %1, %1"
             : "=t"(low), "=&t"(high)
-            : "r"(p), "m"(*reinterpret_cast<const unsigned(*)[1]>(p)));
+            : "r"(p), "m"(*reinterpret_cast<const unsigned short(*)[2]>(p)));
 }
 [[gnu::always_inline]] inline unsigned short float_to_half(float x) noexcept {
     unsigned bits;
