@@ -140,7 +140,7 @@ inline void decode_attention_in_double(const float* q, const kv_rows<S>& k, cons
         bool nan = false;
         for (std::size_t j = visible.begin; j < visible.end; ++j) {
             float row[HeadDim];
-            const double scale = kv_load_row<HeadDim, KvStride>(k_head, j, row);
+            const double scale = double(kv_load_row<HeadDim, KvStride>(k_head, j, row));
             double dot = 0.0;
             for (std::size_t d = 0; d < HeadDim; ++d) dot += double(q_row[d]) * double(row[d]);
             const double s = dot * scale * double(score_scale);
@@ -155,12 +155,12 @@ inline void decode_attention_in_double(const float* q, const kv_rows<S>& k, cons
         double sum = 0.0, acc[HeadDim] = {};
         for (std::size_t j = visible.begin; j < visible.end; ++j) {
             float row[HeadDim];
-            const double scale = kv_load_row<HeadDim, KvStride>(k_head, j, row);
+            const double scale = double(kv_load_row<HeadDim, KvStride>(k_head, j, row));
             double dot = 0.0;
             for (std::size_t d = 0; d < HeadDim; ++d) dot += double(q_row[d]) * double(row[d]);
             const double w = __builtin_exp(dot * scale * double(score_scale) - max);
             sum += w;
-            const double v_scale = kv_load_row<HeadDim, KvStride>(v_head, j, row);
+            const double v_scale = double(kv_load_row<HeadDim, KvStride>(v_head, j, row));
             for (std::size_t d = 0; d < HeadDim; ++d) acc[d] += w * v_scale * double(row[d]);
         }
         for (std::size_t d = 0; d < HeadDim; ++d) out[d] = static_cast<float>(acc[d] / sum);
