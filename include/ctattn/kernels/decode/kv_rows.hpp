@@ -5,8 +5,9 @@
 //   float32: x_d = e_d     float16: x_d = half(e_d)     int8: x_d = s_r e_d, s_r = max|x| / 127
 // Reads return the unscaled row (e_d as floats) and the row's scale separately (1 for unscaled
 // types), so a kernel multiplies one score or one weight by the scale instead of every element.
-// Half conversion: Cortex-M FPUs (FPv4/FPv5/M55) have VCVTB (simd/arm_vfp.hpp); elsewhere the exact
-// software conversion of base/kv_storage.hpp.
+// Half conversion: Cortex-M FPUs (FPv4/FPv5/M55) have VCVTB (simd/arm_vfp.hpp), x86 with F16C
+// VCVTPH2PS/VCVTPS2PH (simd/x86.hpp, 8 at a time); elsewhere the exact software conversion of
+// base/kv_storage.hpp.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include "../../base/kv_storage.hpp"
 #include "../../base/mask.hpp"
 #include "../../simd/arm_vfp.hpp"
+#include "../../simd/x86.hpp"
 #include "../../simd/target.hpp"
 
 namespace ctattn::kernels {
@@ -27,6 +29,8 @@ template <kv_storage S>
     if constexpr (std::is_same_v<S, kv_float16>) {
         if constexpr (simd::target::vfp_asm)
             return simd::arm_vfp::half_to_float(e);
+        else if constexpr (simd::target::f16c)
+            return simd::x86::half_to_float(e);
         else
             return float_from_half(e);
     } else {
@@ -38,6 +42,8 @@ template <kv_storage S>
 [[gnu::always_inline]] inline std::uint16_t kv_half_from_float(float x) noexcept {
     if constexpr (simd::target::vfp_asm)
         return simd::arm_vfp::float_to_half(x);
+    else if constexpr (simd::target::f16c)
+        return simd::x86::float_to_half(x);
     else
         return half_from_float(x);
 }
@@ -84,6 +90,8 @@ template <std::size_t HeadDim, std::size_t KvStride, kv_storage S>
     if constexpr (std::is_same_v<S, kv_float16> && simd::target::vfp_asm && HeadDim % 2 == 0 && KvStride % 2 == 0) {
         // Rows start 4-byte aligned (64-byte aligned storage, even strides): a pair per VLDR.
         CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; d += 2) simd::arm_vfp::halves_to_floats(e + d, out[d], out[d + 1]);
+    } else if constexpr (std::is_same_v<S, kv_float16> && simd::target::f16c && HeadDim % 8 == 0) {
+        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; d += 8) simd::x86::halves_to_floats_8(e + d, out + d);
     } else {
         for (std::size_t d = 0; d < HeadDim; ++d) out[d] = kv_element_value<S>(e[d]);
     }
