@@ -11,7 +11,10 @@ QEMU runs it with tools/qemu_insn_count.c loaded, which records the running inst
 every mark. Step i (position i) costs mark[i+1] - mark[i], exactly; the table gives the mean over
 all positions ((count(512) - count(0)) / 512 for the full-context images) and over the slices
 0-31, 224-255 and 480-511. The images also print how many of their ids equal the host's
-(bench/embedded/stories260k_greedy_ids.hpp).
+(bench/embedded/stories260k_greedy_ids.hpp). ctattn's image comes in three KV storage types
+(base/kv_storage.hpp): bench_decode_ctattn_512 (float32), bench_decode_ctattn-kvfloat16_512 and
+bench_decode_ctattn-kvint8_512 (CTATTN_DECODE_KV; rows "ctattn-kvfloat16", "ctattn-kvint8", whose ids
+are their own and not checked against the host's float32 ones).
 
   emulated_counts.py --setup m4f,m7,m55,m55s --opt 2,s [--doc docs/performance.md]
         meson folders build-counts/<core>-O<opt> (cross/cortex-<core>.ini, -Doptimization=<opt>;
@@ -169,7 +172,7 @@ def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=Fal
     # bench_decode_<impl>_<steps>[_O2].elf; <impl> may hold digits and underscores (ctattn_int8).
     named = []
     for image in images:
-        m = re.match(r"bench_decode_([a-z][a-z0-9_]*?)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
+        m = re.match(r"bench_decode_([a-z][a-z0-9_]*?(?:-kv[a-z0-9]+)?)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
         if m:
             named.append((m.group(1), image))
     if memory and machine not in MEMORY_RANGES:
@@ -194,7 +197,8 @@ def problems(result):
             found.append("%s %s: no instruction counts (plugin not loaded, or the image failed)" % (where, impl))
         if r["exit"] != 0:
             found.append("%s %s: the image exited with %s" % (where, impl, r["exit"]))
-        if r["host_equal"] is None or r["host_equal"][0] != r["host_equal"][1]:
+        # A float16 or int8 KV cache (ctattn-kv<type>) decodes its own ids: only float32's must match.
+        if "-kv" not in impl and (r["host_equal"] is None or r["host_equal"][0] != r["host_equal"][1]):
             found.append("%s %s: ids differ from the host's (%s equal)" % (where, impl, r["host_equal"]))
         if result.get("memory") and "per_token_counters" not in r:
             found.append("%s %s: no byte counts (the plugin's mem=on gave no marks)" % (where, impl))
@@ -202,7 +206,7 @@ def problems(result):
             found.append("%s %s: no cycle estimate (the plugin's cycles=on gave no marks)" % (where, impl))
         if r.get("unclassified"):
             found.append("%s %s: the cycle model does not classify %s" % (where, impl, " ".join(r["unclassified"])))
-    toks = [r["tokens"] for r in result["impls"].values()]
+    toks = [r["tokens"] for impl, r in result["impls"].items() if "-kv" not in impl]
     if len(toks) < 2 or any(t is None for t in toks) or any(t != toks[0] for t in toks):
         found.append("%s: the implementations generated different ids" % where)
     return found
@@ -220,7 +224,7 @@ def table(results):
              "|" + " --- |" * (6 + len(slice_names))]
     for r in results:
         plain = r["impls"].get("plain", {}).get("per_token")
-        for impl in sorted(r["impls"], key=lambda i: i != "ctattn"):
+        for impl in sorted(r["impls"], key=lambda i: (i != "ctattn", i == "plain", i)):
             v = r["impls"][impl]
             ratio = "%.2fx" % (plain / v["per_token"]) if impl != "plain" and plain and v["per_token"] else "-"
             mean = fmt_m(v["per_token"]) + (" (%d)" % v["steps"] if v["steps"] != 512 else "")

@@ -11,6 +11,8 @@
 //   CTATTN_DECODE_IMPL 1: the plain llama2.c-style loops of bench/plain_loops_impl.hpp, built with
 //                         the same flags, reading the checkpoint's floats (linked in unchanged
 //                         with .incbin) in place in flash.
+// CTATTN_DECODE_KV (implementation 0 only) names the KV cache's storage type (base/kv_storage.hpp):
+// kv_float32 (the default), kv_float16 or kv_int8; the image prints "ctattn-<type>" as its name.
 // Both keep only their KV cache and one token's rows in RAM, so both fit the same memory map
 // (tests/embedded/boards/mps3-an547-counts.ld on the Cortex-M55 board).
 // ctattn_count_mark() runs before every step and after the last: the plugin records its running
@@ -74,6 +76,9 @@ std::size_t generated[steps];
 }  // namespace
 
 #if CTATTN_DECODE_IMPL == 0
+#ifndef CTATTN_DECODE_KV
+#define CTATTN_DECODE_KV kv_float32
+#endif
 using stories260k::config;
 static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weights_image_floats<config>,
               "decode_count_fw: the generated weights image does not match stories260k::config");
@@ -81,7 +86,7 @@ static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weig
 // and one token's rows, and the logits.
 constinit const ctattn::model_weights_view<config> decode_weights =
     ctattn::make_weights_view<config>(ctattn_stories260k_weights);
-constinit ctattn::flash_decoder<config, ctattn::simd::default_arch, 1> decode_state{};
+constinit ctattn::flash_decoder<config, ctattn::simd::default_arch, 1, ctattn::CTATTN_DECODE_KV> decode_state{};
 constinit float decode_logits[config::vocab]{};
 
 int firmware_main() {

@@ -78,6 +78,10 @@ CTATTN_RESTORE_WARNINGS
 #if defined(CTATTN_HAS_XSIMD) && defined(__FMA__)
 #define CTATTN_HAS_X86_FMA 1
 #endif
+// F16C: 8 halves <-> 8 floats per instruction (float16 KV caches, kernels/decode/kv_rows.hpp).
+#if defined(CTATTN_HAS_XSIMD) && defined(__F16C__) && defined(__AVX__)
+#define CTATTN_HAS_F16C 1
+#endif
 
 // A fused multiply-add on one float (__builtin_fmaf is one instruction, not a library call).
 // GCC and Clang define __ARM_FEATURE_FMA on every AArch64 target; __aarch64__ is named for others.
@@ -141,6 +145,11 @@ inline constexpr bool avx512f = false;
 inline constexpr bool avx = true;
 #else
 inline constexpr bool avx = false;
+#endif
+#if defined(CTATTN_HAS_F16C)
+inline constexpr bool f16c = true;
+#else
+inline constexpr bool f16c = false;
 #endif
 #if defined(CTATTN_VFP_ROW_PROJECTION)
 inline constexpr bool vfp_asm = true;
