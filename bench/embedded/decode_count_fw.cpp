@@ -33,27 +33,7 @@
 #include "stories260k_config.hpp"
 #include "stories260k_greedy_ids.hpp"
 
-// One instruction, a return (`bx lr` on Arm, `ret` on RISC-V), so the plugin sees exactly one
-// execution per call. A call the compiler cannot see into, so no work moves across it.
-#if defined(__riscv)
-asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
-    ".global ctattn_count_mark\n"
-    ".type ctattn_count_mark, %function\n"
-    "ctattn_count_mark:\n"
-    "    ret\n"
-    ".size ctattn_count_mark, .-ctattn_count_mark\n"
-    ".previous\n");
-#else
-asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
-    ".global ctattn_count_mark\n"
-    ".type ctattn_count_mark, %function\n"
-    ".thumb_func\n"
-    "ctattn_count_mark:\n"
-    "    bx lr\n"
-    ".size ctattn_count_mark, .-ctattn_count_mark\n"
-    ".previous\n");
-#endif
-extern "C" void ctattn_count_mark();
+#include "../../tests/embedded/count_mark.hpp"  // ctattn_count_mark(), per architecture
 
 namespace {
 constexpr std::size_t capacity = stories260k::context;

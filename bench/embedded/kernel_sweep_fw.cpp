@@ -18,16 +18,7 @@
 
 #include "../../tests/embedded/print.hpp"
 
-// One instruction, `bx lr` (as in decode_count_fw.cpp): the plugin records the count at each call.
-asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
-    ".global ctattn_count_mark\n"
-    ".type ctattn_count_mark, %function\n"
-    ".thumb_func\n"
-    "ctattn_count_mark:\n"
-    "    bx lr\n"
-    ".size ctattn_count_mark, .-ctattn_count_mark\n"
-    ".previous\n");
-extern "C" void ctattn_count_mark();
+#include "../../tests/embedded/count_mark.hpp"  // ctattn_count_mark(), per architecture
 
 namespace {
 
