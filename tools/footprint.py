@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Regenerate docs/footprint.md: for every firmware configuration (tests/embedded) on every
-Cortex-M target, the sections arm-none-eabi-size reports next to ctattn's compile-time bounds
+Cortex-M and RISC-V target, the sections the target's size tool reports next to ctattn's compile-time bounds
 (include/ctattn/model/footprint.hpp), and the stack high-water mark the firmware measures by painting
-its stack (tests/embedded/stack.hpp) while it runs under qemu-system-arm.
+its stack (tests/embedded/stack.hpp) while it runs under QEMU (qemu-system-arm, qemu-system-riscv32:
+the emulator, machine and binutils come from the build's cross files).
 
     tools/footprint.py [BUILD_DIR ...] [--output docs/footprint.md]
     tools/footprint.py --kv-only      # only the table of RAM by KV storage type and context length
 
-BUILD_DIRs default to build-m3 build-m4 build-m7 build-m55 (set up and compiled by
-tools/run_tests.sh); each must be a bare-metal cross build (cross/cortex-*.ini). The script runs
+BUILD_DIRs default to the firmware folders of tools/run_tests.sh (set up and compiled by
+tools/run_tests.sh); each must be a bare-metal cross build (cross/cortex-*.ini, cross/riscv-*.ini). The script runs
 every firmware once, and exits 1 if one fails or if a bound is below what the image holds.
 """
 import argparse
@@ -24,7 +25,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_BUILDS = ['build-m3', 'build-m4', 'build-m7', 'build-m55']
+DEFAULT_BUILDS = ['build-m3', 'build-m4', 'build-m7', 'build-m55', 'build-m55-scalar', 'build-rv32imafc', 'build-rv32imac']
 
 # Objects the firmware names so their sizes can be read here. Library objects are what a device
 # needs; test objects (attention readout, kernel-check buffers, the full-forward check) are not.
@@ -61,23 +62,39 @@ def banner(builds, cross_file_lists):
             cross_files_digest(cross_file_lists) + '). -->')
 
 
+def cross_value(text, key):
+    """A `key = '...'` or `key = [...]` line of a cross file, as its Python value (None if absent)."""
+    m = re.search(r"^%s\s*=\s*(.+)$" % re.escape(key), text, re.M)
+    return ast.literal_eval(m.group(1).strip()) if m else None
+
+
 def describe_target(cross_files):
+    """Core, QEMU machine, FPU, binutils prefix and the QEMU command before `-kernel`, from the
+    cross files (later files override earlier ones, as meson layers them)."""
     core, machine, fpu = '?', '?', 'soft float'
+    tools = {'size': 'arm-none-eabi-size', 'nm': 'arm-none-eabi-nm'}
+    qemu, qemu_cpu, qemu_options = 'qemu-system-arm', None, []
     for path in cross_files:
         with open(path) as f:
             text = f.read()
-        m = re.search(r"-mcpu=([\w.+-]+)", text)
+        m = re.search(r"-mcpu=([\w.+-]+)", text) or re.search(r"-march=(rv32\w+)", text)
         if m:
             core = m.group(1)
-        m = re.search(r"qemu_machine\s*=\s*'([^']+)'", text)
-        if m:
-            machine = m.group(1)
+        machine = cross_value(text, 'qemu_machine') or machine
         m = re.search(r"-mfpu=([\w.+-]+)", text)
         if m:
             fpu = m.group(1)
         elif '-mfloat-abi=hard' in text:
             fpu = 'FPU + MVE' if 'cortex-m55' in text else 'hard float'
-    return core, machine, fpu
+        elif re.search(r"-march=rv32\w*f", text):
+            fpu = 'F extension'
+        for tool in tools:
+            tools[tool] = cross_value(text, tool) or tools[tool]
+        qemu = cross_value(text, 'qemu_system') or qemu
+        qemu_cpu = cross_value(text, 'qemu_cpu') or qemu_cpu
+        qemu_options = cross_value(text, 'qemu_options') or qemu_options
+    command = [qemu, '-M', machine] + (['-cpu', qemu_cpu] if qemu_cpu else []) + list(qemu_options)
+    return core, machine, fpu, tools, command
 
 
 def optimization(build):
@@ -93,8 +110,8 @@ def run(cmd, timeout=None):
     return result.returncode, result.stdout
 
 
-def section_sizes(elf):
-    _, text = run(['arm-none-eabi-size', '-A', elf])
+def section_sizes(elf, size_tool='arm-none-eabi-size'):
+    _, text = run([size_tool, '-A', elf])
     sizes = {}
     for line in text.splitlines():
         words = line.split()
@@ -103,9 +120,9 @@ def section_sizes(elf):
     return sizes
 
 
-def symbol_sizes(elf):
+def symbol_sizes(elf, nm_tool='arm-none-eabi-nm'):
     # Demangled (-C): objects with internal linkage (`static const` arrays) are mangled otherwise.
-    _, text = run(['arm-none-eabi-nm', '-S', '-C', elf])
+    _, text = run([nm_tool, '-S', '-C', elf])
     sizes = {}
     for line in text.splitlines():
         words = line.split(maxsplit=3)
@@ -114,9 +131,9 @@ def symbol_sizes(elf):
     return sizes
 
 
-def run_firmware(machine, elf):
-    cmd = ['qemu-system-arm', '-M', machine, '-nographic', '-monitor', 'none', '-serial', 'none',
-           '-semihosting-config', 'enable=on,target=native', '-kernel', elf]
+def run_firmware(qemu_command, elf):
+    cmd = qemu_command + ['-nographic', '-monitor', 'none', '-serial', 'none',
+                          '-semihosting-config', 'enable=on,target=native', '-kernel', elf]
     code, text = run(cmd, timeout=300)
     found = {'exit': code}
     m = re.search(r'footprint flash_bound_bytes (\d+) ram_bound_bytes (\d+) readout_bytes (\d+)', text)
@@ -271,13 +288,13 @@ def main():
             problems.append(f'{build}: no firmware images (run tools/run_tests.sh or meson compile first)')
             continue
         cross_file_lists.append(read_cross_files(build_path))
-        core, machine, fpu = describe_target(cross_file_lists[-1])
+        core, machine, fpu, tools, qemu_command = describe_target(cross_file_lists[-1])
         rows = []
         for elf in elves:
             name = os.path.basename(elf)[len('fw_'):-len('.elf')]
-            sec = section_sizes(elf)
-            sym = symbol_sizes(elf)
-            fw = run_firmware(machine, elf)
+            sec = section_sizes(elf, tools['size'])
+            sym = symbol_sizes(elf, tools['nm'])
+            fw = run_firmware(qemu_command, elf)
             if fw['exit'] != 0 or 'flash_bound' not in fw:
                 problems.append(f'{build}/{name}: firmware failed ({fw["verdict"]})')
                 continue
@@ -295,9 +312,9 @@ def main():
 
     lines = [
         banner(args.builds, cross_file_lists),
-        '# Memory footprint on Cortex-M',
+        '# Memory footprint on Cortex-M and RISC-V',
         '',
-        'Every firmware image in `tests/embedded` runs one configuration under `qemu-system-arm`',
+        'Every firmware image in `tests/embedded` runs one configuration under QEMU (`qemu-system-arm`, `qemu-system-riscv32`)',
         '(a multi-head attention layer checked against a PyTorch case, or a small llama-style model',
         'prefilling a prompt and decoding through its KV cache). For each image and target:',
         '',
@@ -327,7 +344,9 @@ def main():
         '  (`examples/c_firmware/main.c`, C11): .bss is the C state and a row of logits.',
         '',
         'Build: `meson setup build-mN --cross-file cross/cortex-mN.ini --cross-file cross/arm-none-eabi.ini`',
-        '(scalar path, `-fno-exceptions -fno-rtti`, newlib\'s libm, no heap); regenerate with',
+        '(Cortex-M: newlib) or `--cross-file cross/riscv-rv32imafc.ini --cross-file cross/riscv64-unknown-elf.ini`',
+        '(RISC-V: picolibc); `-fno-exceptions -fno-rtti`, no heap; the scalar path except Helium on the',
+        'Cortex-M55 (build-m55; build-m55-scalar keeps the scalar arch); regenerate with',
         '`tools/footprint.py` after `tools/run_tests.sh`.',
     ]
     for build, core, machine, fpu, opt, rows in sections:
