@@ -41,21 +41,32 @@ inline void q8_dequantize_row(const M& w, std::size_t o, float* out) noexcept {
     for (std::size_t i = 0; i < M::in_features; ++i) out[i] = scales[i / M::group] * float(codes[i]);
 }
 
+/// Weight rows per q8_rows_dot call in project_q8: the rows share each activation load (and, on the
+/// VNNI and Arm DSP bodies, its code sum or unpacking), and 4 row accumulators still fit the
+/// registers of every body (AVX2/AVX-512: 8 of 16/32 vector registers; Cortex-M: 4 of 13 core ones).
+inline constexpr std::size_t q8_rows_per_call = 4;
+
 /// rows x Din activations (row stride Din) through a Q8 matrix: y (rows x Dout) = Q8(x) W + bias
 /// (bias: Dout floats or nullptr). y must not overlap x. The quantized activations live on the
-/// stack: row_codes bytes + groups floats.
+/// stack: row_codes bytes + groups floats. W's rows lie row_codes codes and groups scales apart (as
+/// in q8_matrix and q8_matrix_view). Outputs are computed q8_rows_per_call weight rows at a
+/// time (simd::q8_rows_dot), the last Dout % q8_rows_per_call one by one (simd::q8_row_dot): each
+/// output is bit for bit the same either way.
 template <q8_projection_matrix M>
 inline void project_q8(std::size_t rows, const float* x, const M& w, const float* bias, float* y) noexcept {
     constexpr std::size_t Din = M::in_features, Dout = M::out_features, G = M::group, groups = M::groups;
+    constexpr std::size_t R = q8_rows_per_call, blocked = Dout / R * R;
     alignas(64) std::int8_t xq[M::row_codes];
     float xs[groups];
     for (std::size_t r = 0; r < rows; ++r) {
         q8_quantize_row<M>(x + r * Din, xq, xs);
         float* out = y + r * Dout;
-        for (std::size_t o = 0; o < Dout; ++o) {
-            const float dot = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
-            out[o] = bias ? bias[o] + dot : dot;
-        }
+        for (std::size_t o = 0; o < blocked; o += R)
+            simd::q8_rows_dot<G, R>(w.code_row(o), M::row_codes, w.scale_row(o), groups, xq, xs, groups, out + o);
+        for (std::size_t o = blocked; o < Dout; ++o)
+            out[o] = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
+        if (bias)
+            for (std::size_t o = 0; o < Dout; ++o) out[o] = bias[o] + out[o];
     }
 }
 
