@@ -42,9 +42,11 @@ inline void q8_dequantize_row(const M& w, std::size_t o, float* out) noexcept {
 }
 
 /// Weight rows per q8_rows_dot call in project_q8: the rows share each activation load (and, on the
-/// VNNI and Arm DSP bodies, its code sum or unpacking), and 4 row accumulators still fit the
-/// registers of every body (AVX2/AVX-512: 8 of 16/32 vector registers; Cortex-M: 4 of 13 core ones).
-inline constexpr std::size_t q8_rows_per_call = 4;
+/// VNNI and Arm DSP bodies, its code sum or unpacking). 4 on vector targets (the row accumulators
+/// and scale vectors fit 16 or 32 registers); 2 on the Arm DSP body, whose inner loop holds two
+/// rows' int32 sums, pointers and unpacked words in the 13 core registers (with 4 rows GCC -Os keeps
+/// the sums on the stack: a load and a store per row and word on Cortex-M4).
+inline constexpr std::size_t q8_rows_per_call = simd::target::q8_arm_dsp ? 2 : 4;
 
 /// rows x Din activations (row stride Din) through a Q8 matrix: y (rows x Dout) = Q8(x) W + bias
 /// (bias: Dout floats or nullptr). y must not overlap x. The quantized activations live on the
