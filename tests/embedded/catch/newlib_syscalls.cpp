@@ -4,8 +4,8 @@
 // heap that boards/mps3-an547-catch.ld reserves in the board's DDR (__heap_start..__heap_end) and
 // reports ENOMEM past it; stdout and stderr go out through semihosting's SYS_WRITE0 (the
 // firmware tests' channel); _exit is SYS_EXIT, so abort() (a failed REQUIRE without exceptions
-// calls std::terminate) fails the meson test. There are no files: the kernel tests read none. The firmware images never link
-// this file; they keep the --wrap proof that nothing allocates.
+// calls std::terminate) fails the meson test. There are no files: the kernel tests read none.
+// The firmware images never link this file; they keep the --wrap proof that nothing allocates.
 #include <sys/stat.h>
 #include <sys/time.h>
 
