@@ -9,11 +9,12 @@ ctattn_install_missing "${CTATTN_PACKAGES[@]}" "${CTATTN_SUITE_PACKAGES[@]}" "${
 
 # folder | meson setup options
 # The cross builds (cross/): the host suite for aarch64 (NEON through xsimd) under
-# qemu-aarch64, and firmware tests on four Cortex-M cores under qemu-system-arm and two RV32 cores
-# (rv32imafc, rv32imac) under qemu-system-riscv32 (scalar path; the Cortex-M55 twice: with Helium, build-m55, and on the
-# scalar path, build-m55-scalar). Each RV32 folder costs 14-18 s of
-# CPU to build (45 steps; 35-45 s of wall time on the shared 2-core machine) and 3-8 s of CPU to
-# test (16 tests; 17 on rv32imafc, whose public-header warning check adds 6 s; 7-16 s of wall time).
+# qemu-aarch64; firmware tests under qemu-system-arm on Cortex-M3, M4F, M7 (scalar path) and the
+# Cortex-M55 twice (Helium, build-m55; the scalar arch, build-m55-scalar), where the host's Catch2
+# kernel tests also run as bare-metal images; and under qemu-system-riscv32 on two RV32 cores
+# (rv32imafc, rv32imac; scalar path). Measured on the shared 2-core machine: each RV32 folder
+# 14-18 s of CPU to build and 3-8 s to test; each M55 folder about 70 s of CPU to build (the nine
+# kernel-test images 38-46 s of it) and 35-40 s to test (test_kv_rows' float16 sweep 28 s).
 # The benchmarks build once, in build-simd, where bench_smoke checks every implementation agrees.
 builds=(
   "build-simd|-Dsimd=auto"
@@ -23,9 +24,7 @@ builds=(
   "build-m4|--cross-file cross/cortex-m4f.ini --cross-file cross/arm-none-eabi.ini"
   "build-m7|--cross-file cross/cortex-m7.ini --cross-file cross/arm-none-eabi.ini"
   # -Dsimd=auto: a build-m55 set up before Helium took its simd=scalar from arm-none-eabi.ini, and
-  # a reconfigure keeps it. Measured from scratch on the 2-core machine (load average ~4): build-m55
-  # 24 s of wall time (25 s of CPU), its 17 firmware tests 5 s; build-m55-scalar 14 s (20 s of CPU),
-  # tests 6 s.
+  # a reconfigure keeps it.
   "build-m55|--cross-file cross/cortex-m55.ini --cross-file cross/arm-none-eabi.ini -Dsimd=auto"
   "build-m55-scalar|--cross-file cross/cortex-m55-scalar.ini --cross-file cross/arm-none-eabi.ini"
   "build-rv32imafc|--cross-file cross/riscv-rv32imafc.ini --cross-file cross/riscv64-unknown-elf.ini"
