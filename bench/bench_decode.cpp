@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <type_traits>
+
 #include "bench_common.hpp"
 #include "decode_models.hpp"
 #include "plain_loops.hpp"
@@ -24,6 +26,13 @@ namespace {
 // kernels, computed RoPE angles) moves them by ~1e-5 of their range; 2e-3 of the largest |logit|
 // still fails at once on a wrong cache row, head or rotation.
 constexpr double logits_tolerance = 2e-3;
+// A float16 or int8 KV cache (base/kv_storage.hpp) adds its rounding: the gate widens by 16 x the
+// type's step (2^-11, 1/254) of the largest |logit|, the bound tests/model/test_kv_storage.cpp
+// derives and checks; a wrong row or scale still moves logits by a good part of their range.
+template <class KvStorage>
+constexpr double kv_logits_tolerance = logits_tolerance + (std::is_same_v<KvStorage, ctattn::kv_float16> ? 16.0 / 2048
+                                                           : std::is_same_v<KvStorage, ctattn::kv_int8> ? 16.0 / 254
+                                                                                                        : 0.0);
 
 template <class Shape>
 struct decode_fixture {
@@ -39,7 +48,7 @@ decode_fixture<Shape>& fixture() {
     return f;
 }
 
-template <class Shape, class Arch>
+template <class Shape, class Arch, class KvStorage = ctattn::kv_float32>
 void decode_ctattn(benchmark::State& state, std::size_t length) {
     using config = typename Shape::config;
     auto& f = fixture<Shape>();
@@ -48,7 +57,7 @@ void decode_ctattn(benchmark::State& state, std::size_t length) {
         ++failure_count();
         return;
     }
-    aligned_block<ctattn::decoder<config, ctattn::owned_weights, Arch>> dec(1);
+    aligned_block<ctattn::kv_decoder<config, KvStorage, ctattn::owned_weights, Arch>> dec(1);
     dec[0].attach(f.weights[0]);
     const auto tokens = random_tokens(length, config::vocab, 77);
     aligned_block<float> logits(config::vocab);
@@ -63,7 +72,9 @@ void decode_ctattn(benchmark::State& state, std::size_t length) {
                 return;
             }
             for (std::size_t i = 0; i < config::vocab; ++i) want[i] = reference.logits[i];
-            if (!agrees(state, "decode logits", logits.data(), want.data(), config::vocab, logits_tolerance)) return;
+            if (!agrees(state, "decode logits", logits.data(), want.data(), config::vocab,
+                        kv_logits_tolerance<KvStorage>))
+                return;
         }
     }
     for (auto _ : state) {
@@ -185,6 +196,12 @@ void register_model(const std::string& name, std::size_t length, bool with_scala
     using arch = ctattn::simd::default_arch;
     const std::string base = "decode/" + name;
     benchmark::RegisterBenchmark((base + "/ctattn").c_str(), decode_ctattn<Shape, arch>, length)->Unit(benchmark::kMillisecond);
+    // The same decoder with a float16 and an int8 KV cache (base/kv_storage.hpp).
+    benchmark::RegisterBenchmark((base + "/ctattn_kv_float16").c_str(), decode_ctattn<Shape, arch, ctattn::kv_float16>,
+                                 length)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((base + "/ctattn_kv_int8").c_str(), decode_ctattn<Shape, arch, ctattn::kv_int8>, length)
+        ->Unit(benchmark::kMillisecond);
     if (with_scalar)
         benchmark::RegisterBenchmark((base + "/ctattn_scalar").c_str(), decode_ctattn<Shape, ctattn::simd::scalar_arch>, length)
             ->Unit(benchmark::kMillisecond);

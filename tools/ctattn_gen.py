@@ -69,7 +69,7 @@ def eps_exponent(text):
 # the default d_ff. Keys starting with "_" are comments and are ignored.
 KNOWN_KEYS = {
     'model': {'name', 'description', 'vocab', 'seq_capacity', 'bos_token', 'position', 'final_norm', 'head',
-              'layers', 'block', 'blocks', 'arch', 'prefill_rows', 'checkpoint', 'weight_format'},
+              'layers', 'block', 'blocks', 'arch', 'prefill_rows', 'kv_storage', 'checkpoint', 'weight_format'},
     'weight_format': {'kind', 'max_group', 'min_group'},
     'block': {'attention', 'ffn', 'norm', 'placement'},
     'attention': {'d_model', 'heads', 'kv_heads', 'bias', 'mask'},
@@ -80,6 +80,28 @@ KNOWN_KEYS = {
     'head': {'kind', 'bias'},
     'checkpoint': {'format', 'path', 'sha256'},
 }
+
+
+# How the KV cache stores its rows (base/kv_storage.hpp): the policy type, bytes per element, and
+# whether each cached row of each KV head carries a float scale.
+KV_STORAGE = {
+    'float32': {'type': 'ctattn::kv_float32', 'element_bytes': 4, 'scaled': False},
+    'float16': {'type': 'ctattn::kv_float16', 'element_bytes': 2, 'scaled': False},
+    'int8': {'type': 'ctattn::kv_int8', 'element_bytes': 1, 'scaled': True},
+}
+
+
+def kv_layer_bytes_macro(P, kv_storage):
+    """The C macro for one layer's K and V rows, exactly as sizeof(layer_kv) (model/decoder.hpp): two
+    64-byte-aligned arrays of seq_capacity x kv_dim elements; float16 and int8 rows are a
+    kv_rows_storage, whose scales (int8: one float per row and KV head; float16: one unused float)
+    follow the elements inside the same 64-byte-aligned struct."""
+    t = KV_STORAGE[kv_storage]
+    if kv_storage == 'float32':
+        return f'#define {P}_KV_LAYER_BYTES(kv_dim, kv_heads) (2u * (({P}_SEQ_CAPACITY * (kv_dim) * 4u + 63u) / 64u * 64u))'
+    scales = f'{P}_SEQ_CAPACITY * (kv_heads) * 4u' if t['scaled'] else '4u'
+    return (f'#define {P}_KV_LAYER_BYTES(kv_dim, kv_heads) '
+            f'(2u * (({P}_SEQ_CAPACITY * (kv_dim) * {t["element_bytes"]}u + {scales} + 63u) / 64u * 64u))')
 
 
 def check_keys(obj, kind, where):
@@ -137,6 +159,9 @@ def load_config(path):
     cfg['given'] = path  # in messages: the path as the user wrote it
     cfg.setdefault('arch', 'default')
     cfg.setdefault('prefill_rows', 1)
+    cfg.setdefault('kv_storage', 'float32')
+    if cfg['kv_storage'] not in KV_STORAGE:
+        raise ConfigError(f'{path}: kv_storage must be one of {", ".join(KV_STORAGE)}, not {cfg["kv_storage"]!r}')
     cfg.setdefault('bos_token', 1)
     cfg['format'] = weight_format(cfg.get('weight_format', 'float32'), path)
     for b in blocks:
@@ -374,8 +399,10 @@ def write_c_header(cfg):
     # ctattn_<name>.cpp static_asserts that the C++ state fits and wastes at most 1 KiB.
     rows = 5 * align64(4 * d) + align64(4 * max_ff) + (align64(4 * max_ff) if gated else 64)
     fixed = align64(8 * n_tensors + 8) + rows + 64 * 8
-    kv_terms = ' + '.join(f'{P}_KV_LAYER_BYTES({k}u)' for k in kv) if len(set(kv)) > 1 else \
-        f'{len(kv)}u * {P}_KV_LAYER_BYTES({kv[0]}u)'
+    kv_heads = [b['attention']['kv_heads'] for b in cfg['block_list']]
+    layer_kv = list(zip(kv, kv_heads))
+    kv_terms = ' + '.join(f'{P}_KV_LAYER_BYTES({k}u, {g}u)' for k, g in layer_kv) if len(set(layer_kv)) > 1 else \
+        f'{len(kv)}u * {P}_KV_LAYER_BYTES({kv[0]}u, {kv_heads[0]}u)'
     statuses = read_statuses()
     status_lines = [f'    {P}_{s.upper()} = {i},' for i, s in enumerate(statuses)]
     status_lines.append(f'    {P}_NULL_POINTER = {P}_INVALID_ARGUMENT, /* the one cause INVALID_ARGUMENT names */')
@@ -408,7 +435,10 @@ def write_c_header(cfg):
         '#endif',
         f'/* Floats of the weights image (tensors in the kernels\' layout, each padded to 16 floats). */',
         f'#define {P}_WEIGHTS_FLOATS {image_floats(cfg)}u',
-        f'#define {P}_KV_LAYER_BYTES(kv_dim) (2u * (({P}_SEQ_CAPACITY * (kv_dim) * 4u + 63u) / 64u * 64u))',
+        f'/* How the KV cache stores its rows: float32, float16 or int8 (one float scale per row and KV head). */',
+        f'#define {P}_KV_STORAGE "{cfg["kv_storage"]}"',
+        f'/* RAM of the KV cache (one layer\'s K and V rows; all layers), exactly as the library lays it out. */',
+        kv_layer_bytes_macro(P, cfg['kv_storage']),
         f'#define {P}_KV_CACHE_BYTES ({kv_terms})',
         f'#define {P}_STATE_BYTES ({P}_KV_CACHE_BYTES + ({P}_SEQ_CAPACITY * 8u + 63u) / 64u * 64u + {fixed}u)',
         f'#define {P}_STATE_ALIGN 64u',
@@ -545,8 +575,9 @@ def write_config_hpp(cfg):
         config,
         f'using arch = {arch};',
         f'inline constexpr std::size_t prefill_rows = {cfg["prefill_rows"]};',
+        f'using kv_storage = {KV_STORAGE[cfg["kv_storage"]]["type"]};',
         'using weights_view = ctattn::model_weights_view<config>;',
-        'using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows>;',
+        'using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows, kv_storage>;',
         '',
         f'static_assert(ctattn::weights_image_floats<config> == {P}_WEIGHTS_FLOATS,',
         '              "ctattn: the generated weights image size disagrees with the library\'s layout");',
@@ -561,6 +592,8 @@ def write_cpp(cfg):
     statuses = read_statuses()
     checks = [f'static_assert(int(ctattn::status::{s}) == {P}_{s.upper()}, "ctattn: status values moved");'
               for s in statuses]
+    checks.append(f'static_assert(sizeof(decoder::cache_type::layers) == {P}_KV_CACHE_BYTES,')
+    checks.append('              "ctattn: the KV cache size macro disagrees with the library\'s layout");')
     return '\n'.join([
         banner(cfg),
         f'// The C functions of ctattn_{n}.h over ctattn::decoder, instantiated once for this model. The',

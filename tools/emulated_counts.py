@@ -11,15 +11,21 @@ QEMU runs it with tools/qemu_insn_count.c loaded, which records the running inst
 every mark. Step i (position i) costs mark[i+1] - mark[i], exactly; the table gives the mean over
 all positions ((count(512) - count(0)) / 512 for the full-context images) and over the slices
 0-31, 224-255 and 480-511. The images also print how many of their ids equal the host's
-(bench/embedded/stories260k_greedy_ids.hpp).
+(bench/embedded/stories260k_greedy_ids.hpp). ctattn's image comes in three KV storage types
+(base/kv_storage.hpp): bench_decode_ctattn_512 (float32), bench_decode_ctattn-kvfloat16_512 and
+bench_decode_ctattn-kvint8_512 (CTATTN_DECODE_KV; rows "ctattn-kvfloat16", "ctattn-kvint8", whose ids
+are their own and not checked against the host's float32 ones).
 
-  emulated_counts.py --setup m4f,m7,m55 --opt 2,s [--doc docs/performance.md]
-        meson folders build-counts/<core>-O<opt> (cross/cortex-<core>.ini, -Doptimization=<opt>),
+  emulated_counts.py --setup m4f,m7,m55,m55s --opt 2,s [--doc docs/performance.md]
+        meson folders build-counts/<core>-O<opt> (cross/cortex-<core>.ini, -Doptimization=<opt>;
+        m55 is the Cortex-M55 with Helium, m55s the same core on the scalar arch),
         the full-context images compiled in each, every image run, one table
   emulated_counts.py --build build-m7 [--build ...]    the same for existing firmware folders
   emulated_counts.py --qemu qemu-system-arm --machine mps2-an500 --plugin qemu_insn_count.so IMAGE...
         (RISC-V: --machine virt --qemu-options '-cpu rv32,d=false -bios none' --core rv32imafc)
   emulated_counts.py --host-ids                       rebuild the host's ids (SIMD and scalar; int8: SIMD), compare
+  emulated_counts.py --sweep --setup m4f,m7,m55s,m55 --opt 2 [--doc docs/performance.md]
+        each kernel's instructions per call (bench/embedded/kernel_sweep_fw.cpp) on each core, one table
 Implementations: ctattn (float weights), plain (llama2.c-style float loops) and ctattn_q8 (int8
 weights, Q8 groups of 32: configs/stories260k_q8.json), teacher-forced on the host's int8 ids
 (bench/embedded/stories260k_q8_greedy_ids.hpp; see Q8_AGREEMENT below for why not free running).
@@ -48,7 +54,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORES = {"m3": ("cortex-m3.ini", "Cortex-M3, soft float"), "m4f": ("cortex-m4f.ini", "Cortex-M4F"),
-         "m7": ("cortex-m7.ini", "Cortex-M7"), "m55": ("cortex-m55.ini", "Cortex-M55"),
+         "m7": ("cortex-m7.ini", "Cortex-M7"), "m55": ("cortex-m55.ini", "Cortex-M55, Helium"),
+         "m55s": ("cortex-m55-scalar.ini", "Cortex-M55, scalar"),
          "rv32imafc": ("riscv-rv32imafc.ini", "RV32IMAFC"), "rv32imac": ("riscv-rv32imac.ini", "RV32IMAC, soft float")}
 # The toolchain layer each core's file goes under (cross/arm-none-eabi.ini unless named here). The
 # RISC-V cores share QEMU's virt machine; their folders' emulated_counts.json name the core.
@@ -140,12 +147,37 @@ def summarise(run, wait_states=()):
     return out
 
 
+def core_of(folder, machine):
+    """The table's core name: the board's, and for the Cortex-M55 the arch the folder builds
+    (meson's simd option: auto takes Helium, scalar the FPU path)."""
+    core = MACHINES.get(machine, "?")
+    if machine == "mps3-an547":
+        try:
+            options = json.load(open(os.path.join(folder, "meson-info", "intro-buildoptions.json")))
+            simd = next(o["value"] for o in options if o["name"] == "simd")
+            core = CORES["m55s" if simd == "scalar" else "m55"][1]
+        except (OSError, StopIteration, ValueError):
+            pass
+    return core
+
+
+def core_key_of(folder, conf):
+    """The CORES key of a firmware folder: its emulated_counts.json's core, or for the Cortex-M55 the
+    arch the folder builds (m55: Helium, m55s: scalar)."""
+    if conf.get("core"):
+        return conf["core"]
+    if conf["machine"] == "mps3-an547":
+        label = core_of(folder, conf["machine"])
+        return "m55s" if label == CORES["m55s"][1] else "m55"
+    return ""
+
+
 def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=False, memory=False,
             wait_states=(), qemu_options=(), core=""):
     # bench_decode_<impl>_<steps>[_O2].elf; <impl> may hold digits and underscores (ctattn_int8).
     named = []
     for image in images:
-        m = re.match(r"bench_decode_([a-z][a-z0-9_]*?)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
+        m = re.match(r"bench_decode_([a-z][a-z0-9_]*?(?:-kv[a-z0-9]+)?)_(\d+)(_O\w+)?\.elf$", os.path.basename(image))
         if m:
             named.append((m.group(1), image))
     if memory and machine not in MEMORY_RANGES:
@@ -198,13 +230,14 @@ def problems(result):
             found.append("%s %s: no instruction counts (plugin not loaded, or the image failed)" % (where, impl))
         if r["exit"] != 0:
             found.append("%s %s: the image exited with %s" % (where, impl, r["exit"]))
+        # A float16 or int8 KV cache (ctattn-kv<type>) decodes its own ids: only float32's must match.
         if is_q8(impl):
             equal, total, first = q8_agreement(r["tokens"] or []) if r["tokens"] else (0, 0, False)
             if not total or not first or equal < Q8_AGREEMENT * total:
                 found.append("%s %s: teacher-forced ids agree with the host's int8 ids at %d of %d positions "
                              "(need the first %d and %.0f%%)" % (where, impl, equal, total, Q8_EXACT_POSITIONS,
                                                                  100 * Q8_AGREEMENT))
-        elif r["host_equal"] is None or r["host_equal"][0] != r["host_equal"][1]:
+        elif "-kv" not in impl and (r["host_equal"] is None or r["host_equal"][0] != r["host_equal"][1]):
             found.append("%s %s: ids differ from the host's (%s equal)" % (where, impl, r["host_equal"]))
         if result.get("memory") and "per_token_counters" not in r:
             found.append("%s %s: no byte counts (the plugin's mem=on gave no marks)" % (where, impl))
@@ -212,7 +245,7 @@ def problems(result):
             found.append("%s %s: no cycle estimate (the plugin's cycles=on gave no marks)" % (where, impl))
         if r.get("unclassified"):
             found.append("%s %s: the cycle model does not classify %s" % (where, impl, " ".join(r["unclassified"])))
-    toks = [r["tokens"] for impl, r in result["impls"].items() if not is_q8(impl)]
+    toks = [r["tokens"] for impl, r in result["impls"].items() if not is_q8(impl) and "-kv" not in impl]
     if len(toks) < 2 or any(t is None for t in toks) or any(t != toks[0] for t in toks):
         found.append("%s: the implementations generated different ids" % where)
     return found
@@ -248,7 +281,7 @@ def table(results):
 
 
 def impl_order(impl):
-    return {"ctattn": 0, "ctattn_q8": 1, "plain": 2}.get(impl, 3), impl
+    return {"ctattn": 0, "ctattn_q8": 1, "plain": 3}.get(impl, 2), impl
 
 
 def impl_name(impl):
@@ -301,6 +334,10 @@ def setup_folder(core, opt):
                         "--cross-file", os.path.join(ROOT, "cross", TOOLCHAINS.get(core, "arm-none-eabi.ini")),
                         "--cross-file", level_file],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    elif core in ("m55", "m55s"):
+        # A folder set up before Helium has simd=scalar from arm-none-eabi.ini: the arch is set here.
+        subprocess.run(["meson", "configure", folder, "-Dsimd=" + ("scalar" if core == "m55s" else "auto")],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return folder, opt
 
 
@@ -314,6 +351,71 @@ def load_build(folder, compile_images, jobs):
                        stdout=subprocess.DEVNULL)
         conf = json.load(open(path))  # as the compile may have regenerated the folder
     return conf
+
+
+SWEEP_BEGIN = "<!-- kernel-sweep: begin (tools/emulated_counts.py --sweep --doc) -->"
+SWEEP_END = "<!-- kernel-sweep: end -->"
+
+
+def sweep(folder, jobs):
+    """Each kernel's instructions per call (bench/embedded/kernel_sweep_fw.cpp) in one firmware folder."""
+    conf = load_build(folder, False, jobs)
+    subprocess.run(["ninja", "-C", folder, "build.ninja"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["meson", "compile", "-C", folder, "-j", str(jobs), "bench_kernel_sweep", "qemu_insn_count"],
+                   check=True, stdout=subprocess.DEVNULL)
+    image = os.path.join(folder, "tests", "embedded", "bench_kernel_sweep.elf")
+    cmd = [conf["qemu"], "-M", conf["machine"], "-nographic", "-monitor", "none", "-serial", "none",
+           "-semihosting-config", "enable=on,target=native", "-plugin", conf["plugin"], "-d", "plugin", "-kernel", image]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    text = proc.stdout + proc.stderr
+    names = re.findall(r"sweep: (.*)", text)
+    marks = [int(m) for m in re.search(r"ctattn-marks:([ \d]*)", text).group(1).split()]
+    if proc.returncode != 0 or len(marks) != 2 * len(names):
+        sys.exit("emulated_counts: the sweep image in %s failed (exit %s, %d marks for %d kernels)" % (
+            folder, proc.returncode, len(marks), len(names)))
+    calls = [b - a for a, b in zip(marks[0::2], marks[1::2])]
+    empty = calls[names.index("empty")]
+    return {"core": core_of(folder, conf["machine"]), "optimization": conf.get("optimization", "?"),
+            "kernels": {n: c - empty for n, c in zip(names, calls) if n != "empty"}}
+
+
+def sweep_lines(sweeps, command):
+    names = list(sweeps[0]["kernels"])
+    # (Helium, scalar) M55 results at the same optimisation level: one ratio column each.
+    pairs = [(h, sc) for h in sweeps if h["core"] == CORES["m55"][1]
+             for sc in sweeps if sc["core"] == CORES["m55s"][1] and sc["optimization"] == h["optimization"]]
+    lines = [SWEEP_BEGIN, "## Arch sweep on emulated Cortex-M cores (instructions per call)", "",
+             "`%s`: bench/embedded/kernel_sweep_fw.cpp calls each kernel once between two count marks on the "
+             "build's default arch (the scalar path on Cortex-M4F, M7 and cross/cortex-m55-scalar.ini, Helium on "
+             "cross/cortex-m55.ini), after a warm-up call, with the marks' own cost subtracted; QEMU with "
+             "tools/qemu_insn_count.c counts every instruction. Decode attention is the kernel the decoder takes on "
+             "the arch (one KV head, two query heads of head_dim 8). The last columns: M55 scalar / M55 Helium at "
+             "the same flags." % command, "",
+             "| kernel | " + " | ".join("%s -O%s" % (r["core"], r["optimization"]) for r in sweeps)
+             + "".join(" | scalar / Helium -O%s" % h["optimization"] for h, _ in pairs) + " |",
+             "|" + " --- |" * (1 + len(sweeps) + len(pairs))]
+    for n in names:
+        lines.append("| %s | " % n + " | ".join("{:,}".format(r["kernels"][n]) for r in sweeps)
+                     + "".join(" | %.2fx" % (sc["kernels"][n] / h["kernels"][n]) for h, sc in pairs) + " |")
+    if pairs:
+        slower = ["%s (-O%s)" % (n, h["optimization"]) for h, sc in pairs for n in names
+                  if h["kernels"][n] > sc["kernels"][n]]
+        lines += ["", "Target: no kernel takes more instructions with Helium than on the M55's scalar path, at any "
+                  "shape and flags here: **%s**%s." % ("met" if not slower else "missed",
+                                                        "" if not slower else " (" + ", ".join(slower) + ")")]
+    return lines + ["", SWEEP_END]
+
+
+def write_sweep_doc(path, lines):
+    text = open(path).read() if os.path.exists(path) else ""
+    if SWEEP_BEGIN in text and SWEEP_END in text:
+        text = text[:text.index(SWEEP_BEGIN)] + "\n".join(lines) + text[text.index(SWEEP_END) + len(SWEEP_END):]
+    elif DOC_END in text:
+        at = text.index(DOC_END) + len(DOC_END)
+        text = text[:at] + "\n\n" + "\n".join(lines) + text[at:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
+    open(path, "w").write(text)
 
 
 def host_ids(shared_dir):
@@ -345,6 +447,7 @@ def host_ids(shared_dir):
 
 TARGETS = [  # the stated Cortex-M7 targets: (flags, what, limit in instructions per token)
     ("2", "mean", 1.1e6), ("s", "mean", 1.3e6), ("2", "480-511", 1.6e6), ("s", "480-511", 1.6e6)]
+HELIUM_TARGET = 0.35e6  # Cortex-M55 with Helium, -O2, mean over 512 positions
 
 
 def target_lines(results):
@@ -365,6 +468,16 @@ def target_lines(results):
                 lines.append("- Cortex-M7 -O2: %.2fx fewer instructions than the plain loops, target >= 2.8x: "
                              "**%s**." % (
                     plain / got, "met" if plain / got >= 2.8 else "missed"))
+    helium = [r for r in results if r["core"] == CORES["m55"][1] and r["optimization"] == "2" and "ctattn" in r["impls"]]
+    scalar = {r["optimization"]: r["impls"]["ctattn"]["per_token"] for r in results
+              if r["core"] == CORES["m55s"][1] and "ctattn" in r["impls"]}
+    for r in helium:
+        got = r["impls"]["ctattn"]["per_token"]
+        if got is None:
+            continue
+        versus = " (the scalar path: %s, %.2fx)" % (fmt_m(scalar["2"]), scalar["2"] / got) if scalar.get("2") else ""
+        lines.append("- Cortex-M55 with Helium -O2, mean over 512 positions: %s instructions per token%s, target <= %s: "
+                     "**%s**." % (fmt_m(got), versus, fmt_m(HELIUM_TARGET), "met" if got <= HELIUM_TARGET else "missed"))
     return lines
 
 
@@ -410,7 +523,8 @@ def doc_lines(results, command):
     lines = [DOC_BEGIN, "## Decode on emulated Cortex-M cores (exact instruction counts)", "",
              "`%s` (the doc section: add `--doc docs/performance.md`). The real stories260K checkpoint decodes "
              "greedily from BOS over its whole 512-position context in firmware (bench/embedded/decode_count_fw.cpp), "
-             "through ctattn's decoder (the scalar path every Cortex-M build uses) and through the plain "
+             "through ctattn's decoder (the scalar path on Cortex-M4F and M7; on the Cortex-M55 both Helium, "
+             "simd::mve_arch, and the scalar path, cross/cortex-m55.ini and cross/cortex-m55-scalar.ini) and through the plain "
              "llama2.c-style loops (bench/plain_loops_impl.hpp) built for the same core with the same flags, under "
              "qemu-system-arm with tools/qemu_insn_count.c counting every guest instruction and recording the count "
              "before each step: a step's cost is exact, position by position. The mean is (count(512) - count(0)) / "
@@ -476,7 +590,21 @@ def doc_lines(results, command):
         "weights (the generated flash array's layout; no other packing). The inner loop, per two steps of k: one VLDM of two x, "
         "four VLDMs of 8 weights, 32 VFMAs, two pointer adds, SUBS, BNE: 41 instructions for 32 multiply-adds (C "
         "gets one VLDR per weight). Leftover columns (172 = 10 x 16 + 12) run the C tile; results are bit-identical "
-        "to it (same fma order).", ""]
+        "to it (same fma order).", "",
+        "What the Cortex-M55 does with Helium (simd::mve_arch, simd/mve.hpp; 4-float q registers, only 8 of them):", "",
+        "- **Projections**: one token's row in strips of 24 columns (6 accumulators in q0-q5, the weights through q6 "
+        "and q7) and 16 columns (4), in assembly: per two steps of k one LDRD of x[k], x[k + 1], one VLDRW per 4 "
+        "weights at immediate offsets, one VFMA by scalar per 4 multiply-adds, the row steps and LE (the low-overhead "
+        "loop): 28 instructions for 48 multiply-adds; a last strip of whole vectors in C, tail lanes under VCTP.",
+        "- **Attention**, two query heads per KV head, head_dim 8, three passes: scores with the 4 keys of a chunk "
+        "across lanes, gathered by VLDRW with a vector of the rows' addresses as base (write-back steps it to the next "
+        "chunk), each gather feeding both heads (their 16 scaled query elements come into core registers by two LDMs "
+        "per chunk, for VFMA by scalar), 33 instructions per 4 keys; weights 2^(s - m) on 4 lanes by the scalar "
+        "path's polynomial and rounding trick (VMAXNM clamp, the arguments' sum as the NaN probe), ~19 per 4 keys "
+        "and head; P V with both heads' accumulators in q0-q3, one LDRD of two weights per head per two keys, 7.5 "
+        "instructions per key.",
+        "- **Prefill** runs one token at a time as on the scalar path (default_prefill_rows is 1 on Helium: the "
+        "blocked chunk's 150 KiB of scratch would not fit beside the KV cache in the M55's DTCM).", ""]
     return lines + [DOC_END]
 
 
@@ -550,8 +678,8 @@ def write_doc(path, results, command):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", action="append", default=[], help="firmware build folder (repeatable)")
-    ap.add_argument("--setup", help="cores, comma-separated: m3, m4f, m7, m55, rv32imafc, rv32imac "
-                                     "(folders build-counts/<core>-O<opt>)")
+    ap.add_argument("--setup", help="cores, comma-separated: m3, m4f, m7, m55 (Helium), m55s (Cortex-M55 on the "
+                                     "scalar arch), rv32imafc, rv32imac (folders build-counts/<core>-O<opt>)")
     ap.add_argument("--opt", default="2,s", help="optimisation levels for --setup, comma-separated (default 2,s)")
     ap.add_argument("--no-compile", action="store_true", help="run the images as built")
     ap.add_argument("--qemu")
@@ -573,6 +701,8 @@ def main():
     ap.add_argument("--doc", help="markdown file whose emulated-counts section gets the table")
     ap.add_argument("--from-json", help="a saved --json run: tabulate it (with --doc, write it) instead of running")
     ap.add_argument("--host-ids", action="store_true")
+    ap.add_argument("--sweep", action="store_true",
+                    help="each kernel's instructions per call in the --setup/--build folders (with --doc: its own section)")
     ap.add_argument("--shared-dir", default=os.environ.get("CTATTN_SHARED_DIR", os.path.join(ROOT, "..", "shared")),
                     help="folder holding models/stories260K.bin (meson's shared_dir; default $CTATTN_SHARED_DIR or ../shared)")
     ap.add_argument("images", nargs="*")
@@ -587,6 +717,14 @@ def main():
         for core in args.setup.split(","):
             for opt in args.opt.split(","):
                 folders.append(setup_folder(core, opt))
+    if args.sweep:
+        command = "python3 tools/emulated_counts.py " + " ".join(
+            a for a in sys.argv[1:] if not a.startswith("--doc") and a != args.doc)
+        lines = sweep_lines([sweep(folder, args.jobs) for folder, _ in folders], command)
+        print("\n".join(lines[2:-2]))
+        if args.doc:
+            write_sweep_doc(args.doc, lines)
+        return 0
     results = []
     if args.from_json:
         results = json.load(open(args.from_json))
@@ -600,7 +738,7 @@ def main():
             sys.exit("emulated_counts: %s is configured with -O%s, not -O%s" % (folder, conf.get("optimization"), opt))
         results.append(measure(conf["qemu"], conf["machine"], conf["plugin"], conf["images"],
                                conf.get("optimization", "?"), args.jobs, args.profile, memory, wait_states,
-                               conf.get("qemu_options", []), conf.get("core", "")))
+                               conf.get("qemu_options", []), core_key_of(folder, conf)))
     failed = [p for r in results for p in problems(r)]
     if args.json:
         print(json.dumps(results))

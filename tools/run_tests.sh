@@ -9,10 +9,12 @@ ctattn_install_missing "${CTATTN_PACKAGES[@]}" "${CTATTN_SUITE_PACKAGES[@]}" "${
 
 # folder | meson setup options
 # The cross builds (cross/): the host suite for aarch64 (NEON through xsimd) under
-# qemu-aarch64, and firmware tests on four Cortex-M cores under qemu-system-arm and two RV32 cores
-# (rv32imafc, rv32imac) under qemu-system-riscv32 (scalar path). Each RV32 folder costs 14-18 s of
-# CPU to build (45 steps; 35-45 s of wall time on the shared 2-core machine) and 3-8 s of CPU to
-# test (16 tests; 17 on rv32imafc, whose public-header warning check adds 6 s; 7-16 s of wall time).
+# qemu-aarch64; firmware tests under qemu-system-arm on Cortex-M3, M4F, M7 (scalar path) and the
+# Cortex-M55 twice (Helium, build-m55; the scalar arch, build-m55-scalar), where the host's Catch2
+# kernel tests also run as bare-metal images; and under qemu-system-riscv32 on two RV32 cores
+# (rv32imafc, rv32imac; scalar path). Measured on the shared 2-core machine: each RV32 folder
+# 14-18 s of CPU to build and 3-8 s to test; each M55 folder about 70 s of CPU to build (the nine
+# kernel-test images 38-46 s of it) and 35-40 s to test (test_kv_rows' float16 sweep 28 s).
 # The benchmarks build once, in build-simd, where bench_smoke checks every implementation agrees.
 builds=(
   "build-simd|-Dsimd=auto"
@@ -21,7 +23,10 @@ builds=(
   "build-m3|--cross-file cross/cortex-m3.ini --cross-file cross/arm-none-eabi.ini"
   "build-m4|--cross-file cross/cortex-m4f.ini --cross-file cross/arm-none-eabi.ini"
   "build-m7|--cross-file cross/cortex-m7.ini --cross-file cross/arm-none-eabi.ini"
-  "build-m55|--cross-file cross/cortex-m55.ini --cross-file cross/arm-none-eabi.ini"
+  # -Dsimd=auto: a build-m55 set up before Helium took its simd=scalar from arm-none-eabi.ini, and
+  # a reconfigure keeps it.
+  "build-m55|--cross-file cross/cortex-m55.ini --cross-file cross/arm-none-eabi.ini -Dsimd=auto"
+  "build-m55-scalar|--cross-file cross/cortex-m55-scalar.ini --cross-file cross/arm-none-eabi.ini"
   "build-rv32imafc|--cross-file cross/riscv-rv32imafc.ini --cross-file cross/riscv64-unknown-elf.ini"
   "build-rv32imac|--cross-file cross/riscv-rv32imac.ini --cross-file cross/riscv64-unknown-elf.ini"
 )
@@ -92,13 +97,13 @@ PY
 done
 
 # --- fuzzing ---
-# Each libFuzzer target (tests/fuzz) built with clang++-14 and run for CTATTN_FUZZ_SECONDS (30 by
-# default) from its checked-in seeds; new inputs go to a scratch corpus, the seeds stay as they are.
+# Each libFuzzer target (tests/fuzz) built with clang++-14 and run for CTATTN_FUZZ_SECONDS (20 by
+# default: 5 targets x 20 s keep the suite inside its CI budget) from its checked-in seeds; new inputs go to a scratch corpus, the seeds stay as they are.
 # A crash, a sanitizer report or a broken contract (the targets abort) fails the run. Skipped
 # without clang. The long-run command is in docs/formats.md.
 ctattn_install_missing "${CTATTN_FUZZ_PACKAGES[@]}" || echo "ctattn: clang-14 not installable, fuzzing skipped"
 if command -v clang++-14 >/dev/null 2>&1; then
-  fuzz_seconds=${CTATTN_FUZZ_SECONDS:-30}
+  fuzz_seconds=${CTATTN_FUZZ_SECONDS:-20}
   mkdir -p build-fuzz
   for target in llama2c tokenizer blob c_api attention; do
     echo "=== fuzz_$target (${fuzz_seconds} s)"

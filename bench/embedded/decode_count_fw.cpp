@@ -3,7 +3,8 @@
 // (tools/qemu_insn_count.c counts every guest instruction the run executes; tools/emulated_counts.py
 // runs the images). The real stories260K checkpoint decodes CTATTN_DECODE_STEPS tokens from BOS,
 // greedily, with a KV cache of the model's whole context (512 positions), through one of:
-//   CTATTN_DECODE_IMPL 0: ctattn's decoder (the scalar path, as every Cortex-M build uses), reading
+//   CTATTN_DECODE_IMPL 0: ctattn's decoder on the build's default arch (the scalar path, Helium on a
+//                         Cortex-M55 built with it: cross/cortex-m55.ini), reading
 //                         the weights in place in flash: the constant array tools/ctattn_gen.py
 //                         writes from the checkpoint in the kernels' layout
 //                         (ctattn_stories260k_weights.h), through a constexpr model_weights_view;
@@ -13,6 +14,8 @@
 //   CTATTN_DECODE_IMPL 2: ctattn's decoder with int8 weights (stories260k::config_q8, Q8 groups of
 //                         32), reading in place the two constant arrays tools/ctattn_gen.py writes
 //                         from configs/stories260k_q8.json (ctattn_stories260k_q8_weights.h).
+// CTATTN_DECODE_KV (implementation 0 only) names the KV cache's storage type (base/kv_storage.hpp):
+// kv_float32 (the default), kv_float16 or kv_int8; the image prints "ctattn-<type>" as its name.
 // Both keep only their KV cache and one token's rows in RAM, so both fit the same memory map
 // (tests/embedded/boards/mps3-an547-counts.ld on the Cortex-M55 board).
 // ctattn_count_mark() runs before every step and after the last: the plugin records its running
@@ -43,27 +46,7 @@
 #include "stories260k_config.hpp"
 #include "stories260k_greedy_ids.hpp"
 
-// One instruction, a return (`bx lr` on Arm, `ret` on RISC-V), so the plugin sees exactly one
-// execution per call. A call the compiler cannot see into, so no work moves across it.
-#if defined(__riscv)
-asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
-    ".global ctattn_count_mark\n"
-    ".type ctattn_count_mark, %function\n"
-    "ctattn_count_mark:\n"
-    "    ret\n"
-    ".size ctattn_count_mark, .-ctattn_count_mark\n"
-    ".previous\n");
-#else
-asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
-    ".global ctattn_count_mark\n"
-    ".type ctattn_count_mark, %function\n"
-    ".thumb_func\n"
-    "ctattn_count_mark:\n"
-    "    bx lr\n"
-    ".size ctattn_count_mark, .-ctattn_count_mark\n"
-    ".previous\n");
-#endif
-extern "C" void ctattn_count_mark();
+#include "../../tests/embedded/count_mark.hpp"  // ctattn_count_mark(), per architecture
 
 namespace {
 constexpr std::size_t capacity = stories260k::context;
@@ -86,6 +69,9 @@ std::size_t generated[steps];
 }  // namespace
 
 #if CTATTN_DECODE_IMPL == 0
+#ifndef CTATTN_DECODE_KV
+#define CTATTN_DECODE_KV kv_float32
+#endif
 using stories260k::config;
 static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weights_image_floats<config>,
               "decode_count_fw: the generated weights image does not match stories260k::config");
@@ -93,7 +79,7 @@ static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weig
 // and one token's rows, and the logits.
 constinit const ctattn::model_weights_view<config> decode_weights =
     ctattn::make_weights_view<config>(ctattn_stories260k_weights);
-constinit ctattn::flash_decoder<config, ctattn::simd::scalar_arch, 1> decode_state{};
+constinit ctattn::flash_decoder<config, ctattn::simd::default_arch, 1, ctattn::CTATTN_DECODE_KV> decode_state{};
 constinit float decode_logits[config::vocab]{};
 
 int firmware_main() {

@@ -46,6 +46,8 @@ static_assert(int(ctattn::status::not_initialised) == CTATTN_STORIES260K_NOT_INI
 static_assert(int(ctattn::status::no_builtin_weights) == CTATTN_STORIES260K_NO_BUILTIN_WEIGHTS, "ctattn: status values moved");
 static_assert(int(ctattn::status::capacity_mismatch) == CTATTN_STORIES260K_CAPACITY_MISMATCH, "ctattn: status values moved");
 static_assert(int(ctattn::status::state_size_mismatch) == CTATTN_STORIES260K_STATE_SIZE_MISMATCH, "ctattn: status values moved");
+static_assert(sizeof(decoder::cache_type::layers) == CTATTN_STORIES260K_KV_CACHE_BYTES,
+              "ctattn: the KV cache size macro disagrees with the library's layout");
 
 // Tells an initialised state from stray bytes.
 constexpr std::uint32_t initialised = 0x63746e31u;

@@ -29,8 +29,11 @@
 #endif
 /* Floats of the weights image (tensors in the kernels' layout, each padded to 16 floats). */
 #define CTATTN_STORIES260K_WEIGHTS_FLOATS 260032u
-#define CTATTN_STORIES260K_KV_LAYER_BYTES(kv_dim) (2u * ((CTATTN_STORIES260K_SEQ_CAPACITY * (kv_dim) * 4u + 63u) / 64u * 64u))
-#define CTATTN_STORIES260K_KV_CACHE_BYTES (5u * CTATTN_STORIES260K_KV_LAYER_BYTES(32u))
+/* How the KV cache stores its rows: float32, float16 or int8 (one float scale per row and KV head). */
+#define CTATTN_STORIES260K_KV_STORAGE "float32"
+/* RAM of the KV cache (one layer's K and V rows; all layers), exactly as the library lays it out. */
+#define CTATTN_STORIES260K_KV_LAYER_BYTES(kv_dim, kv_heads) (2u * ((CTATTN_STORIES260K_SEQ_CAPACITY * (kv_dim) * 4u + 63u) / 64u * 64u))
+#define CTATTN_STORIES260K_KV_CACHE_BYTES (5u * CTATTN_STORIES260K_KV_LAYER_BYTES(32u, 4u))
 #define CTATTN_STORIES260K_STATE_BYTES (CTATTN_STORIES260K_KV_CACHE_BYTES + (CTATTN_STORIES260K_SEQ_CAPACITY * 8u + 63u) / 64u * 64u + 3584u)
 #define CTATTN_STORIES260K_STATE_ALIGN 64u
 

@@ -20,8 +20,9 @@ using block_0 = ctattn::block_config<attention_0, ctattn::ffn_config<64, ctattn:
 using config = ctattn::stacked_model_config<512, 5, block_0, ctattn::rotary_positions<10000>, ctattn::rms_norm<ctattn::eps_1e_minus<5>>, ctattn::tied_head>;
 using arch = ctattn::simd::default_arch;
 inline constexpr std::size_t prefill_rows = 1;
+using kv_storage = ctattn::kv_float32;
 using weights_view = ctattn::model_weights_view<config>;
-using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows>;
+using decoder = ctattn::decoder<config, ctattn::viewed_weights, arch, prefill_rows, kv_storage>;
 
 static_assert(ctattn::weights_image_floats<config> == CTATTN_STORIES260K_WEIGHTS_FLOATS,
               "ctattn: the generated weights image size disagrees with the library's layout");

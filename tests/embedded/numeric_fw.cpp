@@ -36,7 +36,7 @@
 
 namespace {
 
-using arch = ctattn::simd::default_arch;  // scalar_arch on Cortex-M
+using arch = ctattn::simd::default_arch;  // scalar_arch on Cortex-M, mve_arch with Helium (Cortex-M55)
 using ctattn::key_range;
 constexpr double u = 1.0 / 16777216.0;  // 2^-24
 constexpr float inf = std::numeric_limits<float>::infinity();
@@ -382,6 +382,56 @@ void check_overflowing_scores(embedded::checker& check) {
     check.bounded("overflowing q . k: decode_step vs double", worst.decode_step, worst.decode_step);
 }
 
+// ---- the arch's own decode kernel (Helium: simd/mve.hpp) against double -------------------------
+
+// One and two query heads of head_dim 8 on one KV head, ordinary inputs, every run length from 1 to
+// 41 keys (whole chunks of 4 and each partial one) starting at keys 0 and 3, against the softmax
+// and P V in double. Tolerance: scores of 8 products (|q| |k| <= 1, so |s| <= 8 log2 e / sqrt 8),
+// weights within ~(hd + 8) u relative of the exact ones, sums of <= 41 products: 256 u of the
+// largest |value| (1) covers the float roundings with margin; a wrong key weight is off by ~1/n.
+void check_arch_decode_kernel(embedded::checker& check) {
+    constexpr std::size_t hd = 8, keys = 44;
+    if constexpr (ctattn::kernels::vector_decode_fits<hd, arch>) {
+        static float q[2 * hd], k[keys * hd], v[keys * hd], scratch[2 * keys], out[2 * hd];
+        rng32 rng{2024u};
+        for (float& e : q) e = rng.uniform(-1.0f, 1.0f);
+        for (float& e : k) e = rng.uniform(-1.0f, 1.0f);
+        for (float& e : v) e = rng.uniform(-1.0f, 1.0f);
+        const float scale = 0.35355339f;  // 1 / sqrt(8)
+        double worst = 0.0;
+        bool all_regular = true;
+        for (std::size_t begin : {std::size_t(0), std::size_t(3)})
+            for (std::size_t end = begin + 1; end <= begin + 41; ++end) {
+                const key_range visible{begin, end};
+                for (int heads = 1; heads <= 2; ++heads) {
+                    const bool ok = heads == 1
+                        ? ctattn::kernels::vector_decode_attention<1, 1, hd, hd, hd, arch>(q, k, v, visible, scale, scratch, out)
+                        : ctattn::kernels::vector_decode_attention<2, 1, hd, hd, hd, arch>(q, k, v, visible, scale, scratch, out);
+                    all_regular = all_regular && ok;
+                    for (int h = 0; h < heads; ++h) {
+                        double s[keys], max = -1e300, sum = 0.0;
+                        for (std::size_t j = begin; j < end; ++j) {
+                            double dot = 0.0;
+                            for (std::size_t d = 0; d < hd; ++d) dot += double(q[h * hd + d]) * double(k[j * hd + d]);
+                            s[j] = dot * double(scale);
+                            max = s[j] > max ? s[j] : max;
+                        }
+                        for (std::size_t j = begin; j < end; ++j) sum += (s[j] = std::exp(s[j] - max));
+                        for (std::size_t d = 0; d < hd; ++d) {
+                            double o = 0.0;
+                            for (std::size_t j = begin; j < end; ++j) o += s[j] / sum * double(v[j * hd + d]);
+                            const double err = std::fabs(double(out[h * hd + d]) - o);
+                            if (!(err <= worst)) worst = err;  // NaN sticks
+                        }
+                    }
+                }
+            }
+        check.is_true("the arch's decode kernel takes every ordinary row (1 and 2 heads, 1 to 41 keys)", all_regular);
+        check.bounded("the arch's decode kernel (1 and 2 heads of 8, 1 to 41 keys) vs double, bound 256 u", worst,
+                      worst / (256.0 * u));
+    }
+}
+
 int run() {
     embedded::checker check;
     embedded::print("numeric contract on arch ", ctattn::simd::arch_name<arch>(), "\n");
@@ -389,6 +439,7 @@ int run() {
     check_cores(check);
     check_layer(check);
     check_overflowing_scores(check);
+    check_arch_decode_kernel(check);
     return embedded::finish(check, "numeric_contract", 0, sizeof(core_buffers) + sizeof(layer_workspace), 0);
 }
 

@@ -16,28 +16,7 @@
 #include "check.hpp"
 #include "print.hpp"
 
-// One instruction, a return (`bx lr` on Arm, `ret` on RISC-V; as in
-// bench/embedded/decode_count_fw.cpp): the plugin records the running count each time it runs;
-// the compiler cannot move work across the call.
-#if defined(__riscv)
-asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
-    ".global ctattn_count_mark\n"
-    ".type ctattn_count_mark, %function\n"
-    "ctattn_count_mark:\n"
-    "    ret\n"
-    ".size ctattn_count_mark, .-ctattn_count_mark\n"
-    ".previous\n");
-#else
-asm(".section .text.ctattn_count_mark,\"ax\",%progbits\n"
-    ".global ctattn_count_mark\n"
-    ".type ctattn_count_mark, %function\n"
-    ".thumb_func\n"
-    "ctattn_count_mark:\n"
-    "    bx lr\n"
-    ".size ctattn_count_mark, .-ctattn_count_mark\n"
-    ".previous\n");
-#endif
-extern "C" void ctattn_count_mark();
+#include "count_mark.hpp"  // ctattn_count_mark(), per architecture
 
 namespace {
 

@@ -99,10 +99,12 @@ TEST_CASE("vector_decode_attention matches the double reference on every arch, h
     check_arch<narrower>();  // AVX2 under AVX-512 (head_dim 8's 8-lane transpose), SSE under AVX2
 }
 
-TEST_CASE("decode takes the key-vectorised kernel for head_dim 8 on 8- and 16-lane vectors, not on the scalar path") {
+TEST_CASE("decode takes the key-vectorised kernel for head_dim 8 on 8- and 16-lane vectors and on Helium, not on the scalar path") {
     using ctattn::simd::default_arch;
     constexpr std::size_t W = ctattn::simd::width<default_arch>;
-    CHECK(ctattn::kernels::vector_decode_fits<8, default_arch> == (W == 8 || W == 16));
+    // Helium gathers 4 keys' rows into head_dim vectors (simd/mve.hpp), so it takes the kernel too.
+    CHECK(ctattn::kernels::vector_decode_fits<8, default_arch> ==
+          (W == 8 || W == 16 || (W == 4 && ctattn::simd::target::mve_float)));
     CHECK_FALSE(ctattn::kernels::vector_decode_fits<8, ctattn::simd::scalar_arch>);
     CHECK_FALSE(ctattn::kernels::vector_decode_fits<64, default_arch>);
 }

@@ -520,9 +520,13 @@ TEST_CASE("the xsimd path agrees with the scalar path on identical inputs", "[ke
     }
 }
 
-TEST_CASE("the auto build really uses xsimd, so the cross-path test compares two different paths", "[kernels][simd]") {
+TEST_CASE("the auto build really uses a vector arch (xsimd, or Helium on Cortex-M), so the cross-path test compares two different paths", "[kernels][simd]") {
 #if defined(CTATTN_SIMD_SCALAR)
     CHECK(std::is_same_v<default_arch, scalar_arch>);  // -Dsimd=scalar: the plain C++ path only
+#elif defined(CTATTN_HAS_MVE_FLOAT)
+    // Cortex-M55/M85 (tests/embedded/catch): xsimd has no arch there; Helium's 4 float lanes are it.
+    CHECK(std::is_same_v<default_arch, ctattn::simd::mve_arch>);
+    CHECK(ctattn::simd::width<default_arch> == 4);
 #else
 #if !defined(CTATTN_HAS_XSIMD)
     FAIL("built with simd=auto but <xsimd/xsimd.hpp> was not found: default_arch fell back to scalar");

@@ -47,6 +47,9 @@ std::vector<body> bodies() {
 #if defined(CTATTN_Q8_ARM_DSP)
     list.push_back({"arm_dsp", &simd::q8_arm_dsp::row_dot<G>});
 #endif
+#if defined(CTATTN_HAS_MVE_INT)
+    list.push_back({"helium", &simd::mve::q8_row_dot<G>});
+#endif
     return list;
 }
 

@@ -6,10 +6,14 @@
 //   1. quantization: codes and scales equal a plain re-statement of the rule (s = max|v| / 127,
 //      q = round half away from zero of v / s, padding codes 0), weights and activations alike;
 //   2. arithmetic: y equals a double-precision evaluation of the same quantized product,
-//      sum_g sw sx sum_i qw qx (+ b), within the float rounding of the kernel's group sums: the
-//      int32 group sums are exact, each term (sw * sx) * acc is two roundings and the sum of
-//      `groups` terms plus the bias at most groups more, so |err| <= gamma(groups + 3) * sum |terms|
-//      with gamma(n) = n u / (1 - n u), u = 2^-24;
+//      sum_g sw sx sum_i qw qx (+ b), within the float rounding of the kernel's sums. The int32
+//      sums are exact, but a vector body converts and scales each lane's part of a group (4 or
+//      more products) on its own, and the lanes of a group may cancel, so the terms summed in float
+//      are bounded by sum_g |sw sx| sum_i |qw qx|, not by sum_g |sw sx acc_g|. Each of those terms
+//      passes through at most: the scale product (1 rounding), one multiply-add per group (groups),
+//      joining two accumulators (1), a 16-lane horizontal sum (4) and the bias (1), so
+//      |err| <= gamma(groups + 8) * (sum_g |sw sx| sum_i |qw qx| + |b|), gamma(n) = n u / (1 - n u),
+//      u = 2^-24;
 //   3. quantization error: y is within the quantization step of the unquantized double product,
 //      |w x - (sw qw)(sx qx)| <= |w| sx / 2 + |sx qx| sw / 2 per element (each rounding moves a code
 //      at most half a step), plus the rounding bound of check 2.
@@ -101,11 +105,14 @@ void check_shape(std::size_t rows, bool with_bias, std::uint32_t seed) {
         for (std::size_t o = 0; o < Dout; ++o) {
             double quantized = 0.0, magnitude = 0.0, exact = 0.0, step = 0.0;
             for (std::size_t g = 0; g < groups; ++g) {
-                long acc = 0;
-                for (std::size_t i = g * G; i < g * G + G; ++i) acc += long(q->code_row(o)[i]) * long(xq[i]);
-                const double term = double(q->scale_row(o)[g]) * double(xs[g]) * double(acc);
-                quantized += term;
-                magnitude += std::fabs(term);
+                long acc = 0, acc_magnitude = 0;
+                for (std::size_t i = g * G; i < g * G + G; ++i) {
+                    acc += long(q->code_row(o)[i]) * long(xq[i]);
+                    acc_magnitude += std::labs(long(q->code_row(o)[i]) * long(xq[i]));
+                }
+                const double scale = double(q->scale_row(o)[g]) * double(xs[g]);
+                quantized += scale * double(acc);
+                magnitude += std::fabs(scale) * double(acc_magnitude);
             }
             for (std::size_t i = 0; i < Din; ++i) {
                 const double wi = w[i * Dout + o], xi = x[r * Din + i];
@@ -114,7 +121,7 @@ void check_shape(std::size_t rows, bool with_bias, std::uint32_t seed) {
                         std::fabs(double(xs[i / G]) * xq[i]) * double(q->scale_row(o)[i / G]) / 2.0;
             }
             const double b = with_bias ? double(bias[o]) : 0.0;
-            const double rounding = gamma(groups + 3) * (magnitude + std::fabs(b));
+            const double rounding = gamma(groups + 8) * (magnitude + std::fabs(b));
             const double got = y[r * Dout + o];
             INFO("row " << r << " output " << o << ": got " << got << " quantized reference " << quantized + b
                         << " exact " << exact + b);
@@ -139,6 +146,56 @@ TEST_CASE("the Q8 projection matches a double evaluation of the same quantized p
     check_shape<172, 5, 32>(3, false, 9);   // stories260K's W2 rows: 172 padded to 192
     check_shape<172, 3, 4>(2, true, 10);    // 172 = 43 groups of 4, no padding
     check_shape<64, 172, 32>(1, false, 11); // stories260K's W1/W3 shape, decode
+}
+
+namespace {
+
+// project_q8 walks the outputs q8_rows_per_call rows at a time (simd::q8_rows_dot) and the rest one
+// by one: each output must equal the one-row dot of its weight row against the same quantized
+// activations, plus the bias, bit for bit, whatever Dout % q8_rows_per_call is.
+template <std::size_t Din, std::size_t Dout, std::size_t G>
+void check_rows_match_row_dot(std::size_t rows, std::uint32_t seed) {
+    using M = q8_matrix<Din, Dout, G>;
+    INFO("Din " << Din << " Dout " << Dout << " G " << G << " rows " << rows);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    auto q = std::make_unique<M>();
+    for (std::size_t o = 0; o < Dout; ++o) {
+        float column[Din];
+        for (float& v : column) v = dist(rng) * float(1 + o % 3);
+        kernels::q8_quantize_row<M>(column, q->code_row(o), q->scale_row(o));
+    }
+    std::vector<float> x(rows * Din), bias(Dout), y(rows * Dout, NAN), y_bias(rows * Dout, NAN);
+    for (float& v : x) v = dist(rng) * 2.0f;
+    for (float& b : bias) b = dist(rng);
+    kernels::project_q8(rows, x.data(), *q, nullptr, y.data());
+    kernels::project_q8(rows, x.data(), *q, bias.data(), y_bias.data());
+    for (std::size_t r = 0; r < rows; ++r) {
+        std::int8_t xq[M::row_codes];
+        float xs[M::groups];
+        kernels::q8_quantize_row<M>(x.data() + r * Din, xq, xs);
+        for (std::size_t o = 0; o < Dout; ++o) {
+            const float one = simd::q8_row_dot<G>(q->code_row(o), q->scale_row(o), xq, xs, M::groups);
+            INFO("row " << r << " output " << o);
+            REQUIRE(y[r * Dout + o] == one);
+            REQUIRE(y_bias[r * Dout + o] == bias[o] + one);
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the Q8 projection's outputs equal the one-row dot bit for bit at every output count", "[kernels][q8]") {
+    // The counts straddle multiples of q8_rows_per_call (4 on vector targets, 2 on the Arm DSP one).
+    INFO("q8_rows_per_call " << kernels::q8_rows_per_call);
+    check_rows_match_row_dot<13, 1, 4>(2, 21);     // fewer outputs than one call: all by the row dot
+    check_rows_match_row_dot<13, 3, 4>(1, 22);
+    check_rows_match_row_dot<64, 4, 32>(3, 23);    // exactly one call
+    check_rows_match_row_dot<64, 5, 32>(3, 24);    // one call and one row
+    check_rows_match_row_dot<172, 13, 32>(2, 25);  // three calls and one row, padded rows
+    check_rows_match_row_dot<288, 13, 32>(1, 26);  // stories15M's width, 9 groups
+    check_rows_match_row_dot<96, 7, 64>(2, 27);    // G 64 over a padded row: 3 remainder rows
+    check_rows_match_row_dot<5, 13, 5>(3, 28);     // G neither a multiple of 4 nor of 32
 }
 
 TEST_CASE("project_weights runs the Q8 kernel for Q8 matrices and the float kernel for float ones",

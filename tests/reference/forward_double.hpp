@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <numbers>
 #include <type_traits>
 #include <vector>
 
@@ -212,7 +213,7 @@ double activation(double x) {
     if constexpr (std::is_same_v<Act, ctattn::relu>) return x > 0.0 ? x : 0.0;
     if constexpr (std::is_same_v<Act, ctattn::gelu_erf>) return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     if constexpr (std::is_same_v<Act, ctattn::gelu_tanh>)
-        return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+        return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
     if constexpr (std::is_same_v<Act, ctattn::silu>) return x / (1.0 + std::exp(-x));
 }
 

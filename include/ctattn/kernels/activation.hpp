@@ -15,7 +15,7 @@
 namespace ctattn {
 
 namespace detail {
-// erf and tanh for the scalar path and for xsimd batches (simd::ops has exp but not these two).
+// erf and tanh for the scalar path, xsimd batches and Helium vectors (simd::ops has exp but not these two).
 inline float erf_of(float x) noexcept { return std::erf(x); }
 inline float tanh_of(float x) noexcept { return std::tanh(x); }
 #if defined(CTATTN_HAS_XSIMD)
@@ -27,6 +27,10 @@ template <class A>
 inline xsimd::batch<float, A> tanh_of(const xsimd::batch<float, A>& x) noexcept {
     return xsimd::tanh(x);
 }
+#endif
+#if defined(CTATTN_HAS_MVE_FLOAT)
+inline float32x4_t erf_of(float32x4_t x) noexcept { return simd::mve::map_lanes(x, [](float v) { return std::erf(v); }); }
+inline float32x4_t tanh_of(float32x4_t x) noexcept { return simd::mve::map_lanes(x, [](float v) { return std::tanh(v); }); }
 #endif
 }  // namespace detail
 

@@ -12,6 +12,7 @@
 #include "../simd/ops.hpp"
 #include "../simd/arm_vfp.hpp"
 #include "../simd/x86.hpp"
+#include "../simd/mve.hpp"
 #include "row_dispatch.hpp"
 
 namespace ctattn::kernels {
@@ -24,8 +25,9 @@ struct projection_tile_shape {
     // broadcast must fit the register file, and FMA latency x FMA ports (4 x 2 on current x86 and
     // big ARM cores) independent accumulators are needed to keep the FMA ports busy: 6 x 2 = 12
     // with 16 registers (AVX2, NEON's 32 would allow more but 6 x 4 needs 29), 6 x 4 = 24 with 32.
-    // Scalar path: 4 x 2, sized for Cortex-M's 16 single-precision registers.
-    static constexpr std::size_t rows = is_vector ? 6 : 4;
+    // Scalar path: 4 x 2, sized for Cortex-M's 16 single-precision registers. Helium's 8 q
+    // registers: 2 x 2 (4 accumulators, 2 W vectors, a broadcast; 6 x 2 would spill 6 of its 12).
+    static constexpr std::size_t rows = is_vector ? (registers >= 16 ? 6 : 2) : 4;
     static constexpr std::size_t vecs = registers >= 32 ? 4 : 2;
 
     // Vectors per tile for a block of `tile_rows` rows (a remainder block, or one row in decode).
@@ -134,10 +136,17 @@ template <std::size_t Din, std::size_t Dout, class Arch = simd::default_arch, st
 inline void project(std::size_t rows, const float* x, const float* w, const float* bias, float* y) noexcept {
     static_assert(Din > 0 && Dout > 0, "ctattn: projection extents must be at least 1");
     static_assert(XStride >= Din && YStride >= Dout, "ctattn: a row stride must cover the row");
-    // One token (decode): Cortex-M VFP 16-column strips in registers; AVX-512 with a masked last vector.
+    // One token (decode): Cortex-M VFP 16-column strips in registers; Helium strips of 24 columns
+    // (simd/mve.hpp); AVX-512 with a masked last vector.
     if constexpr (simd::target::vfp_asm && std::is_same_v<Arch, simd::scalar_arch> && Dout >= 16) {
         if (rows == 1) {
             detail::vfp_project_row<Din, Dout, Dout>(x, w, bias, y);
+            return;
+        }
+    }
+    if constexpr (simd::target::mve_float && std::is_same_v<Arch, simd::mve_arch>) {
+        if (rows == 1) {
+            simd::mve::project_row<Din, Dout, Dout>(x, w, bias, y);
             return;
         }
     }

@@ -41,32 +41,55 @@ inline void q8_dequantize_row(const M& w, std::size_t o, float* out) noexcept {
     for (std::size_t i = 0; i < M::in_features; ++i) out[i] = scales[i / M::group] * float(codes[i]);
 }
 
+/// Weight rows per q8_rows_dot call in project_q8: the rows share each activation load (and, on the
+/// VNNI and Arm DSP bodies, its code sum or unpacking). 4 on vector targets (the row accumulators
+/// and scale vectors fit 16 or 32 registers); 2 on the Arm DSP body, whose inner loop holds two
+/// rows' int32 sums, pointers and unpacked words in the 13 core registers (with 4 rows GCC -Os keeps
+/// the sums on the stack: a load and a store per row and word on Cortex-M4).
+inline constexpr std::size_t q8_rows_per_call = simd::target::q8_arm_dsp ? 2 : 4;
+
+/// How many weight rows ahead project_q8 prefetches, on hosts with a cache hierarchy (x86 with
+/// AVX2, aarch64): a model's int8 weights are about the size of a host's last-level cache, and the
+/// stories15M-shape matrices streamed one after another (bench/bench_decode_q8.cpp, all_matrices)
+/// ran 10-40% faster with 16 rows (4.6 KB at width 288) than without, on an AVX-512 VNNI core
+/// (32 was not distinguishable from 16 there). 0 on microcontrollers (no cache to fill ahead; their
+/// instruction counts stay as they were) and on the scalar build.
+inline constexpr std::size_t q8_prefetch_rows = simd::target::q8_avx2 || simd::target::q8_neon ? 16 : 0;
+
 /// rows x Din activations (row stride Din) through a Q8 matrix: y (rows x Dout) = Q8(x) W + bias
 /// (bias: Dout floats or nullptr). y must not overlap x. The quantized activations live on the
-/// stack: row_codes bytes + groups floats.
+/// stack: row_codes bytes + groups floats. W's rows lie row_codes codes and groups scales apart (as
+/// in q8_matrix and q8_matrix_view). Outputs are computed q8_rows_per_call weight rows at a
+/// time (simd::q8_rows_dot), the last Dout % q8_rows_per_call one by one (simd::q8_row_dot): each
+/// output is bit for bit the same either way.
 template <q8_projection_matrix M>
 inline void project_q8(std::size_t rows, const float* x, const M& w, const float* bias, float* y) noexcept {
     constexpr std::size_t Din = M::in_features, Dout = M::out_features, G = M::group, groups = M::groups;
+    constexpr std::size_t R = q8_rows_per_call, blocked = Dout / R * R;
+    constexpr std::size_t prefetch_rows = q8_prefetch_rows;
     alignas(64) std::int8_t xq[M::row_codes];
     float xs[groups];
     for (std::size_t r = 0; r < rows; ++r) {
         q8_quantize_row<M>(x + r * Din, xq, xs);
         float* out = y + r * Dout;
-        std::size_t o = 0;
-        if constexpr (simd::target::q8_arm_dsp) {
-            // Four outputs per call share each activation word's load and SXTB16 unpacking
-            // (simd::q8_rows_dot, bit for bit the single-row dot): 1.81 M -> 1.37 M instructions
-            // per stories260K token on Cortex-M4F.
-            constexpr std::size_t R = 4;
-            for (; o + R <= Dout; o += R)
-                simd::q8_rows_dot<G, R>(w.code_row(o), M::row_codes, w.scale_row(o), groups, xq, xs, groups, out + o);
-            if (bias)
-                for (std::size_t i = 0; i < o; ++i) out[i] = bias[i] + out[i];
+        for (std::size_t o = 0; o < blocked; o += R) {
+            // The rows prefetch_rows ahead, one cache line per 64 codes: a matrix larger than the
+            // cache streams from memory, and a call's 4 row streams are too short for the
+            // hardware prefetcher to run far enough ahead on its own.
+            if constexpr (prefetch_rows > 0) {
+                if (o + prefetch_rows + R <= Dout) {  // rows that exist: no pointer past the matrix
+                    const auto* codes_ahead = reinterpret_cast<const char*>(w.code_row(o + prefetch_rows));
+                    const auto* scales_ahead = reinterpret_cast<const char*>(w.scale_row(o + prefetch_rows));
+                    CTATTN_UNROLL for (std::size_t b = 0; b < R * M::row_codes; b += 64) __builtin_prefetch(codes_ahead + b);
+                    CTATTN_UNROLL for (std::size_t b = 0; b < R * groups * sizeof(float); b += 64) __builtin_prefetch(scales_ahead + b);
+                }
+            }
+            simd::q8_rows_dot<G, R>(w.code_row(o), M::row_codes, w.scale_row(o), groups, xq, xs, groups, out + o);
         }
-        for (; o < Dout; ++o) {
-            const float dot = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
-            out[o] = bias ? bias[o] + dot : dot;
-        }
+        for (std::size_t o = blocked; o < Dout; ++o)
+            out[o] = simd::q8_row_dot<G>(w.code_row(o), w.scale_row(o), xq, xs, groups);
+        if (bias)
+            for (std::size_t o = 0; o < Dout; ++o) out[o] = bias[o] + out[o];
     }
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "attention.hpp"
 #include "attention_core_selector.hpp"
@@ -20,6 +21,8 @@
 #include "../kernels/projection.hpp"
 #include "../kernels/q8_projection.hpp"
 #include "../base/weight_storage.hpp"
+#include "../base/kv_storage.hpp"
+#include "../kernels/decode/kv_rows.hpp"
 #include "position.hpp"
 #include "../simd/ops.hpp"
 #include "../base/storage.hpp"
@@ -114,12 +117,13 @@ struct transformer_block {
 
     /// x:       rows x d_model, the residual stream of tokens at positions pos0 .. pos0+rows-1; updated in place.
     /// k_cache, v_cache: (kv_heads, seq_capacity, head_dim) for this layer; rows pos0.. of every
-    /// head are written, 0 .. pos0+rows-1 read.
+    /// head are written, 0 .. pos0+rows-1 read. float* (float32 rows), or kv_rows of a decoder's
+    /// float16 or int8 cache (base/kv_storage.hpp).
     /// The caller has checked 1 <= rows and pos0 + rows <= seq_capacity, and the mask parameters.
     /// observed: optional, an observed_layer (layers/trace.hpp): an observer shown this block at work.
-    template <class Storage, class... Observed>
+    template <class Storage, class KvRows, class... Observed>
     static void run(const block_weights<Block, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
-                    float* k_cache, float* v_cache, const block_buffers& buf, const mask_params& mask,
+                    KvRows k_cache, KvRows v_cache, const block_buffers& buf, const mask_params& mask,
                     const Observed&... observed) noexcept {
         using Norm = typename Block::norm;
         constexpr bool norm_first = Block::placement::norm_first;
@@ -132,7 +136,12 @@ struct transformer_block {
                 Norm::template apply<d_model, Arch>(w.attention_norm, x + r * d_model, buf.normed + r * d_model);
             attention_in = buf.normed;
         }
-        self_attention(w.attention, rows, pos0, attention_in, k_cache, v_cache, buf, mask, buf.sublayer, observed...);
+        if constexpr (std::is_pointer_v<KvRows>)
+            self_attention(w.attention, rows, pos0, attention_in, k_cache, v_cache, buf, mask, buf.sublayer,
+                           observed...);
+        else
+            self_attention_typed(w.attention, rows, pos0, attention_in, k_cache, v_cache, buf, mask, buf.sublayer,
+                                 observed...);
         residual_add(rows, x, buf.sublayer);
         if constexpr (!norm_first)
             for (std::size_t r = 0; r < rows; ++r)
@@ -260,6 +269,69 @@ struct transformer_block {
         if (!context_done)  // the one-row core
             attend<A, Arch, head_dim, head_stride>(rows, buf.q, pos0, pos0 + rows, k_cache, v_cache, mask, buf.context,
                                                    buf.scores);
+    }
+
+    // ---- a float16 or int8 KV cache (base/kv_storage.hpp): the same steps, rows converted as they
+    // are written (once, per row and KV head) and as they are read (kernels/decode/kv_rows.hpp)
+
+    /// self_attention over a typed cache: the new K/V rows are stored as the cache's type, then
+    /// every query row of the call attends through a decode kernel reading that type directly (the
+    /// float cores read float rows; a prefill chunk here is its query rows one by one).
+    template <class Storage, kv_storage S, class... Observed>
+    static void self_attention_typed(const attention_weights<attention_config, row_major_layout, Storage>& w,
+                                     std::size_t rows, std::size_t pos0, const float* in, kv_rows<S> k_cache,
+                                     kv_rows<S> v_cache, const block_buffers& buf, const mask_params& mask,
+                                     float* out, const Observed&...) noexcept {
+        static_assert(sizeof...(Observed) == 0,
+                      "ctattn: observers read the KV cache as floats: trace with a kv_float32 decoder");
+        float* k_new = buf.context;   // rows x kv_dim
+        float* v_new = buf.sublayer;  // rows x kv_dim
+        project_qkv(w, rows, pos0, in, buf.q, k_new, v_new);
+        append_to_typed_cache(rows, pos0, k_new, v_new, k_cache, v_cache);
+        attend_to_typed_cache(rows, pos0, k_cache, v_cache, buf, mask);
+        kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
+    }
+
+    /// The new rows (rows x kv_dim, heads side by side) into a typed cache at pos0.., each row of
+    /// each KV head converted (float16) or quantized with its own scale (int8).
+    template <kv_storage S>
+    static void append_to_typed_cache(std::size_t rows, std::size_t pos0, const float* k_new, const float* v_new,
+                                      kv_rows<S> k_cache, kv_rows<S> v_cache) noexcept {
+        constexpr std::size_t head_dim = attention_config::head_dim, S_cap = attention_config::seq_capacity;
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t g = 0; g < attention_config::kv_heads; ++g) {
+                const std::size_t row = g * S_cap + pos0 + r;  // (kv_heads, seq_capacity)
+                kernels::kv_store_row<S, head_dim>(k_new + r * kv_dim + g * head_dim, k_cache.values + row * head_dim,
+                                                   k_cache.scales + (S::scaled ? row : 0));
+                kernels::kv_store_row<S, head_dim>(v_new + r * kv_dim + g * head_dim, v_cache.values + row * head_dim,
+                                                   v_cache.scales + (S::scaled ? row : 0));
+            }
+    }
+
+    /// buf.context for the queries buf.q at pos0.. against a typed cache's keys 0 .. pos0+rows-1:
+    /// per query row, the vector decode kernel where one fits (head_dim 8 on AVX/AVX-512), else the
+    /// scalar one (any head_dim; the Cortex-M path); a row a kernel hands back (non-finite scores)
+    /// is recomputed in double (kernels/decode/kv_rows.hpp).
+    template <kv_storage S>
+    static void attend_to_typed_cache(std::size_t rows, std::size_t pos0, kv_rows<S> k_cache, kv_rows<S> v_cache,
+                                      const block_buffers& buf, const mask_params& mask) noexcept {
+        using A = attention_config;
+        constexpr std::size_t head_dim = A::head_dim, head_stride = A::seq_capacity * head_dim;
+        for (std::size_t r = 0; r < rows; ++r) {
+            const key_range visible = A::mask::visible_keys(mask, pos0 + r, pos0 + rows);
+            const float* q = buf.q + r * d_model;
+            float* context = buf.context + r * d_model;
+            bool done;
+            if constexpr (kernels::vector_decode_fits<head_dim, Arch>)
+                done = kernels::vector_decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride, Arch>(
+                    q, k_cache, v_cache, visible, A::score_scale, buf.scores, context);
+            else
+                done = kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
+                    q, k_cache, v_cache, visible, A::score_scale, buf.scores, context);
+            if (!done)
+                kernels::decode_attention_in_double<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(
+                    q, k_cache, v_cache, visible, A::score_scale, context);
+        }
     }
 
     /// x += delta over rows x d_model. Per row with constant bounds: GCC 12 mistakes a tail loop

@@ -14,17 +14,18 @@
 #include "attention.hpp"
 #include "../base/attention_config.hpp"
 #include "../base/storage.hpp"
+#include "../base/kv_storage.hpp"
 
 namespace ctattn {
 
 /// Byte counts per configuration: an attention_config (one layer, below) or a model config
-/// (model/footprint.hpp).
-template <class Config>
+/// (model/footprint.hpp), whose decoder's KV cache stores KvStorage rows (base/kv_storage.hpp).
+template <class Config, class KvStorage = kv_float32>
 struct footprint;
 
-/// One multi-head attention layer (`multi_head_attention<Config>::forward`).
+/// One multi-head attention layer (`multi_head_attention<Config>::forward`): float rows only.
 template <attention_configuration Config>
-struct footprint<Config> {
+struct footprint<Config, kv_float32> {
     using config = Config;  ///< the attention_config measured
 
     /// Flash: Wq, Wk, Wv, Wo and the biases when the configuration has them.
@@ -60,9 +61,9 @@ inline void flash_budget_too_small_for_weights(std::size_t /*flash_budget_bytes*
 /// is a compile error that names it, e.g. "call to non-'constexpr' function 'void
 /// ram_budget_too_small_for_activations_kv_and_scratch<98560>(std::size_t)'"; at run time it
 /// simply returns false.
-template <class Config>
+template <class Config, class KvStorage = kv_float32>
 [[nodiscard]] constexpr bool fits(std::size_t ram_bytes, std::size_t flash_bytes) noexcept {
-    using need = footprint<Config>;
+    using need = footprint<Config, KvStorage>;
     bool ok = true;
     if (need::ram_bytes > ram_bytes) {
         footprint_diagnostics::ram_budget_too_small_for_activations_kv_and_scratch<need::ram_bytes>(ram_bytes);
@@ -77,18 +78,19 @@ template <class Config>
 
 /// The same check with the budgets as template arguments, for a message in plain words:
 ///   static_assert(ctattn::fits_budget<cfg, 64 * 1024, 256 * 1024>);
-template <class Config, std::size_t RamBytes, std::size_t FlashBytes>
+template <class Config, std::size_t RamBytes, std::size_t FlashBytes, class KvStorage = kv_float32>
 struct budget_check {
-    static_assert(footprint<Config>::ram_bytes <= RamBytes,
+    static_assert(footprint<Config, KvStorage>::ram_bytes <= RamBytes,
                   "ctattn: RAM budget too small: activations + K/V + scratch (footprint<Config>::ram_bytes) "
-                  "exceed RamBytes; lower seq_capacity or d_model, or use fewer kv_heads");
-    static_assert(footprint<Config>::flash_bytes <= FlashBytes,
+                  "exceed RamBytes; lower seq_capacity or d_model, use fewer kv_heads, or a kv_float16 / "
+                  "kv_int8 cache");
+    static_assert(footprint<Config, KvStorage>::flash_bytes <= FlashBytes,
                   "ctattn: flash budget too small: the weights (footprint<Config>::flash_bytes) exceed FlashBytes");
     static constexpr bool value = true;  ///< true; instantiating the struct runs the static_asserts
 };
 
 /// budget_check as a value: true, or a compile error that names the budget exceeded.
-template <class Config, std::size_t RamBytes, std::size_t FlashBytes>
-inline constexpr bool fits_budget = budget_check<Config, RamBytes, FlashBytes>::value;
+template <class Config, std::size_t RamBytes, std::size_t FlashBytes, class KvStorage = kv_float32>
+inline constexpr bool fits_budget = budget_check<Config, RamBytes, FlashBytes, KvStorage>::value;
 
 }  // namespace ctattn

@@ -21,12 +21,14 @@
 #include "../simd/ops.hpp"
 #include "../base/status.hpp"
 #include "../base/storage.hpp"
+#include "../base/kv_storage.hpp"
 
 namespace ctattn {
 
 /// One layer's cached rows, head by head: each KV head's keys are one contiguous run that decode
 /// streams front to back (and its values another). RoPE has already been applied to the keys.
-template <block_configuration Block>
+/// KvStorage (base/kv_storage.hpp): float32 rows as below; float16 and int8 in layer_kv_typed.
+template <block_configuration Block, kv_storage KvStorage = kv_float32>
 struct layer_kv {
     /// The block's KV heads.
     static constexpr std::size_t kv_heads = Block::attention::kv_heads, head_dim = Block::attention::head_dim;
@@ -35,11 +37,33 @@ struct layer_kv {
     matrix<kv_heads * Block::seq_capacity, head_dim> v;  ///< (kv_heads, seq_capacity, head_dim)
 };
 
-/// Every layer's cached K and V rows and how many positions they hold.
-template <model_configuration Config>
+/// One layer's rows of a float16 or int8 cache: the same layout, elements of the storage type and
+/// (int8) one scale per row and KV head, (kv_heads, seq_capacity).
+template <block_configuration Block, kv_storage KvStorage>
+    requires(!std::is_same_v<KvStorage, kv_float32>)
+struct layer_kv<Block, KvStorage> {
+    /// The block's KV heads.
+    static constexpr std::size_t kv_heads = Block::attention::kv_heads, head_dim = Block::attention::head_dim;
+    ///< head_dim: the width of one head.
+    kv_rows_storage<KvStorage, kv_heads * Block::seq_capacity, head_dim> k;  ///< (kv_heads, seq_capacity, head_dim)
+    kv_rows_storage<KvStorage, kv_heads * Block::seq_capacity, head_dim> v;  ///< (kv_heads, seq_capacity, head_dim)
+};
+
+namespace detail {
+template <kv_storage KvStorage>
+struct layer_kv_of {
+    template <class Block>
+    using type = layer_kv<Block, KvStorage>;
+};
+}  // namespace detail
+
+/// Every layer's cached K and V rows and how many positions they hold, stored as KvStorage.
+template <model_configuration Config, kv_storage KvStorage = kv_float32>
 struct kv_cache {
+    using storage = KvStorage;  ///< kv_float32, kv_float16 or kv_int8
     static constexpr std::size_t capacity = Config::seq_capacity;  ///< positions the cache can hold (seq_capacity)
-    typename Config::template per_layer<layer_kv> layers;  ///< hana::tuple of layer_kv, one per block
+    /// hana::tuple of layer_kv, one per block
+    typename Config::template per_layer<detail::layer_kv_of<KvStorage>::template type> layers;
     std::size_t length = 0;                                ///< positions held: 0 .. capacity
 
     /// Rows past `length` are never read before they are rewritten, so forgetting is O(1).
@@ -69,11 +93,12 @@ struct all_layers_causal<hana::tuple<Blocks...>> {
 /// the blocked core's (max head_dim + 6) x seq_capacity floats: over a one-token decoder, 150 KiB
 /// for stories260K (153,408 bytes; 2.6 KiB per row) and 600 KiB for stories15M (614,720 bytes;
 /// 11.6 KiB per row). footprint<Config>::scratch_bytes counts it.
-/// scalar_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing it does not
-/// need; a user who wants chunks there picks PrefillRows.
+/// scalar_arch and mve_arch (Cortex-M firmware): 1, one token's rows, so a device's RAM holds nothing
+/// it does not need (stories260K's 150 KiB would not fit the M55's 512 KiB DTCM beside its KV cache);
+/// a user who wants chunks there picks PrefillRows.
 template <model_configuration Config, class Arch>
 inline constexpr std::size_t default_prefill_rows =
-    !uses_blocked_attention<Arch> ? 1
+    !uses_blocked_attention<Arch> || std::is_same_v<Arch, simd::mve_arch> ? 1
     : Config::seq_capacity < 8 * kernels::projection_tile_shape<Arch>::rows
         ? Config::seq_capacity
         : 8 * kernels::projection_tile_shape<Arch>::rows;
@@ -83,9 +108,12 @@ inline constexpr std::size_t default_prefill_rows =
 /// constant storage (Storage = viewed_weights: model_weights_view; flash_decoder<Config> below),
 /// attached by address, never copied. Every call validates first and changes nothing (cache,
 /// logits) when it fails. Storage comes first: it is what users choose; Arch and PrefillRows have
-/// defaults fixed by the build's target.
+/// defaults fixed by the build's target. KvStorage (base/kv_storage.hpp) is how the cache stores its
+/// rows: kv_float32 (default), kv_float16 or kv_int8 (kv_decoder<Config, KvStorage> below names it
+/// first); the attention kernels read it row by row, and observers (layers/trace.hpp), which read
+/// the cache as floats, need kv_float32.
 template <model_configuration Config, weight_storage Storage = owned_weights, class Arch = simd::default_arch,
-          std::size_t PrefillRows = default_prefill_rows<Config, Arch>>
+          std::size_t PrefillRows = default_prefill_rows<Config, Arch>, kv_storage KvStorage = kv_float32>
 class decoder {
     static_assert(PrefillRows >= 1, "ctattn: the decoder needs PrefillRows >= 1 (tokens per prefill chunk)");
     static_assert(detail::all_layers_causal<typename Config::template per_layer<std::type_identity_t>>::value,
@@ -96,7 +124,8 @@ class decoder {
     using config = Config;  ///< the model configuration
     using model_type = language_model<Config, Arch>;  ///< the forward-pass steps it shares
     using weights_type = model_weights<Config, Storage>;  ///< the weights it reads (owned or a view)
-    using cache_type = kv_cache<Config>;  ///< the KV cache
+    using cache_type = kv_cache<Config, KvStorage>;  ///< the KV cache
+    using kv_storage_type = KvStorage;  ///< how the cache stores its rows
     using scratch_type = activation_scratch<Config, PrefillRows>;  ///< row scratch for PrefillRows tokens
     static constexpr std::size_t vocab_size = Config::vocab;  ///< logits per position
     static constexpr std::size_t capacity = Config::seq_capacity;  ///< positions the cache holds
@@ -177,7 +206,11 @@ class decoder {
             model_type::embed(w, tokens + done, rows, pos0, scratch_.x.data());
             model_type::run_layers(w, rows, pos0, scratch_.x.data(), buffers, masks(), [&](auto layer_index) {
                 auto& kv = hana::at(cache_.layers, layer_index);
-                return std::pair<float*, float*>{kv.k.data(), kv.v.data()};
+                if constexpr (std::is_same_v<KvStorage, kv_float32>)
+                    return std::pair<float*, float*>{kv.k.data(), kv.v.data()};
+                else
+                    return std::pair<kv_rows<KvStorage>, kv_rows<KvStorage>>{{kv.k.values, kv.k.scales},
+                                                                             {kv.v.values, kv.v.scales}};
             }, observer...);
             cache_.length += rows;
         }
@@ -207,24 +240,30 @@ class decoder {
 /// A decoder reading weights in place from constant storage (flash, a validated blob): attach a
 /// model_weights_view<Config> (model/weights_image.hpp).
 template <model_configuration Config, class Arch = simd::default_arch,
-          std::size_t PrefillRows = default_prefill_rows<Config, Arch>>
-using flash_decoder = decoder<Config, viewed_weights, Arch, PrefillRows>;
+          std::size_t PrefillRows = default_prefill_rows<Config, Arch>, kv_storage KvStorage = kv_float32>
+using flash_decoder = decoder<Config, viewed_weights, Arch, PrefillRows, KvStorage>;
+
+/// A decoder whose cache stores KvStorage rows (kv_float16, kv_int8; base/kv_storage.hpp), the
+/// storage type named first.
+template <model_configuration Config, kv_storage KvStorage, weight_storage Storage = owned_weights,
+          class Arch = simd::default_arch, std::size_t PrefillRows = default_prefill_rows<Config, Arch>>
+using kv_decoder = decoder<Config, Storage, Arch, PrefillRows, KvStorage>;
 
 /// Free-function forms: the shape the generation helper (text/sample.hpp) is written against.
-template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
-[[nodiscard]] inline status decode_step(decoder<Config, Storage, Arch, PrefillRows>& state, token_id token,
+template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows, class KvStorage>
+[[nodiscard]] inline status decode_step(decoder<Config, Storage, Arch, PrefillRows, KvStorage>& state, token_id token,
                                         float* logits) noexcept {
     return state.decode_step(token, logits);
 }
 /// Free-function form of decoder::prefill.
-template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
-[[nodiscard]] inline status prefill(decoder<Config, Storage, Arch, PrefillRows>& state, const token_id* tokens,
+template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows, class KvStorage>
+[[nodiscard]] inline status prefill(decoder<Config, Storage, Arch, PrefillRows, KvStorage>& state, const token_id* tokens,
                                     std::size_t n, float* last_logits) noexcept {
     return state.prefill(tokens, n, last_logits);
 }
 /// Free-function form of decoder::reset.
-template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows>
-inline void reset(decoder<Config, Storage, Arch, PrefillRows>& state) noexcept {
+template <model_configuration Config, class Storage, class Arch, std::size_t PrefillRows, class KvStorage>
+inline void reset(decoder<Config, Storage, Arch, PrefillRows, KvStorage>& state) noexcept {
     state.reset();
 }
 

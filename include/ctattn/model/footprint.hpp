@@ -23,10 +23,13 @@
 namespace ctattn {
 
 /// A language model decoding token by token (`decoder<Config>`: prefill, then decode_step), the
-/// way a device runs one. A full-sequence `language_model::forward` needs forward_bytes instead.
-template <model_configuration Config>
-struct footprint<Config> {
+/// way a device runs one, its KV cache storing KvStorage rows (kv_float32 by default; footprint<
+/// Config, kv_int8> for kv_decoder<Config, kv_int8>). A full-sequence `language_model::forward`
+/// needs forward_bytes instead.
+template <model_configuration Config, kv_storage KvStorage>
+struct footprint<Config, KvStorage> {
     using config = Config;  ///< the model configuration measured
+    using kv_storage_type = KvStorage;  ///< how the KV cache stores its rows
 
     /// Flash: embedding, every layer's attention/FFN/norm weights, final norm, classifier: as one
     /// owned (constexpr) object, or as a contiguous image plus the view that points into it.
@@ -40,13 +43,17 @@ struct footprint<Config> {
     /// RAM, activations: the token ids of a full context and one row of logits.
     static constexpr std::size_t activation_bytes =
         Config::seq_capacity * sizeof(token_id) + sizeof(row_vector<Config::vocab>);
-    /// RAM, the KV cache: K and V rows of every layer for every position, plus its length.
-    static constexpr std::size_t kv_bytes = sizeof(kv_cache<Config>);
+    /// RAM, the KV cache: K and V rows of every layer for every position (int8: and their scales),
+    /// plus its length.
+    static constexpr std::size_t kv_bytes = sizeof(kv_cache<Config, KvStorage>);
     /// RAM, the rest of the decoder: scratch for its prefill chunk (default_prefill_rows: one token
     /// on scalar_arch, 48 on vector arches: residual, normed, q, context, FFN hidden rows, and the
     /// blocked attention core's scratch for more than one), one score row, its weights pointer and
     /// alignment padding.
-    static constexpr std::size_t scratch_bytes = sizeof(decoder<Config>) - kv_bytes;
+    static constexpr std::size_t scratch_bytes =
+        sizeof(decoder<Config, owned_weights, simd::default_arch, default_prefill_rows<Config, simd::default_arch>,
+                       KvStorage>) -
+        kv_bytes;
     static constexpr std::size_t readout_bytes = 0;  ///< RAM for a trace: none without one
 
     /// Weights in flash (constant): RAM is the KV cache, activations and the decoder's scratch only.

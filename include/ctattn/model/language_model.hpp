@@ -254,14 +254,15 @@ struct language_model {
     }
 
     /// Every block in order over `rows` tokens at positions pos0..; kv_rows(hana::size_c<I>) gives
-    /// layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each; layer I's mask gets masks[I].
+    /// layer I's (k, v) row buffers, (seq_capacity x kv_dim_I) each, as a std::pair of float* or of
+    /// kv_rows (a decoder's float16 or int8 cache); layer I's mask gets masks[I].
     template <class Storage, class KvRows, class... Observer>
     static void run_layers(const model_weights<Config, Storage>& w, std::size_t rows, std::size_t pos0, float* x,
                            const block_buffers& buffers, const mask_params& masks, KvRows&& kv_rows,
                            Observer*... observer) noexcept {
         hana::for_each(hana::make_range(hana::size_c<0>, hana::size_c<layers>), [&](auto layer_index) {
             using block = typename Config::template block<decltype(layer_index)::value>;
-            const std::pair<float*, float*> kv = kv_rows(layer_index);
+            const auto kv = kv_rows(layer_index);  // (k, v): float* or kv_rows (base/kv_storage.hpp)
             transformer_block<block, position, Arch>::run(hana::at(w.layers, layer_index), rows, pos0, x, kv.first,
                                                           kv.second, buffers, hana::at(masks, layer_index),
                                                           observed_layer<Observer>{observer, decltype(layer_index)::value}...);

@@ -26,8 +26,32 @@ template <std::size_t KvStride>
 void weighted_sum_2x8(const float* p, const float* v, std::size_t n, float* out) noexcept;
 // max(x, floor) by one VMAXNM (a NaN x gives floor), where CTATTN_VFP_HAS_VMAXNM.
 [[gnu::always_inline]] inline float max_nm(float x, float floor) noexcept;
+// IEEE half <-> float by one VCVTB (FPv4-SP, FPv5 and the M55 all have it; GCC reaches it only
+// under -mfp16-format=ieee, which firmware builds do not set): round to nearest even, as FPSCR's
+// default rounding mode.
+[[gnu::always_inline]] inline float half_to_float(unsigned short h) noexcept;
+[[gnu::always_inline]] inline unsigned short float_to_half(float x) noexcept;
+// Two halves at p (4-byte aligned) as floats: one VLDR of the pair, then VCVTB and VCVTT.
+[[gnu::always_inline]] inline void halves_to_floats(const unsigned short* p, float& low, float& high) noexcept;
 
 #if defined(CTATTN_VFP_ROW_PROJECTION)
+[[gnu::always_inline]] inline float half_to_float(unsigned short h) noexcept {
+    float x;
+    __asm__("vmov %0, %1\n vcvtb.f32.f16 %0, %0" : "=t"(x) : "r"(static_cast<unsigned>(h)));
+    return x;
+}
+[[gnu::always_inline]] inline void halves_to_floats(const unsigned short* p, float& low, float& high) noexcept {
+    __asm__("vldr %1, [%2]\n vcvtb.f32.f16 %0, %1\n vcvtt.f32.f16 %1, %1"
+            : "=t"(low), "=&t"(high)
+            : "r"(p), "m"(*reinterpret_cast<const unsigned short(*)[2]>(p)));
+}
+[[gnu::always_inline]] inline unsigned short float_to_half(float x) noexcept {
+    unsigned bits;
+    float h;
+    __asm__("vcvtb.f16.f32 %0, %1" : "=t"(h) : "t"(x));
+    __asm__("vmov %0, %1" : "=r"(bits) : "t"(h));
+    return static_cast<unsigned short>(bits & 0xffffu);
+}
 // Each step of k loads the strip's 16 weights of row k (contiguous in row-major W) with two VLDMs
 // of 8 registers, which is 2 instructions where C gets 16 VLDRs from the compiler, and the 16
 // accumulators stay in s16-s31 throughout: per two steps of k, 1 load of x, 4 VLDMs, 32 VFMAs and

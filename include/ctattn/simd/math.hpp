@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The exp family, one place for every kernel: e^x and 2^x with a generic body and per-ISA bodies
-// (simd/x86.hpp, simd/arm_vfp.hpp, simd/riscv.hpp) chosen by simd/target.hpp.
+// (simd/x86.hpp, simd/arm_vfp.hpp, simd/riscv.hpp, simd/mve.hpp) chosen by simd/target.hpp.
 //   exp(v)               e^x over the whole float range: softmax, SiLU, sampling. Scalar: std::exp;
-//                        vector: xsimd::exp, AVX-512: x86::exp_16 (inlined Cephes polynomial, <= 2 ulp).
+//                        vector: xsimd::exp, AVX-512: x86::exp_16 (inlined Cephes polynomial, <= 2 ulp),
+//                        Helium: mve::exp_4 (the same polynomial).
 //                        xsimd's exp (AVX2, SSE, NEON) gives +inf from about 88.38 and 0 below about
 //                        -87.34, where e^x is still finite (up to 88.72) or denormal (down to -103.97):
 //                        lanes beyond [-87, 88] are redone as e^(x/2)^2 (x/2 is exact, and the
@@ -10,7 +11,7 @@
 //                        that have one
 //   exp2_nonpositive(v)  2^x for x <= 0 (decode softmax in base 2): exactly 1 at 0, 0 at -inf, NaN
 //                        at NaN. Scalar: std::exp2; vector: xsimd::exp2; AVX-512: x86::exp2_16 with
-//                        the minimax polynomial below and VSCALEFPS
+//                        the minimax polynomial below and VSCALEFPS; Helium: mve::exp2_4, the same
 //   exp2_approx(x), exp_approx(x), exp2_clamped(x)   2^x and e^x on one float by that polynomial:
 //                        the scalar decode attention (Cortex-M, exp2_clamped), about 16 instructions
 //                        and no call; exp2_approx and exp_approx take any float (+inf above the range)
@@ -32,6 +33,7 @@
 #include "target.hpp"
 #include "x86.hpp"
 #include "arm_vfp.hpp"
+#include "mve.hpp"
 #include "riscv.hpp"
 
 #include <bit>
@@ -152,6 +154,14 @@ inline xsimd::batch<float, Arch> exp2_nonpositive(xsimd::batch<float, Arch> x) n
     return xsimd::exp2(x);
 }
 CTATTN_RESTORE_WARNINGS
+#endif
+
+#if defined(CTATTN_HAS_MVE_FLOAT)
+// Helium (simd/mve.hpp): Cephes' e^x as exp_16, and 2^x by the minimax polynomial above.
+[[gnu::always_inline]] inline float32x4_t exp(float32x4_t x) noexcept { return mve::exp_4(x); }
+[[gnu::always_inline]] inline float32x4_t exp2_nonpositive(float32x4_t x) noexcept {
+    return mve::exp2_4<exp2_minimax>(x);
+}
 #endif
 
 }  // namespace ctattn::simd

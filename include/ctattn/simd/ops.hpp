@@ -2,14 +2,17 @@
 // ops<Arch>, the vector vocabulary every kernel is written in, and the arch tags. Kernels are
 // written once over `simd::ops<Arch>`: for an xsimd architecture tag the vector is `xsimd::batch<float, Arch>`, for
 // `scalar_arch` it is a single float, so the same loop nest compiles to plain C++ on cores without
-// SIMD (Cortex-M) and to SSE/AVX/AVX-512/NEON elsewhere. `default_arch` is the widest architecture
+// SIMD (Cortex-M0..M7) and to SSE/AVX/AVX-512/NEON elsewhere; `mve_arch` (simd/mve.hpp) is Helium's
+// 4-float vectors on Cortex-M55/M85. `default_arch` is the widest architecture
 // the compiler targets (-march/-mcpu/-mfpu decide), or `scalar_arch` when built with
 // CTATTN_SIMD_SCALAR defined (the override), without xsimd, or for a target xsimd has no arch for
-// (simd/target.hpp decides; ISA-specific bodies are in simd/x86.hpp, exp in simd/math.hpp).
+// (simd/target.hpp decides; ISA-specific bodies are in simd/x86.hpp and simd/mve.hpp, exp in
+// simd/math.hpp). Helium with floating point makes mve_arch the default.
 #pragma once
 
 #include "target.hpp"
 #include "x86.hpp"
+#include "mve.hpp"
 #include "math.hpp"
 
 #include <cmath>
@@ -146,7 +149,9 @@ auto narrower_arch_of() {
     else return scalar_arch{};
 }
 #else
-using default_arch = scalar_arch;
+// No xsimd arch: Helium (Cortex-M55/M85 with MVE floats) or the scalar path. MVE's 4-float
+// vectors are the narrowest; the next narrower arch is scalar.
+using default_arch = std::conditional_t<target::mve_float, mve_arch, scalar_arch>;
 template <class Arch>
 auto narrower_arch_of() {
     return scalar_arch{};

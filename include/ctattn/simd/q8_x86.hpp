@@ -220,38 +220,55 @@ inline void rows_dot_avx_vnni(const std::int8_t* w, std::size_t row_stride_bytes
     // (w + 128) q summed by vpdpbusd, less 128 sum q (one vpdpbusd with all-ones bytes per vector,
     // shared by the rows): exact for every int8 on both sides, and the same int32 lanes as the sign
     // trick of row_dot_avx_vnni (both are the exact lane sums), so the float steps match it too.
+    // Per row and group that is 5 vector instructions (xor with the load, vpdpbusd, convert, scale
+    // broadcast, multiply-add): each row's accumulator starts at -128 sum q instead of subtracting it
+    // after, and the scale products ws * xs of 8 groups are one vector multiply (the same float
+    // products as one by one), broadcast to a group's lanes by a register permute.
     const __m256i ones = _mm256_set1_epi8(1);
     const __m256i top_bit = _mm256_set1_epi8(-128);
     __m256 acc0[R], acc1[R];
     CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-    for (std::size_t g = 0; g < groups; ++g) {
-        __m256i x_sum = _mm256_setzero_si256();
-        __m256i wq[R];
-        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) wq[r] = _mm256_setzero_si256();
-        for (std::size_t k = 0; k < G / 32; ++k) {
-            const __m256i x = detail::load_32(xq + g * G + 32 * k);
+    for (std::size_t g0 = 0; g0 < groups; g0 += 8) {
+        const std::size_t count = groups - g0 < 8 ? groups - g0 : 8;
+        const __m256i scale_mask = detail::first_lanes_8(static_cast<unsigned>(count));
+        const __m256 x_scales = _mm256_maskload_ps(xs + g0, scale_mask);
+        __m256 scales[R];
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r)
+            scales[r] = _mm256_mul_ps(_mm256_maskload_ps(ws + r * ws_stride + g0, scale_mask), x_scales);
+        CTATTN_UNROLL for (std::size_t j = 0; j < 8; ++j) {
+            if (j >= count) break;
+            const std::size_t g = g0 + j;
+            __m256i x_sum = _mm256_setzero_si256();
+            for (std::size_t k = 0; k < G / 32; ++k) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-            x_sum = _mm256_dpbusd_epi32(x_sum, ones, x);
+                x_sum = _mm256_dpbusd_epi32(x_sum, ones, detail::load_32(xq + g * G + 32 * k));
 #else
-            x_sum = _mm256_dpbusd_avx_epi32(x_sum, ones, x);
-#endif
-            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
-                const __m256i wr = _mm256_xor_si256(detail::load_32(w + r * row_stride_bytes + g * G + 32 * k), top_bit);
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-                wq[r] = _mm256_dpbusd_epi32(wq[r], wr, x);
-#else
-                wq[r] = _mm256_dpbusd_avx_epi32(wq[r], wr, x);
+                x_sum = _mm256_dpbusd_avx_epi32(x_sum, ones, detail::load_32(xq + g * G + 32 * k));
 #endif
             }
-        }
-        const __m256i x_sum_128 = _mm256_slli_epi32(x_sum, 7);
-        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
-            const __m256 lanes = _mm256_cvtepi32_ps(_mm256_sub_epi32(wq[r], x_sum_128));
-            const __m256 scale = _mm256_set1_ps(ws[r * ws_stride + g] * xs[g]);
-            if (g % 2 == 0)
-                acc0[r] = _mm256_fmadd_ps(lanes, scale, acc0[r]);
-            else
-                acc1[r] = _mm256_fmadd_ps(lanes, scale, acc1[r]);
+            const __m256i minus_x_sum_128 = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(x_sum, 7));
+            __m256i wq[R];
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) wq[r] = minus_x_sum_128;
+            for (std::size_t k = 0; k < G / 32; ++k) {
+                const __m256i x = detail::load_32(xq + g * G + 32 * k);
+                CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                    const __m256i wr = _mm256_xor_si256(detail::load_32(w + r * row_stride_bytes + g * G + 32 * k), top_bit);
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                    wq[r] = _mm256_dpbusd_epi32(wq[r], wr, x);
+#else
+                    wq[r] = _mm256_dpbusd_avx_epi32(wq[r], wr, x);
+#endif
+                }
+            }
+            const __m256i lane_j = _mm256_set1_epi32(static_cast<int>(j));
+            CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) {
+                const __m256 lanes = _mm256_cvtepi32_ps(wq[r]);
+                const __m256 scale = _mm256_permutevar8x32_ps(scales[r], lane_j);
+                if (g % 2 == 0)
+                    acc0[r] = _mm256_fmadd_ps(lanes, scale, acc0[r]);
+                else
+                    acc1[r] = _mm256_fmadd_ps(lanes, scale, acc1[r]);
+            }
         }
     }
     CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) out[r] = detail::sum_8(_mm256_add_ps(acc0[r], acc1[r]));

@@ -9,6 +9,8 @@
 //                               RISC-V with the F extension)
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
 //   CTATTN_VFP_HAS_VMAXNM       ... and VMAXNM (FPv5: Cortex-M7, M55)
+//   CTATTN_HAS_MVE_FLOAT        Helium with floating point (Cortex-M55, M85): simd/mve.hpp, mve_arch
+//   CTATTN_HAS_MVE_INT          Helium's integer lanes (every MVE core): the int8 group dot of simd/q8.hpp
 //   CTATTN_RISCV_FMAX           RISC-V with the F extension: fmax.s (simd/riscv.hpp)
 #pragma once
 
@@ -76,6 +78,10 @@ CTATTN_RESTORE_WARNINGS
 #if defined(CTATTN_HAS_XSIMD) && defined(__FMA__)
 #define CTATTN_HAS_X86_FMA 1
 #endif
+// F16C: 8 halves <-> 8 floats per instruction (float16 KV caches, kernels/decode/kv_rows.hpp).
+#if defined(CTATTN_HAS_XSIMD) && defined(__F16C__) && defined(__AVX__)
+#define CTATTN_HAS_F16C 1
+#endif
 
 // A fused multiply-add on one float (__builtin_fmaf is one instruction, not a library call).
 // GCC and Clang define __ARM_FEATURE_FMA on every AArch64 target; __aarch64__ is named for others.
@@ -101,6 +107,16 @@ CTATTN_RESTORE_WARNINGS
 #define CTATTN_VFP_HAS_VMAXNM 1
 #endif
 
+// Helium (MVE) with floating-point lanes: __ARM_FEATURE_MVE bit 0 is the integer extension, bit 1
+// the float one. Integer-only MVE (e.g. -mcpu=cortex-m55+nomve.fp) keeps the scalar arch, as does
+// the CTATTN_SIMD_SCALAR override (meson -Dsimd=scalar).
+#if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define CTATTN_HAS_MVE_FLOAT 1
+#endif
+// Its integer part alone (every MVE core has it): the int8 group dot (simd/q8.hpp, simd/mve.hpp).
+#if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define CTATTN_HAS_MVE_INT 1
+#endif
 // RISC-V's F extension (__riscv_flen >= 32) has fmax.s, IEEE maxNum like VMAXNM.
 #if defined(__riscv) && defined(__riscv_flen)
 #define CTATTN_RISCV_FMAX 1
@@ -130,6 +146,11 @@ inline constexpr bool avx = true;
 #else
 inline constexpr bool avx = false;
 #endif
+#if defined(CTATTN_HAS_F16C)
+inline constexpr bool f16c = true;
+#else
+inline constexpr bool f16c = false;
+#endif
 #if defined(CTATTN_VFP_ROW_PROJECTION)
 inline constexpr bool vfp_asm = true;
 #else
@@ -139,6 +160,16 @@ inline constexpr bool vfp_asm = false;
 inline constexpr bool vfp_vmaxnm = true;
 #else
 inline constexpr bool vfp_vmaxnm = false;
+#endif
+#if defined(CTATTN_HAS_MVE_FLOAT)
+inline constexpr bool mve_float = true;
+#else
+inline constexpr bool mve_float = false;
+#endif
+#if defined(CTATTN_HAS_MVE_INT)
+inline constexpr bool mve_int = true;
+#else
+inline constexpr bool mve_int = false;
 #endif
 /// Whether simd/riscv.hpp's fmax.s body is defined (RISC-V with F).
 #if defined(CTATTN_RISCV_FMAX)

@@ -36,9 +36,25 @@ void transpose_keys_16x8(const float* k, std::size_t count, Vec* kt) noexcept;
 // Decode's P V for head_dim 8 on AVX-512 (defined below).
 template <std::size_t Heads>
 struct value_pairs_16x8;
+// F16C: out[0..8) = the 8 halves at p as floats (exact); one half as a float; one float as a half
+// (round to nearest even).
+inline void halves_to_floats_8(const unsigned short* p, float* out) noexcept;
+inline float half_to_float(unsigned short h) noexcept;
+inline unsigned short float_to_half(float x) noexcept;
 
 #if defined(CTATTN_HAS_XSIMD)
 CTATTN_SILENCE_INTRINSIC_WARNINGS
+#endif
+
+#if defined(CTATTN_HAS_F16C)
+inline void halves_to_floats_8(const unsigned short* p, float* out) noexcept {
+    _mm256_storeu_ps(out, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline float half_to_float(unsigned short h) noexcept { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
+inline unsigned short float_to_half(float x) noexcept {
+    const __m128i h = _mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return static_cast<unsigned short>(_mm_extract_epi16(h, 0));
+}
 #endif
 
 #if defined(CTATTN_HAS_X86_FMA)

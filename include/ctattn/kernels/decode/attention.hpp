@@ -32,7 +32,8 @@ inline constexpr std::size_t decode_heads_per_pass = 2;
 
 // One query row (heads * head_dim floats) against the cached keys and values: KV head g's row j at
 // k + g * KvHeadStride + j * KvStride (v the same). visible: the run of keys the query sees (its
-// mask's visible_keys). scores: scratch of decode_heads_per_pass * visible.end floats. context:
+// mask's visible_keys); k and v are const float* for a float32 cache or kv_rows for a typed one
+// (base/kv_storage.hpp, read row by row: kernels/decode/kv_rows.hpp). scores: scratch of decode_heads_per_pass * visible.end floats. context:
 // heads * head_dim floats. Returns false for an irregular row (see the header): the caller then
 // runs the general one-row core (attend) for the whole row.
 // The head walk, written once: for each KV head g, its query heads in pairs, then the odd one,
@@ -41,15 +42,15 @@ inline constexpr std::size_t decode_heads_per_pass = 2;
 // always-inlined level changes GCC's register allocation of the whole block at -O2 on Cortex-M,
 // and with it the instruction counts.)
 template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
-          std::size_t KvHeadStride = HeadDim, class HeadKernel = detail::scalar_decode_heads>
-[[nodiscard]] inline bool decode_attention(const float* q, const float* k, const float* v, key_range visible,
+          std::size_t KvHeadStride = HeadDim, class HeadKernel = detail::scalar_decode_heads, class KvRows>
+[[nodiscard]] inline bool decode_attention(const float* q, KvRows k, KvRows v, key_range visible,
                                            float score_scale, float* scores, float* context) noexcept {
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
     static_assert(decode_heads_per_pass == 2, "ctattn: the head walk takes query heads in pairs");
     constexpr std::size_t group = Heads / KvHeads;
     for (std::size_t g = 0; g < KvHeads; ++g) {
-        const float* k_head = k + g * KvHeadStride;
-        const float* v_head = v + g * KvHeadStride;
+        const auto k_head = kv_head_rows<KvHeadStride, KvStride>(k, g);
+        const auto v_head = kv_head_rows<KvHeadStride, KvStride>(v, g);
         std::size_t h = g * group;
         for (; h + 2 <= (g + 1) * group; h += 2)
             if (!HeadKernel::template attend<2, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible,
@@ -72,8 +73,8 @@ inline constexpr bool vector_decode_fits =
 
 // decode_attention with keys across Arch's vector lanes (same arguments and contract).
 template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride, std::size_t KvHeadStride,
-          class Arch>
-[[nodiscard]] inline bool vector_decode_attention(const float* q, const float* k, const float* v, key_range visible,
+          class Arch, class KvRows>
+[[nodiscard]] inline bool vector_decode_attention(const float* q, KvRows k, KvRows v, key_range visible,
                                                   float score_scale, float* scores, float* context) noexcept {
     return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::vector_decode_heads<Arch>>(
         q, k, v, visible, score_scale, scores, context);

@@ -12,17 +12,21 @@
 // The scratch holds the pair's scores interleaved (key j's two scores side by side), so passes 1
 // and 3 move both with one instruction. On Cortex-M FPUs with 32 registers, passes 1 and 3 for
 // two heads of head_dim 8 are simd/arm_vfp.hpp's assembly: a key or value row is one VLDM.
-// Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
+// K and V rows may be stored as float32, float16 or int8 (base/kv_storage.hpp): a typed row is
+// converted into registers as it is read (kernels/decode/kv_rows.hpp), its int8 scale applied to the
+// score or the weight. Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
 // was, instruction for instruction (tools/emulated_counts.py counts are unchanged).
 #pragma once
 
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
 #include "../../simd/ops.hpp"
 #include "../../simd/math.hpp"
 #include "../../simd/arm_vfp.hpp"
 #include "../../base/mask.hpp"
+#include "kv_rows.hpp"
 
 namespace ctattn::kernels::detail {
 
@@ -31,19 +35,32 @@ struct scalar_decode_heads {
     static constexpr float minus_inf = -std::numeric_limits<float>::infinity();
 
     // Pass 1: base-2 scores of the pre-scaled queries qs (Heads rows of HeadDim) for keys
-    // [begin, end) into scores (key j's at Heads * j ..), and each head's max.
-    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
-    [[gnu::always_inline]] static void score_pass(const float* qs, const float* k, std::size_t begin, std::size_t end,
+    // [begin, end) into scores (key j's at Heads * j ..), and each head's max. k: a float32 cache's
+    // rows (const float*) or a typed cache's (kv_rows: each row converted into registers, its scale
+    // applied to the score).
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride, class KvRows>
+    [[gnu::always_inline]] static void score_pass(const float* qs, KvRows k, std::size_t begin, std::size_t end,
                                                   float* scores, float* max) noexcept {
-        if constexpr (simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
+        constexpr bool float_rows = std::is_pointer_v<KvRows>;
+        if constexpr (float_rows && simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
             simd::arm_vfp::scores_2x8<KvStride>(qs, k + begin * KvStride, end - begin, scores + Heads * begin, max);
         } else {
             for (std::size_t j = begin; j < end; ++j) {
-                const float* key = k + j * KvStride;
+                [[maybe_unused]] float row[float_rows ? 1 : HeadDim];
+                [[maybe_unused]] float scale = 1.0f;
+                const float* key;
+                if constexpr (float_rows) {
+                    key = k + j * KvStride;
+                } else {
+                    scale = kv_load_row<HeadDim, KvStride>(k, j, row);
+                    key = row;
+                }
                 float s[Heads];
                 CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = qs[h * HeadDim] * key[0];
                 CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d)
                     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] = S::fma(qs[h * HeadDim + d], key[d], s[h]);
+                if constexpr (kv_rows_scaled<KvRows>)
+                    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) s[h] *= scale;
                 CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
                     scores[Heads * j + h] = s[h];
                     max[h] = s[h] > max[h] ? s[h] : max[h];  // NaN never wins: pass 2 finds it
@@ -53,17 +70,29 @@ struct scalar_decode_heads {
     }
 
     // Pass 3: acc[h][d] = sum_j p[j][h] v_j[d] over the visible keys (weights interleaved in p).
-    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
-    [[gnu::always_inline]] static void weighted_sum_pass(const float* p, const float* v, std::size_t begin,
+    // v as k in pass 1: a typed row is converted into registers, its scale applied to the weights.
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride, class KvRows>
+    [[gnu::always_inline]] static void weighted_sum_pass(const float* p, KvRows v, std::size_t begin,
                                                          std::size_t end, float* acc) noexcept {
-        if constexpr (simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
+        constexpr bool float_rows = std::is_pointer_v<KvRows>;
+        if constexpr (float_rows && simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
             simd::arm_vfp::weighted_sum_2x8<KvStride>(p + Heads * begin, v + begin * KvStride, end - begin, acc);
         } else {
             CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0.0f;
             for (std::size_t j = begin; j < end; ++j) {
-                const float* value = v + j * KvStride;
+                [[maybe_unused]] float row[float_rows ? 1 : HeadDim];
+                [[maybe_unused]] float scale = 1.0f;
+                const float* value;
+                if constexpr (float_rows) {
+                    value = v + j * KvStride;
+                } else {
+                    scale = kv_load_row<HeadDim, KvStride>(v, j, row);
+                    value = row;
+                }
                 float weight[Heads];
                 CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) weight[h] = p[Heads * j + h];
+                if constexpr (kv_rows_scaled<KvRows>)
+                    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) weight[h] *= scale;
                 CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
                     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
                         acc[h * HeadDim + d] = S::fma(weight[h], value[d], acc[h * HeadDim + d]);
@@ -77,8 +106,9 @@ struct scalar_decode_heads {
     // false: a score was NaN or -inf, or a head's max is not finite (a score overflowed to +inf, or
     // every score is -inf); out is then not written and the caller recomputes the row with the general
     // core, which has the contract's rules (and a double fallback) for it.
-    template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride>
-    static bool attend(const float* q, const float* k, const float* v, key_range visible, float score_scale,
+    // k, v: const float* (a float32 cache) or kv_rows (a typed one, base/kv_storage.hpp).
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride, class KvRows>
+    static bool attend(const float* q, KvRows k, KvRows v, key_range visible, float score_scale,
                        float* scores, float* out) noexcept {
         const std::size_t begin = visible.begin, end = visible.end;
         if (begin >= end) {

@@ -11,6 +11,8 @@
 //   1. scores of both heads and their running max, into scratch;
 //   2. weights 2^(s - m) and their sum, and P V at once: each value row is loaded once and weighted
 //      for both heads; the output is divided by the sum once.
+// A typed cache (float16, int8: base/kv_storage.hpp) goes the same way, each chunk's rows converted
+// through the stack tile (keys) or a head_dim buffer (values) with their scales applied.
 // Numeric contract (docs/design.md): keys outside the visible run contribute nothing (their lanes
 // are loaded as 0, scored -inf, weighted 0, and their value rows are never read, or read as 0);
 // the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores give a
@@ -26,22 +28,28 @@
 #include "../../simd/ops.hpp"
 #include "../../simd/math.hpp"
 #include "../../simd/x86.hpp"
+#include "../../simd/mve.hpp"
 #include "../../base/mask.hpp"
+#include "kv_rows.hpp"
 
 namespace ctattn::kernels::detail {
 
 // Keys j0 .. j0 + count - 1 (count <= width, rows of HeadDim floats at stride KvStride) transposed:
 // kt[d] lane t = k_{j0+t}[d], lanes t >= count zero (their rows are not read). In registers where
 // simd/x86.hpp has a transpose for the shape (head_dim 8, rows contiguous, 8 lanes with AVX or 16
-// with AVX-512); elsewhere lane by lane through a stack tile.
+// with AVX-512) or Helium gathers them (head_dim 8, simd/mve.hpp); elsewhere lane by lane through a
+// stack tile.
 template <std::size_t HeadDim, class Arch, std::size_t KvStride>
 struct key_transpose {
     using V = simd::ops<Arch>;
     static constexpr std::size_t W = V::width;
     static constexpr bool in_registers =
-        HeadDim == 8 && KvStride == 8 && ((W == 8 && simd::target::avx) || (W == 16 && simd::target::avx512f));
+        HeadDim == 8 && ((KvStride == 8 && ((W == 8 && simd::target::avx) || (W == 16 && simd::target::avx512f))) ||
+                         (W == 4 && simd::target::mve_float));
     static void load(const float* k, std::size_t count, typename V::vec* kt) noexcept {
-        if constexpr (in_registers && W == 8) {
+        if constexpr (in_registers && W == 4) {
+            simd::mve::gather_keys<HeadDim, KvStride>(k, count, kt);
+        } else if constexpr (in_registers && W == 8) {
             simd::x86::transpose_keys_8x8(k, count, kt);
         } else if constexpr (in_registers && W == 16) {
             simd::x86::transpose_keys_16x8(k, count, kt);
@@ -51,6 +59,21 @@ struct key_transpose {
                 for (std::size_t t = 0; t < W; ++t) tile[d][t] = t < count ? k[t * KvStride + d] : 0.0f;
             CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) kt[d] = V::load(tile[d]);
         }
+    }
+    // Keys j0 .. j0 + count - 1 of a typed cache (base/kv_storage.hpp), converted lane by lane
+    // through the stack tile with their scales applied: one chunk of rows, never the cache.
+    template <kv_storage St>
+    static void load(const kv_rows<St>& k, std::size_t j0, std::size_t count, typename V::vec* kt) noexcept {
+        alignas(64) float tile[HeadDim][W];
+        for (std::size_t t = 0; t < W; ++t) {
+            float row[HeadDim];
+            const float scale = t < count ? kv_load_row<HeadDim, KvStride>(k, j0 + t, row) : 0.0f;
+            for (std::size_t d = 0; d < HeadDim; ++d) tile[d][t] = t < count ? row[d] * scale : 0.0f;
+        }
+        CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) kt[d] = V::load(tile[d]);
+    }
+    static void load(const float* k, std::size_t j0, std::size_t count, typename V::vec* kt) noexcept {
+        load(k + j0 * KvStride, count, kt);
     }
 };
 
@@ -90,7 +113,8 @@ struct key_chunks {
     // q . k overflowed), or a score is -inf (q . k overflowed with the wrong sign: found by a running
     // min beside the max, one vector min per chunk). A NaN lane may be dropped by the max: the sum
     // catches it.
-    bool score(const float* q, std::size_t q_stride, const float* k, float score_scale) noexcept {
+    template <class KvRows>
+    bool score(const float* q, std::size_t q_stride, KvRows k, float score_scale) noexcept {
         const float q_scale = score_scale * simd::log2_e;
         vec q_elements[Heads][HeadDim];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
@@ -102,7 +126,7 @@ struct key_chunks {
             constexpr bool is_whole = decltype(whole)::value;
             const std::size_t count = is_whole ? W : n - c * W;
             vec kt[HeadDim];
-            key_transpose<HeadDim, Arch, KvStride>::load(k + (begin + c * W) * KvStride, count, kt);
+            key_transpose<HeadDim, Arch, KvStride>::load(k, begin + c * W, count, kt);
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
                 vec s = V::mul(q_elements[h][0], kt[0]);
                 CTATTN_UNROLL for (std::size_t d = 1; d < HeadDim; ++d) s = V::fma(q_elements[h][d], kt[d], s);
@@ -189,6 +213,22 @@ struct value_rows {
         for (; t < count; ++t) add_row(0, value + t * KvStride, p, t);
     }
 
+    // The same for a typed cache: rows j0 .. j0 + count - 1, each converted into a head_dim buffer
+    // with its scale applied.
+    template <bool Whole, kv_storage St>
+    [[gnu::always_inline]] void add(const kv_rows<St>& v, std::size_t j0, std::size_t count,
+                                    const typename V::vec* e) noexcept {
+        alignas(64) float p[Heads][W];
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
+        for (std::size_t t = 0; t < count; ++t) {
+            alignas(64) float row[HeadDim];
+            const float scale = kv_load_row<HeadDim, KvStride>(v, j0 + t, row);
+            if constexpr (St::scaled)
+                for (std::size_t d = 0; d < HeadDim; ++d) row[d] *= scale;
+            add_row(t % Chains, row, p, t);
+        }
+    }
+
     // out[h * QStride + d] = (sum of head h's chains)[d] * inv_sum[h].
     template <std::size_t QStride>
     [[gnu::always_inline]] void store(float* out, const float* inv_sum) const noexcept {
@@ -208,16 +248,17 @@ template <class Arch>
 struct vector_decode_heads {
     // P V for the shape: AVX-512's two value rows per vector for head_dim 8 with rows contiguous
     // (simd/x86.hpp), else the portable value_rows.
-    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
-    using values_for = std::conditional_t<simd::target::avx512f && simd::ops<Arch>::width == 16 && HeadDim == 8 &&
-                                              KvStride == 8,
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t KvStride, bool FloatRows = true>
+    using values_for = std::conditional_t<FloatRows && simd::target::avx512f && simd::ops<Arch>::width == 16 &&
+                                              HeadDim == 8 && KvStride == 8,
                                           simd::x86::value_pairs_16x8<Heads>, value_rows<Heads, HeadDim, KvStride, Arch>>;
 
     // Heads (1 or 2) query heads of one KV head: q (Heads x HeadDim, stride QStride), keys and
     // values rows at stride KvStride, scores: scratch of Heads x visible.end floats, out: Heads x
     // HeadDim (stride QStride). False for an irregular head (see the header); out is then not written.
-    template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride>
-    static bool attend(const float* q, const float* k, const float* v, key_range visible, float score_scale,
+    // k, v: const float* (a float32 cache) or kv_rows (a typed one, base/kv_storage.hpp).
+    template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride, class KvRows>
+    static bool attend(const float* q, KvRows k, KvRows v, key_range visible, float score_scale,
                        float* scores, float* out) noexcept {
         constexpr std::size_t W = simd::ops<Arch>::width;
         const std::size_t begin = visible.begin, end = visible.end;
@@ -226,13 +267,20 @@ struct vector_decode_heads {
                 for (std::size_t d = 0; d < HeadDim; ++d) out[h * QStride + d] = 0.0f;
             return true;
         }
+        // Helium, head_dim 8: its own three passes sized to 8 q registers (simd/mve.hpp); rows at most
+        // 31 floats apart (a chunk of 4 rows is one VLDRW write-back step, <= 508 bytes).
+        // A float32 cache only (typed caches take the generic chunks, which read them row by row).
+        if constexpr (simd::target::mve_float && W == 4 && HeadDim == 8 && KvStride <= 31 &&
+                      std::is_same_v<KvRows, const float*>)
+            return simd::mve::attend_heads_8<simd::exp2_minimax, Heads, QStride, KvStride>(
+                q, k, v, begin, end, score_scale * simd::log2_e, scores, out);
         key_chunks<Heads, HeadDim, KvStride, Arch> chunks;
         chunks.begin = begin;
         chunks.n = end - begin;
         chunks.scores = scores;
         if (!chunks.score(q, QStride, k, score_scale)) return false;
 
-        values_for<Heads, HeadDim, KvStride> values;
+        values_for<Heads, HeadDim, KvStride, std::is_pointer_v<KvRows>> values;
         chunks.for_each([&](std::size_t c, auto whole) {
             constexpr bool is_whole = decltype(whole)::value;
             // A run-time count in both cases: GCC 12 misreads the tail loop of value_rows::add,
@@ -240,7 +288,10 @@ struct vector_decode_heads {
             const std::size_t count = chunks.n - c * W < W ? chunks.n - c * W : W;
             typename simd::ops<Arch>::vec e[Heads];
             chunks.template weights<is_whole>(c, e);
-            values.template add<is_whole>(v + (begin + c * W) * KvStride, count, e);
+            if constexpr (std::is_pointer_v<KvRows>)
+                values.template add<is_whole>(v + (begin + c * W) * KvStride, count, e);
+            else
+                values.template add<is_whole>(v, begin + c * W, count, e);
         });
         if (!chunks.finish_sums()) return false;
         values.template store<QStride>(out, chunks.inv_sum);

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+// KV storage types (base/kv_storage.hpp) and the kernels that read them (kernels/decode/kv_rows.hpp):
+//   float16  every one of the 65536 halves converts to the value its bits define (computed here from
+//            the IEEE 754 formula in double), and a sweep of floats (every 2^12-th bit pattern
+//            plus every boundary: halfway points, overflow, subnormals) rounds to the nearest half
+//            with ties to even, the reference found in double; the kernels' conversion (VCVTB
+//            on Cortex-M) equals the software one;
+//   int8     a row's scale is max|x| / 127, every element within scale / 2 of x, the max at +-127;
+//            zero rows and non-finite rows;
+//   decode   the scalar and vector decode kernels over float16 and int8 caches equal a double
+//            reference over the dequantized rows (what was stored, so float rounding only),
+//            awkward head_dims 5 and 8, grouped heads, an empty and partial visible runs.
+#include <catch2/catch.hpp>
+
+#include <ctattn/base/kv_storage.hpp>
+#include <ctattn/kernels/decode/attention.hpp>
+#include <ctattn/kernels/decode/kv_rows.hpp>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace ctattn;
+
+// The value a half's bits stand for, from the formula: (-1)^s 2^(e-15) (1 + m/1024), subnormals 2^-14 m/1024.
+double half_value(std::uint16_t h) {
+    const int sign = (h >> 15) ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+    if (e == 31) return m ? std::numeric_limits<double>::quiet_NaN() : sign * std::numeric_limits<double>::infinity();
+    if (e == 0) return sign * std::ldexp(double(m), -24);
+    return sign * std::ldexp(1024.0 + m, e - 25);
+}
+
+// The half nearest to x (ties to even), as a double, found in double: x is scaled to units of the
+// half ulp of its binade and rounded with nearbyint (the default mode: ties to even).
+double nearest_half(float x) {
+    const double d = x, a = std::abs(d);
+    if (a == 0.0) return d;
+    int exponent;
+    std::frexp(a, &exponent);                    // a in [2^(exponent-1), 2^exponent)
+    const int ulp_exponent = std::max(exponent - 1, -14) - 10;
+    const double rounded = std::nearbyint(std::ldexp(a, -ulp_exponent));
+    const double value = std::ldexp(rounded, ulp_exponent);
+    return std::copysign(value > 65504.0 ? std::numeric_limits<double>::infinity() : value, d);
+}
+
+}  // namespace
+
+TEST_CASE("every float16 converts to the value its bits define, and back to the same bits", "[kv_storage][float16]") {
+    for (std::uint32_t bits = 0; bits < 65536; ++bits) {
+        const auto h = static_cast<std::uint16_t>(bits);
+        const double want = half_value(h);
+        const float got = float_from_half(h), kernel = kernels::kv_element_value<kv_float16>(h);
+        INFO("half 0x" << std::hex << bits);
+        if (want != want) {
+            REQUIRE(got != got);
+            REQUIRE(kernel != kernel);
+            REQUIRE((half_from_float(got) & 0x7e00u) == 0x7e00u);  // a quiet NaN
+            continue;
+        }
+        REQUIRE(double(got) == want);
+        REQUIRE(std::signbit(got) == bool(bits >> 15));
+        REQUIRE(std::bit_cast<std::uint32_t>(kernel) == std::bit_cast<std::uint32_t>(got));
+        REQUIRE(half_from_float(got) == h);
+        REQUIRE(kernels::kv_half_from_float(got) == h);
+    }
+}
+
+TEST_CASE("floats round to the nearest float16, ties to even, overflow to inf", "[kv_storage][float16]") {
+    std::vector<float> sweep;
+    for (std::uint64_t bits = 0; bits < (1ull << 32); bits += 4093) sweep.push_back(std::bit_cast<float>(std::uint32_t(bits)));
+    // Boundaries: each half, the halfway points around it and their float neighbours.
+    for (std::uint32_t h = 0; h < 0x7c00; ++h) {
+        const double lo = half_value(std::uint16_t(h)), hi = h + 1 < 0x7c00 ? half_value(std::uint16_t(h + 1)) : 65520.0;
+        const float mid = float((lo + hi) / 2);  // exact in float: halves have 11 significant bits
+        for (float x : {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e30f), float(lo)})
+            sweep.push_back(x), sweep.push_back(-x);
+    }
+    for (float x : sweep) {
+        if (x != x) {
+            CHECK((half_from_float(x) & 0x7e00u) == 0x7e00u);
+            continue;
+        }
+        const double want = nearest_half(x);
+        const std::uint16_t h = half_from_float(x);
+        INFO("float " << x << " (0x" << std::hex << std::bit_cast<std::uint32_t>(x) << ")");
+        REQUIRE(half_value(h) == want);
+        REQUIRE(std::signbit(float_from_half(h)) == std::signbit(x));
+        REQUIRE(kernels::kv_half_from_float(x) == h);
+    }
+}
+
+TEST_CASE("an int8 row keeps every element within half its scale, the largest at +-127", "[kv_storage][int8]") {
+    std::mt19937 rng(23);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int trial = 0; trial < 2000; ++trial) {
+        float x[8];
+        const float magnitude = std::ldexp(1.0f, trial % 60 - 30);
+        for (float& e : x) e = normal(rng) * magnitude;
+        std::int8_t q[8];
+        float scale = -1.0f;
+        kernels::kv_store_row<kv_int8, 8>(x, q, &scale);
+        float max_abs = 0.0f;
+        for (float e : x) max_abs = std::max(max_abs, std::abs(e));
+        REQUIRE(scale == max_abs / 127.0f);
+        bool has_extreme = false;
+        for (int d = 0; d < 8; ++d) {
+            INFO("trial " << trial << " element " << d);
+            // scale / 2 from rounding, plus float rounding of x * (127 / max) (a few ulps of 127).
+            REQUIRE(std::abs(double(x[d]) - double(scale) * q[d]) <= double(scale) * (0.5 + 1e-5));
+            REQUIRE(q[d] >= -127);
+            has_extreme = has_extreme || q[d] == 127 || q[d] == -127;
+        }
+        REQUIRE(has_extreme);
+    }
+    float zeros[5] = {}, scale = -1.0f;
+    std::int8_t q[5];
+    kernels::kv_store_row<kv_int8, 5>(zeros, q, &scale);
+    CHECK(scale == 0.0f);
+    for (auto e : q) CHECK(e == 0);
+    float bad[5] = {1.0f, std::numeric_limits<float>::infinity(), 2.0f, 3.0f, 4.0f};
+    kernels::kv_store_row<kv_int8, 5>(bad, q, &scale);
+    CHECK(scale != scale);  // the row reads back as NaN, never as finite numbers
+}
+
+namespace {
+
+// One query row (Heads x HeadDim) against a typed cache of KvHeads x Seq rows, both decode kernels
+// against a double reference over the dequantized rows.
+template <class S, std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, class Arch>
+void check_decode_over(std::size_t seq_used, key_range visible) {
+    constexpr std::size_t seq = 37, head_stride = seq * HeadDim;
+    std::mt19937 rng(unsigned(seq_used * 7 + HeadDim));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<typename S::element> kv(KvHeads * head_stride), vv(KvHeads * head_stride);
+    std::vector<float> ks(KvHeads * seq), vs(KvHeads * seq);
+    for (std::size_t row = 0; row < KvHeads * seq; ++row) {
+        float k_row[HeadDim], v_row[HeadDim];
+        for (std::size_t d = 0; d < HeadDim; ++d) k_row[d] = 2.0f * normal(rng), v_row[d] = normal(rng);
+        kernels::kv_store_row<S, HeadDim>(k_row, kv.data() + row * HeadDim, ks.data() + (S::scaled ? row : 0));
+        kernels::kv_store_row<S, HeadDim>(v_row, vv.data() + row * HeadDim, vs.data() + (S::scaled ? row : 0));
+    }
+    const kv_rows<S> k{kv.data(), ks.data()}, v{vv.data(), vs.data()};
+    std::vector<float> q(Heads * HeadDim);
+    for (float& e : q) e = normal(rng);
+    const float score_scale = 1.0f / std::sqrt(float(HeadDim));
+    std::vector<float> scores(2 * seq), got(Heads * HeadDim, -7.0f);
+    bool regular;
+    if constexpr (kernels::vector_decode_fits<HeadDim, Arch>)
+        regular = kernels::vector_decode_attention<Heads, KvHeads, HeadDim, HeadDim, head_stride, Arch>(
+            q.data(), k, v, visible, score_scale, scores.data(), got.data());
+    else
+        regular = kernels::decode_attention<Heads, KvHeads, HeadDim, HeadDim, head_stride>(
+            q.data(), k, v, visible, score_scale, scores.data(), got.data());
+    REQUIRE(regular);
+    std::vector<float> careful(Heads * HeadDim);
+    kernels::decode_attention_in_double<Heads, KvHeads, HeadDim, HeadDim, head_stride>(q.data(), k, v, visible,
+                                                                                       score_scale, careful.data());
+    auto stored = [&](const kv_rows<S>& r, std::size_t g, std::size_t j, std::size_t d) {
+        const double e = kernels::kv_element_value<S>(r.values[g * head_stride + j * HeadDim + d]);
+        return S::scaled ? e * r.scales[g * seq + j] : e;
+    };
+    for (std::size_t h = 0; h < Heads; ++h) {
+        const std::size_t g = h / (Heads / KvHeads);
+        std::vector<double> w;
+        double max = -1e300, sum = 0.0;
+        for (std::size_t j = visible.begin; j < visible.end; ++j) {
+            double dot = 0.0;
+            for (std::size_t d = 0; d < HeadDim; ++d) dot += double(q[h * HeadDim + d]) * stored(k, g, j, d);
+            w.push_back(dot * score_scale);
+            max = std::max(max, w.back());
+        }
+        for (double& e : w) sum += (e = std::exp(e - max));
+        for (std::size_t d = 0; d < HeadDim; ++d) {
+            double want = 0.0;  // an empty run gives 0
+            for (std::size_t j = visible.begin; j < visible.end; ++j) want += w[j - visible.begin] / sum * stored(v, g, j, d);
+            INFO(S::name << " head " << h << " d " << d << " visible [" << visible.begin << ", " << visible.end << ")");
+            // Float sums of <= 37 terms of |v| <= ~4 and a polynomial exp (rel. error ~1e-6): 2e-5 absolute.
+            CHECK(std::abs(got[h * HeadDim + d] - want) <= 2e-5);
+            CHECK(std::abs(careful[h * HeadDim + d] - want) <= 1e-6);
+        }
+    }
+}
+
+template <class S, class Arch>
+void check_decode_shapes() {
+    for (key_range visible : {key_range{0, 37}, key_range{0, 1}, key_range{5, 22}, key_range{36, 37}, key_range{0, 17}, key_range{3, 3}}) {
+        check_decode_over<S, 4, 2, 8, Arch>(37, visible);
+        check_decode_over<S, 3, 1, 5, Arch>(37, visible);
+        check_decode_over<S, 6, 2, 8, Arch>(37, visible);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the decode kernels read float16 and int8 caches like a double reference over the stored rows",
+          "[kv_storage][decode]") {
+    check_decode_shapes<kv_float16, simd::scalar_arch>();
+    check_decode_shapes<kv_int8, simd::scalar_arch>();
+    check_decode_shapes<kv_float16, simd::default_arch>();
+    check_decode_shapes<kv_int8, simd::default_arch>();
+}
+
+TEST_CASE("typed rows the decode kernels hand back are recomputed in double, NaN rows give NaN heads",
+          "[kv_storage][decode][contract]") {
+    // One KV head of head_dim 4, two query heads, three keys. Scores of 1e20 x 1e20 overflow float:
+    // the kernel reports the row (false) and the careful path computes it in double, where the
+    // softmax is one-hot on the largest score.
+    constexpr std::size_t head_dim = 4, seq = 3;
+    std::int8_t kq[seq * head_dim], vq[seq * head_dim];
+    float ks[seq], vs[seq];
+    const float keys[seq][head_dim] = {{1e20f, 0, 0, 0}, {2e20f, 0, 0, 0}, {-1e20f, 0, 0, 0}};
+    const float values[seq][head_dim] = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}};
+    for (std::size_t j = 0; j < seq; ++j) {
+        kernels::kv_store_row<kv_int8, head_dim>(keys[j], kq + j * head_dim, ks + j);
+        kernels::kv_store_row<kv_int8, head_dim>(values[j], vq + j * head_dim, vs + j);
+    }
+    const kv_rows<kv_int8> k{kq, ks}, v{vq, vs};
+    const float q[2 * head_dim] = {1e20f, 0, 0, 0, -1e20f, 0, 0, 0};
+    float scores[2 * seq], out[2 * head_dim];
+    const bool regular =
+        kernels::decode_attention<2, 1, head_dim, head_dim, seq * head_dim>(q, k, v, key_range{0, seq}, 0.5f, scores, out);
+    CHECK_FALSE(regular);
+    kernels::decode_attention_in_double<2, 1, head_dim, head_dim, seq * head_dim>(q, k, v, key_range{0, seq}, 0.5f, out);
+    for (std::size_t d = 0; d < head_dim; ++d) {
+        // Head 0 picks key 1 (the largest score), head 1 key 2; values within int8's step (12/254).
+        CHECK(std::abs(out[d] - values[1][d]) <= 12.0f / 254);
+        CHECK(std::abs(out[head_dim + d] - values[2][d]) <= 12.0f / 254);
+    }
+    // A non-finite value row is cached as NaN (its scale): the heads that see it give NaN.
+    const float bad[head_dim] = {1, std::numeric_limits<float>::quiet_NaN(), 3, 4};
+    kernels::kv_store_row<kv_int8, head_dim>(bad, vq, vs);
+    const float small_q[2 * head_dim] = {0.1f, 0, 0, 0, 0.2f, 0, 0, 0};
+    const bool regular_nan =
+        kernels::decode_attention<2, 1, head_dim, head_dim, seq * head_dim>(small_q, k, v, key_range{0, seq}, 0.5f, scores, out);
+    if (!regular_nan)
+        kernels::decode_attention_in_double<2, 1, head_dim, head_dim, seq * head_dim>(small_q, k, v, key_range{0, seq}, 0.5f,
+                                                                                     out);
+    for (float o : out) CHECK(o != o);
+}

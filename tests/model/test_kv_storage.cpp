@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+// What a smaller KV cache costs in accuracy, on the real stories260K checkpoint at its trained
+// 512-token context: the float32-cache decoder's 512 greedy tokens from BOS are fed (teacher
+// forcing) to decoders whose caches store float16 or int8 rows (base/kv_storage.hpp), and their
+// next-token distributions are compared position by position with the float32 one:
+//   top-1 agreement  share of positions whose argmax is the float model's
+//   mean KL          mean over positions of KL(p_float32 || p_type), in nats (computed in double)
+//   mean NLL         mean of -log p_type(the float model's greedy next token)
+//   first divergence the first position at which the type's own greedy run leaves the float one
+// Targets (the KV cache issue): float16 >= 99.5% agreement, int8 >= 98%. The float32 cache is the
+// reference; a float32 kv_decoder must reproduce it exactly (the policy is the default).
+// First, the llama golden case (PyTorch's logits, float32 cache) through float16 and int8 caches,
+// prefill and decode, within a tolerance derived from each type's step (below).
+#include <catch2/catch.hpp>
+
+#include <ctattn/model/decoder.hpp>
+#include <ctattn/io/llama2c.hpp>
+
+#include <algorithm>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <vector>
+
+#include "../support/model_support.hpp"
+
+#ifndef CTATTN_STORIES260K
+#define CTATTN_STORIES260K "../shared/models/stories260K.bin"
+#endif
+
+namespace {
+
+using namespace ctattn;
+
+// stories260K at its trained context (seq_len 512).
+using stories_attention = attention_config<64, 8, 4, 512, no_bias, causal_mask>;
+using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
+using stories_config =
+    stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
+constexpr std::size_t V = 512, context = 512;
+constexpr token_id bos = 1;
+
+const model_weights<stories_config>& stories_weights() {
+    static const auto weights = [] {
+        std::ifstream in(CTATTN_STORIES260K, std::ios::binary);
+        REQUIRE(in.good());
+        const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        auto w = std::make_unique<model_weights<stories_config>>();
+        REQUIRE(llama2c::load<stories_config>(bytes.data(), bytes.size(), *w) == status::ok);
+        return w;
+    }();
+    return *weights;
+}
+
+std::size_t argmax(const float* logits) {
+    std::size_t best = 0;
+    for (std::size_t t = 1; t < V; ++t) best = logits[t] > logits[best] ? t : best;
+    return best;
+}
+
+std::vector<double> log_softmax(const float* logits) {
+    double max = logits[0], sum = 0.0;
+    for (std::size_t t = 1; t < V; ++t) max = logits[t] > max ? logits[t] : max;
+    for (std::size_t t = 0; t < V; ++t) sum += std::exp(double(logits[t]) - max);
+    std::vector<double> out(V);
+    for (std::size_t t = 0; t < V; ++t) out[t] = double(logits[t]) - max - std::log(sum);
+    return out;
+}
+
+// Greedy from BOS for `context` positions: the ids fed (BOS first) and every position's logits.
+template <class Decoder>
+void greedy(std::vector<token_id>& ids, std::vector<float>& logits) {
+    auto dec = std::make_unique<Decoder>(stories_weights());
+    ids.assign(1, bos);
+    logits.assign(context * V, 0.0f);
+    for (std::size_t p = 0; p < context; ++p) {
+        REQUIRE(dec->decode_step(ids[p], logits.data() + p * V) == status::ok);
+        if (p + 1 < context) ids.push_back(token_id(argmax(logits.data() + p * V)));
+    }
+}
+
+struct accuracy {
+    double agreement, mean_kl, mean_nll;
+    std::size_t first_divergence;  // == context when the greedy runs never part
+};
+
+template <class Decoder>
+accuracy measure(const std::vector<token_id>& ids, const std::vector<float>& reference) {
+    auto dec = std::make_unique<Decoder>(stories_weights());
+    std::vector<float> logits(V);
+    std::size_t agree = 0;
+    double kl = 0.0, nll = 0.0;
+    for (std::size_t p = 0; p < context; ++p) {
+        REQUIRE(dec->decode_step(ids[p], logits.data()) == status::ok);
+        const float* ref = reference.data() + p * V;
+        const std::size_t target = argmax(ref);  // the float model's greedy next token
+        agree += argmax(logits.data()) == target;
+        const std::vector<double> lp = log_softmax(ref), lq = log_softmax(logits.data());
+        for (std::size_t t = 0; t < V; ++t) kl += std::exp(lp[t]) * (lp[t] - lq[t]);
+        nll -= lq[target];
+    }
+    std::vector<token_id> own;
+    std::vector<float> own_logits;
+    greedy<Decoder>(own, own_logits);
+    std::size_t first = context;
+    for (std::size_t p = 0; p < context; ++p)
+        if (own[p] != ids[p]) {
+            first = p;
+            break;
+        }
+    return {double(agree) / context, kl / context, nll / context, first};
+}
+
+template <class Arch>
+void check_storage_types(const char* arch_name) {
+    using float_decoder = decoder<stories_config, owned_weights, Arch>;
+    std::vector<token_id> ids;
+    std::vector<float> reference;
+    greedy<float_decoder>(ids, reference);
+
+    double float_nll = 0.0;
+    for (std::size_t p = 0; p < context; ++p) float_nll -= log_softmax(reference.data() + p * V)[argmax(reference.data() + p * V)];
+    float_nll /= context;
+
+    const accuracy f32 = measure<kv_decoder<stories_config, kv_float32, owned_weights, Arch>>(ids, reference);
+    const accuracy f16 = measure<kv_decoder<stories_config, kv_float16, owned_weights, Arch>>(ids, reference);
+    const accuracy i8 = measure<kv_decoder<stories_config, kv_int8, owned_weights, Arch>>(ids, reference);
+    std::printf("stories260K KV storage accuracy (%s, %zu positions teacher-forced from BOS):\n", arch_name, context);
+    std::printf("  %-8s top-1 %7.3f%%  mean KL %.3e  mean NLL %.5f  first divergence %zu\n", "float32",
+                100.0 * f32.agreement, f32.mean_kl, float_nll, f32.first_divergence);
+    std::printf("  %-8s top-1 %7.3f%%  mean KL %.3e  mean NLL %.5f  first divergence %zu\n", "float16",
+                100.0 * f16.agreement, f16.mean_kl, f16.mean_nll, f16.first_divergence);
+    std::printf("  %-8s top-1 %7.3f%%  mean KL %.3e  mean NLL %.5f  first divergence %zu\n", "int8",
+                100.0 * i8.agreement, i8.mean_kl, i8.mean_nll, i8.first_divergence);
+
+    // The default policy is the float32 cache itself: the same logits bit for bit.
+    CHECK(f32.agreement == 1.0);
+    CHECK(f32.mean_kl == 0.0);
+    CHECK(f32.first_divergence == context);
+    // The issue's targets.
+    CHECK(f16.agreement >= 0.995);
+    CHECK(i8.agreement >= 0.98);
+    // KL >= 0 always; a cache that lost the plot would show KL near the entropy (~1 nat), NLL far
+    // above the float model's. Bounds: 1e-3 nats (float16) and 1e-2 (int8) mean KL, a hundred-
+    // and ten-fold margin over the measured figures (docs/footprint.md).
+    CHECK(f16.mean_kl < 1e-3);
+    CHECK(i8.mean_kl < 1e-2);
+    CHECK(std::abs(f16.mean_nll - float_nll) < 0.01);
+    CHECK(std::abs(i8.mean_nll - float_nll) < 0.05);
+}
+
+// ---- the llama golden case (2 layers, d_model 32, 4 heads on 2 KV heads of head_dim 8, RoPE, SwiGLU)
+using llama_block = block_config<attention_config<32, 4, 2, 10, no_bias, causal_mask>, ffn_config<32, swiglu, 88>,
+                                 rms_norm<eps_1e_minus<5>>, pre_norm>;
+using llama_config =
+    stacked_model_config<64, 2, llama_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, untied_head<false>>;
+
+// Each type's step: the largest relative change storing makes to a cached element, measured
+// against its row's largest magnitude: float16 rounds to 11 significant bits (2^-11 relative to
+// the element itself, so at most that relative to the row's max), int8 to max|row| / 254.
+template <class S>
+constexpr double kv_step = std::is_same_v<S, kv_float16> ? 0x1p-11 : (std::is_same_v<S, kv_int8> ? 1.0 / 254 : 0.0);
+// The float32 path's tolerance (tests/model/test_golden_lm.cpp), plus the cache's step times a
+// gain of 16 applied to the row's largest logit: perturbing every cached K and V element by at
+// most one step moves a score by <= step |q| |k| and an attention output by <= step max|v| (a
+// convex combination), and two layers of projections, residual adds and the classifier carry that
+// through; the measured gain (printed) is 0.23 (float16) and 1.8 (int8), so 16 is an eightfold
+// margin, while a kernel reading a wrong row or scale gives errors of the order of the logits
+// themselves (a gain near 1 / step).
+constexpr double float_relative_tolerance = 2e-4, float_scale_tolerance = 2e-4, kv_gain_bound = 16.0;
+
+template <class S>
+void check_llama_golden_through(const char* type_name) {
+    const ctattn_test::golden_case gc = ctattn_test::load_golden("llama_v64_s10_e32_h4_kv2_l2.txt");
+    INFO("golden file in " << CTATTN_GOLDEN_DIR);
+    REQUIRE(gc.loaded);
+    auto w = std::make_unique<model_weights<llama_config>>();
+    ctattn_test::copy_array(gc, "embedding", w->embedding);
+    ctattn_test::load_llama_block(gc, "l0.", w->layer<0>());
+    ctattn_test::load_llama_block(gc, "l1.", w->layer<1>());
+    ctattn_test::copy_array(gc, "final_norm", w->final_norm.gain);
+    ctattn_test::copy_array(gc, "w_cls", w->head.w_out);
+    const std::vector<token_id> tokens = ctattn_test::golden_tokens(gc);
+    REQUIRE(tokens.size() == 10);
+    const ctattn_test::golden_array& want = gc.at("logits");
+    constexpr std::size_t vocab = 64, prompt = 4;
+
+    // Decode one token at a time, and a 4-token prefill (one chunk: rows attend one by one) then steps.
+    std::vector<float> stepped(10 * vocab), chunked(10 * vocab);
+    auto dec = std::make_unique<kv_decoder<llama_config, S, owned_weights, simd::default_arch, 4>>(*w);
+    for (std::size_t p = 0; p < 10; ++p) REQUIRE(dec->decode_step(tokens[p], stepped.data() + p * vocab) == status::ok);
+    dec->reset();
+    REQUIRE(dec->prefill(tokens.data(), prompt, chunked.data() + (prompt - 1) * vocab) == status::ok);
+    for (std::size_t p = prompt; p < 10; ++p)
+        REQUIRE(dec->decode_step(tokens[p], chunked.data() + p * vocab) == status::ok);
+
+    double max_want = 0.0;
+    for (std::size_t i = 0; i < want.size(); ++i) max_want = std::max(max_want, double(std::abs(want[i])));
+    double worst_gain = 0.0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        const double err = std::abs(double(stepped[i]) - want[i]);
+        const double float_part = float_relative_tolerance * std::abs(want[i]) + float_scale_tolerance * max_want;
+        worst_gain = std::max(worst_gain, std::max(0.0, err - float_part) / (kv_step<S> * max_want));
+        INFO(type_name << " decoded logit " << i << ": got " << stepped[i] << ", want " << want[i]);
+        REQUIRE(err <= float_part + kv_gain_bound * kv_step<S> * max_want);
+    }
+    for (std::size_t i = (prompt - 1) * vocab; i < want.size(); ++i) {
+        const double err = std::abs(double(chunked[i]) - want[i]);
+        INFO(type_name << " prefilled then decoded logit " << i);
+        REQUIRE(err <= float_relative_tolerance * std::abs(want[i]) + float_scale_tolerance * max_want +
+                           kv_gain_bound * kv_step<S> * max_want);
+    }
+    std::printf("llama golden case through a %s KV cache: error / (step x max|logit|) at most %.3f (bound %.0f)\n",
+                type_name, worst_gain, kv_gain_bound);
+}
+
+}  // namespace
+
+TEST_CASE("the llama golden case decodes through float16 and int8 KV caches within each type's step",
+          "[kv_storage][golden][llama]") {
+    check_llama_golden_through<kv_float16>("float16");
+    check_llama_golden_through<kv_int8>("int8");
+}
+
+TEST_CASE("float16 and int8 KV caches keep stories260K's greedy predictions over its 512-token context",
+          "[kv_storage][stories260k]") {
+    check_storage_types<simd::scalar_arch>("scalar");
+    if constexpr (!std::is_same_v<simd::default_arch, simd::scalar_arch>) check_storage_types<simd::default_arch>("simd");
+}
