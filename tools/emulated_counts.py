@@ -537,7 +537,7 @@ def doc_lines(results, command):
              "group of 32, w8a8; docs/quantization.md), read in place from the two constant arrays tools/ctattn_gen.py "
              "writes (302 KB instead of 1.04 MB). The projections run simd/q8.hpp's bodies: SXTB16 + SMLAD on the "
              "cores with the DSP extension (Cortex-M4F, M7, M55), integer multiply-adds in C elsewhere (Cortex-M3, "
-             "RV32), four output rows per call sharing the activations' loads (q8_rows_dot); the attention, norms, "
+             "RV32), several output rows per call sharing the activations' loads (q8_rows_dot); the attention, norms, "
              "RoPE and SiLU are the float model's. Its ids are checked teacher-forced against the host's int8 run "
              "(bench/embedded/stories260k_q8_greedy_ids.hpp: position i is fed the host's id i - 1; the same work as "
              "free running): rounding activations to int8 codes turns float rounding differences between cores into "
