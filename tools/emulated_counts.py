@@ -73,6 +73,9 @@ MEMORY_RANGES = {
     "mps2-an500": {"flash": [(0x0, 4 << 20)], "ram": [(0x20000000, 4 << 20)]},
     "mps3-an547": {"flash": [(0x0, 512 << 10), (0x01000000, 2 << 20)],
                    "ram": [(0x20000000, 512 << 10), (0x21000000, 4 << 20)]},
+    # QEMU virt as an RV32 microcontroller (examples/boards/virt-rv32.ld): 4 MiB of code and
+    # constants ("flash") at 0x80000000, 4 MiB of RAM after it.
+    "virt": {"flash": [(0x80000000, 4 << 20)], "ram": [(0x80400000, 4 << 20)]},
 }
 # Machines whose core the plugin's cycle model describes (the Cortex-M4 TRM's timings).
 CYCLE_MODEL_MACHINES = {"mps2-an386"}
