@@ -230,3 +230,65 @@ TEST_CASE("float16 and int8 KV caches keep stories260K's greedy predictions over
     check_storage_types<simd::scalar_arch>("scalar");
     if constexpr (!std::is_same_v<simd::default_arch, simd::scalar_arch>) check_storage_types<simd::default_arch>("simd");
 }
+
+// ---- The small-RAM firmware's configuration: int8 (Q8) weights with an int8 or float16 KV cache
+// over the whole 512-position context (tests/embedded/stories_small_ram_fw.cpp runs it on Cortex-M4F
+// in 256 KiB of RAM and on Cortex-M55 in its DTCM). The greedy ids from BOS that the firmware
+// checks are pinned in tests/embedded/stories_small_ram_ids.hpp; here the host's run of the same
+// configuration must produce them, so the list cannot go stale.
+namespace {
+
+using stories_q8 = with_weight_format<stories_config, q8_weights<q8_group_rule<32, 8>>>;
+
+const model_weights<stories_q8>& stories_q8_weights() {
+    static const auto weights = [] {
+        std::ifstream in(CTATTN_STORIES260K, std::ios::binary);
+        REQUIRE(in.good());
+        const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        auto w = std::make_unique<model_weights<stories_q8>>();
+        REQUIRE(llama2c::load<stories_q8>(bytes.data(), bytes.size(), *w) == status::ok);
+        return w;
+    }();
+    return *weights;
+}
+
+template <kv_storage S, class Arch>
+std::vector<token_id> q8_greedy_ids() {
+    auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
+    std::vector<float> logits(V);
+    std::vector<token_id> ids;
+    token_id next = bos;
+    for (std::size_t p = 0; p < context; ++p) {
+        REQUIRE(dec->decode_step(next, logits.data()) == status::ok);
+        next = token_id(argmax(logits.data()));
+        ids.push_back(next);
+    }
+    return ids;
+}
+
+template <kv_storage S, class Arch>
+void check_small_ram_ids(const token_id* pinned, const char* what) {
+    const std::vector<token_id> ids = q8_greedy_ids<S, Arch>();
+    std::size_t first_difference = context;
+    for (std::size_t p = 0; p < context && first_difference == context; ++p)
+        if (ids[p] != pinned[p]) first_difference = p;
+    if (first_difference != context) {
+        std::printf("%s: ids differ from the pinned list at step %zu; the host's:\n", what, first_difference);
+        for (std::size_t p = 0; p < context; ++p) std::printf("%d,%s", int(ids[p]), p % 16 == 15 ? "\n" : " ");
+    }
+    CHECK(first_difference == context);
+}
+
+}  // namespace
+
+#include "../embedded/stories_small_ram_ids.hpp"
+
+TEST_CASE("int8 weights with int8 and float16 KV caches give the greedy ids the small-RAM firmware checks",
+          "[kv_storage][stories260k][q8]") {
+    check_small_ram_ids<kv_int8, simd::scalar_arch>(small_ram_ids::kv_int8, "int8 KV, scalar");
+    check_small_ram_ids<kv_float16, simd::scalar_arch>(small_ram_ids::kv_float16, "float16 KV, scalar");
+    if constexpr (!std::is_same_v<simd::default_arch, simd::scalar_arch>) {
+        check_small_ram_ids<kv_int8, simd::default_arch>(small_ram_ids::kv_int8, "int8 KV, simd");
+        check_small_ram_ids<kv_float16, simd::default_arch>(small_ram_ids::kv_float16, "float16 KV, simd");
+    }
+}
