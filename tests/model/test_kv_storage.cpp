@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -252,31 +253,62 @@ const model_weights<stories_q8>& stories_q8_weights() {
     return *weights;
 }
 
+// Greedy from BOS: the argmax after each position, and its margin over the runner-up (logits).
 template <kv_storage S, class Arch>
-std::vector<token_id> q8_greedy_ids() {
+void q8_greedy(std::vector<token_id>& ids, std::vector<float>& margins) {
     auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
     std::vector<float> logits(V);
-    std::vector<token_id> ids;
     token_id next = bos;
     for (std::size_t p = 0; p < context; ++p) {
         REQUIRE(dec->decode_step(next, logits.data()) == status::ok);
         next = token_id(argmax(logits.data()));
+        float second = -std::numeric_limits<float>::infinity();
+        for (std::size_t t = 0; t < V; ++t) second = t != next && logits[t] > second ? logits[t] : second;
         ids.push_back(next);
+        margins.push_back(logits[next] - second);
     }
-    return ids;
 }
 
+// The scalar arch reproduces the pinned run exactly (ids, and margins within 1e-3 logits: host
+// compilers differ in float rounding only). Other arches round differently, and an int8 code may then
+// round the other way: teacher-forced by the pinned ids, they must agree at every position whose
+// pinned margin is 0.5 logits or more and at >= 98% of all, the firmware's rule
+// (tests/embedded/stories_small_ram_fw.cpp).
 template <kv_storage S, class Arch>
-void check_small_ram_ids(const token_id* pinned, const char* what) {
-    const std::vector<token_id> ids = q8_greedy_ids<S, Arch>();
-    std::size_t first_difference = context;
-    for (std::size_t p = 0; p < context && first_difference == context; ++p)
-        if (ids[p] != pinned[p]) first_difference = p;
-    if (first_difference != context) {
-        std::printf("%s: ids differ from the pinned list at step %zu; the host's:\n", what, first_difference);
-        for (std::size_t p = 0; p < context; ++p) std::printf("%d,%s", int(ids[p]), p % 16 == 15 ? "\n" : " ");
+void check_small_ram_ids(const token_id* pinned, const float* pinned_margins, const char* what) {
+    if constexpr (std::is_same_v<Arch, simd::scalar_arch>) {
+        std::vector<token_id> ids;
+        std::vector<float> margins;
+        q8_greedy<S, Arch>(ids, margins);
+        std::size_t first_difference = context;
+        double worst_margin = 0.0;
+        for (std::size_t p = 0; p < context && first_difference == context; ++p) {
+            if (ids[p] != pinned[p]) first_difference = p;
+            worst_margin = std::max(worst_margin, double(std::abs(margins[p] - pinned_margins[p])));
+        }
+        if (first_difference != context || !(worst_margin <= 1e-3)) {
+            std::printf("%s: ids differ from the pinned list at step %zu (margins by up to %g); the host's:\n", what,
+                        first_difference, worst_margin);
+            for (std::size_t p = 0; p < context; ++p) std::printf("%d,%s", int(ids[p]), p % 16 == 15 ? "\n" : " ");
+            std::printf("margins:\n");
+            for (std::size_t p = 0; p < context; ++p) std::printf("%.6gf,%s", double(margins[p]), p % 8 == 7 ? "\n" : " ");
+        }
+        CHECK(first_difference == context);
+        CHECK(worst_margin <= 1e-3);
+    } else {
+        auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
+        std::vector<float> logits(V);
+        std::size_t matching = 0, unexplained = 0;
+        for (std::size_t p = 0; p < context; ++p) {
+            REQUIRE(dec->decode_step(p == 0 ? bos : pinned[p - 1], logits.data()) == status::ok);
+            const bool same = argmax(logits.data()) == pinned[p];
+            matching += same;
+            unexplained += !same && pinned_margins[p] >= 0.5f;
+        }
+        std::printf("%s: teacher-forced ids equal to the pinned ones at %zu of %zu positions\n", what, matching, context);
+        CHECK(unexplained == 0);
+        CHECK(matching * 100 >= context * 98);
     }
-    CHECK(first_difference == context);
 }
 
 }  // namespace
@@ -285,10 +317,11 @@ void check_small_ram_ids(const token_id* pinned, const char* what) {
 
 TEST_CASE("int8 weights with int8 and float16 KV caches give the greedy ids the small-RAM firmware checks",
           "[kv_storage][stories260k][q8]") {
-    check_small_ram_ids<kv_int8, simd::scalar_arch>(small_ram_ids::kv_int8, "int8 KV, scalar");
-    check_small_ram_ids<kv_float16, simd::scalar_arch>(small_ram_ids::kv_float16, "float16 KV, scalar");
+    using namespace small_ram_ids;
+    check_small_ram_ids<kv_int8, simd::scalar_arch>(ids_kv_int8, margins_kv_int8, "int8 KV, scalar");
+    check_small_ram_ids<kv_float16, simd::scalar_arch>(ids_kv_float16, margins_kv_float16, "float16 KV, scalar");
     if constexpr (!std::is_same_v<simd::default_arch, simd::scalar_arch>) {
-        check_small_ram_ids<kv_int8, simd::default_arch>(small_ram_ids::kv_int8, "int8 KV, simd");
-        check_small_ram_ids<kv_float16, simd::default_arch>(small_ram_ids::kv_float16, "float16 KV, simd");
+        check_small_ram_ids<kv_int8, simd::default_arch>(ids_kv_int8, margins_kv_int8, "int8 KV, simd");
+        check_small_ram_ids<kv_float16, simd::default_arch>(ids_kv_float16, margins_kv_float16, "float16 KV, simd");
     }
 }
