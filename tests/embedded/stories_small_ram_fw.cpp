@@ -66,10 +66,11 @@ constexpr token_id bos = 1;
 // Where this core may pick another id than the host: the arithmetic is the same but for float
 // rounding (FMA contraction, libm), about 1e-6 logits at first; an int8 code (a KV row's, or a Q8
 // activation's) whose x / scale lies within that rounding of a half rounds the other way, and that
-// one-step change moves later logits by up to 0.4 (measured here: the largest drift of the top-1
-// margin printed below, 0.40 on Cortex-M4F). So a near-tie is a host margin under 0.5 logits; ids
-// must be equal everywhere else, and at 98% of all positions (int8 KV's own target against float32).
-constexpr float near_tie_logits = 0.5f;
+// one-step change moves later logits by tenths of a logit (measured here: the largest drift of the
+// top-1 margin printed below, 0.40 on Cortex-M4F with int8 rows, 0.74 on Cortex-M55 with float16
+// rows). So a near-tie is a host margin under 1 logit; ids must be equal everywhere else, and at
+// 98% of all positions (int8 KV's own target against float32).
+constexpr float near_tie_logits = 1.0f;
 constexpr std::size_t required_matches = (context * 98 + 99) / 100;
 
 }  // namespace
@@ -126,7 +127,7 @@ int run() {
     embedded::print("largest |top-1 margin - host's| where the ids agree: ", largest_margin_drift, " logits at position ",
                     drift_position, "\n");
     check.is_true("every decode step returns ok", ok);
-    check.is_true("every greedy id equals the host's where the host's top-1 leads by 0.5 logits or more",
+    check.is_true("every greedy id equals the host's where the host's top-1 leads by 1 logit or more",
                   unexplained == 0);
     check.is_true("at least 98% of the greedy ids equal the host's", matching >= required_matches);
     return embedded::finish(check, "stories260K small RAM", footprint::flash_bytes, footprint::ram_bytes, 0);
