@@ -435,7 +435,7 @@ def write_c_header(cfg):
         '#endif',
         f'/* Floats of the weights image (tensors in the kernels\' layout, each padded to 16 floats). */',
         f'#define {P}_WEIGHTS_FLOATS {image_floats(cfg)}u',
-        f'/* How the KV cache stores its rows: float32, float16 or int8 (one float scale per row and KV head). */',
+        f'/* How the KV cache stores its rows: float32, float16 or int8 (one 16-bit scale per row and KV head). */',
         f'#define {P}_KV_STORAGE "{cfg["kv_storage"]}"',
         f'/* RAM of the KV cache (one layer\'s K and V rows; all layers), exactly as the library lays it out. */',
         kv_layer_bytes_macro(P, cfg['kv_storage']),
