@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // stories260K with int8 (Q8) weights, greedy from BOS over its whole 512-position context: the 512
-// ids (the argmax after each position) with an int8 and with a float16 KV cache, as the host
-// decodes them (tests/model/test_kv_storage.cpp checks that it still does, and prints the list when
-// it does not). tests/embedded/stories_small_ram_fw.cpp checks the firmware's against them.
+// ids (the argmax after each position) with an int8 and with a float16 KV cache, and the top-1
+// margins, as the host's scalar build decodes them (build-scalar, -Dsimd=scalar, x86-64;
+// tests/model/test_kv_storage.cpp checks every host build against them by the firmware's rule and
+// prints its own list when it fails). tests/embedded/stories_small_ram_fw.cpp checks the firmware.
 #pragma once
 
 #include <cstdint>

@@ -236,7 +236,7 @@ TEST_CASE("float16 and int8 KV caches keep stories260K's greedy predictions over
 // over the whole 512-position context (tests/embedded/stories_small_ram_fw.cpp runs it on Cortex-M4F
 // in 256 KiB of RAM and on Cortex-M55 in its DTCM). The greedy ids from BOS that the firmware
 // checks are pinned in tests/embedded/stories_small_ram_ids.hpp; here the host's run of the same
-// configuration must produce them, so the list cannot go stale.
+// configuration must agree with them by the firmware's rule, so the list cannot go stale.
 namespace {
 
 using stories_q8 = with_weight_format<stories_config, q8_weights<q8_group_rule<32, 8>>>;
@@ -269,46 +269,36 @@ void q8_greedy(std::vector<token_id>& ids, std::vector<float>& margins) {
     }
 }
 
-// The scalar arch reproduces the pinned run exactly (ids, and margins within 1e-3 logits: host
-// compilers differ in float rounding only). Other arches round differently, and an int8 code may then
-// round the other way: teacher-forced by the pinned ids, they must agree at every position whose
-// pinned margin is 1 logit or more and at >= 98% of all, the firmware's rule
-// (tests/embedded/stories_small_ram_fw.cpp).
+// Teacher-forced by the pinned ids, every arch and build must agree with them at every position
+// whose pinned margin is 1 logit or more and at >= 98% of all: the firmware's rule
+// (tests/embedded/stories_small_ram_fw.cpp). Exact equality holds only for the build that wrote the
+// list (build-scalar): other builds round differently (FMA contraction, the Q8 body), and an int8
+// code (a cached row's, a Q8 activation's) may then round the other way and move later logits by
+// tenths of a logit. When the rule fails, the free-running ids and margins of this build are printed,
+// the list to pin.
 template <kv_storage S, class Arch>
 void check_small_ram_ids(const token_id* pinned, const float* pinned_margins, const char* what) {
-    if constexpr (std::is_same_v<Arch, simd::scalar_arch>) {
+    auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
+    std::vector<float> logits(V);
+    std::size_t matching = 0, unexplained = 0;
+    for (std::size_t p = 0; p < context; ++p) {
+        REQUIRE(dec->decode_step(p == 0 ? bos : pinned[p - 1], logits.data()) == status::ok);
+        const bool same = argmax(logits.data()) == pinned[p];
+        matching += same;
+        unexplained += !same && pinned_margins[p] >= 1.0f;
+    }
+    std::printf("%s: teacher-forced ids equal to the pinned ones at %zu of %zu positions\n", what, matching, context);
+    if (unexplained != 0 || matching * 100 < context * 98) {
         std::vector<token_id> ids;
         std::vector<float> margins;
         q8_greedy<S, Arch>(ids, margins);
-        std::size_t first_difference = context;
-        double worst_margin = 0.0;
-        for (std::size_t p = 0; p < context && first_difference == context; ++p) {
-            if (ids[p] != pinned[p]) first_difference = p;
-            worst_margin = std::max(worst_margin, double(std::abs(margins[p] - pinned_margins[p])));
-        }
-        if (first_difference != context || !(worst_margin <= 1e-3)) {
-            std::printf("%s: ids differ from the pinned list at step %zu (margins by up to %g); the host's:\n", what,
-                        first_difference, worst_margin);
-            for (std::size_t p = 0; p < context; ++p) std::printf("%d,%s", int(ids[p]), p % 16 == 15 ? "\n" : " ");
-            std::printf("margins:\n");
-            for (std::size_t p = 0; p < context; ++p) std::printf("%.6gf,%s", double(margins[p]), p % 8 == 7 ? "\n" : " ");
-        }
-        CHECK(first_difference == context);
-        CHECK(worst_margin <= 1e-3);
-    } else {
-        auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
-        std::vector<float> logits(V);
-        std::size_t matching = 0, unexplained = 0;
-        for (std::size_t p = 0; p < context; ++p) {
-            REQUIRE(dec->decode_step(p == 0 ? bos : pinned[p - 1], logits.data()) == status::ok);
-            const bool same = argmax(logits.data()) == pinned[p];
-            matching += same;
-            unexplained += !same && pinned_margins[p] >= 1.0f;
-        }
-        std::printf("%s: teacher-forced ids equal to the pinned ones at %zu of %zu positions\n", what, matching, context);
-        CHECK(unexplained == 0);
-        CHECK(matching * 100 >= context * 98);
+        std::printf("%s: this build's free-running ids:\n", what);
+        for (std::size_t p = 0; p < context; ++p) std::printf("%d,%s", int(ids[p]), p % 16 == 15 ? "\n" : " ");
+        std::printf("margins:\n");
+        for (std::size_t p = 0; p < context; ++p) std::printf("%.6gf,%s", double(margins[p]), p % 8 == 7 ? "\n" : " ");
     }
+    CHECK(unexplained == 0);
+    CHECK(matching * 100 >= context * 98);
 }
 
 }  // namespace
