@@ -2,9 +2,10 @@
 // How a KV cache stores its K and V rows: a policy in the decoder's type (model/decoder.hpp).
 //   kv_float32  4 bytes per element: the rows as computed (the default; bit-identical to before)
 //   kv_float16  2 bytes: IEEE binary16, rounded to nearest even; x = half(x) within 2^-11 |x|
-//   kv_int8     1 byte + one float16 scale per cached row and KV head: x_d ~ s q_d, where
-//               q_d = round(x_d / s0) in [-127, 127], s0 = max_d |x_d| / 127 rounded up to a half,
-//               and s = half(sum_d x_d q_d / sum_d q_d^2), the least-squares scale for those codes
+//   kv_int8     1 byte + one 16-bit scale per cached row and KV head: x_d ~ s q_d, where
+//               q_d = round(x_d / s0) in [-127, 127], s0 = max_d |x_d| / 127 rounded up to a stored
+//               scale, and s = sum_d x_d q_d / sum_d q_d^2 (the least-squares scale for those codes)
+//               rounded to nearest; a stored scale is a float cut to its exponent and 8 mantissa bits
 // One scale per (row, KV head) follows the unit the kernels stream (one head's key or value row):
 // the scale is read once per row and a whole row is a single dot product, so it multiplies one
 // score (keys) or one weight (values), not every element. Rows are quantized once, when written.
@@ -38,11 +39,11 @@ struct kv_float16 {
     static constexpr bool scaled = false;           ///< no per-row scale
 };
 
-/// KV storage policy: int8 elements with one float16 scale per cached row and KV head.
+/// KV storage policy: int8 elements with one 16-bit scale per cached row and KV head.
 struct kv_int8 {
     static constexpr const char* name = "int8";  ///< the policy's name as text
     using element = std::int8_t;                 ///< one quantized element in [-127, 127]
-    using scale = std::uint16_t;                 ///< one row's scale, an IEEE half's bit pattern
+    using scale = std::uint16_t;                 ///< one row's scale: a float's bits 30..15
     static constexpr bool scaled = true;         ///< one scale per (row, KV head)
 };
 
