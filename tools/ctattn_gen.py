@@ -83,23 +83,23 @@ KNOWN_KEYS = {
 
 
 # How the KV cache stores its rows (base/kv_storage.hpp): the policy type, bytes per element, and
-# whether each cached row of each KV head carries a float scale.
+# the bytes of the scale each cached row of each KV head carries (0: none).
 KV_STORAGE = {
-    'float32': {'type': 'ctattn::kv_float32', 'element_bytes': 4, 'scaled': False},
-    'float16': {'type': 'ctattn::kv_float16', 'element_bytes': 2, 'scaled': False},
-    'int8': {'type': 'ctattn::kv_int8', 'element_bytes': 1, 'scaled': True},
+    'float32': {'type': 'ctattn::kv_float32', 'element_bytes': 4, 'scale_bytes': 0},
+    'float16': {'type': 'ctattn::kv_float16', 'element_bytes': 2, 'scale_bytes': 0},
+    'int8': {'type': 'ctattn::kv_int8', 'element_bytes': 1, 'scale_bytes': 2},
 }
 
 
 def kv_layer_bytes_macro(P, kv_storage):
     """The C macro for one layer's K and V rows, exactly as sizeof(layer_kv) (model/decoder.hpp): two
     64-byte-aligned arrays of seq_capacity x kv_dim elements; float16 and int8 rows are a
-    kv_rows_storage, whose scales (int8: one float per row and KV head; float16: one unused float)
+    kv_rows_storage, whose scales (int8: one 16-bit scale per row and KV head; float16: one unused float)
     follow the elements inside the same 64-byte-aligned struct."""
     t = KV_STORAGE[kv_storage]
     if kv_storage == 'float32':
         return f'#define {P}_KV_LAYER_BYTES(kv_dim, kv_heads) (2u * (({P}_SEQ_CAPACITY * (kv_dim) * 4u + 63u) / 64u * 64u))'
-    scales = f'{P}_SEQ_CAPACITY * (kv_heads) * 4u' if t['scaled'] else '4u'
+    scales = f'{P}_SEQ_CAPACITY * (kv_heads) * {t["scale_bytes"]}u' if t['scale_bytes'] else '4u'
     return (f'#define {P}_KV_LAYER_BYTES(kv_dim, kv_heads) '
             f'(2u * (({P}_SEQ_CAPACITY * (kv_dim) * {t["element_bytes"]}u + {scales} + 63u) / 64u * 64u))')
 
@@ -435,7 +435,7 @@ def write_c_header(cfg):
         '#endif',
         f'/* Floats of the weights image (tensors in the kernels\' layout, each padded to 16 floats). */',
         f'#define {P}_WEIGHTS_FLOATS {image_floats(cfg)}u',
-        f'/* How the KV cache stores its rows: float32, float16 or int8 (one float scale per row and KV head). */',
+        f'/* How the KV cache stores its rows: float32, float16 or int8 (one 16-bit scale per row and KV head). */',
         f'#define {P}_KV_STORAGE "{cfg["kv_storage"]}"',
         f'/* RAM of the KV cache (one layer\'s K and V rows; all layers), exactly as the library lays it out. */',
         kv_layer_bytes_macro(P, cfg['kv_storage']),

@@ -29,7 +29,7 @@
 #endif
 /* Floats of the weights image (tensors in the kernels' layout, each padded to 16 floats). */
 #define CTATTN_STORIES260K_WEIGHTS_FLOATS 260032u
-/* How the KV cache stores its rows: float32, float16 or int8 (one float scale per row and KV head). */
+/* How the KV cache stores its rows: float32, float16 or int8 (one 16-bit scale per row and KV head). */
 #define CTATTN_STORIES260K_KV_STORAGE "float32"
 /* RAM of the KV cache (one layer's K and V rows; all layers), exactly as the library lays it out. */
 #define CTATTN_STORIES260K_KV_LAYER_BYTES(kv_dim, kv_heads) (2u * ((CTATTN_STORIES260K_SEQ_CAPACITY * (kv_dim) * 4u + 63u) / 64u * 64u))

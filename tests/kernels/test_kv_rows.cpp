@@ -5,8 +5,9 @@
 //            plus every boundary: halfway points, overflow, subnormals) rounds to the nearest half
 //            with ties to even, the reference found in double; the kernels' conversion (VCVTB
 //            on Cortex-M) equals the software one;
-//   int8     a row's scale is max|x| / 127, every element within scale / 2 of x, the max at +-127;
-//            zero rows and non-finite rows;
+//   int8     a row's codes come from max|x| / 127 rounded up (the largest at +-127), its 16-bit
+//            scale is their least-squares fit (against the fit and the rule's error bound, in
+//            double); zero rows, non-finite rows, rows near FLT_MAX and subnormal rows;
 //   decode   the scalar and vector decode kernels over float16 and int8 caches equal a double
 //            reference over the dequantized rows (what was stored, so float rounding only),
 //            awkward head_dims 5 and 8, grouped heads, an empty and partial visible runs.
@@ -94,37 +95,73 @@ TEST_CASE("floats round to the nearest float16, ties to even, overflow to inf", 
     }
 }
 
-TEST_CASE("an int8 row keeps every element within half its scale, the largest at +-127", "[kv_storage][int8]") {
+TEST_CASE("an int8 row's codes come from max|x| / 127 rounded up, its 16-bit scale is their least-squares fit",
+          "[kv_storage][int8]") {
     std::mt19937 rng(23);
     std::normal_distribution<float> normal(0.0f, 1.0f);
+    // The stored scale has float's exponent and 8 mantissa bits: rounding up moves a scale at
+    // most 2^-8 (relative), rounding to nearest at most 2^-9.
     for (int trial = 0; trial < 2000; ++trial) {
         float x[8];
         const float magnitude = std::ldexp(1.0f, trial % 60 - 30);
         for (float& e : x) e = normal(rng) * magnitude;
         std::int8_t q[8];
-        float scale = -1.0f;
-        kernels::kv_store_row<kv_int8, 8>(x, q, &scale);
-        float max_abs = 0.0f;
-        for (float e : x) max_abs = std::max(max_abs, std::abs(e));
-        REQUIRE(scale == max_abs / 127.0f);
-        bool has_extreme = false;
+        kv_int8::scale bits = 0;
+        kernels::kv_store_row<kv_int8, 8>(x, q, &bits);
+        const double scale = kv_scale_value(bits);
+        double max_abs = 0.0;
+        for (float e : x) max_abs = std::max(max_abs, double(std::abs(e)));
+        const double rule = max_abs / 127.0;  // the float rule's scale, in double
+        double xq = 0.0, qq = 0.0;
+        int largest = 0;
         for (int d = 0; d < 8; ++d) {
-            INFO("trial " << trial << " element " << d);
-            // scale / 2 from rounding, plus float rounding of x * (127 / max) (a few ulps of 127).
-            REQUIRE(std::abs(double(x[d]) - double(scale) * q[d]) <= double(scale) * (0.5 + 1e-5));
             REQUIRE(q[d] >= -127);
-            has_extreme = has_extreme || q[d] == 127 || q[d] == -127;
+            xq += double(x[d]) * q[d], qq += double(q[d]) * q[d];
+            largest = std::max(largest, std::abs(int(q[d])));
         }
-        REQUIRE(has_extreme);
+        const double fit = xq / qq;  // the least-squares scale for these codes, in double
+        auto squared_error = [&](double s) {
+            double sum = 0.0;
+            for (int d = 0; d < 8; ++d) sum += (double(x[d]) - s * q[d]) * (double(x[d]) - s * q[d]);
+            return sum;
+        };
+        INFO("trial " << trial << " max|x| " << max_abs << " scale " << scale << " fit " << fit);
+        // The codes used a scale at most 2^-8 above the rule's: 127 / (1 + 2^-8) > 126.5, so the
+        // largest code is 127.
+        REQUIRE(largest == 127);
+        // The stored scale is the fit rounded to nearest (2^-9), plus the float sums' rounding.
+        REQUIRE(std::abs(scale - fit) <= fit * (0x1p-9 + 1e-6));
+        // So its error is the fit's plus that rounding's, and within the rule's worst case (s0 / 2
+        // per element, s0 <= rule (1 + 2^-8)); and every element within one rule step.
+        REQUIRE(squared_error(scale) <= squared_error(fit) + qq * std::pow(fit * (0x1p-9 + 1e-6), 2) * (1.0 + 1e-9));
+        REQUIRE(squared_error(scale) <= 8.0 * std::pow(rule * (1.0 + 0x1p-8) / 2.0, 2) * (1.0 + 0x1p-7));
+        for (int d = 0; d < 8; ++d) REQUIRE(std::abs(double(x[d]) - scale * q[d]) <= rule * 1.05);
     }
-    float zeros[5] = {}, scale = -1.0f;
+    float zeros[5] = {};
+    kv_int8::scale bits = 1;
     std::int8_t q[5];
-    kernels::kv_store_row<kv_int8, 5>(zeros, q, &scale);
-    CHECK(scale == 0.0f);
+    kernels::kv_store_row<kv_int8, 5>(zeros, q, &bits);
+    CHECK(kv_scale_value(bits) == 0.0f);
     for (auto e : q) CHECK(e == 0);
     float bad[5] = {1.0f, std::numeric_limits<float>::infinity(), 2.0f, 3.0f, 4.0f};
-    kernels::kv_store_row<kv_int8, 5>(bad, q, &scale);
-    CHECK(scale != scale);  // the row reads back as NaN, never as finite numbers
+    kernels::kv_store_row<kv_int8, 5>(bad, q, &bits);
+    CHECK(std::isnan(kv_scale_value(bits)));  // the row reads back as NaN, never as finite numbers
+    float nan_row[5] = {1.0f, 2.0f, std::numeric_limits<float>::quiet_NaN(), 3.0f, 4.0f};
+    kernels::kv_store_row<kv_int8, 5>(nan_row, q, &bits);
+    CHECK(std::isnan(kv_scale_value(bits)));
+    // Float's whole range: a row near FLT_MAX and a subnormal row (whose 1/scale overflows a
+    // float) keep every element within one step, plus, below float's normal range, 127 x the
+    // smallest positive stored scale (2^-134: the scale's mantissa is cut at 8 bits there too).
+    for (const float magnitude : {3e38f, 1e-40f}) {
+        const float row[5] = {magnitude, -0.25f * magnitude, 0.0f, 0.5f * magnitude, -0.75f * magnitude};
+        kernels::kv_store_row<kv_int8, 5>(row, q, &bits);
+        const double s = kv_scale_value(bits);
+        INFO("max|x| " << magnitude << " scale " << s);
+        REQUIRE(std::isfinite(s));
+        REQUIRE(s > 0.0);
+        for (int d = 0; d < 5; ++d)
+            CHECK(std::abs(double(row[d]) - s * q[d]) <= double(magnitude) / 127.0 * 1.05 + 127.0 * 0x1p-134);
+    }
 }
 
 namespace {
@@ -137,7 +174,7 @@ void check_decode_over(std::size_t seq_used, key_range visible) {
     std::mt19937 rng(unsigned(seq_used * 7 + HeadDim));
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<typename S::element> kv(KvHeads * head_stride), vv(KvHeads * head_stride);
-    std::vector<float> ks(KvHeads * seq), vs(KvHeads * seq);
+    std::vector<typename S::scale> ks(KvHeads * seq), vs(KvHeads * seq);
     for (std::size_t row = 0; row < KvHeads * seq; ++row) {
         float k_row[HeadDim], v_row[HeadDim];
         for (std::size_t d = 0; d < HeadDim; ++d) k_row[d] = 2.0f * normal(rng), v_row[d] = normal(rng);
@@ -162,7 +199,10 @@ void check_decode_over(std::size_t seq_used, key_range visible) {
                                                                                        score_scale, careful.data());
     auto stored = [&](const kv_rows<S>& r, std::size_t g, std::size_t j, std::size_t d) {
         const double e = kernels::kv_element_value<S>(r.values[g * head_stride + j * HeadDim + d]);
-        return S::scaled ? e * r.scales[g * seq + j] : e;
+        if constexpr (S::scaled)
+            return e * kv_scale_value(r.scales[g * seq + j]);
+        else
+            return e;
     };
     for (std::size_t h = 0; h < Heads; ++h) {
         const std::size_t g = h / (Heads / KvHeads);
@@ -212,7 +252,7 @@ TEST_CASE("typed rows the decode kernels hand back are recomputed in double, NaN
     // softmax is one-hot on the largest score.
     constexpr std::size_t head_dim = 4, seq = 3;
     std::int8_t kq[seq * head_dim], vq[seq * head_dim];
-    float ks[seq], vs[seq];
+    kv_int8::scale ks[seq], vs[seq];
     const float keys[seq][head_dim] = {{1e20f, 0, 0, 0}, {2e20f, 0, 0, 0}, {-1e20f, 0, 0, 0}};
     const float values[seq][head_dim] = {{1, 2, 3, 4}, {5, 6, 7, 8}, {9, 10, 11, 12}};
     for (std::size_t j = 0; j < seq; ++j) {

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -229,4 +230,88 @@ TEST_CASE("float16 and int8 KV caches keep stories260K's greedy predictions over
           "[kv_storage][stories260k]") {
     check_storage_types<simd::scalar_arch>("scalar");
     if constexpr (!std::is_same_v<simd::default_arch, simd::scalar_arch>) check_storage_types<simd::default_arch>("simd");
+}
+
+// ---- The small-RAM firmware's configuration: int8 (Q8) weights with an int8 or float16 KV cache
+// over the whole 512-position context (tests/embedded/stories_small_ram_fw.cpp runs it on Cortex-M4F
+// in 256 KiB of RAM and on Cortex-M55 in its DTCM). The greedy ids from BOS that the firmware
+// checks are pinned in tests/embedded/stories_small_ram_ids.hpp; here the host's run of the same
+// configuration must agree with them by the firmware's rule, so the list cannot go stale.
+namespace {
+
+using stories_q8 = with_weight_format<stories_config, q8_weights<q8_group_rule<32, 8>>>;
+
+const model_weights<stories_q8>& stories_q8_weights() {
+    static const auto weights = [] {
+        std::ifstream in(CTATTN_STORIES260K, std::ios::binary);
+        REQUIRE(in.good());
+        const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        auto w = std::make_unique<model_weights<stories_q8>>();
+        REQUIRE(llama2c::load<stories_q8>(bytes.data(), bytes.size(), *w) == status::ok);
+        return w;
+    }();
+    return *weights;
+}
+
+// Greedy from BOS: the argmax after each position, and its margin over the runner-up (logits).
+template <kv_storage S, class Arch>
+void q8_greedy(std::vector<token_id>& ids, std::vector<float>& margins) {
+    auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
+    std::vector<float> logits(V);
+    token_id next = bos;
+    for (std::size_t p = 0; p < context; ++p) {
+        REQUIRE(dec->decode_step(next, logits.data()) == status::ok);
+        next = token_id(argmax(logits.data()));
+        float second = -std::numeric_limits<float>::infinity();
+        for (std::size_t t = 0; t < V; ++t) second = t != next && logits[t] > second ? logits[t] : second;
+        ids.push_back(next);
+        margins.push_back(logits[next] - second);
+    }
+}
+
+// Teacher-forced by the pinned ids, every arch and build must agree with them at every position
+// whose pinned margin is 1 logit or more and at >= 98% of all: the firmware's rule
+// (tests/embedded/stories_small_ram_fw.cpp). Exact equality holds only for the build that wrote the
+// list (build-scalar): other builds round differently (FMA contraction, the Q8 body), and an int8
+// code (a cached row's, a Q8 activation's) may then round the other way and move later logits by
+// tenths of a logit. When the rule fails, the free-running ids and margins of this build are printed,
+// the list to pin.
+template <kv_storage S, class Arch>
+void check_small_ram_ids(const token_id* pinned, const float* pinned_margins, const char* what) {
+    auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
+    std::vector<float> logits(V);
+    std::size_t matching = 0, unexplained = 0;
+    for (std::size_t p = 0; p < context; ++p) {
+        REQUIRE(dec->decode_step(p == 0 ? bos : pinned[p - 1], logits.data()) == status::ok);
+        const bool same = argmax(logits.data()) == pinned[p];
+        matching += same;
+        unexplained += !same && pinned_margins[p] >= 1.0f;
+    }
+    std::printf("%s: teacher-forced ids equal to the pinned ones at %zu of %zu positions\n", what, matching, context);
+    if (unexplained != 0 || matching * 100 < context * 98) {
+        std::vector<token_id> ids;
+        std::vector<float> margins;
+        q8_greedy<S, Arch>(ids, margins);
+        std::printf("%s: this build's free-running ids:\n", what);
+        for (std::size_t p = 0; p < context; ++p) std::printf("%d,%s", int(ids[p]), p % 16 == 15 ? "\n" : " ");
+        std::printf("margins:\n");
+        for (std::size_t p = 0; p < context; ++p) std::printf("%.6gf,%s", double(margins[p]), p % 8 == 7 ? "\n" : " ");
+    }
+    CHECK(unexplained == 0);
+    CHECK(matching * 100 >= context * 98);
+}
+
+}  // namespace
+
+#include "../embedded/stories_small_ram_ids.hpp"
+
+TEST_CASE("int8 weights with int8 and float16 KV caches give the greedy ids the small-RAM firmware checks",
+          "[kv_storage][stories260k][q8]") {
+    using namespace small_ram_ids;
+    check_small_ram_ids<kv_int8, simd::scalar_arch>(ids_kv_int8, margins_kv_int8, "int8 KV, scalar");
+    check_small_ram_ids<kv_float16, simd::scalar_arch>(ids_kv_float16, margins_kv_float16, "float16 KV, scalar");
+    if constexpr (!std::is_same_v<simd::default_arch, simd::scalar_arch>) {
+        check_small_ram_ids<kv_int8, simd::default_arch>(ids_kv_int8, margins_kv_int8, "int8 KV, simd");
+        check_small_ram_ids<kv_float16, simd::default_arch>(ids_kv_float16, margins_kv_float16, "float16 KV, simd");
+    }
 }

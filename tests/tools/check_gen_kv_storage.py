@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """tools/ctattn_gen.py's "kv_storage" key: for float32, float16 and int8, generate stories260K's C API
 into a temporary folder, check the KV cache size macro against the layout worked out here by hand
-(per layer, K and V: seq_capacity x kv_dim elements, plus for int8 one float scale per row and KV
+(per layer, K and V: seq_capacity x kv_dim elements, plus for int8 one 16-bit scale per row and KV
 head, each array padded to 64 bytes), and compile the generated .cpp, whose static_asserts compare
 the macros with the library's own sizeof (the KV cache exactly, the state within 1 KiB).
 
@@ -27,7 +27,7 @@ LAYERS, SEQ, KV_HEADS, KV_DIM = 5, 512, 4, 32
 EXPECTED = {
     'float32': LAYERS * 2 * align64(SEQ * KV_DIM * 4),                     # 655,360
     'float16': LAYERS * 2 * align64(SEQ * KV_DIM * 2 + 4),                 # 328,320 (an unused scale)
-    'int8': LAYERS * 2 * align64(SEQ * KV_DIM * 1 + SEQ * KV_HEADS * 4),   # 245,760
+    'int8': LAYERS * 2 * align64(SEQ * KV_DIM * 1 + SEQ * KV_HEADS * 2),   # 204,800
 }
 
 

@@ -2,8 +2,10 @@
 // How a KV cache stores its K and V rows: a policy in the decoder's type (model/decoder.hpp).
 //   kv_float32  4 bytes per element: the rows as computed (the default; bit-identical to before)
 //   kv_float16  2 bytes: IEEE binary16, rounded to nearest even; x = half(x) within 2^-11 |x|
-//   kv_int8     1 byte + one float scale per cached row and KV head: x_d ~ scale q_d,
-//               scale = max_d |x_d| / 127, q_d = round(x_d / scale) in [-127, 127]: error <= scale/2
+//   kv_int8     1 byte + one 16-bit scale per cached row and KV head: x_d ~ s q_d, where
+//               q_d = round(x_d / s0) in [-127, 127], s0 = max_d |x_d| / 127 rounded up to a stored
+//               scale, and s = sum_d x_d q_d / sum_d q_d^2 (the least-squares scale for those codes)
+//               rounded to nearest; a stored scale is a float cut to its exponent and 8 mantissa bits
 // One scale per (row, KV head) follows the unit the kernels stream (one head's key or value row):
 // the scale is read once per row and a whole row is a single dot product, so it multiplies one
 // score (keys) or one weight (values), not every element. Rows are quantized once, when written.
@@ -25,6 +27,7 @@ namespace ctattn {
 struct kv_float32 {
     static constexpr const char* name = "float32";  ///< the policy's name as text
     using element = float;                          ///< one stored element
+    using scale = float;                            ///< unused (no per-row scale)
     static constexpr bool scaled = false;           ///< no per-row scale
 };
 
@@ -32,14 +35,16 @@ struct kv_float32 {
 struct kv_float16 {
     static constexpr const char* name = "float16";  ///< the policy's name as text
     using element = std::uint16_t;                  ///< the half's bit pattern
+    using scale = float;                            ///< unused (no per-row scale)
     static constexpr bool scaled = false;           ///< no per-row scale
 };
 
-/// KV storage policy: int8 elements with one float scale per cached row and KV head.
+/// KV storage policy: int8 elements with one 16-bit scale per cached row and KV head.
 struct kv_int8 {
     static constexpr const char* name = "int8";  ///< the policy's name as text
     using element = std::int8_t;                 ///< one quantized element in [-127, 127]
-    static constexpr bool scaled = true;         ///< one float scale per (row, KV head)
+    using scale = std::uint16_t;                 ///< one row's scale: a float's bits 30..15
+    static constexpr bool scaled = true;         ///< one scale per (row, KV head)
 };
 
 /// A KV storage policy: kv_float32, kv_float16 or kv_int8.
@@ -48,7 +53,7 @@ concept kv_storage = std::same_as<S, kv_float32> || std::same_as<S, kv_float16> 
 
 /// Bytes one cached row of one KV head takes (head_dim elements and, for kv_int8, its scale).
 template <kv_storage S, std::size_t HeadDim>
-inline constexpr std::size_t kv_row_bytes = HeadDim * sizeof(typename S::element) + (S::scaled ? sizeof(float) : 0);
+inline constexpr std::size_t kv_row_bytes = HeadDim * sizeof(typename S::element) + (S::scaled ? sizeof(typename S::scale) : 0);
 
 // ---- IEEE binary16 <-> binary32, in software (exact; the kernels use the FPU's VCVTB where it has one)
 
@@ -90,13 +95,36 @@ constexpr float float_from_half(std::uint16_t h) noexcept {
     return std::bit_cast<float>(sign | (e << 23) | ((m & 0x03ffu) << 13));
 }
 
+// ---- kv_int8's row scale in 16 bits: a float without its sign bit and its 15 lowest mantissa
+// bits (scales are >= 0): float's 8-bit exponent, so float's whole range (the numeric contract's
+// rows of 1e20 stay finite), and 8 mantissa bits, a relative step of 2^-8. Decoding is one shift.
+
+/// The 16-bit pattern of the stored scale nearest to s (s >= 0; ties to even; NaN stays NaN).
+constexpr std::uint16_t kv_scale_bits_nearest(float s) noexcept {
+    const std::uint32_t f = std::bit_cast<std::uint32_t>(s);
+    if (s != s) return static_cast<std::uint16_t>((f >> 15) | 0x0080u);  // a quiet NaN
+    return static_cast<std::uint16_t>((f + 0x3fffu + ((f >> 15) & 1u)) >> 15);
+}
+
+/// The 16-bit pattern of the smallest stored scale >= s (s >= 0 and finite): a scale rounded up, so
+/// that max|x| / scale <= 127 and no code clips.
+constexpr std::uint16_t kv_scale_bits_at_least(float s) noexcept {
+    const std::uint32_t f = std::bit_cast<std::uint32_t>(s);
+    return static_cast<std::uint16_t>((f >> 15) + ((f & 0x7fffu) != 0 ? 1u : 0u));
+}
+
+/// The scale a kv_int8 row's stored bits stand for.
+constexpr float kv_scale_value(std::uint16_t bits) noexcept {
+    return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 15);
+}
+
 /// Rows x HeadDim cached elements of one storage type (one layer's K or V, head by head), and for
 /// kv_int8 one scale per row. Zero-initialised in static storage like every ctattn buffer.
 template <kv_storage S, std::size_t Rows, std::size_t HeadDim>
 struct kv_rows_storage {
     alignas(storage_alignment) typename S::element values[Rows * HeadDim];  ///< (rows, head_dim)
     /// (rows): one scale per row; a single unused float for unscaled types.
-    float scales[S::scaled ? Rows : 1];
+    typename S::scale scales[S::scaled ? Rows : 1];
 };
 
 /// Where a cache's rows are, for the kernels: the elements (row r of KV head g at g *
@@ -105,7 +133,7 @@ template <kv_storage S>
 struct kv_rows {
     using storage = S;                  ///< the storage policy
     typename S::element* values;        ///< the elements
-    float* scales;                      ///< one per row and KV head (kv_int8), else unused
+    typename S::scale* scales;          ///< one per row and KV head (kv_int8), else unused
     /// The same rows from `elements` elements and `rows` scales further on (a KV head's start).
     constexpr kv_rows advanced(std::size_t elements, std::size_t rows) const noexcept {
         return {values + elements, S::scaled ? scales + rows : scales};

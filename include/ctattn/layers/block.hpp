@@ -289,7 +289,7 @@ struct transformer_block {
         project_qkv(w, rows, pos0, in, buf.q, k_new, v_new);
         append_to_typed_cache(rows, pos0, k_new, v_new, k_cache, v_cache);
         attend_to_typed_cache(rows, pos0, k_cache, v_cache, buf, mask);
-        kernels::project<d_model, d_model, Arch>(rows, buf.context, w.wo.data(), w.o_bias(), out);
+        kernels::project_weights<d_model, d_model, Arch>(rows, buf.context, w.wo, w.o_bias(), out);
     }
 
     /// The new rows (rows x kv_dim, heads side by side) into a typed cache at pos0.., each row of

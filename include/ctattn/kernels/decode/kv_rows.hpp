@@ -2,7 +2,7 @@
 // Reading and writing cached K/V rows of each storage type (base/kv_storage.hpp), one row of one KV
 // head at a time: the decode kernels convert a row into registers or a head_dim-float buffer, never
 // the cache. A row r is stored as head_dim elements e_d and (kv_int8) a scale s_r:
-//   float32: x_d = e_d     float16: x_d = half(e_d)     int8: x_d = s_r e_d, s_r = max|x| / 127
+//   float32: x_d = e_d     float16: x_d = half(e_d)     int8: x_d = s_r e_d, s_r a float16 (kv_store_row)
 // Reads return the unscaled row (e_d as floats) and the row's scale separately (1 for unscaled
 // types), so a kernel multiplies one score or one weight by the scale instead of every element.
 // Half conversion: Cortex-M FPUs (FPv4/FPv5/M55) have VCVTB (simd/arm_vfp.hpp), x86 with F16C
@@ -49,11 +49,16 @@ template <kv_storage S>
 }
 
 /// Writes one row x[0 .. HeadDim) as storage S: elements into out, and (kv_int8) its scale into
-/// *scale. int8: scale = max|x| / 127 and e_d = round(x_d / scale) (ties away from zero), so
-/// |x_d - scale e_d| <= scale / 2; an all-zero row has scale 0; a non-finite x makes the scale
-/// non-finite and the row reads back as NaN (the kernels then take their careful path).
+/// *scale. int8, in two steps: codes e_d = round(x_d / s0) (ties away from zero) with s0 =
+/// max|x| / 127 rounded up to a stored scale (so |x_d - s0 e_d| <= s0 / 2 and no code clips), then
+/// the stored scale s = sum x_d e_d / sum e_d^2 rounded to nearest, the one minimising
+/// sum (x_d - s e_d)^2 for those codes: never worse than s0 but for the 16-bit rounding (2^-9
+/// relative). With head_dim 8 that refit is what keeps a 16-bit scale as accurate as a float
+/// max|x| / 127 (docs/footprint.md). Below float's normal range (max|x| < 127 x 2^-126) the
+/// scale's step is 2^-134, absolute. An all-zero row has scale 0; a non-finite x makes the scale
+/// NaN and the row reads back as NaN (the kernels then take their careful path).
 template <kv_storage S, std::size_t HeadDim>
-inline void kv_store_row(const float* x, typename S::element* out, float* scale) noexcept {
+inline void kv_store_row(const float* x, typename S::element* out, typename S::scale* scale) noexcept {
     if constexpr (std::is_same_v<S, kv_float32>) {
         for (std::size_t d = 0; d < HeadDim; ++d) out[d] = x[d];
     } else if constexpr (std::is_same_v<S, kv_float16>) {
@@ -68,18 +73,33 @@ inline void kv_store_row(const float* x, typename S::element* out, float* scale)
         }
         if (!finite) {
             for (std::size_t d = 0; d < HeadDim; ++d) out[d] = 1;
-            *scale = std::numeric_limits<float>::quiet_NaN();
+            *scale = kv_scale_bits_nearest(std::numeric_limits<float>::quiet_NaN());
             return;
         }
-        const float to_int = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        const float s0 = kv_scale_value(kv_scale_bits_at_least(max_abs / 127.0f));
+        float te = 0.0f, ee = 0.0f;  // in units of s0, so no sum overflows near FLT_MAX
         for (std::size_t d = 0; d < HeadDim; ++d) {
-            const float t = x[d] * to_int;  // in [-127, 127] up to rounding
+            // A division, not x times 1/s0: 1/s0 overflows for subnormal scales, and a row is
+            // quantized once while it is read at every later position.
+            const float t = s0 > 0.0f ? x[d] / s0 : 0.0f;  // in [-127, 127] up to rounding
             int e = static_cast<int>(t < 0.0f ? t - 0.5f : t + 0.5f);
             e = e > 127 ? 127 : (e < -127 ? -127 : e);
             out[d] = static_cast<std::int8_t>(e);
+            te += t * float(e);
+            ee += float(e) * float(e);
         }
-        *scale = max_abs / 127.0f;
+        // The least-squares scale for these codes (finite: within a few percent of s0).
+        *scale = ee > 0.0f ? kv_scale_bits_nearest(s0 * (te / ee)) : std::uint16_t{0};
     }
+}
+
+/// The scale of row `row` (1.0f for unscaled types).
+template <kv_storage S>
+[[gnu::always_inline]] inline float kv_row_scale(const kv_rows<S>& rows, std::size_t row) noexcept {
+    if constexpr (S::scaled)
+        return kv_scale_value(rows.scales[row]);
+    else
+        return 1.0f;
 }
 
 /// Row `row` of `rows` (one KV head's) unscaled into out[0 .. HeadDim); returns its scale (1.0f
@@ -95,19 +115,7 @@ template <std::size_t HeadDim, std::size_t KvStride, kv_storage S>
     } else {
         for (std::size_t d = 0; d < HeadDim; ++d) out[d] = kv_element_value<S>(e[d]);
     }
-    if constexpr (S::scaled)
-        return rows.scales[row];
-    else
-        return 1.0f;
-}
-
-/// The scale of row `row` (1.0f for unscaled types).
-template <kv_storage S>
-[[gnu::always_inline]] inline float kv_row_scale(const kv_rows<S>& rows, std::size_t row) noexcept {
-    if constexpr (S::scaled)
-        return rows.scales[row];
-    else
-        return 1.0f;
+    return kv_row_scale(rows, row);
 }
 
 /// True for rows that carry a scale (kv_rows<kv_int8>); false for a float32 cache's plain pointer.
