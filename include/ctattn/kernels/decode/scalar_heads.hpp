@@ -19,12 +19,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 
 #include "../../simd/ops.hpp"
 #include "../../simd/math.hpp"
 #include "../../simd/arm_vfp.hpp"
+#include "../../simd/kv_arm_dsp.hpp"
 #include "../../base/mask.hpp"
 #include "kv_rows.hpp"
 
@@ -33,6 +35,48 @@ namespace ctattn::kernels::detail {
 struct scalar_decode_heads {
     using S = simd::ops<simd::scalar_arch>;
     static constexpr float minus_inf = -std::numeric_limits<float>::infinity();
+
+    // float16 rows through the VFP assembly's half passes: two heads of head_dim 8, rows 4-byte
+    // aligned (even strides in halves: the storage is 64-byte aligned).
+    template <class KvRows, std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+    static constexpr bool half_rows_in_asm = std::is_same_v<KvRows, kv_rows<kv_float16>> && simd::target::vfp_asm &&
+                                             Heads == 2 && HeadDim == 8 && KvStride % 2 == 0;
+    // int8 rows through simd/kv_arm_dsp.hpp: two heads of head_dim 8, rows 4-byte aligned. Pass 1
+    // takes integer dots with the pair's query quantized to int16, pass 3 converts each code with
+    // one VCVTB/VCVTT, and pass 2 folds each value row's scale into its weights.
+    template <class KvRows, std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+    static constexpr bool int8_rows_in_dsp = std::is_same_v<KvRows, kv_rows<kv_int8>> && simd::kv_arm_dsp::available &&
+                                             Heads == 2 && HeadDim == 8 && KvStride % 4 == 0 && KvStride <= 1020;
+
+    // Pass 1 over int8 rows for two heads of head_dim 8 in integer dots: score = (Q . e) (q_scale
+    // s_j), Q the pair's queries as int16 (relative step 2^-15 of the larger query's largest
+    // element, far below the keys' own int8 step). false (nothing written) for a query the int16
+    // packing refuses (not finite, or all zero): the float loop then scores the keys.
+    template <std::size_t KvStride>
+    [[gnu::always_inline]] static bool int8_scores_2x8(const float* qs, const kv_rows<kv_int8>& k, std::size_t begin,
+                                                       std::size_t end, float* scores, float* max) noexcept {
+        std::uint32_t packed[8];
+        const float q_scale = simd::kv_arm_dsp::pack_query_pair(qs, packed);
+        if (q_scale == 0.0f) return false;
+        float max_a = max[0], max_b = max[1];
+        for (std::size_t j = begin; j < end; ++j) {
+            std::int32_t a, b;
+            simd::kv_arm_dsp::dot_2x8(packed, k.values + j * KvStride, a, b);
+            const float scale = kv_row_scale(k, j) * q_scale;
+            const float score_a = static_cast<float>(a) * scale, score_b = static_cast<float>(b) * scale;
+            scores[2 * j] = score_a;
+            scores[2 * j + 1] = score_b;
+            if constexpr (simd::target::vfp_vmaxnm) {
+                max_a = simd::arm_vfp::max_nm(score_a, max_a);  // a NaN score never wins: pass 2 finds it
+                max_b = simd::arm_vfp::max_nm(score_b, max_b);
+            } else {
+                max_a = score_a > max_a ? score_a : max_a;
+                max_b = score_b > max_b ? score_b : max_b;
+            }
+        }
+        max[0] = max_a, max[1] = max_b;
+        return true;
+    }
 
     // Pass 1: base-2 scores of the pre-scaled queries qs (Heads rows of HeadDim) for keys
     // [begin, end) into scores (key j's at Heads * j ..), and each head's max. k: a float32 cache's
@@ -44,7 +88,11 @@ struct scalar_decode_heads {
         constexpr bool float_rows = std::is_pointer_v<KvRows>;
         if constexpr (float_rows && simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
             simd::arm_vfp::scores_2x8<KvStride>(qs, k + begin * KvStride, end - begin, scores + Heads * begin, max);
+        } else if constexpr (half_rows_in_asm<KvRows, Heads, HeadDim, KvStride>) {
+            simd::arm_vfp::scores_2x8<KvStride>(qs, k.values + begin * KvStride, end - begin, scores + Heads * begin, max);
         } else {
+            if constexpr (int8_rows_in_dsp<KvRows, Heads, HeadDim, KvStride>)
+                if (int8_scores_2x8<KvStride>(qs, k, begin, end, scores, max)) return;
             for (std::size_t j = begin; j < end; ++j) {
                 [[maybe_unused]] float row[float_rows ? 1 : HeadDim];
                 [[maybe_unused]] float scale = 1.0f;
@@ -77,6 +125,17 @@ struct scalar_decode_heads {
         constexpr bool float_rows = std::is_pointer_v<KvRows>;
         if constexpr (float_rows && simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
             simd::arm_vfp::weighted_sum_2x8<KvStride>(p + Heads * begin, v + begin * KvStride, end - begin, acc);
+        } else if constexpr (half_rows_in_asm<KvRows, Heads, HeadDim, KvStride>) {
+            simd::arm_vfp::weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride, end - begin, acc);
+        } else if constexpr (int8_rows_in_dsp<KvRows, Heads, HeadDim, KvStride>) {
+            // p holds the weights times their rows' scales (pass 2 folds them in); the biased codes'
+            // 1152 sum_j w_j comes off once.
+            alignas(8) float weight_sums[Heads];
+            simd::kv_arm_dsp::weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride, end - begin,
+                                                         acc, weight_sums);
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+                    acc[h * HeadDim + d] -= simd::kv_arm_dsp::code_bias * weight_sums[h];
         } else {
             CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0.0f;
             for (std::size_t j = begin; j < end; ++j) {
@@ -139,14 +198,28 @@ struct scalar_decode_heads {
         // Cortex-M and with it the instruction counts per token.)
         float sum[Heads], nan_probe[Heads];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
-        for (std::size_t j = begin; j < end; ++j)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-                const float x = scores[Heads * j + h] - max[h];
-                nan_probe[h] += x;
-                const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
-                scores[Heads * j + h] = w;
-                sum[h] += w;
+        if constexpr (int8_rows_in_dsp<KvRows, Heads, HeadDim, KvStride>) {
+            // The same, each weight stored times its value row's scale for pass 3 (sum unscaled).
+            for (std::size_t j = begin; j < end; ++j) {
+                const float value_scale = kv_row_scale(v, j);
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                    const float x = scores[Heads * j + h] - max[h];
+                    nan_probe[h] += x;
+                    const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
+                    scores[Heads * j + h] = w * value_scale;
+                    sum[h] += w;
+                }
             }
+        } else {
+            for (std::size_t j = begin; j < end; ++j)
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                    const float x = scores[Heads * j + h] - max[h];
+                    nan_probe[h] += x;
+                    const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
+                    scores[Heads * j + h] = w;
+                    sum[h] += w;
+                }
+        }
         float inv_sum[Heads];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
             if (!(nan_probe[h] - nan_probe[h] == 0.0f)) return false;  // NaN or -inf

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// Cortex-M (FPU + DSP extension: M4F, M7, M55 on the scalar arch) bodies of the decode passes over
+// int8 KV rows (base/kv_storage.hpp: x_d = s e_d, e_d in [-127, 127]) for two heads of head_dim 8:
+//   scores: q . e = sum_d q_d e_d in integers: the pair's pre-scaled queries quantized once per
+//           step to int16 with one shared scale (q_d ~ q_scale Q_d, |Q_d| <= 32767), then per key
+//           4 SXTB16 unpack the row's 8 codes into int16 pairs and 8 SMLAD (2 multiply-adds each)
+//           give both heads' sums: |sum| <= 8 * 32767 * 127 < 2^25, exact in int32;
+//   values: sum_j w_j e_j[d] in float, each code converted by one VCVTB/VCVTT: SXTAB16 adds the
+//           code to 0x6480, the half 1152 + e exactly (exponent 2^10, unit steps), so the sum is
+//           sum_j w_j (1152 + e_j[d]) - 1152 sum_j w_j, corrected once per pass.
+// Declared on every target, defined where simd/target.hpp has both the VFP assembly and the DSP
+// extension (kv_arm_dsp::available); the decode kernel (kernels/decode/scalar_heads.hpp) chooses.
+#pragma once
+
+#include "target.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(CTATTN_VFP_ROW_PROJECTION) && defined(CTATTN_Q8_ARM_DSP)
+#include <arm_acle.h>
+#endif
+
+namespace ctattn::simd::kv_arm_dsp {
+
+/// Whether the bodies below are defined (Cortex-M with the VFP assembly and the DSP extension).
+inline constexpr bool available = target::vfp_asm && target::q8_arm_dsp;
+
+/// The value the biased conversion adds to every code (weighted_sum_2x8's correction).
+inline constexpr float code_bias = 1152.0f;
+
+/// Two heads' pre-scaled query rows (16 floats) as int16 pairs in SMLAD's order, per head
+/// (Q0|Q2, Q1|Q3, Q4|Q6, Q5|Q7), with one scale for both: q_d ~ scale Q_d, |Q_d| <= 32767. Returns
+/// the scale, or 0 when a query is not finite or all are 0 (the caller then keeps the float path).
+inline float pack_query_pair(const float* q, std::uint32_t* packed) noexcept;
+/// Both heads' integer dots with one int8 row of 8 codes: a = Q_A . e, b = Q_B . e.
+[[gnu::always_inline]] inline void dot_2x8(const std::uint32_t* packed, const std::int8_t* row, std::int32_t& a,
+                                           std::int32_t& b) noexcept;
+/// out[h][d] = sum_j (p[j][h]) (1152 + e_j[d]) over n >= 1 int8 value rows from v (KvStride bytes
+/// apart, 4-byte aligned), p interleaved as the float pass's; weight_sums[h] = sum_j p[j][h].
+template <std::size_t KvStride>
+void weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n, float* out, float* weight_sums) noexcept;
+
+#if defined(CTATTN_VFP_ROW_PROJECTION) && defined(CTATTN_Q8_ARM_DSP)
+inline float pack_query_pair(const float* q, std::uint32_t* packed) noexcept {
+    float max_abs = 0.0f;
+    for (std::size_t i = 0; i < 16; ++i) {
+        const float a = q[i] < 0.0f ? -q[i] : q[i];
+        if (!(a <= 3.0e38f)) return 0.0f;  // inf or NaN: the float path has the rules for it
+        max_abs = a > max_abs ? a : max_abs;
+    }
+    if (max_abs == 0.0f) return 0.0f;
+    const float to_int = 32767.0f / max_abs;
+    std::int32_t code[16];
+    for (std::size_t i = 0; i < 16; ++i) {
+        const float t = q[i] * to_int;  // in [-32767, 32767] up to rounding
+        std::int32_t c = static_cast<std::int32_t>(t < 0.0f ? t - 0.5f : t + 0.5f);
+        code[i] = c > 32767 ? 32767 : (c < -32767 ? -32767 : c);
+    }
+    // SXTB16 of a word of codes gives (e0, e2), and with ROR #8 (e1, e3): the query pairs match.
+    for (std::size_t h = 0; h < 2; ++h)
+        for (std::size_t w = 0; w < 2; ++w) {
+            const std::int32_t* c = code + h * 8 + w * 4;
+            packed[h * 4 + w * 2] = (std::uint32_t(c[0]) & 0xffffu) | (std::uint32_t(c[2]) << 16);
+            packed[h * 4 + w * 2 + 1] = (std::uint32_t(c[1]) & 0xffffu) | (std::uint32_t(c[3]) << 16);
+        }
+    return max_abs / 32767.0f;
+}
+
+namespace detail {
+// SXTB16 of the word rotated right by 8 (bytes 1 and 3), one instruction (GCC 12's arm_acle.h
+// has no rotating form).
+[[gnu::always_inline]] inline std::int32_t sxtb16_ror8(std::uint32_t v) noexcept {
+    std::int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+}  // namespace detail
+
+[[gnu::always_inline]] inline void dot_2x8(const std::uint32_t* packed, const std::int8_t* row, std::int32_t& a,
+                                           std::int32_t& b) noexcept {
+    std::uint32_t low, high;
+    std::memcpy(&low, row, 4);
+    std::memcpy(&high, row + 4, 4);
+    const std::int32_t e02 = __sxtb16(static_cast<std::int32_t>(low)), e13 = detail::sxtb16_ror8(low);
+    const std::int32_t e46 = __sxtb16(static_cast<std::int32_t>(high)), e57 = detail::sxtb16_ror8(high);
+    a = __smlad(e57, static_cast<std::int32_t>(packed[3]),
+                __smlad(e46, static_cast<std::int32_t>(packed[2]),
+                        __smlad(e13, static_cast<std::int32_t>(packed[1]), __smuad(e02, static_cast<std::int32_t>(packed[0])))));
+    b = __smlad(e57, static_cast<std::int32_t>(packed[7]),
+                __smlad(e46, static_cast<std::int32_t>(packed[6]),
+                        __smlad(e13, static_cast<std::int32_t>(packed[5]), __smuad(e02, static_cast<std::int32_t>(packed[4])))));
+}
+
+// One value row of 8 codes into s0-s7 as 1152 + e_d: one LDRD, four SXTAB16 onto 0x6480 | 0x6480
+// << 16 (s4 = e0|e2, s5 = e1|e3, s6 = e4|e6, s7 = e5|e7 as biased halves), two VMOVs of register
+// pairs, eight VCVTB/VCVTT in an order that overwrites a word only after both its halves are read.
+#define CTATTN_KV_INT8_ROW(ADVANCE)                                                                        \
+    "ldrd %[lo], %[hi], [%[k]]" ADVANCE "\n"                                                               \
+    "sxtab16 %[t0], %[bias], %[lo]\n sxtab16 %[t1], %[bias], %[lo], ror #8\n"                              \
+    "sxtab16 %[lo], %[bias], %[hi]\n sxtab16 %[hi], %[bias], %[hi], ror #8\n"                             \
+    "vmov s4, s5, %[t0], %[t1]\n vmov s6, s7, %[lo], %[hi]\n"                                             \
+    "vcvtb.f32.f16 s0, s4\n vcvtb.f32.f16 s1, s5\n vcvtt.f32.f16 s2, s4\n vcvtt.f32.f16 s3, s5\n"          \
+    "vcvtb.f32.f16 s4, s6\n vcvtb.f32.f16 s5, s7\n vcvtt.f32.f16 s6, s6\n vcvtt.f32.f16 s7, s7\n"
+// Both heads' 8 accumulators in s16-s31 and their weight sums in s10-s11 while the rows stream by.
+#define CTATTN_KV_INT8_WEIGHTED_SUM(ROW)                                                                   \
+    "vldmia %[zeros], {s16-s31}\n"                                                                        \
+    "vldmia %[zeros], {s10-s11}\n"                                                                        \
+    "1:\n"                                                                                                 \
+    "vldmia %[p]!, {s8-s9}\n" ROW                                                                           \
+    "vfma.f32 s16, s8, s0\n vfma.f32 s17, s8, s1\n vfma.f32 s18, s8, s2\n vfma.f32 s19, s8, s3\n"          \
+    "vfma.f32 s20, s8, s4\n vfma.f32 s21, s8, s5\n vfma.f32 s22, s8, s6\n vfma.f32 s23, s8, s7\n"          \
+    "vfma.f32 s24, s9, s0\n vfma.f32 s25, s9, s1\n vfma.f32 s26, s9, s2\n vfma.f32 s27, s9, s3\n"          \
+    "vfma.f32 s28, s9, s4\n vfma.f32 s29, s9, s5\n vfma.f32 s30, s9, s6\n vfma.f32 s31, s9, s7\n"          \
+    "vadd.f32 s10, s10, s8\n vadd.f32 s11, s11, s9\n"                                                     \
+    "subs %[n], %[n], #1\n"                                                                               \
+    "bne 1b\n"                                                                                            \
+    "vstmia %[out], {s16-s31}\n"                                                                          \
+    "vstmia %[sums], {s10-s11}\n"
+
+template <std::size_t KvStride>
+inline void weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n, float* out,
+                             float* weight_sums) noexcept {
+    static_assert(KvStride % 4 == 0 && KvStride <= 1020, "ctattn: int8 value rows 4-byte aligned, LDRD's offset");
+    alignas(8) static constexpr float zeros[16] = {};
+    std::uint32_t lo, hi, t0, t1;
+    const std::uint32_t bias = 0x64806480u;
+    asm volatile(CTATTN_KV_INT8_WEIGHTED_SUM(CTATTN_KV_INT8_ROW(", #%c[step]"))
+                 : [p] "+r"(p), [k] "+r"(v), [n] "+r"(n), [lo] "=&r"(lo), [hi] "=&r"(hi), [t0] "=&r"(t0),
+                   [t1] "=&r"(t1)
+                 : [zeros] "r"(zeros), [out] "r"(out), [sums] "r"(weight_sums), [bias] "r"(bias),
+                   [step] "i"(KvStride)
+                 : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s16",
+                   "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
+                   "s31");
+}
+#undef CTATTN_KV_INT8_WEIGHTED_SUM
+#undef CTATTN_KV_INT8_ROW
+#endif
+
+}  // namespace ctattn::simd::kv_arm_dsp
