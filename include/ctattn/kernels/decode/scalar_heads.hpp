@@ -166,8 +166,11 @@ struct scalar_decode_heads {
     // every score is -inf); out is then not written and the caller recomputes the row with the general
     // core, which has the contract's rules (and a double fallback) for it.
     // k, v: const float* (a float32 cache) or kv_rows (a typed one, base/kv_storage.hpp).
+    // Never inlined: GCC inlines the typed caches' instances into the block and there keeps the
+    // maxima and pass 2's constants on the stack (~3 instructions more per key); the float32
+    // instance was already a function of its own.
     template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride, class KvRows>
-    static bool attend(const float* q, KvRows k, KvRows v, key_range visible, float score_scale,
+    [[gnu::noinline]] static bool attend(const float* q, KvRows k, KvRows v, key_range visible, float score_scale,
                        float* scores, float* out) noexcept {
         const std::size_t begin = visible.begin, end = visible.end;
         if (begin >= end) {
