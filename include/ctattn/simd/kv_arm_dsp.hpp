@@ -37,6 +37,11 @@ inline float pack_query_pair(const float* q, std::uint32_t* packed) noexcept;
 /// Both heads' integer dots with one int8 row of 8 codes: a = Q_A . e, b = Q_B . e.
 [[gnu::always_inline]] inline void dot_2x8(const std::uint32_t* packed, const std::int8_t* row, std::int32_t& a,
                                            std::int32_t& b) noexcept;
+/// Pass 1 over n >= 1 int8 key rows from k (KvStride bytes apart, 4-byte aligned): scores[2j + h]
+/// = (Q_h . e_j) f_j and max[h] = max(max[h], scores[2j + h]), where f_j (the key's scale times
+/// the query's) is what scores[2j] holds on entry. packed: pack_query_pair's 8 words.
+template <std::size_t KvStride>
+void scores_2x8(const std::uint32_t* packed, const std::int8_t* k, std::size_t n, float* scores, float* max) noexcept;
 /// out[h][d] = sum_j (p[j][h]) (1152 + e_j[d]) over n >= 1 int8 value rows from v (KvStride bytes
 /// apart, 4-byte aligned), p interleaved as the float pass's; weight_sums[h] = sum_j p[j][h].
 template <std::size_t KvStride>
@@ -92,6 +97,45 @@ namespace detail {
                 __smlad(e46, static_cast<std::int32_t>(packed[6]),
                         __smlad(e13, static_cast<std::int32_t>(packed[5]), __smuad(e02, static_cast<std::int32_t>(packed[4])))));
 }
+
+#if defined(CTATTN_VFP_HAS_VMAXNM)
+#define CTATTN_KV_INT8_MAX(m, s) "vmaxnm.f32 " m ", " m ", " s "\n"
+#else  // NaN is unordered: the move is skipped, as VMAXNM ignores a NaN
+#define CTATTN_KV_INT8_MAX(m, s) "vcmpe.f32 " s ", " m "\n vmrs APSR_nzcv, fpscr\n it gt\n vmovgt.f32 " m ", " s "\n"
+#endif
+// The packed queries stay in s16-s23 and come over to core registers a pair of words at a time
+// (one VMOV each), so the loop needs 11 core registers; per key: LDRD, 4 SXTB16, 4 VMOV, 8 SMLAD,
+// the two sums to s8-s9 (VMOV) and floats (VCVT), times f_j, stored over it, two maxima.
+template <std::size_t KvStride>
+inline void scores_2x8(const std::uint32_t* packed, const std::int8_t* k, std::size_t n, float* scores,
+                       float* max) noexcept {
+    static_assert(KvStride % 4 == 0 && KvStride <= 1020, "ctattn: int8 key rows 4-byte aligned, LDRD's offset");
+    std::uint32_t lo, hi, t0, t1, x0, x1, a, b;
+    asm volatile(
+        "vldmia %[q], {s16-s23}\n"
+        "vldmia %[max], {s10-s11}\n"
+        "1:\n"
+        "ldrd %[lo], %[hi], [%[k]], #%c[step]\n"
+        "sxtb16 %[t0], %[lo]\n sxtb16 %[t1], %[lo], ror #8\n"
+        "sxtb16 %[lo], %[hi]\n sxtb16 %[hi], %[hi], ror #8\n"
+        "vmov %[x0], %[x1], s16, s17\n smuad %[a], %[t0], %[x0]\n smlad %[a], %[t1], %[x1], %[a]\n"
+        "vmov %[x0], %[x1], s18, s19\n smlad %[a], %[lo], %[x0], %[a]\n smlad %[a], %[hi], %[x1], %[a]\n"
+        "vmov %[x0], %[x1], s20, s21\n smuad %[b], %[t0], %[x0]\n smlad %[b], %[t1], %[x1], %[b]\n"
+        "vmov %[x0], %[x1], s22, s23\n smlad %[b], %[lo], %[x0], %[b]\n smlad %[b], %[hi], %[x1], %[b]\n"
+        "vmov s8, s9, %[a], %[b]\n"
+        "vcvt.f32.s32 s8, s8\n vcvt.f32.s32 s9, s9\n"
+        "vldr s12, [%[scores]]\n"
+        "vmul.f32 s8, s8, s12\n vmul.f32 s9, s9, s12\n"
+        "vstmia %[scores]!, {s8-s9}\n" CTATTN_KV_INT8_MAX("s10", "s8") CTATTN_KV_INT8_MAX("s11", "s9")
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        "vstmia %[max], {s10-s11}\n"
+        : [k] "+r"(k), [n] "+r"(n), [scores] "+r"(scores), [lo] "=&r"(lo), [hi] "=&r"(hi), [t0] "=&r"(t0),
+          [t1] "=&r"(t1), [x0] "=&r"(x0), [x1] "=&r"(x1), [a] "=&r"(a), [b] "=&r"(b)
+        : [q] "r"(packed), [max] "r"(max), [step] "i"(KvStride)
+        : "cc", "memory", "s8", "s9", "s10", "s11", "s12", "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23");
+}
+#undef CTATTN_KV_INT8_MAX
 
 // One value row of 8 codes into s0-s7 as 1152 + e_d: one LDRD, four SXTAB16 onto 0x6480 | 0x6480
 // << 16 (s4 = e0|e2, s5 = e1|e3, s6 = e4|e6, s7 = e5|e7 as biased halves), two VMOVs of register

@@ -58,23 +58,11 @@ struct scalar_decode_heads {
         std::uint32_t packed[8];
         const float q_scale = simd::kv_arm_dsp::pack_query_pair(qs, packed);
         if (q_scale == 0.0f) return false;
-        float max_a = max[0], max_b = max[1];
-        for (std::size_t j = begin; j < end; ++j) {
-            std::int32_t a, b;
-            simd::kv_arm_dsp::dot_2x8(packed, k.values + j * KvStride, a, b);
-            const float scale = kv_row_scale(k, j) * q_scale;
-            const float score_a = static_cast<float>(a) * scale, score_b = static_cast<float>(b) * scale;
-            scores[2 * j] = score_a;
-            scores[2 * j + 1] = score_b;
-            if constexpr (simd::target::vfp_vmaxnm) {
-                max_a = simd::arm_vfp::max_nm(score_a, max_a);  // a NaN score never wins: pass 2 finds it
-                max_b = simd::arm_vfp::max_nm(score_b, max_b);
-            } else {
-                max_a = score_a > max_a ? score_a : max_a;
-                max_b = score_b > max_b ? score_b : max_b;
-            }
-        }
-        max[0] = max_a, max[1] = max_b;
+        // Each key's scale factor where its first score goes (the assembly reads it there, then
+        // stores the scores over it): the scales are read only through kv_row_scale.
+        for (std::size_t j = begin; j < end; ++j) scores[2 * j] = kv_row_scale(k, j) * q_scale;
+        simd::kv_arm_dsp::scores_2x8<KvStride>(packed, k.values + begin * KvStride, end - begin, scores + 2 * begin,
+                                               max);
         return true;
     }
 
