@@ -60,7 +60,8 @@ struct scalar_decode_heads {
         if (q_scale == 0.0f) return false;
         // Each key's scale factor where its first score goes (the assembly reads it there, then
         // stores the scores over it): the scales are read only through kv_row_scale.
-        for (std::size_t j = begin; j < end; ++j) scores[2 * j] = kv_row_scale(k, j) * q_scale;
+        float* slot = scores + 2 * begin;
+        for (std::size_t j = begin; j < end; ++j, slot += 2) *slot = kv_row_scale(k, j) * q_scale;
         simd::kv_arm_dsp::scores_2x8<KvStride>(packed, k.values + begin * KvStride, end - begin, scores + 2 * begin,
                                                max);
         return true;
