@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Cortex-M (FPU + DSP extension: M4F, M7, M55 on the scalar arch) bodies of the decode passes over
+// Cortex-M (FPU + DSP extension: M4F, M7, M55) bodies of the decode passes over
 // int8 KV rows (base/kv_storage.hpp: x_d = s e_d, e_d in [-127, 127]) for two heads of head_dim 8:
 //   scores: q . e = sum_d q_d e_d in integers: the pair's pre-scaled queries quantized once per
 //           step to int16 with one shared scale (q_d ~ q_scale Q_d, |Q_d| <= 32767), then per key
@@ -16,11 +16,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-
-#if defined(CTATTN_VFP_ROW_PROJECTION) && defined(CTATTN_Q8_ARM_DSP)
-#include <arm_acle.h>
-#endif
 
 namespace ctattn::simd::kv_arm_dsp {
 
@@ -34,9 +29,6 @@ inline constexpr float code_bias = 1152.0f;
 /// (Q0|Q2, Q1|Q3, Q4|Q6, Q5|Q7), with one scale for both: q_d ~ scale Q_d, |Q_d| <= 32767. Returns
 /// the scale, or 0 when a query is not finite or all are 0 (the caller then keeps the float path).
 inline float pack_query_pair(const float* q, std::uint32_t* packed) noexcept;
-/// Both heads' integer dots with one int8 row of 8 codes: a = Q_A . e, b = Q_B . e.
-[[gnu::always_inline]] inline void dot_2x8(const std::uint32_t* packed, const std::int8_t* row, std::int32_t& a,
-                                           std::int32_t& b) noexcept;
 /// Pass 1 over n >= 1 int8 key rows from k (KvStride bytes apart, 4-byte aligned): scores[2j + h]
 /// = (Q_h . e_j) f_j and max[h] = max(max[h], scores[2j + h]), where f_j (the key's scale times
 /// the query's) is what scores[2j] holds on entry. packed: pack_query_pair's 8 words.
@@ -71,31 +63,6 @@ inline float pack_query_pair(const float* q, std::uint32_t* packed) noexcept {
             packed[h * 4 + w * 2 + 1] = (std::uint32_t(c[1]) & 0xffffu) | (std::uint32_t(c[3]) << 16);
         }
     return max_abs / 32767.0f;
-}
-
-namespace detail {
-// SXTB16 of the word rotated right by 8 (bytes 1 and 3), one instruction (GCC 12's arm_acle.h
-// has no rotating form).
-[[gnu::always_inline]] inline std::int32_t sxtb16_ror8(std::uint32_t v) noexcept {
-    std::int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-}  // namespace detail
-
-[[gnu::always_inline]] inline void dot_2x8(const std::uint32_t* packed, const std::int8_t* row, std::int32_t& a,
-                                           std::int32_t& b) noexcept {
-    std::uint32_t low, high;
-    std::memcpy(&low, row, 4);
-    std::memcpy(&high, row + 4, 4);
-    const std::int32_t e02 = __sxtb16(static_cast<std::int32_t>(low)), e13 = detail::sxtb16_ror8(low);
-    const std::int32_t e46 = __sxtb16(static_cast<std::int32_t>(high)), e57 = detail::sxtb16_ror8(high);
-    a = __smlad(e57, static_cast<std::int32_t>(packed[3]),
-                __smlad(e46, static_cast<std::int32_t>(packed[2]),
-                        __smlad(e13, static_cast<std::int32_t>(packed[1]), __smuad(e02, static_cast<std::int32_t>(packed[0])))));
-    b = __smlad(e57, static_cast<std::int32_t>(packed[7]),
-                __smlad(e46, static_cast<std::int32_t>(packed[6]),
-                        __smlad(e13, static_cast<std::int32_t>(packed[5]), __smuad(e02, static_cast<std::int32_t>(packed[4])))));
 }
 
 #if defined(CTATTN_VFP_HAS_VMAXNM)

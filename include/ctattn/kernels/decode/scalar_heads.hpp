@@ -14,7 +14,10 @@
 // two heads of head_dim 8 are simd/arm_vfp.hpp's assembly: a key or value row is one VLDM.
 // K and V rows may be stored as float32, float16 or int8 (base/kv_storage.hpp): a typed row is
 // converted into registers as it is read (kernels/decode/kv_rows.hpp), its int8 scale applied to the
-// score or the weight. Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
+// score or the weight. On those FPUs the typed rows' passes are assembly too: a float16 row is one
+// VLDM and 8 VCVTB/VCVTT (simd/arm_vfp.hpp, the float arithmetic bit for bit); int8 keys are SMLAD
+// integer dots against the pair's query in int16, int8 values one VCVTB/VCVTT per code with each
+// row's scale folded into its weight in pass 2 (simd/kv_arm_dsp.hpp). Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
 // was, instruction for instruction (tools/emulated_counts.py counts are unchanged).
 #pragma once
 
