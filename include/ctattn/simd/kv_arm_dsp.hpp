@@ -25,6 +25,16 @@ inline constexpr bool available = target::vfp_asm && target::q8_arm_dsp;
 /// The value the biased conversion adds to every code (weighted_sum_2x8's correction).
 inline constexpr float code_bias = 1152.0f;
 
+/// Which int8 passes the decode kernel takes: the exact ones (default: the float arithmetic of the
+/// C loop, bit for bit, so a core's ids follow the host's as closely as float32's do), or with
+/// CTATTN_KV_INT8_INTEGER_DOTS the integer scores and biased value sums above (fewer instructions,
+/// the same accuracy against float32, but ids that part from the host's int8 run at more near-ties).
+#if defined(CTATTN_KV_INT8_INTEGER_DOTS)
+inline constexpr bool integer_dots = true;
+#else
+inline constexpr bool integer_dots = false;
+#endif
+
 /// Two heads' pre-scaled query rows (16 floats) as int16 pairs in SMLAD's order, per head
 /// (Q0|Q2, Q1|Q3, Q4|Q6, Q5|Q7), with one scale for both: q_d ~ scale Q_d, |Q_d| <= 32767. Returns
 /// the scale, or 0 when a query is not finite or all are 0 (the caller then keeps the float path).
@@ -34,6 +44,16 @@ inline float pack_query_pair(const float* q, std::uint32_t* packed) noexcept;
 /// the query's) is what scores[2j] holds on entry. packed: pack_query_pair's 8 words.
 template <std::size_t KvStride>
 void scores_2x8(const std::uint32_t* packed, const std::int8_t* k, std::size_t n, float* scores, float* max) noexcept;
+/// The exact passes (the default): pass 1 with the float arithmetic of the C loop over converted
+/// rows, bit for bit: scores[2j + h] = (sum_d q_h[d] e_j[d]) f_j (a product, then fused
+/// multiply-adds in d order), f_j what scores[2j] holds on entry (the key's scale); maxima as above.
+/// q: the two pre-scaled query rows, 16 floats.
+template <std::size_t KvStride>
+void exact_scores_2x8(const float* q, const std::int8_t* k, std::size_t n, float* scores, float* max) noexcept;
+/// Pass 3, exact: out[h][d] = sum_j p[j][h] e_j[d] (fused multiply-adds in j order), each code
+/// converted exactly (the biased half less 1152). p: the weights times their rows' scales.
+template <std::size_t KvStride>
+void exact_weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n, float* out) noexcept;
 /// out[h][d] = sum_j (p[j][h]) (1152 + e_j[d]) over n >= 1 int8 value rows from v (KvStride bytes
 /// apart, 4-byte aligned), p interleaved as the float pass's; weight_sums[h] = sum_j p[j][h].
 template <std::size_t KvStride>
@@ -146,6 +166,77 @@ inline void weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n
                    "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
                    "s31");
 }
+
+// The exact row: the biased halves less 1152 in s13 (exact: both are integers below 2^11).
+#define CTATTN_KV_INT8_EXACT_ROW(ADVANCE)                                                                  \
+    CTATTN_KV_INT8_ROW(ADVANCE)                                                                            \
+    "vsub.f32 s0, s0, s13\n vsub.f32 s1, s1, s13\n vsub.f32 s2, s2, s13\n vsub.f32 s3, s3, s13\n"          \
+    "vsub.f32 s4, s4, s13\n vsub.f32 s5, s5, s13\n vsub.f32 s6, s6, s13\n vsub.f32 s7, s7, s13\n"
+#if defined(CTATTN_VFP_HAS_VMAXNM)
+#define CTATTN_KV_INT8_MAX(m, s) "vmaxnm.f32 " m ", " m ", " s "\n"
+#else
+#define CTATTN_KV_INT8_MAX(m, s) "vcmpe.f32 " s ", " m "\n vmrs APSR_nzcv, fpscr\n it gt\n vmovgt.f32 " m ", " s "\n"
+#endif
+
+template <std::size_t KvStride>
+inline void exact_scores_2x8(const float* q, const std::int8_t* k, std::size_t n, float* scores, float* max) noexcept {
+    static_assert(KvStride % 4 == 0 && KvStride <= 1020, "ctattn: int8 key rows 4-byte aligned, LDRD's offset");
+    std::uint32_t lo, hi, t0, t1;
+    const std::uint32_t bias = 0x64806480u;
+    static constexpr float bias_value = code_bias;
+    asm volatile(
+        "vldmia %[q], {s16-s31}\n"
+        "vldmia %[max], {s10-s11}\n"
+        "vldr s13, [%[bias_value]]\n"
+        "1:\n" CTATTN_KV_INT8_EXACT_ROW(", #%c[step]")
+        "vmul.f32 s8, s16, s0\n vmul.f32 s9, s24, s0\n"
+        "vfma.f32 s8, s17, s1\n vfma.f32 s9, s25, s1\n"
+        "vfma.f32 s8, s18, s2\n vfma.f32 s9, s26, s2\n"
+        "vfma.f32 s8, s19, s3\n vfma.f32 s9, s27, s3\n"
+        "vfma.f32 s8, s20, s4\n vfma.f32 s9, s28, s4\n"
+        "vfma.f32 s8, s21, s5\n vfma.f32 s9, s29, s5\n"
+        "vfma.f32 s8, s22, s6\n vfma.f32 s9, s30, s6\n"
+        "vfma.f32 s8, s23, s7\n vfma.f32 s9, s31, s7\n"
+        "vldr s12, [%[scores]]\n"
+        "vmul.f32 s8, s8, s12\n vmul.f32 s9, s9, s12\n"
+        "vstmia %[scores]!, {s8-s9}\n" CTATTN_KV_INT8_MAX("s10", "s8") CTATTN_KV_INT8_MAX("s11", "s9")
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        "vstmia %[max], {s10-s11}\n"
+        : [k] "+r"(k), [n] "+r"(n), [scores] "+r"(scores), [lo] "=&r"(lo), [hi] "=&r"(hi), [t0] "=&r"(t0),
+          [t1] "=&r"(t1)
+        : [q] "r"(q), [max] "r"(max), [bias] "r"(bias), [bias_value] "r"(&bias_value), [step] "i"(KvStride)
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
+          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
+          "s31");
+}
+#undef CTATTN_KV_INT8_MAX
+
+template <std::size_t KvStride>
+inline void exact_weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n, float* out) noexcept {
+    static_assert(KvStride % 4 == 0 && KvStride <= 1020, "ctattn: int8 value rows 4-byte aligned, LDRD's offset");
+    alignas(8) static constexpr float zeros[16] = {};
+    static constexpr float bias_value = code_bias;
+    std::uint32_t lo, hi, t0, t1;
+    const std::uint32_t bias = 0x64806480u;
+    asm volatile(
+        "vldmia %[zeros], {s16-s31}\n"
+        "vldr s13, [%[bias_value]]\n"
+        "1:\n"
+        "vldmia %[p]!, {s8-s9}\n" CTATTN_KV_INT8_EXACT_ROW(", #%c[step]")
+        "vfma.f32 s16, s8, s0\n vfma.f32 s17, s8, s1\n vfma.f32 s18, s8, s2\n vfma.f32 s19, s8, s3\n"
+        "vfma.f32 s20, s8, s4\n vfma.f32 s21, s8, s5\n vfma.f32 s22, s8, s6\n vfma.f32 s23, s8, s7\n"
+        "vfma.f32 s24, s9, s0\n vfma.f32 s25, s9, s1\n vfma.f32 s26, s9, s2\n vfma.f32 s27, s9, s3\n"
+        "vfma.f32 s28, s9, s4\n vfma.f32 s29, s9, s5\n vfma.f32 s30, s9, s6\n vfma.f32 s31, s9, s7\n"
+        "subs %[n], %[n], #1\n"
+        "bne 1b\n"
+        "vstmia %[out], {s16-s31}\n"
+        : [p] "+r"(p), [k] "+r"(v), [n] "+r"(n), [lo] "=&r"(lo), [hi] "=&r"(hi), [t0] "=&r"(t0), [t1] "=&r"(t1)
+        : [zeros] "r"(zeros), [out] "r"(out), [bias] "r"(bias), [bias_value] "r"(&bias_value), [step] "i"(KvStride)
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s13", "s16", "s17", "s18",
+          "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
+}
+#undef CTATTN_KV_INT8_EXACT_ROW
 #undef CTATTN_KV_INT8_WEIGHTED_SUM
 #undef CTATTN_KV_INT8_ROW
 #endif

@@ -15,10 +15,12 @@
 // K and V rows may be stored as float32, float16 or int8 (base/kv_storage.hpp): a typed row is
 // converted into registers as it is read (kernels/decode/kv_rows.hpp), its int8 scale applied to the
 // score or the weight. On those FPUs the typed rows' passes are assembly too: a float16 row is one
-// VLDM and 8 VCVTB/VCVTT (simd/arm_vfp.hpp, the float arithmetic bit for bit); int8 keys are SMLAD
-// integer dots against the pair's query in int16, int8 values one VCVTB/VCVTT per code with each
-// row's scale folded into its weight in pass 2 (simd/kv_arm_dsp.hpp). Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
-// was, instruction for instruction (tools/emulated_counts.py counts are unchanged).
+// VLDM and 8 VCVTB/VCVTT (simd/arm_vfp.hpp, the float arithmetic bit for bit); int8 rows are LDRD,
+// SXTAB16 onto a bias and VCVTB/VCVTT (exact: the bias comes off), or with CTATTN_KV_INT8_INTEGER_DOTS
+// integer scores (SMLAD dots against the pair's query in int16) and biased value sums; each int8
+// value row's scale is folded into its weight in pass 2 (simd/kv_arm_dsp.hpp). Passes 1 and 3 are
+// always-inlined steps of their own: the firmware's code is the one function it was, instruction
+// for instruction (tools/emulated_counts.py counts are unchanged).
 #pragma once
 
 #include <cstddef>
@@ -58,6 +60,14 @@ struct scalar_decode_heads {
     template <std::size_t KvStride>
     [[gnu::always_inline]] static bool int8_scores_2x8(const float* qs, const kv_rows<kv_int8>& k, std::size_t begin,
                                                        std::size_t end, float* scores, float* max) noexcept {
+        if constexpr (!simd::kv_arm_dsp::integer_dots) {
+            // Each key's scale where its first score goes, then the float dots over exact rows.
+            float* slot = scores + 2 * begin;
+            for (std::size_t j = begin; j < end; ++j, slot += 2) *slot = kv_row_scale(k, j);
+            simd::kv_arm_dsp::exact_scores_2x8<KvStride>(qs, k.values + begin * KvStride, end - begin,
+                                                         scores + 2 * begin, max);
+            return true;
+        }
         std::uint32_t packed[8];
         const float q_scale = simd::kv_arm_dsp::pack_query_pair(qs, packed);
         if (q_scale == 0.0f) return false;
@@ -122,12 +132,17 @@ struct scalar_decode_heads {
         } else if constexpr (int8_rows_in_dsp<KvRows, Heads, HeadDim, KvStride>) {
             // p holds the weights times their rows' scales (pass 2 folds them in); the biased codes'
             // 1152 sum_j w_j comes off once.
-            alignas(8) float weight_sums[Heads];
-            simd::kv_arm_dsp::weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride, end - begin,
-                                                         acc, weight_sums);
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
-                CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
-                    acc[h * HeadDim + d] -= simd::kv_arm_dsp::code_bias * weight_sums[h];
+            if constexpr (simd::kv_arm_dsp::integer_dots) {
+                alignas(8) float weight_sums[Heads];
+                simd::kv_arm_dsp::weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride,
+                                                             end - begin, acc, weight_sums);
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                    CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+                        acc[h * HeadDim + d] -= simd::kv_arm_dsp::code_bias * weight_sums[h];
+            } else {
+                simd::kv_arm_dsp::exact_weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride,
+                                                                   end - begin, acc);
+            }
         } else {
             CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0.0f;
             for (std::size_t j = begin; j < end; ++j) {
