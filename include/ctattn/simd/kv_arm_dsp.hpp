@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cortex-M (FPU + DSP extension: M4F, M7, M55) bodies of the decode passes over
-// int8 KV rows (base/kv_storage.hpp: x_d = s e_d, e_d in [-127, 127]) for two heads of head_dim 8:
+// int8 KV rows (base/kv_storage.hpp: x_d = s e_d, e_d in [-127, 127]) for two heads of head_dim 8.
+// A row of 8 codes is one LDRD and 4 SXTAB16 that add each code to 0x6480, the half 1152 + e
+// exactly (exponent 2^10, unit steps), then one VCVTB/VCVTT per code. The exact passes (default)
+// subtract 1152 again (exact) and run the float passes' arithmetic, bit for bit the C loop's; with
+// CTATTN_KV_INT8_INTEGER_DOTS the kernel takes instead:
 //   scores: q . e = sum_d q_d e_d in integers: the pair's pre-scaled queries quantized once per
 //           step to int16 with one shared scale (q_d ~ q_scale Q_d, |Q_d| <= 32767), then per key
 //           4 SXTB16 unpack the row's 8 codes into int16 pairs and 8 SMLAD (2 multiply-adds each)
 //           give both heads' sums: |sum| <= 8 * 32767 * 127 < 2^25, exact in int32;
-//   values: sum_j w_j e_j[d] in float, each code converted by one VCVTB/VCVTT: SXTAB16 adds the
-//           code to 0x6480, the half 1152 + e exactly (exponent 2^10, unit steps), so the sum is
-//           sum_j w_j (1152 + e_j[d]) - 1152 sum_j w_j, corrected once per pass.
+//   values: sum_j w_j e_j[d] as sum_j w_j (1152 + e_j[d]) - 1152 sum_j w_j, corrected once per pass.
 // Declared on every target, defined where simd/target.hpp has both the VFP assembly and the DSP
 // extension (kv_arm_dsp::available); the decode kernel (kernels/decode/scalar_heads.hpp) chooses.
 #pragma once
