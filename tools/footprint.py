@@ -245,26 +245,28 @@ def kv_storage_lines():
               'for rows above 127 x 65504), so the latter is kept. Also measured before and not adopted:',
               '**rotating each row by an 8 x 8 Hadamard transform** before quantizing left the mean KL where it',
               'was (2.23e-3): with head_dim 8 the error is the int8 step itself, not outliers.', '',
-              'What it costs in instructions (`tools/emulated_counts.py --setup m7,m4f,m55 --opt s`: stories260K',
-              'greedy from BOS over 512 positions in firmware, mean instructions per token, exact counts under QEMU):', '',
-              '| core (-Os) | float32 | float16 | int8 |',
-              '| --- | ---: | ---: | ---: |']
+              'What it costs in instructions (`tools/emulated_counts.py --setup m4f,m7,m55 --opt 2,s`: stories260K',
+              'greedy from BOS over 512 positions in firmware, mean instructions per token, exact counts under QEMU;',
+              'M55 with Helium, the default there):', '',
+              '| core | flags | float32 | float16 | int8 |',
+              '| --- | --- | ---: | ---: | ---: |']
     lines += [f'| {row} |' for row in KV_INSTRUCTIONS]
-    lines += ['', 'On these scalar FPUs every cached element read costs a conversion beside the two multiply-adds',
-              'it feeds (two query heads per KV head): float16 one VCVTB/VCVTT per element plus a VLDR per pair',
-              '(a float row is one VLDM), int8 a load, a VMOV and a VCVT per element. The issue\'s target (no type',
-              'above float32 + 10% on Cortex-M7) is not met: attention is half of a token at 512 positions, and it',
-              'would take integer dot products (SMLAD on int8 rows against an int16 query) or vector conversions',
-              '(MVE on the M55) to get there. The int8 counts above were measured with the float row scale; with',
-              'the 16-bit scale the Cortex-M4F takes 1.777 M per token (+67% over float32, +3% over the float',
-              'scale: a halfword load, a shift and a move to the FPU per row read instead of one VLDR; the',
-              'divisions and the fit when a row is written are 40 rows per token), measured with',
-              '`tools/emulated_counts.py --qemu qemu-system-arm --machine mps2-an386 --plugin',
-              'build-m4/tests/embedded/qemu_insn_count.so build-m4/tests/embedded/bench_decode_ctattn-kvint8_512.elf`;',
-              'M7 and M55 not re-measured.', '',
-              'The whole 512-position context in a small part: int8 weights in flash and an int8 KV cache, RAM bound',
-              '215,872 bytes (210.8 KiB); the small-RAM firmware test links it into 256 KiB of RAM and 512 KiB of',
-              'flash on the Cortex-M4F board (docs/firmware.md, "The small-RAM profile").', KV_END]
+    lines += ['', 'On the scalar FPUs (M4F, M7) a float32 row is one VLDM feeding 16 multiply-adds (two query heads',
+              'per KV head). A float16 row is one VLDM of 4 words and 8 VCVTB/VCVTT into the same registers',
+              '(`simd/arm_vfp.hpp`). An int8 row is one LDRD, 4 SXTAB16 that add each code to 0x6480 (the half',
+              '1152 + code), 2 VMOVs, 8 VCVTB/VCVTT and 8 VSUBs of 1152 (`simd/kv_arm_dsp.hpp`), each value row\'s',
+              'scale folded into its weight. Both keep the arithmetic of the C loops they replace, bit for bit',
+              '(the images\' ids are unchanged). float16 meets the issue\'s target (no type above float32 + 10% on',
+              'Cortex-M7); int8 does not: the conversion is 23 instructions a row where float32 has one VLDM.',
+              'With `-DCTATTN_KV_INT8_INTEGER_DOTS` the int8 scores are integer dots instead (the pair\'s queries',
+              'quantized once per step to int16, per key 4 SXTB16 and 8 SMLAD) and the value sums keep the bias',
+              '(1152 x the weights\' sum comes off once): Cortex-M7 1.135 M (+19.3%) at -O2, 1.145 M (+19.1%) at',
+              '-Os, equally accurate (fed the host\'s float32 ids under QEMU, 503 of 512 positions agree where the',
+              'exact passes and the host give 502), but its ids part from the host\'s int8 run at more near-ties',
+              '(the small-RAM firmware test\'s 98% of ids equal to the host\'s fails with it: 487 of 512), so it',
+              'is not the default. On the M55 typed caches take the same FPU/DSP passes (the generic vector',
+              'chunks cost 1.08 M and 1.31 M at -O2); a Helium kernel with widening loads (VLDRH/VLDRB then VCVT,',
+              '4 lanes at a time) is what would bring them near Helium\'s float32.', KV_END]
     return lines
 
 
@@ -283,9 +285,12 @@ KV_SCALE_VARIANTS = ['float, max\\|x\\| / 127 (before) | 12 | 245,824 | 98.047% 
 
 
 # Measured by tools/emulated_counts.py (see the text above), not by this script.
-KV_INSTRUCTIONS = ['Cortex-M4F | 1.064 M | 1.254 M (+18%) | 1.722 M (+62%)',
-                   'Cortex-M7 | 0.961 M | 1.182 M (+23%) | 1.650 M (+72%)',
-                   'Cortex-M55 | 0.945 M | 1.161 M (+23%) | 1.572 M (+66%)']
+KV_INSTRUCTIONS = ['Cortex-M4F | -O2 | 1.074 M | 1.158 M (+7.8%) | 1.364 M (+27.0%)',
+                   'Cortex-M4F | -Os | 1.064 M | 1.148 M (+7.9%) | 1.364 M (+28.2%)',
+                   'Cortex-M7 | -O2 | 0.951 M | 1.034 M (+8.7%) | 1.245 M (+30.9%)',
+                   'Cortex-M7 | -Os | 0.961 M | 1.045 M (+8.7%) | 1.256 M (+30.7%)',
+                   'Cortex-M55, Helium | -O2 | 0.346 M | 0.772 M (+123%) | 0.978 M (+183%)',
+                   'Cortex-M55, Helium | -Os | 0.375 M | 0.783 M (+109%) | 0.999 M (+166%)']
 
 
 def write_kv_section(path):

@@ -24,6 +24,13 @@ void scores_2x8(const float* q, const float* k, std::size_t n, float* scores, fl
 // key `begin`; v: value row `begin`, rows KvStride floats apart); n >= 1 keys.
 template <std::size_t KvStride>
 void weighted_sum_2x8(const float* p, const float* v, std::size_t n, float* out) noexcept;
+// The same two passes over float16 rows (IEEE half bit patterns, rows 4-byte aligned, KvStride in
+// halves): a row of 8 halves is one VLDM of 4 words and 8 VCVTB/VCVTT into the registers the
+// float rows' VLDM fills, so the arithmetic is the float passes' on the converted row, bit for bit.
+template <std::size_t KvStride>
+void scores_2x8(const float* q, const unsigned short* k, std::size_t n, float* scores, float* max) noexcept;
+template <std::size_t KvStride>
+void weighted_sum_2x8(const float* p, const unsigned short* v, std::size_t n, float* out) noexcept;
 // max(x, floor) by one VMAXNM (a NaN x gives floor), where CTATTN_VFP_HAS_VMAXNM.
 [[gnu::always_inline]] inline float max_nm(float x, float floor) noexcept;
 // IEEE half <-> float by one VCVTB (FPv4-SP, FPv5 and the M55 all have it; GCC reaches it only
@@ -106,6 +113,13 @@ inline void row_strip16(const float* x, const float* w, std::size_t w_stride, st
 // write-back when rows are contiguous (the head-by-head cache), else VLDM and an add.
 #define CTATTN_VFP_ROW_CONTIGUOUS "vldmia %[k]!, {s0-s7}\n"
 #define CTATTN_VFP_ROW_STRIDED "vldmia %[k], {s0-s7}\n add %[k], %[k], %[step]\n"
+// A row of 8 halves: 4 words into s4-s7, then each half to its float in s0-s7, in an order that
+// overwrites a word only after both of its halves are converted.
+#define CTATTN_VFP_HALVES_TO_S0_S7                                                  \
+    "vcvtb.f32.f16 s0, s4\n vcvtt.f32.f16 s1, s4\n vcvtb.f32.f16 s2, s5\n vcvtt.f32.f16 s3, s5\n" \
+    "vcvtb.f32.f16 s4, s6\n vcvtt.f32.f16 s5, s6\n vcvtb.f32.f16 s6, s7\n vcvtt.f32.f16 s7, s7\n"
+#define CTATTN_VFP_HALF_ROW_CONTIGUOUS "vldmia %[k]!, {s4-s7}\n" CTATTN_VFP_HALVES_TO_S0_S7
+#define CTATTN_VFP_HALF_ROW_STRIDED "vldmia %[k], {s4-s7}\n add %[k], %[k], %[step]\n" CTATTN_VFP_HALVES_TO_S0_S7
 // q of both heads stays in s16-s31 (each key row is read once for both dot products), the running
 // maxima in s10-s11, key j's two scores stored side by side.
 #define CTATTN_VFP_SCORES_2X8(LOAD_ROW)                                                                    \
@@ -138,6 +152,14 @@ inline void scores_2x8(const float* q, const float* k, std::size_t n, float* sco
     else
         asm volatile(CTATTN_VFP_SCORES_2X8(CTATTN_VFP_ROW_STRIDED) CTATTN_VFP_SCORES_OPERANDS);
 }
+template <std::size_t KvStride>
+inline void scores_2x8(const float* q, const unsigned short* k, std::size_t n, float* scores, float* max) noexcept {
+    const std::size_t step = KvStride * sizeof(unsigned short);
+    if constexpr (KvStride == 8)
+        asm volatile(CTATTN_VFP_SCORES_2X8(CTATTN_VFP_HALF_ROW_CONTIGUOUS) CTATTN_VFP_SCORES_OPERANDS);
+    else
+        asm volatile(CTATTN_VFP_SCORES_2X8(CTATTN_VFP_HALF_ROW_STRIDED) CTATTN_VFP_SCORES_OPERANDS);
+}
 #undef CTATTN_VFP_SCORES_OPERANDS
 #undef CTATTN_VFP_SCORES_2X8
 #undef CTATTN_VFP_MAX
@@ -169,8 +191,20 @@ inline void weighted_sum_2x8(const float* p, const float* v, std::size_t n, floa
     else
         asm volatile(CTATTN_VFP_WEIGHTED_SUM_2X8(CTATTN_VFP_ROW_STRIDED) CTATTN_VFP_WEIGHTED_SUM_OPERANDS);
 }
+template <std::size_t KvStride>
+inline void weighted_sum_2x8(const float* p, const unsigned short* v, std::size_t n, float* out) noexcept {
+    const std::size_t step = KvStride * sizeof(unsigned short);
+    alignas(8) static constexpr float zeros[16] = {};
+    if constexpr (KvStride == 8)
+        asm volatile(CTATTN_VFP_WEIGHTED_SUM_2X8(CTATTN_VFP_HALF_ROW_CONTIGUOUS) CTATTN_VFP_WEIGHTED_SUM_OPERANDS);
+    else
+        asm volatile(CTATTN_VFP_WEIGHTED_SUM_2X8(CTATTN_VFP_HALF_ROW_STRIDED) CTATTN_VFP_WEIGHTED_SUM_OPERANDS);
+}
 #undef CTATTN_VFP_WEIGHTED_SUM_OPERANDS
 #undef CTATTN_VFP_WEIGHTED_SUM_2X8
+#undef CTATTN_VFP_HALF_ROW_STRIDED
+#undef CTATTN_VFP_HALF_ROW_CONTIGUOUS
+#undef CTATTN_VFP_HALVES_TO_S0_S7
 #undef CTATTN_VFP_ROW_STRIDED
 #undef CTATTN_VFP_ROW_CONTIGUOUS
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 
 #include "../../simd/ops.hpp"
 #include "../../base/mask.hpp"
@@ -71,13 +72,20 @@ template <std::size_t HeadDim, class Arch, std::size_t KvStride = HeadDim>
 inline constexpr bool vector_decode_fits =
     simd::width<Arch> > 1 && detail::key_transpose<HeadDim, Arch, KvStride>::in_registers;
 
-// decode_attention with keys across Arch's vector lanes (same arguments and contract).
+// decode_attention with keys across Arch's vector lanes (same arguments and contract). A typed
+// cache on a Cortex-M with Helium (where the VFP assembly is there too) takes the scalar kernel
+// instead: its float16 and int8 passes (simd/arm_vfp.hpp, simd/kv_arm_dsp.hpp) convert a row in
+// registers, where the generic vector chunks convert element by element through a buffer.
 template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride, std::size_t KvHeadStride,
           class Arch, class KvRows>
 [[nodiscard]] inline bool vector_decode_attention(const float* q, KvRows k, KvRows v, key_range visible,
                                                   float score_scale, float* scores, float* context) noexcept {
-    return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::vector_decode_heads<Arch>>(
-        q, k, v, visible, score_scale, scores, context);
+    if constexpr (!std::is_pointer_v<KvRows> && simd::target::vfp_asm)
+        return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::scalar_decode_heads>(
+            q, k, v, visible, score_scale, scores, context);
+    else
+        return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::vector_decode_heads<Arch>>(
+            q, k, v, visible, score_scale, scores, context);
 }
 
 }  // namespace ctattn::kernels

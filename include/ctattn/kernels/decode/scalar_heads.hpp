@@ -14,17 +14,24 @@
 // two heads of head_dim 8 are simd/arm_vfp.hpp's assembly: a key or value row is one VLDM.
 // K and V rows may be stored as float32, float16 or int8 (base/kv_storage.hpp): a typed row is
 // converted into registers as it is read (kernels/decode/kv_rows.hpp), its int8 scale applied to the
-// score or the weight. Passes 1 and 3 are always-inlined steps of their own: the firmware's code is the one function it
-// was, instruction for instruction (tools/emulated_counts.py counts are unchanged).
+// score or the weight. On those FPUs the typed rows' passes are assembly too: a float16 row is one
+// VLDM and 8 VCVTB/VCVTT (simd/arm_vfp.hpp, the float arithmetic bit for bit); int8 rows are LDRD,
+// SXTAB16 onto a bias and VCVTB/VCVTT (exact: the bias comes off), or with CTATTN_KV_INT8_INTEGER_DOTS
+// integer scores (SMLAD dots against the pair's query in int16) and biased value sums; each int8
+// value row's scale is folded into its weight in pass 2 (simd/kv_arm_dsp.hpp). Passes 1 and 3 are
+// always-inlined steps of their own: the firmware's code is the one function it was, instruction
+// for instruction (tools/emulated_counts.py counts are unchanged).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 
 #include "../../simd/ops.hpp"
 #include "../../simd/math.hpp"
 #include "../../simd/arm_vfp.hpp"
+#include "../../simd/kv_arm_dsp.hpp"
 #include "../../base/mask.hpp"
 #include "kv_rows.hpp"
 
@@ -33,6 +40,45 @@ namespace ctattn::kernels::detail {
 struct scalar_decode_heads {
     using S = simd::ops<simd::scalar_arch>;
     static constexpr float minus_inf = -std::numeric_limits<float>::infinity();
+
+    // float16 rows through the VFP assembly's half passes: two heads of head_dim 8, rows 4-byte
+    // aligned (even strides in halves: the storage is 64-byte aligned).
+    template <class KvRows, std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+    static constexpr bool half_rows_in_asm = std::is_same_v<KvRows, kv_rows<kv_float16>> && simd::target::vfp_asm &&
+                                             Heads == 2 && HeadDim == 8 && KvStride % 2 == 0;
+    // int8 rows through simd/kv_arm_dsp.hpp: two heads of head_dim 8, rows 4-byte aligned. Pass 1
+    // takes integer dots with the pair's query quantized to int16, pass 3 converts each code with
+    // one VCVTB/VCVTT, and pass 2 folds each value row's scale into its weights.
+    template <class KvRows, std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+    static constexpr bool int8_rows_in_dsp = std::is_same_v<KvRows, kv_rows<kv_int8>> && simd::kv_arm_dsp::available &&
+                                             Heads == 2 && HeadDim == 8 && KvStride % 4 == 0 && KvStride <= 1020;
+
+    // Pass 1 over int8 rows for two heads of head_dim 8 in integer dots: score = (Q . e) (q_scale
+    // s_j), Q the pair's queries as int16 (relative step 2^-15 of the larger query's largest
+    // element, far below the keys' own int8 step). false (nothing written) for a query the int16
+    // packing refuses (not finite, or all zero): the float loop then scores the keys.
+    template <std::size_t KvStride>
+    [[gnu::always_inline]] static bool int8_scores_2x8(const float* qs, const kv_rows<kv_int8>& k, std::size_t begin,
+                                                       std::size_t end, float* scores, float* max) noexcept {
+        if constexpr (!simd::kv_arm_dsp::integer_dots) {
+            // Each key's scale where its first score goes, then the float dots over exact rows.
+            float* slot = scores + 2 * begin;
+            for (std::size_t j = begin; j < end; ++j, slot += 2) *slot = kv_row_scale(k, j);
+            simd::kv_arm_dsp::exact_scores_2x8<KvStride>(qs, k.values + begin * KvStride, end - begin,
+                                                         scores + 2 * begin, max);
+            return true;
+        }
+        std::uint32_t packed[8];
+        const float q_scale = simd::kv_arm_dsp::pack_query_pair(qs, packed);
+        if (q_scale == 0.0f) return false;
+        // Each key's scale factor where its first score goes (the assembly reads it there, then
+        // stores the scores over it): the scales are read only through kv_row_scale.
+        float* slot = scores + 2 * begin;
+        for (std::size_t j = begin; j < end; ++j, slot += 2) *slot = kv_row_scale(k, j) * q_scale;
+        simd::kv_arm_dsp::scores_2x8<KvStride>(packed, k.values + begin * KvStride, end - begin, scores + 2 * begin,
+                                               max);
+        return true;
+    }
 
     // Pass 1: base-2 scores of the pre-scaled queries qs (Heads rows of HeadDim) for keys
     // [begin, end) into scores (key j's at Heads * j ..), and each head's max. k: a float32 cache's
@@ -44,7 +90,11 @@ struct scalar_decode_heads {
         constexpr bool float_rows = std::is_pointer_v<KvRows>;
         if constexpr (float_rows && simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
             simd::arm_vfp::scores_2x8<KvStride>(qs, k + begin * KvStride, end - begin, scores + Heads * begin, max);
+        } else if constexpr (half_rows_in_asm<KvRows, Heads, HeadDim, KvStride>) {
+            simd::arm_vfp::scores_2x8<KvStride>(qs, k.values + begin * KvStride, end - begin, scores + Heads * begin, max);
         } else {
+            if constexpr (int8_rows_in_dsp<KvRows, Heads, HeadDim, KvStride>)
+                if (int8_scores_2x8<KvStride>(qs, k, begin, end, scores, max)) return;
             for (std::size_t j = begin; j < end; ++j) {
                 [[maybe_unused]] float row[float_rows ? 1 : HeadDim];
                 [[maybe_unused]] float scale = 1.0f;
@@ -77,6 +127,22 @@ struct scalar_decode_heads {
         constexpr bool float_rows = std::is_pointer_v<KvRows>;
         if constexpr (float_rows && simd::target::vfp_asm && Heads == 2 && HeadDim == 8) {
             simd::arm_vfp::weighted_sum_2x8<KvStride>(p + Heads * begin, v + begin * KvStride, end - begin, acc);
+        } else if constexpr (half_rows_in_asm<KvRows, Heads, HeadDim, KvStride>) {
+            simd::arm_vfp::weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride, end - begin, acc);
+        } else if constexpr (int8_rows_in_dsp<KvRows, Heads, HeadDim, KvStride>) {
+            // p holds the weights times their rows' scales (pass 2 folds them in); the biased codes'
+            // 1152 sum_j w_j comes off once.
+            if constexpr (simd::kv_arm_dsp::integer_dots) {
+                alignas(8) float weight_sums[Heads];
+                simd::kv_arm_dsp::weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride,
+                                                             end - begin, acc, weight_sums);
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                    CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d)
+                        acc[h * HeadDim + d] -= simd::kv_arm_dsp::code_bias * weight_sums[h];
+            } else {
+                simd::kv_arm_dsp::exact_weighted_sum_2x8<KvStride>(p + Heads * begin, v.values + begin * KvStride,
+                                                                   end - begin, acc);
+            }
         } else {
             CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0.0f;
             for (std::size_t j = begin; j < end; ++j) {
@@ -107,8 +173,11 @@ struct scalar_decode_heads {
     // every score is -inf); out is then not written and the caller recomputes the row with the general
     // core, which has the contract's rules (and a double fallback) for it.
     // k, v: const float* (a float32 cache) or kv_rows (a typed one, base/kv_storage.hpp).
+    // Never inlined: GCC inlines the typed caches' instances into the block and there keeps the
+    // maxima and pass 2's constants on the stack (~3 instructions more per key); the float32
+    // instance was already a function of its own.
     template <std::size_t Heads, std::size_t HeadDim, std::size_t QStride, std::size_t KvStride, class KvRows>
-    static bool attend(const float* q, KvRows k, KvRows v, key_range visible, float score_scale,
+    [[gnu::noinline]] static bool attend(const float* q, KvRows k, KvRows v, key_range visible, float score_scale,
                        float* scores, float* out) noexcept {
         const std::size_t begin = visible.begin, end = visible.end;
         if (begin >= end) {
@@ -139,14 +208,28 @@ struct scalar_decode_heads {
         // Cortex-M and with it the instruction counts per token.)
         float sum[Heads], nan_probe[Heads];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, nan_probe[h] = 0.0f;
-        for (std::size_t j = begin; j < end; ++j)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-                const float x = scores[Heads * j + h] - max[h];
-                nan_probe[h] += x;
-                const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
-                scores[Heads * j + h] = w;
-                sum[h] += w;
+        if constexpr (int8_rows_in_dsp<KvRows, Heads, HeadDim, KvStride>) {
+            // The same, each weight stored times its value row's scale for pass 3 (sum unscaled).
+            for (std::size_t j = begin; j < end; ++j) {
+                const float value_scale = kv_row_scale(v, j);
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                    const float x = scores[Heads * j + h] - max[h];
+                    nan_probe[h] += x;
+                    const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
+                    scores[Heads * j + h] = w * value_scale;
+                    sum[h] += w;
+                }
             }
+        } else {
+            for (std::size_t j = begin; j < end; ++j)
+                CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+                    const float x = scores[Heads * j + h] - max[h];
+                    nan_probe[h] += x;
+                    const float w = simd::exp2_clamped(simd::clamp_exp2_argument(x));
+                    scores[Heads * j + h] = w;
+                    sum[h] += w;
+                }
+        }
         float inv_sum[Heads];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
             if (!(nan_probe[h] - nan_probe[h] == 0.0f)) return false;  // NaN or -inf
