@@ -105,7 +105,7 @@ static_assert(steps <= sizeof(host_q8_greedy_ids) / sizeof(host_q8_greedy_ids[0]
 // Flash: the view (pointers into the generated scales and codes). RAM: as the float image.
 constinit const ctattn::model_weights_view<config_q8> decode_weights =
     ctattn::make_weights_view<config_q8>(ctattn_stories260k_q8_weights, ctattn_stories260k_q8_weight_codes);
-constinit ctattn::flash_decoder<config_q8, ctattn::simd::scalar_arch, 1> decode_state{};
+constinit ctattn::flash_decoder<config_q8, ctattn::simd::default_arch, 1> decode_state{};
 constinit float decode_logits[config_q8::vocab]{};
 
 int firmware_main() {
