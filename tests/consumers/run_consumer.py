@@ -214,12 +214,15 @@ def bare_headers(source, work):
                                                   "-Werror", "-I", source / "include", "-isystem", packages]
     # The README example with xsimd's folder visible: the scalar path is chosen without any define.
     run(common + ["-std=c++20", "-Os", "-c", source / "examples" / "readme_example.cpp", "-o", work / "readme.o"])
-    # The path simd.hpp picks by itself: scalar on Cortex-M4F and M55 (no xsimd arch; M55's MVE is not
-    # one), NEON on a bare-metal Cortex-A9 (newlib, strict -std=c++20: xsimd needs posix_memalign,
-    # which newlib hides there), and scalar again on the Cortex-A9 when CTATTN_SIMD_SCALAR is defined.
+    # The path simd.hpp picks by itself: scalar on Cortex-M4F (no xsimd arch), ctattn's Helium arch
+    # on the Cortex-M55 (4 lanes; scalar with CTATTN_SIMD_SCALAR, and on an M55 without MVE floats),
+    # NEON on a bare-metal Cortex-A9 (newlib, strict -std=c++20: xsimd needs posix_memalign, which
+    # newlib hides there), and scalar again on the Cortex-A9 when CTATTN_SIMD_SCALAR is defined.
     arch_targets = [
         (M4_FLAGS, 1),
-        (["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"], 1),
+        (["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"], 4),
+        (["-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard", "-DCTATTN_SIMD_SCALAR"], 1),
+        (["-mcpu=cortex-m55+nomve.fp", "-mthumb", "-mfloat-abi=hard"], 1),
         (["-mcpu=cortex-a9", "-mfpu=neon", "-mfloat-abi=hard"], 4),
         (["-mcpu=cortex-a9", "-mfpu=neon", "-mfloat-abi=hard", "-DCTATTN_SIMD_SCALAR"], 1),
     ]
