@@ -16,6 +16,7 @@
 #endif
 
 #include "bench_common.hpp"
+#include "read_bandwidth.hpp"
 
 namespace ctattn_bench {
 namespace {
@@ -28,8 +29,6 @@ using vreg = __m512;
 constexpr int lanes = 16, chains = 24;
 inline vreg splat(float x) { return _mm512_set1_ps(x); }
 inline vreg fma(vreg a, vreg b, vreg c) { return _mm512_fmadd_ps(a, b, c); }
-inline vreg add(vreg a, vreg b) { return _mm512_add_ps(a, b); }
-inline vreg load(const float* p) { return _mm512_load_ps(p); }
 inline float lane0(vreg v) { return _mm512_cvtss_f32(v); }
 constexpr const char* isa = "avx512";
 #elif defined(__FMA__)
@@ -37,8 +36,6 @@ using vreg = __m256;
 constexpr int lanes = 8, chains = 12;
 inline vreg splat(float x) { return _mm256_set1_ps(x); }
 inline vreg fma(vreg a, vreg b, vreg c) { return _mm256_fmadd_ps(a, b, c); }
-inline vreg add(vreg a, vreg b) { return _mm256_add_ps(a, b); }
-inline vreg load(const float* p) { return _mm256_load_ps(p); }
 inline float lane0(vreg v) { return _mm256_cvtss_f32(v); }
 constexpr const char* isa = "avx2+fma";
 #elif defined(__aarch64__)
@@ -46,8 +43,6 @@ using vreg = float32x4_t;
 constexpr int lanes = 4, chains = 16;
 inline vreg splat(float x) { return vdupq_n_f32(x); }
 inline vreg fma(vreg a, vreg b, vreg c) { return vfmaq_f32(c, a, b); }
-inline vreg add(vreg a, vreg b) { return vaddq_f32(a, b); }
-inline vreg load(const float* p) { return vld1q_f32(p); }
 inline float lane0(vreg v) { return vgetq_lane_f32(v, 0); }
 constexpr const char* isa = "neon";
 #else
@@ -55,8 +50,6 @@ using vreg = float;
 constexpr int lanes = 1, chains = 8;
 inline vreg splat(float x) { return x; }
 inline vreg fma(vreg a, vreg b, vreg c) { return std::fma(a, b, c); }
-inline vreg add(vreg a, vreg b) { return a + b; }
-inline vreg load(const float* p) { return *p; }
 inline float lane0(vreg v) { return v; }
 constexpr const char* isa = "scalar";
 #endif
@@ -96,36 +89,6 @@ void fma_peak(benchmark::State& state) {
     }
     set_flops(state, 2.0 * lanes * chains * fma_steps);
     state.SetLabel(isa);
-}
-
-// Sum of a buffer of `bytes`: four accumulators so the adds never limit the loads.
-void read_bandwidth(benchmark::State& state, std::size_t bytes) {
-    const std::size_t n = bytes / sizeof(float);
-    aligned_block<float> buffer(n);
-    for (std::size_t i = 0; i < n; ++i) buffer[i] = float(i % 7) - 3.0f;  // exact in float, sums exactly
-    auto run = [&] {
-        vreg s0 = splat(0), s1 = splat(0), s2 = splat(0), s3 = splat(0);
-        for (std::size_t i = 0; i < n; i += 4 * lanes) {
-            s0 = add(s0, load(buffer.data() + i));
-            s1 = add(s1, load(buffer.data() + i + lanes));
-            s2 = add(s2, load(buffer.data() + i + 2 * lanes));
-            s3 = add(s3, load(buffer.data() + i + 3 * lanes));
-        }
-        return add(add(s0, s1), add(s2, s3));
-    };
-    // Lane 0 sums elements i = 0 mod lanes: integers, small enough to be exact in float.
-    double expect = 0.0;
-    for (std::size_t i = 0; i < n; i += lanes) expect += double(buffer[i]);
-    if (double(lane0(run())) != expect) {
-        state.SkipWithError("bandwidth kernel's sum is wrong");
-        ++failure_count();
-        return;
-    }
-    for (auto _ : state) {
-        vreg s = run();
-        benchmark::DoNotOptimize(s);
-    }
-    state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(bytes));
 }
 
 }  // namespace

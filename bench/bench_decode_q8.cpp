@@ -20,12 +20,7 @@
 #include "bench_common.hpp"
 #include "decode_models.hpp"
 #include "plain_q8_loops.hpp"
-
-#if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>
-#elif defined(__aarch64__)
-#include <arm_neon.h>
-#endif
+#include "read_bandwidth.hpp"
 
 namespace ctattn_bench {
 namespace {
@@ -217,66 +212,6 @@ void q8_model_matvecs(benchmark::State& state, bool head) {
     }
     state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(sizeof(ctattn::model_weights<q8_config>)));
     state.counters["tokens_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// Streaming read of a buffer of `bytes`, as bench_ceiling.cpp's read_bandwidth: the widest vector,
-// four accumulators so the adds never limit the loads.
-#if defined(__AVX512F__)
-using vreg = __m512;
-constexpr std::size_t lanes = 16;
-inline vreg vzero() { return _mm512_setzero_ps(); }
-inline vreg vadd(vreg a, vreg b) { return _mm512_add_ps(a, b); }
-inline vreg vload(const float* p) { return _mm512_load_ps(p); }
-inline float lane0(vreg v) { return _mm512_cvtss_f32(v); }
-#elif defined(__AVX2__)
-using vreg = __m256;
-constexpr std::size_t lanes = 8;
-inline vreg vzero() { return _mm256_setzero_ps(); }
-inline vreg vadd(vreg a, vreg b) { return _mm256_add_ps(a, b); }
-inline vreg vload(const float* p) { return _mm256_load_ps(p); }
-inline float lane0(vreg v) { return _mm256_cvtss_f32(v); }
-#elif defined(__aarch64__)
-using vreg = float32x4_t;
-constexpr std::size_t lanes = 4;
-inline vreg vzero() { return vdupq_n_f32(0.0f); }
-inline vreg vadd(vreg a, vreg b) { return vaddq_f32(a, b); }
-inline vreg vload(const float* p) { return vld1q_f32(p); }
-inline float lane0(vreg v) { return vgetq_lane_f32(v, 0); }
-#else
-using vreg = float;
-constexpr std::size_t lanes = 1;
-inline vreg vzero() { return 0.0f; }
-inline vreg vadd(vreg a, vreg b) { return a + b; }
-inline vreg vload(const float* p) { return *p; }
-inline float lane0(vreg v) { return v; }
-#endif
-
-void read_bandwidth(benchmark::State& state, std::size_t bytes) {
-    const std::size_t n = bytes / sizeof(float) / (4 * lanes) * (4 * lanes);
-    aligned_block<float> buffer(n);
-    for (std::size_t i = 0; i < n; ++i) buffer[i] = float(i % 7) - 3.0f;  // small integers: exact sums
-    auto run = [&] {
-        vreg s0 = vzero(), s1 = vzero(), s2 = vzero(), s3 = vzero();
-        for (std::size_t i = 0; i < n; i += 4 * lanes) {
-            s0 = vadd(s0, vload(buffer.data() + i));
-            s1 = vadd(s1, vload(buffer.data() + i + lanes));
-            s2 = vadd(s2, vload(buffer.data() + i + 2 * lanes));
-            s3 = vadd(s3, vload(buffer.data() + i + 3 * lanes));
-        }
-        return vadd(vadd(s0, s1), vadd(s2, s3));
-    };
-    double expect = 0.0;
-    for (std::size_t i = 0; i < n; i += lanes) expect += double(buffer[i]);
-    if (double(lane0(run())) != expect) {
-        state.SkipWithError("bandwidth kernel's sum is wrong");
-        ++failure_count();
-        return;
-    }
-    for (auto _ : state) {
-        vreg s = run();
-        benchmark::DoNotOptimize(s);
-    }
-    state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(n * sizeof(float)));
 }
 
 }  // namespace
