@@ -18,22 +18,18 @@
 #include CTATTN_GOLDEN_HEADER
 
 #include "check.hpp"
+#include "golden_llama_model.hpp"
 #include "print.hpp"
 #include "stack.hpp"
 
 namespace {
 
 using namespace ctattn;
-using block = block_config<attention_config<golden::d_model, golden::heads, golden::kv_heads, golden::seq, no_bias,
-                                            causal_mask>,
-                           ffn_config<golden::d_model, swiglu, golden::hidden>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using config = stacked_model_config<golden::vocab, golden::layers, block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>,
-                                    untied_head<false>>;
+using config = golden_llama::config;
 using arch = simd::default_arch;
 using model = language_model<config, arch>;
 using model_decoder = decoder<config, owned_weights, arch>;
 using footprint = ctattn::footprint<config>;
-static_assert(golden::layers == 2, "model_fw: the weight loader below names layers 0 and 1");
 
 constexpr std::size_t vocab = config::vocab;
 constexpr std::size_t seq = config::seq_capacity;
@@ -41,48 +37,15 @@ constexpr std::size_t prompt_length = 4;
 
 static_assert(ctattn::fits<config>(CTATTN_BOARD_RAM_BYTES, CTATTN_BOARD_FLASH_BYTES));
 
-template <std::size_t N, class Matrix>
-constexpr void copy_values(const float (&from)[N], Matrix& to) {
-    static_assert(N == Matrix::size, "model_fw: a reference array's size differs from the weight it fills");
-    for (std::size_t i = 0; i < N; ++i) to[i] = from[i];
-}
-
-template <class BlockWeights>
-constexpr void fill_layer(BlockWeights& layer, const float (&attn_norm)[golden::d_model], const auto& wq,
-                          const auto& wk, const auto& wv, const auto& wo, const float (&ffn_norm)[golden::d_model],
-                          const auto& w1, const auto& w3, const auto& w2) {
-    copy_values(attn_norm, layer.attention_norm.gain);
-    copy_values(wq, layer.attention.wq);
-    copy_values(wk, layer.attention.wk);
-    copy_values(wv, layer.attention.wv);
-    copy_values(wo, layer.attention.wo);
-    copy_values(ffn_norm, layer.ffn_norm.gain);
-    copy_values(w1, layer.ffn.w1);
-    copy_values(w3, layer.ffn.w3);
-    copy_values(w2, layer.ffn.w2);
-}
-
-constexpr model_weights<config> make_weights() {
-    model_weights<config> w{};
-    copy_values(golden::embedding, w.embedding);
-    fill_layer(hana::at_c<0>(w.layers), golden::l0_attn_norm, golden::l0_wq, golden::l0_wk, golden::l0_wv,
-               golden::l0_wo, golden::l0_ffn_norm, golden::l0_w1, golden::l0_w3, golden::l0_w2);
-    fill_layer(hana::at_c<1>(w.layers), golden::l1_attn_norm, golden::l1_wq, golden::l1_wk, golden::l1_wv,
-               golden::l1_wo, golden::l1_ffn_norm, golden::l1_w1, golden::l1_w3, golden::l1_w2);
-    copy_values(golden::final_norm, w.final_norm.gain);
-    copy_values(golden::w_cls, w.head.w_out);
-    return w;
-}
-
 }  // namespace
 
 // Named, external objects so tools/footprint.py can read their sizes from the symbol table;
 // constinit: zeros in .bss by constant initialisation, never a static constructor.
-extern constexpr model_weights<config> model_weights_rom = make_weights();  // flash
-constinit model_decoder model_state{};                                      // RAM: KV cache + row scratch
-constinit float model_logits[vocab]{};                                      // RAM: one row of logits
-constinit model::workspace_type model_forward_workspace{};                  // RAM: test-only full forward
-constinit float model_forward_logits[seq * vocab]{};                        // RAM: test-only (seq, vocab)
+extern constexpr model_weights<config> model_weights_rom = golden_llama::make_weights();  // flash
+constinit model_decoder model_state{};                      // RAM: KV cache + row scratch
+constinit float model_logits[vocab]{};                      // RAM: one row of logits
+constinit model::workspace_type model_forward_workspace{};  // RAM: test-only full forward
+constinit float model_forward_logits[seq * vocab]{};        // RAM: test-only (seq, vocab)
 
 namespace {
 
