@@ -7,37 +7,14 @@
  * the interface. A real board keeps this shape and replaces semihosting with its UART. */
 #include <stdint.h>
 
-#include "board.h"
-#include "cpu.h"
+#include "startup_common.h"
 
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __bss_start[], __bss_end[];
 extern uint32_t __stack_top[];
-extern void (*__init_array_start[])(void);
-extern void (*__init_array_end[])(void);
 
-int main(void);
 void reset_handler(void) __attribute__((noreturn));
 void fault_handler(void) __attribute__((noreturn));
-
-/* Arm semihosting (the trap is cpu.h's `bkpt 0xAB`): QEMU prints the text and turns SYS_EXIT
- * into its own exit status. */
-enum {
-    semihosting_write0 = 0x04,
-    semihosting_exit = 0x18,
-    adp_stopped_application_exit = 0x20026,
-    adp_stopped_runtime_error = 0x20023,
-};
-
-void board_write(const char* text) { cpu_semihost(semihosting_write0, text); }
-
-void board_exit(int success) {
-    cpu_semihost(semihosting_exit,
-                 (const void*)(uintptr_t)(success ? adp_stopped_application_exit : adp_stopped_runtime_error));
-    for (;;) cpu_wait_for_interrupt(); /* not reached under QEMU; a debugger-less board parks here */
-}
-
-__attribute__((weak)) void board_before_main(void) {}
 
 static void enable_fpu(void) {
 #if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
@@ -51,13 +28,9 @@ static void enable_fpu(void) {
 
 void reset_handler(void) {
     enable_fpu();
-    /* Volatile pointers keep these loops loops: a memcpy/memset call here would run before .data
-     * exists, and the code must not depend on what the library's versions touch. */
-    for (volatile uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;) *dst++ = *src++;
-    for (volatile uint32_t* p = __bss_start; p < __bss_end;) *p++ = 0;
-    board_before_main();
-    for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ++ctor) (*ctor)();
-    board_exit(main() == 0);
+    startup_copy_words(__data_start, __data_end, __data_load);
+    startup_zero_words(__bss_start, __bss_end);
+    startup_run_program();
 }
 
 void fault_handler(void) {

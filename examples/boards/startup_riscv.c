@@ -11,38 +11,15 @@
  * interface, the same as startup.c's for the Arm boards. */
 #include <stdint.h>
 
-#include "board.h"
-#include "cpu.h"
+#include "startup_common.h"
 
 extern uint32_t __data_load[], __data_start[], __data_end[];
 extern uint32_t __tdata_load[], __tls_start[], __tdata_end[], __tbss_start[], __tbss_end[];
 extern uint32_t __bss_start[], __bss_end[];
-extern void (*__init_array_start[])(void);
-extern void (*__init_array_end[])(void);
 
-int main(void);
 void reset_handler(void);
 void board_start(void) __attribute__((noreturn, used));
 void trap_handler(void) __attribute__((noreturn, aligned(4)));
-
-/* Semihosting operations and SYS_EXIT reasons: the Arm semihosting numbers, which RISC-V's
- * semihosting spec reuses (RV32 passes the reason itself in a1, as AArch32 does). */
-enum {
-    semihosting_write0 = 0x04,
-    semihosting_exit = 0x18,
-    adp_stopped_application_exit = 0x20026,
-    adp_stopped_runtime_error = 0x20023,
-};
-
-void board_write(const char* text) { cpu_semihost(semihosting_write0, text); }
-
-void board_exit(int success) {
-    cpu_semihost(semihosting_exit,
-                 (const void*)(uintptr_t)(success ? adp_stopped_application_exit : adp_stopped_runtime_error));
-    for (;;) cpu_wait_for_interrupt(); /* not reached under QEMU; a debugger-less board parks here */
-}
-
-__attribute__((weak)) void board_before_main(void) {}
 
 /* First instruction at reset. No C before sp is set, so this is assembly: gp for the linker's
  * gp-relative accesses to small data (set with relaxation off, or it would be relaxed against
@@ -68,18 +45,14 @@ __attribute__((naked, section(".vectors"))) void reset_handler(void) {
 }
 
 void board_start(void) {
-    /* Volatile pointers keep these loops loops: a memcpy/memset call here would run before .data
-     * exists, and the code must not depend on what the library's versions touch. */
-    for (volatile uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;) *dst++ = *src++;
-    for (volatile uint32_t *src = __tdata_load, *dst = __tls_start; dst < __tdata_end;) *dst++ = *src++;
-    for (volatile uint32_t* p = __tbss_start; p < __tbss_end;) *p++ = 0;
-    for (volatile uint32_t* p = __bss_start; p < __bss_end;) *p++ = 0;
+    startup_copy_words(__data_start, __data_end, __data_load);
+    startup_copy_words(__tls_start, __tdata_end, __tdata_load);
+    startup_zero_words(__tbss_start, __tbss_end);
+    startup_zero_words(__bss_start, __bss_end);
     /* One thread: its thread-local block is the linked one (local-exec TLS: tp points at the start of
      * .tdata, RISC-V's TLS variant I with no offset). */
     __asm__ volatile("mv tp, %0" : : "r"(__tls_start));
-    board_before_main();
-    for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ++ctor) (*ctor)();
-    board_exit(main() == 0);
+    startup_run_program();
 }
 
 static void write_hex(uint32_t value) {
