@@ -123,12 +123,7 @@ TEST_CASE("a llama model with RoPE, GQA and SwiGLU matches PyTorch (llama_v64_s1
     REQUIRE(gc.config_int("hidden") == 88);
     REQUIRE(gc.config_value("positions") == "rope");
 
-    auto w = std::make_unique<model_weights<config>>();
-    ctattn_test::copy_array(gc, "embedding", w->embedding);
-    ctattn_test::load_llama_block(gc, "l0.", w->layer<0>());
-    ctattn_test::load_llama_block(gc, "l1.", w->layer<1>());
-    ctattn_test::copy_array(gc, "final_norm", w->final_norm.gain);
-    ctattn_test::copy_array(gc, "w_cls", w->head.w_out);
+    auto w = ctattn_test::load_llama_two_layers<config>(gc);
 
     const std::vector<token_id> tokens = ctattn_test::golden_tokens(gc);
     REQUIRE(tokens.size() == 10);

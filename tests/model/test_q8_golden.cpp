@@ -60,12 +60,7 @@ TEST_CASE("a Q8 llama model matches PyTorch's float logits within the int8 quant
     const ctattn_test::golden_case gc = ctattn_test::load_golden("llama_v64_s10_e32_h4_kv2_l2.txt");
     INFO("golden file in " << CTATTN_GOLDEN_DIR);
     REQUIRE(gc.loaded);
-    auto w = std::make_unique<model_weights<float_config>>();
-    ctattn_test::copy_array(gc, "embedding", w->embedding);
-    ctattn_test::load_llama_block(gc, "l0.", w->layer<0>());
-    ctattn_test::load_llama_block(gc, "l1.", w->layer<1>());
-    ctattn_test::copy_array(gc, "final_norm", w->final_norm.gain);
-    ctattn_test::copy_array(gc, "w_cls", w->head.w_out);
+    auto w = ctattn_test::load_llama_two_layers<float_config>(gc);
     const std::vector<token_id> tokens = ctattn_test::golden_tokens(gc);
     REQUIRE(tokens.size() == 10);
     const auto& want = gc.at("logits");

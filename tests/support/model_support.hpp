@@ -94,6 +94,20 @@ void load_llama_block(const golden_case& gc, const std::string& prefix, ctattn::
     copy_array(gc, prefix + "w2", w.ffn.w2);
 }
 
+// The two-layer llama golden case (llama_v64_s10_e32_h4_kv2_l2: embedding, blocks l0. and l1.,
+// final norm, untied head w_cls) into a float model of Config, on the heap.
+template <class Config>
+std::unique_ptr<ctattn::model_weights<Config>> load_llama_two_layers(const golden_case& gc) {
+    static_assert(Config::layers == 2, "load_llama_two_layers: the golden case has blocks l0. and l1.");
+    auto w = std::make_unique<ctattn::model_weights<Config>>();
+    copy_array(gc, "embedding", w->embedding);
+    load_llama_block(gc, "l0.", w->template layer<0>());
+    load_llama_block(gc, "l1.", w->template layer<1>());
+    copy_array(gc, "final_norm", w->final_norm.gain);
+    copy_array(gc, "w_cls", w->head.w_out);
+    return w;
+}
+
 inline std::vector<ctattn::token_id> golden_tokens(const golden_case& gc) {
     REQUIRE(gc.has("tokens"));
     std::vector<ctattn::token_id> tokens;
