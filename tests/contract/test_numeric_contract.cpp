@@ -227,10 +227,15 @@ qkv random_qkv(std::size_t n, unsigned seed, int style) {
     qkv x{std::vector<float>(n * Config::d_model), std::vector<float>(n * Config::kv_dim),
           std::vector<float>(n * Config::kv_dim)};
     // style 0: ordinary; 1: q and k near +-5e5 (raw scores ~1e11..1e13, a few ulps apart);
-    // 2: a mix of huge (scores far past FLT_MAX), tiny and ordinary q and k entries, huge values.
+    // 2: a mix of huge (scores far past FLT_MAX), tiny and ordinary q and k entries, huge values;
+    // 3: q = 0 (every score ties: equal weights, 1/n rounded) and values of one sign at or near
+    //    FLT_MAX, whose weighted sum a float accumulation can push past FLT_MAX.
     auto fill = [&](std::vector<float>& a, bool is_value) {
         for (float& e : a) {
-            if (style == 0) e = float(src.uniform(-1.0, 1.0));
+            if (style == 3) {
+                if (!is_value) e = &a == &x.q ? 0.0f : float(src.uniform(-1.0, 1.0));
+                else e = src.rng() % 2 ? FLT_MAX : float(src.uniform(0.75, 1.0)) * FLT_MAX;
+            } else if (style == 0) e = float(src.uniform(-1.0, 1.0));
             else if (style == 1) e = is_value ? float(src.uniform(-1.0, 1.0)) : float(src.uniform(2e5, 8e5)) * (src.rng() % 8 ? 1.0f : -1.0f);
             else {
                 const unsigned r = src.rng() % 8;
@@ -364,7 +369,7 @@ using wide_config = ctattn::attention_config<32, 2, 2, 13, ctattn::no_bias, ctat
 template <class Config, class Arch>
 void check_core_properties() {
     for (std::size_t n : {std::size_t(1), std::size_t(5), Config::seq_capacity})
-        for (int style = 0; style < 3; ++style)
+        for (int style = 0; style < 4; ++style)
             for (unsigned trial = 0; trial < 3; ++trial) {
                 const qkv x = random_qkv<Config>(n, unsigned(n * 100 + style * 10 + trial), style);
                 for (core_path path : {core_path::one_row, core_path::decode, core_path::blocked}) {

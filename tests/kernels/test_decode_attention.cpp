@@ -5,6 +5,8 @@
 // starting past 0 as a sliding window's do) and the numeric contract.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -185,4 +187,36 @@ TEST_CASE("decode_attention: empty run 0, huge finite scores finite, NaN or over
     CHECK(ctattn::kernels::decode_attention<H, G, D, G * D>(q.data(), k.data(), v.data(), ctattn::key_range{5, n},
                                                             0.35f, scores.data(), context.data()));
     for (float c : context) CHECK(c == Approx(1.0f).epsilon(1e-6));
+}
+
+TEST_CASE("decode_attention hands back a row whose context overflows from finite values (tied scores, values near FLT_MAX)",
+          "[numeric]") {
+    // q = 0: every score ties, every weight is 2^0 = 1 before the division by their sum, so n
+    // values of FLT_MAX sum to inf in the kernels while the answer, their mean, is FLT_MAX. The
+    // kernels report such a row (block.hpp then runs the general core, whose normalised weights
+    // stay inside the values' hull: tests/contract/test_numeric_contract.cpp, style 3). Heads 3 per
+    // KV head: a pair and a lone head, each checked.
+    constexpr std::size_t H = 6, G = 2, D = 8;
+    for (std::size_t n : {2, 3, 7, 13}) {
+        std::vector<float> q(H * D, 0.0f), k(n * G * D, 0.5f), v(n * G * D, FLT_MAX), scores(2 * n), context(H * D);
+        INFO("keys " << n);
+        CHECK_FALSE(ctattn::kernels::decode_attention<H, G, D, G * D>(q.data(), k.data(), v.data(),
+                                                                      ctattn::key_range{0, n}, 0.35f, scores.data(),
+                                                                      context.data()));
+        CHECK_FALSE(ctattn::kernels::vector_decode_attention<H, G, D, G * D, D, ctattn::simd::default_arch>(
+            q.data(), k.data(), v.data(), ctattn::key_range{0, n}, 0.35f, scores.data(), context.data()));
+        // Only the lone head's values overflow (KV head 1 feeds query heads 3..5: a pair, then one).
+        for (std::size_t j = 0; j < n; ++j)
+            for (std::size_t c = 0; c < G * D; ++c) v[j * G * D + c] = c < D ? 1.0f : FLT_MAX;
+        CHECK_FALSE(ctattn::kernels::decode_attention<H, G, D, G * D>(q.data(), k.data(), v.data(),
+                                                                      ctattn::key_range{0, n}, 0.35f, scores.data(),
+                                                                      context.data()));
+        // Values whose sum stays below FLT_MAX: a regular row, its mean exactly.
+        const float value = FLT_MAX / 16;
+        std::fill(v.begin(), v.end(), value);
+        REQUIRE(ctattn::kernels::decode_attention<H, G, D, G * D>(q.data(), k.data(), v.data(),
+                                                                  ctattn::key_range{0, n}, 0.35f, scores.data(),
+                                                                  context.data()));
+        for (float c : context) CHECK(c == Approx(value).epsilon(1e-6));
+    }
 }

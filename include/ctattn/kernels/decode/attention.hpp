@@ -15,6 +15,10 @@
 // score is +inf (q . k overflowed: from finite q and k, any non-finite score is an overflow, and a
 // -inf one may be the row's largest exact score), is reported (false) and left to the general core
 // (attend), which recomputes it in double or applies the contract's rules for non-finite inputs.
+// So is a row whose context came out non-finite: the head kernels sum the weights 2^(s_j - m) <= 1
+// times the values before dividing by the weights' sum, and finite values above FLT_MAX / 2 under
+// two or more weights of 1 (tied top scores) overflow that sum, where the general core's
+// normalised weights keep it inside the values' hull.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +30,17 @@
 #include "vector_heads.hpp"
 
 namespace ctattn::kernels {
+
+namespace detail {
+// Whether N floats are all finite: x * 0 is 0 for a finite x and NaN for inf or NaN, so one
+// multiply-add per element and one compare (no branch per element).
+template <std::size_t N>
+inline bool all_finite(const float* x) noexcept {
+    float probe = 0.0f;
+    for (std::size_t i = 0; i < N; ++i) probe += x[i] * 0.0f;
+    return probe == 0.0f;
+}
+}  // namespace detail
 
 // Query heads taken per pass (a lone head when group_size is odd): the scratch needs this many
 // scores per key.
@@ -55,11 +70,13 @@ template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size
         std::size_t h = g * group;
         for (; h + 2 <= (g + 1) * group; h += 2)
             if (!HeadKernel::template attend<2, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible,
-                                                                            score_scale, scores, context + h * HeadDim))
+                                                                            score_scale, scores, context + h * HeadDim) ||
+                !detail::all_finite<2 * HeadDim>(context + h * HeadDim))
                 return false;
         if constexpr (group % 2 == 1)
             if (!HeadKernel::template attend<1, HeadDim, HeadDim, KvStride>(q + h * HeadDim, k_head, v_head, visible,
-                                                                            score_scale, scores, context + h * HeadDim))
+                                                                            score_scale, scores, context + h * HeadDim) ||
+                !detail::all_finite<HeadDim>(context + h * HeadDim))
                 return false;
     }
     return true;
