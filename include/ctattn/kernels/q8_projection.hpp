@@ -45,8 +45,9 @@ inline void q8_dequantize_row(const M& w, std::size_t o, float* out) noexcept {
 /// VNNI and Arm DSP bodies, its code sum or unpacking). 4 on vector targets (the row accumulators
 /// and scale vectors fit 16 or 32 registers); 2 on the Arm DSP body, whose inner loop holds two
 /// rows' int32 sums, pointers and unpacked words in the 13 core registers (with 4 rows GCC -Os keeps
-/// the sums on the stack: a load and a store per row and word on Cortex-M4).
-inline constexpr std::size_t q8_rows_per_call = simd::target::q8_arm_dsp ? 2 : 4;
+/// the sums on the stack: a load and a store per row and word on Cortex-M4). Helium cores have the
+/// DSP extension too but run the Helium body: 4 rows, one per float lane of its scale step.
+inline constexpr std::size_t q8_rows_per_call = simd::target::q8_arm_dsp && !simd::target::mve_int ? 2 : 4;
 
 /// How many weight rows ahead project_q8 prefetches, on hosts with a cache hierarchy (x86 with
 /// AVX2, aarch64): a model's int8 weights are about the size of a host's last-level cache, and the

@@ -4,8 +4,8 @@
 // the ISA: e^x and 2^x (x <= 0) by the polynomials of simd/math.hpp, keys across lanes by gathers
 // (decode attention, head_dim 8) and the one-token projection in strips of 4-float columns
 // (vfma by a scalar: one activation load serves the strip's accumulators).
-// Declared on every target; defined where simd/target.hpp sets CTATTN_HAS_MVE_FLOAT (the Q8 row dot:
-// CTATTN_HAS_MVE_INT, integer MVE).
+// Declared on every target; defined where simd/target.hpp sets CTATTN_HAS_MVE_FLOAT. (The int8
+// bodies are in simd/q8_mve.hpp.)
 #pragma once
 
 #include "target.hpp"
@@ -48,36 +48,7 @@ void project_row(const float* x, const float* w, const float* bias, float* y) no
 template <class Poly, std::size_t Heads, std::size_t QStride, std::size_t KvStride>
 bool attend_heads_8(const float* q, const float* k, const float* v, std::size_t begin, std::size_t end, float q_scale,
                     float* scores, float* out) noexcept;
-// simd/q8.hpp's row dot (integer MVE): each group's int32 sum by VMLADAVA over 16 codes at a time,
-// the last vector tail-predicated; bit-identical to scalar_q8::row_dot (the integer sums are exact,
-// the float steps are the same, in the same order).
-template <std::size_t G>
-float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
-                 std::size_t groups) noexcept;
 }  // namespace mve
-
-#if defined(CTATTN_HAS_MVE_INT)
-template <std::size_t G>
-inline float mve::q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
-                             std::size_t groups) noexcept {
-    constexpr std::size_t whole = G / 16, rest = G % 16;
-    float sum = 0.0f;
-    for (std::size_t g = 0; g < groups; ++g) {
-        const std::int8_t* wg = w + g * G;
-        const std::int8_t* xg = xq + g * G;
-        std::int32_t acc = 0;
-        for (std::size_t i = 0; i < whole; ++i)
-            acc = __arm_vmladavaq_s8(acc, __arm_vld1q_s8(wg + 16 * i), __arm_vld1q_s8(xg + 16 * i));
-        if constexpr (rest > 0) {
-            const mve_pred16_t lanes = __arm_vctp8q(std::uint32_t(rest));
-            acc = __arm_vmladavaq_p_s8(acc, __arm_vldrbq_z_s8(wg + 16 * whole, lanes),
-                                       __arm_vldrbq_z_s8(xg + 16 * whole, lanes), lanes);
-        }
-        sum += (ws[g] * xs[g]) * static_cast<float>(acc);
-    }
-    return sum;
-}
-#endif
 
 #if defined(CTATTN_HAS_MVE_FLOAT)
 namespace mve {

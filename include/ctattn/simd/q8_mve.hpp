@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helium (MVE, Cortex-M55/M85) bodies of simd/q8.hpp, y_r = sum_g (sw_rg * sx_g) * sum_{i in g} w_ri q_i:
+//   rows dot: each group's int32 sum by VMLADAVA over 16 codes (the last vector tail-predicated),
+//             up to 4 rows at once sharing every activation load; the rows' sums then sit in the 4
+//             float lanes, so one gather, VCVT, VMUL and VFMA apply the group's scales to all rows;
+//   quantize: max |x| by VMAXNMAV, x / s as x * (1/s) corrected by one Markstein step (two fused
+//             multiply-adds give the correctly rounded quotient), then the scalar body's +-0.5 and
+//             truncation, 4 values per vector.
+// Declared on every target, defined where simd/target.hpp sets CTATTN_HAS_MVE_INT (the quantize:
+// CTATTN_HAS_MVE_FLOAT). Both give the scalar bodies' results bit for bit (the int32 sums are exact;
+// the float steps per row are the scalar body's, fused as GCC contracts them: s + (ws * xs) * acc).
+#pragma once
+
+#include "target.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#if defined(CTATTN_HAS_MVE_INT)
+// ctattn calls the __arm_-prefixed names (see simd/mve.hpp).
+#include <arm_mve.h>
+#endif
+
+namespace ctattn::simd::q8_mve {
+
+// simd/q8.hpp's rows dot (same arguments, same preconditions), any R >= 1.
+template <std::size_t G, std::size_t R>
+void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+              const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept;
+
+// simd/q8.hpp's row dot: rows_dot with one row, so every output is the same whichever is called.
+template <std::size_t G>
+float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+              std::size_t groups) noexcept;
+
+// simd/q8.hpp's quantize, 4 values per vector, the scalar body's codes and scales bit for bit.
+template <std::size_t G>
+void quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept;
+
+#if defined(CTATTN_HAS_MVE_INT)
+namespace detail {
+// One group's int32 sums of rows r... (at most 4; row r's codes at wg + r * row_stride_bytes) in
+// lanes r (the others 0): each 16-code activation vector is loaded once for all rows. The rows are
+// a pack, not a loop, so their sums stay in core registers at -Os too (GCC unrolls no loop there).
+template <std::size_t G, std::size_t... r>
+[[gnu::always_inline]] inline int32x4_t group_sums(const std::int8_t* wg, std::size_t row_stride_bytes,
+                                                   const std::int8_t* xg, std::index_sequence<r...>) noexcept {
+    constexpr std::size_t whole = G / 16, rest = G % 16;
+    std::int32_t acc[sizeof...(r)] = {};
+    CTATTN_UNROLL for (std::size_t k = 0; k < whole; ++k) {
+        const int8x16_t x = __arm_vld1q_s8(xg + 16 * k);
+        ((acc[r] = __arm_vmladavaq_s8(acc[r], __arm_vld1q_s8(wg + r * row_stride_bytes + 16 * k), x)), ...);
+    }
+    if constexpr (rest > 0) {
+        const mve_pred16_t lanes = __arm_vctp8q(std::uint32_t(rest));
+        const int8x16_t x = __arm_vldrbq_z_s8(xg + 16 * whole, lanes);
+        ((acc[r] = __arm_vmladavaq_p_s8(acc[r], __arm_vldrbq_z_s8(wg + r * row_stride_bytes + 16 * whole, lanes), x,
+                                        lanes)),
+         ...);
+    }
+    int32x4_t sums = __arm_vdupq_n_s32(0);
+    ((sums = __arm_vsetq_lane_s32(acc[r], sums, int(r))), ...);
+    return sums;
+}
+}  // namespace detail
+
+template <std::size_t G, std::size_t R>
+inline void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
+                     const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept {
+    static_assert(R >= 1, "ctattn: q8_rows_dot computes at least one row");
+    if constexpr (R > 4) {
+        // Four float lanes: more rows are blocks of four (the same result per row either way).
+        rows_dot<G, 4>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+        rows_dot<G, R - 4>(w + 4 * row_stride_bytes, row_stride_bytes, ws + 4 * ws_stride, ws_stride, xq, xs,
+                           groups, out + 4);
+    } else {
+        const mve_pred16_t rows = __arm_vctp32q(std::uint32_t(R));
+        // Lane r of the gather reads row r's scale of the current group: ws + g + r * ws_stride.
+        const uint32x4_t scale_offsets = __arm_vmulq_n_u32(__arm_vidupq_n_u32(0u, 1), std::uint32_t(ws_stride));
+        float32x4_t sums = __arm_vdupq_n_f32(0.0f);
+        for (std::size_t g = 0; g < groups; ++g) {
+            const int32x4_t acc4 = detail::group_sums<G>(w + g * G, row_stride_bytes, xq + g * G,
+                                                         std::make_index_sequence<R>{});
+            // Lane r: sum_r + (ws_rg * xs_g) * acc_r, the scalar body's fused multiply-add.
+            const float32x4_t scale = __arm_vmulq_n_f32(
+                __arm_vldrwq_gather_shifted_offset_z_f32(ws + g, scale_offsets, rows), xs[g]);
+            sums = __arm_vfmaq_f32(sums, scale, __arm_vcvtq_f32_s32(acc4));
+        }
+        if constexpr (R == 4)
+            __arm_vst1q_f32(out, sums);
+        else
+            __arm_vstrwq_p_f32(out, sums, rows);
+    }
+}
+
+template <std::size_t G>
+inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                     std::size_t groups) noexcept {
+    float out[1];
+    rows_dot<G, 1>(w, G * groups, ws, groups, xq, xs, groups, out);
+    return out[0];
+}
+#endif  // CTATTN_HAS_MVE_INT
+
+#if defined(CTATTN_HAS_MVE_FLOAT)
+template <std::size_t G>
+inline void quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept {
+    constexpr std::size_t whole = G / 4, rest = G % 4;
+    // Below this scale the reciprocal 1/s or the Markstein residual could leave the normal range:
+    // such groups (max |x| < 127 * 2^-40) take the scalar body's per-value division.
+    constexpr float smallest_fast_scale = 0x1p-40f;
+    for (std::size_t g = 0; g < groups; ++g) {
+        const float* xg = x + g * G;
+        std::int8_t* qg = xq + g * G;
+        float amax = 0.0f;
+        for (std::size_t i = 0; i < whole; ++i) amax = __arm_vmaxnmavq_f32(amax, __arm_vld1q_f32(xg + 4 * i));
+        if constexpr (rest > 0)
+            amax = __arm_vmaxnmavq_p_f32(amax, __arm_vldrwq_z_f32(xg + 4 * whole, __arm_vctp32q(rest)),
+                                         __arm_vctp32q(rest));
+        const float scale = amax / 127.0f;
+        xs[g] = scale;
+        if (scale == 0.0f) {
+            for (std::size_t i = 0; i < G; ++i) qg[i] = 0;
+            continue;
+        }
+        if (scale < smallest_fast_scale) {
+            for (std::size_t i = 0; i < G; ++i) {
+                const float v = xg[i] / scale;
+                int q = static_cast<int>(v + (v >= 0.0f ? 0.5f : -0.5f));
+                q = q > 127 ? 127 : (q < -127 ? -127 : q);
+                qg[i] = static_cast<std::int8_t>(q);
+            }
+            continue;
+        }
+        // v = RN(x / s): y = x * inv is within an ulp of x / s (faithful), the residual x - y s is
+        // exact in one fused operation, and y + residual * inv (inv = RN(1 / s)) is then the
+        // correctly rounded quotient (Markstein's theorem; no underflow for s >= 2^-40 where it
+        // matters, |x / s| >= 2^-30: smaller quotients give code 0 either way).
+        const float inv = 1.0f / scale;
+        const auto code4 = [&](float32x4_t xv) {
+            const float32x4_t y = __arm_vmulq_n_f32(xv, inv);
+            const float32x4_t residual = __arm_vfmsq_f32(xv, y, __arm_vdupq_n_f32(scale));
+            const float32x4_t v = __arm_vfmaq_n_f32(y, residual, inv);
+            // v + (v >= 0 ? 0.5 : -0.5) as v + copysign(0.5, v) (bit operations; they differ at
+            // v = -0 only, where both truncate to code 0), truncated toward zero (VCVT), clamped.
+            const float32x4_t half = __arm_vreinterpretq_f32_u32(__arm_vorrq_u32(
+                __arm_vandq_u32(__arm_vreinterpretq_u32_f32(v), __arm_vdupq_n_u32(0x80000000u)),
+                __arm_vdupq_n_u32(0x3f000000u)));
+            const int32x4_t q = __arm_vcvtq_s32_f32(__arm_vaddq_f32(v, half));
+            return __arm_vminq_s32(__arm_vmaxq_s32(q, __arm_vdupq_n_s32(-127)), __arm_vdupq_n_s32(127));
+        };
+        for (std::size_t i = 0; i < whole; ++i) __arm_vstrbq_s32(qg + 4 * i, code4(__arm_vld1q_f32(xg + 4 * i)));
+        if constexpr (rest > 0) {
+            const mve_pred16_t lanes = __arm_vctp32q(rest);
+            __arm_vstrbq_p_s32(qg + 4 * whole, code4(__arm_vldrwq_z_f32(xg + 4 * whole, lanes)), lanes);
+        }
+    }
+}
+#endif  // CTATTN_HAS_MVE_FLOAT
+
+}  // namespace ctattn::simd::q8_mve
