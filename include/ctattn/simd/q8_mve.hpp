@@ -40,28 +40,55 @@ void quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) no
 
 #if defined(CTATTN_HAS_MVE_INT)
 namespace detail {
-// One group's int32 sums of rows r... (at most 4; row r's codes at wg + r * row_stride_bytes) in
-// lanes r (the others 0): each 16-code activation vector is loaded once for all rows. The rows are
-// a pack, not a loop, so their sums stay in core registers at -Os too (GCC unrolls no loop there).
+// Rows r... (at most 4) of the rows dot. Each row walks its own code pointer (post-incremented
+// loads; the rows lie further apart than a load's immediate offset reaches); each 16-code
+// activation vector is loaded once for all rows. The rows are a pack, not a loop, so their sums
+// stay in core registers at -Os too (GCC unrolls no loop there).
 template <std::size_t G, std::size_t... r>
-[[gnu::always_inline]] inline int32x4_t group_sums(const std::int8_t* wg, std::size_t row_stride_bytes,
-                                                   const std::int8_t* xg, std::index_sequence<r...>) noexcept {
-    constexpr std::size_t whole = G / 16, rest = G % 16;
-    std::int32_t acc[sizeof...(r)] = {};
-    CTATTN_UNROLL for (std::size_t k = 0; k < whole; ++k) {
-        const int8x16_t x = __arm_vld1q_s8(xg + 16 * k);
-        ((acc[r] = __arm_vmladavaq_s8(acc[r], __arm_vld1q_s8(wg + r * row_stride_bytes + 16 * k), x)), ...);
+[[gnu::always_inline]] inline void rows_dot_lanes(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws,
+                                                  std::size_t ws_stride, const std::int8_t* xq, const float* xs,
+                                                  std::size_t groups, float* out, std::index_sequence<r...>) noexcept {
+    constexpr std::size_t R = sizeof...(r), whole = G / 16, rest = G % 16;
+    const std::int8_t* row[R] = {(w + r * row_stride_bytes)...};
+    const mve_pred16_t rows = __arm_vctp32q(std::uint32_t(R));
+    // Lane r of the gather reads row r's scale of the current group: ws + g + r * ws_stride.
+    const uint32x4_t scale_offsets = __arm_vmulq_n_u32(__arm_vidupq_n_u32(0u, 1), std::uint32_t(ws_stride));
+    float32x4_t sums = __arm_vdupq_n_f32(0.0f);
+    for (std::size_t g = 0; g < groups; ++g) {
+        std::int32_t acc[R];
+        if constexpr (whole > 0) {
+            const int8x16_t x = __arm_vld1q_s8(xq);
+            xq += 16;
+            ((acc[r] = __arm_vmladavq_s8(__arm_vld1q_s8(row[r]), x), row[r] += 16), ...);
+        } else {
+            ((acc[r] = 0), ...);
+        }
+        CTATTN_UNROLL for (std::size_t k = 1; k < whole; ++k) {
+            const int8x16_t x = __arm_vld1q_s8(xq);
+            xq += 16;
+            ((acc[r] = __arm_vmladavaq_s8(acc[r], __arm_vld1q_s8(row[r]), x), row[r] += 16), ...);
+        }
+        if constexpr (rest > 0) {
+            const mve_pred16_t lanes = __arm_vctp8q(std::uint32_t(rest));
+            const int8x16_t x = __arm_vldrbq_z_s8(xq, lanes);
+            xq += rest;
+            ((acc[r] = __arm_vmladavaq_p_s8(acc[r], __arm_vldrbq_z_s8(row[r], lanes), x, lanes), row[r] += rest), ...);
+        }
+        // The rows' sums into lanes 0 .. R-1 (the lanes past R are never stored).
+        int32x4_t acc4 = __arm_vdupq_n_s32(acc[0]);
+        ((acc4 = r > 0 ? __arm_vsetq_lane_s32(acc[r], acc4, int(r)) : acc4), ...);
+        // Lane r: sum_r + (ws_rg * xs_g) * acc_r, the scalar body's fused multiply-add.
+        float32x4_t row_scales;
+        if constexpr (R == 4)
+            row_scales = __arm_vldrwq_gather_shifted_offset_f32(ws + g, scale_offsets);
+        else
+            row_scales = __arm_vldrwq_gather_shifted_offset_z_f32(ws + g, scale_offsets, rows);
+        sums = __arm_vfmaq_f32(sums, __arm_vmulq_n_f32(row_scales, xs[g]), __arm_vcvtq_f32_s32(acc4));
     }
-    if constexpr (rest > 0) {
-        const mve_pred16_t lanes = __arm_vctp8q(std::uint32_t(rest));
-        const int8x16_t x = __arm_vldrbq_z_s8(xg + 16 * whole, lanes);
-        ((acc[r] = __arm_vmladavaq_p_s8(acc[r], __arm_vldrbq_z_s8(wg + r * row_stride_bytes + 16 * whole, lanes), x,
-                                        lanes)),
-         ...);
-    }
-    int32x4_t sums = __arm_vdupq_n_s32(0);
-    ((sums = __arm_vsetq_lane_s32(acc[r], sums, int(r))), ...);
-    return sums;
+    if constexpr (R == 4)
+        __arm_vst1q_f32(out, sums);
+    else
+        __arm_vstrwq_p_f32(out, sums, rows);
 }
 }  // namespace detail
 
@@ -75,22 +102,7 @@ inline void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const f
         rows_dot<G, R - 4>(w + 4 * row_stride_bytes, row_stride_bytes, ws + 4 * ws_stride, ws_stride, xq, xs,
                            groups, out + 4);
     } else {
-        const mve_pred16_t rows = __arm_vctp32q(std::uint32_t(R));
-        // Lane r of the gather reads row r's scale of the current group: ws + g + r * ws_stride.
-        const uint32x4_t scale_offsets = __arm_vmulq_n_u32(__arm_vidupq_n_u32(0u, 1), std::uint32_t(ws_stride));
-        float32x4_t sums = __arm_vdupq_n_f32(0.0f);
-        for (std::size_t g = 0; g < groups; ++g) {
-            const int32x4_t acc4 = detail::group_sums<G>(w + g * G, row_stride_bytes, xq + g * G,
-                                                         std::make_index_sequence<R>{});
-            // Lane r: sum_r + (ws_rg * xs_g) * acc_r, the scalar body's fused multiply-add.
-            const float32x4_t scale = __arm_vmulq_n_f32(
-                __arm_vldrwq_gather_shifted_offset_z_f32(ws + g, scale_offsets, rows), xs[g]);
-            sums = __arm_vfmaq_f32(sums, scale, __arm_vcvtq_f32_s32(acc4));
-        }
-        if constexpr (R == 4)
-            __arm_vst1q_f32(out, sums);
-        else
-            __arm_vstrwq_p_f32(out, sums, rows);
+        detail::rows_dot_lanes<G>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out, std::make_index_sequence<R>{});
     }
 }
 
