@@ -98,11 +98,17 @@ template <std::size_t G, std::size_t... r>
     const mve_pred16_t rows = __arm_vctp32q(std::uint32_t(R));
     // Lane r of the gather reads row r's scale of the current group: ws + g + r * ws_stride.
     const uint32x4_t scale_offsets = __arm_vmulq_n_u32(__arm_vidupq_n_u32(0u, 1), std::uint32_t(ws_stride));
+    // The same as addresses, one float before group 0's (the 4-row path's load pre-increments them).
+    uint32x4_t scale_addresses = __arm_vaddq_n_u32(__arm_vshlq_n_u32(scale_offsets, 2),
+                                                   std::uint32_t(reinterpret_cast<std::uintptr_t>(ws)) - 4u);
     float32x4_t sums = __arm_vdupq_n_f32(0.0f);
     for (std::size_t g = 0; g < groups; ++g) {
         if constexpr (R == 4 && rest == 0) {
             const int32x4_t acc4 = four_row_sums<G>(xq, row[0], row[1], row[2], row[3]);
-            const float32x4_t row_scales = __arm_vldrwq_gather_shifted_offset_f32(ws + g, scale_offsets);
+            // Lane r: row r's scale of group g, its address stepped 4 bytes by the load itself
+            // (VLDRW gather with writeback; GCC 12's intrinsic for it loads twice).
+            float32x4_t row_scales;
+            asm("vldrw.u32 %q[v], [%q[a], #4]!" : [v] "=&w"(row_scales), [a] "+w"(scale_addresses) : : "memory");
             sums = __arm_vfmaq_f32(sums, __arm_vmulq_n_f32(row_scales, xs[g]), __arm_vcvtq_f32_s32(acc4));
             continue;
         }
