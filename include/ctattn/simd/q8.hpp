@@ -9,7 +9,8 @@
 // weight). Per-ISA bodies live beside it in simd/q8_<isa>.hpp and are chosen below, at compile time:
 //   AVX-512 VNNI > AVX-VNNI > AVX2 (q8_x86.hpp; groups that divide 32 bytes prefer AVX-VNNI);
 //   NEON with or without sdot (q8_neon.hpp);
-//   Helium (MVE, Cortex-M55/M85), VMLADAVA on 16 codes, 4 rows per activation load (q8_mve.hpp);
+//   Helium (MVE, Cortex-M55/M85), VMLADAVA on 16 codes, 4 rows per activation load (q8_mve.hpp;
+//   integer-only Helium: one row at a time);
 //   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); otherwise the scalar bodies here.
 // Codes: weights may be any int8, -128 included (a file may hold it; every body is exact for it);
 // activation codes are in [-127, 127], as q8_quantize makes them (the AVX2 and NEON bodies rely on it).
@@ -144,9 +145,9 @@ inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, cons
         q8_x86::rows_dot_avx512_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else if constexpr (target::q8_avx_vnni && G % 32 == 0) {
         q8_x86::rows_dot_avx_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
-    } else if constexpr (target::mve_int) {
+    } else if constexpr (target::mve_float) {
         q8_mve::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
-    } else if constexpr (target::q8_arm_dsp) {
+    } else if constexpr (target::q8_arm_dsp && !target::mve_int) {
         q8_arm_dsp::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else {
         CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r)

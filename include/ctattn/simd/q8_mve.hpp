@@ -6,9 +6,11 @@
 //   quantize: max |x| by VMAXNMAV, x / s as x * (1/s) corrected by one Markstein step (two fused
 //             multiply-adds give the correctly rounded quotient), then the scalar body's +-0.5 and
 //             truncation, 4 values per vector.
-// Declared on every target, defined where simd/target.hpp sets CTATTN_HAS_MVE_INT (the quantize:
-// CTATTN_HAS_MVE_FLOAT). Both give the scalar bodies' results bit for bit (the int32 sums are exact;
-// the float steps per row are the scalar body's, fused as GCC contracts them: s + (ws * xs) * acc).
+// Declared on every target, defined where simd/target.hpp sets CTATTN_HAS_MVE_FLOAT (Helium with
+// float lanes); integer-only Helium (CTATTN_HAS_MVE_INT alone) gets the row dot only, one row at a
+// time with the group's float step in the FPU. All give the scalar bodies' results bit for bit (the
+// int32 sums are exact; the float steps per row are the scalar body's, fused as GCC contracts them:
+// s + (ws * xs) * acc).
 #pragma once
 
 #include "target.hpp"
@@ -29,7 +31,8 @@ template <std::size_t G, std::size_t R>
 void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
               const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept;
 
-// simd/q8.hpp's row dot: rows_dot with one row, so every output is the same whichever is called.
+// simd/q8.hpp's row dot: with float lanes rows_dot with one row, so every output is the same
+// whichever is called; integer-only Helium: VMLADAVA per group and the FPU for the float step.
 template <std::size_t G>
 float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
               std::size_t groups) noexcept;
@@ -38,7 +41,7 @@ float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, cons
 template <std::size_t G>
 void quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) noexcept;
 
-#if defined(CTATTN_HAS_MVE_INT)
+#if defined(CTATTN_HAS_MVE_FLOAT)
 namespace detail {
 // One group's int32 sums of four rows (G a multiple of 16) into lanes 0..3, the pointers advanced
 // past the group. Written in assembly because GCC 12 folds the four row pointers into one base
@@ -176,7 +179,30 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
     rows_dot<G, 1>(w, G * groups, ws, groups, xq, xs, groups, out);
     return out[0];
 }
-#endif  // CTATTN_HAS_MVE_INT
+#elif defined(CTATTN_HAS_MVE_INT)
+// Integer-only Helium (no float lanes): each group's sum by VMLADAVA over 16 codes at a time, the
+// last vector tail-predicated, then the scalar body's float step per group.
+template <std::size_t G>
+inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                     std::size_t groups) noexcept {
+    constexpr std::size_t whole = G / 16, rest = G % 16;
+    float sum = 0.0f;
+    for (std::size_t g = 0; g < groups; ++g) {
+        const std::int8_t* wg = w + g * G;
+        const std::int8_t* xg = xq + g * G;
+        std::int32_t acc = 0;
+        for (std::size_t i = 0; i < whole; ++i)
+            acc = __arm_vmladavaq_s8(acc, __arm_vld1q_s8(wg + 16 * i), __arm_vld1q_s8(xg + 16 * i));
+        if constexpr (rest > 0) {
+            const mve_pred16_t lanes = __arm_vctp8q(std::uint32_t(rest));
+            acc = __arm_vmladavaq_p_s8(acc, __arm_vldrbq_z_s8(wg + 16 * whole, lanes),
+                                       __arm_vldrbq_z_s8(xg + 16 * whole, lanes), lanes);
+        }
+        sum += (ws[g] * xs[g]) * static_cast<float>(acc);
+    }
+    return sum;
+}
+#endif  // CTATTN_HAS_MVE_FLOAT / CTATTN_HAS_MVE_INT
 
 #if defined(CTATTN_HAS_MVE_FLOAT)
 template <std::size_t G>
