@@ -90,10 +90,12 @@ inline vec exp_4(vec x) noexcept {
     vec r = __arm_vfmaq_n_f32(x, n, -0.693359375f);
     r = __arm_vfmaq_n_f32(r, n, 2.12194440e-4f);
     vec p = __arm_vfmaq_n_f32(splat(1.3981999507e-3f), r, 1.9875691500e-4f);
-    p = __arm_vfmaq_f32(splat(8.3334519073e-3f), p, r);
-    p = __arm_vfmaq_f32(splat(4.1665795894e-2f), p, r);
-    p = __arm_vfmaq_f32(splat(1.6666665459e-1f), p, r);
-    p = __arm_vfmaq_f32(splat(5.0000001201e-1f), p, r);
+    // Horner steps p r + c by VFMAS (the same fused operation as c + p r): the coefficients stay
+    // in core registers, not in q registers the callers' loops then spill and reload.
+    p = __arm_vfmasq_n_f32(p, r, 8.3334519073e-3f);
+    p = __arm_vfmasq_n_f32(p, r, 4.1665795894e-2f);
+    p = __arm_vfmasq_n_f32(p, r, 1.6666665459e-1f);
+    p = __arm_vfmasq_n_f32(p, r, 5.0000001201e-1f);
     const vec e_r = __arm_vaddq_n_f32(__arm_vfmaq_f32(r, p, __arm_vmulq_f32(r, r)), 1.0f);
     return scale_by_power_of_two(e_r, n);
 }
