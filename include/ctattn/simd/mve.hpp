@@ -57,14 +57,24 @@ using vec = float32x4_t;
 
 [[gnu::always_inline]] inline vec splat(float x) noexcept { return __arm_vdupq_n_f32(x); }
 
-// x where `where` is false, `fill` where it is true. The clamps below test `x > bound` and
-// `bound > x`: GT is false for an unordered (NaN) lane, which keeps its NaN, where Arm's LT and LE
-// conditions are true for it (and VMAXNM/VMINNM would drop it).
-[[gnu::always_inline]] inline vec replace_where(mve_pred16_t where, vec x, float fill) noexcept {
-    return __arm_vpselq_f32(splat(fill), x, where);
+// The clamps test `x > bound` and `bound > x`: GT is false for an unordered (NaN) lane, which
+// keeps its NaN, where Arm's LT and LE conditions are true for it (and VMAXNM/VMINNM would drop
+// it). Each is a VPT block (compare, then a predicated VDUP of the bound): written as VCMP, VPSEL
+// and a predicate, GCC 12 moves the predicate through a core register and back (VMRS, SXTH, VMSR).
+[[gnu::always_inline]] inline vec clamp_above(vec x, float highest) noexcept {
+    asm("vpt.f32 gt, %q[x], %[bound]\n\t"
+        "vdupt.32 %q[x], %[bound]"
+        : [x] "+w"(x)
+        : [bound] "r"(highest));
+    return x;
 }
 [[gnu::always_inline]] inline vec clamp_below(vec x, float lowest) noexcept {
-    return replace_where(__arm_vcmpgtq_f32(splat(lowest), x), x, lowest);
+    const vec bound = splat(lowest);
+    asm("vpt.f32 gt, %q[bound], %q[x]\n\t"
+        "vmovt %q[x], %q[bound]"
+        : [x] "+w"(x)
+        : [bound] "w"(bound));
+    return x;
 }
 
 // 2^n for integer-valued n in [-151, 128], applied to m as (m * 2^(n/2)) * 2^(n - n/2): both
@@ -84,7 +94,7 @@ using vec = float32x4_t;
 // <= 2 ulp for normal results) with the scaling above. x is clamped to [-104, 89] (e^x is 0 and +inf
 // beyond), NaN kept.
 inline vec exp_4(vec x) noexcept {
-    x = replace_where(__arm_vcmpgtq_n_f32(x, 89.0f), x, 89.0f);
+    x = clamp_above(x, 89.0f);
     x = clamp_below(x, -104.0f);
     const vec n = __arm_vrndnq_f32(__arm_vmulq_n_f32(x, 1.44269504088896341f));
     vec r = __arm_vfmaq_n_f32(x, n, -0.693359375f);
