@@ -43,17 +43,19 @@ void quantize(const float* x, std::size_t groups, std::int8_t* xq, float* xs) no
 
 #if defined(CTATTN_HAS_MVE_FLOAT)
 namespace detail {
-// One group's int32 sums of four rows (G a multiple of 16) into lanes 0..3, the pointers advanced
-// past the group. Written in assembly because GCC 12 folds the four row pointers into one base
-// with offsets beyond the loads' 7-bit immediates and, inlined into the layers, spills the sums
-// and vectors: 45-55 instructions per group of 32 against the 21 here (VMLADAV needs even
-// registers: constraint Te).
 // The 16 codes at p as one memory operand: the assembly below says exactly what it reads.
 using chunk16 = std::int8_t[16];
 [[gnu::always_inline]] inline const chunk16& chunk_at(const std::int8_t* p) noexcept {
     return *reinterpret_cast<const chunk16*>(p);
 }
 
+// One group's int32 sums of four rows (G a multiple of 16) into lanes 0..3, the pointers advanced
+// past the group. Written in assembly because GCC 12 folds the four row pointers into one base
+// with offsets beyond the loads' 7-bit immediates and, inlined into the layers, spills the sums
+// and vectors: 45-55 instructions per group of 32 and 4 rows with the scale step, 27 now (18 of
+// them here). VMLADAV needs even core registers: GCC's constraint Te. The sums go into the lanes
+// by VDUP and three VMOVs, not the two dual-lane VMOVs: QEMU and LLVM's documentation disagree on
+// which lane those give each register.
 template <std::size_t G>
 [[gnu::always_inline]] inline int32x4_t four_row_sums(const std::int8_t*& x, const std::int8_t*& p0,
                                                       const std::int8_t*& p1, const std::int8_t*& p2,
