@@ -48,7 +48,7 @@ std::vector<body> bodies() {
     list.push_back({"arm_dsp", &simd::q8_arm_dsp::row_dot<G>});
 #endif
 #if defined(CTATTN_HAS_MVE_INT)
-    list.push_back({"helium", &simd::mve::q8_row_dot<G>});
+    list.push_back({"helium", &simd::q8_mve::row_dot<G>});
 #endif
     return list;
 }
@@ -263,6 +263,9 @@ void check_quantize(std::size_t groups, std::uint64_t seed) {
 #endif
 #if defined(CTATTN_Q8_NEON)
     list.push_back({"neon", &simd::q8_neon::quantize<G>});
+#endif
+#if defined(CTATTN_HAS_MVE_FLOAT)
+    list.push_back({"helium", &simd::q8_mve::quantize<G>});
 #endif
     for (const auto& [name, fn] : list) {
         std::fill(q.begin(), q.end(), std::int8_t(99));

@@ -228,3 +228,62 @@ TEST_CASE("project_weights runs the Q8 kernel for Q8 matrices and the float kern
     kernels::project_q8(2, x, view, nullptr, via_view);
     for (int i = 0; i < 10; ++i) REQUIRE(via_view[i] == direct_q8[i]);
 }
+
+namespace {
+
+// Random Q8 weights quantized from floats in [-1, 1) (column o scaled by 1 + o % 3).
+template <class M>
+std::unique_ptr<M> random_q8(std::mt19937& rng) {
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    auto q = std::make_unique<M>();
+    for (std::size_t o = 0; o < M::out_features; ++o) {
+        float column[M::in_features];
+        for (float& v : column) v = dist(rng) * float(1 + o % 3);
+        kernels::q8_quantize_row<M>(column, q->code_row(o), q->scale_row(o));
+    }
+    return q;
+}
+
+}  // namespace
+
+TEST_CASE("projections sharing an input give each project_weights result bit for bit, Q8 and float",
+          "[kernels][q8]") {
+    // Q8: stories260K's W2 width (172 padded to 192), output counts around multiples of 4, one
+    // projection without bias; two rows (each quantized once for the three matrices).
+    constexpr std::size_t Din = 172, rows = 2;
+    std::mt19937 rng(31);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    const auto a = random_q8<q8_matrix<Din, 13, 32>>(rng);
+    const auto b = random_q8<q8_matrix<Din, 5, 32>>(rng);
+    const auto c = random_q8<q8_matrix<Din, 8, 32>>(rng);
+    std::vector<float> x(rows * Din), bias_a(13), bias_c(8);
+    for (float& v : x) v = dist(rng) * 3.0f;
+    for (float& v : bias_a) v = dist(rng);
+    for (float& v : bias_c) v = dist(rng);
+    std::vector<float> ya(rows * 13, NAN), yb(rows * 5, NAN), yc(rows * 8, NAN);
+    std::vector<float> wa(rows * 13, NAN), wb(rows * 5, NAN), wc(rows * 8, NAN);
+    kernels::project_weights_sharing_input<Din>(rows, x.data(), kernels::project_into<13>(*a, bias_a.data(), ya.data()),
+                                                kernels::project_into<5>(*b, nullptr, yb.data()),
+                                                kernels::project_into<8>(*c, bias_c.data(), yc.data()));
+    kernels::project_q8(rows, x.data(), *a, bias_a.data(), wa.data());
+    kernels::project_q8(rows, x.data(), *b, nullptr, wb.data());
+    kernels::project_q8(rows, x.data(), *c, bias_c.data(), wc.data());
+    for (std::size_t i = 0; i < ya.size(); ++i) REQUIRE(ya[i] == wa[i]);
+    for (std::size_t i = 0; i < yb.size(); ++i) REQUIRE(yb[i] == wb[i]);
+    for (std::size_t i = 0; i < yc.size(); ++i) REQUIRE(yc[i] == wc[i]);
+
+    // Float matrices: each through project_weights (the float kernel), unchanged.
+    auto f = std::make_unique<matrix<13, 5>>();
+    auto g = std::make_unique<matrix<13, 3>>();
+    for (float& v : f->values) v = dist(rng);
+    for (float& v : g->values) v = dist(rng);
+    float xf[rows * 13];
+    for (float& v : xf) v = dist(rng);
+    float yf[rows * 5], yg[rows * 3], wf[rows * 5], wg[rows * 3];
+    kernels::project_weights_sharing_input<13>(rows, xf, kernels::project_into<5>(*f, nullptr, yf),
+                                               kernels::project_into<3>(*g, nullptr, yg));
+    kernels::project<13, 5>(rows, xf, f->data(), nullptr, wf);
+    kernels::project<13, 3>(rows, xf, g->data(), nullptr, wg);
+    for (std::size_t i = 0; i < rows * 5; ++i) REQUIRE(yf[i] == wf[i]);
+    for (std::size_t i = 0; i < rows * 3; ++i) REQUIRE(yg[i] == wg[i]);
+}

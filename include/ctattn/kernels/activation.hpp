@@ -90,7 +90,11 @@ struct silu {
     static typename simd::ops<Arch>::vec apply(typename simd::ops<Arch>::vec x) noexcept {
         using V = simd::ops<Arch>;
         const typename V::vec one = V::broadcast(1.0f);
-        return x / (one + V::exp(V::sub(V::zero(), x)));
+        const typename V::vec denominator = one + V::exp(V::sub(V::zero(), x));
+        if constexpr (requires { V::div(x, denominator); })
+            return V::div(x, denominator);  // an arch without a vector divide (Helium) brings its own
+        else
+            return x / denominator;
     }
     /// One float: the row tail, and the scalar reference.
     static float value(float x) noexcept { return x / (1.0f + std::exp(-x)); }

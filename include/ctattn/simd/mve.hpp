@@ -4,8 +4,8 @@
 // the ISA: e^x and 2^x (x <= 0) by the polynomials of simd/math.hpp, keys across lanes by gathers
 // (decode attention, head_dim 8) and the one-token projection in strips of 4-float columns
 // (vfma by a scalar: one activation load serves the strip's accumulators).
-// Declared on every target; defined where simd/target.hpp sets CTATTN_HAS_MVE_FLOAT (the Q8 row dot:
-// CTATTN_HAS_MVE_INT, integer MVE).
+// Declared on every target; defined where simd/target.hpp sets CTATTN_HAS_MVE_FLOAT. (The int8
+// bodies are in simd/q8_mve.hpp.)
 #pragma once
 
 #include "target.hpp"
@@ -48,36 +48,7 @@ void project_row(const float* x, const float* w, const float* bias, float* y) no
 template <class Poly, std::size_t Heads, std::size_t QStride, std::size_t KvStride>
 bool attend_heads_8(const float* q, const float* k, const float* v, std::size_t begin, std::size_t end, float q_scale,
                     float* scores, float* out) noexcept;
-// simd/q8.hpp's row dot (integer MVE): each group's int32 sum by VMLADAVA over 16 codes at a time,
-// the last vector tail-predicated; bit-identical to scalar_q8::row_dot (the integer sums are exact,
-// the float steps are the same, in the same order).
-template <std::size_t G>
-float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
-                 std::size_t groups) noexcept;
 }  // namespace mve
-
-#if defined(CTATTN_HAS_MVE_INT)
-template <std::size_t G>
-inline float mve::q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
-                             std::size_t groups) noexcept {
-    constexpr std::size_t whole = G / 16, rest = G % 16;
-    float sum = 0.0f;
-    for (std::size_t g = 0; g < groups; ++g) {
-        const std::int8_t* wg = w + g * G;
-        const std::int8_t* xg = xq + g * G;
-        std::int32_t acc = 0;
-        for (std::size_t i = 0; i < whole; ++i)
-            acc = __arm_vmladavaq_s8(acc, __arm_vld1q_s8(wg + 16 * i), __arm_vld1q_s8(xg + 16 * i));
-        if constexpr (rest > 0) {
-            const mve_pred16_t lanes = __arm_vctp8q(std::uint32_t(rest));
-            acc = __arm_vmladavaq_p_s8(acc, __arm_vldrbq_z_s8(wg + 16 * whole, lanes),
-                                       __arm_vldrbq_z_s8(xg + 16 * whole, lanes), lanes);
-        }
-        sum += (ws[g] * xs[g]) * static_cast<float>(acc);
-    }
-    return sum;
-}
-#endif
 
 #if defined(CTATTN_HAS_MVE_FLOAT)
 namespace mve {
@@ -86,14 +57,24 @@ using vec = float32x4_t;
 
 [[gnu::always_inline]] inline vec splat(float x) noexcept { return __arm_vdupq_n_f32(x); }
 
-// x where `where` is false, `fill` where it is true. The clamps below test `x > bound` and
-// `bound > x`: GT is false for an unordered (NaN) lane, which keeps its NaN, where Arm's LT and LE
-// conditions are true for it (and VMAXNM/VMINNM would drop it).
-[[gnu::always_inline]] inline vec replace_where(mve_pred16_t where, vec x, float fill) noexcept {
-    return __arm_vpselq_f32(splat(fill), x, where);
+// The clamps test `x > bound` and `bound > x`: GT is false for an unordered (NaN) lane, which
+// keeps its NaN, where Arm's LT and LE conditions are true for it (and VMAXNM/VMINNM would drop
+// it). Each is a VPT block (compare, then a predicated VDUP of the bound): written as VCMP, VPSEL
+// and a predicate, GCC 12 moves the predicate through a core register and back (VMRS, SXTH, VMSR).
+[[gnu::always_inline]] inline vec clamp_above(vec x, float highest) noexcept {
+    asm("vpt.f32 gt, %q[x], %[bound]\n\t"
+        "vdupt.32 %q[x], %[bound]"
+        : [x] "+w"(x)
+        : [bound] "r"(highest));
+    return x;
 }
 [[gnu::always_inline]] inline vec clamp_below(vec x, float lowest) noexcept {
-    return replace_where(__arm_vcmpgtq_f32(splat(lowest), x), x, lowest);
+    const vec bound = splat(lowest);
+    asm("vpt.f32 gt, %q[bound], %q[x]\n\t"
+        "vmovt %q[x], %q[bound]"
+        : [x] "+w"(x)
+        : [bound] "w"(bound));
+    return x;
 }
 
 // 2^n for integer-valued n in [-151, 128], applied to m as (m * 2^(n/2)) * 2^(n - n/2): both
@@ -113,16 +94,18 @@ using vec = float32x4_t;
 // <= 2 ulp for normal results) with the scaling above. x is clamped to [-104, 89] (e^x is 0 and +inf
 // beyond), NaN kept.
 inline vec exp_4(vec x) noexcept {
-    x = replace_where(__arm_vcmpgtq_n_f32(x, 89.0f), x, 89.0f);
+    x = clamp_above(x, 89.0f);
     x = clamp_below(x, -104.0f);
     const vec n = __arm_vrndnq_f32(__arm_vmulq_n_f32(x, 1.44269504088896341f));
     vec r = __arm_vfmaq_n_f32(x, n, -0.693359375f);
     r = __arm_vfmaq_n_f32(r, n, 2.12194440e-4f);
     vec p = __arm_vfmaq_n_f32(splat(1.3981999507e-3f), r, 1.9875691500e-4f);
-    p = __arm_vfmaq_f32(splat(8.3334519073e-3f), p, r);
-    p = __arm_vfmaq_f32(splat(4.1665795894e-2f), p, r);
-    p = __arm_vfmaq_f32(splat(1.6666665459e-1f), p, r);
-    p = __arm_vfmaq_f32(splat(5.0000001201e-1f), p, r);
+    // Horner steps p r + c by VFMAS (the same fused operation as c + p r): the coefficients stay
+    // in core registers, not in q registers the callers' loops then spill and reload.
+    p = __arm_vfmasq_n_f32(p, r, 8.3334519073e-3f);
+    p = __arm_vfmasq_n_f32(p, r, 4.1665795894e-2f);
+    p = __arm_vfmasq_n_f32(p, r, 1.6666665459e-1f);
+    p = __arm_vfmasq_n_f32(p, r, 5.0000001201e-1f);
     const vec e_r = __arm_vaddq_n_f32(__arm_vfmaq_f32(r, p, __arm_vmulq_f32(r, r)), 1.0f);
     return scale_by_power_of_two(e_r, n);
 }
@@ -544,6 +527,20 @@ struct ops<mve_arch> {
     static vec max(vec a, vec b) noexcept { return __arm_vmaxnmq_f32(a, b); }
     static vec min(vec a, vec b) noexcept { return __arm_vminnmq_f32(a, b); }
     static vec exp(vec x) noexcept { return mve::exp_4(x); }
+    // a / b lane by lane, correctly rounded: MVE has no vector divide, so four VDIVs on the q
+    // registers' single-precision halves (s0..s3 / s4..s7 are q0 / q1), pinned there because GCC
+    // otherwise moves every lane out through a core register and back (4 instructions, not 16).
+    [[gnu::always_inline]] static vec div(vec a, vec b) noexcept {
+        register vec quotient asm("q0") = a;
+        register vec divisor asm("q1") = b;
+        asm("vdiv.f32 s0, s0, s4\n\t"
+            "vdiv.f32 s1, s1, s5\n\t"
+            "vdiv.f32 s2, s2, s6\n\t"
+            "vdiv.f32 s3, s3, s7"
+            : "+w"(quotient)
+            : "w"(divisor));
+        return quotient;
+    }
     // Lanes 0..count-1 of v, `fill` in the others: the tail predicate VCTP makes the lane mask.
     static vec select_first(std::size_t count, vec v, float fill) noexcept {
         return __arm_vpselq_f32(v, __arm_vdupq_n_f32(fill), __arm_vctp32q(std::uint32_t(count)));

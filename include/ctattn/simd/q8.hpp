@@ -9,17 +9,18 @@
 // weight). Per-ISA bodies live beside it in simd/q8_<isa>.hpp and are chosen below, at compile time:
 //   AVX-512 VNNI > AVX-VNNI > AVX2 (q8_x86.hpp; groups that divide 32 bytes prefer AVX-VNNI);
 //   NEON with or without sdot (q8_neon.hpp);
-//   Helium (MVE, Cortex-M55/M85), VMLADAVA on 16 codes (mve.hpp);
+//   Helium (MVE, Cortex-M55/M85), VMLADAVA on 16 codes, 4 rows per activation load (q8_mve.hpp;
+//   integer-only Helium: one row at a time);
 //   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); otherwise the scalar bodies here.
 // Codes: weights may be any int8, -128 included (a file may hold it; every body is exact for it);
 // activation codes are in [-127, 127], as q8_quantize makes them (the AVX2 and NEON bodies rely on it).
 #pragma once
 
 #include "q8_arm_dsp.hpp"
+#include "q8_mve.hpp"
 #include "q8_neon.hpp"
 #include "q8_x86.hpp"
 #include "target.hpp"
-#include "mve.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -99,6 +100,8 @@ inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, flo
         q8_x86::quantize_avx2<G>(x, groups, xq, xs);
     else if constexpr (target::q8_neon)
         q8_neon::quantize<G>(x, groups, xq, xs);
+    else if constexpr (target::mve_float)
+        q8_mve::quantize<G>(x, groups, xq, xs);
     else
         scalar_q8::quantize<G>(x, groups, xq, xs);
 }
@@ -120,7 +123,7 @@ inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t
     else if constexpr (target::q8_neon)
         return q8_neon::row_dot<G>(w, ws, xq, xs, groups);
     else if constexpr (target::mve_int)
-        return mve::q8_row_dot<G>(w, ws, xq, xs, groups);  // Helium: VMLADAVA (simd/mve.hpp)
+        return q8_mve::row_dot<G>(w, ws, xq, xs, groups);
     else if constexpr (target::q8_arm_dsp)
         return q8_arm_dsp::row_dot<G>(w, ws, xq, xs, groups);
     else
@@ -131,8 +134,8 @@ inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t
 /// a time: out[r] = q8_row_dot<G>(w + r * row_stride_bytes, ws + r * ws_stride, xq, xs, groups) for
 /// r < R, bit for bit. Row r's codes start row_stride_bytes after row r-1's (>= groups * G: rows may
 /// be padded), its scales ws_stride floats after. Bodies that can share the activations' loads (and
-/// their unpacking or code sums) across the rows do: AVX-512 VNNI, AVX-VNNI (G a multiple of 32) and
-/// the Arm DSP body; the others compute the rows one after another. R of 2 to 4 suits every body (registers: R accumulators).
+/// their unpacking or code sums) across the rows do: AVX-512 VNNI, AVX-VNNI (G a multiple of 32),
+/// Helium and the Arm DSP body; the others compute the rows one after another. R of 2 to 4 suits every body (registers: R accumulators).
 template <std::size_t G, std::size_t R>
 inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
                         const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept {
@@ -142,6 +145,8 @@ inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, cons
         q8_x86::rows_dot_avx512_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else if constexpr (target::q8_avx_vnni && G % 32 == 0) {
         q8_x86::rows_dot_avx_vnni<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
+    } else if constexpr (target::mve_float) {
+        q8_mve::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else if constexpr (target::q8_arm_dsp && !target::mve_int) {
         q8_arm_dsp::rows_dot<G, R>(w, row_stride_bytes, ws, ws_stride, xq, xs, groups, out);
     } else {

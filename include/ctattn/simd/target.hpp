@@ -113,7 +113,7 @@ CTATTN_RESTORE_WARNINGS
 #if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #define CTATTN_HAS_MVE_FLOAT 1
 #endif
-// Its integer part alone (every MVE core has it): the int8 group dot (simd/q8.hpp, simd/mve.hpp).
+// Its integer part alone (every MVE core has it): the int8 group dot (simd/q8.hpp, simd/q8_mve.hpp).
 #if !defined(CTATTN_SIMD_SCALAR) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define CTATTN_HAS_MVE_INT 1
 #endif
