@@ -126,13 +126,15 @@ struct feed_forward {
     static void forward(const ffn_weights<C, Storage>& w, std::size_t rows, const float* x, float* y, float* hidden,
                         float* up) noexcept {
         using Act = typename C::activation;
-        kernels::project_weights<d_model, d_ff, Arch>(rows, x, w.w1, w.b1_data(), hidden);
         if constexpr (C::gated) {
-            kernels::project_weights<d_model, d_ff, Arch>(rows, x, w.w3, w.b3_data(), up);
+            // One input: Q8 weights quantize it once for W1 and W3.
+            kernels::project_weights_shared<d_model, Arch>(rows, x, kernels::project_to<d_ff>(w.w1, w.b1_data(), hidden),
+                                                           kernels::project_to<d_ff>(w.w3, w.b3_data(), up));
             for (std::size_t r = 0; r < rows; ++r)
                 kernels::activate_gated_row<Act, d_ff, Arch>(hidden + r * d_ff, up + r * d_ff);
         } else {
             (void)up;
+            kernels::project_weights<d_model, d_ff, Arch>(rows, x, w.w1, w.b1_data(), hidden);
             for (std::size_t r = 0; r < rows; ++r) kernels::activate_row<Act, d_ff, Arch>(hidden + r * d_ff);
         }
         kernels::project_weights<d_ff, d_model, Arch>(rows, hidden, w.w2, w.b2_data(), y);

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #if defined(CTATTN_Q8_ARM_DSP)
 #include <arm_acle.h>
@@ -29,6 +30,23 @@ float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, cons
 template <std::size_t G, std::size_t R>
 void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
               const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept;
+
+/// simd/q8.hpp's quantize (the same codes and scales bit for bit) into the layout paired_rows_dot
+/// reads: per 4 codes q0..q3 two words, (q0, q2) and (q1, q3) as int16 halves (low, high), the
+/// pairs SXTB16 and SXTB16 ROR 8 make of 4 weight bytes. G must be a multiple of 8; xq holds
+/// groups * G / 2 words.
+template <std::size_t G>
+void quantize_paired(const float* x, std::size_t groups, std::uint32_t* xq, float* xs) noexcept;
+/// R rows of simd/q8.hpp's row dot against activations from quantize_paired: out[r] equals
+/// row_dot<G> of row r (codes at w + r * RowStride, scales at ws + r * RowStride / G, as in a Q8
+/// matrix) bit for bit.
+/// Any R: the rows go 4 at a time (each activation word loaded once per 4 rows), the last R % 4
+/// one by one; a projection hands all its rows to one call.
+/// Only the first Codes codes of a row are read (groups: Codes / G rounded up); the activations'
+/// codes past them, up to the last group's end, must be zero (a padded row's tail).
+template <std::size_t G, std::size_t R, std::size_t Codes, std::size_t RowStride>
+void paired_rows_dot(const std::int8_t* w, const float* ws, const std::uint32_t* xq, const float* xs,
+                     float* out) noexcept;
 
 #if defined(CTATTN_Q8_ARM_DSP)
 namespace detail {
@@ -121,6 +139,204 @@ inline void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const f
         CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) sum[r] += (ws[r * ws_stride + g] * xs[g]) * static_cast<float>(acc[r]);
     }
     CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) out[r] = sum[r];
+}
+
+namespace detail {
+
+// max |x| over n finite floats, bit for bit the scalar body's (a > amax ? a : amax from 0): VMAXNM
+// where the FPU has it (FPv5: M7, M55); otherwise as integers, since the bits of non-negative
+// floats order like the floats, and 2|x|'s bits are x's shifted left once (3 integer
+// instructions per value against 5 for VABS, VCMP, VMRS, IT and VMOV on FPv4).
+template <std::size_t N>
+[[gnu::always_inline]] inline float group_amax(const float* x) noexcept {
+    if constexpr (target::vfp_vmaxnm) {
+        float amax = 0.0f;
+        CTATTN_UNROLL for (std::size_t i = 0; i < N; ++i) amax = __builtin_fmaxf(amax, __builtin_fabsf(x[i]));
+        return amax;
+    } else {
+        std::uint32_t twice = 0;
+        CTATTN_UNROLL for (std::size_t i = 0; i < N; ++i) {
+            std::uint32_t bits;
+            std::memcpy(&bits, x + i, 4);
+            bits <<= 1;
+            twice = bits > twice ? bits : twice;
+        }
+        twice >>= 1;
+        float amax;
+        std::memcpy(&amax, &twice, 4);
+        return amax;
+    }
+}
+
+// The scalar body's code of x at a positive scale, (int)(v +- 0.5) with v = x / scale, clamped to
+// [-127, 127]: float rounding is symmetric, so v - 0.5 = -(|v| + 0.5) and the code is the sign of
+// v times (int)(|v| + 0.5), clamped by one USAT to [0, 127] (a scale that underflowed to a
+// subnormal can make |v| exceed 127), the sign applied as (c ^ s) - s with s = v's sign bit
+// spread (v = -0 gives 0 either way). As an int16 in a 32-bit register.
+[[gnu::always_inline]] inline std::int32_t code_of(float x, float scale) noexcept {
+    const float v = x / scale;
+    const std::int32_t magnitude = static_cast<std::int32_t>(__usat(static_cast<std::int32_t>(__builtin_fabsf(v) + 0.5f), 7));
+    std::int32_t sign;
+    std::memcpy(&sign, &v, 4);
+    sign >>= 31;
+    return (magnitude ^ sign) - sign;
+}
+
+// (low, high) as the two int16 halves of a word: PKHBT.
+[[gnu::always_inline]] inline std::uint32_t pack_halves(std::int32_t low, std::int32_t high) noexcept {
+    return (static_cast<std::uint32_t>(low) & 0xFFFFu) | (static_cast<std::uint32_t>(high) << 16);
+}
+
+// The 8-code step of paired_rows_dot, in assembly: GCC, given the same as intrinsics, reloads the
+// activation words for every row rather than keep them in registers (too few for its liking), and
+// splits LDRD into two LDRs. The blocks read the weights and the activations through their
+// pointers, hence "memory" (operands for the memory they read would take registers there are none
+// left of). Per row: the 8 weight codes (two words, LDRD where they are
+// word-aligned, else two LDRs), per word SXTB16 (bytes 0 and 2) and SXTB16 ROR 8 (bytes 1 and 3),
+// each pair of pairs multiplied with its activation pair and added by SMLAD: 9 instructions for 8
+// multiply-adds, plus 2 LDRDs for the 4 activation words, shared by the rows of the block.
+#define CTATTN_Q8_DSP_WORD(acc, word, x_even, x_odd)                                 \
+    "sxtb16 %[even], " word "\n sxtb16 " word ", " word ", ror #8\n"                 \
+    "smlad " acc ", %[even], " x_even ", " acc "\n smlad " acc ", " word ", " x_odd ", " acc "\n"
+#define CTATTN_Q8_DSP_ROW(acc, load)                                                 \
+    load CTATTN_Q8_DSP_WORD(acc, "%[w0]", "%[x0]", "%[x1]") CTATTN_Q8_DSP_WORD(acc, "%[w1]", "%[x2]", "%[x3]")
+#define CTATTN_Q8_DSP_LDRD(offset) "ldrd %[w0], %[w1], [%[w], #%c[" offset "]]\n"
+#define CTATTN_Q8_DSP_LDR2(offset) "ldr %[w0], [%[w], #%c[" offset "]]\n ldr %[w1], [%[w], #%c[" offset "]+4]\n"
+#define CTATTN_Q8_DSP_LOAD_X "ldrd %[x0], %[x1], [%[x], #%c[x_offset]]\n ldrd %[x2], %[x3], [%[x], #%c[x_offset]+8]\n"
+
+// Step K (codes 8K..8K+7 of the group at wg, activations at xg) for 4 rows RowStride apart, whose
+// offsets LDRD (or LDR) reaches from wg: 13 registers (4 sums, 2 pointers, 4 activation words, 2
+// weight words, 1 unpacked pair).
+template <std::size_t K, std::size_t RowStride, bool WordAligned>
+[[gnu::always_inline]] inline void step_4_rows(const std::int8_t* wg, const std::uint32_t* xg, std::int32_t (&acc)[4]) noexcept {
+    std::uint32_t x0, x1, x2, x3, w0, w1, even;
+    if constexpr (WordAligned)
+        __asm__(CTATTN_Q8_DSP_LOAD_X
+                CTATTN_Q8_DSP_ROW("%[a0]", CTATTN_Q8_DSP_LDRD("o0")) CTATTN_Q8_DSP_ROW("%[a1]", CTATTN_Q8_DSP_LDRD("o1"))
+                CTATTN_Q8_DSP_ROW("%[a2]", CTATTN_Q8_DSP_LDRD("o2")) CTATTN_Q8_DSP_ROW("%[a3]", CTATTN_Q8_DSP_LDRD("o3"))
+                : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]), [x0] "=&r"(x0),
+                  [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0), [w1] "=&r"(w1), [even] "=&r"(even)
+                : [w] "r"(wg), [x] "r"(xg), [x_offset] "i"(16 * K), [o0] "i"(8 * K), [o1] "i"(RowStride + 8 * K),
+                  [o2] "i"(2 * RowStride + 8 * K), [o3] "i"(3 * RowStride + 8 * K)
+                : "memory");
+    else
+        __asm__(CTATTN_Q8_DSP_LOAD_X
+                CTATTN_Q8_DSP_ROW("%[a0]", CTATTN_Q8_DSP_LDR2("o0")) CTATTN_Q8_DSP_ROW("%[a1]", CTATTN_Q8_DSP_LDR2("o1"))
+                CTATTN_Q8_DSP_ROW("%[a2]", CTATTN_Q8_DSP_LDR2("o2")) CTATTN_Q8_DSP_ROW("%[a3]", CTATTN_Q8_DSP_LDR2("o3"))
+                : [a0] "+r"(acc[0]), [a1] "+r"(acc[1]), [a2] "+r"(acc[2]), [a3] "+r"(acc[3]), [x0] "=&r"(x0),
+                  [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0), [w1] "=&r"(w1), [even] "=&r"(even)
+                : [w] "r"(wg), [x] "r"(xg), [x_offset] "i"(16 * K), [o0] "i"(8 * K), [o1] "i"(RowStride + 8 * K),
+                  [o2] "i"(2 * RowStride + 8 * K), [o3] "i"(3 * RowStride + 8 * K)
+                : "memory");
+}
+
+// Step K for one row at wr (any offset: the row's own pointer).
+template <std::size_t K, bool WordAligned>
+[[gnu::always_inline]] inline void step_1_row(const std::int8_t* wr, const std::uint32_t* xg, std::int32_t& acc) noexcept {
+    std::uint32_t x0, x1, x2, x3, w0, w1, even;
+    if constexpr (WordAligned)
+        __asm__(CTATTN_Q8_DSP_LOAD_X CTATTN_Q8_DSP_ROW("%[a0]", CTATTN_Q8_DSP_LDRD("o0"))
+                : [a0] "+r"(acc), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0),
+                  [w1] "=&r"(w1), [even] "=&r"(even)
+                : [w] "r"(wr), [x] "r"(xg), [x_offset] "i"(16 * K), [o0] "i"(8 * K)
+                : "memory");
+    else
+        __asm__(CTATTN_Q8_DSP_LOAD_X CTATTN_Q8_DSP_ROW("%[a0]", CTATTN_Q8_DSP_LDR2("o0"))
+                : [a0] "+r"(acc), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0),
+                  [w1] "=&r"(w1), [even] "=&r"(even)
+                : [w] "r"(wr), [x] "r"(xg), [x_offset] "i"(16 * K), [o0] "i"(8 * K)
+                : "memory");
+}
+#undef CTATTN_Q8_DSP_WORD
+#undef CTATTN_Q8_DSP_ROW
+#undef CTATTN_Q8_DSP_LDRD
+#undef CTATTN_Q8_DSP_LDR2
+#undef CTATTN_Q8_DSP_LOAD_X
+
+// Whether step_4_rows reaches every row of a group from its first: LDRD's offsets end at 1020,
+// LDR's at 4095.
+template <std::size_t G, std::size_t RowStride, bool WordAligned>
+inline constexpr bool rows_in_reach = 3 * RowStride + G - 4 <= (WordAligned ? 1020 : 4091);
+
+// One group of R rows, its first 8 * sizeof...(K) codes: acc[r] = sum w_i q_i, exact.
+template <std::size_t G, std::size_t RowStride, bool WordAligned, std::size_t R, std::size_t... K>
+[[gnu::always_inline]] inline void group_sums(const std::int8_t* wg, const std::uint32_t* xg, std::int32_t (&acc)[R],
+                                              std::index_sequence<K...>) noexcept {
+    CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) acc[r] = 0;
+    if constexpr (R == 4 && rows_in_reach<G, RowStride, WordAligned>)
+        (step_4_rows<K, RowStride, WordAligned>(wg, xg, acc), ...);
+    else
+        CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r) (step_1_row<K, WordAligned>(wg + r * RowStride, xg, acc[r]), ...);
+}
+
+// B rows (4, or 1) of paired_rows_dot: each group's exact int32 sums, then per row the scalar
+// body's float step, sum += (ws * xs) * float(acc), from sum = 0 in group order.
+template <std::size_t G, std::size_t B, std::size_t Codes, std::size_t RowStride, bool WordAligned>
+[[gnu::always_inline]] inline void block_dot(const std::int8_t* w, const float* ws, const std::uint32_t* xq,
+                                             const float* xs, float* out) noexcept {
+    constexpr std::size_t groups = (Codes + G - 1) / G, ws_stride = RowStride / G;
+    // The last group's codes past Codes are zero in the activations: only whole 8-code steps
+    // holding real codes run (a padded FFN row of 172 in groups of 32 reads 176 codes, not 192).
+    constexpr std::size_t last_used = (Codes - (groups - 1) * G + 7) / 8 * 8;
+    float sum[B];
+    CTATTN_UNROLL for (std::size_t r = 0; r < B; ++r) sum[r] = 0.0f;
+    std::int32_t acc[B];
+    for (std::size_t g = 0; g + 1 < groups; ++g) {
+        group_sums<G, RowStride, WordAligned>(w + g * G, xq + g * (G / 2), acc, std::make_index_sequence<G / 8>{});
+        CTATTN_UNROLL for (std::size_t r = 0; r < B; ++r) sum[r] += (ws[r * ws_stride + g] * xs[g]) * static_cast<float>(acc[r]);
+    }
+    constexpr std::size_t g = groups - 1;
+    group_sums<G, RowStride, WordAligned>(w + g * G, xq + g * (G / 2), acc, std::make_index_sequence<last_used / 8>{});
+    CTATTN_UNROLL for (std::size_t r = 0; r < B; ++r) sum[r] += (ws[r * ws_stride + g] * xs[g]) * static_cast<float>(acc[r]);
+    CTATTN_UNROLL for (std::size_t r = 0; r < B; ++r) out[r] = sum[r];
+}
+
+template <std::size_t G, std::size_t R, std::size_t Codes, std::size_t RowStride, bool WordAligned>
+inline void paired_rows_dot(const std::int8_t* w, const float* ws, const std::uint32_t* xq, const float* xs,
+                            float* out) noexcept {
+    constexpr std::size_t ws_stride = RowStride / G;
+    // Blocks of 4 rows in a loop (not unrolled: one block is some 170 instructions per group).
+    for (std::size_t o = 0; o + 4 <= R; o += 4)
+        block_dot<G, 4, Codes, RowStride, WordAligned>(w + o * RowStride, ws + o * ws_stride, xq, xs, out + o);
+    CTATTN_UNROLL for (std::size_t o = R / 4 * 4; o < R; ++o)
+        block_dot<G, 1, Codes, RowStride, WordAligned>(w + o * RowStride, ws + o * ws_stride, xq, xs, out + o);
+}
+
+}  // namespace detail
+
+template <std::size_t G>
+inline void quantize_paired(const float* x, std::size_t groups, std::uint32_t* xq, float* xs) noexcept {
+    static_assert(G % 8 == 0, "ctattn: the paired Q8 layout takes groups of a multiple of 8 codes");
+    for (std::size_t g = 0; g < groups; ++g) {
+        const float* xg = x + g * G;
+        std::uint32_t* qg = xq + g * (G / 2);
+        const float scale = detail::group_amax<G>(xg) / 127.0f;
+        xs[g] = scale;
+        if (scale == 0.0f) {
+            for (std::size_t i = 0; i < G / 2; ++i) qg[i] = 0;
+            continue;
+        }
+        for (std::size_t i = 0; i < G; i += 4) {
+            const std::int32_t q0 = detail::code_of(xg[i], scale), q1 = detail::code_of(xg[i + 1], scale);
+            const std::int32_t q2 = detail::code_of(xg[i + 2], scale), q3 = detail::code_of(xg[i + 3], scale);
+            qg[i / 2] = detail::pack_halves(q0, q2);
+            qg[i / 2 + 1] = detail::pack_halves(q1, q3);
+        }
+    }
+}
+
+template <std::size_t G, std::size_t R, std::size_t Codes, std::size_t RowStride>
+inline void paired_rows_dot(const std::int8_t* w, const float* ws, const std::uint32_t* xq, const float* xs,
+                            float* out) noexcept {
+    static_assert(G % 8 == 0, "ctattn: the paired Q8 layout takes groups of a multiple of 8 codes");
+    static_assert(R >= 1 && Codes >= 1 && RowStride >= Codes && RowStride % G == 0,
+                  "ctattn: paired_rows_dot reads R rows of Codes codes, each a whole number of groups apart");
+    // LDRD needs word-aligned addresses (unaligned ones fault even where LDR allows them): matrices
+    // in flash and q8_matrix are aligned; a view into an arbitrary blob takes the two-LDR body.
+    if (RowStride % 4 == 0 && (reinterpret_cast<std::uintptr_t>(w) & 3u) == 0)
+        detail::paired_rows_dot<G, R, Codes, RowStride, true>(w, ws, xq, xs, out);
+    else
+        detail::paired_rows_dot<G, R, Codes, RowStride, false>(w, ws, xq, xs, out);
 }
 #endif  // CTATTN_Q8_ARM_DSP
 
