@@ -86,14 +86,8 @@ using q8_input_for = q8_input_row<M::in_features, M::group, M::row_codes>;
 /// q8_quantize_row, in the target's layout.
 template <std::size_t Din, std::size_t G, std::size_t RowCodes>
 inline void q8_quantize_input(const float* x, q8_input_row<Din, G, RowCodes>& in) noexcept {
-    constexpr std::size_t full_groups = Din / G, tail = Din - full_groups * G;
-    if constexpr (full_groups > 0) simd::q8_quantize_input<G>(x, full_groups, in.codes, in.scales);
-    if constexpr (tail > 0) {
-        float padded[G] = {};  // as in q8_quantize_row: zeros change no maximum and no sum
-        for (std::size_t i = 0; i < tail; ++i) padded[i] = x[full_groups * G + i];
-        simd::q8_quantize_input<G>(padded, 1, in.codes + simd::q8_input_words<G>(full_groups * G),
-                                   in.scales + full_groups);
-    }
+    static_assert(RowCodes - Din < G, "ctattn: a Q8 input row pads Din to whole groups");
+    simd::q8_quantize_input<G, Din>(x, in.codes, in.scales);
 }
 
 /// One row of outputs from a quantized input: y (Dout) = Q8(x) W + bias (bias: Dout floats or

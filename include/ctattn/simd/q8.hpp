@@ -173,13 +173,22 @@ inline constexpr std::size_t q8_input_words(std::size_t codes) noexcept {
     return q8_paired_input<G> ? codes / 2 : codes;
 }
 
-/// q8_quantize into the target's activation layout: the same codes and scales bit for bit.
-template <std::size_t G>
-inline void q8_quantize_input(const float* x, std::size_t groups, q8_input_word<G>* xq, float* xs) noexcept {
-    if constexpr (q8_paired_input<G>)
-        q8_arm_dsp::quantize_paired<G>(x, groups, xq, xs);
-    else
-        q8_quantize<G>(x, groups, xq, xs);
+/// q8_quantize of Count floats into the target's activation layout, padded with zero codes to
+/// whole groups (Count / G rounded up; each scale is its real values' own): the same codes and
+/// scales as q8_quantize of the zero-padded row, bit for bit.
+template <std::size_t G, std::size_t Count>
+inline void q8_quantize_input(const float* x, q8_input_word<G>* xq, float* xs) noexcept {
+    if constexpr (q8_paired_input<G>) {
+        q8_arm_dsp::quantize_paired<G, Count>(x, xq, xs);
+    } else {
+        constexpr std::size_t full_groups = Count / G, tail = Count % G;
+        if constexpr (full_groups > 0) q8_quantize<G>(x, full_groups, xq, xs);
+        if constexpr (tail > 0) {
+            float padded[G] = {};  // zeros change no maximum and no sum
+            for (std::size_t i = 0; i < tail; ++i) padded[i] = x[full_groups * G + i];
+            q8_quantize<G>(padded, 1, xq + full_groups * G, xs + full_groups);
+        }
+    }
 }
 
 /// q8_rows_dot against activations from q8_quantize_input, for R rows of a Q8 matrix: row r's codes

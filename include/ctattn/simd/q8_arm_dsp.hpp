@@ -31,12 +31,13 @@ template <std::size_t G, std::size_t R>
 void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const float* ws, std::size_t ws_stride,
               const std::int8_t* xq, const float* xs, std::size_t groups, float* out) noexcept;
 
-/// simd/q8.hpp's quantize (the same codes and scales bit for bit) into the layout paired_rows_dot
-/// reads: per 4 codes q0..q3 two words, (q0, q2) and (q1, q3) as int16 halves (low, high), the
-/// pairs SXTB16 and SXTB16 ROR 8 make of 4 weight bytes. G must be a multiple of 8; xq holds
-/// groups * G / 2 words.
-template <std::size_t G>
-void quantize_paired(const float* x, std::size_t groups, std::uint32_t* xq, float* xs) noexcept;
+/// simd/q8.hpp's quantize (the same codes and scales bit for bit) of Count floats, padded with
+/// zeros to whole groups, into the layout paired_rows_dot reads: per 4 codes q0..q3 two words,
+/// (q0, q2) and (q1, q3) as int16 halves (low, high), the pairs SXTB16 and SXTB16 ROR 8 make of 4
+/// weight bytes. G must be a multiple of 8; xq holds Count / G (rounded up) * G / 2 words, x must
+/// be float-aligned.
+template <std::size_t G, std::size_t Count>
+void quantize_paired(const float* x, std::uint32_t* xq, float* xs) noexcept;
 /// R rows of simd/q8.hpp's row dot against activations from quantize_paired: out[r] equals
 /// row_dot<G> of row r (codes at w + r * RowStride, scales at ws + r * RowStride / G, as in a Q8
 /// matrix) bit for bit.
@@ -143,48 +144,99 @@ inline void rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, const f
 
 namespace detail {
 
-// max |x| over n finite floats, bit for bit the scalar body's (a > amax ? a : amax from 0): VMAXNM
-// where the FPU has it (FPv5: M7, M55); otherwise as integers, since the bits of non-negative
-// floats order like the floats, and 2|x|'s bits are x's shifted left once (3 integer
-// instructions per value against 5 for VABS, VCMP, VMRS, IT and VMOV on FPv4).
+// max |x| over N finite floats (x float-aligned), bit for bit the scalar body's (a > amax ? a :
+// amax from 0). With VMAXNM (FPv5: M7, M55): VLDM of 8, then VABS and VMAXNM per value (2.1
+// instructions per value). Otherwise as integers, since the bits of non-negative floats order
+// like the floats and 2|x|'s bits are x's shifted left once: per value CMP with the shifted
+// operand, IT, LSL (3.5 with the LDRDs, against 6 for VLDR, VABS, VCMP, VMRS, IT and VMOV).
 template <std::size_t N>
 [[gnu::always_inline]] inline float group_amax(const float* x) noexcept {
-    if constexpr (target::vfp_vmaxnm) {
+    if constexpr (target::vfp_vmaxnm && N % 8 == 0) {
         float amax = 0.0f;
-        CTATTN_UNROLL for (std::size_t i = 0; i < N; ++i) amax = __builtin_fmaxf(amax, __builtin_fabsf(x[i]));
+        CTATTN_UNROLL for (std::size_t i = 0; i < N; i += 8)
+            __asm__("vldmia %[x]!, {s0-s7}\n"
+                    "vabs.f32 s0, s0\n vabs.f32 s1, s1\n vabs.f32 s2, s2\n vabs.f32 s3, s3\n"
+                    "vabs.f32 s4, s4\n vabs.f32 s5, s5\n vabs.f32 s6, s6\n vabs.f32 s7, s7\n"
+                    "vmaxnm.f32 %[m], %[m], s0\n vmaxnm.f32 %[m], %[m], s1\n vmaxnm.f32 %[m], %[m], s2\n"
+                    "vmaxnm.f32 %[m], %[m], s3\n vmaxnm.f32 %[m], %[m], s4\n vmaxnm.f32 %[m], %[m], s5\n"
+                    "vmaxnm.f32 %[m], %[m], s6\n vmaxnm.f32 %[m], %[m], s7\n"
+                    : [m] "+t"(amax), [x] "+r"(x)
+                    :
+                    : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "memory");
         return amax;
-    } else {
-        std::uint32_t twice = 0;
-        CTATTN_UNROLL for (std::size_t i = 0; i < N; ++i) {
-            std::uint32_t bits;
-            std::memcpy(&bits, x + i, 4);
-            bits <<= 1;
-            twice = bits > twice ? bits : twice;
-        }
+    } else if constexpr (N % 4 == 0) {
+        std::uint32_t twice = 0, b0, b1, b2, b3;
+        for (std::size_t i = 0; i < N; i += 4, x += 4)
+            __asm__("ldrd %[b0], %[b1], [%[x]]\n ldrd %[b2], %[b3], [%[x], #8]\n"
+                    "cmp %[m], %[b0], lsl #1\n it lo\n lsllo %[m], %[b0], #1\n"
+                    "cmp %[m], %[b1], lsl #1\n it lo\n lsllo %[m], %[b1], #1\n"
+                    "cmp %[m], %[b2], lsl #1\n it lo\n lsllo %[m], %[b2], #1\n"
+                    "cmp %[m], %[b3], lsl #1\n it lo\n lsllo %[m], %[b3], #1\n"
+                    : [m] "+r"(twice), [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3)
+                    : [x] "r"(x)
+                    : "cc", "memory");
         twice >>= 1;
         float amax;
         std::memcpy(&amax, &twice, 4);
         return amax;
+    } else {
+        float amax = 0.0f;
+        for (std::size_t i = 0; i < N; ++i) {
+            const float a = __builtin_fabsf(x[i]);
+            amax = a > amax ? a : amax;
+        }
+        return amax;
     }
 }
 
-// The scalar body's code of x at a positive scale, (int)(v +- 0.5) with v = x / scale, clamped to
-// [-127, 127]: float rounding is symmetric, so v - 0.5 = -(|v| + 0.5) and the code is the sign of
-// v times (int)(|v| + 0.5), clamped by one USAT to [0, 127] (a scale that underflowed to a
-// subnormal can make |v| exceed 127), the sign applied as (c ^ s) - s with s = v's sign bit
-// spread (v = -0 gives 0 either way). As an int16 in a 32-bit register.
-[[gnu::always_inline]] inline std::int32_t code_of(float x, float scale) noexcept {
-    const float v = x / scale;
-    const std::int32_t magnitude = static_cast<std::int32_t>(__usat(static_cast<std::int32_t>(__builtin_fabsf(v) + 0.5f), 7));
-    std::int32_t sign;
-    std::memcpy(&sign, &v, 4);
-    sign >>= 31;
-    return (magnitude ^ sign) - sign;
+// The scalar body's codes of 4 floats at a positive scale, as the paired words (c0, c2) and
+// (c1, c3): c = (int)(v +- 0.5) with v = x / scale, clamped to [-127, 127]. Float rounding is
+// symmetric, so v - 0.5 = -(|v| + 0.5) and c is v's sign times (int)(|v| + 0.5), clamped by one
+// USAT to [0, 127] (a scale that underflowed to a subnormal can make |v| exceed 127); v's sign is
+// x's (scale > 0; -0 gives 0 either way), applied as (m ^ s) - s with s = x's bits >> 31, whose
+// bits come in by LDRD and go to the FPU two at a time: 37 instructions for 4 codes.
+[[gnu::always_inline]] inline void quad_codes(const float* x, float scale, float half, std::uint32_t* out) noexcept {
+    std::uint32_t b0, b1, b2, b3, m0, m1, m2, m3;
+    // Volatile: its outputs are scratch, the store is what counts.
+    __asm__ __volatile__("ldrd %[b0], %[b1], [%[x]]\n ldrd %[b2], %[b3], [%[x], #8]\n"
+            "vmov s0, s1, %[b0], %[b1]\n vmov s2, s3, %[b2], %[b3]\n"
+            "vdiv.f32 s0, s0, %[scale]\n vdiv.f32 s1, s1, %[scale]\n vdiv.f32 s2, s2, %[scale]\n vdiv.f32 s3, s3, %[scale]\n"
+            "vabs.f32 s0, s0\n vabs.f32 s1, s1\n vabs.f32 s2, s2\n vabs.f32 s3, s3\n"
+            "vadd.f32 s0, s0, %[half]\n vadd.f32 s1, s1, %[half]\n vadd.f32 s2, s2, %[half]\n vadd.f32 s3, s3, %[half]\n"
+            "vcvt.s32.f32 s0, s0\n vcvt.s32.f32 s1, s1\n vcvt.s32.f32 s2, s2\n vcvt.s32.f32 s3, s3\n"
+            "vmov %[m0], %[m1], s0, s1\n vmov %[m2], %[m3], s2, s3\n"
+            "usat %[m0], #7, %[m0]\n usat %[m1], #7, %[m1]\n usat %[m2], #7, %[m2]\n usat %[m3], #7, %[m3]\n"
+            "eor %[m0], %[m0], %[b0], asr #31\n sub %[m0], %[m0], %[b0], asr #31\n"
+            "eor %[m1], %[m1], %[b1], asr #31\n sub %[m1], %[m1], %[b1], asr #31\n"
+            "eor %[m2], %[m2], %[b2], asr #31\n sub %[m2], %[m2], %[b2], asr #31\n"
+            "eor %[m3], %[m3], %[b3], asr #31\n sub %[m3], %[m3], %[b3], asr #31\n"
+            "pkhbt %[m0], %[m0], %[m2], lsl #16\n pkhbt %[m1], %[m1], %[m3], lsl #16\n"
+            "strd %[m0], %[m1], [%[out]]\n"
+            : [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3), [m0] "=&r"(m0), [m1] "=&r"(m1),
+              [m2] "=&r"(m2), [m3] "=&r"(m3)
+            : [x] "r"(x), [out] "r"(out), [scale] "t"(scale), [half] "t"(half)
+            : "s0", "s1", "s2", "s3", "memory");
 }
 
-// (low, high) as the two int16 halves of a word: PKHBT.
-[[gnu::always_inline]] inline std::uint32_t pack_halves(std::int32_t low, std::int32_t high) noexcept {
-    return (static_cast<std::uint32_t>(low) & 0xFFFFu) | (static_cast<std::uint32_t>(high) << 16);
+// One group of N <= G real values (then zeros up to G): the scale from the real values (zeros
+// change no maximum), their codes, zero words for the rest.
+template <std::size_t G, std::size_t N>
+[[gnu::always_inline]] inline void quantize_group(const float* x, std::uint32_t* q, float* s) noexcept {
+    const float scale = group_amax<N>(x) / 127.0f;
+    *s = scale;
+    constexpr std::size_t whole_quads = N / 4;
+    std::size_t words = 0;
+    if (scale != 0.0f) {
+        for (std::size_t i = 0; i < whole_quads; ++i) quad_codes(x + 4 * i, scale, 0.5f, q + 2 * i);
+        words = 2 * whole_quads;
+        if constexpr (N % 4 != 0) {
+            float last[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (std::size_t i = 0; i < N % 4; ++i) last[i] = x[4 * whole_quads + i];
+            quad_codes(last, scale, 0.5f, q + words);
+            words += 2;
+        }
+    }
+    for (; words < G / 2; ++words) q[words] = 0;
 }
 
 // paired_rows_dot's loops are assembly where they count. Given the same as intrinsics, GCC
@@ -397,25 +449,13 @@ template <std::size_t G, std::size_t Codes, std::size_t RowStride, bool WordAlig
 
 }  // namespace detail
 
-template <std::size_t G>
-inline void quantize_paired(const float* x, std::size_t groups, std::uint32_t* xq, float* xs) noexcept {
+template <std::size_t G, std::size_t Count>
+[[gnu::noinline]] inline void quantize_paired(const float* x, std::uint32_t* xq, float* xs) noexcept {
     static_assert(G % 8 == 0, "ctattn: the paired Q8 layout takes groups of a multiple of 8 codes");
-    for (std::size_t g = 0; g < groups; ++g) {
-        const float* xg = x + g * G;
-        std::uint32_t* qg = xq + g * (G / 2);
-        const float scale = detail::group_amax<G>(xg) / 127.0f;
-        xs[g] = scale;
-        if (scale == 0.0f) {
-            for (std::size_t i = 0; i < G / 2; ++i) qg[i] = 0;
-            continue;
-        }
-        for (std::size_t i = 0; i < G; i += 4) {
-            const std::int32_t q0 = detail::code_of(xg[i], scale), q1 = detail::code_of(xg[i + 1], scale);
-            const std::int32_t q2 = detail::code_of(xg[i + 2], scale), q3 = detail::code_of(xg[i + 3], scale);
-            qg[i / 2] = detail::pack_halves(q0, q2);
-            qg[i / 2 + 1] = detail::pack_halves(q1, q3);
-        }
-    }
+    constexpr std::size_t full_groups = Count / G;
+    for (std::size_t g = 0; g < full_groups; ++g) detail::quantize_group<G, G>(x + g * G, xq + g * (G / 2), xs + g);
+    if constexpr (Count % G != 0)
+        detail::quantize_group<G, Count % G>(x + full_groups * G, xq + full_groups * (G / 2), xs + full_groups);
 }
 
 template <std::size_t G, std::size_t R, std::size_t Codes, std::size_t RowStride>
