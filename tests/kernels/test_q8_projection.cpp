@@ -150,9 +150,10 @@ TEST_CASE("the Q8 projection matches a double evaluation of the same quantized p
 
 namespace {
 
-// project_q8 walks the outputs q8_rows_per_call rows at a time (simd::q8_rows_dot) and the rest one
-// by one: each output must equal the one-row dot of its weight row against the same quantized
-// activations, plus the bias, bit for bit, whatever Dout % q8_rows_per_call is.
+// project_q8 walks the outputs several rows at a time (simd::q8_input_rows_dot: q8_rows_per_call,
+// or all of them where the body blocks them itself) and the rest one by one: each output must
+// equal the one-row dot of its weight row against the same quantized activations, plus the bias,
+// bit for bit, whatever Dout % q8_rows_per_call is.
 template <std::size_t Din, std::size_t Dout, std::size_t G>
 void check_rows_match_row_dot(std::size_t rows, std::uint32_t seed) {
     using M = q8_matrix<Din, Dout, G>;
@@ -186,7 +187,8 @@ void check_rows_match_row_dot(std::size_t rows, std::uint32_t seed) {
 }  // namespace
 
 TEST_CASE("the Q8 projection's outputs equal the one-row dot bit for bit at every output count", "[kernels][q8]") {
-    // The counts straddle multiples of q8_rows_per_call (4 on vector targets, 2 on the Arm DSP one).
+    // The counts straddle multiples of q8_rows_per_call (4; 2 under Helium) and of the Arm DSP
+    // body's blocks of 4.
     INFO("q8_rows_per_call " << kernels::q8_rows_per_call);
     check_rows_match_row_dot<13, 1, 4>(2, 21);     // fewer outputs than one call: all by the row dot
     check_rows_match_row_dot<13, 3, 4>(1, 22);
@@ -227,4 +229,40 @@ TEST_CASE("project_weights runs the Q8 kernel for Q8 matrices and the float kern
     float via_view[10];
     kernels::project_q8(2, x, view, nullptr, via_view);
     for (int i = 0; i < 10; ++i) REQUIRE(via_view[i] == direct_q8[i]);
+}
+
+TEST_CASE("projections of one input through project_weights_shared equal each projection on its own, bit for bit",
+          "[kernels][q8]") {
+    // Q8 matrices of one input shape (Q, K and V; W1 and W3) share the quantized rows; float ones
+    // (and any mix) run project_weights in turn.
+    using Mq = q8_matrix<172, 9, 32>;
+    using Mk = q8_matrix<172, 5, 32>;
+    auto q = std::make_unique<Mq>();
+    auto k = std::make_unique<Mk>();
+    auto f = std::make_unique<matrix<172, 9>>();
+    std::mt19937 rng(31);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float& v : f->values) v = dist(rng);
+    for (std::size_t o = 0; o < 9; ++o) {
+        float column[172];
+        for (std::size_t i = 0; i < 172; ++i) column[i] = (*f)(i, o);
+        kernels::q8_quantize_row<Mq>(column, q->code_row(o), q->scale_row(o));
+        if (o < 5) kernels::q8_quantize_row<Mk>(column, k->code_row(o), k->scale_row(o));
+    }
+    std::vector<float> x(3 * 172), bias(9);
+    for (float& v : x) v = dist(rng) * 3.0f;
+    for (float& b : bias) b = dist(rng);
+    std::vector<float> yq(3 * 9), yk(3 * 5), yf(3 * 9), want_q(3 * 9), want_k(3 * 5), want_f(3 * 9);
+    kernels::project_weights_shared<172>(3, x.data(), kernels::project_to<9>(*q, bias.data(), yq.data()),
+                                         kernels::project_to<5>(*k, nullptr, yk.data()));
+    kernels::project_q8(3, x.data(), *q, bias.data(), want_q.data());
+    kernels::project_q8(3, x.data(), *k, nullptr, want_k.data());
+    for (std::size_t i = 0; i < yq.size(); ++i) REQUIRE(yq[i] == want_q[i]);
+    for (std::size_t i = 0; i < yk.size(); ++i) REQUIRE(yk[i] == want_k[i]);
+    // A float and a Q8 matrix: each its own kernel.
+    kernels::project_weights_shared<172>(3, x.data(), kernels::project_to<9>(*f, nullptr, yf.data()),
+                                         kernels::project_to<5>(*k, nullptr, yk.data()));
+    kernels::project<172, 9>(3, x.data(), f->data(), nullptr, want_f.data());
+    for (std::size_t i = 0; i < yf.size(); ++i) REQUIRE(yf[i] == want_f[i]);
+    for (std::size_t i = 0; i < yk.size(); ++i) REQUIRE(yk[i] == want_k[i]);
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Quantized (Q8, w8a8) projection: per row of X, the activations are quantized once per group of G
-// (simd::q8_quantize), then every output is one group-scaled int8 row dot (simd::q8_row_dot):
+// (simd::q8_quantize_input, in the layout the target's body reads), then every output is one
+// group-scaled int8 row dot (simd::q8_input_rows_dot, several rows per call):
 //   y[o] = b[o] + sum_g (sw[o][g] * sx[g]) * sum_{i in g} qw[o][i] * qx[i]
+// Projections of one input (Q, K, V; W1, W3) quantize it once (project_weights_shared).
 // Weights are a q8_matrix or q8_matrix_view (base/weight_storage.hpp): Dout rows of Din codes, rows
 // padded with zero codes to whole groups (the activations' padding is zero too, so it adds
 // nothing). Also the row operations around it: quantizing a float row into a Q8 row (loaders) and

@@ -154,13 +154,14 @@ inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, cons
 // ---- activations in the layout the target's body reads (the projection kernels use these) ----
 
 /// Whether a Q8 projection with groups of G hands the rows dot its activations as int16 pairs
-/// (q8_arm_dsp::quantize_paired) instead of int8 codes: on the Arm DSP body (not under Helium),
-/// for groups of a multiple of 8. Unpacking the activations once per input vector saves the two
+/// (q8_arm_dsp::quantize_paired) instead of int8 codes: on the Arm DSP body (not under Helium)
+/// with a single-precision FPU (its float steps are VFP assembly), for groups of a multiple of 8. Unpacking the activations once per input vector saves the two
 /// SXTB16 per 4 codes that every call of the rows dot would repeat, and the paired body reads 8
 /// weight codes per LDRD (activation words too: a group's last ones must lie within its 1020-byte
 /// reach, so G <= 512).
 template <std::size_t G>
-inline constexpr bool q8_paired_input = target::q8_arm_dsp && !target::mve_int && G % 8 == 0 && G <= 512;
+inline constexpr bool q8_paired_input =
+    target::q8_arm_dsp && !target::mve_int && target::vfp_asm && G % 8 == 0 && G <= 512;
 
 /// One stored unit of quantized activations: a code (int8), or a word of two int16 codes where
 /// q8_paired_input<G> holds (2 codes per word).

@@ -4,6 +4,11 @@
 // brings 4 codes, SXTB16 (and SXTB16 of the word rotated by 8) unpacks them into two pairs of
 // int16, and SMLAD multiplies both pairs and adds them to the group's int32 sum: 4 multiply-adds in
 // 2 loads, 4 unpacks and 2 SMLADs, against 8 byte loads and 4 MLAs for the scalar body.
+// The projections' path (simd/q8.hpp's q8_quantize_input and q8_input_rows_dot, where
+// q8_paired_input holds) unpacks the activations once per input vector instead, into the int16
+// pairs SXTB16 makes (quantize_paired), and walks a matrix 4 rows at a time in assembly
+// (paired_rows_dot): per 8 codes and row one LDRD, 4 unpacks and 4 SMLADs, the activation words
+// loaded once per 4 rows, the per-group float step in VFP registers.
 // Declared on every target, defined only where simd/target.hpp says the DSP extension is there.
 #pragma once
 
