@@ -6,9 +6,13 @@
 // Then, for tools/qemu_insn_count.c's marks, one call each of the scalar body, the dispatched body
 // and a plain float dot of the same length, rows of 64 (G 64) and 172 (G 43, and G 172): the
 // plugin's "ctattn-marks" line gives each call's exact instruction count (consecutive differences);
-// last, q8_rows_dot over 4 such rows (G 43) and its check against q8_row_dot per row.
+// last, q8_rows_dot over 4 such rows (G 43) and its check against q8_row_dot per row. Before the
+// marks, the activations in the target's layout (q8_quantize_input, q8_input_rows_dot) against
+// q8_quantize and q8_row_dot, bit for bit, on every path of the DSP body (4-row blocks of two and
+// of more groups, single rows, rows beyond LDRD's reach, rows at an odd address).
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 
 #include <ctattn/simd/q8.hpp>
@@ -122,6 +126,81 @@ void check_rows(embedded::checker& check, const char* what) {
     check.is_true(what, same);
 }
 
+// ---- activations in the target's layout (simd::q8_quantize_input, simd::q8_input_rows_dot): int8
+// codes, or on the DSP body int16 pairs (q0, q2), (q1, q3) per 4 codes.
+
+// Code i of a quantized input row, whatever its layout.
+template <std::size_t G>
+int input_code(const simd::q8_input_word<G>* xq, std::size_t i) {
+    if constexpr (simd::q8_paired_input<G>) {
+        const std::uint32_t word = xq[i / 4 * 2 + (i % 2)];  // (q0, q2) then (q1, q3)
+        return static_cast<std::int16_t>(i % 4 < 2 ? word & 0xFFFFu : word >> 16);
+    } else {
+        return xq[i];
+    }
+}
+
+constexpr std::size_t input_max = 352;
+float input_x[input_max];
+float padded_x[input_max];
+alignas(8) simd::q8_input_word<32> input_q[input_max];
+std::int8_t reference_q[input_max];
+float input_s[input_max / 32], reference_s[input_max / 32];
+
+// Count floats with ties, signed zeros, a zero group and a group whose scale is subnormal (its
+// codes clamp at 127): q8_quantize_input must give q8_quantize's codes and scales of the
+// zero-padded row, bit for bit.
+template <std::size_t Count>
+void check_quantize_input(embedded::checker& check, const char* what) {
+    constexpr std::size_t G = 32, groups = (Count + G - 1) / G;
+    for (std::size_t i = 0; i < Count; ++i) {
+        const std::size_t g = i / G;
+        float v = 0.01f * static_cast<float>(next_code(-20000, 20000));
+        if (g == 1) v = (i % 3 == 0 ? -0.25f : 0.25f) * static_cast<float>(2 * (i % 7) + 1);  // (k + 1/2) * scale
+        if (g == 2) v = i % 2 ? -0.0f : 0.0f;
+        if (g == 3) v = 1.0e-45f * static_cast<float>(next_code(-150, 150));  // subnormal scale
+        input_x[i] = v;
+    }
+    if (Count > G) input_x[G] = 127.0f * 0.5f;  // group 1's maximum: scale 0.5, codes at exact halves
+    for (std::size_t i = 0; i < groups * G; ++i) padded_x[i] = i < Count ? input_x[i] : 0.0f;
+    simd::q8_quantize<G>(padded_x, groups, reference_q, reference_s);
+    for (std::size_t i = 0; i < groups * G; ++i) input_q[i] = simd::q8_input_word<G>(0x55);  // poison
+    simd::q8_quantize_input<G, Count>(input_x, input_q, input_s);
+    bool same = true;
+    for (std::size_t g = 0; g < groups; ++g) same = same && std::memcmp(&input_s[g], &reference_s[g], 4) == 0;
+    for (std::size_t i = 0; i < groups * G; ++i) same = same && input_code<G>(input_q, i) == reference_q[i];
+    check.is_true(what, same);
+}
+
+alignas(8) std::int8_t matrix[2048 + 8];
+float matrix_scales[64];
+
+// R rows of Codes codes RowStride apart (offset bytes past a word boundary) through
+// q8_input_rows_dot must give q8_row_dot of each row against the int8 codes, bit for bit.
+template <std::size_t R, std::size_t Codes, std::size_t RowStride>
+void check_input_rows(embedded::checker& check, const char* what, std::size_t offset) {
+    constexpr std::size_t G = 32, groups = (Codes + G - 1) / G, scales_per_row = RowStride / G;
+    static_assert(R * RowStride <= 2048 && R * scales_per_row <= 64 && groups * G <= input_max);
+    std::int8_t* w = matrix + offset;
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t i = 0; i < RowStride; ++i)
+            w[r * RowStride + i] = static_cast<std::int8_t>(i >= Codes ? 0 : (i % 5 == 0 ? -128 : next_code(-128, 127)));
+    for (std::size_t i = 0; i < R * scales_per_row; ++i) matrix_scales[i] = 0.001f * static_cast<float>(next_code(1, 4000));
+    for (std::size_t i = 0; i < Codes; ++i) input_x[i] = 0.01f * static_cast<float>(next_code(-20000, 20000));
+    for (std::size_t i = 0; i < groups * G; ++i) padded_x[i] = i < Codes ? input_x[i] : 0.0f;
+    simd::q8_quantize<G>(padded_x, groups, reference_q, reference_s);
+    simd::q8_quantize_input<G, Codes>(input_x, input_q, input_s);
+    float out[R];
+    simd::q8_input_rows_dot<G, R, Codes, RowStride>(w, matrix_scales, input_q, input_s, out);
+    bool same = true;
+    for (std::size_t r = 0; r < R; ++r) {
+        const float one = simd::q8_row_dot<G>(w + r * RowStride, matrix_scales + r * scales_per_row, reference_q,
+                                              reference_s, groups);
+        same = same && std::memcmp(&out[r], &one, 4) == 0;
+    }
+    check.is_true(what, same);
+}
+
 template <std::size_t G>
 [[gnu::noinline]] void dispatched_rows_4(std::size_t groups, float* out) {
     simd::q8_rows_dot<G, 4>(w_row, groups * G, w_scales, groups, x_row, x_scales, groups, out);
@@ -141,6 +220,14 @@ int firmware_main() {
 
     check_rows<43>(check, "q8_rows_dot, 4 rows of 4 groups of 43, equals q8_row_dot per row");
     check_rows<172>(check, "q8_rows_dot, 4 rows of 1 group of 172, equals q8_row_dot per row");
+    check_quantize_input<172>(check, "q8_quantize_input of 172 (G 32) gives q8_quantize's codes and scales");
+    check_quantize_input<64>(check, "q8_quantize_input of 64 (G 32) gives q8_quantize's codes and scales");
+    check_quantize_input<130>(check, "q8_quantize_input of 130 (G 32) gives q8_quantize's codes and scales");
+    check_input_rows<9, 64, 64>(check, "q8_input_rows_dot, 9 rows of 64 (two groups), equals q8_row_dot", 0);
+    check_input_rows<7, 172, 192>(check, "q8_input_rows_dot, 7 rows of 172 padded to 192, equals q8_row_dot", 0);
+    check_input_rows<6, 64, 96>(check, "q8_input_rows_dot, 6 rows of 64 padded to 96, equals q8_row_dot", 0);
+    check_input_rows<5, 340, 352>(check, "q8_input_rows_dot, 5 rows of 340 (beyond LDRD's reach), equals q8_row_dot", 0);
+    check_input_rows<5, 172, 192>(check, "q8_input_rows_dot, 5 rows at an odd address, equals q8_row_dot", 1);
     for (std::size_t i = 0; i < 172; ++i) {
         float_w[i] = 0.01f * static_cast<float>(next_code(-100, 100));
         float_x[i] = 0.01f * static_cast<float>(next_code(-100, 100));

@@ -150,9 +150,10 @@ TEST_CASE("the Q8 projection matches a double evaluation of the same quantized p
 
 namespace {
 
-// project_q8 walks the outputs q8_rows_per_call rows at a time (simd::q8_rows_dot) and the rest one
-// by one: each output must equal the one-row dot of its weight row against the same quantized
-// activations, plus the bias, bit for bit, whatever Dout % q8_rows_per_call is.
+// project_q8 walks the outputs several rows at a time (simd::q8_input_rows_dot: q8_rows_per_call,
+// or all of them where the body blocks them itself) and the rest one by one: each output must
+// equal the one-row dot of its weight row against the same quantized activations, plus the bias,
+// bit for bit, whatever Dout % q8_rows_per_call is.
 template <std::size_t Din, std::size_t Dout, std::size_t G>
 void check_rows_match_row_dot(std::size_t rows, std::uint32_t seed) {
     using M = q8_matrix<Din, Dout, G>;
@@ -186,7 +187,8 @@ void check_rows_match_row_dot(std::size_t rows, std::uint32_t seed) {
 }  // namespace
 
 TEST_CASE("the Q8 projection's outputs equal the one-row dot bit for bit at every output count", "[kernels][q8]") {
-    // The counts straddle multiples of q8_rows_per_call (4 on vector targets, 2 on the Arm DSP one).
+    // The counts straddle multiples of q8_rows_per_call (4; 2 under Helium) and of the Arm DSP
+    // body's blocks of 4.
     INFO("q8_rows_per_call " << kernels::q8_rows_per_call);
     check_rows_match_row_dot<13, 1, 4>(2, 21);     // fewer outputs than one call: all by the row dot
     check_rows_match_row_dot<13, 3, 4>(1, 22);
@@ -246,7 +248,7 @@ std::unique_ptr<M> random_q8(std::mt19937& rng) {
 
 }  // namespace
 
-TEST_CASE("projections sharing an input give each project_weights result bit for bit, Q8 and float",
+TEST_CASE("projections sharing an input give each project_weights result bit for bit, Q8 at width 172 and float",
           "[kernels][q8]") {
     // Q8: stories260K's W2 width (172 padded to 192), output counts around multiples of 4, one
     // projection without bias; two rows (each quantized once for the three matrices).
@@ -262,9 +264,9 @@ TEST_CASE("projections sharing an input give each project_weights result bit for
     for (float& v : bias_c) v = dist(rng);
     std::vector<float> ya(rows * 13, NAN), yb(rows * 5, NAN), yc(rows * 8, NAN);
     std::vector<float> wa(rows * 13, NAN), wb(rows * 5, NAN), wc(rows * 8, NAN);
-    kernels::project_weights_sharing_input<Din>(rows, x.data(), kernels::project_into<13>(*a, bias_a.data(), ya.data()),
-                                                kernels::project_into<5>(*b, nullptr, yb.data()),
-                                                kernels::project_into<8>(*c, bias_c.data(), yc.data()));
+    kernels::project_weights_shared<Din>(rows, x.data(), kernels::project_to<13>(*a, bias_a.data(), ya.data()),
+                                                kernels::project_to<5>(*b, nullptr, yb.data()),
+                                                kernels::project_to<8>(*c, bias_c.data(), yc.data()));
     kernels::project_q8(rows, x.data(), *a, bias_a.data(), wa.data());
     kernels::project_q8(rows, x.data(), *b, nullptr, wb.data());
     kernels::project_q8(rows, x.data(), *c, bias_c.data(), wc.data());
@@ -280,10 +282,46 @@ TEST_CASE("projections sharing an input give each project_weights result bit for
     float xf[rows * 13];
     for (float& v : xf) v = dist(rng);
     float yf[rows * 5], yg[rows * 3], wf[rows * 5], wg[rows * 3];
-    kernels::project_weights_sharing_input<13>(rows, xf, kernels::project_into<5>(*f, nullptr, yf),
-                                               kernels::project_into<3>(*g, nullptr, yg));
+    kernels::project_weights_shared<13>(rows, xf, kernels::project_to<5>(*f, nullptr, yf),
+                                               kernels::project_to<3>(*g, nullptr, yg));
     kernels::project<13, 5>(rows, xf, f->data(), nullptr, wf);
     kernels::project<13, 3>(rows, xf, g->data(), nullptr, wg);
     for (std::size_t i = 0; i < rows * 5; ++i) REQUIRE(yf[i] == wf[i]);
     for (std::size_t i = 0; i < rows * 3; ++i) REQUIRE(yg[i] == wg[i]);
+}
+
+TEST_CASE("projections of one input through project_weights_shared equal each projection on its own, bit for bit",
+          "[kernels][q8]") {
+    // Q8 matrices of one input shape (Q, K and V; W1 and W3) share the quantized rows; float ones
+    // (and any mix) run project_weights in turn.
+    using Mq = q8_matrix<172, 9, 32>;
+    using Mk = q8_matrix<172, 5, 32>;
+    auto q = std::make_unique<Mq>();
+    auto k = std::make_unique<Mk>();
+    auto f = std::make_unique<matrix<172, 9>>();
+    std::mt19937 rng(31);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (float& v : f->values) v = dist(rng);
+    for (std::size_t o = 0; o < 9; ++o) {
+        float column[172];
+        for (std::size_t i = 0; i < 172; ++i) column[i] = (*f)(i, o);
+        kernels::q8_quantize_row<Mq>(column, q->code_row(o), q->scale_row(o));
+        if (o < 5) kernels::q8_quantize_row<Mk>(column, k->code_row(o), k->scale_row(o));
+    }
+    std::vector<float> x(3 * 172), bias(9);
+    for (float& v : x) v = dist(rng) * 3.0f;
+    for (float& b : bias) b = dist(rng);
+    std::vector<float> yq(3 * 9), yk(3 * 5), yf(3 * 9), want_q(3 * 9), want_k(3 * 5), want_f(3 * 9);
+    kernels::project_weights_shared<172>(3, x.data(), kernels::project_to<9>(*q, bias.data(), yq.data()),
+                                         kernels::project_to<5>(*k, nullptr, yk.data()));
+    kernels::project_q8(3, x.data(), *q, bias.data(), want_q.data());
+    kernels::project_q8(3, x.data(), *k, nullptr, want_k.data());
+    for (std::size_t i = 0; i < yq.size(); ++i) REQUIRE(yq[i] == want_q[i]);
+    for (std::size_t i = 0; i < yk.size(); ++i) REQUIRE(yk[i] == want_k[i]);
+    // A float and a Q8 matrix: each its own kernel.
+    kernels::project_weights_shared<172>(3, x.data(), kernels::project_to<9>(*f, nullptr, yf.data()),
+                                         kernels::project_to<5>(*k, nullptr, yk.data()));
+    kernels::project<172, 9>(3, x.data(), f->data(), nullptr, want_f.data());
+    for (std::size_t i = 0; i < yf.size(); ++i) REQUIRE(yf[i] == want_f[i]);
+    for (std::size_t i = 0; i < yk.size(); ++i) REQUIRE(yk[i] == want_k[i]);
 }

@@ -204,10 +204,10 @@ struct transformer_block {
                             std::size_t rows, std::size_t pos0, const float* in, float* q, float* k,
                             float* v) noexcept {
         using A = attention_config;
-        kernels::project_weights_sharing_input<d_model, Arch>(rows, in,
-                                                              kernels::project_into<d_model>(w.wq, w.q_bias(), q),
-                                                              kernels::project_into<kv_dim>(w.wk, w.k_bias(), k),
-                                                              kernels::project_into<kv_dim>(w.wv, w.v_bias(), v));
+        // One input: Q8 weights quantize it once for the three.
+        kernels::project_weights_shared<d_model, Arch>(rows, in, kernels::project_to<d_model>(w.wq, w.q_bias(), q),
+                                                       kernels::project_to<kv_dim>(w.wk, w.k_bias(), k),
+                                                       kernels::project_to<kv_dim>(w.wv, w.v_bias(), v));
         if constexpr (Position::rotary) {
             // Vector arches rotate q and k with one cos/sin per pair; the scalar path (Cortex-M, whose
             // instruction counts are measured) keeps its two calls. The same values either way.

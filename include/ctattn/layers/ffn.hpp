@@ -127,9 +127,9 @@ struct feed_forward {
                         float* up) noexcept {
         using Act = typename C::activation;
         if constexpr (C::gated) {
-            kernels::project_weights_sharing_input<d_model, Arch>(rows, x,
-                                                                  kernels::project_into<d_ff>(w.w1, w.b1_data(), hidden),
-                                                                  kernels::project_into<d_ff>(w.w3, w.b3_data(), up));
+            // One input: Q8 weights quantize it once for W1 and W3.
+            kernels::project_weights_shared<d_model, Arch>(rows, x, kernels::project_to<d_ff>(w.w1, w.b1_data(), hidden),
+                                                           kernels::project_to<d_ff>(w.w3, w.b3_data(), up));
             for (std::size_t r = 0; r < rows; ++r)
                 kernels::activate_gated_row<Act, d_ff, Arch>(hidden + r * d_ff, up + r * d_ff);
         } else {

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace ctattn::simd {
 
@@ -153,6 +154,65 @@ inline void q8_rows_dot(const std::int8_t* w, std::size_t row_stride_bytes, cons
         CTATTN_UNROLL for (std::size_t r = 0; r < R; ++r)
             out[r] = q8_row_dot<G>(w + r * row_stride_bytes, ws + r * ws_stride, xq, xs, groups);
     }
+}
+
+// ---- activations in the layout the target's body reads (the projection kernels use these) ----
+
+/// Whether a Q8 projection with groups of G hands the rows dot its activations as int16 pairs
+/// (q8_arm_dsp::quantize_paired) instead of int8 codes: on the Arm DSP body (not under Helium)
+/// with a single-precision FPU (its float steps are VFP assembly), for groups of a multiple of 8. Unpacking the activations once per input vector saves the two
+/// SXTB16 per 4 codes that every call of the rows dot would repeat, and the paired body reads 8
+/// weight codes per LDRD (activation words too: a group's last ones must lie within its 1020-byte
+/// reach, so G <= 512).
+template <std::size_t G>
+inline constexpr bool q8_paired_input =
+    target::q8_arm_dsp && !target::mve_int && target::vfp_asm && G % 8 == 0 && G <= 512;
+
+/// One stored unit of quantized activations: a code (int8), or a word of two int16 codes where
+/// q8_paired_input<G> holds (2 codes per word).
+template <std::size_t G>
+using q8_input_word = std::conditional_t<q8_paired_input<G>, std::uint32_t, std::int8_t>;
+
+/// Stored units for `codes` quantized activations.
+template <std::size_t G>
+inline constexpr std::size_t q8_input_words(std::size_t codes) noexcept {
+    return q8_paired_input<G> ? codes / 2 : codes;
+}
+
+/// q8_quantize of Count floats into the target's activation layout, padded with zero codes to
+/// whole groups (Count / G rounded up; each scale is its real values' own): the same codes and
+/// scales as q8_quantize of the zero-padded row, bit for bit.
+template <std::size_t G, std::size_t Count>
+inline void q8_quantize_input(const float* x, q8_input_word<G>* xq, float* xs) noexcept {
+    if constexpr (q8_paired_input<G>) {
+        q8_arm_dsp::quantize_paired<G, Count>(x, xq, xs);
+    } else {
+        constexpr std::size_t full_groups = Count / G, tail = Count % G;
+        if constexpr (full_groups > 0) q8_quantize<G>(x, full_groups, xq, xs);
+        if constexpr (tail > 0) {
+            float padded[G] = {};  // zeros change no maximum and no sum
+            for (std::size_t i = 0; i < tail; ++i) padded[i] = x[full_groups * G + i];
+            q8_quantize<G>(padded, 1, xq + full_groups * G, xs + full_groups);
+        }
+    }
+}
+
+/// q8_rows_dot against activations from q8_quantize_input, for R rows of a Q8 matrix: row r's codes
+/// at w + r * RowStride, its scales at ws + r * RowStride / G; out[r] = q8_row_dot<G> of row r bit
+/// for bit. The rows have Codes real codes (groups: Codes / G rounded up); the activations' codes
+/// past them up to the last group's end must be zero (a padded row's tail: q8_quantize_input of
+/// zeros), so bodies may skip them.
+template <std::size_t G, std::size_t R, std::size_t Codes, std::size_t RowStride>
+inline void q8_input_rows_dot(const std::int8_t* w, const float* ws, const q8_input_word<G>* xq, const float* xs,
+                              float* out) noexcept {
+    static_assert(RowStride >= Codes && RowStride % G == 0, "ctattn: a Q8 matrix row is whole groups holding its codes");
+    constexpr std::size_t groups = (Codes + G - 1) / G;
+    if constexpr (q8_paired_input<G>)
+        q8_arm_dsp::paired_rows_dot<G, R, Codes, RowStride>(w, ws, xq, xs, out);
+    else if constexpr (R == 1)
+        out[0] = q8_row_dot<G>(w, ws, xq, xs, groups);
+    else
+        q8_rows_dot<G, R>(w, RowStride, ws, RowStride / G, xq, xs, groups, out);
 }
 
 }  // namespace ctattn::simd
