@@ -135,10 +135,13 @@ inline float fused(float a, float b, float c) noexcept {
 // n = round(x log2 e) (ties to even, by the 1.5 x 2^23 trick), r = x - n ln 2 in two steps, and
 // 2^n applied in two exact halves so that a denormal result is rounded once. NaN gives NaN.
 [[gnu::always_inline]] inline float exp_polynomial(float x) noexcept {
-    if (x != x) return x;
-    x = x > 89.0f ? 89.0f : (x < -104.0f ? -104.0f : x);
+    x = x > 89.0f ? 89.0f : x;  // NaN fails both tests and stays NaN
+    x = x < -104.0f ? -104.0f : x;
+    // t = x log2 e + 1.5 x 2^23, one rounding (fused, written out: left to the compiler, whether it
+    // fuses depends on the target), holds n = round(x log2 e) in its low bits (|n| <= 151).
     constexpr float round_magic = 12582912.0f;
-    const float n = (x * log2_e + round_magic) - round_magic;  // |x log2 e| < 151: an integer, exactly
+    const float t = detail::fused(x, log2_e, round_magic);
+    const float n = t - round_magic;
     float r = detail::fused(n, -0.693359375f, x);
     r = detail::fused(n, 2.12194440e-4f, r);
     float p = detail::fused(1.9875691500e-4f, r, 1.3981999507e-3f);
@@ -147,9 +150,11 @@ inline float fused(float a, float b, float c) noexcept {
     p = detail::fused(p, r, 1.6666665459e-1f);
     p = detail::fused(p, r, 5.0000001201e-1f);
     const float e_r = detail::fused(p, r * r, r) + 1.0f;
-    // 2^n as 2^h 2^(n - h), h = n / 2 in [-75, 64]: e_r 2^h is a normal float (exact), and the
-    // second product rounds once, to a denormal where e^x is one, or overflows to +inf.
-    const int n_int = static_cast<int>(n), half = n_int / 2;
+    // 2^n as 2^h 2^(n - h), h = floor(n / 2) in [-76, 64]: e_r 2^h is a normal float (exact), and
+    // the second product rounds once, to a denormal where e^x is one, or overflows to +inf. n from
+    // t's bits: integer arithmetic, defined for a NaN too (the result is NaN whatever the scale).
+    const std::int32_t n_int = static_cast<std::int32_t>(std::bit_cast<std::uint32_t>(t) - 0x4b400000u);
+    const std::int32_t half = n_int >> 1;
     const float first = std::bit_cast<float>(static_cast<std::uint32_t>(half + 127) << 23);
     const float second = std::bit_cast<float>(static_cast<std::uint32_t>(n_int - half + 127) << 23);
     return (e_r * first) * second;
@@ -157,16 +162,17 @@ inline float fused(float a, float b, float c) noexcept {
 
 // cos and sin of one float angle (RoPE's rotation), by Cephes' sinf/cosf polynomials on [-pi/4,
 // pi/4] after x = k pi/2 + r: k = round(x 2/pi), r by three fused steps with a three-part pi/2
-// (the first two parts' products exact for |k| < 2^12). Within 2 ulp of the double cos/sin for |x|
-// up to 6400 radians (tests/kernels/test_math.cpp), not a correctly rounded sinf: the point is the
-// same bits on every core. Not finite: NaN for both.
+// (the first two parts' products exact for |k| < 2^12). Within 2^-23 of the double cos/sin for |x|
+// up to 6400 radians (tests/kernels/test_exp_edges.cpp), not a correctly rounded sinf: the point is
+// the same bits on every core. Not finite: NaN for both.
 [[gnu::always_inline]] inline void cos_sin_polynomial(float x, float& c, float& s) noexcept {
     if (!(x - x == 0.0f)) {
         c = s = std::numeric_limits<float>::quiet_NaN();
         return;
     }
     constexpr float round_magic = 12582912.0f, two_over_pi = 0.636619772367581343f;
-    const float k = (x * two_over_pi + round_magic) - round_magic;
+    const float t = detail::fused(x, two_over_pi, round_magic);  // k = round(x 2/pi) in its low bits
+    const float k = t - round_magic;
     // pi/2 = 1.5703125 + 4.837512969970703125e-4 + 7.54978995489188216e-8 (Cephes' DP1..DP3, halved).
     float r = detail::fused(k, -1.5703125f, x);
     r = detail::fused(k, -4.837512969970703125e-4f, r);
@@ -178,8 +184,8 @@ inline float fused(float a, float b, float c) noexcept {
     float pc = detail::fused(2.443315711809948e-5f, z, -1.388731625493765e-3f);
     pc = detail::fused(pc, z, 4.166664568298827e-2f);
     const float cos_r = detail::fused(pc * z, z, detail::fused(-0.5f, z, 1.0f));
-    // The quadrant, k mod 4 (two's complement keeps it right for negative k).
-    switch (static_cast<unsigned>(static_cast<int>(k)) & 3u) {
+    // The quadrant, k mod 4: the low bits of t (0x4b400000 + k, |k| < 2^22).
+    switch (std::bit_cast<std::uint32_t>(t) & 3u) {
         case 0: c = cos_r, s = sin_r; break;
         case 1: c = -sin_r, s = cos_r; break;
         case 2: c = -cos_r, s = -sin_r; break;
