@@ -2,7 +2,8 @@
 // The exp family (simd/math.hpp) at the ends of float's range, against double: simd::exp on every
 // vector arch compiled in (xsimd's AVX2 / SSE exp stops early at both ends: +inf at 88.7, 0 at
 // -103.97, where e^x is finite or denormal) and on one float; exp2_approx / exp_approx above the
-// polynomial's range (no negative results, +inf past float's top).
+// polynomial's range (no negative results, +inf past float's top); the scalar path's polynomial
+// e^x and RoPE's polynomial cos/sin against double over their ranges.
 // Tolerances: normal results within 4 ulp (2^-21 relative: xsimd's own <= 1-2 ulp, doubled by the
 // square of e^(x/2) on the edge lanes); denormal results within half a denormal ulp of e^x plus that
 // relative error, so a result that should round up to the smallest denormal cannot be 0.
@@ -13,6 +14,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -142,4 +144,57 @@ TEST_CASE("exp2_approx and exp_approx are never negative above their polynomial'
     CHECK(exp_approx(1e30f) == inf);
     CHECK(exp_approx(inf) == inf);
     CHECK(std::isnan(exp_approx(std::numeric_limits<float>::quiet_NaN())));
+}
+
+// The scalar path's own e^x and RoPE's cos/sin (simd/math.hpp): fixed float sequences, so that
+// every core with an FMA computes the same bits as the host's scalar build (the small-RAM firmware
+// test, tests/embedded/stories_small_ram_fw.cpp, relies on it); here, their accuracy.
+TEST_CASE("the scalar path's polynomial e^x is within 2 ulp and is AVX-512's exp lane for lane") {
+    // Normal results over [-87, 88.7], about 2 x 10^5 points spaced ~1e-4 relative: <= 2 ulp of the
+    // double e^x (the Cephes bound; 0.96 measured). check_exp covers the ends and NaN above.
+    for (float x = -87.0f; x < 88.7f; x = std::nextafter(x + 1e-4f * std::fabs(x) + 1e-6f, 100.0f)) {
+        const double exact = std::exp(double(x));
+        int exponent;
+        std::frexp(exact, &exponent);
+        INFO("x " << x);
+        REQUIRE(std::fabs(double(ctattn::simd::exp_polynomial(x)) - exact) <= 2.0 * std::ldexp(1.0, exponent - 24));
+    }
+    for (float x : edge_points) check_exp(x, ctattn::simd::exp_polynomial(x), 0x1p-21);
+#if defined(CTATTN_HAS_AVX512F)
+    // The same operations as x86::exp_16 (VSCALEFPS rounds a denormal once, as the two exact-then-
+    // rounding products do): equal bits over [-110, 95], denormals and overflow included.
+    for (float x = -110.0f; x < 95.0f; x += 0.0131f) {
+        alignas(64) float in[16], out[16];
+        for (int lane = 0; lane < 16; ++lane) in[lane] = x + float(lane) * 1e-4f;
+        _mm512_store_ps(out, ctattn::simd::x86::exp_16(_mm512_load_ps(in)));
+        for (int lane = 0; lane < 16; ++lane) {
+            const float got = ctattn::simd::exp_polynomial(in[lane]);
+            INFO("x " << in[lane]);
+            REQUIRE(std::memcmp(&got, out + lane, sizeof got) == 0);
+        }
+    }
+#endif
+}
+
+TEST_CASE("the polynomial cos and sin are within 2^-23 of the double ones up to 6400 radians") {
+    // r = x - k pi/2 carries two roundings of at most 2^-25 (|r| <= pi/4) and the polynomials about
+    // one ulp: 9.2e-8 measured over this sweep, bound 2^-23 (1.19e-7). A wrong quadrant or sign is
+    // off by ~1. Every integer angle (RoPE's first pair turns by the position itself) and a sweep.
+    auto check = [](float x) {
+        float c, s;
+        ctattn::simd::cos_sin_polynomial(x, c, s);
+        INFO("x " << x << " cos " << c << " sin " << s);
+        REQUIRE(std::fabs(double(c) - std::cos(double(x))) <= 0x1p-23);
+        REQUIRE(std::fabs(double(s) - std::sin(double(x))) <= 0x1p-23);
+    };
+    for (float x = 0.0f; x <= 4096.0f; x += 1.0f) check(x), check(-x);
+    for (float x = -6400.0f; x < 6400.0f; x += 0.0137f) check(x);
+    for (float x : {1e-30f, -1e-30f, 0.7853981f, 1.5707963f, 3.1415926f, 4.712389f, 6.2831853f}) check(x);
+    float c, s;
+    ctattn::simd::cos_sin_polynomial(0.0f, c, s);
+    CHECK((c == 1.0f && s == 0.0f));  // position 0 leaves q and k as they are
+    for (float x : {inf, -inf, std::numeric_limits<float>::quiet_NaN()}) {
+        ctattn::simd::cos_sin_polynomial(x, c, s);
+        CHECK((std::isnan(c) && std::isnan(s)));
+    }
 }

@@ -36,13 +36,25 @@ inline float row_sum(const float* x) noexcept {
 }
 
 // sum_i (x[i] - centre)^2 over N floats (centre 0 gives the plain sum of squares).
+// The scalar path, for N a multiple of 4, keeps four partial sums (element i into sum i mod 4,
+// fused) and adds them pairwise, (s0 + s1) + (s2 + s3): the order of Helium's four lanes and its
+// reduce_add (simd/mve.hpp), so a Cortex-M55 normalises a row to the same bits as the scalar
+// build and a Cortex-M4F (tests/embedded/stories_small_ram_fw.cpp).
 template <std::size_t N, class Arch>
 inline float row_sum_squares(const float* x, float centre) noexcept {
     using V = simd::ops<Arch>;
     constexpr std::size_t W = V::width;
     constexpr std::size_t full = N / W * W;
     float sum = 0.0f;
-    if constexpr (full > 0) {
+    if constexpr (W == 1 && N % 4 == 0) {
+        float lanes[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (std::size_t i = 0; i < N; i += 4)
+            CTATTN_UNROLL for (std::size_t l = 0; l < 4; ++l) {
+                const float d = x[i + l] - centre;
+                lanes[l] = V::fma(d, d, lanes[l]);
+            }
+        return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    } else if constexpr (full > 0) {
         const typename V::vec c = V::broadcast(centre);
         typename V::vec acc = V::zero();
         for (std::size_t i = 0; i < full; i += W) {

@@ -4,6 +4,7 @@
 //   sinusoidal_positions   x += PE[p], PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same)
 //   learned_positions      x += P[p], a trained (capacity x d_model) table
 //   rotary_positions<T>    RoPE: rotate each (2i, 2i+1) pair of every q and k head by p / T^(2i/head_dim)
+//                          (cos and sin by simd::cos_sin_polynomial: the same bits on every core)
 // Additive policies act once on the embedding; rotary acts inside every attention layer, after
 // the Q/K projection, on queries and on the keys as they enter the cache (so a cached key is
 // already rotated and decoding never re-rotates anything).
@@ -14,6 +15,7 @@
 #include <cstddef>
 
 #include "../base/weight_storage.hpp"
+#include "../simd/math.hpp"
 #include "../simd/ops.hpp"
 #include "../base/storage.hpp"
 
@@ -81,6 +83,15 @@ struct rotary_positions {
     template <std::size_t D, std::size_t Capacity, weight_storage Storage = owned_weights>
     struct weights {};
 
+    /// One pair (x0, x1) turned by the angle whose cos and sin are c and s. Each output is one
+    /// product and one fused multiply-add, written out: left to the compiler, whether and which
+    /// product it fuses depends on the target (GCC fuses on Cortex-M, x86's tuning may not).
+    static void turn(float* pair, float c, float s) noexcept {
+        using S = simd::ops<simd::scalar_arch>;
+        const float x0 = pair[0], x1 = pair[1];
+        pair[0] = S::fma(x0, c, -(x1 * s));
+        pair[1] = S::fma(x0, s, x1 * c);
+    }
     /// row: Heads heads of HeadDim floats side by side (a q row, or a k row with kv_heads heads).
     /// Each pair's cos/sin is computed once and applied to every head.
     template <std::size_t HeadDim, std::size_t Heads>
@@ -89,17 +100,13 @@ struct rotary_positions {
         for (std::size_t i = 0; i < HeadDim; i += 2) {
             const float inv_freq = 1.0f / std::pow(theta, float(i) / float(HeadDim));
             const float angle = float(pos) * inv_freq;
-            const float c = std::cos(angle), s = std::sin(angle);
-            for (std::size_t h = 0; h < Heads; ++h) {
-                float* pair = row + h * HeadDim + i;
-                const float x0 = pair[0], x1 = pair[1];
-                pair[0] = x0 * c - x1 * s;
-                pair[1] = x0 * s + x1 * c;
-            }
+            float c, s;
+            simd::cos_sin_polynomial(angle, c, s);
+            for (std::size_t h = 0; h < Heads; ++h) turn(row + h * HeadDim + i, c, s);
         }
     }
     /// A token's q row (Heads heads) and k row (KvHeads heads) at once: one cos/sin per pair for
-    /// both (the libm calls are most of RoPE's cost for narrow models); the same values as rotating
+    /// both (cos and sin are most of RoPE's cost for narrow models); the same values as rotating
     /// each row on its own.
     template <std::size_t HeadDim, std::size_t Heads, std::size_t KvHeads>
     static void rotate(float* q_row, float* k_row, std::size_t pos) noexcept {
@@ -107,14 +114,10 @@ struct rotary_positions {
         for (std::size_t i = 0; i < HeadDim; i += 2) {
             const float inv_freq = 1.0f / std::pow(theta, float(i) / float(HeadDim));
             const float angle = float(pos) * inv_freq;
-            const float c = std::cos(angle), s = std::sin(angle);
-            auto turn = [&](float* pair) {
-                const float x0 = pair[0], x1 = pair[1];
-                pair[0] = x0 * c - x1 * s;
-                pair[1] = x0 * s + x1 * c;
-            };
-            for (std::size_t h = 0; h < Heads; ++h) turn(q_row + h * HeadDim + i);
-            for (std::size_t h = 0; h < KvHeads; ++h) turn(k_row + h * HeadDim + i);
+            float c, s;
+            simd::cos_sin_polynomial(angle, c, s);
+            for (std::size_t h = 0; h < Heads; ++h) turn(q_row + h * HeadDim + i, c, s);
+            for (std::size_t h = 0; h < KvHeads; ++h) turn(k_row + h * HeadDim + i, c, s);
         }
     }
 };

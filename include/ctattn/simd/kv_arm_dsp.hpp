@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cortex-M (FPU + DSP extension: M4F, M7, M55) bodies of the decode passes over
 // int8 KV rows (base/kv_storage.hpp: x_d = s e_d, e_d in [-127, 127]) for two heads of head_dim 8.
-// A row of 8 codes is one LDRD and 4 SXTAB16 that add each code to 0x6480, the half 1152 + e
-// exactly (exponent 2^10, unit steps), then one VCVTB/VCVTT per code. The exact passes (default)
-// subtract 1152 again (exact) and run the float passes' arithmetic, bit for bit the C loop's; with
-// CTATTN_KV_INT8_INTEGER_DOTS the kernel takes instead:
+// The exact passes (default) run the float passes' arithmetic, bit for bit the C loop's (so a
+// Cortex-M's logits are the host scalar build's): a row of 8 codes is one LDRD, 8 SXTB16 (each code
+// sign-extended into the low half of a word), 4 VMOV and 8 VCVT from 16-bit fixed point (exact);
+// the key's 16-bit scale is read in the score loop. With CTATTN_KV_INT8_INTEGER_DOTS the kernel
+// takes instead (fewer instructions, ids that part from the host's at near-ties):
 //   scores: q . e = sum_d q_d e_d in integers: the pair's pre-scaled queries quantized once per
 //           step to int16 with one shared scale (q_d ~ q_scale Q_d, |Q_d| <= 32767), then per key
 //           4 SXTB16 unpack the row's 8 codes into int16 pairs and 8 SMLAD (2 multiply-adds each)
 //           give both heads' sums: |sum| <= 8 * 32767 * 127 < 2^25, exact in int32;
-//   values: sum_j w_j e_j[d] as sum_j w_j (1152 + e_j[d]) - 1152 sum_j w_j, corrected once per pass.
+//   values: each code as the half 1152 + e (LDRD, 4 SXTAB16 onto 0x6480, VCVTB/VCVTT), and
+//           sum_j w_j e_j[d] as sum_j w_j (1152 + e_j[d]) - 1152 sum_j w_j, corrected once per pass.
 // Declared on every target, defined where simd/target.hpp has both the VFP assembly and the DSP
 // extension (kv_arm_dsp::available); the decode kernel (kernels/decode/scalar_heads.hpp) chooses.
 #pragma once
@@ -47,13 +49,14 @@ inline float pack_query_pair(const float* q, std::uint32_t* packed) noexcept;
 template <std::size_t KvStride>
 void scores_2x8(const std::uint32_t* packed, const std::int8_t* k, std::size_t n, float* scores, float* max) noexcept;
 /// The exact passes (the default): pass 1 with the float arithmetic of the C loop over converted
-/// rows, bit for bit: scores[2j + h] = (sum_d q_h[d] e_j[d]) f_j (a product, then fused
-/// multiply-adds in d order), f_j what scores[2j] holds on entry (the key's scale); maxima as above.
-/// q: the two pre-scaled query rows, 16 floats.
+/// rows, bit for bit: scores[2j + h] = (sum_d q_h[d] e_j[d]) s_j (a product, then fused
+/// multiply-adds in d order), s_j the key's scale from key_scales (16 bits, base/kv_storage.hpp);
+/// maxima as above. q: the two pre-scaled query rows, 16 floats.
 template <std::size_t KvStride>
-void exact_scores_2x8(const float* q, const std::int8_t* k, std::size_t n, float* scores, float* max) noexcept;
+void exact_scores_2x8(const float* q, const std::int8_t* k, const std::uint16_t* key_scales, std::size_t n,
+                      float* scores, float* max) noexcept;
 /// Pass 3, exact: out[h][d] = sum_j p[j][h] e_j[d] (fused multiply-adds in j order), each code
-/// converted exactly (the biased half less 1152). p: the weights times their rows' scales.
+/// converted exactly (SXTB16, then VCVT from 16-bit fixed point). p: the weights times their rows' scales.
 template <std::size_t KvStride>
 void exact_weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n, float* out) noexcept;
 /// out[h][d] = sum_j (p[j][h]) (1152 + e_j[d]) over n >= 1 int8 value rows from v (KvStride bytes
@@ -169,28 +172,37 @@ inline void weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n
                    "s31");
 }
 
-// The exact row: the biased halves less 1152 in s13 (exact: both are integers below 2^11).
+// The exact row: each code sign-extended into the low half of a word by SXTB16 (rotated by 0, 8,
+// 16 and 24 bits: bytes 0 and 2, 1 and 3, 2 and 0, 3 and 1), two words per VMOV into s0-s7 in
+// element order, and converted by VCVT from 16-bit fixed point with 0 fraction bits, which reads
+// the low half: float(e_d) exactly, 21 instructions a row (LDRD, 8 SXTB16, 4 VMOV, 8 VCVT).
 #define CTATTN_KV_INT8_EXACT_ROW(ADVANCE)                                                                  \
-    CTATTN_KV_INT8_ROW(ADVANCE)                                                                            \
-    "vsub.f32 s0, s0, s13\n vsub.f32 s1, s1, s13\n vsub.f32 s2, s2, s13\n vsub.f32 s3, s3, s13\n"          \
-    "vsub.f32 s4, s4, s13\n vsub.f32 s5, s5, s13\n vsub.f32 s6, s6, s13\n vsub.f32 s7, s7, s13\n"
+    "ldrd %[lo], %[hi], [%[k]]" ADVANCE "\n"                                                               \
+    "sxtb16 %[t0], %[lo]\n sxtb16 %[t1], %[lo], ror #8\n vmov s0, s1, %[t0], %[t1]\n"                      \
+    "sxtb16 %[t0], %[lo], ror #16\n sxtb16 %[t1], %[lo], ror #24\n vmov s2, s3, %[t0], %[t1]\n"            \
+    "sxtb16 %[t0], %[hi]\n sxtb16 %[t1], %[hi], ror #8\n vmov s4, s5, %[t0], %[t1]\n"                      \
+    "sxtb16 %[t0], %[hi], ror #16\n sxtb16 %[t1], %[hi], ror #24\n vmov s6, s7, %[t0], %[t1]\n"            \
+    "vcvt.f32.s16 s0, s0, #0\n vcvt.f32.s16 s1, s1, #0\n vcvt.f32.s16 s2, s2, #0\n vcvt.f32.s16 s3, s3, #0\n" \
+    "vcvt.f32.s16 s4, s4, #0\n vcvt.f32.s16 s5, s5, #0\n vcvt.f32.s16 s6, s6, #0\n vcvt.f32.s16 s7, s7, #0\n"
 #if defined(CTATTN_VFP_HAS_VMAXNM)
 #define CTATTN_KV_INT8_MAX(m, s) "vmaxnm.f32 " m ", " m ", " s "\n"
 #else
 #define CTATTN_KV_INT8_MAX(m, s) "vcmpe.f32 " s ", " m "\n vmrs APSR_nzcv, fpscr\n it gt\n vmovgt.f32 " m ", " s "\n"
 #endif
 
+// The key's 16-bit scale is read here too (LDRH, and a shift makes it a float's bits).
 template <std::size_t KvStride>
-inline void exact_scores_2x8(const float* q, const std::int8_t* k, std::size_t n, float* scores, float* max) noexcept {
+inline void exact_scores_2x8(const float* q, const std::int8_t* k, const std::uint16_t* key_scales, std::size_t n,
+                             float* scores, float* max) noexcept {
     static_assert(KvStride % 4 == 0 && KvStride <= 1020, "ctattn: int8 key rows 4-byte aligned, LDRD's offset");
     std::uint32_t lo, hi, t0, t1;
-    const std::uint32_t bias = 0x64806480u;
-    static constexpr float bias_value = code_bias;
     asm volatile(
         "vldmia %[q], {s16-s31}\n"
         "vldmia %[max], {s10-s11}\n"
-        "vldr s13, [%[bias_value]]\n"
-        "1:\n" CTATTN_KV_INT8_EXACT_ROW(", #%c[step]")
+        "1:\n"
+        "ldrh %[lo], [%[ks]], #2\n"
+        "lsls %[lo], %[lo], #15\n"
+        "vmov s12, %[lo]\n" CTATTN_KV_INT8_EXACT_ROW(", #%c[step]")
         "vmul.f32 s8, s16, s0\n vmul.f32 s9, s24, s0\n"
         "vfma.f32 s8, s17, s1\n vfma.f32 s9, s25, s1\n"
         "vfma.f32 s8, s18, s2\n vfma.f32 s9, s26, s2\n"
@@ -199,18 +211,16 @@ inline void exact_scores_2x8(const float* q, const std::int8_t* k, std::size_t n
         "vfma.f32 s8, s21, s5\n vfma.f32 s9, s29, s5\n"
         "vfma.f32 s8, s22, s6\n vfma.f32 s9, s30, s6\n"
         "vfma.f32 s8, s23, s7\n vfma.f32 s9, s31, s7\n"
-        "vldr s12, [%[scores]]\n"
         "vmul.f32 s8, s8, s12\n vmul.f32 s9, s9, s12\n"
         "vstmia %[scores]!, {s8-s9}\n" CTATTN_KV_INT8_MAX("s10", "s8") CTATTN_KV_INT8_MAX("s11", "s9")
         "subs %[n], %[n], #1\n"
         "bne 1b\n"
         "vstmia %[max], {s10-s11}\n"
-        : [k] "+r"(k), [n] "+r"(n), [scores] "+r"(scores), [lo] "=&r"(lo), [hi] "=&r"(hi), [t0] "=&r"(t0),
-          [t1] "=&r"(t1)
-        : [q] "r"(q), [max] "r"(max), [bias] "r"(bias), [bias_value] "r"(&bias_value), [step] "i"(KvStride)
-        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13",
-          "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
-          "s31");
+        : [k] "+r"(k), [ks] "+r"(key_scales), [n] "+r"(n), [scores] "+r"(scores), [lo] "=&r"(lo), [hi] "=&r"(hi),
+          [t0] "=&r"(t0), [t1] "=&r"(t1)
+        : [q] "r"(q), [max] "r"(max), [step] "i"(KvStride)
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s16",
+          "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
 }
 #undef CTATTN_KV_INT8_MAX
 
@@ -218,12 +228,9 @@ template <std::size_t KvStride>
 inline void exact_weighted_sum_2x8(const float* p, const std::int8_t* v, std::size_t n, float* out) noexcept {
     static_assert(KvStride % 4 == 0 && KvStride <= 1020, "ctattn: int8 value rows 4-byte aligned, LDRD's offset");
     alignas(8) static constexpr float zeros[16] = {};
-    static constexpr float bias_value = code_bias;
     std::uint32_t lo, hi, t0, t1;
-    const std::uint32_t bias = 0x64806480u;
     asm volatile(
         "vldmia %[zeros], {s16-s31}\n"
-        "vldr s13, [%[bias_value]]\n"
         "1:\n"
         "vldmia %[p]!, {s8-s9}\n" CTATTN_KV_INT8_EXACT_ROW(", #%c[step]")
         "vfma.f32 s16, s8, s0\n vfma.f32 s17, s8, s1\n vfma.f32 s18, s8, s2\n vfma.f32 s19, s8, s3\n"
@@ -234,9 +241,9 @@ inline void exact_weighted_sum_2x8(const float* p, const std::int8_t* v, std::si
         "bne 1b\n"
         "vstmia %[out], {s16-s31}\n"
         : [p] "+r"(p), [k] "+r"(v), [n] "+r"(n), [lo] "=&r"(lo), [hi] "=&r"(hi), [t0] "=&r"(t0), [t1] "=&r"(t1)
-        : [zeros] "r"(zeros), [out] "r"(out), [bias] "r"(bias), [bias_value] "r"(&bias_value), [step] "i"(KvStride)
-        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s13", "s16", "s17", "s18",
-          "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
+        : [zeros] "r"(zeros), [out] "r"(out), [step] "i"(KvStride)
+        : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s16", "s17", "s18", "s19",
+          "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30", "s31");
 }
 #undef CTATTN_KV_INT8_EXACT_ROW
 #undef CTATTN_KV_INT8_WEIGHTED_SUM

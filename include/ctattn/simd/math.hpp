@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The exp family, one place for every kernel: e^x and 2^x with a generic body and per-ISA bodies
 // (simd/x86.hpp, simd/arm_vfp.hpp, simd/riscv.hpp, simd/mve.hpp) chosen by simd/target.hpp.
-//   exp(v)               e^x over the whole float range: softmax, SiLU, sampling. Scalar: std::exp;
+//   exp(v)               e^x over the whole float range: softmax, SiLU, sampling. Scalar: exp_polynomial;
 //                        vector: xsimd::exp, AVX-512: x86::exp_16 (inlined Cephes polynomial, <= 2 ulp),
 //                        Helium: mve::exp_4 (the same polynomial).
 //                        xsimd's exp (AVX2, SSE, NEON) gives +inf from about 88.38 and 0 below about
@@ -123,9 +123,79 @@ inline float fused(float a, float b, float c) noexcept {
 // e^x = 2^(x log2 e), for every float x (see above; +inf from 88.73 on).
 [[gnu::always_inline]] inline float exp_approx(float x) noexcept { return exp2_approx(x * log2_e); }
 
+// ---- one float, the same bits on every core ----------------------------------------------------
+// The scalar path's e^x and RoPE's cos/sin are fixed sequences of float operations (fused
+// multiply-adds where the target has them, simd/target.hpp), not the C library's expf/sinf/cosf:
+// newlib's (Cortex-M) and glibc's differ in the last place at some arguments, and one such ulp (a
+// SiLU gate, a rotated key) can move a Q8 or an int8 KV code and, decoding on, a greedy id. So a
+// core with an FMA computes the host's scalar build's numbers bit for bit.
+
+// e^x for one float: x86::exp_16's and mve::exp_4's Cephes polynomial (<= 2 ulp for normal
+// results): the argument clamped to [-104, 89] (e^-104 and e^89 are already 0 and +inf in float),
+// n = round(x log2 e) (ties to even, by the 1.5 x 2^23 trick), r = x - n ln 2 in two steps, and
+// 2^n applied in two exact halves so that a denormal result is rounded once. NaN gives NaN.
+[[gnu::always_inline]] inline float exp_polynomial(float x) noexcept {
+    x = x > 89.0f ? 89.0f : x;  // NaN fails both tests and stays NaN
+    x = x < -104.0f ? -104.0f : x;
+    // t = x log2 e + 1.5 x 2^23, one rounding (fused, written out: left to the compiler, whether it
+    // fuses depends on the target), holds n = round(x log2 e) in its low bits (|n| <= 151).
+    constexpr float round_magic = 12582912.0f;
+    const float t = detail::fused(x, log2_e, round_magic);
+    const float n = t - round_magic;
+    float r = detail::fused(n, -0.693359375f, x);
+    r = detail::fused(n, 2.12194440e-4f, r);
+    float p = detail::fused(1.9875691500e-4f, r, 1.3981999507e-3f);
+    p = detail::fused(p, r, 8.3334519073e-3f);
+    p = detail::fused(p, r, 4.1665795894e-2f);
+    p = detail::fused(p, r, 1.6666665459e-1f);
+    p = detail::fused(p, r, 5.0000001201e-1f);
+    const float e_r = detail::fused(p, r * r, r) + 1.0f;
+    // 2^n as 2^h 2^(n - h), h = floor(n / 2) in [-76, 64]: e_r 2^h is a normal float (exact), and
+    // the second product rounds once, to a denormal where e^x is one, or overflows to +inf. n from
+    // t's bits: integer arithmetic, defined for a NaN too (the result is NaN whatever the scale).
+    const std::int32_t n_int = static_cast<std::int32_t>(std::bit_cast<std::uint32_t>(t) - 0x4b400000u);
+    const std::int32_t half = n_int >> 1;
+    const float first = std::bit_cast<float>(static_cast<std::uint32_t>(half + 127) << 23);
+    const float second = std::bit_cast<float>(static_cast<std::uint32_t>(n_int - half + 127) << 23);
+    return (e_r * first) * second;
+}
+
+// cos and sin of one float angle (RoPE's rotation), by Cephes' sinf/cosf polynomials on [-pi/4,
+// pi/4] after x = k pi/2 + r: k = round(x 2/pi), r by three fused steps with a three-part pi/2
+// (the first two parts' products exact for |k| < 2^12). Within 2^-23 of the double cos/sin for |x|
+// up to 6400 radians (tests/kernels/test_exp_edges.cpp), not a correctly rounded sinf: the point is
+// the same bits on every core. Not finite: NaN for both.
+[[gnu::always_inline]] inline void cos_sin_polynomial(float x, float& c, float& s) noexcept {
+    if (!(x - x == 0.0f)) {
+        c = s = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    constexpr float round_magic = 12582912.0f, two_over_pi = 0.636619772367581343f;
+    const float t = detail::fused(x, two_over_pi, round_magic);  // k = round(x 2/pi) in its low bits
+    const float k = t - round_magic;
+    // pi/2 = 1.5703125 + 4.837512969970703125e-4 + 7.54978995489188216e-8 (Cephes' DP1..DP3, halved).
+    float r = detail::fused(k, -1.5703125f, x);
+    r = detail::fused(k, -4.837512969970703125e-4f, r);
+    r = detail::fused(k, -7.54978995489188216e-8f, r);
+    const float z = r * r;
+    float ps = detail::fused(-1.9515295891e-4f, z, 8.3321608736e-3f);
+    ps = detail::fused(ps, z, -1.6666654611e-1f);
+    const float sin_r = detail::fused(ps * z, r, r);
+    float pc = detail::fused(2.443315711809948e-5f, z, -1.388731625493765e-3f);
+    pc = detail::fused(pc, z, 4.166664568298827e-2f);
+    const float cos_r = detail::fused(pc * z, z, detail::fused(-0.5f, z, 1.0f));
+    // The quadrant, k mod 4: the low bits of t (0x4b400000 + k, |k| < 2^22).
+    switch (std::bit_cast<std::uint32_t>(t) & 3u) {
+        case 0: c = cos_r, s = sin_r; break;
+        case 1: c = -sin_r, s = cos_r; break;
+        case 2: c = -cos_r, s = -sin_r; break;
+        default: c = sin_r, s = -cos_r; break;
+    }
+}
+
 // ---- a vector (or one float on the scalar arch): e^x, and 2^x for x <= 0 --------------------
 
-[[gnu::always_inline]] inline float exp(float x) noexcept { return std::exp(x); }
+[[gnu::always_inline]] inline float exp(float x) noexcept { return exp_polynomial(x); }
 [[gnu::always_inline]] inline float exp2_nonpositive(float x) noexcept { return std::exp2(x); }
 
 #if defined(CTATTN_HAS_XSIMD)

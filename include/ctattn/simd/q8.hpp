@@ -80,7 +80,14 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
             acc += std::int32_t(wg[i]) * std::int32_t(xg[i]) + std::int32_t(wg[i + 1]) * std::int32_t(xg[i + 1]) +
                    std::int32_t(wg[i + 2]) * std::int32_t(xg[i + 2]) + std::int32_t(wg[i + 3]) * std::int32_t(xg[i + 3]);
         for (; i < G; ++i) acc += std::int32_t(wg[i]) * std::int32_t(xg[i]);
-        sum += (ws[g] * xs[g]) * static_cast<float>(acc);
+        // Fused where the target has it, written out: whether GCC contracts this multiply-add
+        // depends on the target's tuning (x86's avoids FMA chains in loops, Arm's fuses), and the
+        // scalar build rounds as the Cortex-M DSP body (q8_arm_dsp.hpp, contracted there) does.
+        const float group_scale = ws[g] * xs[g];
+        if constexpr (target::scalar_fma)
+            sum = __builtin_fmaf(group_scale, static_cast<float>(acc), sum);
+        else
+            sum += group_scale * static_cast<float>(acc);
     }
     return sum;
 }

@@ -222,6 +222,13 @@ inline constexpr std::size_t scalar_float_registers = 16;
 #endif
 
 namespace ctattn::simd::target {
+/// Whether one float's a * b + c is a single fused instruction here (CTATTN_HAS_SCALAR_FMA): code
+/// that must round the same way on every such target calls __builtin_fmaf where it is.
+#if defined(CTATTN_HAS_SCALAR_FMA)
+inline constexpr bool scalar_fma = true;
+#else
+inline constexpr bool scalar_fma = false;
+#endif
 #if defined(CTATTN_Q8_AVX512_VNNI)
 inline constexpr bool q8_avx512_vnni = true;
 #else

@@ -18,6 +18,7 @@
 #include "../../base/kv_storage.hpp"
 #include "../../base/mask.hpp"
 #include "../../simd/arm_vfp.hpp"
+#include "../../simd/ops.hpp"
 #include "../../simd/x86.hpp"
 #include "../../simd/target.hpp"
 
@@ -85,8 +86,10 @@ inline void kv_store_row(const float* x, typename S::element* out, typename S::s
             int e = static_cast<int>(t < 0.0f ? t - 0.5f : t + 0.5f);
             e = e > 127 ? 127 : (e < -127 ? -127 : e);
             out[d] = static_cast<std::int8_t>(e);
-            te += t * float(e);
-            ee += float(e) * float(e);
+            // Fused, written out: left to the compiler, whether t e + te fuses depends on the target
+            // and the inlining around it, and the scale's last bit with it (e^2 and ee are exact).
+            te = simd::ops<simd::scalar_arch>::fma(t, float(e), te);
+            ee += float(e * e);
         }
         // The least-squares scale for these codes (finite: within a few percent of s0).
         *scale = ee > 0.0f ? kv_scale_bits_nearest(s0 * (te / ee)) : std::uint16_t{0};

@@ -16,7 +16,7 @@
 // converted into registers as it is read (kernels/decode/kv_rows.hpp), its int8 scale applied to the
 // score or the weight. On those FPUs the typed rows' passes are assembly too: a float16 row is one
 // VLDM and 8 VCVTB/VCVTT (simd/arm_vfp.hpp, the float arithmetic bit for bit); int8 rows are LDRD,
-// SXTAB16 onto a bias and VCVTB/VCVTT (exact: the bias comes off), or with CTATTN_KV_INT8_INTEGER_DOTS
+// 8 SXTB16 and 8 VCVT from 16-bit fixed point (exact, bit for bit the C loop), or with CTATTN_KV_INT8_INTEGER_DOTS
 // integer scores (SMLAD dots against the pair's query in int16) and biased value sums; each int8
 // value row's scale is folded into its weight in pass 2 (simd/kv_arm_dsp.hpp). Passes 1 and 3 are
 // always-inlined steps of their own: the firmware's code is the one function it was, instruction
@@ -61,11 +61,9 @@ struct scalar_decode_heads {
     [[gnu::always_inline]] static bool int8_scores_2x8(const float* qs, const kv_rows<kv_int8>& k, std::size_t begin,
                                                        std::size_t end, float* scores, float* max) noexcept {
         if constexpr (!simd::kv_arm_dsp::integer_dots) {
-            // Each key's scale where its first score goes, then the float dots over exact rows.
-            float* slot = scores + 2 * begin;
-            for (std::size_t j = begin; j < end; ++j, slot += 2) *slot = kv_row_scale(k, j);
-            simd::kv_arm_dsp::exact_scores_2x8<KvStride>(qs, k.values + begin * KvStride, end - begin,
-                                                         scores + 2 * begin, max);
+            // The float dots over exact rows, each times its key's scale (read in the assembly).
+            simd::kv_arm_dsp::exact_scores_2x8<KvStride>(qs, k.values + begin * KvStride, k.scales + begin,
+                                                         end - begin, scores + 2 * begin, max);
             return true;
         }
         std::uint32_t packed[8];
