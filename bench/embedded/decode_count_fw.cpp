@@ -14,8 +14,10 @@
 //   CTATTN_DECODE_IMPL 2: ctattn's decoder with int8 weights (stories260k::config_q8, Q8 groups of
 //                         32), reading in place the two constant arrays tools/ctattn_gen.py writes
 //                         from configs/stories260k_q8.json (ctattn_stories260k_q8_weights.h).
-// CTATTN_DECODE_KV (implementation 0 only) names the KV cache's storage type (base/kv_storage.hpp):
-// kv_float32 (the default), kv_float16 or kv_int8; the image prints "ctattn-<type>" as its name.
+// CTATTN_DECODE_KV (implementations 0 and 2) names the KV cache's storage type (base/kv_storage.hpp):
+// kv_float32 (the default), kv_float16 or kv_int8 (images bench_decode_ctattn-kv<type>_512 and
+// bench_decode_ctattn_q8-kvint8_<steps>: int8 weights and an int8 cache, which on cores without an
+// FPU attend in integers, kernels/decode/integer_heads.hpp).
 // Both keep only their KV cache and one token's rows in RAM, so both fit the same memory map
 // (tests/embedded/boards/mps3-an547-counts.ld on the Cortex-M55 board).
 // ctattn_count_mark() runs before every step and after the last: the plugin records its running
@@ -68,10 +70,11 @@ void report(const char* impl, const std::size_t* tokens, const unsigned short* h
 std::size_t generated[steps];
 }  // namespace
 
-#if CTATTN_DECODE_IMPL == 0
 #ifndef CTATTN_DECODE_KV
 #define CTATTN_DECODE_KV kv_float32
 #endif
+
+#if CTATTN_DECODE_IMPL == 0
 using stories260k::config;
 static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weights_image_floats<config>,
               "decode_count_fw: the generated weights image does not match stories260k::config");
@@ -105,7 +108,7 @@ static_assert(steps <= sizeof(host_q8_greedy_ids) / sizeof(host_q8_greedy_ids[0]
 // Flash: the view (pointers into the generated scales and codes). RAM: as the float image.
 constinit const ctattn::model_weights_view<config_q8> decode_weights =
     ctattn::make_weights_view<config_q8>(ctattn_stories260k_q8_weights, ctattn_stories260k_q8_weight_codes);
-constinit ctattn::flash_decoder<config_q8, ctattn::simd::default_arch, 1> decode_state{};
+constinit ctattn::flash_decoder<config_q8, ctattn::simd::default_arch, 1, ctattn::CTATTN_DECODE_KV> decode_state{};
 constinit float decode_logits[config_q8::vocab]{};
 
 int firmware_main() {
