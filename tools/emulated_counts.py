@@ -203,6 +203,9 @@ def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=Fal
 # most but not all positions (x86-64 AVX-512 VNNI and scalar hosts: 96-97.5% of 512; int8 against the
 # float model: 89%). Required: the first Q8_EXACT_POSITIONS all equal, Q8_AGREEMENT of all.
 Q8_HOST_IDS = os.path.join(ROOT, "bench", "embedded", "stories260k_q8_greedy_ids.hpp")
+# int8 weights with an int8 KV cache (ctattn_q8-kvint8): the host's run attending in integers, as the
+# no-FPU cores do (bench/embedded/host_greedy_ids.cpp q8 kvint8, -DCTATTN_KV_INT8_INTEGER_ATTENTION).
+Q8_KVINT8_HOST_IDS = os.path.join(ROOT, "bench", "embedded", "stories260k_q8_kvint8_greedy_ids.hpp")
 Q8_EXACT_POSITIONS = 32
 Q8_AGREEMENT = 0.95
 
@@ -212,15 +215,16 @@ def is_q8(impl):
     return impl.split("-kv")[0].endswith("_q8")
 
 
-def q8_host_ids():
-    text = open(Q8_HOST_IDS).read()
-    body = text[text.index("host_q8_greedy_ids[] = {"):]
+def q8_host_ids(impl="ctattn_q8"):
+    kv_int8 = impl.endswith("-kvint8")
+    text = open(Q8_KVINT8_HOST_IDS if kv_int8 else Q8_HOST_IDS).read()
+    body = text[text.index("host_q8_kvint8_greedy_ids[] = {" if kv_int8 else "host_q8_greedy_ids[] = {"):]
     return [int(v) for v in re.findall(r"\d+", body[body.index("{") + 1:body.index("}")])]
 
 
-def q8_agreement(tokens):
+def q8_agreement(tokens, impl="ctattn_q8"):
     """(positions equal to the host's int8 ids, positions, whether the first ones all are)."""
-    host = q8_host_ids()
+    host = q8_host_ids(impl)
     got = [int(t) for t in tokens]
     equal = [a == b for a, b in zip(got, host)]
     return sum(equal), len(got), all(equal[:Q8_EXACT_POSITIONS])
@@ -236,7 +240,7 @@ def problems(result):
             found.append("%s %s: the image exited with %s" % (where, impl, r["exit"]))
         # A float16 or int8 KV cache (ctattn-kv<type>) decodes its own ids: only float32's must match.
         if is_q8(impl):
-            equal, total, first = q8_agreement(r["tokens"] or []) if r["tokens"] else (0, 0, False)
+            equal, total, first = q8_agreement(r["tokens"] or [], impl) if r["tokens"] else (0, 0, False)
             if not total or not first or equal < Q8_AGREEMENT * total:
                 found.append("%s %s: teacher-forced ids agree with the host's int8 ids at %d of %d positions "
                              "(need the first %d and %.0f%%)" % (where, impl, equal, total, Q8_EXACT_POSITIONS,
@@ -274,7 +278,7 @@ def table(results):
             vs_float = "%.2fx" % (ctattn / v["per_token"]) if is_q8(impl) and ctattn and v["per_token"] else "-"
             mean = fmt_m(v["per_token"]) + (" (%d)" % v["steps"] if v["steps"] != 512 else "")
             if is_q8(impl):
-                equal, total, _ = q8_agreement(v["tokens"]) if v["tokens"] else (0, 0, False)
+                equal, total, _ = q8_agreement(v["tokens"], impl) if v["tokens"] else (0, 0, False)
                 host = "%d of %d (int8 host, teacher-forced)" % (equal, total) if total else "-"
             else:
                 host = "%d of %d" % tuple(v["host_equal"]) if v["host_equal"] else "-"
@@ -447,6 +451,16 @@ def host_ids(shared_dir):
         ok = ok and same
         print("host simd, int8: %s; %s" % ("equal to " + os.path.relpath(Q8_HOST_IDS, ROOT) if same else
                                             "DIFFERENT (a CPU with another int8 body?)", proc.stderr.strip()))
+        # int8 weights and an int8 KV cache attending in integers (the no-FPU cores' path).
+        exe_kv = os.path.join(tmp, "ids_kvint8")
+        subprocess.run(["g++", "-std=c++20", "-O2", "-march=native", "-DCTATTN_KV_INT8_INTEGER_ATTENTION",
+                        "-I" + os.path.join(ROOT, "include"), source, "-o", exe_kv], check=True)
+        proc = subprocess.run([exe_kv, model, "q8", "kvint8"], capture_output=True, text=True, check=True)
+        same = proc.stdout == open(Q8_KVINT8_HOST_IDS).read()
+        ok = ok and same
+        print("host simd, int8 weights and KV (integer attention): %s; %s" % (
+            "equal to " + os.path.relpath(Q8_KVINT8_HOST_IDS, ROOT) if same else
+            "DIFFERENT (a CPU with another int8 body?)", proc.stderr.strip()))
     return 0 if ok else 1
 
 
