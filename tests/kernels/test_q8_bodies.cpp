@@ -31,7 +31,9 @@ struct body {
 // Every body this build compiled, for group size G.
 template <std::size_t G>
 std::vector<body> bodies() {
-    std::vector<body> list{{"scalar", &simd::scalar_q8::row_dot<G>}, {"dispatched", &simd::q8_row_dot<G>}};
+    // soft_float: the no-FPU cores' body (group scales in integers), portable C: tested everywhere.
+    std::vector<body> list{{"scalar", &simd::scalar_q8::row_dot<G>}, {"dispatched", &simd::q8_row_dot<G>},
+                           {"soft_float", &simd::q8_soft_float::row_dot<G>}};
 #if defined(CTATTN_Q8_AVX2)
     list.push_back({"avx2", &simd::q8_x86::row_dot_avx2<G>});
 #endif

@@ -10,13 +10,15 @@
 //   AVX-512 VNNI > AVX-VNNI > AVX2 (q8_x86.hpp; groups that divide 32 bytes prefer AVX-VNNI);
 //   NEON with or without sdot (q8_neon.hpp);
 //   Helium (MVE, Cortex-M55/M85), VMLADAVA on 16 codes (mve.hpp);
-//   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); otherwise the scalar bodies here.
+//   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); no FPU (target::soft_float), the group scales
+//   in integers (q8_soft_float.hpp); otherwise the scalar bodies here.
 // Codes: weights may be any int8, -128 included (a file may hold it; every body is exact for it);
 // activation codes are in [-127, 127], as q8_quantize makes them (the AVX2 and NEON bodies rely on it).
 #pragma once
 
 #include "q8_arm_dsp.hpp"
 #include "q8_neon.hpp"
+#include "q8_soft_float.hpp"
 #include "q8_x86.hpp"
 #include "target.hpp"
 #include "mve.hpp"
@@ -123,6 +125,8 @@ inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t
         return mve::q8_row_dot<G>(w, ws, xq, xs, groups);  // Helium: VMLADAVA (simd/mve.hpp)
     else if constexpr (target::q8_arm_dsp)
         return q8_arm_dsp::row_dot<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::soft_float)
+        return q8_soft_float::row_dot<G>(w, ws, xq, xs, groups);  // no FPU: scales in integers
     else
         return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
 }

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Q8 row dot (simd/q8.hpp) with its group scales applied in integers, for cores whose floats
+// are library calls (simd::target::soft_float: RV32IMAC, Cortex-M3), where the scalar body's two
+// float multiplies, float add and conversion per group cost ~400 instructions. Each float scale is
+// m 2^(e - 150) (m its 24-bit mantissa with the implicit bit, e its biased exponent, 1 for
+// subnormals), so
+//   y = sum_g (sw_g sx_g) acc_g = 2^(E - 283) sum_g acc_g (P_g >> (E - e_g)),
+//   P_g = floor(m_w m_x / 2^17) < 2^31,  e_g = e_w + e_x,  E = max_g e_g,
+// one 32 x 32 -> 64-bit product per group summed in int64 (|acc_g| <= G 128 x 127, so rows of up to
+// 2^18 inputs cannot overflow), then one int64 -> float conversion and an exponent adjustment per
+// output. Each term is within 2^-29 of the largest term's scale (float's own sum rounds at 2^-24).
+// A non-finite scale (never written by the quantizers; activations are finite by the numeric
+// contract) takes the float formula.
+#pragma once
+
+#include "target.hpp"
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+namespace ctattn::simd::q8_soft_float {
+
+/// f 2^n: an exponent adjustment where the result stays a normal float, else multiplies by powers of two.
+inline float times_power_of_two(float f, std::int32_t n) noexcept {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
+    const std::int32_t e = std::int32_t((bits >> 23) & 0xffu);
+    if ((bits << 1) == 0) return f;  // +-0
+    if (e != 0 && e + n >= 1 && e + n <= 254) return std::bit_cast<float>(bits + (std::uint32_t(n) << 23));
+    for (; n > 100; n -= 100) f *= 0x1p100f;
+    for (; n < -100; n += 100) f *= 0x1p-100f;
+    return f * std::bit_cast<float>(std::uint32_t(n + 127) << 23);
+}
+
+/// One output of a Q8 matrix-vector product, as simd::q8_row_dot (see the header for the formula).
+template <std::size_t G>
+inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* xq, const float* xs,
+                     std::size_t groups) noexcept {
+    // The largest exponent sum over the row's groups (and whether every scale is finite).
+    std::int32_t top = 0;
+    bool finite = true;
+    for (std::size_t g = 0; g < groups; ++g) {
+        const std::uint32_t ew = (std::bit_cast<std::uint32_t>(ws[g]) >> 23) & 0xffu;
+        const std::uint32_t ex = (std::bit_cast<std::uint32_t>(xs[g]) >> 23) & 0xffu;
+        finite = finite && ew != 0xffu && ex != 0xffu;
+        const std::int32_t e = std::int32_t((ew != 0 ? ew : 1u) + (ex != 0 ? ex : 1u));
+        top = e > top ? e : top;
+    }
+    std::int64_t sum = 0;
+    float fallback = 0.0f;
+    for (std::size_t g = 0; g < groups; ++g) {
+        const std::int8_t* wg = w + g * G;
+        const std::int8_t* xg = xq + g * G;
+        std::int32_t acc = 0;
+        std::size_t i = 0;
+        for (; i + 4 <= G; i += 4)
+            acc += std::int32_t(wg[i]) * std::int32_t(xg[i]) + std::int32_t(wg[i + 1]) * std::int32_t(xg[i + 1]) +
+                   std::int32_t(wg[i + 2]) * std::int32_t(xg[i + 2]) + std::int32_t(wg[i + 3]) * std::int32_t(xg[i + 3]);
+        for (; i < G; ++i) acc += std::int32_t(wg[i]) * std::int32_t(xg[i]);
+        if (!finite) {
+            fallback += (ws[g] * xs[g]) * static_cast<float>(acc);
+            continue;
+        }
+        const std::uint32_t bw = std::bit_cast<std::uint32_t>(ws[g]), bx = std::bit_cast<std::uint32_t>(xs[g]);
+        const std::uint32_t ew = (bw >> 23) & 0xffu, ex = (bx >> 23) & 0xffu;
+        const std::uint32_t mw = (bw & 0x007fffffu) | (ew != 0 ? 0x00800000u : 0u);
+        const std::uint32_t mx = (bx & 0x007fffffu) | (ex != 0 ? 0x00800000u : 0u);
+        // floor(m_w m_x / 2^17): the high word of (m_w 2^8)(m_x 2^7), one mulhu / UMULL.
+        const std::uint32_t product = std::uint32_t((std::uint64_t(mw << 8) * (mx << 7)) >> 32);
+        const std::int32_t align = top - std::int32_t((ew != 0 ? ew : 1u) + (ex != 0 ? ex : 1u));
+        const std::int32_t scale = std::int32_t(align > 31 ? 0u : product >> align);
+        sum += std::int64_t(acc) * scale;
+    }
+    if (!finite) return fallback;
+    return times_power_of_two(static_cast<float>(sum), top - 283);
+}
+
+}  // namespace ctattn::simd::q8_soft_float
