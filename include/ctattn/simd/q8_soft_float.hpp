@@ -8,11 +8,13 @@
 //   P_g = floor(m_w m_x / 2^17) < 2^31,  e_g = e_w + e_x,  E = max_g e_g,
 // one 32 x 32 -> 64-bit product per group summed in int64 (|acc_g| <= G 128 x 127, so rows of up to
 // 2^18 inputs cannot overflow), then one int64 -> float conversion and an exponent adjustment per
-// output. Each term is within 2^-29 of the largest term's scale (float's own sum rounds at 2^-24).
+// output. P_g keeps 29 bits for the groups of the largest scale product, 29 - k for one 2^-k of it
+// (float's own products and sum round at 2^-24).
 // A non-finite scale (never written by the quantizers; activations are finite by the numeric
 // contract) takes the float formula.
 #pragma once
 
+#include "fixed_point.hpp"
 #include "target.hpp"
 
 #include <bit>
@@ -20,17 +22,6 @@
 #include <cstdint>
 
 namespace ctattn::simd::q8_soft_float {
-
-/// f 2^n: an exponent adjustment where the result stays a normal float, else multiplies by powers of two.
-inline float times_power_of_two(float f, std::int32_t n) noexcept {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
-    const std::int32_t e = std::int32_t((bits >> 23) & 0xffu);
-    if ((bits << 1) == 0) return f;  // +-0
-    if (e != 0 && e + n >= 1 && e + n <= 254) return std::bit_cast<float>(bits + (std::uint32_t(n) << 23));
-    for (; n > 100; n -= 100) f *= 0x1p100f;
-    for (; n < -100; n += 100) f *= 0x1p-100f;
-    return f * std::bit_cast<float>(std::uint32_t(n + 127) << 23);
-}
 
 /// One output of a Q8 matrix-vector product, as simd::q8_row_dot (see the header for the formula).
 template <std::size_t G>
@@ -72,7 +63,7 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
         sum += std::int64_t(acc) * scale;
     }
     if (!finite) return fallback;
-    return times_power_of_two(static_cast<float>(sum), top - 283);
+    return fixed_point::times_power_of_two(static_cast<float>(sum), top - 283);
 }
 
 }  // namespace ctattn::simd::q8_soft_float

@@ -9,7 +9,7 @@
 //            (int32, exact); all keys in one fixed point, S_j = (D_j M_j) >> (E_max - E_j) in units
 //            2^(E_max - 135 - k) (|D_j M_j| < 2^31 by query_bits)
 //   weights  w_j = 2^(S_j - S_max) in Q(W): the difference in Q16, 2^-n a shift, 2^-f (f in [0, 1))
-//            a degree-5 polynomial in Q30 (relative error 2^-22.2); the max weighs 2^W exactly
+//            simd/fixed_point.hpp's polynomial in Q30 (relative error 2^-22.2); the max weighs 2^W exactly
 //   output   o[d] = sum_j p_j sv_j c_j[d], p_j = w_j / sum w: acc[d] = sum_j P_j c_j[d] in int32 with
 //            P_j = floor(p_j Mv_j 2^(Ev_j - Ev_max) 2^15) (sum_j P_j <= 511 x 2^15, so |acc| < 2^31),
 //            then o[d] = acc[d] 2^(Ev_max - 150): one conversion and one multiply per output element
@@ -29,6 +29,7 @@
 
 #include "../../base/kv_storage.hpp"
 #include "../../base/mask.hpp"
+#include "../../simd/fixed_point.hpp"
 #include "../../simd/math.hpp"
 #include "kv_rows.hpp"
 #include "scalar_heads.hpp"
@@ -61,27 +62,6 @@ struct integer_decode_heads {
     [[gnu::always_inline]] static row_scale decode_scale(std::uint16_t bits) noexcept {
         const std::int32_t e = bits >> 8, m = bits & 0xff;
         return e != 0 ? row_scale{m | 256, e} : row_scale{m, 1};
-    }
-
-    static std::int32_t mul_high(std::int32_t a, std::int32_t b) noexcept {  // mulh, SMULL
-        return static_cast<std::int32_t>((static_cast<std::int64_t>(a) * b) >> 32);
-    }
-    static std::uint32_t mul_high(std::uint32_t a, std::uint32_t b) noexcept {  // mulhu, UMULL
-        return static_cast<std::uint32_t>((static_cast<std::uint64_t>(a) * b) >> 32);
-    }
-
-    /// 2^-f in Q30 for f = fraction / 2^16 in [0, 1): Horner in Q30 with f in Q31 (each step's
-    /// product 2 mul_high); exactly 2^30 at 0, monotone, relative error <= 2^-22.2 (the
-    /// coefficients: a degree-5 fit at Chebyshev nodes, the constant term set to 1).
-    static std::uint32_t exp2_negative_fraction(std::uint32_t fraction) noexcept {
-        const std::int32_t f = static_cast<std::int32_t>(fraction << 15);
-        std::int32_t y = -1016701;
-        y = 9888282 + mul_high(y, f) * 2;
-        y = -59375904 + mul_high(y, f) * 2;
-        y = 257890191 + mul_high(y, f) * 2;
-        y = -744256774 + mul_high(y, f) * 2;
-        y = 1073741824 + mul_high(y, f) * 2;
-        return static_cast<std::uint32_t>(y);
     }
 
     /// Q_d = round(x_d 2^k) for one head's base-2 query x (HeadDim floats, read as bits), with k such
@@ -189,8 +169,9 @@ struct integer_decode_heads {
                 const std::uint32_t difference = std::uint32_t(max[h]) - std::bit_cast<std::uint32_t>(scores[Heads * j + h]);
                 const std::uint32_t x = difference >> to_q16[h];  // Q16, >= 0
                 const std::uint32_t shift = std::uint32_t(weight_shift) + (x >> argument_bits);
-                const std::uint32_t w = shift >= 32 ? 0u
-                                                    : (exp2_negative_fraction(x & 0xffffu) + (1u << (shift - 1))) >> shift;
+                const std::uint32_t w =
+                    shift >= 32 ? 0u
+                                : (simd::fixed_point::exp2_negative_q31((x & 0xffffu) << 15) + (1u << (shift - 1))) >> shift;
                 scores[Heads * j + h] = std::bit_cast<float>(w);
                 sum[h] += w;
             }
@@ -207,7 +188,7 @@ struct integer_decode_heads {
             std::uint32_t any = 0;
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
                 const std::uint32_t w = std::bit_cast<std::uint32_t>(scores[Heads * j + h]);
-                weight[h] = std::int32_t(mul_high(w * std::uint32_t(s.mantissa), reciprocal[h]) >> align);
+                weight[h] = std::int32_t(simd::fixed_point::mul_high(w * std::uint32_t(s.mantissa), reciprocal[h]) >> align);
                 any |= std::uint32_t(weight[h]);
             }
             if (any == 0) continue;  // keys far below the max weigh nothing
