@@ -101,6 +101,8 @@ inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, flo
         q8_x86::quantize_avx2<G>(x, groups, xq, xs);
     else if constexpr (target::q8_neon)
         q8_neon::quantize<G>(x, groups, xq, xs);
+    else if constexpr (target::soft_float)
+        q8_soft_float::quantize<G>(x, groups, xq, xs);  // no FPU: codes in integers
     else
         scalar_q8::quantize<G>(x, groups, xq, xs);
 }
