@@ -29,6 +29,10 @@ are their own and not checked against the host's float32 ones).
 Implementations: ctattn (float weights), plain (llama2.c-style float loops) and ctattn_q8 (int8
 weights, Q8 groups of 32: configs/stories260k_q8.json), teacher-forced on the host's int8 ids
 (bench/embedded/stories260k_q8_greedy_ids.hpp; see Q8_AGREEMENT below for why not free running).
+On the cores without an FPU (m3, rv32imac) also ctattn_q8-kvint8: int8 weights with an int8 KV cache,
+whose attention runs in integers there (kernels/decode/integer_heads.hpp), teacher-forced on the host's
+run of the same (bench/embedded/stories260k_q8_kvint8_greedy_ids.hpp); the no-FPU int8 targets are
+taken on it.
 Options: --check fails (exit 1) unless every count is present, every image exits 0 and every
 float implementation's ids equal the host's (int8: Q8_EXACT_POSITIONS and Q8_AGREEMENT); --json
 prints the results as JSON, --from-json FILE tabulates (and --doc writes) a saved --json run
