@@ -52,7 +52,7 @@ template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
     static_assert(decode_heads_per_pass == 2, "ctattn: the head walk takes query heads in pairs");
     if constexpr (simd::target::int8_kv_attention_in_integers && std::is_same_v<KvRows, kv_rows<kv_int8>> &&
-                  !std::is_same_v<HeadKernel, detail::integer_decode_heads>)
+                  detail::integer_decode_heads::fits<HeadDim> && !std::is_same_v<HeadKernel, detail::integer_decode_heads>)
         return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::integer_decode_heads>(
             q, k, v, visible, score_scale, scores, context);
     constexpr std::size_t group = Heads / KvHeads;
@@ -89,7 +89,8 @@ template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size
                                                   float score_scale, float* scores, float* context) noexcept {
     if constexpr (!std::is_pointer_v<KvRows> &&
                   (simd::target::vfp_asm ||
-                   (simd::target::int8_kv_attention_in_integers && std::is_same_v<KvRows, kv_rows<kv_int8>>)))
+                   (simd::target::int8_kv_attention_in_integers && std::is_same_v<KvRows, kv_rows<kv_int8>> &&
+                    detail::integer_decode_heads::fits<HeadDim>)))
         return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::scalar_decode_heads>(
             q, k, v, visible, score_scale, scores, context);
     else

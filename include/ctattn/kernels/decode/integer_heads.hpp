@@ -45,6 +45,10 @@ struct integer_decode_heads {
         while ((std::uint64_t{2} << bits) <= limit) ++bits;
         return bits;
     }
+    /// Whether the int32 dots hold head_dim (query codes of >= 7 bits: head_dim <= 256); wider heads
+    /// keep the float kernel.
+    template <std::size_t HeadDim>
+    static constexpr bool fits = query_bits_for(HeadDim) >= 7;
     /// Most weight bits (w <= 2^W): w Mv < 2^31 (Mv <= 511).
     static constexpr int max_weight_bits = 22;
     /// Fewest weight bits: the sum stays > 2^15, so 2^47 / sum fits 32 bits.
@@ -103,7 +107,7 @@ struct integer_decode_heads {
     static bool try_attend(const float* q, const kv_rows<kv_int8>& k, const kv_rows<kv_int8>& v, key_range visible,
                            float score_scale, float* scores, float* out) noexcept {
         constexpr int query_bits = query_bits_for(HeadDim);
-        static_assert(query_bits >= 7, "ctattn: the integer int8 KV attention takes head_dim <= 256 (int32 dots)");
+        static_assert(fits<HeadDim>, "ctattn: the integer int8 KV attention takes head_dim <= 256 (int32 dots)");
         const std::size_t begin = visible.begin, end = visible.end;
         if (begin >= end) {
             for (std::size_t h = 0; h < Heads; ++h)
