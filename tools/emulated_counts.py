@@ -29,6 +29,10 @@ are their own and not checked against the host's float32 ones).
 Implementations: ctattn (float weights), plain (llama2.c-style float loops) and ctattn_q8 (int8
 weights, Q8 groups of 32: configs/stories260k_q8.json), teacher-forced on the host's int8 ids
 (bench/embedded/stories260k_q8_greedy_ids.hpp; see Q8_AGREEMENT below for why not free running).
+On the cores without an FPU (m3, rv32imac) also ctattn_q8-kvint8: int8 weights with an int8 KV cache,
+whose attention runs in integers there (kernels/decode/integer_heads.hpp), teacher-forced on the host's
+run of the same (bench/embedded/stories260k_q8_kvint8_greedy_ids.hpp); the no-FPU int8 targets are
+taken on it.
 Options: --check fails (exit 1) unless every count is present, every image exits 0 and every
 float implementation's ids equal the host's (int8: Q8_EXACT_POSITIONS and Q8_AGREEMENT); --json
 prints the results as JSON, --from-json FILE tabulates (and --doc writes) a saved --json run
@@ -203,23 +207,28 @@ def measure(qemu, machine, plugin, images, optimization="?", jobs=1, profile=Fal
 # most but not all positions (x86-64 AVX-512 VNNI and scalar hosts: 96-97.5% of 512; int8 against the
 # float model: 89%). Required: the first Q8_EXACT_POSITIONS all equal, Q8_AGREEMENT of all.
 Q8_HOST_IDS = os.path.join(ROOT, "bench", "embedded", "stories260k_q8_greedy_ids.hpp")
+# int8 weights with an int8 KV cache (ctattn_q8-kvint8): the host's run attending in integers, as the
+# no-FPU cores do (bench/embedded/host_greedy_ids.cpp q8 kvint8, -DCTATTN_KV_INT8_INTEGER_ATTENTION).
+Q8_KVINT8_HOST_IDS = os.path.join(ROOT, "bench", "embedded", "stories260k_q8_kvint8_greedy_ids.hpp")
 Q8_EXACT_POSITIONS = 32
 Q8_AGREEMENT = 0.95
 
 
 def is_q8(impl):
-    return impl.endswith("_q8")
+    """int8 weights: ctattn_q8, and ctattn_q8-kvint8 (int8 weights and an int8 KV cache)."""
+    return impl.split("-kv")[0].endswith("_q8")
 
 
-def q8_host_ids():
-    text = open(Q8_HOST_IDS).read()
-    body = text[text.index("host_q8_greedy_ids[] = {"):]
+def q8_host_ids(impl="ctattn_q8"):
+    kv_int8 = impl.endswith("-kvint8")
+    text = open(Q8_KVINT8_HOST_IDS if kv_int8 else Q8_HOST_IDS).read()
+    body = text[text.index("host_q8_kvint8_greedy_ids[] = {" if kv_int8 else "host_q8_greedy_ids[] = {"):]
     return [int(v) for v in re.findall(r"\d+", body[body.index("{") + 1:body.index("}")])]
 
 
-def q8_agreement(tokens):
+def q8_agreement(tokens, impl="ctattn_q8"):
     """(positions equal to the host's int8 ids, positions, whether the first ones all are)."""
-    host = q8_host_ids()
+    host = q8_host_ids(impl)
     got = [int(t) for t in tokens]
     equal = [a == b for a, b in zip(got, host)]
     return sum(equal), len(got), all(equal[:Q8_EXACT_POSITIONS])
@@ -235,7 +244,7 @@ def problems(result):
             found.append("%s %s: the image exited with %s" % (where, impl, r["exit"]))
         # A float16 or int8 KV cache (ctattn-kv<type>) decodes its own ids: only float32's must match.
         if is_q8(impl):
-            equal, total, first = q8_agreement(r["tokens"] or []) if r["tokens"] else (0, 0, False)
+            equal, total, first = q8_agreement(r["tokens"] or [], impl) if r["tokens"] else (0, 0, False)
             if not total or not first or equal < Q8_AGREEMENT * total:
                 found.append("%s %s: teacher-forced ids agree with the host's int8 ids at %d of %d positions "
                              "(need the first %d and %.0f%%)" % (where, impl, equal, total, Q8_EXACT_POSITIONS,
@@ -273,7 +282,7 @@ def table(results):
             vs_float = "%.2fx" % (ctattn / v["per_token"]) if is_q8(impl) and ctattn and v["per_token"] else "-"
             mean = fmt_m(v["per_token"]) + (" (%d)" % v["steps"] if v["steps"] != 512 else "")
             if is_q8(impl):
-                equal, total, _ = q8_agreement(v["tokens"]) if v["tokens"] else (0, 0, False)
+                equal, total, _ = q8_agreement(v["tokens"], impl) if v["tokens"] else (0, 0, False)
                 host = "%d of %d (int8 host, teacher-forced)" % (equal, total) if total else "-"
             else:
                 host = "%d of %d" % tuple(v["host_equal"]) if v["host_equal"] else "-"
@@ -284,11 +293,12 @@ def table(results):
 
 
 def impl_order(impl):
-    return {"ctattn": 0, "ctattn_q8": 1, "plain": 3}.get(impl, 2), impl
+    return {"ctattn": 0, "ctattn_q8": 1, "ctattn_q8-kvint8": 1.5, "plain": 3}.get(impl, 2), impl
 
 
 def impl_name(impl):
-    return {"ctattn": "ctattn float", "ctattn_q8": "ctattn int8", "plain": "plain float loops"}.get(impl, impl)
+    return {"ctattn": "ctattn float", "ctattn_q8": "ctattn int8", "ctattn_q8-kvint8": "ctattn int8, int8 KV",
+            "plain": "plain float loops"}.get(impl, impl)
 
 
 def fmt_k(x):
@@ -445,6 +455,16 @@ def host_ids(shared_dir):
         ok = ok and same
         print("host simd, int8: %s; %s" % ("equal to " + os.path.relpath(Q8_HOST_IDS, ROOT) if same else
                                             "DIFFERENT (a CPU with another int8 body?)", proc.stderr.strip()))
+        # int8 weights and an int8 KV cache attending in integers (the no-FPU cores' path).
+        exe_kv = os.path.join(tmp, "ids_kvint8")
+        subprocess.run(["g++", "-std=c++20", "-O2", "-march=native", "-DCTATTN_KV_INT8_INTEGER_ATTENTION",
+                        "-I" + os.path.join(ROOT, "include"), source, "-o", exe_kv], check=True)
+        proc = subprocess.run([exe_kv, model, "q8", "kvint8"], capture_output=True, text=True, check=True)
+        same = proc.stdout == open(Q8_KVINT8_HOST_IDS).read()
+        ok = ok and same
+        print("host simd, int8 weights and KV (integer attention): %s; %s" % (
+            "equal to " + os.path.relpath(Q8_KVINT8_HOST_IDS, ROOT) if same else
+            "DIFFERENT (a CPU with another int8 body?)", proc.stderr.strip()))
     return 0 if ok else 1
 
 
@@ -493,9 +513,16 @@ def q8_target_lines(results):
 
     for r in results:
         flt, q8, plain = impls(r)
+        # Without an FPU the int8 figure is int8 weights with an int8 KV cache, whose attention runs
+        # in integers there (kernels/decode/integer_heads.hpp): ctattn_q8-kvint8 where it was run.
+        no_fpu = r["machine"] == "mps2-an385" or r["core"].startswith("RV32IMAC")
+        q8_kv = r["impls"].get("ctattn_q8-kvint8", {})
+        if no_fpu and q8_kv.get("per_token"):
+            q8 = q8_kv
         if not q8.get("per_token"):
             continue
         where = "%s -O%s" % (r["core"], r["optimization"])
+        what = "int8 weights and KV" if q8 is q8_kv else "int8"
         if r["machine"] == "mps2-an386" and "5" in q8.get("estimated_cycles", {}) and flt.get("estimated_cycles"):
             got, base = q8["estimated_cycles"]["5"], flt["estimated_cycles"]["5"]
             lines.append("- %s, estimated cycles per token at 5 flash wait states (code cached): int8 %s, float %s, "
@@ -512,12 +539,12 @@ def q8_target_lines(results):
                     where, fmt_k(qf), fmt_k(ff), qf / ff, "met" if qf <= 0.35 * ff else "missed"))
         if r["machine"] == "mps2-an385" and flt.get("per_token"):
             ratio = flt["per_token"] / q8["per_token"]
-            lines.append("- %s (no FPU), instructions per token: int8 %s, float %s, %.2fx fewer, target >= 3x: **%s**." % (
-                where, fmt_m(q8["per_token"]), fmt_m(flt["per_token"]), ratio, "met" if ratio >= 3 else "missed"))
+            lines.append("- %s (no FPU), instructions per token: %s %s, float %s, %.2fx fewer, target >= 3x: **%s**." % (
+                where, what, fmt_m(q8["per_token"]), fmt_m(flt["per_token"]), ratio, "met" if ratio >= 3 else "missed"))
         if r["core"].startswith("RV32IMAC") and plain.get("per_token"):
             ratio = plain["per_token"] / q8["per_token"]
-            lines.append("- %s (no FPU), instructions per token: int8 %s, plain float loops %s, %.2fx fewer, target "
-                         ">= 5x: **%s**." % (where, fmt_m(q8["per_token"]), fmt_m(plain["per_token"]), ratio,
+            lines.append("- %s (no FPU), instructions per token: %s %s, plain float loops %s, %.2fx fewer, target "
+                         ">= 5x: **%s**." % (where, what, fmt_m(q8["per_token"]), fmt_m(plain["per_token"]), ratio,
                                              "met" if ratio >= 5 else "missed"))
     return lines
 

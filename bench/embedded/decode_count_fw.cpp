@@ -14,8 +14,10 @@
 //   CTATTN_DECODE_IMPL 2: ctattn's decoder with int8 weights (stories260k::config_q8, Q8 groups of
 //                         32), reading in place the two constant arrays tools/ctattn_gen.py writes
 //                         from configs/stories260k_q8.json (ctattn_stories260k_q8_weights.h).
-// CTATTN_DECODE_KV (implementation 0 only) names the KV cache's storage type (base/kv_storage.hpp):
-// kv_float32 (the default), kv_float16 or kv_int8; the image prints "ctattn-<type>" as its name.
+// CTATTN_DECODE_KV (implementations 0 and 2) names the KV cache's storage type (base/kv_storage.hpp):
+// kv_float32 (the default), kv_float16 or kv_int8 (images bench_decode_ctattn-kv<type>_512 and
+// bench_decode_ctattn_q8-kvint8_<steps>: int8 weights and an int8 cache, which on cores without an
+// FPU attend in integers, kernels/decode/integer_heads.hpp).
 // Both keep only their KV cache and one token's rows in RAM, so both fit the same memory map
 // (tests/embedded/boards/mps3-an547-counts.ld on the Cortex-M55 board).
 // ctattn_count_mark() runs before every step and after the last: the plugin records its running
@@ -30,6 +32,7 @@
 // first 32 and 95% of all: host builds agree at 96-97.5% of the 512, the float model at 89%).
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "../../tests/embedded/print.hpp"
 #if CTATTN_DECODE_IMPL == 0
@@ -39,6 +42,7 @@
 #include <ctattn/model/weights_image.hpp>
 #include <ctattn_stories260k_q8_weights.h>
 #include "stories260k_q8_greedy_ids.hpp"
+#include "stories260k_q8_kvint8_greedy_ids.hpp"
 #else
 #include "../../tests/embedded/stories260k_blob.hpp"
 #include "../plain_loops.hpp"
@@ -68,10 +72,11 @@ void report(const char* impl, const std::size_t* tokens, const unsigned short* h
 std::size_t generated[steps];
 }  // namespace
 
-#if CTATTN_DECODE_IMPL == 0
 #ifndef CTATTN_DECODE_KV
 #define CTATTN_DECODE_KV kv_float32
 #endif
+
+#if CTATTN_DECODE_IMPL == 0
 using stories260k::config;
 static_assert(sizeof(ctattn_stories260k_weights) / sizeof(float) == ctattn::weights_image_floats<config>,
               "decode_count_fw: the generated weights image does not match stories260k::config");
@@ -101,23 +106,28 @@ using config_q8 = stories260k::config_q8;
 static_assert(sizeof(ctattn_stories260k_q8_weights) / sizeof(float) == ctattn::weights_image_floats<config_q8> &&
                   sizeof(ctattn_stories260k_q8_weight_codes) == ctattn::weights_image_codes<config_q8>,
               "decode_count_fw: the generated int8 weights do not match stories260k::config_q8");
-static_assert(steps <= sizeof(host_q8_greedy_ids) / sizeof(host_q8_greedy_ids[0]));
+// The host's int8 ids for this cache: with an int8 KV cache, the host's run attending in integers
+// (stories260k_q8_kvint8_greedy_ids.hpp), as this image does on cores without an FPU.
+constexpr const unsigned short* q8_ids =
+    std::is_same_v<ctattn::CTATTN_DECODE_KV, ctattn::kv_int8> ? host_q8_kvint8_greedy_ids : host_q8_greedy_ids;
+static_assert(steps <= sizeof(host_q8_greedy_ids) / sizeof(host_q8_greedy_ids[0]) &&
+              steps <= sizeof(host_q8_kvint8_greedy_ids) / sizeof(host_q8_kvint8_greedy_ids[0]));
 // Flash: the view (pointers into the generated scales and codes). RAM: as the float image.
 constinit const ctattn::model_weights_view<config_q8> decode_weights =
     ctattn::make_weights_view<config_q8>(ctattn_stories260k_q8_weights, ctattn_stories260k_q8_weight_codes);
-constinit ctattn::flash_decoder<config_q8, ctattn::simd::default_arch, 1> decode_state{};
+constinit ctattn::flash_decoder<config_q8, ctattn::simd::default_arch, 1, ctattn::CTATTN_DECODE_KV> decode_state{};
 constinit float decode_logits[config_q8::vocab]{};
 
 int firmware_main() {
     decode_state.attach(decode_weights);
     for (std::size_t step = 0; step < steps; ++step) {
         ctattn_count_mark();
-        const auto token = static_cast<ctattn::token_id>(step == 0 ? bos : host_q8_greedy_ids[step - 1]);
+        const auto token = static_cast<ctattn::token_id>(step == 0 ? bos : q8_ids[step - 1]);
         if (decode_state.decode_step(token, decode_logits) != ctattn::status::ok) return 1;
         generated[step] = argmax(decode_logits, config_q8::vocab);
     }
     ctattn_count_mark();
-    report("ctattn_q8", generated, host_q8_greedy_ids);
+    report("ctattn_q8", generated, q8_ids);
     return 0;
 }
 

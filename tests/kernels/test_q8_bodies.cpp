@@ -31,7 +31,9 @@ struct body {
 // Every body this build compiled, for group size G.
 template <std::size_t G>
 std::vector<body> bodies() {
-    std::vector<body> list{{"scalar", &simd::scalar_q8::row_dot<G>}, {"dispatched", &simd::q8_row_dot<G>}};
+    // soft_float: the no-FPU cores' body (group scales in integers), portable C: tested everywhere.
+    std::vector<body> list{{"scalar", &simd::scalar_q8::row_dot<G>}, {"dispatched", &simd::q8_row_dot<G>},
+                           {"soft_float", &simd::q8_soft_float::row_dot<G>}};
 #if defined(CTATTN_Q8_AVX2)
     list.push_back({"avx2", &simd::q8_x86::row_dot_avx2<G>});
 #endif
@@ -163,6 +165,13 @@ TEST_CASE("q8_quantize codes are within [-127, 127] and round-trip within half a
     std::array<std::int8_t, G * groups> q{};
     std::array<float, groups> s{};
     simd::q8_quantize<G>(x.data(), groups, q.data(), s.data());
+    // The no-FPU cores' integer codes (simd/q8_soft_float.hpp): the same scales, and the same codes
+    // but where x / s is within 2^-22 of a half-integer (none here).
+    std::array<std::int8_t, G * groups> q_soft{};
+    std::array<float, groups> s_soft{};
+    simd::q8_soft_float::quantize<G>(x.data(), groups, q_soft.data(), s_soft.data());
+    CHECK(s_soft == s);
+    CHECK(q_soft == q);
     for (std::size_t g = 0; g < groups; ++g) {
         double amax = 0.0;
         // (Written as a comparison: std::fmax here crashes aarch64 GCC 12's vectoriser at -O3.)
@@ -294,4 +303,33 @@ TEST_CASE("every q8_quantize body gives the scalar body's codes and scales bit f
     check_quantize_all<43>(70);
     check_quantize_all<64>(80);
     check_quantize_all<172>(90);
+}
+
+TEST_CASE("the no-FPU integer quantizer gives the float quantizer's scales and codes over every exponent",
+          "[q8]") {
+    // Groups of 32 at magnitudes 2^-140 .. 2^100 (subnormal scales included): the same scales bit for
+    // bit, codes off by at most 1 and only where x / s lies within 2^-22 of a half-integer.
+    constexpr std::size_t G = 32;
+    splitmix rng{11};
+    std::size_t differ = 0, values = 0;
+    for (int e = -140; e <= 100; e += 3)
+        for (int trial = 0; trial < 20; ++trial) {
+            std::array<float, G> x{};
+            for (float& v : x) v = std::ldexp(rng.unit() * 2.0f - 1.0f, e + rng.code(-6, 0));
+            std::array<std::int8_t, G> q{}, q_soft{};
+            float s = 0.0f, s_soft = 0.0f;
+            simd::scalar_q8::quantize<G>(x.data(), 1, q.data(), &s);
+            simd::q8_soft_float::quantize<G>(x.data(), 1, q_soft.data(), &s_soft);
+            REQUIRE(s_soft == s);
+            for (std::size_t i = 0; i < G; ++i, ++values) {
+                INFO("x " << x[i] << " s " << s << " float code " << int(q[i]) << " integer code " << int(q_soft[i]));
+                if (q[i] == q_soft[i]) continue;
+                ++differ;
+                CHECK(std::abs(int(q[i]) - int(q_soft[i])) == 1);
+                const double ratio = std::fabs(double(x[i]) / double(s));
+                CHECK(std::fabs(ratio - std::floor(ratio) - 0.5) <= 0x1p-22 * 128.0);
+            }
+        }
+    INFO(differ << " of " << values << " codes differ");
+    CHECK(differ * 1000 <= values);
 }

@@ -9,8 +9,11 @@
 #include <cmath>
 #include <concepts>
 #include <cstddef>
+#include <type_traits>
 
+#include "../simd/fixed_point.hpp"
 #include "../simd/ops.hpp"
+#include "../simd/target.hpp"
 
 namespace ctattn {
 
@@ -89,15 +92,24 @@ struct silu {
     template <class Arch>
     static typename simd::ops<Arch>::vec apply(typename simd::ops<Arch>::vec x) noexcept {
         using V = simd::ops<Arch>;
-        const typename V::vec one = V::broadcast(1.0f);
-        const typename V::vec denominator = one + V::exp(V::sub(V::zero(), x));
-        if constexpr (requires { V::div(x, denominator); })
-            return V::div(x, denominator);  // an arch without a vector divide (Helium) brings its own
-        else
-            return x / denominator;
+        if constexpr (std::is_same_v<Arch, simd::scalar_arch> && simd::target::soft_float) {
+            return simd::fixed_point::silu(x);  // no FPU: no expf (a dozen soft-float calls)
+        } else {
+            const typename V::vec one = V::broadcast(1.0f);
+            const typename V::vec denominator = one + V::exp(V::sub(V::zero(), x));
+            if constexpr (requires { V::div(x, denominator); })
+                return V::div(x, denominator);  // an arch without a vector divide (Helium) brings its own
+            else
+                return x / denominator;
+        }
     }
-    /// One float: the row tail, and the scalar reference.
-    static float value(float x) noexcept { return x / (1.0f + std::exp(-x)); }
+    /// One float: the row tail, and the scalar reference (without an FPU, simd/fixed_point.hpp's).
+    static float value(float x) noexcept {
+        if constexpr (simd::target::soft_float)
+            return simd::fixed_point::silu(x);
+        else
+            return x / (1.0f + std::exp(-x));
+    }
 };
 
 /// What a type must provide to be used as an activation policy.

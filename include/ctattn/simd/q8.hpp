@@ -11,7 +11,8 @@
 //   NEON with or without sdot (q8_neon.hpp);
 //   Helium (MVE, Cortex-M55/M85), VMLADAVA on 16 codes, 4 rows per activation load (q8_mve.hpp;
 //   integer-only Helium: one row at a time);
-//   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); otherwise the scalar bodies here.
+//   Arm DSP extension, SXTB16 + SMLAD (q8_arm_dsp.hpp); no FPU (target::soft_float), the group scales
+//   in integers (q8_soft_float.hpp); otherwise the scalar bodies here.
 // Codes: weights may be any int8, -128 included (a file may hold it; every body is exact for it);
 // activation codes are in [-127, 127], as q8_quantize makes them (the AVX2 and NEON bodies rely on it).
 #pragma once
@@ -19,6 +20,7 @@
 #include "q8_arm_dsp.hpp"
 #include "q8_mve.hpp"
 #include "q8_neon.hpp"
+#include "q8_soft_float.hpp"
 #include "q8_x86.hpp"
 #include "target.hpp"
 
@@ -110,6 +112,8 @@ inline void q8_quantize(const float* x, std::size_t groups, std::int8_t* xq, flo
         q8_neon::quantize<G>(x, groups, xq, xs);
     else if constexpr (target::mve_float)
         q8_mve::quantize<G>(x, groups, xq, xs);
+    else if constexpr (target::soft_float)
+        q8_soft_float::quantize<G>(x, groups, xq, xs);  // no FPU: codes in integers
     else
         scalar_q8::quantize<G>(x, groups, xq, xs);
 }
@@ -134,6 +138,8 @@ inline float q8_row_dot(const std::int8_t* w, const float* ws, const std::int8_t
         return q8_mve::row_dot<G>(w, ws, xq, xs, groups);
     else if constexpr (target::q8_arm_dsp)
         return q8_arm_dsp::row_dot<G>(w, ws, xq, xs, groups);
+    else if constexpr (target::soft_float)
+        return q8_soft_float::row_dot<G>(w, ws, xq, xs, groups);  // no FPU: scales in integers
     else
         return scalar_q8::row_dot<G>(w, ws, xq, xs, groups);
 }

@@ -12,6 +12,10 @@
 //   CTATTN_HAS_MVE_FLOAT        Helium with floating point (Cortex-M55, M85): simd/mve.hpp, mve_arch
 //   CTATTN_HAS_MVE_INT          Helium's integer lanes (every MVE core): the int8 group dot of simd/q8.hpp
 //   CTATTN_RISCV_FMAX           RISC-V with the F extension: fmax.s (simd/riscv.hpp)
+//   CTATTN_SOFT_FLOAT           no single-precision FPU (RISC-V without F, Cortex-M0/M3, -mfloat-abi=soft):
+//                               every float operation is a library call
+//   CTATTN_KV_INT8_INTEGER_ATTENTION  int8 KV caches attend in integers (kernels/decode/integer_heads.hpp):
+//                               set here on soft-float cores; a host build may define it to run that path
 #pragma once
 
 #include "../base/language_check.hpp"
@@ -122,6 +126,19 @@ CTATTN_RESTORE_WARNINGS
 #define CTATTN_RISCV_FMAX 1
 #endif
 
+// No single-precision FPU: RISC-V without F (no __riscv_flen), Arm with -mfloat-abi=soft or an FPU
+// without single precision (__ARM_FP bit 2). Float arithmetic is then libgcc's soft-float calls (~50-200
+// instructions each), so kernels that can work in integers should.
+#if (defined(__riscv) && !defined(__riscv_flen)) || \
+    (defined(__arm__) && (defined(__SOFTFP__) || !defined(__ARM_FP) || !(__ARM_FP & 4)))
+#define CTATTN_SOFT_FLOAT 1
+#endif
+// The int8 KV cache's decode attention in integers (exact int32 dots, fixed-point softmax): where
+// floats are emulated, or on request (a host build testing that path).
+#if defined(CTATTN_SOFT_FLOAT) && !defined(CTATTN_KV_INT8_INTEGER_ATTENTION)
+#define CTATTN_KV_INT8_INTEGER_ATTENTION 1
+#endif
+
 // Loops over a register tile's rows and vectors must be unrolled, or the accumulators cannot live
 // in registers: at -Os (the usual firmware setting) GCC leaves such loops rolled and keeps acc[][]
 // on the stack, a load and a store around every multiply-add. The tile loops say so explicitly.
@@ -176,6 +193,20 @@ inline constexpr bool mve_int = false;
 inline constexpr bool riscv_fmax = true;
 #else
 inline constexpr bool riscv_fmax = false;
+#endif
+/// Whether float arithmetic is emulated in software (no single-precision FPU: CTATTN_SOFT_FLOAT).
+#if defined(CTATTN_SOFT_FLOAT)
+inline constexpr bool soft_float = true;
+#else
+inline constexpr bool soft_float = false;
+#endif
+/// Whether decode attention over an int8 KV cache runs in integers (kernels/decode/integer_heads.hpp):
+/// on soft-float cores, where each float operation is a library call, or where a build asks for it
+/// (CTATTN_KV_INT8_INTEGER_ATTENTION). Elsewhere the float kernels read the rows.
+#if defined(CTATTN_KV_INT8_INTEGER_ATTENTION)
+inline constexpr bool int8_kv_attention_in_integers = true;
+#else
+inline constexpr bool int8_kv_attention_in_integers = false;
 #endif
 /// Float registers the scalar path may plan register tiles for (ops<scalar_arch>::registers):
 /// 32 on RISC-V with F (f0-f31, of which 20 are caller-saved: a one-row projection keeps 16

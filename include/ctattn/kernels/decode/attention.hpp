@@ -9,6 +9,8 @@
 //                            Cortex-M path (VLDM assembly for head_dim 8)
 //   vector_decode_attention  vector_decode_heads<Arch> (decode/vector_heads.hpp): keys across
 //                            vector lanes, for heads narrower than a vector (head_dim 8)
+//   an int8 KV cache where simd::target::int8_kv_attention_in_integers (no FPU): either one takes
+//                            integer_decode_heads (decode/integer_heads.hpp), fixed point throughout
 // Numeric contract (docs/design.md): keys outside the visible run are never read; an empty run
 // gives 0; the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores
 // give a finite convex combination of the values. A row with a NaN or -inf score, or whose largest
@@ -26,6 +28,7 @@
 
 #include "../../simd/ops.hpp"
 #include "../../base/mask.hpp"
+#include "integer_heads.hpp"
 #include "scalar_heads.hpp"
 #include "vector_heads.hpp"
 
@@ -54,15 +57,19 @@ inline constexpr std::size_t decode_heads_per_pass = 2;
 // runs the general one-row core (attend) for the whole row.
 // The head walk, written once: for each KV head g, its query heads in pairs, then the odd one,
 // through HeadKernel::attend<Heads, ...>: the scalar path's kernel by default, the vector one for
-// vector_decode_attention. (The walk is this function itself, not a helper it calls: an extra
-// always-inlined level changes GCC's register allocation of the whole block at -O2 on Cortex-M,
-// and with it the instruction counts.)
+// vector_decode_attention, the integer one for an int8 cache on a core without an FPU. (The walk
+// is this function itself, not a helper it calls: an extra always-inlined level changes GCC's
+// register allocation of the whole block at -O2 on Cortex-M, and with it the instruction counts.)
 template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride,
           std::size_t KvHeadStride = HeadDim, class HeadKernel = detail::scalar_decode_heads, class KvRows>
 [[nodiscard]] inline bool decode_attention(const float* q, KvRows k, KvRows v, key_range visible,
                                            float score_scale, float* scores, float* context) noexcept {
     static_assert(Heads % KvHeads == 0, "ctattn: heads must be divisible by kv_heads");
     static_assert(decode_heads_per_pass == 2, "ctattn: the head walk takes query heads in pairs");
+    if constexpr (simd::target::int8_kv_attention_in_integers && std::is_same_v<KvRows, kv_rows<kv_int8>> &&
+                  detail::integer_decode_heads::fits<HeadDim> && !std::is_same_v<HeadKernel, detail::integer_decode_heads>)
+        return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::integer_decode_heads>(
+            q, k, v, visible, score_scale, scores, context);
     constexpr std::size_t group = Heads / KvHeads;
     for (std::size_t g = 0; g < KvHeads; ++g) {
         const auto k_head = kv_head_rows<KvHeadStride, KvStride>(k, g);
@@ -97,7 +104,10 @@ template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size
           class Arch, class KvRows>
 [[nodiscard]] inline bool vector_decode_attention(const float* q, KvRows k, KvRows v, key_range visible,
                                                   float score_scale, float* scores, float* context) noexcept {
-    if constexpr (!std::is_pointer_v<KvRows> && simd::target::vfp_asm)
+    if constexpr (!std::is_pointer_v<KvRows> &&
+                  (simd::target::vfp_asm ||
+                   (simd::target::int8_kv_attention_in_integers && std::is_same_v<KvRows, kv_rows<kv_int8>> &&
+                    detail::integer_decode_heads::fits<HeadDim>)))
         return decode_attention<Heads, KvHeads, HeadDim, KvStride, KvHeadStride, detail::scalar_decode_heads>(
             q, k, v, visible, score_scale, scores, context);
     else
