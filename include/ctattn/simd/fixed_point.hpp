@@ -13,6 +13,8 @@
 //                            and NaN take the float formula. Relative error <= 2^-21 (test_fixed_point).
 #pragma once
 
+#include "../base/language_check.hpp"
+
 #include <bit>
 #include <cmath>
 #include <cstddef>

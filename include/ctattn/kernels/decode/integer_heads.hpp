@@ -23,6 +23,8 @@
 // contract's rules for the irregular rows (docs/design.md).
 #pragma once
 
+#include "../../base/language_check.hpp"
+
 #include <bit>
 #include <cstddef>
 #include <cstdint>
