@@ -22,7 +22,6 @@ using ctattn::key_range;
 using ctattn::kv_int8;
 using ctattn::kv_rows;
 using kernel = ctattn::kernels::detail::integer_decode_heads;
-constexpr double log2_e = 1.4426950408889634;
 
 // A KV head's rows as the cache stores them, and the same rows in double.
 template <std::size_t HeadDim>

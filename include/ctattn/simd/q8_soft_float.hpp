@@ -61,9 +61,13 @@ inline void quantize(const float* x, std::size_t groups, std::int8_t* xq, float*
             std::int32_t e_x = ex != 0 ? std::int32_t(ex) : 1;
             if (ex == 0 && mx != 0)  // a subnormal x, normalised as the scale is (|x| <= 127.x s bounds e_x - e_s)
                 while (mx < 0x00800000u) mx <<= 1, --e_x;
-            // 2 |x| / s = m_x R 2^(e_x - e_s - 53): the high word, shifted right by 21 - (e_x - e_s) (>= 14).
+            // 2 |x| / s = m_x R 2^(e_x - e_s - 53): the high word, shifted right by 21 - (e_x - e_s)
+            // (>= 14 for a nonzero x: |x| <= 127.x s). x = 0 stands at e_x = 1, which beside a
+            // subnormal scale (e_s lowered by its normalisation) can make the shift negative: its
+            // code is 0 without a shift (a negative shift count is undefined behaviour).
             const std::int32_t shift = 21 - (e_x - e_s);
-            const std::uint32_t twice = shift >= 32 ? 0u : fixed_point::mul_high(mx, reciprocal) >> shift;
+            const std::uint32_t twice =
+                mx == 0 || shift >= 32 ? 0u : fixed_point::mul_high(mx, reciprocal) >> (shift < 0 ? 0 : shift);
             std::uint32_t magnitude = (twice + 1) >> 1;
             magnitude = magnitude > 127u ? 127u : magnitude;
             qg[i] = static_cast<std::int8_t>((bits >> 31) != 0 ? -std::int32_t(magnitude) : std::int32_t(magnitude));
