@@ -592,14 +592,16 @@ def doc_lines(results, command):
         lines += ["Targets:", ""] + targets + [""]
     if any("ctattn_q8" in r["impls"] for r in results):
         lines += [
-            "Why the int8 targets are missed (docs/quantization.md, \"Speed on Cortex-M and RISC-V\", has the "
-            "profiles): only the projections are int8. The attention over the KV cache (scores, softmax, P V), the "
-            "norms, RoPE and SiLU stay float and cost the same as in the float build; on the soft-float cores (Cortex-M3, "
-            "RV32IMAC) they are library calls per operation and grow with the position, so int8 gains most early "
-            "(positions 0-31) and least at 480-511; on the DSP cores the float attention is about as many cycles as "
-            "the int8 projections and their flash wait states together, and the w8a8 projection itself executes more "
-            "instructions than VFMA's (activation quantization with a divide per value, SXTB16 unpacking, a float "
-            "multiply-add per group).", ""]
+            "Where int8 stands (docs/quantization.md, \"Speed on Cortex-M and RISC-V\", has the profiles). "
+            "Without an FPU (Cortex-M3, RV32IMAC) the int8 figure is int8 weights with an int8 KV cache: the "
+            "attention over the cache runs in integers (kernels/decode/integer_heads.hpp) and the Q8 scales, the "
+            "activations' codes and SiLU avoid soft float (simd/q8_soft_float.hpp, simd/fixed_point.hpp), so no "
+            "library call grows with the position; int8 weights over a float32 cache still pay soft float in the "
+            "attention (the ctattn int8 rows). On the DSP cores (Cortex-M4F, M7) the projections run "
+            "activations quantized once per input into SXTB16's int16 pairs through an assembly loop (1.19 "
+            "instructions per multiply-add against the float strip's 1.28); the float attention over the KV "
+            "cache, the same work in both builds, is what keeps Cortex-M4F's estimated cycles near 0.6x "
+            "float's rather than 0.5x.", ""]
     lines += [
         "What ctattn's scalar decode does on these cores (`--profile` prints where each image spends its "
         "instructions):", "",
