@@ -17,6 +17,8 @@
 #include <ctattn/io/llama2c.hpp>
 #include <ctattn/model/decoder.hpp>
 
+#include "../support/stories260k.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -41,29 +43,12 @@ using stories_q8 = with_weight_format<stories_float, q8_weights<>>;
 
 template <class Config>
 std::unique_ptr<model_weights<Config>> load_weights() {
-    std::ifstream file(CTATTN_STORIES260K, std::ios::binary);
-    INFO("stories260K checkpoint: " << CTATTN_STORIES260K);
-    REQUIRE(file.good());
-    const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-    auto w = std::make_unique<model_weights<Config>>();
-    REQUIRE(llama2c::load<Config>(bytes.data(), bytes.size(), *w) == status::ok);
-    return w;
+    return ctattn_test::load_stories260k<Config>();
 }
 
-std::size_t argmax(const float* logits) {
-    std::size_t best = 0;
-    for (std::size_t t = 1; t < V; ++t) best = logits[t] > logits[best] ? t : best;
-    return best;
-}
+std::size_t argmax(const float* logits) { return ctattn_test::argmax(logits, V); }
 
-std::vector<double> log_probs(const float* logits) {
-    double max = logits[0], sum = 0.0;
-    for (std::size_t t = 1; t < V; ++t) max = std::max(max, double(logits[t]));
-    for (std::size_t t = 0; t < V; ++t) sum += std::exp(double(logits[t]) - max);
-    std::vector<double> lp(V);
-    for (std::size_t t = 0; t < V; ++t) lp[t] = double(logits[t]) - max - std::log(sum);
-    return lp;
-}
+std::vector<double> log_probs(const float* logits) { return ctattn_test::log_softmax(logits, V); }
 
 // Feeds ids one at a time (with `greedy`, the model's own argmax extends ids); every position's logits.
 template <class Decoder, class Weights>

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "../support/model_support.hpp"
+#include "../support/stories260k.hpp"
 
 #ifndef CTATTN_STORIES260K
 #define CTATTN_STORIES260K "../shared/models/stories260K.bin"
@@ -45,31 +46,13 @@ constexpr std::size_t V = 512, context = 512;
 constexpr token_id bos = 1;
 
 const model_weights<stories_config>& stories_weights() {
-    static const auto weights = [] {
-        std::ifstream in(CTATTN_STORIES260K, std::ios::binary);
-        REQUIRE(in.good());
-        const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-        auto w = std::make_unique<model_weights<stories_config>>();
-        REQUIRE(llama2c::load<stories_config>(bytes.data(), bytes.size(), *w) == status::ok);
-        return w;
-    }();
+    static const auto weights = ctattn_test::load_stories260k<stories_config>();
     return *weights;
 }
 
-std::size_t argmax(const float* logits) {
-    std::size_t best = 0;
-    for (std::size_t t = 1; t < V; ++t) best = logits[t] > logits[best] ? t : best;
-    return best;
-}
+std::size_t argmax(const float* logits) { return ctattn_test::argmax(logits, V); }
 
-std::vector<double> log_softmax(const float* logits) {
-    double max = logits[0], sum = 0.0;
-    for (std::size_t t = 1; t < V; ++t) max = logits[t] > max ? logits[t] : max;
-    for (std::size_t t = 0; t < V; ++t) sum += std::exp(double(logits[t]) - max);
-    std::vector<double> out(V);
-    for (std::size_t t = 0; t < V; ++t) out[t] = double(logits[t]) - max - std::log(sum);
-    return out;
-}
+std::vector<double> log_softmax(const float* logits) { return ctattn_test::log_softmax(logits, V); }
 
 // Greedy from BOS for `context` positions: the ids fed (BOS first) and every position's logits.
 template <class Decoder>

@@ -15,6 +15,8 @@
 #include <ctattn/io/llama2c.hpp>
 #include <ctattn/model/decoder.hpp>
 
+#include "../support/stories260k.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -40,38 +42,15 @@ using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172
 using stories_float = stacked_model_config<V, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
 using stories_q8 = with_weight_format<stories_float, q8_weights<>>;
 
-std::vector<unsigned char> checkpoint_bytes() {
-    std::ifstream file(CTATTN_STORIES260K, std::ios::binary);
-    INFO("stories260K checkpoint: " << CTATTN_STORIES260K);
-    REQUIRE(file.good());
-    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
 template <class Config>
 std::unique_ptr<model_weights<Config>> load_weights() {
-    static const std::vector<unsigned char> bytes = checkpoint_bytes();
-    auto w = std::make_unique<model_weights<Config>>();
-    REQUIRE(llama2c::load<Config>(bytes.data(), bytes.size(), *w) == status::ok);
-    return w;
+    return ctattn_test::load_stories260k<Config>();
 }
 
-std::size_t argmax(const float* logits) {
-    std::size_t best = 0;
-    for (std::size_t t = 1; t < V; ++t) best = logits[t] > logits[best] ? t : best;
-    return best;
-}
+std::size_t argmax(const float* logits) { return ctattn_test::argmax(logits, V); }
 
 // log softmax in double.
-std::vector<double> log_probs(const float* logits) {
-    double max = logits[0];
-    for (std::size_t t = 1; t < V; ++t) max = std::max(max, double(logits[t]));
-    double sum = 0.0;
-    for (std::size_t t = 0; t < V; ++t) sum += std::exp(double(logits[t]) - max);
-    const double log_sum = max + std::log(sum);
-    std::vector<double> lp(V);
-    for (std::size_t t = 0; t < V; ++t) lp[t] = double(logits[t]) - log_sum;
-    return lp;
-}
+std::vector<double> log_probs(const float* logits) { return ctattn_test::log_softmax(logits, V); }
 
 // Feeds ids[0 .. positions) one at a time (teacher forcing); logits of every position, positions x V.
 // With `greedy`, ids[p + 1] is the model's own argmax instead (ids grows as it goes).
