@@ -35,10 +35,8 @@ namespace {
 using namespace ctattn;
 static_assert(simd::target::int8_kv_attention_in_integers, "this test forces the integer int8 KV attention");
 
-constexpr std::size_t V = 512, positions = 512;
-using stories_attention = attention_config<64, 8, 4, positions, no_bias, causal_mask>;
-using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using stories_float = stacked_model_config<V, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
+constexpr std::size_t V = ctattn_test::stories260k_vocab, positions = ctattn_test::stories260k_positions;
+using stories_float = ctattn_test::stories260k_float;
 using stories_q8 = with_weight_format<stories_float, q8_weights<>>;
 
 template <class Config>
@@ -49,18 +47,6 @@ std::unique_ptr<model_weights<Config>> load_weights() {
 std::size_t argmax(const float* logits) { return ctattn_test::argmax(logits, V); }
 
 std::vector<double> log_probs(const float* logits) { return ctattn_test::log_softmax(logits, V); }
-
-// Feeds ids one at a time (with `greedy`, the model's own argmax extends ids); every position's logits.
-template <class Decoder, class Weights>
-std::vector<float> decode(const Weights& w, std::vector<token_id>& ids, bool greedy) {
-    auto dec = std::make_unique<Decoder>(w);
-    std::vector<float> logits(positions * V);
-    for (std::size_t p = 0; p < positions; ++p) {
-        REQUIRE(dec->decode_step(ids[p], logits.data() + p * V) == status::ok);
-        if (greedy && ids.size() == p + 1) ids.push_back(token_id(argmax(logits.data() + p * V)));
-    }
-    return logits;
-}
 
 struct accuracy {
     double top1 = 0.0, kl_mean = 0.0, nll = 0.0;
@@ -88,15 +74,15 @@ void check_arch(const char* arch_name) {
     const auto float_weights = load_weights<stories_float>();
     const auto q8_weights_ = load_weights<stories_q8>();
     std::vector<token_id> text{1};  // BOS, then the float model's greedy tokens
-    const auto reference = decode<decoder<stories_float, owned_weights, Arch>>(*float_weights, text, true);
+    const auto reference = ctattn_test::decode_stories260k<decoder<stories_float, owned_weights, Arch>>(*float_weights, text, true);
     double float_nll = 0.0;
     for (std::size_t p = 0; p < positions; ++p) float_nll -= log_probs(reference.data() + p * V)[text[p + 1]] / positions;
 
     std::vector<token_id> forced = text;
     const accuracy float_int8 = compare(
-        reference, decode<kv_decoder<stories_float, kv_int8, owned_weights, Arch>>(*float_weights, forced, false), text);
+        reference, ctattn_test::decode_stories260k<kv_decoder<stories_float, kv_int8, owned_weights, Arch>>(*float_weights, forced, false), text);
     const accuracy q8_int8 = compare(
-        reference, decode<kv_decoder<stories_q8, kv_int8, owned_weights, Arch>>(*q8_weights_, forced, false), text);
+        reference, ctattn_test::decode_stories260k<kv_decoder<stories_q8, kv_int8, owned_weights, Arch>>(*q8_weights_, forced, false), text);
     std::printf("stories260K, int8 KV cache attending in integers (%s, %zu positions teacher-forced on the float "
                 "model's greedy text; its NLL %.5f):\n", arch_name, positions, float_nll);
     std::printf("  float weights, int8 KV: top-1 %7.3f%%  mean KL %.3e  mean NLL %.5f\n", 100.0 * float_int8.top1,

@@ -38,10 +38,7 @@ namespace {
 using namespace ctattn;
 
 // stories260K at its trained context (seq_len 512).
-using stories_attention = attention_config<64, 8, 4, 512, no_bias, causal_mask>;
-using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using stories_config =
-    stacked_model_config<512, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
+using stories_config = ctattn_test::stories260k_float;
 constexpr std::size_t V = 512, context = 512;
 constexpr token_id bos = 1;
 

@@ -36,10 +36,8 @@ namespace {
 
 using namespace ctattn;
 
-constexpr std::size_t V = 512, positions = 512;
-using stories_attention = attention_config<64, 8, 4, positions, no_bias, causal_mask>;
-using stories_block = block_config<stories_attention, ffn_config<64, swiglu, 172>, rms_norm<eps_1e_minus<5>>, pre_norm>;
-using stories_float = stacked_model_config<V, 5, stories_block, rotary_positions<10000>, rms_norm<eps_1e_minus<5>>, tied_head>;
+constexpr std::size_t V = ctattn_test::stories260k_vocab, positions = ctattn_test::stories260k_positions;
+using stories_float = ctattn_test::stories260k_float;
 using stories_q8 = with_weight_format<stories_float, q8_weights<>>;
 
 template <class Config>
@@ -56,13 +54,7 @@ std::vector<double> log_probs(const float* logits) { return ctattn_test::log_sof
 // With `greedy`, ids[p + 1] is the model's own argmax instead (ids grows as it goes).
 template <class Config>
 std::vector<float> decode(const model_weights<Config>& w, std::vector<token_id>& ids, bool greedy) {
-    auto dec = std::make_unique<decoder<Config>>(w);
-    std::vector<float> logits(positions * V);
-    for (std::size_t p = 0; p < positions; ++p) {
-        REQUIRE(dec->decode_step(ids[p], logits.data() + p * V) == status::ok);
-        if (greedy && ids.size() == p + 1) ids.push_back(token_id(argmax(logits.data() + p * V)));
-    }
-    return logits;
+    return ctattn_test::decode_stories260k<decoder<Config>>(w, ids, greedy);
 }
 
 struct agreement {
