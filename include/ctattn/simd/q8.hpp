@@ -18,6 +18,7 @@
 #pragma once
 
 #include "q8_arm_dsp.hpp"
+#include "q8_group_dot.hpp"
 #include "q8_mve.hpp"
 #include "q8_neon.hpp"
 #include "q8_soft_float.hpp"
@@ -72,16 +73,7 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
     static_assert(G >= 1 && G <= q8_max_group, "ctattn: a Q8 group holds 1..65536 values");
     float sum = 0.0f;
     for (std::size_t g = 0; g < groups; ++g) {
-        const std::int8_t* wg = w + g * G;
-        const std::int8_t* xg = xq + g * G;
-        std::int32_t acc = 0;
-        std::size_t i = 0;
-        // Four codes per step, written out: the loop's branch and increment are paid per 4 codes
-        // (GCC does not unroll it at -Os, the usual firmware setting, even when asked).
-        for (; i + 4 <= G; i += 4)
-            acc += std::int32_t(wg[i]) * std::int32_t(xg[i]) + std::int32_t(wg[i + 1]) * std::int32_t(xg[i + 1]) +
-                   std::int32_t(wg[i + 2]) * std::int32_t(xg[i + 2]) + std::int32_t(wg[i + 3]) * std::int32_t(xg[i + 3]);
-        for (; i < G; ++i) acc += std::int32_t(wg[i]) * std::int32_t(xg[i]);
+        const std::int32_t acc = q8_group_dot<G>(w + g * G, xq + g * G);
         // Fused where the target has it, written out: whether GCC contracts this multiply-add
         // depends on the target's tuning (x86's avoids FMA chains in loops, Arm's fuses), and the
         // scalar build rounds as the Cortex-M DSP body (q8_arm_dsp.hpp, contracted there) does.

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "fixed_point.hpp"
+#include "q8_group_dot.hpp"
 #include "target.hpp"
 
 #include <bit>
@@ -92,14 +93,7 @@ inline float row_dot(const std::int8_t* w, const float* ws, const std::int8_t* x
     std::int64_t sum = 0;
     float fallback = 0.0f;
     for (std::size_t g = 0; g < groups; ++g) {
-        const std::int8_t* wg = w + g * G;
-        const std::int8_t* xg = xq + g * G;
-        std::int32_t acc = 0;
-        std::size_t i = 0;
-        for (; i + 4 <= G; i += 4)
-            acc += std::int32_t(wg[i]) * std::int32_t(xg[i]) + std::int32_t(wg[i + 1]) * std::int32_t(xg[i + 1]) +
-                   std::int32_t(wg[i + 2]) * std::int32_t(xg[i + 2]) + std::int32_t(wg[i + 3]) * std::int32_t(xg[i + 3]);
-        for (; i < G; ++i) acc += std::int32_t(wg[i]) * std::int32_t(xg[i]);
+        const std::int32_t acc = q8_group_dot<G>(w + g * G, xq + g * G);
         if (!finite) {
             fallback += (ws[g] * xs[g]) * static_cast<float>(acc);
             continue;
