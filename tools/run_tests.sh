@@ -98,17 +98,18 @@ done
 
 # --- fuzzing ---
 # Each libFuzzer target (tests/fuzz) built with clang++-14 and run for CTATTN_FUZZ_SECONDS (20 by
-# default: 5 targets x 20 s keep the suite inside its CI budget) from its checked-in seeds; new inputs go to a scratch corpus, the seeds stay as they are.
+# default: 5 targets x 20 s keep the suite inside its CI budget), $jobs targets at a time, from its checked-in seeds; new inputs go to a scratch corpus, the seeds stay as they are.
 # A crash, a sanitizer report or a broken contract (the targets abort) fails the run. Skipped
 # without clang. The long-run command is in docs/formats.md.
 ctattn_install_missing "${CTATTN_FUZZ_PACKAGES[@]}" || echo "ctattn: clang-14 not installable, fuzzing skipped"
 if command -v clang++-14 >/dev/null 2>&1; then
   fuzz_seconds=${CTATTN_FUZZ_SECONDS:-20}
   mkdir -p build-fuzz
-  for target in llama2c tokenizer blob c_api attention; do
-    echo "=== fuzz_$target (${fuzz_seconds} s)"
+  # One target: build, then fuzz; its report line goes to build-fuzz/<target>.status. Each libFuzzer
+  # run is one process on one core, so the targets go $jobs at a time (build and run alike).
+  fuzz_one() {
+    local target=$1 t0 t1 t2 fuzz_ok=0 runs
     t0=$(date +%s)
-    fuzz_ok=0
     rm -f "build-fuzz/fuzz_$target.log"
     if clang++-14 -std=c++20 -O1 -g -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
          -fno-sanitize-recover=undefined -Iinclude -DCTATTN_SIMD_SCALAR=1 \
@@ -127,8 +128,24 @@ if command -v clang++-14 >/dev/null 2>&1; then
     fi
     t2=$(date +%s)
     runs=$( (sed -n 's/^stat::number_of_executed_units: *//p' "build-fuzz/fuzz_$target.log" 2>/dev/null || true) | tail -n 1)
-    if [ "$fuzz_ok" -eq 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-    report+=("fuzz_$target: build $((t1 - t0))s, run $((t2 - t1))s, ${runs:-0} executions, $([ "$fuzz_ok" -eq 1 ] && echo passed || echo FAILED)")
+    echo "$fuzz_ok fuzz_$target: build $((t1 - t0))s, run $((t2 - t1))s, ${runs:-0} executions, $([ "$fuzz_ok" -eq 1 ] && echo passed || echo FAILED)" \
+      >"build-fuzz/$target.status"
+  }
+  fuzz_targets=(llama2c tokenizer blob c_api attention)
+  running=0
+  for target in "${fuzz_targets[@]}"; do
+    echo "=== fuzz_$target (${fuzz_seconds} s)"
+    rm -f "build-fuzz/$target.status"
+    fuzz_one "$target" &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+  done
+  wait || true
+  for target in "${fuzz_targets[@]}"; do
+    status="0 fuzz_$target: FAILED (no report)"
+    [ -f "build-fuzz/$target.status" ] && status=$(cat "build-fuzz/$target.status")
+    if [ "${status%% *}" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    report+=("${status#* }")
   done
 else
   report+=("fuzzing: skipped (no clang++-14)")
