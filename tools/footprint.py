@@ -196,7 +196,7 @@ def kv_storage_lines():
              'The KV cache is most of a decoder\'s RAM. Its rows are stored as one of three types, a policy in the',
              'decoder\'s type (`include/ctattn/base/kv_storage.hpp`; `kv_decoder<Config, kv_int8>`, or `"kv_storage"`',
              'in `configs/<name>.json`): **float32** (the default), **float16** (IEEE half, round to nearest even)',
-             'and **int8** (one 16-bit scale per cached row and KV head, fitted to the row\'s codes: below). The figures are',
+             'and **int8** (one 16-bit scale per cached row and KV head, fitted to the row\'s codes). The figures are',
              '`ctattn::footprint<Config, KvStorage>` for stories260K on a Cortex-M build (scalar path, one prefill',
              'row, 32-bit pointers), computed by the compiler (`tools/footprint.py --kv-only` compiles',
              'them with arm-none-eabi-g++ and reads them back with nm): **KV cache** is `kv_bytes`, **RAM bound**',
@@ -209,88 +209,10 @@ def kv_storage_lines():
             kv, ram = table[(c, t)]
             share = kv / table[(c, 'float32')][0]
             lines.append(f'| {c} | {t} | {kv:,} | {100 * share:.1f}% | {ram:,} | {ram / 1024:.1f} |')
-    lines += ['', 'What it costs in accuracy, on the real checkpoint at its trained 512-token context',
-              '(`tests/model/test_kv_storage.cpp`, which asserts the targets): the float32 decoder\'s 512 greedy',
-              'tokens from BOS are fed to a decoder of each type, and its next-token distributions are compared',
-              'with float32\'s at every position. Host scalar and SIMD builds give the same figures to 3 digits.', '',
-              '| storage | top-1 agreement | mean KL(float32 ‖ type) | mean NLL of float32\'s greedy token | first free-running divergence |',
-              '| --- | ---: | ---: | ---: | ---: |']
-    lines += [f'| {row} |' for row in KV_ACCURACY]
-    lines += ['', 'Targets: float16 >= 99.5%, int8 >= 98% top-1 agreement. stories260K\'s greedy run has near-ties',
-              '(float32 top-1/top-2 logit margins down to 1e-3), so the greedy runs part early (position 35-38)',
-              'for any perturbation; float16\'s 2 disagreements are at float32 margins of 0.003 and 0.001 logits.',
-              'The llama golden case (`llama_v64_s10_e32_h4_kv2_l2`) through both types stays within its float32',
-              'tolerance plus 16 x the type\'s step x max|logit|.', '',
-              '### The int8 row scale',
-              '',
-              'With head_dim 8 a float scale per row and KV head is half as large again as the row\'s codes (12',
-              'bytes for 8 elements), and stories260K\'s whole 512-position context did not fit a 256 KiB part',
-              '(RAM bound 256,832 bytes). The scale is now 16 bits, and chosen in two steps (`kv_store_row`,',
-              '`include/ctattn/kernels/decode/kv_rows.hpp`): the codes are `round(x_d / s0)` with `s0 = max|x| / 127`',
-              'rounded *up* to a stored value (no code clips at 127), then the stored scale is the least-squares',
-              'fit for those codes, `sum x_d q_d / sum q_d^2`, rounded to nearest: for 8 elements the largest one',
-              'no longer fixes the scale alone, and the fit more than pays for the scale\'s rounding. Its format is',
-              'a float without the sign bit and the 15 low mantissa bits: float\'s exponent (every finite row stays',
-              'finite: the numeric contract\'s 1e20 keys still reach the careful path) and 8 mantissa bits (a',
-              'relative step of 2^-8); reading it is one shift (`kv_row_scale`). The variants, measured by',
-              '`tests/model/test_kv_storage.cpp` (host scalar build, stories260K, 512 positions teacher-forced):', '',
-              '| int8 row scale | bytes per row and KV head | KV cache at 512 | top-1 agreement | mean KL | mean NLL |',
-              '| --- | ---: | ---: | ---: | ---: | ---: |']
-    lines += [f'| {row} |' for row in KV_SCALE_VARIANTS]
-    lines += ['', 'Every variant first diverges free-running at position 35. The float16 scale rounded up (codes',
-              'computed from the rounded scale, so none clips) measures what an earlier float16 attempt did (97.3%):',
-              'its 4 extra disagreements of 512 were not clipping but near-ties, at the same mean KL as the float',
-              'scale. The least-squares fit is what lowers the error; with it float16 agrees a little more often',
-              'and the 8-bit-exponent format has the lower KL and keeps float\'s range (a float16 scale overflows',
-              'for rows above 127 x 65504), so the latter is kept. Also measured before and not adopted:',
-              '**rotating each row by an 8 x 8 Hadamard transform** before quantizing left the mean KL where it',
-              'was (2.23e-3): with head_dim 8 the error is the int8 step itself, not outliers.', '',
-              'What it costs in instructions (`tools/emulated_counts.py --setup m4f,m7,m55 --opt 2,s`: stories260K',
-              'greedy from BOS over 512 positions in firmware, mean instructions per token, exact counts under QEMU;',
-              'M55 with Helium, the default there):', '',
-              '| core | flags | float32 | float16 | int8 |',
-              '| --- | --- | ---: | ---: | ---: |']
-    lines += [f'| {row} |' for row in KV_INSTRUCTIONS]
-    lines += ['', 'On the scalar FPUs (M4F, M7) a float32 row is one VLDM feeding 16 multiply-adds (two query heads',
-              'per KV head). A float16 row is one VLDM of 4 words and 8 VCVTB/VCVTT into the same registers',
-              '(`simd/arm_vfp.hpp`). An int8 row is one LDRD, 4 SXTAB16 that add each code to 0x6480 (the half',
-              '1152 + code), 2 VMOVs, 8 VCVTB/VCVTT and 8 VSUBs of 1152 (`simd/kv_arm_dsp.hpp`), each value row\'s',
-              'scale folded into its weight. Both keep the arithmetic of the C loops they replace, bit for bit',
-              '(the images\' ids are unchanged). float16 meets the issue\'s target (no type above float32 + 10% on',
-              'Cortex-M7); int8 does not: the conversion is 23 instructions a row where float32 has one VLDM.',
-              'With `-DCTATTN_KV_INT8_INTEGER_DOTS` the int8 scores are integer dots instead (the pair\'s queries',
-              'quantized once per step to int16, per key 4 SXTB16 and 8 SMLAD) and the value sums keep the bias',
-              '(1152 x the weights\' sum comes off once): Cortex-M7 1.135 M (+19.3%) at -O2, 1.145 M (+19.1%) at',
-              '-Os, equally accurate (fed the host\'s float32 ids under QEMU, 503 of 512 positions agree where the',
-              'exact passes and the host give 502), but its ids part from the host\'s int8 run at more near-ties',
-              '(the small-RAM firmware test\'s 98% of ids equal to the host\'s fails with it: 487 of 512), so it',
-              'is not the default. On the M55 typed caches take the same FPU/DSP passes (the generic vector',
-              'chunks cost 1.08 M and 1.31 M at -O2); a Helium kernel with widening loads (VLDRH/VLDRB then VCVT,',
-              '4 lanes at a time) is what would bring them near Helium\'s float32.', KV_END]
+    lines += ['', 'What each type costs in accuracy (top-1 agreement, KL, NLL on stories260K) and in instructions per',
+              'token on Cortex-M is measured by the tests and tools named in [docs/kv_storage.md](kv_storage.md).',
+              KV_END]
     return lines
-
-
-# Measured by tests/model/test_kv_storage.cpp (its printout), not by this script.
-KV_ACCURACY = ['float32 | 100.000% | 0 | 0.97346 | never (512)',
-               'float16 | 99.609% | 6.9e-06 | 0.97334 | 38',
-               'int8 | 98.242% | 2.0e-03 | 0.97447 | 35']
-
-
-# The int8 scale variants, measured by tests/model/test_kv_storage.cpp with each scale in turn.
-KV_SCALE_VARIANTS = ['float, max\\|x\\| / 127 (before) | 12 | 245,824 | 98.047% | 2.10e-03 | 0.97771',
-                     'float16, max\\|x\\| / 127 rounded up | 10 | 204,864 | 97.266% | 2.22e-03 | 0.97539',
-                     'bfloat16 (8-bit exponent, 7-bit mantissa), rounded up | 10 | 204,864 | 97.266% | 2.88e-03 | 0.98011',
-                     'float16, least-squares fit | 10 | 204,864 | 98.438% | 2.12e-03 | 0.97161',
-                     '**8-bit exponent, 8-bit mantissa, least-squares fit (kept)** | 10 | 204,864 | 98.242% | 1.96e-03 | 0.97447']
-
-
-# Measured by tools/emulated_counts.py (see the text above), not by this script.
-KV_INSTRUCTIONS = ['Cortex-M4F | -O2 | 1.074 M | 1.158 M (+7.8%) | 1.364 M (+27.0%)',
-                   'Cortex-M4F | -Os | 1.064 M | 1.148 M (+7.9%) | 1.364 M (+28.2%)',
-                   'Cortex-M7 | -O2 | 0.951 M | 1.034 M (+8.7%) | 1.245 M (+30.9%)',
-                   'Cortex-M7 | -Os | 0.961 M | 1.045 M (+8.7%) | 1.256 M (+30.7%)',
-                   'Cortex-M55, Helium | -O2 | 0.346 M | 0.772 M (+123%) | 0.978 M (+183%)',
-                   'Cortex-M55, Helium | -Os | 0.375 M | 0.783 M (+109%) | 0.999 M (+166%)']
 
 
 def write_kv_section(path):
