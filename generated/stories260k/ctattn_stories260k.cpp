@@ -88,14 +88,11 @@ ctattn_stories260k_status open(const ctattn_stories260k_state* state, state_impl
     return CTATTN_STORIES260K_OK;
 }
 
-// open(), then re-points a copied state's decoder at its own weights view, keeping its positions
-// (attach empties the cache; the C API never sets mask parameters, so their defaults stand).
+// open(), then re-points a copied state's decoder at its own weights view, keeping its cache.
 ctattn_stories260k_status open_for_use(ctattn_stories260k_state* state, state_impl*& out) noexcept {
     if (const ctattn_stories260k_status r = open(state, out); r != CTATTN_STORIES260K_OK) return r;
     if (out->self != out) {
-        const std::size_t held = out->model.position();
-        out->model.attach(out->weights);
-        const_cast<decoder::cache_type&>(out->model.cache()).length = held;
+        out->model.repoint(out->weights);
         out->self = out;
     }
     return CTATTN_STORIES260K_OK;

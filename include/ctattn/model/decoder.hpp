@@ -144,6 +144,10 @@ class decoder {
         weights_ = &w;
         reset();
     }
+    /// Reads w from now on (by address), keeping the cache and the mask parameters: for a decoder
+    /// whose bytes were copied together with the weights view it read (a C API state the caller
+    /// copied), so that the copy reads its own view.
+    void repoint(const weights_type& w) noexcept { weights_ = &w; }
     /// Empties the cache; the mask parameters go back to their defaults.
     void reset() noexcept {
         cache_.reset();
