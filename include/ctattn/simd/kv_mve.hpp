@@ -5,18 +5,22 @@
 //     O_h = sum_j 2^(s_j - m) v_j / sum_j 2^(s_j - m),   m = max_j s_j
 // with the arithmetic of kernels/decode/scalar_heads.hpp's C loops bit for bit, so a Helium core
 // decodes what the host's scalar build decodes (tests/embedded/stories_small_ram_fw.cpp):
-//   1. scores, 4 keys per vector: each key row read where it is stored by vector-base word gathers
-//      (a float16 row is 4 words, an int8 row 2) and widened in registers (VCVTB/VCVTT from halves;
-//      int8: VMOVLB/VMOVLT to int16, VCVT to exact halves, VCVTB/VCVTT), each lane the C loop's
-//      chain q_0 k_0, then fma(q_d, k_d, s) for d = 1 .. 7, then (int8) times the key's scale;
+//   1. scores, 4 keys per vector (assembly): each key row read where it is stored by vector-base
+//      word gathers (a float16 row is 4 words, an int8 row 2) and widened in registers (VCVTB/VCVTT
+//      from halves; int8: VMOVLB/VMOVLT to int16, VCVT to exact halves, VCVTB/VCVTT), each lane the
+//      C loop's chain q_0 k_0, then fma(q_d, k_d, s) for d = 1 .. 7, then (int8) times the key's
+//      scale; the last n % 4 keys by the C loop itself;
 //   2. weights 2^(s - m) 4 at a time by simd/math.hpp's exp2_clamped with its fused steps, summed
 //      lane by lane in key order in the FPU (the C loop's sum); int8: stored times the value row's
 //      scale, as scalar_heads.hpp's DSP pass does;
-//   3. P V: each value row one halfword or byte load widened in registers, its even and odd
-//      elements in two accumulators per head (lanes = dimensions, keys in order, one fused
-//      multiply-add each), interleaved back by VST2 after the division by the sum.
-// Never a row converted into RAM. Declared on every target, defined where simd/target.hpp sets
-// CTATTN_HAS_MVE_FLOAT.
+//   3. P V (assembly): each value row one load (float16: VLDRW; int8: VLDRB.S16 and VCVT to
+//      halves), its even and odd elements widened by VCVTB/VCVTT into two accumulators per head
+//      (lanes = dimensions, keys in order, one fused multiply-add each), interleaved back by VST2
+//      after the division by the sum.
+// Never a row converted into RAM. The one difference from the FPU: Helium's float lanes flush
+// denormal results to 0, so a weight below 2^-126 (a score 126 below the max, in base 2) is 0
+// here and a denormal there, beside the max key's weight of 1. Declared on every target, defined
+// where simd/target.hpp sets CTATTN_HAS_MVE_FLOAT.
 #pragma once
 
 #include "target.hpp"
@@ -48,7 +52,8 @@ inline constexpr bool fits = target::mve_float && !std::is_same_v<S, kv_float32>
 // Decode attention of Heads query heads (rows of 8 at stride QStride in q) over one KV head's rows
 // begin .. end - 1 (begin < end) of storage S: k and v the elements (row j at j * KvStride),
 // k_scales and v_scales the int8 rows' scales (unused for float16). q_scale = score_scale log2(e);
-// scores: scratch of Heads x (end - begin) floats; out: Heads rows of 8 at stride QStride. False
+// scores: scratch of 2 x (end - begin) floats (a lone head runs as a pair with itself); out: Heads
+// rows of 8 at stride QStride. False
 // (out untouched) for an irregular head, as scalar_heads.hpp: a max that is not finite, or a NaN or
 // -inf score (the sum of the exponents' arguments is not finite).
 template <kv_storage S, std::size_t Heads, std::size_t QStride, std::size_t KvStride>

@@ -279,12 +279,14 @@ struct vector_decode_heads {
         }
         // Helium, head_dim 8: its own three passes sized to 8 q registers (simd/mve.hpp); rows at most
         // 31 floats apart (a chunk of 4 rows is one VLDRW write-back step, <= 508 bytes).
-        // A float32 cache only (typed caches take the generic chunks, which read them row by row).
+        // A float32 cache only (typed caches: the next branch).
         if constexpr (simd::target::mve_float && W == 4 && HeadDim == 8 && KvStride <= 31 &&
                       std::is_same_v<KvRows, const float*>)
             return simd::mve::attend_heads_8<simd::exp2_minimax, Heads, QStride, KvStride>(
                 q, k, v, begin, end, score_scale * simd::log2_e, scores, out);
-        // Helium, head_dim 8, a float16 or int8 cache: rows widened in registers (simd/kv_mve.hpp).
+        // Helium, head_dim 8, a float16 or int8 cache: rows widened in registers (simd/kv_mve.hpp),
+        // the scalar kernel's results bit for bit. Other typed shapes take the generic chunks below
+        // (vector_decode_attention sends them to the scalar kernel on Cortex-M).
         if constexpr (W == 4 && typed_rows_on_helium<KvRows, Heads, HeadDim, KvStride>)
             return simd::kv_mve::attend_heads_8<typename KvRows::storage, Heads, QStride, KvStride>(
                 q, k.values, k.scales, v.values, v.scales, begin, end, score_scale * simd::log2_e, scores, out);
