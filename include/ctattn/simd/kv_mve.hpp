@@ -66,8 +66,9 @@ bool attend_heads_8(const float* q, const typename S::element* k, const typename
 using vec = float32x4_t;
 
 // VCVTB/VCVTT.F32.F16 Qd, Qm (a float from the bottom or top half of each word) by their encoding:
-// binutils 2.40 encodes this direction with the register numbers doubled (q3 assembles as q6), so
-// neither the mnemonic nor GCC's intrinsics (vcvtbq_f32_f16) give working code there.
+// binutils 2.40 (Debian 12's arm-none-eabi) encodes the q-register forms with the register numbers
+// doubled (vcvtb.f32.f16 q1, q2 assembles as q2, q4; from q4 on, into undefined encodings that
+// fault), so neither the mnemonic nor GCC's intrinsics (vcvtbq_f32_f16) give working code there.
 #define CTATTN_KV_MVE_VCVTB(QD, QM) ".inst.w 0xfe3f0e01 + (" #QD " << 13) + (" #QM " << 1)\n"
 #define CTATTN_KV_MVE_VCVTT(QD, QM) ".inst.w 0xfe3f1e01 + (" #QD " << 13) + (" #QM " << 1)\n"
 
