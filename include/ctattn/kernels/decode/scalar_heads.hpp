@@ -12,15 +12,21 @@
 // The scratch holds the pair's scores interleaved (key j's two scores side by side), so passes 1
 // and 3 move both with one instruction. On Cortex-M FPUs with 32 registers, passes 1 and 3 for
 // two heads of head_dim 8 are simd/arm_vfp.hpp's assembly: a key or value row is one VLDM.
-// K and V rows may be stored as float32, float16 or int8 (base/kv_storage.hpp): a typed row is
-// converted into registers as it is read (kernels/decode/kv_rows.hpp), its int8 scale applied to the
-// score or the weight. On those FPUs the typed rows' passes are assembly too: a float16 row is one
-// VLDM and 8 VCVTB/VCVTT (simd/arm_vfp.hpp, the float arithmetic bit for bit); int8 rows are LDRD,
-// 8 SXTB16 and 8 VCVT from 16-bit fixed point (exact, bit for bit the C loop), or with CTATTN_KV_INT8_INTEGER_DOTS
-// integer scores (SMLAD dots against the pair's query in int16) and biased value sums; each int8
-// value row's scale is folded into its weight in pass 2 (simd/kv_arm_dsp.hpp). Passes 1 and 3 are
-// always-inlined steps of their own: the firmware's code is the one function it was, instruction
-// for instruction (tools/emulated_counts.py counts are unchanged).
+// K and V rows may be stored as float32, float16 or int8 (base/kv_storage.hpp). A float16 row is
+// converted into registers as it is read (kernels/decode/kv_rows.hpp; on those FPUs one VLDM and 8
+// VCVTB/VCVTT, simd/arm_vfp.hpp, the float arithmetic bit for bit). int8 rows (codes e, row scale
+// s) take integer passes instead, the same integers and float steps on every core (so a Cortex-M
+// gives the host scalar build's bits):
+//   1. Q_h = round(qs_h / r_h) in int16, r_h = max|qs_h| / 32767 (each head its own), and
+//      s'_j = float(Q_h . e_j) (s_j r_h);
+//   2. w_j = 2^(s'_j - m) as for float rows, their sum, and W_h,j = round(w_j s_j U / S) in
+//      [0, U], S the largest value scale of the run, U = 32767 (less past 516 keys: int32 sums);
+//   3. O_h = float(sum_j W_h,j e_j) (S / U) / sum_j w_j, the sums exact in int32.
+// The int16 roundings (relative steps 2^-15 of the largest query element and value term) sit far
+// below the int8 rows' own step (2^-8). On Cortex-M with the DSP extension the three passes for two
+// heads of head_dim 8 are simd/kv_arm_dsp.hpp's assembly (SMLAD dots, pass 2 with its int16
+// packing, SMLAD over pairs of keys). Passes 1 and 3 for float rows are always-inlined steps of
+// their own: the firmware's code is the one function it was, instruction for instruction.
 #pragma once
 
 #include <bit>
@@ -62,9 +68,9 @@ struct scalar_decode_heads {
     }
     // U, the int16 unit of pass 2's weights: 32767, or less where n keys could overflow pass 3's
     // int32 sums (|sum_j W_j e_j| <= n U 127 < 2^31: U = 32767 up to n = 516).
+    // (A division only past 516 keys: no 64-bit division on 32-bit cores.)
     static std::int32_t int8_weight_units(std::size_t n) noexcept {
-        const std::uint64_t fits = 0x7fffffffull / (127ull * n);
-        return fits < 32767 ? static_cast<std::int32_t>(fits) : 32767;
+        return n <= 516 ? 32767 : static_cast<std::int32_t>(std::size_t{0x7fffffff} / (127 * n));
     }
 
     // Pass 1 over int8 rows: each head's pre-scaled query qs_h as int16 codes Q_h = round(qs_h /
@@ -164,7 +170,7 @@ struct scalar_decode_heads {
             return false;
         float sum[Heads], probe[Heads];
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, probe[h] = 0.0f;
-        alignas(8) std::int32_t acc[Heads * HeadDim] = {};
+        alignas(8) std::int32_t acc[Heads * HeadDim];  // pass 3's sums
         if constexpr (dsp) {
             // An odd first key here; the pairs after it in the assembly, their words from the
             // scratch's start (pair p's over key begin + p's scores, already read), then the end mark.
@@ -198,6 +204,7 @@ struct scalar_decode_heads {
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
                 if (!(probe[h] - probe[h] == 0.0f)) return false;  // NaN or -inf
             // Pass 3.
+            CTATTN_UNROLL for (std::size_t i = 0; i < Heads * HeadDim; ++i) acc[i] = 0;
             for (std::size_t j = begin; j < end; ++j) {
                 const std::int8_t* e = v.values + j * KvStride;
                 CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
@@ -206,7 +213,7 @@ struct scalar_decode_heads {
                 }
             }
         }
-        // O_h = float(sum_j W_j e_j) S / (U sum_j w_j): one rounding for the factor.
+        // O_h = float(sum_j W_j e_j) ((S / U) / sum_j w_j).
         const float value_unit = value_max / units;
         CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
             const float out_unit = value_unit / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
