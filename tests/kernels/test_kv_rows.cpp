@@ -18,6 +18,7 @@
 #include <ctattn/kernels/decode/attention.hpp>
 #include <ctattn/kernels/decode/kv_rows.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -288,6 +289,46 @@ TEST_CASE("the decode kernels read float16 and int8 caches like a double referen
     check_decode_shapes<kv_int8, simd::scalar_arch>();
     check_decode_shapes<kv_float16, simd::default_arch>();
     check_decode_shapes<kv_int8, simd::default_arch>();
+}
+
+// The scalar kernel's int8 passes are one arithmetic on every core: rows 8 bytes apart take the
+// DSP assembly on Cortex-M (simd/kv_arm_dsp.hpp), rows 10 bytes apart (not 4-byte aligned) the C
+// loop everywhere; both must give the same bits, for runs of odd and even length from aligned and
+// unaligned first keys (the assembly's scale loads step four at a time).
+TEST_CASE("the scalar kernel's int8 passes give the same bits at every row stride", "[kv_storage][decode][int8]") {
+    constexpr std::size_t head_dim = 8, seq = 45, wide = 10;
+    std::mt19937 rng(20261207u);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<std::int8_t> k8(seq * head_dim), v8(seq * head_dim), k10(seq * wide, 0), v10(seq * wide, 0);
+    std::vector<kv_int8::scale> ks(seq), vs(seq);
+    for (std::size_t j = 0; j < seq; ++j) {
+        float k_row[head_dim], v_row[head_dim];
+        // Rows of different magnitudes, so the value scales (and the largest of them) vary.
+        const float magnitude = 0.25f + 0.1f * float(j % 7);
+        for (std::size_t d = 0; d < head_dim; ++d) k_row[d] = 2.0f * normal(rng), v_row[d] = magnitude * normal(rng);
+        kernels::kv_store_row<kv_int8, head_dim>(k_row, k8.data() + j * head_dim, &ks[j]);
+        kernels::kv_store_row<kv_int8, head_dim>(v_row, v8.data() + j * head_dim, &vs[j]);
+        std::copy_n(k8.data() + j * head_dim, head_dim, k10.data() + j * wide);
+        std::copy_n(v8.data() + j * head_dim, head_dim, v10.data() + j * wide);
+    }
+    const kv_rows<kv_int8> rows8_k{k8.data(), ks.data()}, rows8_v{v8.data(), vs.data()};
+    const kv_rows<kv_int8> rows10_k{k10.data(), ks.data()}, rows10_v{v10.data(), vs.data()};
+    float q[2 * head_dim];
+    for (float& e : q) e = normal(rng);
+    for (key_range visible : {key_range{0, 1}, key_range{0, 2}, key_range{0, 3}, key_range{1, 2}, key_range{1, 4},
+                              key_range{3, 40}, key_range{2, 45}, key_range{0, 45}, key_range{5, 22}, key_range{44, 45}}) {
+        std::vector<float> scores(2 * seq);
+        float out8[2 * head_dim], out10[2 * head_dim];
+        REQUIRE(kernels::decode_attention<2, 1, head_dim, head_dim, seq * head_dim>(q, rows8_k, rows8_v, visible, 0.35f,
+                                                                                    scores.data(), out8));
+        REQUIRE(kernels::decode_attention<2, 1, head_dim, wide, seq * wide>(q, rows10_k, rows10_v, visible, 0.35f,
+                                                                            scores.data(), out10));
+        for (std::size_t i = 0; i < 2 * head_dim; ++i) {
+            INFO("visible [" << visible.begin << ", " << visible.end << ") output " << i << ": " << out8[i] << " and "
+                             << out10[i]);
+            CHECK(std::bit_cast<std::uint32_t>(out8[i]) == std::bit_cast<std::uint32_t>(out10[i]));
+        }
+    }
 }
 
 TEST_CASE("typed rows the decode kernels hand back are recomputed in double, NaN rows give NaN heads",

@@ -69,8 +69,8 @@ inline std::uint32_t largest_scale(const std::uint16_t* scales, std::size_t n) n
 /// each head's w = exp2_clamped(max(s' - m, -151)), its sum and probe in st, and into words (2
 /// per pair, may lie behind scores: each pair's words are written after its scores are read)
 /// (W_h,j | W_h,j+1 << 16), W = round(w (s_v U / S)) (one fused multiply-add onto 1.5 x 2^23).
-void weights_2x8(const float* scores, const std::uint16_t* value_scales, std::uint32_t* words, std::size_t pairs,
-                 weight_state& st) noexcept;
+inline void weights_2x8(const float* scores, const std::uint16_t* value_scales, std::uint32_t* words,
+                        std::size_t pairs, weight_state& st) noexcept;
 /// Pass 3: out[h][d] = sum_j W_h,j e_j[d] in int32 over the pairs of value rows from v (KvStride
 /// bytes apart, 4-byte aligned) whose weights are in words (weights_2x8's), up to weights_end.
 template <std::size_t KvStride>

@@ -32,6 +32,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -187,7 +188,7 @@ struct scalar_decode_heads {
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
                 if (!(probe[h] - probe[h] == 0.0f)) return false;  // NaN or -inf
             // Pass 3: the pairs in the assembly, the odd key here.
-            words[2 * pairs] = simd::kv_arm_dsp::weights_end;
+            std::memcpy(words + 2 * pairs, &simd::kv_arm_dsp::weights_end, sizeof(std::uint32_t));
             simd::kv_arm_dsp::weighted_sum_2x8<KvStride>(words, v.values + (begin + odd) * KvStride, acc);
             if (odd) {
                 const std::int8_t* e = v.values + begin * KvStride;
