@@ -156,9 +156,9 @@ inline std::uint32_t largest_scale(const std::uint16_t* scales, std::size_t n) n
     return largest;
 }
 
-// Pass 2's constants: c5, 1.5 x 2^23 and the clamp stay in s18-s20; the addends of both heads'
-// Horner steps (c4, c3, c2, c1, c0 each, VFMA accumulating into its addend) and of W's rounding
-// (1.5 x 2^23 twice) are reloaded into s6-s17 by one VLDM per key.
+/// Pass 2's constants: the addends of both heads' Horner steps (c4, c3, c2, c1, c0 each: VFMA
+/// accumulates into its addend, so each key needs fresh copies) and of W's rounding (1.5 x 2^23
+/// twice), reloaded into s6-s17 by one VLDM per key; then c5, 1.5 x 2^23 and the clamp (s18-s20).
 alignas(8) inline constexpr float weight_constants[15] = {
     simd::detail::exp2_c4, simd::detail::exp2_c3, simd::detail::exp2_c2, simd::detail::exp2_c1, simd::detail::exp2_c0,
     simd::detail::exp2_c4, simd::detail::exp2_c3, simd::detail::exp2_c2, simd::detail::exp2_c1, simd::detail::exp2_c0,
