@@ -21,8 +21,15 @@
 
 namespace ctattn::simd::kv_arm_dsp {
 
-/// Whether the bodies below are defined (Cortex-M with the VFP assembly and the DSP extension).
-inline constexpr bool available = target::vfp_asm && target::q8_arm_dsp;
+/// Whether the bodies below are defined: Cortex-M with the VFP assembly and the DSP extension, in an
+/// optimized build (pass 3's assembly needs all of r4-r11, where GCC keeps r7 as the frame pointer
+/// at -O0; there the C loops run, which compute the same numbers).
+#if defined(CTATTN_VFP_ROW_PROJECTION) && defined(CTATTN_Q8_ARM_DSP) && defined(__OPTIMIZE__)
+#define CTATTN_KV_INT8_ARM_DSP 1
+inline constexpr bool available = true;
+#else
+inline constexpr bool available = false;
+#endif
 
 /// Pass 1's query pair: both heads' int16 codes in SMLAD's order per head (Q0|Q2, Q1|Q3, Q4|Q6,
 /// Q5|Q7: SXTB16 of a word of codes gives e0|e2, with ROR #8 e1|e3), each head's scale r_h, and
@@ -76,7 +83,7 @@ inline void weights_2x8(const float* scores, const std::uint16_t* value_scales, 
 template <std::size_t KvStride>
 void weighted_sum_2x8(const std::uint32_t* words, const std::int8_t* v, std::int32_t* out) noexcept;
 
-#if defined(CTATTN_VFP_ROW_PROJECTION) && defined(CTATTN_Q8_ARM_DSP)
+#if defined(CTATTN_KV_INT8_ARM_DSP)
 #if defined(CTATTN_VFP_HAS_VMAXNM)
 #define CTATTN_KV_INT8_MAX(m, s) "vmaxnm.f32 " m ", " m ", " s "\n"
 #define CTATTN_KV_INT8_CLAMP(x, low) "vmaxnm.f32 " x ", " x ", " low "\n"
@@ -275,5 +282,6 @@ inline void weighted_sum_2x8(const std::uint32_t* words, const std::int8_t* v, s
 }
 #undef CTATTN_KV_INT8_PV_HALF
 #endif
+#undef CTATTN_KV_INT8_ARM_DSP
 
 }  // namespace ctattn::simd::kv_arm_dsp
