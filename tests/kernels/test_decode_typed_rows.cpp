@@ -2,7 +2,9 @@
 // Decode attention over float16 and int8 KV rows (base/kv_storage.hpp) through the vector kernel
 // (kernels/decode/attention.hpp's vector_decode_attention), on every arch: against a double
 // reference over the stored rows, at awkward shapes (runs of 1 .. 9 keys around the 4-key chunks,
-// runs that start past 0, lone and paired query heads, rows strided wider than head_dim), and where
+// runs that start past 0, lone and paired query heads, rows strided wider than head_dim): within
+// float's roundings for float arithmetic, and for int8 rows through the scalar kernel's integer
+// passes (kernels/decode/scalar_heads.hpp) within the bound their int16 roundings allow; and where
 // Helium takes its typed passes (simd/kv_mve.hpp: head_dim 8), equal to the scalar kernel's
 // outputs bit for bit, which is what lets the M55's firmware decode the host scalar build's ids.
 // Plus the numeric contract on typed rows: empty run 0, rows outside the run never read, NaN and
@@ -13,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include <ctattn/kernels/decode/attention.hpp>
@@ -82,6 +85,14 @@ void check_shape(key_range visible, float key_scale) {
     REQUIRE(regular);
     REQUIRE(kernels::decode_attention<Heads, KvHeads, HeadDim, KvStride, cache_t::head_stride>(
         q.data(), cache.keys(), cache.values(), visible, score_scale, scores.data(), scalar.data()));
+    // int8 rows take the scalar kernel's integer passes wherever the scalar kernel runs (no vector
+    // kernel for the shape, or Cortex-M, which sends typed caches to it) and in Helium's typed passes
+    // (simd/kv_mve.hpp, the same arithmetic; Helium cores are Cortex-M, vfp_asm). The x86 and NEON
+    // vector kernels read int8 rows in float arithmetic (codes to floats, the scales folded into
+    // the query and the weights: one more rounding, relative 2^-24, per product), which the float
+    // bound below covers.
+    constexpr bool integer_passes = std::is_same_v<S, kv_int8> &&
+                                    (!kernels::vector_decode_fits<HeadDim, arch, KvStride> || simd::target::vfp_asm);
     constexpr std::size_t group = Heads / KvHeads;
     for (std::size_t h = 0; h < Heads; ++h) {
         const std::size_t g = h / group;
@@ -94,18 +105,55 @@ void check_shape(key_range visible, float key_scale) {
             max = std::max(max, w.back());
         }
         for (double& e : w) sum += (e = std::exp(e - max));
+        // The integer passes' two int16 roundings, bounded from their definitions (as
+        // test_kv_rows.cpp derives them):
+        //  - the query: head h's pre-scaled query qs = q score_scale log2(e) as int16 codes of step
+        //    r = max|qs| / 32767, each within r / 2, moves key j's base-2 score by at most
+        //    delta_j = (r / 2) s_j sum_d |e_j[d]| (e_j the key's codes, s_j its scale); scores moved
+        //    by at most delta move each softmax weight by a factor within 2^(+-2 delta), so an output
+        //    by at most (2^(2 delta) - 1) max_j |v_j[d]|;
+        //  - the weights: W_j = round(w_j s_j U / S) (S the largest value scale in the run, U =
+        //    32767 for runs up to 516 keys, w_j <= 1 with sum_j w_j >= 1), each within 1/2, move
+        //    sum_j w_j v_j[d] / sum_j w_j by at most (S / 32767) (1/2) sum_j |e_j[d]|.
+        // Their float steps (the score's product and the output's scaling, relative 2^-24 each)
+        // sit within the float bound below. The bounds come to 4e-5 .. 5e-3 here (the larger at key
+        // scale 4, where a key's codes and scale make delta larger); a key skipped in pass 3 errs
+        // by 5e-4 .. 0.5 and fails hundreds of these checks.
+        double delta = 0.0, value_scale_max = 0.0;
+        if constexpr (integer_passes) {
+            double q_max = 0.0;
+            for (std::size_t d = 0; d < HeadDim; ++d)
+                q_max = std::max(q_max, std::abs(double(q[h * HeadDim + d] * (score_scale * simd::log2_e))));
+            for (std::size_t j = visible.begin; j < visible.end; ++j) {
+                double codes = 0.0;
+                for (std::size_t d = 0; d < HeadDim; ++d)
+                    codes += std::abs(double(cache.k[g * cache_t::head_stride + j * KvStride + d]));
+                delta = std::max(delta, q_max / 32767.0 / 2.0 * kv_scale_value(cache.ks[g * capacity + j]) * codes);
+                value_scale_max = std::max(value_scale_max, double(kv_scale_value(cache.vs[g * capacity + j])));
+            }
+        }
         for (std::size_t d = 0; d < HeadDim; ++d) {
             double want = 0.0;  // an empty run gives 0
             for (std::size_t j = visible.begin; j < visible.end; ++j)
                 want += w[j - visible.begin] / sum * cache.value(g, j, d);
+            // Float arithmetic: a convex mix of <= 41 values |v| <~ 4.5 with float weights: each
+            // weight carries its score's roundings (relative 2^-24 per fma on |s| <= ~|q| |k|
+            // sqrt(8), up to ~60 at key scale 4), the exp2 polynomial's ~1e-7 and the sum's
+            // rounding: 2e-6 (1 + key scale) bounds it with a margin of ~5 (test_kv_rows.cpp allows
+            // 2e-5 at key scale 2).
+            double bound = 2e-6 * (1.0 + key_scale);
+            if constexpr (integer_passes) {
+                double v_max = 0.0, codes = 0.0;
+                for (std::size_t j = visible.begin; j < visible.end; ++j) {
+                    v_max = std::max(v_max, std::abs(cache.value(g, j, d)));
+                    codes += std::abs(double(cache.v[g * cache_t::head_stride + j * KvStride + d]));
+                }
+                bound += (std::exp2(2.0 * delta) - 1.0) * v_max + value_scale_max / 32767.0 / 2.0 * codes;
+            }
             INFO(S::name << " heads " << Heads << " kv_heads " << KvHeads << " head_dim " << HeadDim << " stride "
                          << KvStride << " keys " << visible.begin << ".." << visible.end << " key scale " << key_scale
-                         << " head " << h << " d " << d);
-            // A convex mix of <= 41 values |v| <~ 4.5 with float weights: each weight carries its
-            // score's roundings (relative 2^-24 per fma on |s| <= ~|q| |k| sqrt(8), up to ~60 at key
-            // scale 4), the exp2 polynomial's ~1e-7 and the sum's rounding: 2e-6 (1 + key scale)
-            // bounds it with a margin of ~5 (test_kv_rows.cpp allows 2e-5 at key scale 2).
-            CHECK(std::abs(got[h * HeadDim + d] - want) <= 2e-6 * (1.0 + key_scale));
+                         << " head " << h << " d " << d << " bound " << bound);
+            CHECK(std::abs(got[h * HeadDim + d] - want) <= bound);
         }
     }
     // Helium's typed passes keep the scalar kernel's arithmetic: the same floats, bit for bit.
