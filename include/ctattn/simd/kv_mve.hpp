@@ -1,25 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helium (MVE with float lanes: Cortex-M55, M85) decode attention over a float16 or int8 KV cache
 // (base/kv_storage.hpp), two query heads of head_dim 8 sharing a KV head (or one):
-//     s_j = (q_h log2(e) / sqrt(head_dim)) . k_j (x the key's int8 scale)      scores in base 2
+//     s_j = (q_h log2(e) / sqrt(head_dim)) . k_j                                  scores in base 2
 //     O_h = sum_j 2^(s_j - m) v_j / sum_j 2^(s_j - m),   m = max_j s_j
-// with the arithmetic of kernels/decode/scalar_heads.hpp's C loops bit for bit, so a Helium core
-// decodes what the host's scalar build decodes (tests/embedded/stories_small_ram_fw.cpp):
+// with the arithmetic of kernels/decode/scalar_heads.hpp bit for bit, so a Helium core decodes what
+// the host's scalar build decodes (tests/embedded/stories_small_ram_fw.cpp). float16 rows, the C
+// loops' float arithmetic:
 //   1. scores, 4 keys per vector (assembly): each key row read where it is stored by vector-base
-//      word gathers (a float16 row is 4 words, an int8 row 2) and widened in registers (VCVTB/VCVTT
-//      from halves; int8: VMOVLB/VMOVLT to int16, VCVT to exact halves, VCVTB/VCVTT), each lane the
-//      C loop's chain q_0 k_0, then fma(q_d, k_d, s) for d = 1 .. 7, then (int8) times the key's
-//      scale; the last n % 4 keys by the C loop itself;
+//      word gathers (4 words a row) and widened in registers (VCVTB/VCVTT), each lane the C loop's
+//      chain q_0 k_0, then fma(q_d, k_d, s) for d = 1 .. 7; the last n % 4 keys by the C loop itself;
 //   2. weights 2^(s - m) 4 at a time by simd/math.hpp's exp2_clamped with its fused steps, summed
-//      lane by lane in key order in the FPU (the C loop's sum); int8: stored times the value row's
-//      scale, as scalar_heads.hpp's DSP pass does;
-//   3. P V (assembly): each value row one load (float16: VLDRW; int8: VLDRB.S16 and VCVT to
-//      halves), its even and odd elements widened by VCVTB/VCVTT into two accumulators per head
-//      (lanes = dimensions, keys in order, one fused multiply-add each), interleaved back by VST2
-//      after the division by the sum.
+//      lane by lane in key order in the FPU (the C loop's sum);
+//   3. P V (assembly): each value row one VLDRW, its even and odd elements widened by VCVTB/VCVTT
+//      into two accumulators per head (lanes = dimensions, keys in order, one fused multiply-add
+//      each), interleaved back by VST2 after the division by the sum.
+// int8 rows (codes e, row scale s), the scalar kernel's integer passes (see its header): int16
+// queries Q_h, r_h; pass 1 (Q_h . e_j) exact in int32 by VMLADAV.S16 on the row widened by one
+// VLDRB.S16, times (s_j r_h) 4 keys at a time; pass 2 as for float16 rows, then W = round(w s_j U /
+// S) 4 at a time; pass 3 sum_j W_j e_j exact in int32 (VLDRB.S32, VMLA.S32 by W).
 // Never a row converted into RAM. The one difference from the FPU: Helium's float lanes flush
 // denormal results to 0, so a weight below 2^-126 (a score 126 below the max, in base 2) is 0
-// here and a denormal there, beside the max key's weight of 1. Declared on every target, defined
+// here and a denormal there, beside the max key's weight of 1 (int8: W rounds to 0 either way, and
+// the sum, >= 1 once the max key is in, does not see it; only a score s_j r_h or an output below
+// 2^-126 would differ). Declared on every target, defined
 // where simd/target.hpp sets CTATTN_HAS_MVE_FLOAT.
 #pragma once
 
@@ -41,8 +44,8 @@ namespace ctattn::simd::kv_mve {
 
 /// Whether attend_heads_8 takes Heads query heads of HeadDim over rows of storage S at stride
 /// KvStride (elements): Helium with float lanes, head_dim 8, 1 or 2 heads, rows 4-byte aligned and
-/// at most 127 words apart (4 rows are one gather's write-back step, <= 508 bytes; int8: two rows
-/// one VLDRB post-increment, <= 127 bytes).
+/// at most 127 words apart (4 float16 rows are one gather's write-back step, <= 508 bytes; int8:
+/// kept to the float16 passes' 127 bytes for two rows).
 template <kv_storage S, std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
 inline constexpr bool fits = target::mve_float && !std::is_same_v<S, kv_float32> && HeadDim == 8 &&
                              (Heads == 1 || Heads == 2) && (KvStride * sizeof(typename S::element)) % 4 == 0 &&
@@ -72,74 +75,54 @@ using vec = float32x4_t;
 #define CTATTN_KV_MVE_VCVTB(QD, QM) ".inst.w 0xfe3f0e01 + (" #QD " << 13) + (" #QM " << 1)\n"
 #define CTATTN_KV_MVE_VCVTT(QD, QM) ".inst.w 0xfe3f1e01 + (" #QD " << 13) + (" #QM " << 1)\n"
 
-// One word of 4 keys (lanes) in q5 (float16: two elements; int8: four) times the query elements in
+// One word of 4 keys (lanes) in q5 (two float16 elements) times the query elements in
 // the named core registers (head 0's, head 1's), into q0 (head 0) and q1 (head 1): FIRST starts the
 // chains with VMUL. The word's elements in order, as the C loop's d. q4 and q6 are scratch.
 #define CTATTN_KV_MVE_FMA(OP, Q, A, B) OP ".f32 q0, " Q ", " A "\n " OP ".f32 q1, " Q ", " B "\n"
 #define CTATTN_KV_MVE_HALF_WORD(OP0, A0, B0, A1, B1) \
     CTATTN_KV_MVE_VCVTB(6, 5) CTATTN_KV_MVE_FMA(OP0, "q6", A0, B0) CTATTN_KV_MVE_VCVTT(6, 5) CTATTN_KV_MVE_FMA("vfma", "q6", A1, B1)
-// int8: VMOVLB takes codes 0 and 2 of each word to int16 (q4), VMOVLT codes 1 and 3 (q6), VCVT
-// makes them halves (exact), then the halves' floats in order c0 (q4 bottom), c1 (q6 bottom), c2, c3.
-#define CTATTN_KV_MVE_CODE_WORD(OP0, A0, B0, A1, B1, A2, B2, A3, B3)                                    \
-    "vmovlb.s8 q4, q5\n vmovlt.s8 q6, q5\n vcvt.f16.s16 q4, q4\n vcvt.f16.s16 q6, q6\n"                  \
-    CTATTN_KV_MVE_VCVTB(5, 4) CTATTN_KV_MVE_FMA(OP0, "q5", A0, B0) CTATTN_KV_MVE_VCVTB(5, 6)              \
-    CTATTN_KV_MVE_FMA("vfma", "q5", A1, B1) CTATTN_KV_MVE_VCVTT(5, 4) CTATTN_KV_MVE_FMA("vfma", "q5", A2, B2) \
-    CTATTN_KV_MVE_VCVTT(5, 6) CTATTN_KV_MVE_FMA("vfma", "q5", A3, B3)
 
-// Pass 1 for two heads over whole chunks of 4 keys: per chunk the rows' words by vector-base gathers
-// (the first steps the 4 addresses on by write-back), widened as above, the 16 query elements
-// brought into r4-r6, r8-r12 by two LDMs (dimensions 0-3, then 4-7, of both heads), the int8 keys'
-// scales by one VLDRH.U32 and a shift, the running maxima, two stores. io (28 words): [0, 8)
+// Pass 1 for two heads over whole chunks of 4 float16 keys: per chunk the rows' words by
+// vector-base gathers (the first steps the 4 addresses on by write-back), widened as above, the 16
+// query elements brought into r4-r6, r8-r12 by two LDMs (dimensions 0-3, then 4-7, of both heads),
+// the running maxima, two stores. io (28 words): [0, 8)
 // dimensions 0-3 of heads 0 and 1, [8, 16) dimensions 4-7, [16, 20) the rows' addresses, [20, 24)
 // head 0's max, [24, 28) head 1's, each in and out.
-template <kv_storage S, std::size_t KvStride>
-inline void scores_2x8(std::uint32_t* io, const std::uint16_t* key_scales, float* scores0, float* scores1,
-                       std::size_t chunks) noexcept {
-    constexpr int step = int(4 * KvStride * sizeof(typename S::element));
+template <std::size_t KvStride>
+inline void scores_2x8(std::uint32_t* io, float* scores0, float* scores1, std::size_t chunks) noexcept {
+    constexpr int step = int(4 * KvStride * sizeof(std::uint16_t));
     std::uint32_t* const dims_4_7 = io + 8;
-#define CTATTN_KV_MVE_SCORES(ROWS, SCALE)                                                                  \
+#define CTATTN_KV_MVE_SCORES(ROWS)                                                                        \
     "vldrw.u32 q7, [%[io], #32]\n vldrw.u32 q2, [%[io], #48]\n vldrw.u32 q3, [%[io], #64]\n"                \
     "wls lr, %[chunks], 2f\n"                                                                              \
     "1:\n"                                                                                                 \
-    "ldmdb %[io], {r4, r5, r6, r8, r9, r10, r11, r12}\n" ROWS SCALE                                        \
+    "ldmdb %[io], {r4, r5, r6, r8, r9, r10, r11, r12}\n" ROWS                                              \
     "vmaxnm.f32 q2, q2, q0\n vmaxnm.f32 q3, q3, q1\n"                                                      \
     "vstrw.32 q0, [%[s0]], #16\n vstrw.32 q1, [%[s1]], #16\n"                                              \
     "le lr, 1b\n"                                                                                          \
     "2:\n"                                                                                                 \
     "vstrw.32 q7, [%[io], #32]\n vstrw.32 q2, [%[io], #48]\n vstrw.32 q3, [%[io], #64]\n"                  \
-    : [s0] "+r"(scores0), [s1] "+r"(scores1), [scales] "+r"(key_scales)                                    \
+    : [s0] "+r"(scores0), [s1] "+r"(scores1)                                                               \
     : [io] "r"(dims_4_7), [chunks] "r"(chunks), [step] "i"(step)                                           \
     : "memory", "lr", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "d0", "d1", "d2", "d3", "d4", "d5", \
       "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15"
-    if constexpr (std::is_same_v<S, kv_float16>) {
-        asm volatile(CTATTN_KV_MVE_SCORES(
-            "vldrw.u32 q5, [q7, #%c[step]]!\n" CTATTN_KV_MVE_HALF_WORD("vmul", "r4", "r9", "r5", "r10")
-            "vldrw.u32 q5, [q7, #4]\n" CTATTN_KV_MVE_HALF_WORD("vfma", "r6", "r11", "r8", "r12")
-            "ldm %[io], {r4, r5, r6, r8, r9, r10, r11, r12}\n"
-            "vldrw.u32 q5, [q7, #8]\n" CTATTN_KV_MVE_HALF_WORD("vfma", "r4", "r9", "r5", "r10")
-            "vldrw.u32 q5, [q7, #12]\n" CTATTN_KV_MVE_HALF_WORD("vfma", "r6", "r11", "r8", "r12"),
-            ""));
-    } else {
-        asm volatile(CTATTN_KV_MVE_SCORES(
-            "vldrw.u32 q5, [q7, #%c[step]]!\n"
-            CTATTN_KV_MVE_CODE_WORD("vmul", "r4", "r9", "r5", "r10", "r6", "r11", "r8", "r12")
-            "ldm %[io], {r4, r5, r6, r8, r9, r10, r11, r12}\n"
-            "vldrw.u32 q5, [q7, #4]\n"
-            CTATTN_KV_MVE_CODE_WORD("vfma", "r4", "r9", "r5", "r10", "r6", "r11", "r8", "r12"),
-            // The keys' scales: kv_scale_value, the 16 bits shifted up 15, then s *= scale.
-            "vldrh.u32 q4, [%[scales]], #8\n vshl.i32 q4, q4, #15\n vmul.f32 q0, q0, q4\n vmul.f32 q1, q1, q4\n"));
-    }
+    asm volatile(CTATTN_KV_MVE_SCORES(
+        "vldrw.u32 q5, [q7, #%c[step]]!\n" CTATTN_KV_MVE_HALF_WORD("vmul", "r4", "r9", "r5", "r10")
+        "vldrw.u32 q5, [q7, #4]\n" CTATTN_KV_MVE_HALF_WORD("vfma", "r6", "r11", "r8", "r12")
+        "ldm %[io], {r4, r5, r6, r8, r9, r10, r11, r12}\n"
+        "vldrw.u32 q5, [q7, #8]\n" CTATTN_KV_MVE_HALF_WORD("vfma", "r4", "r9", "r5", "r10")
+        "vldrw.u32 q5, [q7, #12]\n" CTATTN_KV_MVE_HALF_WORD("vfma", "r6", "r11", "r8", "r12")));
 #undef CTATTN_KV_MVE_SCORES
 }
 
 // Pass 3 for two heads: acc[0, 4) head 0's even dimensions, [4, 8) its odd ones, [8, 16) head 1's
 // the same; acc_h[d] = sum_j p_h[j] v_j[d], j in order, one fused multiply-add each. Per two keys
-// one LDRD of each head's two weights, the two rows (float16: one VLDRW each; int8: VLDRB.S16 and
-// VCVT to halves), 4 VCVTB/VCVTT, 8 VFMA by scalar, LE. n >= 1.
-template <kv_storage S, std::size_t KvStride>
-inline void weighted_sum_2x8(const float* p0, const float* p1, const typename S::element* v, std::size_t n,
+// one LDRD of each head's two weights, the two float16 rows (one VLDRW each), 4 VCVTB/VCVTT, 8
+// VFMA by scalar, LE. n >= 1.
+template <std::size_t KvStride>
+inline void weighted_sum_2x8(const float* p0, const float* p1, const std::uint16_t* v, std::size_t n,
                              float* acc) noexcept {
-    constexpr int row_bytes = int(KvStride * sizeof(typename S::element));
+    constexpr int row_bytes = int(KvStride * sizeof(std::uint16_t));
     const std::size_t pairs = n / 2;
     std::uint32_t w00, w01, w10, w11;
 #define CTATTN_KV_MVE_ROW_FMAS(Q, W0, W1)                                                                  \
@@ -164,14 +147,8 @@ inline void weighted_sum_2x8(const float* p0, const float* p1, const typename S:
     : [pairs] "r"(pairs), [n] "r"(n), [acc] "r"(acc), [two_rows] "i"(2 * row_bytes), [row] "i"(row_bytes)  \
     : "cc", "memory", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", \
       "d13", "d14", "d15"
-    if constexpr (std::is_same_v<S, kv_float16>) {
-        asm volatile(CTATTN_KV_MVE_VALUES("vldrw.u32 q4, [%[v]], #%c[two_rows]\n vldrw.u32 q5, [%[v], #-%c[row]]\n",
-                                          "vldrw.u32 q4, [%[v]]\n"));
-    } else {
-        asm volatile(CTATTN_KV_MVE_VALUES("vldrb.s16 q4, [%[v]], #%c[two_rows]\n vldrb.s16 q5, [%[v], #-%c[row]]\n"
-                                          "vcvt.f16.s16 q4, q4\n vcvt.f16.s16 q5, q5\n",
-                                          "vldrb.s16 q4, [%[v]]\n vcvt.f16.s16 q4, q4\n"));
-    }
+    asm volatile(CTATTN_KV_MVE_VALUES("vldrw.u32 q4, [%[v]], #%c[two_rows]\n vldrw.u32 q5, [%[v], #-%c[row]]\n",
+                                      "vldrw.u32 q4, [%[v]]\n"));
 #undef CTATTN_KV_MVE_VALUES
 #undef CTATTN_KV_MVE_ROW_FMAS
 }
@@ -212,30 +189,164 @@ inline void weighted_sum_2x8(const float* p0, const float* p1, const typename S:
     return sum;
 }
 
-// Key j's score for both heads by the C loop itself (the last keys past the whole chunks).
-template <kv_storage S, std::size_t KvStride>
-[[gnu::always_inline]] inline void score_key(const float (*qs)[8], const typename S::element* row, float scale,
-                                             float* s) noexcept {
+// A float16 key's score for both heads by the C loop itself (the last keys past the whole chunks).
+[[gnu::always_inline]] inline void score_key(const float (*qs)[8], const std::uint16_t* row, float* s) noexcept {
     float key[8];
-    CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) {
-        if constexpr (std::is_same_v<S, kv_float16>)
-            key[d] = arm_vfp::half_to_float(row[d]);
-        else
-            key[d] = float(row[d]);
-    }
+    CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) key[d] = arm_vfp::half_to_float(row[d]);
     CTATTN_UNROLL for (std::size_t h = 0; h < 2; ++h) {
         float dot = qs[h][0] * key[0];
         CTATTN_UNROLL for (std::size_t d = 1; d < 8; ++d) dot = __builtin_fmaf(qs[h][d], key[d], dot);
-        s[h] = S::scaled ? dot * scale : dot;
+        s[h] = dot;
     }
 }
 
-template <kv_storage S, std::size_t Heads, std::size_t QStride, std::size_t KvStride>
-inline bool attend_heads_8(const float* q, const typename S::element* k, const typename S::scale* k_scales,
-                           const typename S::element* v, const typename S::scale* v_scales, std::size_t begin,
-                           std::size_t end, float q_scale, float* scores, float* out) noexcept {
-    static_assert(fits<S, Heads, 8, KvStride>, "ctattn: kv_mve::attend_heads_8 takes head_dim 8, 1 or 2 heads");
-    constexpr bool scaled = S::scaled;
+// ---- int8 rows: kernels/decode/scalar_heads.hpp's integer passes ---------------------------------
+// The same integers and float steps as int8_score_pass, int8_weigh and int8_attend there (whose
+// header states the passes), so the same bits: the query coding in the FPU as the C loop writes it;
+// pass 1's dots Q_h . e_j exact in int32 (VLDRB.S16 widens a row to one q register, VMLADAV.S16
+// gives each head's dot), then 4 keys at a time float(dot) (s_j r_h) and the running maxima; pass
+// 2 4 keys at a time, the weights summed in key order in the FPU (add_lanes_in_order) and W =
+// round(w (s_j U / S)) by the fused multiply-add onto 1.5 x 2^23; pass 3 exact in int32 (VLDRB.S32
+// and VMLA.S32 by each head's W: integer sums in any order are the same). The helpers rounded and
+// weight_units repeat scalar_heads.hpp's rounded and int8_weight_units (this level cannot include
+// it): two lines each, and tests/kernels/test_decode_typed_rows.cpp checks the bits.
+namespace int8_rows {
+inline constexpr float round_magic = 12582912.0f;  // 1.5 x 2^23: x + it holds round(x) in its low bits
+[[gnu::always_inline]] inline std::int32_t rounded(float x_plus_magic) noexcept {
+    return static_cast<std::int32_t>(__builtin_bit_cast(std::uint32_t, x_plus_magic) - 0x4b400000u);
+}
+// U: 32767, less past 516 keys (|sum_j W_j e_j| <= n U 127 < 2^31).
+inline std::int32_t weight_units(std::size_t n) noexcept {
+    return n <= 516 ? 32767 : static_cast<std::int32_t>(std::size_t{0x7fffffff} / (127 * n));
+}
+}  // namespace int8_rows
+
+template <std::size_t Heads, std::size_t QStride, std::size_t KvStride>
+inline bool attend_int8_heads_8(const float* q, const std::int8_t* k, const std::uint16_t* k_scales,
+                                const std::int8_t* v, const std::uint16_t* v_scales, std::size_t begin,
+                                std::size_t end, float q_scale, float* scores, float* out) noexcept {
+    using int8_rows::round_magic;
+    constexpr float minus_inf = -__builtin_inff(), float_max = __FLT_MAX__;
+    const std::size_t n = end - begin, whole = n / 4;
+    const std::uint32_t last = std::uint32_t(n % 4);
+
+    // Each head's pre-scaled query as int16 codes Q = round(qs / r), r = max|qs| / 32767 (all zero
+    // for a zero query); a query that is not finite goes to the caller's general core.
+    alignas(16) std::int16_t codes[Heads][8];
+    float unit[Heads];  // r_h
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        float qs[8];
+        float max_abs = 0.0f;
+        for (std::size_t d = 0; d < 8; ++d) {
+            qs[d] = q[h * QStride + d] * q_scale;
+            const float a = qs[d] < 0.0f ? -qs[d] : qs[d];
+            if (!(a <= float_max)) return false;
+            max_abs = a > max_abs ? a : max_abs;
+        }
+        const float to_int = max_abs > 0.0f ? 32767.0f / max_abs : 0.0f;
+        for (std::size_t d = 0; d < 8; ++d) {
+            const std::int32_t c = int8_rows::rounded(__builtin_fmaf(qs[d], to_int, round_magic));
+            codes[h][d] = std::int16_t(c > 32767 ? 32767 : (c < -32767 ? -32767 : c));
+        }
+        unit[h] = max_abs / 32767.0f;
+    }
+
+    // Pass 1, 4 keys per chunk: the dots through the stack (VMLADAV gives a core register), then
+    // scores[h n + j] = float(dot) (s_j r_h) and the maxima lane by lane (VMAXNM skips NaN, as the
+    // C loop's compare does).
+    float* const head_scores[2] = {scores, scores + (Heads == 2 ? n : 0)};
+    const int16x8_t query0 = __arm_vldrhq_s16(codes[0]), query1 = __arm_vldrhq_s16(codes[Heads - 1]);
+    vec max_v[2] = {__arm_vdupq_n_f32(minus_inf), __arm_vdupq_n_f32(minus_inf)};
+    const std::int8_t* key = k + begin * KvStride;
+    auto score_chunk = [&](std::size_t c, std::size_t count, mve_pred16_t present) {
+        alignas(16) std::int32_t dots[2][4];
+        for (std::size_t t = 0; t < count; ++t, key += KvStride) {
+            const int16x8_t e = __arm_vldrbq_s16(key);
+            dots[0][t] = __arm_vmladavq_s16(query0, e);
+            if constexpr (Heads == 2) dots[1][t] = __arm_vmladavq_s16(query1, e);
+        }
+        const vec key_scales = row_scales(k_scales + begin + 4 * c, present);
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            const vec s = __arm_vmulq_f32(__arm_vcvtq_f32_s32(__arm_vldrwq_s32(dots[h])),
+                                          __arm_vmulq_n_f32(key_scales, unit[h]));
+            __arm_vstrwq_p_f32(head_scores[h] + 4 * c, s, present);
+            max_v[h] = __arm_vmaxnmq_m_f32(max_v[h], max_v[h], s, present);
+        }
+    };
+    for (std::size_t c = 0; c < whole; ++c) score_chunk(c, 4, mve_pred16_t(0xffff));
+    if (last != 0) score_chunk(whole, last, __arm_vctp32q(last));
+    float max[Heads];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        max[h] = __arm_vmaxnmvq_f32(minus_inf, max_v[h]);
+        if (!(max[h] > minus_inf && max[h] < -minus_inf)) return false;
+    }
+
+    // Pass 2: S, the largest value scale (the largest bits: scales are >= 0), 8 at a time.
+    std::uint16_t largest = 0;
+    for (std::size_t i = 0; i < n; i += 8)
+        largest = __arm_vmaxvq_u16(largest,
+                                   __arm_vldrhq_z_u16(v_scales + begin + i, __arm_vctp16q(std::uint32_t(n - i))));
+    const float value_max = kv_scale_value(largest);
+    const float units = static_cast<float>(int8_rows::weight_units(n));
+    const float to_weight = largest != 0 ? units / value_max : 0.0f;
+    if (!(value_max <= float_max && to_weight <= float_max)) return false;
+    // Then per chunk and head x = s - m into the probe (lane by lane, as the float16 passes: not
+    // finite for a NaN or -inf score), w = 2^x into the sum in key order, and W over the scores.
+    float sum[Heads];
+    vec probe[Heads];
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, probe[h] = __arm_vdupq_n_f32(0.0f);
+    auto weigh_chunk = [&](std::size_t c, mve_pred16_t present) {
+        const vec factor = __arm_vmulq_n_f32(row_scales(v_scales + begin + 4 * c, present), to_weight);
+        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+            float* const chunk = head_scores[h] + 4 * c;
+            const vec x = __arm_vpselq_f32(__arm_vsubq_n_f32(__arm_vldrwq_z_f32(chunk, present), max[h]),
+                                           __arm_vdupq_n_f32(0.0f), present);
+            probe[h] = __arm_vaddq_f32(probe[h], x);
+            // Lanes past the run weigh +0: adding them leaves the sum as it is.
+            const vec w = __arm_vpselq_f32(exp2_clamped_fused_4(__arm_vmaxnmq_f32(x, __arm_vdupq_n_f32(exp2_lowest))),
+                                           __arm_vdupq_n_f32(0.0f), present);
+            sum[h] = add_lanes_in_order(sum[h], w);
+            const vec weight = __arm_vfmaq_f32(__arm_vdupq_n_f32(round_magic), w, factor);  // w <= 1: W <= U
+            __arm_vstrwq_p_s32(reinterpret_cast<std::int32_t*>(chunk),
+                               __arm_vsubq_n_s32(__arm_vreinterpretq_s32_f32(weight), 0x4b400000), present);
+        }
+    };
+    for (std::size_t c = 0; c < whole; ++c) weigh_chunk(c, mve_pred16_t(0xffff));
+    if (last != 0) weigh_chunk(whole, __arm_vctp32q(last));
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        const float p = (__arm_vgetq_lane_f32(probe[h], 0) + __arm_vgetq_lane_f32(probe[h], 1)) +
+                        (__arm_vgetq_lane_f32(probe[h], 2) + __arm_vgetq_lane_f32(probe[h], 3));
+        if (!(p - p == 0.0f)) return false;  // NaN or -inf
+    }
+
+    // Pass 3: acc_h[d] = sum_j W_h,j e_j[d], exact in int32; each row as two words of 4 codes.
+    const std::int32_t* const weights0 = reinterpret_cast<const std::int32_t*>(head_scores[0]);
+    const std::int32_t* const weights1 = reinterpret_cast<const std::int32_t*>(head_scores[Heads - 1]);
+    int32x4_t acc[2][2] = {{__arm_vdupq_n_s32(0), __arm_vdupq_n_s32(0)}, {__arm_vdupq_n_s32(0), __arm_vdupq_n_s32(0)}};
+    const std::int8_t* value = v + begin * KvStride;
+    for (std::size_t j = 0; j < n; ++j, value += KvStride) {
+        const int32x4_t low = __arm_vldrbq_s32(value), high = __arm_vldrbq_s32(value + 4);
+        acc[0][0] = __arm_vmlaq_n_s32(acc[0][0], low, weights0[j]);
+        acc[0][1] = __arm_vmlaq_n_s32(acc[0][1], high, weights0[j]);
+        if constexpr (Heads == 2) {
+            acc[1][0] = __arm_vmlaq_n_s32(acc[1][0], low, weights1[j]);
+            acc[1][1] = __arm_vmlaq_n_s32(acc[1][1], high, weights1[j]);
+        }
+    }
+    // O_h = float(acc_h) ((S / U) / sum_h).
+    const float value_unit = value_max / units;
+    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+        const float out_unit = value_unit / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
+        __arm_vst1q_f32(out + h * QStride, __arm_vmulq_n_f32(__arm_vcvtq_f32_s32(acc[h][0]), out_unit));
+        __arm_vst1q_f32(out + h * QStride + 4, __arm_vmulq_n_f32(__arm_vcvtq_f32_s32(acc[h][1]), out_unit));
+    }
+    return true;
+}
+
+// float16 rows: the three passes of the header.
+template <std::size_t Heads, std::size_t QStride, std::size_t KvStride>
+inline bool attend_half_heads_8(const std::uint16_t* k, const float* q, const std::uint16_t* v, std::size_t begin,
+                                std::size_t end, float q_scale, float* scores, float* out) noexcept {
     constexpr float minus_inf = -__builtin_inff();
     const std::size_t n = end - begin, whole = n / 4;
     const std::uint32_t last = std::uint32_t(n % 4);
@@ -250,20 +361,18 @@ inline bool attend_heads_8(const float* q, const typename S::element* k, const t
 
     // Pass 1. Row addresses of keys begin - 4 .. begin - 1 (never read: each chunk's first gather
     // steps 4 rows on first).
-    constexpr std::uint32_t row_bytes = std::uint32_t(KvStride * sizeof(typename S::element));
+    constexpr std::uint32_t row_bytes = std::uint32_t(KvStride * sizeof(std::uint16_t));
     const std::uint32_t first = std::uint32_t(reinterpret_cast<std::uintptr_t>(k + begin * KvStride)) - 4 * row_bytes;
     const uint32x4_t rows = {first, first + row_bytes, first + 2 * row_bytes, first + 3 * row_bytes};
     __arm_vst1q_u32(io + 16, rows);
     __arm_vst1q_f32(reinterpret_cast<float*>(io + 20), __arm_vdupq_n_f32(minus_inf));
     __arm_vst1q_f32(reinterpret_cast<float*>(io + 24), __arm_vdupq_n_f32(minus_inf));
-    const std::uint16_t* key_scales = nullptr;
-    if constexpr (scaled) key_scales = k_scales + begin;
     float* const scores1 = scores + n;
-    scores_2x8<S, KvStride>(io, key_scales, scores, scores1, whole);
+    scores_2x8<KvStride>(io, scores, scores1, whole);
     float max[2] = {minus_inf, minus_inf};
     for (std::size_t j = 4 * whole; j < n; ++j) {
         float s[2];
-        score_key<S, KvStride>(qs, k + (begin + j) * KvStride, scaled ? kv_scale_value(k_scales[begin + j]) : 1.0f, s);
+        score_key(qs, k + (begin + j) * KvStride, s);
         CTATTN_UNROLL for (std::size_t h = 0; h < 2; ++h) {
             scores[h * n + j] = s[h];
             max[h] = s[h] > max[h] ? s[h] : max[h];  // NaN never wins, as in the C loop
@@ -295,9 +404,6 @@ inline bool attend_heads_8(const float* q, const typename S::element* k, const t
             // Lanes past the run weigh +0: adding them leaves the sum as it is.
             if constexpr (!is_whole) e = __arm_vpselq_f32(e, __arm_vdupq_n_f32(0.0f), present);
             sum = add_lanes_in_order(sum, e);
-            if constexpr (scaled)
-                e = __arm_vmulq_f32(e, is_whole ? row_scales(v_scales + begin + 4 * c)
-                                                : row_scales(v_scales + begin + 4 * c, present));
             if constexpr (is_whole)
                 __arm_vst1q_f32(head_scores + 4 * c, e);
             else
@@ -314,7 +420,7 @@ inline bool attend_heads_8(const float* q, const typename S::element* k, const t
     // Pass 3, then the even and odd dimensions interleaved back by VST2 (a lone head's copy goes
     // to the stack).
     alignas(16) float acc[16];
-    weighted_sum_2x8<S, KvStride>(scores, Heads == 2 ? scores1 : scores, v + begin * KvStride, n, acc);
+    weighted_sum_2x8<KvStride>(scores, Heads == 2 ? scores1 : scores, v + begin * KvStride, n, acc);
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
         const float32x4x2_t pair = {{__arm_vmulq_n_f32(__arm_vld1q_f32(acc + 8 * h), inv_sum[h]),
                                      __arm_vmulq_n_f32(__arm_vld1q_f32(acc + 8 * h + 4), inv_sum[h])}};
@@ -323,7 +429,18 @@ inline bool attend_heads_8(const float* q, const typename S::element* k, const t
     return true;
 }
 
-#undef CTATTN_KV_MVE_CODE_WORD
+template <kv_storage S, std::size_t Heads, std::size_t QStride, std::size_t KvStride>
+inline bool attend_heads_8(const float* q, const typename S::element* k, const typename S::scale* k_scales,
+                           const typename S::element* v, const typename S::scale* v_scales, std::size_t begin,
+                           std::size_t end, float q_scale, float* scores, float* out) noexcept {
+    static_assert(fits<S, Heads, 8, KvStride>, "ctattn: kv_mve::attend_heads_8 takes head_dim 8, 1 or 2 heads");
+    if constexpr (std::is_same_v<S, kv_int8>)
+        return attend_int8_heads_8<Heads, QStride, KvStride>(q, k, k_scales, v, v_scales, begin, end, q_scale, scores,
+                                                             out);
+    else
+        return attend_half_heads_8<Heads, QStride, KvStride>(k, q, v, begin, end, q_scale, scores, out);
+}
+
 #undef CTATTN_KV_MVE_HALF_WORD
 #undef CTATTN_KV_MVE_FMA
 #undef CTATTN_KV_MVE_VCVTT
