@@ -221,6 +221,84 @@ inline std::int32_t weight_units(std::size_t n) noexcept {
 }
 }  // namespace int8_rows
 
+// Pass 1 over whole chunks of 4 int8 keys for two heads (assembly): per key its row by VLDRB.S16
+// (8 codes widened to int16, one q register; the base must be r0-r7), each head's dot by
+// VMLADAV.S16, both stored by one STRD; per chunk the 8 dots back as two q registers by VLD20/VLD21
+// (deinterleaved: head 0's keys, head 1's), VCVT, the keys' scales by one VLDRH.U32 and a shift,
+// times r_h (by scalar), the products, the running maxima, two stores. io: [0] r_0, [1] r_1 (float
+// bits), [2] the chunks, [4, 8) head 0's codes, [8, 12) head 1's, [12, 16) head 0's maxima, [16,
+// 20) head 1's (in and out), [20, 28) the dots.
+template <std::size_t KvStride>
+inline void int8_scores_2x8(std::uint32_t* io, const std::int8_t* k, const std::uint16_t* key_scales,
+                            float* scores0, float* scores1) noexcept {
+#define CTATTN_KV_MVE_INT8_DOTS(OFFSET)                                                                   \
+    "vldrb.s16 q3, [%[k]], #%c[step]\n vmladav.s16 r4, q1, q3\n vmladav.s16 r6, q2, q3\n"                \
+    "strd r4, r6, [%[io], #" OFFSET "]\n"
+    asm volatile(
+        "vldrw.u32 q1, [%[io], #16]\n vldrw.u32 q2, [%[io], #32]\n"
+        "vldrw.u32 q0, [%[io], #48]\n vldrw.u32 q6, [%[io], #64]\n"
+        "ldr r4, [%[io], #8]\n"
+        "wls lr, r4, 2f\n"
+        "1:\n"
+        CTATTN_KV_MVE_INT8_DOTS("80") CTATTN_KV_MVE_INT8_DOTS("88") CTATTN_KV_MVE_INT8_DOTS("96")
+        CTATTN_KV_MVE_INT8_DOTS("104")
+        "add r4, %[io], #80\n"
+        "vld20.32 {q4, q5}, [r4]\n vld21.32 {q4, q5}, [r4]\n"
+        "vldrh.u32 q7, [%[ks]], #8\n vshl.i32 q7, q7, #15\n"
+        "ldrd r4, r6, [%[io]]\n"
+        "vcvt.f32.s32 q4, q4\n vcvt.f32.s32 q5, q5\n"
+        "vmul.f32 q3, q7, r4\n vmul.f32 q4, q4, q3\n"
+        "vmul.f32 q3, q7, r6\n vmul.f32 q5, q5, q3\n"
+        "vmaxnm.f32 q0, q0, q4\n vmaxnm.f32 q6, q6, q5\n"
+        "vstrw.32 q4, [%[s0]], #16\n vstrw.32 q5, [%[s1]], #16\n"
+        "le lr, 1b\n"
+        "2:\n"
+        "vstrw.32 q0, [%[io], #48]\n vstrw.32 q6, [%[io], #64]\n"
+        : [k] "+l"(k), [ks] "+l"(key_scales), [s0] "+r"(scores0), [s1] "+r"(scores1)
+        : [io] "r"(io), [step] "i"(int(KvStride))
+        : "memory", "lr", "r4", "r6", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",
+          "d12", "d13", "d14", "d15");
+#undef CTATTN_KV_MVE_INT8_DOTS
+}
+
+// Pass 3 for two heads over n >= 1 int8 value rows (assembly): acc[0, 8) head 0's sums, [8, 16)
+// head 1's, acc_h[d] = sum_j W_h,j e_j[d] in int32 (w0, w1: each head's W, one word a key). Per two
+// keys one LDRD of each head's two weights, 4 VLDRB.S32 (half a row each, base in r0-r7; the first
+// steps two rows on, the others reach back), 8 VMLA.S32 by scalar, LE.
+template <std::size_t KvStride>
+inline void int8_weighted_sum_2x8(const std::int32_t* w0, const std::int32_t* w1, const std::int8_t* v,
+                                  std::size_t n, std::int32_t* acc) noexcept {
+    constexpr int row = int(KvStride);
+    const std::size_t pairs = n / 2;
+    std::int32_t w00, w01, w10, w11;
+#define CTATTN_KV_MVE_INT8_ROW(LOW, HIGH, W0, W1)                                                          \
+    "vldrb.s32 q4, " LOW "\n vldrb.s32 q5, " HIGH "\n"                                                     \
+    "vmla.s32 q0, q4, " W0 "\n vmla.s32 q1, q5, " W0 "\n vmla.s32 q2, q4, " W1 "\n vmla.s32 q3, q5, " W1 "\n"
+    asm volatile(
+        "vmov.i32 q0, #0\n vmov.i32 q1, #0\n vmov.i32 q2, #0\n vmov.i32 q3, #0\n"
+        "wls lr, %[pairs], 2f\n"
+        "1:\n"
+        "ldrd %[w00], %[w01], [%[w0]], #8\n"
+        "ldrd %[w10], %[w11], [%[w1]], #8\n"
+        CTATTN_KV_MVE_INT8_ROW("[%[v]], #%c[two_rows]", "[%[v], #%c[high0]]", "%[w00]", "%[w10]")
+        CTATTN_KV_MVE_INT8_ROW("[%[v], #%c[low1]]", "[%[v], #%c[high1]]", "%[w01]", "%[w11]")
+        "le lr, 1b\n"
+        "2:\n"
+        "tst %[n], #1\n"
+        "beq 3f\n"
+        "ldr %[w00], [%[w0]]\n ldr %[w10], [%[w1]]\n"
+        CTATTN_KV_MVE_INT8_ROW("[%[v]]", "[%[v], #4]", "%[w00]", "%[w10]")
+        "3:\n"
+        "vstrw.32 q0, [%[acc]]\n vstrw.32 q1, [%[acc], #16]\n vstrw.32 q2, [%[acc], #32]\n vstrw.32 q3, [%[acc], #48]\n"
+        : [w0] "+r"(w0), [w1] "+r"(w1), [v] "+l"(v), [w00] "=&r"(w00), [w01] "=&r"(w01), [w10] "=&r"(w10),
+          [w11] "=&r"(w11)
+        : [pairs] "r"(pairs), [n] "r"(n), [acc] "r"(acc), [two_rows] "i"(2 * row),
+          [high0] "i"(4 - 2 * row), [low1] "i"(-row), [high1] "i"(4 - row)
+        : "cc", "memory", "lr", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11");
+#undef CTATTN_KV_MVE_INT8_ROW
+}
+
+
 template <std::size_t Heads, std::size_t QStride, std::size_t KvStride>
 inline bool attend_int8_heads_8(const float* q, const std::int8_t* k, const std::uint16_t* k_scales,
                                 const std::int8_t* v, const std::uint16_t* v_scales, std::size_t begin,
@@ -251,13 +329,26 @@ inline bool attend_int8_heads_8(const float* q, const std::int8_t* k, const std:
         unit[h] = max_abs / 32767.0f;
     }
 
-    // Pass 1, 4 keys per chunk: the dots through the stack (VMLADAV gives a core register), then
-    // scores[h n + j] = float(dot) (s_j r_h) and the maxima lane by lane (VMAXNM skips NaN, as the
-    // C loop's compare does).
+    // Pass 1, 4 keys per chunk (two heads: whole chunks in assembly), scores[h n + j] = float(Q_h .
+    // e_j) (s_j r_h) and the maxima lane by lane (VMAXNM skips NaN, as the C loop's compare does);
+    // the last keys (a lone head: every key) with the dots through the stack (VMLADAV gives a core
+    // register).
     float* const head_scores[2] = {scores, scores + (Heads == 2 ? n : 0)};
+    alignas(16) std::uint32_t io[28];
+    io[0] = __builtin_bit_cast(std::uint32_t, unit[0]), io[1] = __builtin_bit_cast(std::uint32_t, unit[Heads - 1]);
+    __arm_vst1q_f32(reinterpret_cast<float*>(io + 12), __arm_vdupq_n_f32(minus_inf));
+    __arm_vst1q_f32(reinterpret_cast<float*>(io + 16), __arm_vdupq_n_f32(minus_inf));
+    std::size_t done = 0;  // chunks
+    if constexpr (Heads == 2) {
+        io[2] = std::uint32_t(whole);
+        __builtin_memcpy(io + 4, codes, sizeof codes);
+        int8_scores_2x8<KvStride>(io, k + begin * KvStride, k_scales + begin, scores, scores + n);
+        done = whole;
+    }
     const int16x8_t query0 = __arm_vldrhq_s16(codes[0]), query1 = __arm_vldrhq_s16(codes[Heads - 1]);
-    vec max_v[2] = {__arm_vdupq_n_f32(minus_inf), __arm_vdupq_n_f32(minus_inf)};
-    const std::int8_t* key = k + begin * KvStride;
+    vec max_v[2] = {__arm_vld1q_f32(reinterpret_cast<const float*>(io + 12)),
+                    __arm_vld1q_f32(reinterpret_cast<const float*>(io + 16))};
+    const std::int8_t* key = k + (begin + 4 * done) * KvStride;
     auto score_chunk = [&](std::size_t c, std::size_t count, mve_pred16_t present) {
         alignas(16) std::int32_t dots[2][4];
         for (std::size_t t = 0; t < count; ++t, key += KvStride) {
@@ -273,7 +364,7 @@ inline bool attend_int8_heads_8(const float* q, const std::int8_t* k, const std:
             max_v[h] = __arm_vmaxnmq_m_f32(max_v[h], max_v[h], s, present);
         }
     };
-    for (std::size_t c = 0; c < whole; ++c) score_chunk(c, 4, mve_pred16_t(0xffff));
+    for (std::size_t c = done; c < whole; ++c) score_chunk(c, 4, mve_pred16_t(0xffff));
     if (last != 0) score_chunk(whole, last, __arm_vctp32q(last));
     float max[Heads];
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
@@ -290,55 +381,65 @@ inline bool attend_int8_heads_8(const float* q, const std::int8_t* k, const std:
     const float units = static_cast<float>(int8_rows::weight_units(n));
     const float to_weight = largest != 0 ? units / value_max : 0.0f;
     if (!(value_max <= float_max && to_weight <= float_max)) return false;
-    // Then per chunk and head x = s - m into the probe (lane by lane, as the float16 passes: not
+    // Then head by head, per chunk x = s - m into the probe (lane by lane, as the float16 passes: not
     // finite for a NaN or -inf score), w = 2^x into the sum in key order, and W over the scores.
     float sum[Heads];
-    vec probe[Heads];
-    CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) sum[h] = 0.0f, probe[h] = __arm_vdupq_n_f32(0.0f);
-    auto weigh_chunk = [&](std::size_t c, mve_pred16_t present) {
-        const vec factor = __arm_vmulq_n_f32(row_scales(v_scales + begin + 4 * c, present), to_weight);
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-            float* const chunk = head_scores[h] + 4 * c;
-            const vec x = __arm_vpselq_f32(__arm_vsubq_n_f32(__arm_vldrwq_z_f32(chunk, present), max[h]),
-                                           __arm_vdupq_n_f32(0.0f), present);
-            probe[h] = __arm_vaddq_f32(probe[h], x);
-            // Lanes past the run weigh +0: adding them leaves the sum as it is.
-            const vec w = __arm_vpselq_f32(exp2_clamped_fused_4(__arm_vmaxnmq_f32(x, __arm_vdupq_n_f32(exp2_lowest))),
-                                           __arm_vdupq_n_f32(0.0f), present);
-            sum[h] = add_lanes_in_order(sum[h], w);
-            const vec weight = __arm_vfmaq_f32(__arm_vdupq_n_f32(round_magic), w, factor);  // w <= 1: W <= U
-            __arm_vstrwq_p_s32(reinterpret_cast<std::int32_t*>(chunk),
-                               __arm_vsubq_n_s32(__arm_vreinterpretq_s32_f32(weight), 0x4b400000), present);
-        }
-    };
-    for (std::size_t c = 0; c < whole; ++c) weigh_chunk(c, mve_pred16_t(0xffff));
-    if (last != 0) weigh_chunk(whole, __arm_vctp32q(last));
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-        const float p = (__arm_vgetq_lane_f32(probe[h], 0) + __arm_vgetq_lane_f32(probe[h], 1)) +
-                        (__arm_vgetq_lane_f32(probe[h], 2) + __arm_vgetq_lane_f32(probe[h], 3));
+        float head_sum = 0.0f;
+        vec probe = __arm_vdupq_n_f32(0.0f);
+        auto weigh_chunk = [&](std::size_t c, auto whole_chunk) {
+            constexpr bool is_whole = decltype(whole_chunk)::value;
+            const mve_pred16_t present = is_whole ? mve_pred16_t(0xffff) : __arm_vctp32q(last);
+            float* const chunk = head_scores[h] + 4 * c;
+            vec x = __arm_vsubq_n_f32(is_whole ? __arm_vld1q_f32(chunk) : __arm_vldrwq_z_f32(chunk, present), max[h]);
+            if constexpr (!is_whole) x = __arm_vpselq_f32(x, __arm_vdupq_n_f32(0.0f), present);
+            probe = __arm_vaddq_f32(probe, x);
+            vec w = exp2_clamped_fused_4(__arm_vmaxnmq_f32(x, __arm_vdupq_n_f32(exp2_lowest)));
+            // Lanes past the run weigh +0: adding them leaves the sum as it is.
+            if constexpr (!is_whole) w = __arm_vpselq_f32(w, __arm_vdupq_n_f32(0.0f), present);
+            head_sum = add_lanes_in_order(head_sum, w);
+            const vec factor = __arm_vmulq_n_f32(is_whole ? row_scales(v_scales + begin + 4 * c)
+                                                          : row_scales(v_scales + begin + 4 * c, present),
+                                                 to_weight);
+            const int32x4_t weight = __arm_vsubq_n_s32(
+                __arm_vreinterpretq_s32_f32(__arm_vfmaq_f32(__arm_vdupq_n_f32(round_magic), w, factor)),
+                0x4b400000);  // w <= 1: W <= U
+            if constexpr (is_whole)
+                __arm_vst1q_s32(reinterpret_cast<std::int32_t*>(chunk), weight);
+            else
+                __arm_vstrwq_p_s32(reinterpret_cast<std::int32_t*>(chunk), weight, present);
+        };
+        for (std::size_t c = 0; c < whole; ++c) weigh_chunk(c, std::true_type{});
+        if (last != 0) weigh_chunk(whole, std::false_type{});
+        const float p = (__arm_vgetq_lane_f32(probe, 0) + __arm_vgetq_lane_f32(probe, 1)) +
+                        (__arm_vgetq_lane_f32(probe, 2) + __arm_vgetq_lane_f32(probe, 3));
         if (!(p - p == 0.0f)) return false;  // NaN or -inf
+        sum[h] = head_sum;
     }
 
-    // Pass 3: acc_h[d] = sum_j W_h,j e_j[d], exact in int32; each row as two words of 4 codes.
+    // Pass 3: acc_h[d] = sum_j W_h,j e_j[d], exact in int32 (two heads: assembly).
     const std::int32_t* const weights0 = reinterpret_cast<const std::int32_t*>(head_scores[0]);
-    const std::int32_t* const weights1 = reinterpret_cast<const std::int32_t*>(head_scores[Heads - 1]);
-    int32x4_t acc[2][2] = {{__arm_vdupq_n_s32(0), __arm_vdupq_n_s32(0)}, {__arm_vdupq_n_s32(0), __arm_vdupq_n_s32(0)}};
-    const std::int8_t* value = v + begin * KvStride;
-    for (std::size_t j = 0; j < n; ++j, value += KvStride) {
-        const int32x4_t low = __arm_vldrbq_s32(value), high = __arm_vldrbq_s32(value + 4);
-        acc[0][0] = __arm_vmlaq_n_s32(acc[0][0], low, weights0[j]);
-        acc[0][1] = __arm_vmlaq_n_s32(acc[0][1], high, weights0[j]);
-        if constexpr (Heads == 2) {
-            acc[1][0] = __arm_vmlaq_n_s32(acc[1][0], low, weights1[j]);
-            acc[1][1] = __arm_vmlaq_n_s32(acc[1][1], high, weights1[j]);
+    alignas(16) std::int32_t acc[2][8];
+    if constexpr (Heads == 2) {
+        int8_weighted_sum_2x8<KvStride>(weights0, reinterpret_cast<const std::int32_t*>(head_scores[1]),
+                                        v + begin * KvStride, n, acc[0]);
+    } else {
+        int32x4_t low_sum = __arm_vdupq_n_s32(0), high_sum = __arm_vdupq_n_s32(0);
+        const std::int8_t* value = v + begin * KvStride;
+        for (std::size_t j = 0; j < n; ++j, value += KvStride) {
+            low_sum = __arm_vmlaq_n_s32(low_sum, __arm_vldrbq_s32(value), weights0[j]);
+            high_sum = __arm_vmlaq_n_s32(high_sum, __arm_vldrbq_s32(value + 4), weights0[j]);
         }
+        __arm_vst1q_s32(acc[0], low_sum);
+        __arm_vst1q_s32(acc[0] + 4, high_sum);
     }
     // O_h = float(acc_h) ((S / U) / sum_h).
     const float value_unit = value_max / units;
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
         const float out_unit = value_unit / sum[h];  // sum >= 1: the max contributes 2^0 = 1 exactly
-        __arm_vst1q_f32(out + h * QStride, __arm_vmulq_n_f32(__arm_vcvtq_f32_s32(acc[h][0]), out_unit));
-        __arm_vst1q_f32(out + h * QStride + 4, __arm_vmulq_n_f32(__arm_vcvtq_f32_s32(acc[h][1]), out_unit));
+        __arm_vst1q_f32(out + h * QStride, __arm_vmulq_n_f32(__arm_vcvtq_f32_s32(__arm_vld1q_s32(acc[h])), out_unit));
+        __arm_vst1q_f32(out + h * QStride + 4,
+                        __arm_vmulq_n_f32(__arm_vcvtq_f32_s32(__arm_vld1q_s32(acc[h] + 4)), out_unit));
     }
     return true;
 }
