@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -185,6 +186,52 @@ TEST_CASE("decode over float16 and int8 rows matches the double reference and, o
           "[kv_storage][decode]") {
     check_storage<kv_float16>();
     check_storage<kv_int8>();
+}
+
+// Helium's int8 passes against the scalar kernel's at lengths the shapes above do not reach: runs
+// of hundreds of keys (many whole chunks in pass 1's and pass 3's assembly), runs past 516 keys
+// (where the weight unit U drops below 32767: int8_weight_units), first keys at every offset mod 4,
+// rows of different magnitudes (so the value scales and the largest of them vary), paired and lone
+// heads.
+TEST_CASE("Helium's int8 passes equal the scalar kernel's bit for bit over long runs, past 516 keys too",
+          "[kv_storage][decode][int8]") {
+    constexpr std::size_t head_dim = 8, seq = 600;
+    if constexpr (kernels::detail::typed_rows_on_helium<kv_rows<kv_int8>, 2, head_dim, head_dim>) {
+        std::mt19937 rng(20261208u);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        std::vector<std::int8_t> k8(seq * head_dim), v8(seq * head_dim);
+        std::vector<kv_int8::scale> ks(seq), vs(seq);
+        for (std::size_t j = 0; j < seq; ++j) {
+            float k_row[head_dim], v_row[head_dim];
+            const float magnitude = 0.25f + 0.1f * float(j % 7);
+            for (std::size_t d = 0; d < head_dim; ++d) k_row[d] = 2.0f * normal(rng), v_row[d] = magnitude * normal(rng);
+            kernels::kv_store_row<kv_int8, head_dim>(k_row, k8.data() + j * head_dim, &ks[j]);
+            kernels::kv_store_row<kv_int8, head_dim>(v_row, v8.data() + j * head_dim, &vs[j]);
+        }
+        const kv_rows<kv_int8> k{k8.data(), ks.data()}, v{v8.data(), vs.data()};
+        float q[2 * head_dim];
+        for (float& e : q) e = normal(rng);
+        using arch = simd::default_arch;
+        for (const key_range visible : {key_range{0, seq}, key_range{1, seq}, key_range{2, 519}, key_range{3, 520},
+                                        key_range{0, 516}, key_range{0, 517}, key_range{7, 300}, key_range{4, 9}}) {
+            std::vector<float> scores(2 * seq);
+            float pair[2 * head_dim], pair_scalar[2 * head_dim], lone[head_dim], lone_scalar[head_dim];
+            REQUIRE(kernels::vector_decode_attention<2, 1, head_dim, head_dim, seq * head_dim, arch>(
+                q, k, v, visible, 0.35f, scores.data(), pair));
+            REQUIRE(kernels::decode_attention<2, 1, head_dim, head_dim, seq * head_dim>(q, k, v, visible, 0.35f,
+                                                                                       scores.data(), pair_scalar));
+            REQUIRE(kernels::vector_decode_attention<1, 1, head_dim, head_dim, seq * head_dim, arch>(
+                q + head_dim, k, v, visible, 0.35f, scores.data(), lone));
+            REQUIRE(kernels::decode_attention<1, 1, head_dim, head_dim, seq * head_dim>(q + head_dim, k, v, visible,
+                                                                                       0.35f, scores.data(), lone_scalar));
+            INFO("visible [" << visible.begin << ", " << visible.end << ")");
+            CHECK(std::memcmp(pair, pair_scalar, sizeof pair) == 0);
+            CHECK(std::memcmp(lone, lone_scalar, sizeof lone) == 0);
+            CHECK(std::memcmp(lone, pair_scalar + head_dim, sizeof lone) == 0);  // a lone head is its pair's head
+        }
+    } else {
+        SUCCEED("no Helium typed passes on this target");
+    }
 }
 
 TEST_CASE("Helium takes its typed passes for head_dim 8 with rows 4-byte aligned, and only on Helium",

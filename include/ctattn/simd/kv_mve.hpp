@@ -261,6 +261,44 @@ inline void int8_scores_2x8(std::uint32_t* io, const std::int8_t* k, const std::
 #undef CTATTN_KV_MVE_INT8_DOTS
 }
 
+// Pass 2 over whole chunks of 4 int8 keys for one head (assembly), exp2_clamped_fused_4's and
+// add_lanes_in_order's steps in their order: x = s - m into the probe (lane by lane), the clamp,
+// 2^x (t = x + 1.5 x 2^23, f = x - (t - 1.5 x 2^23), Horner from c5 by VFMA/VFMAS, times 2^(n +
+// 100) from t's bits), its 4 lanes into the sum in key order (FPU, s28), and over the scores W =
+// bits(1.5 x 2^23 + w (s_v U / S)) - bits(1.5 x 2^23) (VFMA). The constants come back by one LDM
+// per chunk (the core registers are too few for all of them and the pointers; the widening
+// VLDRH's base must be r0-r7). io: [0] m, [1] 1.5 x 2^23, [2] c4, [3] c5, [4] c3, [5] c2, [6] c1,
+// [7] c0, [8] (127 + 100) << 23, [9] U / S, [10] bits(1.5 x 2^23), [11] exp2_lowest, [12] the
+// chunks, [13] the sum, [16, 20) the probe (the last two in and out).
+inline void int8_weights_4(std::uint32_t* io, float* scores, const std::uint16_t* value_scales) noexcept {
+    asm volatile(
+        "vldrw.u32 q5, [%[io], #64]\n"
+        "ldr r12, [%[io], #44]\n vdup.32 q6, r12\n"
+        "vldr s28, [%[io], #52]\n"
+        "ldr r12, [%[io], #48]\n"
+        "wls lr, r12, 2f\n"
+        "ldr r12, [%[io], #40]\n"
+        "1:\n"
+        "ldm %[io], {r2, r3, r4, r5, r8, r9, r10, r11}\n"
+        "vldrw.u32 q0, [%[s]]\n vsub.f32 q0, q0, r2\n vadd.f32 q5, q5, q0\n vmaxnm.f32 q0, q0, q6\n"
+        "vadd.f32 q1, q0, r3\n vsub.f32 q2, q1, r3\n vsub.f32 q2, q0, q2\n"
+        "vdup.32 q3, r4\n vfma.f32 q3, q2, r5\n"
+        "vfmas.f32 q3, q2, r8\n vfmas.f32 q3, q2, r9\n vfmas.f32 q3, q2, r10\n vfmas.f32 q3, q2, r11\n"
+        "ldrd r4, r5, [%[io], #32]\n"
+        "vshl.i32 q1, q1, #23\n vadd.i32 q1, q1, r4\n vmul.f32 q3, q3, q1\n"
+        "vadd.f32 s28, s28, s12\n vadd.f32 s28, s28, s13\n vadd.f32 s28, s28, s14\n vadd.f32 s28, s28, s15\n"
+        "vldrh.u32 q4, [%[vs]], #8\n vshl.i32 q4, q4, #15\n vmul.f32 q4, q4, r5\n"
+        "vdup.32 q1, r3\n vfma.f32 q1, q3, q4\n vsub.i32 q1, q1, r12\n"
+        "vstrw.32 q1, [%[s]], #16\n"
+        "le lr, 1b\n"
+        "2:\n"
+        "vstr s28, [%[io], #52]\n vstrw.32 q5, [%[io], #64]\n"
+        : [s] "+r"(scores), [vs] "+l"(value_scales)
+        : [io] "r"(io)
+        : "memory", "lr", "r2", "r3", "r4", "r5", "r8", "r9", "r10", "r11", "r12", "d0", "d1", "d2", "d3", "d4",
+          "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15");
+}
+
 // Pass 3 for two heads over n >= 1 int8 value rows (assembly): acc[0, 8) head 0's sums, [8, 16)
 // head 1's, acc_h[d] = sum_j W_h,j e_j[d] in int32 (w0, w1: each head's W, one word a key). Per two
 // keys one LDRD of each head's two weights, 4 VLDRB.S32 (half a row each, base in r0-r7; the first
@@ -382,35 +420,38 @@ inline bool attend_int8_heads_8(const float* q, const std::int8_t* k, const std:
     const float to_weight = largest != 0 ? units / value_max : 0.0f;
     if (!(value_max <= float_max && to_weight <= float_max)) return false;
     // Then head by head, per chunk x = s - m into the probe (lane by lane, as the float16 passes: not
-    // finite for a NaN or -inf score), w = 2^x into the sum in key order, and W over the scores.
+    // finite for a NaN or -inf score), w = 2^x into the sum in key order, and W over the scores:
+    // whole chunks in assembly, the last keys here.
     float sum[Heads];
+    alignas(16) std::uint32_t weigh_io[20] = {
+        0, __builtin_bit_cast(std::uint32_t, round_magic), __builtin_bit_cast(std::uint32_t, detail::exp2_c4),
+        __builtin_bit_cast(std::uint32_t, detail::exp2_c5), __builtin_bit_cast(std::uint32_t, detail::exp2_c3),
+        __builtin_bit_cast(std::uint32_t, detail::exp2_c2), __builtin_bit_cast(std::uint32_t, detail::exp2_c1),
+        __builtin_bit_cast(std::uint32_t, detail::exp2_c0), (127u + 100u) << 23, __builtin_bit_cast(std::uint32_t, to_weight),
+        0x4b400000u, __builtin_bit_cast(std::uint32_t, exp2_lowest), std::uint32_t(whole), 0, 0, 0, 0, 0, 0, 0};
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-        float head_sum = 0.0f;
-        vec probe = __arm_vdupq_n_f32(0.0f);
-        auto weigh_chunk = [&](std::size_t c, auto whole_chunk) {
-            constexpr bool is_whole = decltype(whole_chunk)::value;
-            const mve_pred16_t present = is_whole ? mve_pred16_t(0xffff) : __arm_vctp32q(last);
-            float* const chunk = head_scores[h] + 4 * c;
-            vec x = __arm_vsubq_n_f32(is_whole ? __arm_vld1q_f32(chunk) : __arm_vldrwq_z_f32(chunk, present), max[h]);
-            if constexpr (!is_whole) x = __arm_vpselq_f32(x, __arm_vdupq_n_f32(0.0f), present);
+        weigh_io[0] = __builtin_bit_cast(std::uint32_t, max[h]);
+        weigh_io[13] = 0;  // the sum: +0
+        __arm_vst1q_u32(weigh_io + 16, __arm_vdupq_n_u32(0));
+        int8_weights_4(weigh_io, head_scores[h], v_scales + begin);
+        float head_sum = __builtin_bit_cast(float, weigh_io[13]);
+        vec probe = __arm_vld1q_f32(reinterpret_cast<const float*>(weigh_io + 16));
+        if (last != 0) {
+            const mve_pred16_t present = __arm_vctp32q(last);
+            float* const chunk = head_scores[h] + 4 * whole;
+            const vec x = __arm_vpselq_f32(__arm_vsubq_n_f32(__arm_vldrwq_z_f32(chunk, present), max[h]),
+                                           __arm_vdupq_n_f32(0.0f), present);
             probe = __arm_vaddq_f32(probe, x);
-            vec w = exp2_clamped_fused_4(__arm_vmaxnmq_f32(x, __arm_vdupq_n_f32(exp2_lowest)));
             // Lanes past the run weigh +0: adding them leaves the sum as it is.
-            if constexpr (!is_whole) w = __arm_vpselq_f32(w, __arm_vdupq_n_f32(0.0f), present);
+            const vec w = __arm_vpselq_f32(exp2_clamped_fused_4(__arm_vmaxnmq_f32(x, __arm_vdupq_n_f32(exp2_lowest))),
+                                           __arm_vdupq_n_f32(0.0f), present);
             head_sum = add_lanes_in_order(head_sum, w);
-            const vec factor = __arm_vmulq_n_f32(is_whole ? row_scales(v_scales + begin + 4 * c)
-                                                          : row_scales(v_scales + begin + 4 * c, present),
-                                                 to_weight);
+            const vec factor = __arm_vmulq_n_f32(row_scales(v_scales + begin + 4 * whole, present), to_weight);
             const int32x4_t weight = __arm_vsubq_n_s32(
                 __arm_vreinterpretq_s32_f32(__arm_vfmaq_f32(__arm_vdupq_n_f32(round_magic), w, factor)),
                 0x4b400000);  // w <= 1: W <= U
-            if constexpr (is_whole)
-                __arm_vst1q_s32(reinterpret_cast<std::int32_t*>(chunk), weight);
-            else
-                __arm_vstrwq_p_s32(reinterpret_cast<std::int32_t*>(chunk), weight, present);
-        };
-        for (std::size_t c = 0; c < whole; ++c) weigh_chunk(c, std::true_type{});
-        if (last != 0) weigh_chunk(whole, std::false_type{});
+            __arm_vstrwq_p_s32(reinterpret_cast<std::int32_t*>(chunk), weight, present);
+        }
         const float p = (__arm_vgetq_lane_f32(probe, 0) + __arm_vgetq_lane_f32(probe, 1)) +
                         (__arm_vgetq_lane_f32(probe, 2) + __arm_vgetq_lane_f32(probe, 3));
         if (!(p - p == 0.0f)) return false;  // NaN or -inf
