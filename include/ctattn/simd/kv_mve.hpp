@@ -17,7 +17,9 @@
 // int8 rows (codes e, row scale s), the scalar kernel's integer passes (see its header): int16
 // queries Q_h, r_h; pass 1 (Q_h . e_j) exact in int32 by VMLADAV.S16 on the row widened by one
 // VLDRB.S16, times (s_j r_h) 4 keys at a time; pass 2 as for float16 rows, then W = round(w s_j U /
-// S) 4 at a time; pass 3 sum_j W_j e_j exact in int32 (VLDRB.S32, VMLA.S32 by W).
+// S) 4 at a time; pass 3 sum_j W_j e_j exact in int32 (VLDRB.S32, VMLA.S32 by W). Whole chunks of
+// 4 keys (pass 3: pairs) in assembly (pass 2 head by head, passes 1 and 3 for two heads), the last
+// keys and a lone head's passes 1 and 3 by intrinsics.
 // Never a row converted into RAM. The one difference from the FPU: Helium's float lanes flush
 // denormal results to 0, so a weight below 2^-126 (a score 126 below the max, in base 2) is 0
 // here and a denormal there, beside the max key's weight of 1 (int8: W rounds to 0 either way, and
