@@ -89,9 +89,9 @@ void check_shape(key_range visible, float key_scale) {
     // int8 rows take the scalar kernel's integer passes wherever the scalar kernel runs (no vector
     // kernel for the shape, or Cortex-M, which sends typed caches to it) and in Helium's typed passes
     // (simd/kv_mve.hpp, the same arithmetic; Helium cores are Cortex-M, vfp_asm). The x86 and NEON
-    // vector kernels read int8 rows in float arithmetic (codes to floats, the scales folded into
-    // the query and the weights: one more rounding, relative 2^-24, per product), which the float
-    // bound below covers.
+    // vector kernels read int8 rows in float arithmetic (codes to floats, each row's scale applied
+    // to its elements or folded into the query and the weights: one more rounding, relative 2^-24,
+    // per product), which the float bound below covers.
     constexpr bool integer_passes = std::is_same_v<S, kv_int8> &&
                                     (!kernels::vector_decode_fits<HeadDim, arch, KvStride> || simd::target::vfp_asm);
     constexpr std::size_t group = Heads / KvHeads;
