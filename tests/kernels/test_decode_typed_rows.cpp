@@ -281,6 +281,12 @@ TEST_CASE("decode over typed rows: empty run 0, rows outside the run never read,
             for (std::size_t j = 0; j < capacity; ++j) huge.store(big_row, huge.k, huge.ks, g, j);
         std::vector<float> big_q(H * D, 1e36f);
         CHECK_FALSE(run(huge, big_q, key_range{0, 13}, out));
+        // A query element that is NaN or inf (int8: its int16 coding has no step): reported.
+        for (const float bad : {NAN, INFINITY}) {
+            std::vector<float> bad_q(H * D, 0.25f);
+            bad_q[D + 5] = bad;  // head 1's element 5
+            CHECK_FALSE(run(cache, bad_q, key_range{0, 13}, out));
+        }
     };
     std::mt19937 rng(5);
     check_contract(typed_cache<kv_float16, G, D, D>(rng, 1.0f));

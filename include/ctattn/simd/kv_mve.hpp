@@ -204,19 +204,16 @@ inline void weighted_sum_2x8(const float* p0, const float* p1, const std::uint16
 
 // ---- int8 rows: kernels/decode/scalar_heads.hpp's integer passes ---------------------------------
 // The same integers and float steps as int8_score_pass, int8_weigh and int8_attend there (whose
-// header states the passes), so the same bits: the query coding in the FPU as the C loop writes it;
+// header states the passes), so the same bits: the query coding (4 elements a vector, its steps);
 // pass 1's dots Q_h . e_j exact in int32 (VLDRB.S16 widens a row to one q register, VMLADAV.S16
 // gives each head's dot), then 4 keys at a time float(dot) (s_j r_h) and the running maxima; pass
 // 2 4 keys at a time, the weights summed in key order in the FPU (add_lanes_in_order) and W =
 // round(w (s_j U / S)) by the fused multiply-add onto 1.5 x 2^23; pass 3 exact in int32 (VLDRB.S32
-// and VMLA.S32 by each head's W: integer sums in any order are the same). The helpers rounded and
-// weight_units repeat scalar_heads.hpp's rounded and int8_weight_units (this level cannot include
-// it): two lines each, and tests/kernels/test_decode_typed_rows.cpp checks the bits.
+// and VMLA.S32 by each head's W: integer sums in any order are the same). weight_units repeats
+// scalar_heads.hpp's int8_weight_units (this level cannot include it): two lines, and
+// tests/kernels/test_decode_typed_rows.cpp checks the bits (past 516 keys too).
 namespace int8_rows {
 inline constexpr float round_magic = 12582912.0f;  // 1.5 x 2^23: x + it holds round(x) in its low bits
-[[gnu::always_inline]] inline std::int32_t rounded(float x_plus_magic) noexcept {
-    return static_cast<std::int32_t>(__builtin_bit_cast(std::uint32_t, x_plus_magic) - 0x4b400000u);
-}
 // U: 32767, less past 516 keys (|sum_j W_j e_j| <= n U 127 < 2^31).
 inline std::int32_t weight_units(std::size_t n) noexcept {
     return n <= 516 ? 32767 : static_cast<std::int32_t>(std::size_t{0x7fffffff} / (127 * n));
@@ -349,23 +346,27 @@ inline bool attend_int8_heads_8(const float* q, const std::int8_t* k, const std:
     const std::uint32_t last = std::uint32_t(n % 4);
 
     // Each head's pre-scaled query as int16 codes Q = round(qs / r), r = max|qs| / 32767 (all zero
-    // for a zero query); a query that is not finite goes to the caller's general core.
+    // for a zero query); a query that is not finite (NaN or inf) goes to the caller's general core.
+    // 4 elements a vector, int8_score_pass's steps (qs = q x q_scale, the fused multiply-add onto
+    // 1.5 x 2^23, the clamp); max|qs| by VMAXNMAV, the same largest magnitude. (Helium flushes a
+    // denormal qs to 0 where the FPU keeps it: its code is 0 either way unless every element of
+    // the query is below ~2^-110.)
     alignas(16) std::int16_t codes[Heads][8];
     float unit[Heads];  // r_h
     CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
-        float qs[8];
-        float max_abs = 0.0f;
-        for (std::size_t d = 0; d < 8; ++d) {
-            qs[d] = q[h * QStride + d] * q_scale;
-            const float a = qs[d] < 0.0f ? -qs[d] : qs[d];
-            if (!(a <= float_max)) return false;
-            max_abs = a > max_abs ? a : max_abs;
-        }
+        const vec low = __arm_vmulq_n_f32(__arm_vld1q_f32(q + h * QStride), q_scale);
+        const vec high = __arm_vmulq_n_f32(__arm_vld1q_f32(q + h * QStride + 4), q_scale);
+        if ((__arm_vcmpneq_f32(low, low) | __arm_vcmpneq_f32(high, high)) != 0) return false;  // NaN
+        const float max_abs = __arm_vmaxnmavq_f32(__arm_vmaxnmavq_f32(0.0f, low), high);
+        if (!(max_abs <= float_max)) return false;
         const float to_int = max_abs > 0.0f ? 32767.0f / max_abs : 0.0f;
-        for (std::size_t d = 0; d < 8; ++d) {
-            const std::int32_t c = int8_rows::rounded(__builtin_fmaf(qs[d], to_int, round_magic));
-            codes[h][d] = std::int16_t(c > 32767 ? 32767 : (c < -32767 ? -32767 : c));
-        }
+        auto code = [&](vec x) {
+            const int32x4_t c = __arm_vsubq_n_s32(
+                __arm_vreinterpretq_s32_f32(__arm_vfmaq_n_f32(__arm_vdupq_n_f32(round_magic), x, to_int)), 0x4b400000);
+            return __arm_vmaxq_s32(__arm_vminq_s32(c, __arm_vdupq_n_s32(32767)), __arm_vdupq_n_s32(-32767));
+        };
+        __arm_vstrhq_s32(codes[h], code(low));
+        __arm_vstrhq_s32(codes[h] + 4, code(high));
         unit[h] = max_abs / 32767.0f;
     }
 
