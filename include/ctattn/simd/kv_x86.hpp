@@ -27,6 +27,10 @@ template <class Vec>
 void half_keys_16x8(const std::uint16_t* k, std::size_t count, Vec* kt) noexcept;
 template <class Vec>
 void int8_keys_16x8(const std::int8_t* k, const std::uint16_t* scales, std::size_t count, Vec* kt) noexcept;
+// The first count (<= Vec's width: 8 or 16) int8 row scales from their stored bits, 0 past count
+// (not read).
+template <class Vec>
+Vec row_scales(const std::uint16_t* scales, std::size_t count) noexcept;
 // Vec's width (4, 8 or 16) of consecutive elements at p as floats (exact, unscaled).
 template <class Vec>
 Vec half_row(const std::uint16_t* p) noexcept;
@@ -38,6 +42,8 @@ template <std::size_t Width>
 inline constexpr bool half_keys = (Width == 8 && target::avx && target::f16c) || (Width == 16 && target::avx512f);
 template <std::size_t Width>
 inline constexpr bool int8_keys = (Width == 8 && target::avx2) || (Width == 16 && target::avx512f);
+template <std::size_t Width>
+inline constexpr bool scale_rows = (Width == 8 && target::avx2) || (Width == 16 && target::avx512f);
 template <std::size_t Width>
 inline constexpr bool half_rows = (Width == 4 || Width == 8) ? target::f16c : (Width == 16 && target::avx512f);
 template <std::size_t Width>
@@ -64,6 +70,24 @@ inline __m256 scales_8(const std::uint16_t* scales) noexcept {
     const __m256i bits = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(bits, 15));
 }
+template <class Vec>
+inline Vec row_scales(const std::uint16_t* scales, std::size_t count) noexcept {
+    constexpr std::size_t width = Vec::size;  // an xsimd batch
+    alignas(32) std::uint16_t present[16] = {};
+    const std::uint16_t* bits = scales;
+    if (count < width) {
+        for (std::size_t t = 0; t < count; ++t) present[t] = scales[t];
+        bits = present;
+    }
+    if constexpr (width == 8) {
+        return Vec(scales_8(bits));
+    } else {
+#if defined(CTATTN_HAS_AVX512F)
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bits));
+        return Vec(_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 15)));
+#endif
+    }
+}
 inline __m256 codes_8(const std::int8_t* p) noexcept {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
@@ -72,14 +96,7 @@ template <class Vec>
 inline void int8_keys_8x8(const std::int8_t* k, const std::uint16_t* scales, std::size_t count, Vec* kt) noexcept {
     __m256 r[8];
     CTATTN_UNROLL for (std::size_t t = 0; t < 8; ++t) r[t] = t < count ? codes_8(k + 8 * t) : _mm256_setzero_ps();
-    __m256 s;
-    if (count >= 8) {
-        s = scales_8(scales);
-    } else {  // scales past the run are not read: 0 there (0 x 0 = 0)
-        alignas(16) std::uint16_t present[8] = {};
-        for (std::size_t t = 0; t < count; ++t) present[t] = scales[t];
-        s = scales_8(present);
-    }
+    const __m256 s = row_scales<Vec>(scales, count);  // 0 past count: 0 x 0 = 0
     Vec unscaled[8];
     x86::transpose_rows_8x8(r, unscaled);
     CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) kt[d] = Vec(_mm256_mul_ps(unscaled[d], s));
@@ -116,14 +133,7 @@ inline void int8_keys_16x8(const std::int8_t* k, const std::uint16_t* scales, st
         else
             r[i] = _mm512_setzero_ps();
     }
-    alignas(32) std::uint16_t present[16] = {};
-    const std::uint16_t* bits = scales;
-    if (count < 16) {  // scales past the run are not read: 0 there (0 x 0 = 0)
-        for (std::size_t t = 0; t < count; ++t) present[t] = scales[t];
-        bits = present;
-    }
-    const __m512 s = _mm512_castsi512_ps(
-        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(bits))), 15));
+    const __m512 s = row_scales<Vec>(scales, count);  // 0 past count: 0 x 0 = 0
     Vec unscaled[8];
     x86::transpose_rows_16x8(r, unscaled);
     CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) kt[d] = Vec(_mm512_mul_ps(unscaled[d], s));

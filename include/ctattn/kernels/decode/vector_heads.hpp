@@ -230,26 +230,33 @@ struct value_rows {
     static constexpr bool typed_in_registers =
         vectors > 0 && (std::is_same_v<St, kv_float16> ? simd::kv_x86::half_rows<HW> : simd::kv_x86::int8_rows<HW>);
 
+    // int8 rows whose scales go into the chunk's weights, one vector multiply per head, instead of
+    // into every element (p_t s_t e_t, not p_t (s_t e_t): another rounding of the same product).
+    template <kv_storage St>
+    static constexpr bool scales_in_weights = St::scaled && typed_in_registers<St> && simd::kv_x86::scale_rows<W>;
+
     // Typed row `row` (its elements as floats times its scale, the buffer's values) weighted by
-    // p[h][key] into chain Ch: the vectors widened in registers, the tail element by element.
+    // p[h][key] into chain Ch: the vectors widened in registers, the tail element by element. With
+    // scales_in_weights, p already carries the scale.
     template <std::size_t Ch, kv_storage St>
     [[gnu::always_inline]] void add_typed_row(const kv_rows<St>& v, std::size_t row, const float (*p)[W],
                                               std::size_t key) noexcept {
         const typename St::element* e = v.values + row * KvStride;
-        [[maybe_unused]] const float scale = kv_row_scale(v, row);
+        constexpr bool scaled = St::scaled && !scales_in_weights<St>;
+        [[maybe_unused]] const float scale = scaled ? kv_row_scale(v, row) : 1.0f;
         CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
             typename H::vec vi;
             if constexpr (std::is_same_v<St, kv_float16>)
                 vi = simd::kv_x86::half_row<typename H::vec>(e + i * HW);
             else
                 vi = simd::kv_x86::int8_row<typename H::vec>(e + i * HW);
-            if constexpr (St::scaled) vi = H::mul(vi, H::broadcast(scale));
+            if constexpr (scaled) vi = H::mul(vi, H::broadcast(scale));
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
                 acc[Ch][h][i] = H::fma(H::broadcast(p[h][key]), vi, acc[Ch][h][i]);
         }
         CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i) {
             float x = kv_element_value<St>(e[vectors * HW + i]);
-            if constexpr (St::scaled) x *= scale;
+            if constexpr (scaled) x *= scale;
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][key] * x;
         }
     }
@@ -270,7 +277,12 @@ struct value_rows {
     [[gnu::always_inline]] void add(const kv_rows<St>& v, std::size_t j0, std::size_t count,
                                     const typename V::vec* e) noexcept {
         alignas(64) float p[Heads][W];
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
+        if constexpr (scales_in_weights<St>) {
+            const typename V::vec scales = simd::kv_x86::row_scales<typename V::vec>(v.scales + j0, count);
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], V::mul(e[h], scales));
+        } else {
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
+        }
         if constexpr (typed_in_registers<St>) {
             // Key t into chain t % Chains, as below, with the chain a constant (registers).
             std::size_t t = 0;
