@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Decode over float16 and int8 KV caches on vector arches, where rows are widened to floats in
-// registers (simd/kv_x86.hpp): the key-vectorised kernel (kernels/decode/vector_heads.hpp, its
-// typed chunks: register transposes for head_dim 8 on 8 and 16 lanes, the stack tile elsewhere)
-// and the row kernel for wider heads (kernels/decode/row_heads.hpp), against a double reference
-// over the stored rows (software half conversion, codes times scales), at head_dim 1, 3, 8, 13,
-// 16, 24, 48, lone and paired heads, runs that end inside a chunk and start past 0, and rows
-// outside the run holding NaN (never read). On the 8-lane arch a float16 cache gives bit for bit
-// what a float32 cache of the same (half) values gives.
+// registers (simd/kv_x86.hpp, simd/kv_neon.hpp): the key-vectorised kernel (kernels/decode/
+// vector_heads.hpp, its typed chunks: register transposes for head_dim 8 on 8 and 16 lanes, the
+// stack tile elsewhere) and the row kernel for heads of whole vectors (kernels/decode/row_heads.hpp),
+// against a double reference over the stored rows (software half conversion, codes times scales),
+// at head_dim 1, 3, 4, 8, 13, 16, 24, 48, lone and paired heads, runs that end inside a chunk and
+// start past 0, and rows outside the run holding NaN (never read). On the 8-lane arch a float16
+// cache gives bit for bit what a float32 cache of the same (half) values gives.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -154,6 +154,12 @@ void check_row_kernel() {
     using rows = kv_rows<S>;
     for (const std::size_t end : {1u, 3u, 7u, 8u, 9u, 15u, 16u, 17u, 31u, 33u, 100u})
         for (const float spread : {0.5f, 4.0f}) {
+            if constexpr (kernels::detail::row_decode_heads<Arch>::template fits<rows, 4>)
+                check_shape<kernel::row, S, 3, 1, 4, Arch>(0, end, spread);
+            if constexpr (kernels::detail::row_decode_heads<Arch>::template fits<rows, 8>) {
+                check_shape<kernel::row, S, 8, 4, 8, Arch>(0, end, spread);  // stories260K's shape
+                check_shape<kernel::row, S, 3, 1, 8, Arch>(end / 3, end, spread);
+            }
             if constexpr (kernels::detail::row_decode_heads<Arch>::template fits<rows, 16>) {
                 check_shape<kernel::row, S, 3, 1, 16, Arch>(0, end, spread);  // a pair and a lone head
                 check_shape<kernel::row, S, 2, 2, 16, Arch>(end / 3, end, spread);
@@ -192,9 +198,13 @@ TEST_CASE("typed caches take the row kernel for wide heads of whole vectors wher
     using half_rows = kv_rows<kv_float16>;
     using int8_rows = kv_rows<kv_int8>;
     constexpr std::size_t W48 = simd::width<simd::arch_for_width<default_arch, 48>>;
-    // stories15M's head_dim 48 is 6 AVX2 vectors or 3 AVX-512 ones.
-    CHECK(kernels::row_decode_fits<48, default_arch, half_rows> == (simd::target::f16c && (W48 == 8 || W48 == 16)));
-    CHECK(kernels::row_decode_fits<48, default_arch, int8_rows> == (simd::target::avx2 && (W48 == 8 || W48 == 16)));
+    // stories15M's head_dim 48 is 6 AVX2 vectors, 3 AVX-512 ones or 12 NEON ones.
+    CHECK(kernels::row_decode_fits<48, default_arch, half_rows> ==
+          (simd::target::neon64 || (simd::target::f16c && (W48 == 8 || W48 == 16))));
+    CHECK(kernels::row_decode_fits<48, default_arch, int8_rows> ==
+          (simd::target::neon64 || (simd::target::avx2 && (W48 == 8 || W48 == 16))));
+    // AArch64 has no key-vectorised kernel (4 lanes): stories260K's head_dim 8 takes the row kernel.
+    if constexpr (simd::target::neon64) CHECK(kernels::row_decode_fits<8, default_arch, int8_rows>);
     // head_dim 8 keeps the key-vectorised kernel where it fits; a float32 cache never takes it;
     // heads that are not whole vectors of 8 or more floats stay on the scalar kernel.
     CHECK_FALSE((kernels::row_decode_fits<8, default_arch, half_rows> && kernels::vector_decode_fits<8, default_arch>));

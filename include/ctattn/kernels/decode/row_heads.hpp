@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 // One KV head's attention for one new token over a float16 or int8 KV cache (base/kv_storage.hpp)
-// on vector arches, for heads of whole vectors (stories15M's head_dim 48), 1 or 2 query heads:
+// on vector arches, for heads of whole vectors (stories15M's head_dim 48 on x86; on AArch64 also
+// head_dim 8, which has no key-vectorised kernel there), 1 or 2 query heads:
 //     s_j = (q_h . e_j) s^k_j log2(e) / sqrt(head_dim)     e_j the stored row, s^k_j its scale (1: float16)
 //     O_h = sum_j (2^(s_j - m) s^v_j) e^v_j / sum_j 2^(s_j - m),   m = max_j s_j
 // Vectorised along head_dim as the float32 one-row core (kernels/scores.hpp's dot_keys): each row
-// is widened to floats in registers (simd/kv_x86.hpp) a vector at a time, a vector's width of keys
-// makes one transpose-add of partial sums (one score per lane), an int8 chunk's key scales multiply
-// its scores and its value scales its weights (one vector multiply each), so no element is scaled.
+// is widened to floats in registers (simd/kv_x86.hpp, simd/kv_neon.hpp) a vector at a time, a
+// vector's width of keys makes one transpose-add of partial sums (one score per lane), an int8
+// chunk's key scales multiply its scores and its value scales its weights (one vector multiply
+// each), so no element is scaled.
 // Pass 2's weights and the numeric contract are decode/vector_heads.hpp's (key_chunks): keys
 // outside the run are never read; a NaN, +-inf or -inf-containing head is reported (false).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 
 #include "../../simd/ops.hpp"
 #include "../../simd/math.hpp"
+#include "../../simd/kv_neon.hpp"
 #include "../../simd/kv_x86.hpp"
 #include "../../base/mask.hpp"
 #include "kv_rows.hpp"
@@ -36,7 +40,8 @@ struct row_decode_heads {
             using St = typename KvRows::storage;
             using HeadArch = simd::arch_for_width<Arch, HeadDim>;
             constexpr std::size_t HW = simd::width<HeadArch>;
-            if constexpr (HW < 8 || HeadDim % HW != 0) return false;
+            if constexpr (HW < 4 || HeadDim % HW != 0) return false;
+            else if constexpr (simd::target::neon64) return HW == 4 && !std::is_same_v<St, kv_float32>;
             else if constexpr (std::is_same_v<St, kv_float16>) return simd::kv_x86::half_rows<HW>;
             else if constexpr (std::is_same_v<St, kv_int8>) return simd::kv_x86::int8_rows<HW> && simd::kv_x86::scale_rows<HW>;
             else return false;
@@ -46,10 +51,22 @@ struct row_decode_heads {
     // Elements [0, width) of a stored row as floats (unscaled, exact).
     template <class Vec, kv_storage St>
     [[gnu::always_inline]] static Vec widen(const typename St::element* e) noexcept {
-        if constexpr (std::is_same_v<St, kv_float16>)
+        if constexpr (simd::target::neon64 && std::is_same_v<St, kv_float16>)
+            return simd::kv_neon::half_row<Vec>(e);
+        else if constexpr (simd::target::neon64)
+            return simd::kv_neon::int8_row<Vec>(e);
+        else if constexpr (std::is_same_v<St, kv_float16>)
             return simd::kv_x86::half_row<Vec>(e);
         else
             return simd::kv_x86::int8_row<Vec>(e);
+    }
+    // The first count int8 row scales as floats, 0 past count.
+    template <class Vec>
+    [[gnu::always_inline]] static Vec scales(const std::uint16_t* bits, std::size_t count) noexcept {
+        if constexpr (simd::target::neon64)
+            return simd::kv_neon::row_scales<Vec>(bits, count);
+        else
+            return simd::kv_x86::row_scales<Vec>(bits, count);
     }
 
     // Heads (1 or 2) query heads of one KV head; the head kernel interface of decode_attention
@@ -101,7 +118,7 @@ struct row_decode_heads {
                 }
             }
             [[maybe_unused]] vec key_scales;
-            if constexpr (St::scaled) key_scales = simd::kv_x86::row_scales<vec>(k.scales + j0, count);
+            if constexpr (St::scaled) key_scales = scales<vec>(k.scales + j0, count);
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
                 vec s = H::reduce_add_each(partial[h]);
                 if constexpr (St::scaled) s = H::mul(s, key_scales);
@@ -130,7 +147,7 @@ struct row_decode_heads {
             chunks.template weights<is_whole>(c, e);
             alignas(64) float p[Heads][W];
             [[maybe_unused]] vec value_scales;
-            if constexpr (St::scaled) value_scales = simd::kv_x86::row_scales<vec>(v.scales + j0, count);
+            if constexpr (St::scaled) value_scales = scales<vec>(v.scales + j0, count);
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
                 if constexpr (St::scaled)
                     H::store(p[h], H::mul(e[h], value_scales));
