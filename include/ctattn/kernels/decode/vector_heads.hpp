@@ -213,21 +213,15 @@ struct value_rows {
             CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i) acc_tail[h][i] = 0.0f;
     }
 
-    // A row's vectors `row` (loaded or widened) and its tail elements weighted by p[h][key] into chain ch.
-    [[gnu::always_inline]] void add_vectors(std::size_t ch, const typename H::vec* row, const float* row_tail,
-                                            const float (*p)[W], std::size_t key) noexcept {
-        CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
-                acc[ch][h][i] = H::fma(H::broadcast(p[h][key]), row[i], acc[ch][h][i]);
-        CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i)
-            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][key] * row_tail[i];
-    }
-
     // Row `row` weighted by p[h][key] into chain ch.
     [[gnu::always_inline]] void add_row(std::size_t ch, const float* row, const float (*p)[W], std::size_t key) noexcept {
-        typename H::vec vi[vectors > 0 ? vectors : 1];
-        CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) vi[i] = H::load(row + i * HW);
-        add_vectors(ch, vi, row + vectors * HW, p, key);
+        CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
+            const typename H::vec vi = H::load(row + i * HW);
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                acc[ch][h][i] = H::fma(H::broadcast(p[h][key]), vi, acc[ch][h][i]);
+        }
+        CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i)
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][key] * row[vectors * HW + i];
     }
 
     // Whether a typed row's head_dim vectors widen in registers (simd/kv_x86.hpp) rather than
@@ -250,20 +244,21 @@ struct value_rows {
         const typename St::element* e = v.values + row * KvStride;
         constexpr bool scaled = St::scaled && !scales_in_weights<St>;
         [[maybe_unused]] const float scale = scaled ? kv_row_scale(v, row) : 1.0f;
-        typename H::vec vi[vectors];
         CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
+            typename H::vec vi;
             if constexpr (std::is_same_v<St, kv_float16>)
-                vi[i] = simd::kv_x86::half_row<typename H::vec>(e + i * HW);
+                vi = simd::kv_x86::half_row<typename H::vec>(e + i * HW);
             else
-                vi[i] = simd::kv_x86::int8_row<typename H::vec>(e + i * HW);
-            if constexpr (scaled) vi[i] = H::mul(vi[i], H::broadcast(scale));
+                vi = simd::kv_x86::int8_row<typename H::vec>(e + i * HW);
+            if constexpr (scaled) vi = H::mul(vi, H::broadcast(scale));
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                acc[Ch][h][i] = H::fma(H::broadcast(p[h][key]), vi, acc[Ch][h][i]);
         }
-        float row_tail[tail > 0 ? tail : 1];
         CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i) {
-            row_tail[i] = kv_element_value<St>(e[vectors * HW + i]);
-            if constexpr (scaled) row_tail[i] *= scale;
+            float x = kv_element_value<St>(e[vectors * HW + i]);
+            if constexpr (scaled) x *= scale;
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][key] * x;
         }
-        add_vectors(Ch, vi, row_tail, p, key);
     }
 
     template <bool Whole>
