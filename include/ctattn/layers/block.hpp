@@ -310,9 +310,10 @@ struct transformer_block {
     }
 
     /// buf.context for the queries buf.q at pos0.. against a typed cache's keys 0 .. pos0+rows-1:
-    /// per query row, the vector decode kernel where one fits (head_dim 8 on AVX/AVX-512), the
-    /// row-widening one for heads of whole vectors on x86 and AArch64 (kernels/decode/row_heads.hpp), else
-    /// the scalar one (any head_dim; the Cortex-M path); a row a kernel hands back (non-finite scores)
+    /// per query row, the vector decode kernel where one fits (head_dim 8 on AVX/AVX-512, and on
+    /// Helium, which widens the typed rows in registers: simd/kv_mve.hpp), the row-widening one for
+    /// heads of whole vectors on x86 and AArch64 (kernels/decode/row_heads.hpp), else the scalar one
+    /// (any head_dim; the Cortex-M path); a row a kernel hands back (non-finite scores)
     /// is recomputed in double (kernels/decode/kv_rows.hpp).
     template <kv_storage S>
     static void attend_to_typed_cache(std::size_t rows, std::size_t pos0, kv_rows<S> k_cache, kv_rows<S> v_cache,

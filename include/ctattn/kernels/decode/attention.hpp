@@ -109,14 +109,15 @@ inline constexpr bool row_decode_fits =
     !vector_decode_fits<HeadDim, Arch> && detail::row_decode_heads<Arch>::template fits<KvRows, HeadDim>;
 
 // decode_attention with keys across Arch's vector lanes (same arguments and contract). A typed
-// cache on a Cortex-M with Helium (where the VFP assembly is there too) takes the scalar kernel
-// instead: its float16 and int8 passes (simd/arm_vfp.hpp, simd/kv_arm_dsp.hpp) convert a row in
-// registers, where the generic vector chunks convert element by element through a buffer.
+// cache on a Cortex-M with Helium takes Helium's typed passes where they fit (head_dim 8:
+// simd/kv_mve.hpp, through vector_decode_heads; the scalar kernel's results bit for bit), else the
+// scalar kernel: its float16 and int8 passes (simd/arm_vfp.hpp, simd/kv_arm_dsp.hpp) convert a row
+// in registers, where the generic vector chunks convert element by element through a buffer.
 template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size_t KvStride, std::size_t KvHeadStride,
           class Arch, class KvRows>
 [[nodiscard]] inline bool vector_decode_attention(const float* q, KvRows k, KvRows v, key_range visible,
                                                   float score_scale, float* scores, float* context) noexcept {
-    if constexpr (!std::is_pointer_v<KvRows> &&
+    if constexpr (!std::is_pointer_v<KvRows> && !detail::typed_rows_on_helium<KvRows, 2, HeadDim, KvStride> &&
                   (simd::target::vfp_asm ||
                    (simd::target::int8_kv_attention_in_integers && std::is_same_v<KvRows, kv_rows<kv_int8>> &&
                     detail::integer_decode_heads::fits<HeadDim>)))

@@ -13,7 +13,8 @@
 //      for both heads; the output is divided by the sum once.
 // A typed cache (float16, int8: base/kv_storage.hpp) goes the same way, each chunk's rows widened to
 // floats with their scales applied: in registers on x86 (simd/kv_x86.hpp: F16C, AVX2, AVX-512),
-// else through the stack tile (keys) or a head_dim buffer (values).
+// else through the stack tile (keys) or a head_dim buffer (values); on Helium, head_dim 8,
+// simd/kv_mve.hpp's passes widen the rows in registers instead.
 // Numeric contract (docs/design.md): keys outside the visible run contribute nothing (their lanes
 // are loaded as 0, scored -inf, weighted 0, and their value rows are never read, or read as 0);
 // the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores give a
@@ -32,10 +33,19 @@
 #include "../../simd/x86.hpp"
 #include "../../simd/kv_x86.hpp"
 #include "../../simd/mve.hpp"
+#include "../../simd/kv_mve.hpp"
 #include "../../base/mask.hpp"
 #include "kv_rows.hpp"
 
 namespace ctattn::kernels::detail {
+
+// Whether Heads query heads over typed rows (kv_rows of float16 or int8) take Helium's own passes
+// (simd/kv_mve.hpp: rows widened in registers, the scalar kernel's arithmetic bit for bit).
+template <class KvRows, std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+inline constexpr bool typed_rows_on_helium = false;
+template <kv_storage St, std::size_t Heads, std::size_t HeadDim, std::size_t KvStride>
+inline constexpr bool typed_rows_on_helium<kv_rows<St>, Heads, HeadDim, KvStride> =
+    simd::kv_mve::fits<St, Heads, HeadDim, KvStride>;
 
 // Keys j0 .. j0 + count - 1 (count <= width, rows of HeadDim floats at stride KvStride) transposed:
 // kt[d] lane t = k_{j0+t}[d], lanes t >= count zero (their rows are not read). In registers where
@@ -344,11 +354,17 @@ struct vector_decode_heads {
         }
         // Helium, head_dim 8: its own three passes sized to 8 q registers (simd/mve.hpp); rows at most
         // 31 floats apart (a chunk of 4 rows is one VLDRW write-back step, <= 508 bytes).
-        // A float32 cache only (typed caches take the generic chunks, which read them row by row).
+        // A float32 cache only (typed caches: the next branch).
         if constexpr (simd::target::mve_float && W == 4 && HeadDim == 8 && KvStride <= 31 &&
                       std::is_same_v<KvRows, const float*>)
             return simd::mve::attend_heads_8<simd::exp2_minimax, Heads, QStride, KvStride>(
                 q, k, v, begin, end, score_scale * simd::log2_e, scores, out);
+        // Helium, head_dim 8, a float16 or int8 cache: rows widened in registers (simd/kv_mve.hpp),
+        // the scalar kernel's results bit for bit. Other typed shapes take the generic chunks below
+        // (vector_decode_attention sends them to the scalar kernel on Cortex-M).
+        if constexpr (W == 4 && typed_rows_on_helium<KvRows, Heads, HeadDim, KvStride>)
+            return simd::kv_mve::attend_heads_8<typename KvRows::storage, Heads, QStride, KvStride>(
+                q, k.values, k.scales, v.values, v.scales, begin, end, score_scale * simd::log2_e, scores, out);
         key_chunks<Heads, HeadDim, KvStride, Arch> chunks;
         chunks.begin = begin;
         chunks.n = end - begin;
