@@ -9,14 +9,16 @@
 //            scale is their least-squares fit (against the fit and the rule's error bound, in
 //            double); zero rows, non-finite rows, rows near FLT_MAX and subnormal rows;
 //   decode   the scalar and vector decode kernels over float16 and int8 caches equal a double
-//            reference over the dequantized rows (what was stored, so float rounding only),
-//            awkward head_dims 5 and 8, grouped heads, an empty and partial visible runs.
+//            reference over the dequantized rows (what was stored: float rounding only, and for the
+//            scalar kernel's integer int8 passes the bound their two int16 roundings allow, derived
+//            below), awkward head_dims 5 and 8, grouped heads, an empty and partial visible runs.
 #include <catch2/catch.hpp>
 
 #include <ctattn/base/kv_storage.hpp>
 #include <ctattn/kernels/decode/attention.hpp>
 #include <ctattn/kernels/decode/kv_rows.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -212,6 +214,10 @@ void check_decode_over(std::size_t seq_used, key_range visible) {
         else
             return e;
     };
+    // The scalar kernel takes int8 rows in integers (kernels/decode/scalar_heads.hpp), where a
+    // vector kernel does not run (and on Cortex-M, where typed caches take the scalar kernel).
+    constexpr bool integer_passes =
+        std::is_same_v<S, kv_int8> && (!kernels::vector_decode_fits<HeadDim, Arch> || simd::target::vfp_asm);
     for (std::size_t h = 0; h < Heads; ++h) {
         const std::size_t g = h / (Heads / KvHeads);
         std::vector<double> w;
@@ -223,12 +229,44 @@ void check_decode_over(std::size_t seq_used, key_range visible) {
             max = std::max(max, w.back());
         }
         for (double& e : w) sum += (e = std::exp(e - max));
+        // The integer passes' two roundings, bounded from their definitions:
+        //  - the query: head h's pre-scaled query qs = q score_scale log2(e) as int16 codes of step
+        //    r = max|qs| / 32767, each within r / 2, moves key j's base-2 score by at most
+        //    delta_j = (r / 2) s_j sum_d |e_j[d]| (e_j the key's codes, s_j its scale); scores moved
+        //    by at most delta move each softmax weight by a factor within 2^(+-2 delta), so an output
+        //    by at most (2^(2 delta) - 1) max_j |v_j[d]|;
+        //  - the weights: W_j = round(w_j s_j 32767 / S) (S the largest value scale in the run,
+        //    w_j <= 1 with sum_j w_j >= 1), each within 1/2, move sum_j w_j v_j[d] / sum_j w_j by at
+        //    most (S / 32767) (1/2) sum_j |e_j[d]|.
+        // A wrong row or scale errs by tenths (one key of weight ~1/37 and |v| ~1: ~0.03).
+        double delta = 0.0, value_scale_max = 0.0;
+        if constexpr (integer_passes) {
+            double q_max = 0.0;
+            for (std::size_t d = 0; d < HeadDim; ++d)
+                q_max = std::max(q_max, std::abs(double(q[h * HeadDim + d] * (score_scale * simd::log2_e))));
+            for (std::size_t j = visible.begin; j < visible.end; ++j) {
+                double codes = 0.0;
+                for (std::size_t d = 0; d < HeadDim; ++d) codes += std::abs(double(k.values[g * head_stride + j * HeadDim + d]));
+                delta = std::max(delta, q_max / 32767.0 / 2.0 * kv_scale_value(k.scales[g * seq + j]) * codes);
+                value_scale_max = std::max(value_scale_max, double(kv_scale_value(v.scales[g * seq + j])));
+            }
+        }
         for (std::size_t d = 0; d < HeadDim; ++d) {
             double want = 0.0;  // an empty run gives 0
             for (std::size_t j = visible.begin; j < visible.end; ++j) want += w[j - visible.begin] / sum * stored(v, g, j, d);
-            INFO(S::name << " head " << h << " d " << d << " visible [" << visible.begin << ", " << visible.end << ")");
             // Float sums of <= 37 terms of |v| <= ~4 and a polynomial exp (rel. error ~1e-6): 2e-5 absolute.
-            CHECK(std::abs(got[h * HeadDim + d] - want) <= 2e-5);
+            double bound = 2e-5;
+            if constexpr (integer_passes) {
+                double v_max = 0.0, codes = 0.0;
+                for (std::size_t j = visible.begin; j < visible.end; ++j) {
+                    v_max = std::max(v_max, std::abs(stored(v, g, j, d)));
+                    codes += std::abs(double(v.values[g * head_stride + j * HeadDim + d]));
+                }
+                bound += (std::exp2(2.0 * delta) - 1.0) * v_max + value_scale_max / 32767.0 / 2.0 * codes;
+            }
+            INFO(S::name << " head " << h << " d " << d << " visible [" << visible.begin << ", " << visible.end
+                         << ") bound " << bound);
+            CHECK(std::abs(got[h * HeadDim + d] - want) <= bound);
             CHECK(std::abs(careful[h * HeadDim + d] - want) <= 1e-6);
         }
     }
@@ -251,6 +289,46 @@ TEST_CASE("the decode kernels read float16 and int8 caches like a double referen
     check_decode_shapes<kv_int8, simd::scalar_arch>();
     check_decode_shapes<kv_float16, simd::default_arch>();
     check_decode_shapes<kv_int8, simd::default_arch>();
+}
+
+// The scalar kernel's int8 passes are one arithmetic on every core: rows 8 bytes apart take the
+// DSP assembly on Cortex-M (simd/kv_arm_dsp.hpp), rows 10 bytes apart (not 4-byte aligned) the C
+// loop everywhere; both must give the same bits, for runs of odd and even length from aligned and
+// unaligned first keys (the assembly's scale loads step four at a time).
+TEST_CASE("the scalar kernel's int8 passes give the same bits at every row stride", "[kv_storage][decode][int8]") {
+    constexpr std::size_t head_dim = 8, seq = 45, wide = 10;
+    std::mt19937 rng(20261207u);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<std::int8_t> k8(seq * head_dim), v8(seq * head_dim), k10(seq * wide, 0), v10(seq * wide, 0);
+    std::vector<kv_int8::scale> ks(seq), vs(seq);
+    for (std::size_t j = 0; j < seq; ++j) {
+        float k_row[head_dim], v_row[head_dim];
+        // Rows of different magnitudes, so the value scales (and the largest of them) vary.
+        const float magnitude = 0.25f + 0.1f * float(j % 7);
+        for (std::size_t d = 0; d < head_dim; ++d) k_row[d] = 2.0f * normal(rng), v_row[d] = magnitude * normal(rng);
+        kernels::kv_store_row<kv_int8, head_dim>(k_row, k8.data() + j * head_dim, &ks[j]);
+        kernels::kv_store_row<kv_int8, head_dim>(v_row, v8.data() + j * head_dim, &vs[j]);
+        std::copy_n(k8.data() + j * head_dim, head_dim, k10.data() + j * wide);
+        std::copy_n(v8.data() + j * head_dim, head_dim, v10.data() + j * wide);
+    }
+    const kv_rows<kv_int8> rows8_k{k8.data(), ks.data()}, rows8_v{v8.data(), vs.data()};
+    const kv_rows<kv_int8> rows10_k{k10.data(), ks.data()}, rows10_v{v10.data(), vs.data()};
+    float q[2 * head_dim];
+    for (float& e : q) e = normal(rng);
+    for (key_range visible : {key_range{0, 1}, key_range{0, 2}, key_range{0, 3}, key_range{1, 2}, key_range{1, 4},
+                              key_range{3, 40}, key_range{2, 45}, key_range{0, 45}, key_range{5, 22}, key_range{44, 45}}) {
+        std::vector<float> scores(2 * seq);
+        float out8[2 * head_dim], out10[2 * head_dim];
+        REQUIRE(kernels::decode_attention<2, 1, head_dim, head_dim, seq * head_dim>(q, rows8_k, rows8_v, visible, 0.35f,
+                                                                                    scores.data(), out8));
+        REQUIRE(kernels::decode_attention<2, 1, head_dim, wide, seq * wide>(q, rows10_k, rows10_v, visible, 0.35f,
+                                                                            scores.data(), out10));
+        for (std::size_t i = 0; i < 2 * head_dim; ++i) {
+            INFO("visible [" << visible.begin << ", " << visible.end << ") output " << i << ": " << out8[i] << " and "
+                             << out10[i]);
+            CHECK(std::bit_cast<std::uint32_t>(out8[i]) == std::bit_cast<std::uint32_t>(out10[i]));
+        }
+    }
 }
 
 TEST_CASE("typed rows the decode kernels hand back are recomputed in double, NaN rows give NaN heads",

@@ -260,12 +260,22 @@ void q8_greedy(std::vector<token_id>& ids, std::vector<float>& margins) {
 // measured agree at 501-507 of 512 (NEON's float16 cache: 501, 97.9%); a wrong kernel lands near
 // int8-weights-vs-float's 89%. Vector arches sum in other orders (and the x86 Q8 bodies in lanes),
 // so an int8 code (a cached row's, a Q8 activation's) may round the other way and move later logits
-// by tenths of a logit. When a check fails, the free-running ids and margins of this build are
+// by tenths of a logit. The int8 list's attention is the scalar kernel's integer passes
+// (kernels/decode/scalar_heads.hpp: int16 queries and weights); a vector kernel attends over the same
+// int8 rows in float, which moves logits by more than a summation order does: each int16 rounding
+// alone, measured against the float attention's list, leaves 484 of 512 ids equal, and x86-64's
+// vector kernel (AVX2) agrees with the integer list at 478 (93.4%), every disagreement at a pinned
+// margin under 0.7 logit (AArch64 takes the scalar kernel: 499 and 500 of 512). So a vector kernel's
+// int8 run must agree at >= 92% (and at every margin of 1 logit or more, as everywhere). When a check fails, the free-running ids and margins of this build are
 // printed, the list to pin.
 template <kv_storage S, class Arch>
 void check_small_ram_ids(const token_id* pinned, const float* pinned_margins, const char* what) {
     constexpr bool writes_the_list = std::is_same_v<Arch, simd::scalar_arch> &&
                                      std::is_same_v<simd::default_arch, simd::scalar_arch> && simd::target::scalar_fma;
+    // An int8 cache read by a vector kernel (float attention), where the list's is integer (above).
+    constexpr bool float_int8_attention = std::is_same_v<S, kv_int8> && kernels::vector_decode_fits<8, Arch> &&
+                                          !simd::target::vfp_asm;
+    constexpr std::size_t share = float_int8_attention ? 92 : 97;
     auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
     std::vector<float> logits(V);
     std::size_t matching = 0, unexplained = 0;
@@ -283,14 +293,14 @@ void check_small_ram_ids(const token_id* pinned, const float* pinned_margins, co
     while (free_running < context && ids[free_running] == pinned[free_running]) ++free_running;
     std::printf("%s: free-running ids equal to the pinned ones up to position %zu%s\n", what, free_running,
                 writes_the_list ? " (required: all, the build that wrote them)" : "");
-    if (unexplained != 0 || matching * 100 < context * 97 || (writes_the_list && free_running != context)) {
+    if (unexplained != 0 || matching * 100 < context * share || (writes_the_list && free_running != context)) {
         std::printf("%s: this build's free-running ids:\n", what);
         for (std::size_t p = 0; p < context; ++p) std::printf("%d,%s", int(ids[p]), p % 16 == 15 ? "\n" : " ");
         std::printf("margins:\n");
         for (std::size_t p = 0; p < context; ++p) std::printf("%.6gf,%s", double(margins[p]), p % 8 == 7 ? "\n" : " ");
     }
     CHECK(unexplained == 0);
-    CHECK(matching * 100 >= context * 97);
+    CHECK(matching * 100 >= context * share);
     if constexpr (writes_the_list) CHECK(free_running == context);
 }
 
