@@ -11,6 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#if defined(CTATTN_HAS_NEON64)
+#include <arm_neon.h>
+#endif
+
 namespace ctattn::simd::kv_neon {
 
 // 4 consecutive elements at p as floats (exact, unscaled); Vec: a 4-float xsimd batch.
