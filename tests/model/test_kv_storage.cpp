@@ -265,7 +265,8 @@ void q8_greedy(std::vector<token_id>& ids, std::vector<float>& margins) {
 // int8 rows in float, which moves logits by more than a summation order does: each int16 rounding
 // alone, measured against the float attention's list, leaves 484 of 512 ids equal, and x86-64's
 // vector kernel (AVX2) agrees with the integer list at 478 (93.4%), every disagreement at a pinned
-// margin under 0.7 logit (AArch64 takes the scalar kernel: 499 and 500 of 512). So a vector kernel's
+// margin under 0.7 logit (AArch64's row kernel, kernels/decode/row_heads.hpp, attends in float too;
+// its scalar kernel gave 499 and 500 of 512). So a vector kernel's
 // int8 run must agree at >= 92% (and at every margin of 1 logit or more, as everywhere). When a check fails, the free-running ids and margins of this build are
 // printed, the list to pin.
 template <kv_storage S, class Arch>
@@ -273,8 +274,10 @@ void check_small_ram_ids(const token_id* pinned, const float* pinned_margins, co
     constexpr bool writes_the_list = std::is_same_v<Arch, simd::scalar_arch> &&
                                      std::is_same_v<simd::default_arch, simd::scalar_arch> && simd::target::scalar_fma;
     // An int8 cache read by a vector kernel (float attention), where the list's is integer (above).
-    constexpr bool float_int8_attention = std::is_same_v<S, kv_int8> && kernels::vector_decode_fits<8, Arch> &&
-                                          !simd::target::vfp_asm;
+    constexpr bool float_int8_attention =
+        std::is_same_v<S, kv_int8> &&
+        (kernels::vector_decode_fits<8, Arch> || kernels::row_decode_fits<8, Arch, kv_rows<kv_int8>>) &&
+        !simd::target::vfp_asm;
     constexpr std::size_t share = float_int8_attention ? 92 : 97;
     auto dec = std::make_unique<kv_decoder<stories_q8, S, owned_weights, Arch>>(stories_q8_weights());
     std::vector<float> logits(V);

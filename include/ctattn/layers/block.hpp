@@ -311,8 +311,9 @@ struct transformer_block {
 
     /// buf.context for the queries buf.q at pos0.. against a typed cache's keys 0 .. pos0+rows-1:
     /// per query row, the vector decode kernel where one fits (head_dim 8 on AVX/AVX-512, and on
-    /// Helium, which widens the typed rows in registers: simd/kv_mve.hpp), else the scalar one (any
-    /// head_dim; the Cortex-M path); a row a kernel hands back (non-finite scores)
+    /// Helium, which widens the typed rows in registers: simd/kv_mve.hpp), the row-widening one for
+    /// heads of whole vectors on x86 and AArch64 (kernels/decode/row_heads.hpp), else the scalar one
+    /// (any head_dim; the Cortex-M path); a row a kernel hands back (non-finite scores)
     /// is recomputed in double (kernels/decode/kv_rows.hpp).
     template <kv_storage S>
     static void attend_to_typed_cache(std::size_t rows, std::size_t pos0, kv_rows<S> k_cache, kv_rows<S> v_cache,
@@ -326,6 +327,10 @@ struct transformer_block {
             bool done;
             if constexpr (kernels::vector_decode_fits<head_dim, Arch>)
                 done = kernels::vector_decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride, Arch>(
+                    q, k_cache, v_cache, visible, A::score_scale, buf.scores, context);
+            else if constexpr (kernels::row_decode_fits<head_dim, Arch, kv_rows<S>>)
+                done = kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride,
+                                                 kernels::detail::row_decode_heads<Arch>>(
                     q, k_cache, v_cache, visible, A::score_scale, buf.scores, context);
             else
                 done = kernels::decode_attention<A::heads, A::kv_heads, head_dim, head_dim, head_stride>(

@@ -5,6 +5,8 @@
 //   CTATTN_HAS_XSIMD            xsimd included: it has an architecture for this target
 //   CTATTN_HAS_AVX512F / _AVX   x86 intrinsics available to simd/x86.hpp (only with xsimd, which includes them)
 //   CTATTN_HAS_X86_FMA          x86 FMA3 intrinsics (vector fma of 8 and 4 lanes)
+//   CTATTN_HAS_AVX2 / _F16C     256-bit integer lanes / half<->float conversion (typed KV rows: simd/kv_x86.hpp)
+//   CTATTN_HAS_NEON64           AArch64 NEON intrinsics (typed KV rows: simd/kv_neon.hpp)
 //   CTATTN_HAS_SCALAR_FMA       a fused float multiply-add instruction (x86 FMA, AArch64, Cortex-M4F/M7/M55,
 //                               RISC-V with the F extension)
 //   CTATTN_VFP_ROW_PROJECTION   Cortex-M single-precision FPU with 32 registers: simd/arm_vfp.hpp's assembly
@@ -81,6 +83,14 @@ CTATTN_RESTORE_WARNINGS
 #endif
 #if defined(CTATTN_HAS_XSIMD) && defined(__FMA__)
 #define CTATTN_HAS_X86_FMA 1
+#endif
+// AVX2: 256-bit integer widening (int8 KV codes -> int32 -> float, simd/kv_x86.hpp).
+#if defined(CTATTN_HAS_XSIMD) && defined(__AVX2__)
+#define CTATTN_HAS_AVX2 1
+#endif
+// AArch64 NEON intrinsics (xsimd's neon64 arch included arm_neon.h): typed KV rows, simd/kv_neon.hpp.
+#if defined(CTATTN_HAS_XSIMD) && defined(__aarch64__) && defined(__ARM_NEON)
+#define CTATTN_HAS_NEON64 1
 #endif
 // F16C: 8 halves <-> 8 floats per instruction (float16 KV caches, kernels/decode/kv_rows.hpp).
 #if defined(CTATTN_HAS_XSIMD) && defined(__F16C__) && defined(__AVX__)
@@ -162,6 +172,18 @@ inline constexpr bool avx512f = false;
 inline constexpr bool avx = true;
 #else
 inline constexpr bool avx = false;
+#endif
+/// Whether AArch64 NEON intrinsics are there (typed KV rows widened in registers: simd/kv_neon.hpp).
+#if defined(CTATTN_HAS_NEON64)
+inline constexpr bool neon64 = true;
+#else
+inline constexpr bool neon64 = false;
+#endif
+/// Whether AVX2's 256-bit integer instructions are there (int8 KV rows widened in registers).
+#if defined(CTATTN_HAS_AVX2)
+inline constexpr bool avx2 = true;
+#else
+inline constexpr bool avx2 = false;
 #endif
 #if defined(CTATTN_HAS_F16C)
 inline constexpr bool f16c = true;

@@ -94,11 +94,10 @@ inline void transpose_block_8(const float* k, float* kt) noexcept {
     }
 }
 
-// 8 keys x 8 floats, rows contiguous: the classic 8x8 transpose, 24 shuffles.
+// 8 keys x 8 floats in registers (r[t] = key t's row) transposed: kt[d] lane t = r[t][d]. The
+// classic 8x8 transpose, 24 shuffles; typed KV rows (simd/kv_x86.hpp) convert into r first.
 template <class Vec>
-inline void transpose_keys_8x8(const float* k, std::size_t count, Vec* kt) noexcept {
-    __m256 r[8];
-    CTATTN_UNROLL for (std::size_t t = 0; t < 8; ++t) r[t] = t < count ? _mm256_loadu_ps(k + 8 * t) : _mm256_setzero_ps();
+[[gnu::always_inline]] inline void transpose_rows_8x8(const __m256* r, Vec* kt) noexcept {
     __m256 a[8], b[8];
     CTATTN_UNROLL for (std::size_t t = 0; t < 8; t += 2) {
         a[t] = _mm256_unpacklo_ps(r[t], r[t + 1]);  // k_t0 k_(t+1)0 k_t1 k_(t+1)1 | same for dims 4, 5
@@ -114,6 +113,14 @@ inline void transpose_keys_8x8(const float* k, std::size_t count, Vec* kt) noexc
         kt[d] = Vec(_mm256_permute2f128_ps(b[d], b[d + 4], 0x20));
         kt[d + 4] = Vec(_mm256_permute2f128_ps(b[d], b[d + 4], 0x31));
     }
+}
+
+// 8 keys x 8 floats, rows contiguous.
+template <class Vec>
+inline void transpose_keys_8x8(const float* k, std::size_t count, Vec* kt) noexcept {
+    __m256 r[8];
+    CTATTN_UNROLL for (std::size_t t = 0; t < 8; ++t) r[t] = t < count ? _mm256_loadu_ps(k + 8 * t) : _mm256_setzero_ps();
+    transpose_rows_8x8(r, kt);
 }
 #endif  // CTATTN_HAS_AVX
 
@@ -260,14 +267,10 @@ struct key_transpose_16x8_tables {
 };
 inline constexpr key_transpose_16x8_tables key_transpose_16x8 = key_transpose_16x8_tables::make();
 
+// r[i] = keys 2i and 2i + 1's rows (16 floats) in, kt[d] lane t = k_t[d] out (r is overwritten);
+// typed KV rows (simd/kv_x86.hpp) convert into r first.
 template <class Vec>
-inline void transpose_keys_16x8(const float* k, std::size_t count, Vec* kt) noexcept {
-    __m512 r[8];
-    CTATTN_UNROLL for (std::size_t i = 0; i < 8; ++i) {
-        const std::size_t floats = count * 8 > 16 * i ? count * 8 - 16 * i : 0;
-        r[i] = floats >= 16 ? _mm512_loadu_ps(k + 16 * i)
-                            : _mm512_maskz_loadu_ps(__mmask16((1u << floats) - 1u), k + 16 * i);
-    }
+[[gnu::always_inline]] inline void transpose_rows_16x8(__m512* r, Vec* kt) noexcept {
     CTATTN_UNROLL for (int round = 0; round < 3; ++round) {
         const __m512i lo = _mm512_load_si512(key_transpose_16x8.idx[round][0]);
         const __m512i hi = _mm512_load_si512(key_transpose_16x8.idx[round][1]);
@@ -281,6 +284,17 @@ inline void transpose_keys_16x8(const float* k, std::size_t count, Vec* kt) noex
         CTATTN_UNROLL for (int i = 0; i < 8; ++i) r[i] = next[i];
     }
     CTATTN_UNROLL for (std::size_t d = 0; d < 8; ++d) kt[d] = Vec(r[d]);
+}
+
+template <class Vec>
+inline void transpose_keys_16x8(const float* k, std::size_t count, Vec* kt) noexcept {
+    __m512 r[8];
+    CTATTN_UNROLL for (std::size_t i = 0; i < 8; ++i) {
+        const std::size_t floats = count * 8 > 16 * i ? count * 8 - 16 * i : 0;
+        r[i] = floats >= 16 ? _mm512_loadu_ps(k + 16 * i)
+                            : _mm512_maskz_loadu_ps(__mmask16((1u << floats) - 1u), k + 16 * i);
+    }
+    transpose_rows_16x8(r, kt);
 }
 
 // Decode's P V for head_dim 8 with rows contiguous: two value rows per vector (keys 2t, 2t + 1: 16

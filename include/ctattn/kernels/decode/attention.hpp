@@ -9,6 +9,8 @@
 //                            Cortex-M path (VLDM assembly for head_dim 8)
 //   vector_decode_attention  vector_decode_heads<Arch> (decode/vector_heads.hpp): keys across
 //                            vector lanes, for heads narrower than a vector (head_dim 8)
+//   a float16 or int8 cache where row_decode_fits (heads of whole vectors, x86 and AArch64): decode_attention
+//                            with row_decode_heads<Arch> (decode/row_heads.hpp), along head_dim
 //   an int8 KV cache where simd::target::int8_kv_attention_in_integers (no FPU): either one takes
 //                            integer_decode_heads (decode/integer_heads.hpp), fixed point throughout
 // Numeric contract (docs/design.md): keys outside the visible run are never read; an empty run
@@ -29,6 +31,7 @@
 #include "../../simd/ops.hpp"
 #include "../../base/mask.hpp"
 #include "integer_heads.hpp"
+#include "row_heads.hpp"
 #include "scalar_heads.hpp"
 #include "vector_heads.hpp"
 
@@ -95,6 +98,15 @@ template <std::size_t Heads, std::size_t KvHeads, std::size_t HeadDim, std::size
 template <std::size_t HeadDim, class Arch, std::size_t KvStride = HeadDim>
 inline constexpr bool vector_decode_fits =
     simd::width<Arch> > 1 && detail::key_transpose<HeadDim, Arch, KvStride>::in_registers;
+
+// Whether decode over a typed cache (KvRows: kv_rows<kv_float16> or kv_rows<kv_int8>) of head_dim
+// HeadDim takes row_decode_heads<Arch> (decode/row_heads.hpp: rows widened in registers, along
+// head_dim) through decode_attention: where the key-vectorised kernel does not fit and the head is
+// whole vectors of an arch simd/kv_x86.hpp or simd/kv_neon.hpp widens rows for. Elsewhere the
+// scalar kernel reads them.
+template <std::size_t HeadDim, class Arch, class KvRows>
+inline constexpr bool row_decode_fits =
+    !vector_decode_fits<HeadDim, Arch> && detail::row_decode_heads<Arch>::template fits<KvRows, HeadDim>;
 
 // decode_attention with keys across Arch's vector lanes (same arguments and contract). A typed
 // cache on a Cortex-M with Helium takes Helium's typed passes where they fit (head_dim 8:

@@ -11,9 +11,10 @@
 //   1. scores of both heads and their running max, into scratch;
 //   2. weights 2^(s - m) and their sum, and P V at once: each value row is loaded once and weighted
 //      for both heads; the output is divided by the sum once.
-// A typed cache (float16, int8: base/kv_storage.hpp) goes the same way, each chunk's rows converted
-// through the stack tile (keys) or a head_dim buffer (values) with their scales applied; on Helium,
-// head_dim 8, simd/kv_mve.hpp's passes widen the rows in registers instead.
+// A typed cache (float16, int8: base/kv_storage.hpp) goes the same way, each chunk's rows widened to
+// floats with their scales applied: in registers on x86 (simd/kv_x86.hpp: F16C, AVX2, AVX-512),
+// else through the stack tile (keys) or a head_dim buffer (values); on Helium, head_dim 8,
+// simd/kv_mve.hpp's passes widen the rows in registers instead.
 // Numeric contract (docs/design.md): keys outside the visible run contribute nothing (their lanes
 // are loaded as 0, scored -inf, weighted 0, and their value rows are never read, or read as 0);
 // the largest score's weight is 2^0 = 1 exactly, so the sum is >= 1 and finite scores give a
@@ -25,10 +26,12 @@
 #include <cstddef>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "../../simd/ops.hpp"
 #include "../../simd/math.hpp"
 #include "../../simd/x86.hpp"
+#include "../../simd/kv_x86.hpp"
 #include "../../simd/mve.hpp"
 #include "../../simd/kv_mve.hpp"
 #include "../../base/mask.hpp"
@@ -70,10 +73,28 @@ struct key_transpose {
             CTATTN_UNROLL for (std::size_t d = 0; d < HeadDim; ++d) kt[d] = V::load(tile[d]);
         }
     }
-    // Keys j0 .. j0 + count - 1 of a typed cache (base/kv_storage.hpp), converted lane by lane
-    // through the stack tile with their scales applied: one chunk of rows, never the cache.
+    // Whether a typed chunk converts in registers before the transpose (simd/kv_x86.hpp): the
+    // float rows' register shapes, with F16C (float16) or AVX2 (int8) under 8 lanes.
+    template <kv_storage St>
+    static constexpr bool typed_in_registers =
+        in_registers && W != 4 &&
+        (std::is_same_v<St, kv_float16> ? simd::kv_x86::half_keys<W> : simd::kv_x86::int8_keys<W>);
+    // Keys j0 .. j0 + count - 1 of a typed cache (base/kv_storage.hpp) with their scales applied:
+    // widened in registers and transposed where typed_in_registers, else converted lane by lane
+    // through the stack tile; one chunk of rows, never the cache. The same floats either way.
     template <kv_storage St>
     static void load(const kv_rows<St>& k, std::size_t j0, std::size_t count, typename V::vec* kt) noexcept {
+        if constexpr (typed_in_registers<St>) {
+            if constexpr (std::is_same_v<St, kv_float16> && W == 8)
+                simd::kv_x86::half_keys_8x8(k.values + j0 * KvStride, count, kt);
+            else if constexpr (std::is_same_v<St, kv_float16>)
+                simd::kv_x86::half_keys_16x8(k.values + j0 * KvStride, count, kt);
+            else if constexpr (W == 8)
+                simd::kv_x86::int8_keys_8x8(k.values + j0 * KvStride, k.scales + j0, count, kt);
+            else
+                simd::kv_x86::int8_keys_16x8(k.values + j0 * KvStride, k.scales + j0, count, kt);
+            return;
+        }
         alignas(64) float tile[HeadDim][W];
         for (std::size_t t = 0; t < W; ++t) {
             float row[HeadDim];
@@ -213,6 +234,43 @@ struct value_rows {
             CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][key] * row[vectors * HW + i];
     }
 
+    // Whether a typed row's head_dim vectors widen in registers (simd/kv_x86.hpp) rather than
+    // through a head_dim buffer.
+    template <kv_storage St>
+    static constexpr bool typed_in_registers =
+        vectors > 0 && (std::is_same_v<St, kv_float16> ? simd::kv_x86::half_rows<HW> : simd::kv_x86::int8_rows<HW>);
+
+    // int8 rows whose scales go into the chunk's weights, one vector multiply per head, instead of
+    // into every element (p_t s_t e_t, not p_t (s_t e_t): another rounding of the same product).
+    template <kv_storage St>
+    static constexpr bool scales_in_weights = St::scaled && typed_in_registers<St> && simd::kv_x86::scale_rows<W>;
+
+    // Typed row `row` (its elements as floats times its scale, the buffer's values) weighted by
+    // p[h][key] into chain Ch: the vectors widened in registers, the tail element by element. With
+    // scales_in_weights, p already carries the scale.
+    template <std::size_t Ch, kv_storage St>
+    [[gnu::always_inline]] void add_typed_row(const kv_rows<St>& v, std::size_t row, const float (*p)[W],
+                                              std::size_t key) noexcept {
+        const typename St::element* e = v.values + row * KvStride;
+        constexpr bool scaled = St::scaled && !scales_in_weights<St>;
+        [[maybe_unused]] const float scale = scaled ? kv_row_scale(v, row) : 1.0f;
+        CTATTN_UNROLL for (std::size_t i = 0; i < vectors; ++i) {
+            typename H::vec vi;
+            if constexpr (std::is_same_v<St, kv_float16>)
+                vi = simd::kv_x86::half_row<typename H::vec>(e + i * HW);
+            else
+                vi = simd::kv_x86::int8_row<typename H::vec>(e + i * HW);
+            if constexpr (scaled) vi = H::mul(vi, H::broadcast(scale));
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h)
+                acc[Ch][h][i] = H::fma(H::broadcast(p[h][key]), vi, acc[Ch][h][i]);
+        }
+        CTATTN_UNROLL for (std::size_t i = 0; i < tail; ++i) {
+            float x = kv_element_value<St>(e[vectors * HW + i]);
+            if constexpr (scaled) x *= scale;
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc_tail[h][i] += p[h][key] * x;
+        }
+    }
+
     template <bool Whole>
     [[gnu::always_inline]] void add(const float* value, std::size_t count, const typename V::vec* e) noexcept {
         alignas(64) float p[Heads][W];
@@ -229,7 +287,24 @@ struct value_rows {
     [[gnu::always_inline]] void add(const kv_rows<St>& v, std::size_t j0, std::size_t count,
                                     const typename V::vec* e) noexcept {
         alignas(64) float p[Heads][W];
-        CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
+        if constexpr (scales_in_weights<St>) {
+            const typename V::vec scales = simd::kv_x86::row_scales<typename V::vec>(v.scales + j0, count);
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], V::mul(e[h], scales));
+        } else {
+            CTATTN_UNROLL for (std::size_t h = 0; h < Heads; ++h) V::store(p[h], e[h]);
+        }
+        if constexpr (typed_in_registers<St>) {
+            // Key t into chain t % Chains, as below, with the chain a constant (registers).
+            std::size_t t = 0;
+            for (; t + Chains <= count; t += Chains)
+                [&]<std::size_t... Ch>(std::index_sequence<Ch...>) {
+                    (add_typed_row<Ch>(v, j0 + t + Ch, p, t + Ch), ...);
+                }(std::make_index_sequence<Chains>{});
+            [&]<std::size_t... Ch>(std::index_sequence<Ch...>) {
+                ((t + Ch < count ? add_typed_row<Ch>(v, j0 + t + Ch, p, t + Ch) : void()), ...);
+            }(std::make_index_sequence<Chains - 1>{});
+            return;
+        }
         for (std::size_t t = 0; t < count; ++t) {
             alignas(64) float row[HeadDim];
             const float scale = kv_load_row<HeadDim, KvStride>(v, j0 + t, row);
