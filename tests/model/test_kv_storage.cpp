@@ -126,7 +126,7 @@ void check_storage_types(const char* arch_name) {
     CHECK(i8.agreement >= 0.98);
     // KL >= 0 always; a cache that lost the plot would show KL near the entropy (~1 nat), NLL far
     // above the float model's. Bounds: 1e-3 nats (float16) and 1e-2 (int8) mean KL, a hundred-
-    // and ten-fold margin over the measured figures (docs/footprint.md).
+    // and ten-fold margin over the measured figures (docs/kv_storage.md).
     CHECK(f16.mean_kl < 1e-3);
     CHECK(i8.mean_kl < 1e-2);
     CHECK(std::abs(f16.mean_nll - float_nll) < 0.01);

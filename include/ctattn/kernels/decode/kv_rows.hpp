@@ -55,7 +55,7 @@ template <kv_storage S>
 /// the stored scale s = sum x_d e_d / sum e_d^2 rounded to nearest, the one minimising
 /// sum (x_d - s e_d)^2 for those codes: never worse than s0 but for the 16-bit rounding (2^-9
 /// relative). With head_dim 8 that refit is what keeps a 16-bit scale as accurate as a float
-/// max|x| / 127 (docs/footprint.md). Below float's normal range (max|x| < 127 x 2^-126) the
+/// max|x| / 127 (docs/kv_storage.md). Below float's normal range (max|x| < 127 x 2^-126) the
 /// scale's step is 2^-134, absolute. An all-zero row has scale 0; a non-finite x makes the scale
 /// NaN and the row reads back as NaN (the kernels then take their careful path).
 template <kv_storage S, std::size_t HeadDim>
