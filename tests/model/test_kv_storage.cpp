@@ -52,9 +52,10 @@ std::size_t argmax(const float* logits) { return ctattn_test::argmax(logits, V);
 std::vector<double> log_softmax(const float* logits) { return ctattn_test::log_softmax(logits, V); }
 
 // Greedy from BOS for `context` positions: the ids fed (BOS first) and every position's logits.
-template <class Decoder>
-void greedy(std::vector<token_id>& ids, std::vector<float>& logits) {
-    auto dec = std::make_unique<Decoder>(stories_weights());
+// weights: the decoder's (the float checkpoint by default; the int8 one for the Q8 case below).
+template <class Decoder, class Weights>
+void greedy(std::vector<token_id>& ids, std::vector<float>& logits, const Weights& weights) {
+    auto dec = std::make_unique<Decoder>(weights);
     ids.assign(1, bos);
     logits.assign(context * V, 0.0f);
     for (std::size_t p = 0; p < context; ++p) {
@@ -62,15 +63,19 @@ void greedy(std::vector<token_id>& ids, std::vector<float>& logits) {
         if (p + 1 < context) ids.push_back(token_id(argmax(logits.data() + p * V)));
     }
 }
+template <class Decoder>
+void greedy(std::vector<token_id>& ids, std::vector<float>& logits) {
+    greedy<Decoder>(ids, logits, stories_weights());
+}
 
 struct accuracy {
     double agreement, mean_kl, mean_nll;
     std::size_t first_divergence;  // == context when the greedy runs never part
 };
 
-template <class Decoder>
-accuracy measure(const std::vector<token_id>& ids, const std::vector<float>& reference) {
-    auto dec = std::make_unique<Decoder>(stories_weights());
+template <class Decoder, class Weights>
+accuracy measure(const std::vector<token_id>& ids, const std::vector<float>& reference, const Weights& weights) {
+    auto dec = std::make_unique<Decoder>(weights);
     std::vector<float> logits(V);
     std::size_t agree = 0;
     double kl = 0.0, nll = 0.0;
@@ -85,7 +90,7 @@ accuracy measure(const std::vector<token_id>& ids, const std::vector<float>& ref
     }
     std::vector<token_id> own;
     std::vector<float> own_logits;
-    greedy<Decoder>(own, own_logits);
+    greedy<Decoder>(own, own_logits, weights);
     std::size_t first = context;
     for (std::size_t p = 0; p < context; ++p)
         if (own[p] != ids[p]) {
@@ -93,6 +98,10 @@ accuracy measure(const std::vector<token_id>& ids, const std::vector<float>& ref
             break;
         }
     return {double(agree) / context, kl / context, nll / context, first};
+}
+template <class Decoder>
+accuracy measure(const std::vector<token_id>& ids, const std::vector<float>& reference) {
+    return measure<Decoder>(ids, reference, stories_weights());
 }
 
 template <class Arch>
@@ -320,4 +329,35 @@ TEST_CASE("int8 weights with int8 and float16 KV caches give the greedy ids the 
         check_small_ram_ids<kv_int8, simd::default_arch>(ids_kv_int8, margins_kv_int8, "int8 KV, simd");
         check_small_ram_ids<kv_float16, simd::default_arch>(ids_kv_float16, margins_kv_float16, "float16 KV, simd");
     }
+}
+
+// ---- int8 weights with each KV type: what the cache adds to the weights' own error ----------------
+// The same measure (teacher-forced on the float model's greedy ids, against its logits) for the
+// Q8 checkpoint with a float32, float16 and int8 cache, so docs/kv_storage.md can give the KV
+// types' cost with both weight formats. int8 weights alone are ~89% top-1 (docs/quantization.md:
+// stories260K's near-ties, not a defect), and at that noise floor a cache moves top-1 either way
+// (measured on x86-64: float32 88.67%, float16 89.84%, int8 90.82%; KL 3.85e-2, 4.02e-2, 3.78e-2).
+// The bounds are regressions, not targets: each typed cache within 4 points of the float32
+// cache's top-1 (twice the spread measured) and 0.01 nats of its KL; a cache read wrongly lands
+// near a KL of 1 nat. Host folders only (tests/model/meson.build): 3 x 1024 decode steps.
+TEST_CASE("int8 weights with float32, float16 and int8 KV caches: stories260K's top-1, KL and NLL against the float model",
+          "[kv_storage][q8][accuracy]") {
+    using Arch = simd::default_arch;
+    std::vector<token_id> ids;
+    std::vector<float> reference;
+    greedy<decoder<stories_config, owned_weights, Arch>>(ids, reference);
+    const auto& w = stories_q8_weights();
+    const accuracy f32 = measure<kv_decoder<stories_q8, kv_float32, owned_weights, Arch>>(ids, reference, w);
+    const accuracy f16 = measure<kv_decoder<stories_q8, kv_float16, owned_weights, Arch>>(ids, reference, w);
+    const accuracy i8 = measure<kv_decoder<stories_q8, kv_int8, owned_weights, Arch>>(ids, reference, w);
+    std::printf("stories260K int8 weights, KV storage accuracy against the float model (%s, %zu positions):\n",
+                simd::arch_name<Arch>(), context);
+    for (const auto& [name, a] : {std::pair{"float32", f32}, std::pair{"float16", f16}, std::pair{"int8", i8}})
+        std::printf("  %-8s top-1 %7.3f%%  mean KL %.3e  mean NLL %.5f  first divergence %zu\n", name,
+                    100.0 * a.agreement, a.mean_kl, a.mean_nll, a.first_divergence);
+    for (const accuracy& a : {f16, i8}) {
+        CHECK(std::abs(a.agreement - f32.agreement) <= 0.04);
+        CHECK(std::abs(a.mean_kl - f32.mean_kl) <= 0.01);
+    }
+    CHECK(f32.agreement >= 0.85);  // the Q8 model itself (88.7-89.3%: docs/quantization.md)
 }
