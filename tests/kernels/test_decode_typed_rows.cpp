@@ -21,6 +21,8 @@
 
 #include <ctattn/kernels/decode/attention.hpp>
 
+#include "../support/int8_passes_bound.hpp"
+
 namespace {
 using namespace ctattn;
 constexpr std::size_t capacity = 41;  // cached rows per KV head
@@ -106,33 +108,16 @@ void check_shape(key_range visible, float key_scale) {
             max = std::max(max, w.back());
         }
         for (double& e : w) sum += (e = std::exp(e - max));
-        // The integer passes' two int16 roundings, bounded from their definitions (as
-        // test_kv_rows.cpp derives them):
-        //  - the query: head h's pre-scaled query qs = q score_scale log2(e) as int16 codes of step
-        //    r = max|qs| / 32767, each within r / 2, moves key j's base-2 score by at most
-        //    delta_j = (r / 2) s_j sum_d |e_j[d]| (e_j the key's codes, s_j its scale); scores moved
-        //    by at most delta move each softmax weight by a factor within 2^(+-2 delta), so an output
-        //    by at most (2^(2 delta) - 1) max_j |v_j[d]|;
-        //  - the weights: W_j = round(w_j s_j U / S) (S the largest value scale in the run, U =
-        //    32767 for runs up to 516 keys, w_j <= 1 with sum_j w_j >= 1), each within 1/2, move
-        //    sum_j w_j v_j[d] / sum_j w_j by at most (S / 32767) (1/2) sum_j |e_j[d]|.
-        // Their float steps (the score's product and the output's scaling, relative 2^-24 each)
-        // sit within the float bound below. The bounds come to 4e-5 .. 5e-3 here (the larger at key
-        // scale 4, where a key's codes and scale make delta larger); a key skipped in pass 3 errs
-        // by 5e-4 .. 0.5 and fails hundreds of these checks.
-        double delta = 0.0, value_scale_max = 0.0;
-        if constexpr (integer_passes) {
-            double q_max = 0.0;
-            for (std::size_t d = 0; d < HeadDim; ++d)
-                q_max = std::max(q_max, std::abs(double(q[h * HeadDim + d] * (score_scale * simd::log2_e))));
-            for (std::size_t j = visible.begin; j < visible.end; ++j) {
-                double codes = 0.0;
-                for (std::size_t d = 0; d < HeadDim; ++d)
-                    codes += std::abs(double(cache.k[g * cache_t::head_stride + j * KvStride + d]));
-                delta = std::max(delta, q_max / 32767.0 / 2.0 * kv_scale_value(cache.ks[g * capacity + j]) * codes);
-                value_scale_max = std::max(value_scale_max, double(kv_scale_value(cache.vs[g * capacity + j])));
-            }
-        }
+        // The integer passes' two int16 roundings (tests/support/int8_passes_bound.hpp derives the
+        // bound). Their float steps (the score's product and the output's scaling, relative 2^-24
+        // each) sit within the float bound below. The bounds come to 4e-5 .. 5e-3 here (the larger
+        // at key scale 4, where a key's codes and scale make delta larger); a key skipped in pass 3
+        // errs by 5e-4 .. 0.5 and fails hundreds of these checks.
+        const ctattn_test::int8_passes_bound int8_bound(
+            q.data() + h * HeadDim, HeadDim, score_scale, visible.begin, visible.end,
+            [&](std::size_t j, std::size_t d) { return cache.k[g * cache_t::head_stride + j * KvStride + d]; },
+            [&](std::size_t j) { return kv_scale_value(cache.ks[g * capacity + j]); },
+            [&](std::size_t j) { return kv_scale_value(cache.vs[g * capacity + j]); });
         for (std::size_t d = 0; d < HeadDim; ++d) {
             double want = 0.0;  // an empty run gives 0
             for (std::size_t j = visible.begin; j < visible.end; ++j)
@@ -143,14 +128,10 @@ void check_shape(key_range visible, float key_scale) {
             // rounding: 2e-6 (1 + key scale) bounds it with a margin of ~5 (test_kv_rows.cpp allows
             // 2e-5 at key scale 2).
             double bound = 2e-6 * (1.0 + key_scale);
-            if constexpr (integer_passes) {
-                double v_max = 0.0, codes = 0.0;
-                for (std::size_t j = visible.begin; j < visible.end; ++j) {
-                    v_max = std::max(v_max, std::abs(cache.value(g, j, d)));
-                    codes += std::abs(double(cache.v[g * cache_t::head_stride + j * KvStride + d]));
-                }
-                bound += (std::exp2(2.0 * delta) - 1.0) * v_max + value_scale_max / 32767.0 / 2.0 * codes;
-            }
+            if constexpr (integer_passes)
+                bound += int8_bound.at(
+                    d, [&](std::size_t j, std::size_t e) { return cache.v[g * cache_t::head_stride + j * KvStride + e]; },
+                    [&](std::size_t j, std::size_t e) { return cache.value(g, j, e); });
             INFO(S::name << " heads " << Heads << " kv_heads " << KvHeads << " head_dim " << HeadDim << " stride "
                          << KvStride << " keys " << visible.begin << ".." << visible.end << " key scale " << key_scale
                          << " head " << h << " d " << d << " bound " << bound);

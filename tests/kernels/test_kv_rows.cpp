@@ -26,6 +26,8 @@
 #include <random>
 #include <vector>
 
+#include "../support/int8_passes_bound.hpp"
+
 namespace {
 
 using namespace ctattn;
@@ -229,41 +231,22 @@ void check_decode_over(std::size_t seq_used, key_range visible) {
             max = std::max(max, w.back());
         }
         for (double& e : w) sum += (e = std::exp(e - max));
-        // The integer passes' two roundings, bounded from their definitions:
-        //  - the query: head h's pre-scaled query qs = q score_scale log2(e) as int16 codes of step
-        //    r = max|qs| / 32767, each within r / 2, moves key j's base-2 score by at most
-        //    delta_j = (r / 2) s_j sum_d |e_j[d]| (e_j the key's codes, s_j its scale); scores moved
-        //    by at most delta move each softmax weight by a factor within 2^(+-2 delta), so an output
-        //    by at most (2^(2 delta) - 1) max_j |v_j[d]|;
-        //  - the weights: W_j = round(w_j s_j 32767 / S) (S the largest value scale in the run,
-        //    w_j <= 1 with sum_j w_j >= 1), each within 1/2, move sum_j w_j v_j[d] / sum_j w_j by at
-        //    most (S / 32767) (1/2) sum_j |e_j[d]|.
-        // A wrong row or scale errs by tenths (one key of weight ~1/37 and |v| ~1: ~0.03).
-        double delta = 0.0, value_scale_max = 0.0;
-        if constexpr (integer_passes) {
-            double q_max = 0.0;
-            for (std::size_t d = 0; d < HeadDim; ++d)
-                q_max = std::max(q_max, std::abs(double(q[h * HeadDim + d] * (score_scale * simd::log2_e))));
-            for (std::size_t j = visible.begin; j < visible.end; ++j) {
-                double codes = 0.0;
-                for (std::size_t d = 0; d < HeadDim; ++d) codes += std::abs(double(k.values[g * head_stride + j * HeadDim + d]));
-                delta = std::max(delta, q_max / 32767.0 / 2.0 * kv_scale_value(k.scales[g * seq + j]) * codes);
-                value_scale_max = std::max(value_scale_max, double(kv_scale_value(v.scales[g * seq + j])));
-            }
-        }
+        // The integer passes' two int16 roundings (tests/support/int8_passes_bound.hpp derives the
+        // bound). A wrong row or scale errs by tenths (one key of weight ~1/37 and |v| ~1: ~0.03).
+        const ctattn_test::int8_passes_bound int8_bound(
+            q.data() + h * HeadDim, HeadDim, score_scale, visible.begin, visible.end,
+            [&](std::size_t j, std::size_t d) { return k.values[g * head_stride + j * HeadDim + d]; },
+            [&](std::size_t j) { return kv_scale_value(k.scales[g * seq + j]); },
+            [&](std::size_t j) { return kv_scale_value(v.scales[g * seq + j]); });
         for (std::size_t d = 0; d < HeadDim; ++d) {
             double want = 0.0;  // an empty run gives 0
             for (std::size_t j = visible.begin; j < visible.end; ++j) want += w[j - visible.begin] / sum * stored(v, g, j, d);
             // Float sums of <= 37 terms of |v| <= ~4 and a polynomial exp (rel. error ~1e-6): 2e-5 absolute.
             double bound = 2e-5;
-            if constexpr (integer_passes) {
-                double v_max = 0.0, codes = 0.0;
-                for (std::size_t j = visible.begin; j < visible.end; ++j) {
-                    v_max = std::max(v_max, std::abs(stored(v, g, j, d)));
-                    codes += std::abs(double(v.values[g * head_stride + j * HeadDim + d]));
-                }
-                bound += (std::exp2(2.0 * delta) - 1.0) * v_max + value_scale_max / 32767.0 / 2.0 * codes;
-            }
+            if constexpr (integer_passes)
+                bound += int8_bound.at(
+                    d, [&](std::size_t j, std::size_t e) { return v.values[g * head_stride + j * HeadDim + e]; },
+                    [&](std::size_t j, std::size_t e) { return stored(v, g, j, e); });
             INFO(S::name << " head " << h << " d " << d << " visible [" << visible.begin << ", " << visible.end
                          << ") bound " << bound);
             CHECK(std::abs(got[h * HeadDim + d] - want) <= bound);
